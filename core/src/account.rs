@@ -1,0 +1,173 @@
+//! Accounts: signed per-asset balances and cross-margin health.
+//!
+//! ## Storage
+//!
+//! The caller owns the balances: one flat slice, `assets` entries per account,
+//! account `i` at `i·assets .. (i+1)·assets`. The same code runs over a static
+//! array of 16 accounts on a microcontroller and a `Vec` of 10^6 on a host.
+//!
+//! ## Stored and effective balances
+//!
+//! A negative balance (a liability) is stored as it is. A positive balance (a
+//! deposit) is stored as a share of the asset's deposit pool: the effective
+//! balance is `floor(stored × deposit_index)`. Lowering the index socializes a
+//! loss over every lender of the asset in O(1). The index starts at 1, where
+//! stored and effective balances are equal.
+//!
+//! ## Health
+//!
+//! For effective balances `b_i` at oracle prices `p_i`,
+//! `H = Σ_{b_i > 0} wa_i·b_i·p_i + Σ_{b_i < 0} wl_i·b_i·p_i` with `wa <= 1 <=
+//! wl`. The weighted price `p·w` is rounded down for assets and up for
+//! liabilities, and every term rounds down: health is never overstated.
+
+use crate::asset::{AssetConfig, HealthTier};
+use crate::num::{self, mul, ArithResult, Fx, Price, Qty, Ratio, Round, Value};
+
+/// Weighted prices of one asset for one health tier.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct WeightedPrice {
+    /// `price × asset weight`, rounded down.
+    pub asset: Fx,
+    /// `price × liability weight`, rounded up.
+    pub liability: Fx,
+}
+
+impl WeightedPrice {
+    /// Weighted prices of `config` at `price` in `tier`.
+    pub fn new(config: &AssetConfig, price: Price, tier: HealthTier) -> ArithResult<Self> {
+        Ok(Self {
+            asset: mul(price.0, config.asset_weights.tier(tier).0, Round::Down)?,
+            liability: mul(price.0, config.liability_weights.tier(tier).0, Round::Up)?,
+        })
+    }
+}
+
+/// Health split into its two sides (both in quote).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Health {
+    /// Σ weighted asset value (>= 0).
+    pub assets: Value,
+    /// Σ weighted liability value, as a positive number.
+    pub liabilities: Value,
+}
+
+impl Health {
+    /// `assets − liabilities`.
+    pub fn net(&self) -> ArithResult<Value> {
+        self.assets.sub(self.liabilities)
+    }
+    /// Aave's health factor `assets / liabilities` (`None` without debt).
+    pub fn factor(&self) -> ArithResult<Option<Ratio>> {
+        if self.liabilities == Value::ZERO {
+            return Ok(None);
+        }
+        self.assets.ratio_to(self.liabilities, Round::Down).map(Some)
+    }
+}
+
+/// The effective balance of a stored balance under a deposit index.
+pub fn effective(stored: Qty, deposit_index: Ratio) -> ArithResult<Qty> {
+    if stored.is_positive() {
+        stored.scale(deposit_index, Round::Down)
+    } else {
+        Ok(stored)
+    }
+}
+
+/// Health of one account's stored balances.
+pub fn health(stored: &[Qty], index: &[Ratio], weighted: &[WeightedPrice]) -> ArithResult<Health> {
+    let mut h = Health::default();
+    for ((&b, &i), w) in stored.iter().zip(index).zip(weighted) {
+        let b = effective(b, i)?;
+        if b.is_positive() {
+            h.assets = h.assets.add(Value(mul(b.0, w.asset, Round::Down)?))?;
+        } else if b.is_negative() {
+            // b·w is negative; rounding down makes the liability larger.
+            let owed = Value(mul(b.0, w.liability, Round::Down)?).neg()?;
+            h.liabilities = h.liabilities.add(owed)?;
+        }
+    }
+    Ok(h)
+}
+
+/// The stored balance after crediting `amount >= 0` (effective units).
+/// Credits to deposits round down: the account never gains from rounding.
+pub fn credit(stored: Qty, amount: Qty, deposit_index: Ratio) -> ArithResult<Qty> {
+    if !stored.is_negative() {
+        return stored.add(Qty(num::div(amount.0, deposit_index.0, Round::Down)?));
+    }
+    let after = stored.add(amount)?;
+    if after.is_positive() {
+        // The part past zero becomes a deposit.
+        return Ok(Qty(num::div(after.0, deposit_index.0, Round::Down)?));
+    }
+    Ok(after)
+}
+
+/// The stored balance after debiting `amount >= 0` (effective units).
+/// Debits from deposits round up: the account never gains from rounding.
+pub fn debit(stored: Qty, amount: Qty, deposit_index: Ratio) -> ArithResult<Qty> {
+    if !stored.is_positive() {
+        return stored.sub(amount);
+    }
+    let held = effective(stored, deposit_index)?;
+    if amount >= held {
+        // The whole deposit goes, and the rest becomes a liability.
+        return amount.sub(held)?.neg();
+    }
+    let shares = Qty(num::div(amount.0, deposit_index.0, Round::Up)?);
+    Ok(Qty(stored.sub(shares)?.0.max(Fx::ZERO)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn half() -> Ratio {
+        Ratio::from_f64(0.5)
+    }
+
+    #[test]
+    fn effective_balance_scales_deposits_only() {
+        assert_eq!(effective(Qty::from_int(10), half()), Ok(Qty::from_int(5)));
+        assert_eq!(effective(Qty::from_int(-10), half()), Ok(Qty::from_int(-10)));
+    }
+
+    #[test]
+    fn credits_and_debits_cross_zero_correctly() {
+        // −3 + 5 = 2 effective, stored as 4 shares at index 0.5.
+        assert_eq!(credit(Qty::from_int(-3), Qty::from_int(5), half()), Ok(Qty::from_int(4)));
+        // 4 shares hold 2; debiting 5 leaves −3.
+        assert_eq!(debit(Qty::from_int(4), Qty::from_int(5), half()), Ok(Qty::from_int(-3)));
+        assert_eq!(debit(Qty::from_int(4), Qty::from_int(1), half()), Ok(Qty::from_int(2)));
+    }
+
+    #[test]
+    fn rounding_never_favours_the_account() {
+        let third = Ratio(Fx::from_num(1) / 3);
+        let stored = Qty::from_int(7);
+        let before = effective(stored, third).unwrap();
+        let after = effective(debit(stored, Qty::from_f64(0.1), third).unwrap(), third).unwrap();
+        assert!(before.0 - after.0 >= Fx::from_num(0.1), "a debit takes at least its amount");
+        let credited = effective(credit(stored, Qty::from_f64(0.1), third).unwrap(), third).unwrap();
+        assert!(credited.0 - before.0 <= Fx::from_num(0.1), "a credit gives at most its amount");
+    }
+
+    #[test]
+    fn health_weights_both_sides() {
+        let w = [
+            WeightedPrice { asset: Fx::ONE, liability: Fx::ONE },
+            WeightedPrice { asset: Fx::from_num(90), liability: Fx::from_num(110) },
+        ];
+        let idx = [Ratio::ONE; 2];
+        let h = health(&[Qty::from_int(-800), Qty::from_int(10)], &idx, &w).unwrap();
+        assert_eq!(h.assets, Value::from_int(900));
+        assert_eq!(h.liabilities, Value::from_int(800));
+        assert_eq!(h.net(), Ok(Value::from_int(100)));
+        let short = health(&[Qty::from_int(1_000), Qty::from_int(-5)], &idx, &w).unwrap();
+        assert_eq!(short.net(), Ok(Value::from_int(450)));
+    }
+}

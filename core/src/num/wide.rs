@@ -1,0 +1,176 @@
+//! Integer primitives under the fixed-point layer: a 128 × 128 → 256-bit
+//! product, a 256 / 128-bit quotient, and the directed rounding of both.
+//!
+//! `fixed` rounds every product and quotient one way. The kernel must pick the
+//! direction per call (see [`Round`]), so it multiplies and divides the raw
+//! `i128` bits itself. All arithmetic here is on magnitudes (`u128`), with the
+//! sign applied last; nothing can wrap or panic.
+
+use super::Round;
+
+/// Fractional bits of `I80F48`.
+pub(crate) const FRAC_BITS: u32 = 48;
+const LOW_MASK_64: u128 = (1u128 << 64).wrapping_sub(1);
+const FRAC_MASK: u128 = (1u128 << FRAC_BITS).wrapping_sub(1);
+
+/// Full product of two `u128` as `(high, low)` halves.
+pub(crate) fn mul_u128_wide(a: u128, b: u128) -> (u128, u128) {
+    let (a_hi, a_lo) = (a >> 64, a & LOW_MASK_64);
+    let (b_hi, b_lo) = (b >> 64, b & LOW_MASK_64);
+    // Each partial product of two 64-bit halves fits in 128 bits.
+    let lo_lo = a_lo.wrapping_mul(b_lo);
+    let lo_hi = a_lo.wrapping_mul(b_hi);
+    let hi_lo = a_hi.wrapping_mul(b_lo);
+    let hi_hi = a_hi.wrapping_mul(b_hi);
+    // Three terms below 2^64 each: the sum stays below 2^66.
+    let middle = (lo_lo >> 64)
+        .wrapping_add(lo_hi & LOW_MASK_64)
+        .wrapping_add(hi_lo & LOW_MASK_64);
+    let low = (lo_lo & LOW_MASK_64) | ((middle & LOW_MASK_64) << 64);
+    // The full product is below 2^256, so the high half cannot wrap.
+    let high = hi_hi
+        .wrapping_add(lo_hi >> 64)
+        .wrapping_add(hi_lo >> 64)
+        .wrapping_add(middle >> 64);
+    (high, low)
+}
+
+/// `(high·2^128 + low) / divisor` as `(quotient, remainder)`, or `None` when
+/// the quotient does not fit in 128 bits or the divisor is zero.
+pub(crate) fn div_wide_u128(high: u128, low: u128, divisor: u128) -> Option<(u128, u128)> {
+    if divisor == 0 || high >= divisor {
+        return None;
+    }
+    if high == 0 {
+        return Some((low / divisor, low % divisor));
+    }
+    // Restoring long division, one bit a step, 128 steps.
+    let mut remainder = high;
+    let mut quotient = 0u128;
+    for bit in (0..128u32).rev() {
+        let carry = remainder >> 127;
+        remainder = (remainder << 1) | ((low >> bit) & 1);
+        quotient <<= 1;
+        if carry == 1 || remainder >= divisor {
+            // With a carry the true remainder is 2^128 + remainder, which
+            // exceeds the divisor; the wrapping subtraction gives it exactly.
+            remainder = remainder.wrapping_sub(divisor);
+            quotient |= 1;
+        }
+    }
+    Some((quotient, remainder))
+}
+
+/// Applies a sign to a magnitude rounded toward zero, with `inexact` telling
+/// whether a nonzero remainder was dropped; rounds as `round` asks.
+fn signed_result(magnitude: u128, negative: bool, inexact: bool, round: Round) -> Option<i128> {
+    let bump = inexact
+        && match round {
+            Round::Down => negative,
+            Round::Up => !negative,
+        };
+    let magnitude = if bump { magnitude.checked_add(1)? } else { magnitude };
+    if negative {
+        0i128.checked_sub_unsigned(magnitude)
+    } else {
+        i128::try_from(magnitude).ok()
+    }
+}
+
+/// Product of two `I80F48` bit patterns, rounded as `round` asks.
+pub(crate) fn mul_bits(a: i128, b: i128, round: Round) -> Option<i128> {
+    let negative = (a < 0) != (b < 0);
+    let (high, low) = mul_u128_wide(a.unsigned_abs(), b.unsigned_abs());
+    if high >> FRAC_BITS != 0 {
+        return None;
+    }
+    let magnitude = (high << (128 - FRAC_BITS)) | (low >> FRAC_BITS);
+    signed_result(magnitude, negative, low & FRAC_MASK != 0, round)
+}
+
+/// Quotient of two `I80F48` bit patterns, rounded as `round` asks.
+pub(crate) fn div_bits(a: i128, b: i128, round: Round) -> Option<i128> {
+    let negative = (a < 0) != (b < 0);
+    let numerator = a.unsigned_abs();
+    let (quotient, remainder) = div_wide_u128(
+        numerator >> (128 - FRAC_BITS),
+        numerator << FRAC_BITS,
+        b.unsigned_abs(),
+    )?;
+    signed_result(quotient, negative, remainder != 0, round)
+}
+
+/// Square root of a non-negative `I80F48` bit pattern, rounded as asked.
+pub(crate) fn sqrt_bits(x: i128, round: Round) -> Option<i128> {
+    let x = u128::try_from(x).ok()?;
+    // sqrt(x / 2^48) · 2^48 = sqrt(x · 2^48). Exact while x · 2^48 fits in
+    // 128 bits; above that, sqrt(x) · 2^24 drops at most 2^24 ulps of a root
+    // larger than 2^64 ulps (a relative error below 2^-40).
+    let (root, exact) = match x.checked_shl(FRAC_BITS).filter(|s| s >> FRAC_BITS == x) {
+        Some(scaled) => {
+            let root = scaled.isqrt();
+            (root, root.checked_mul(root) == Some(scaled))
+        }
+        None => {
+            let root = x.isqrt();
+            (root << (FRAC_BITS / 2), false)
+        }
+    };
+    signed_result(root, false, !exact, round)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wide_product_matches_known_values() {
+        assert_eq!(mul_u128_wide(u128::MAX, u128::MAX), (u128::MAX - 1, 1));
+        assert_eq!(mul_u128_wide(1 << 64, 1 << 64), (1, 0));
+        assert_eq!(mul_u128_wide(3, 5), (0, 15));
+    }
+
+    #[test]
+    fn wide_division_inverts_the_product() {
+        let (a, b) = (0xDEAD_BEEF_1234_5678_9ABC_DEF0_1111_2222u128, 0x1_0000_0001u128);
+        let (high, low) = mul_u128_wide(a, b);
+        assert_eq!(div_wide_u128(high, low, b), Some((a, 0)));
+        let (high, low) = mul_u128_wide(u128::MAX, 7);
+        let low_plus = low.wrapping_add(5);
+        assert_eq!(div_wide_u128(high, low_plus, 7), Some((u128::MAX, 5)));
+        assert_eq!(div_wide_u128(1, 0, 1), None, "quotient of 2^128 overflows");
+        assert_eq!(div_wide_u128(0, 1, 0), None);
+    }
+
+    #[test]
+    fn rounding_directions_bracket_the_exact_result() {
+        let third = div_bits(1 << FRAC_BITS, 3 << FRAC_BITS, Round::Down).unwrap();
+        let third_up = div_bits(1 << FRAC_BITS, 3 << FRAC_BITS, Round::Up).unwrap();
+        assert_eq!(third_up - third, 1);
+        let minus_third = div_bits(-(1 << FRAC_BITS), 3 << FRAC_BITS, Round::Down).unwrap();
+        assert_eq!(minus_third, -third_up);
+        // 1 ulp × 1 ulp is 2^-96: zero rounded down, one ulp rounded up.
+        assert_eq!(mul_bits(1, 1, Round::Down), Some(0));
+        assert_eq!(mul_bits(1, 1, Round::Up), Some(1));
+        assert_eq!(mul_bits(-1, 1, Round::Down), Some(-1));
+        assert_eq!(mul_bits(-1, 1, Round::Up), Some(0));
+        assert_eq!(mul_bits(i128::MAX, 2 << FRAC_BITS, Round::Down), None);
+    }
+
+    #[test]
+    fn square_root_is_exact_on_squares_and_bracketed_otherwise() {
+        let four = 4i128 << FRAC_BITS;
+        assert_eq!(sqrt_bits(four, Round::Down), Some(2 << FRAC_BITS));
+        assert_eq!(sqrt_bits(four, Round::Up), Some(2 << FRAC_BITS));
+        let two = 2i128 << FRAC_BITS;
+        let down = sqrt_bits(two, Round::Down).unwrap();
+        let up = sqrt_bits(two, Round::Up).unwrap();
+        assert_eq!(up - down, 1);
+        assert!(mul_bits(down, down, Round::Up).unwrap() <= two);
+        assert!(mul_bits(up, up, Round::Down).unwrap() >= two);
+        assert_eq!(sqrt_bits(-1, Round::Down), None);
+        let big = 1i128 << 120;
+        let root = sqrt_bits(big, Round::Down).unwrap();
+        assert_eq!(root, 1i128 << 84, "sqrt(2^72) = 2^36, as bits 2^84");
+    }
+}

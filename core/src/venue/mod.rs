@@ -1,0 +1,400 @@
+//! Venues: where seized collateral is sold and liabilities are bought back.
+//!
+//! Each risky asset trades against the quote asset in one venue. A venue
+//! answers `sell(q)` with the quote it pays, `buy(q)` with the quote it
+//! charges, moves its price, and recovers between rounds. Every venue counts
+//! the base it has taken in and the quote it has paid out, so the ledger's
+//! venue book can be checked against the venue's own state.
+//!
+//! A trade the venue cannot fill (the price would fall to its floor, the pool
+//! or the book would run dry) returns [`VenueError::Exhausted`] and leaves the
+//! venue untouched: the market is broken.
+
+mod amm;
+mod book;
+mod curve;
+
+pub use amm::{Fill, Pool};
+pub use book::{Ladder, MAX_BOOK_LEVELS};
+pub use curve::Curve;
+
+use crate::num::{self, mul, sqrt, ArithError, Fx, Price, Qty, Ratio, Round, Value};
+
+/// How a venue is configured. Its starting price is the asset's price.
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum VenueConfig {
+    /// The quote asset itself: price exactly 1, no venue.
+    Quote,
+    /// Kyle's linear impact: the price falls `lambda` per unit sold.
+    Linear {
+        /// Price change per unit of quantity (quote per unit, per unit).
+        lambda: Fx,
+        /// Fraction of the outstanding impact that decays each round.
+        resilience: Ratio,
+        /// The price below which the market is broken.
+        floor: Price,
+    },
+    /// `p = p0 · e^(−Q/D)`.
+    Exponential {
+        /// Depth `D`, in units of the asset.
+        depth: Qty,
+        /// Fraction of the outstanding impact that decays each round.
+        resilience: Ratio,
+        /// The price below which the market is broken.
+        floor: Price,
+    },
+    /// Square-root law `Δp/p = Y·σ·√(Q/V)`.
+    SquareRoot {
+        /// Y·σ: the impact constant times the volatility.
+        y_sigma: Ratio,
+        /// Daily volume `V`, in units of the asset.
+        volume: Qty,
+        /// Fraction of the outstanding impact that decays each round.
+        resilience: Ratio,
+        /// The price below which the market is broken.
+        floor: Price,
+    },
+    /// Constant-product pool with a fee; arbitrage pulls it toward the
+    /// outside price at `resilience` of the gap per round.
+    ConstantProduct {
+        /// Base reserve; the quote reserve is `base_reserve × price`.
+        base_reserve: Qty,
+        /// Fee on the input.
+        fee: Ratio,
+        /// Fraction of the gap to the outside price closed each round.
+        resilience: Ratio,
+    },
+    /// Order-book ladder with refill.
+    OrderBook {
+        /// Levels per side, `1..=MAX_BOOK_LEVELS`.
+        levels: u8,
+        /// Level spacing as a fraction of the reference price.
+        tick: Ratio,
+        /// Depth of each level, in units of the asset.
+        depth: Qty,
+        /// Fraction of each level's gap refilled per round.
+        resilience: Ratio,
+    },
+}
+
+/// Why a venue could not fill a trade.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum VenueError {
+    /// The venue's liquidity cannot absorb the trade.
+    Exhausted,
+    /// The arithmetic overflowed.
+    Arith(ArithError),
+}
+
+impl From<ArithError> for VenueError {
+    fn from(e: ArithError) -> Self {
+        VenueError::Arith(e)
+    }
+}
+
+/// The mechanism behind a venue's price.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Mechanism {
+    /// The quote asset: price 1, trades are transfers.
+    Quote,
+    /// An impact curve around a reference price.
+    Curve {
+        /// The curve's shape.
+        curve: Curve,
+        /// Price at zero outstanding quantity.
+        reference: Price,
+        /// Net quantity sold whose impact has not decayed yet.
+        outstanding: Qty,
+        /// Fraction of `outstanding` that decays each round.
+        resilience: Ratio,
+        /// Price below which the market is broken.
+        floor: Price,
+    },
+    /// A constant-product pool.
+    Pool {
+        /// Reserves and fee.
+        pool: Pool,
+        /// The outside price arbitrage pulls toward.
+        reference: Price,
+        /// Fraction of the gap closed per round.
+        resilience: Ratio,
+    },
+    /// An order-book ladder.
+    Book(Ladder),
+}
+
+/// A venue's state and its running totals.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Venue {
+    /// The price mechanism.
+    pub mechanism: Mechanism,
+    /// Net base the venue has taken in from everyone (negative: given out).
+    pub base_in: Qty,
+    /// Net quote the venue has paid out to everyone (negative: taken in).
+    pub quote_out: Value,
+}
+
+impl Venue {
+    /// Builds a venue at `price` from its configuration (already validated).
+    pub fn new(config: &VenueConfig, price: Price) -> Result<Self, ArithError> {
+        let mechanism = match *config {
+            VenueConfig::Quote => Mechanism::Quote,
+            VenueConfig::Linear { lambda, resilience, floor } => {
+                Self::curve(Curve::Linear { lambda }, price, resilience, floor)
+            }
+            VenueConfig::Exponential { depth, resilience, floor } => {
+                Self::curve(Curve::Exponential { depth }, price, resilience, floor)
+            }
+            VenueConfig::SquareRoot { y_sigma, volume, resilience, floor } => {
+                let coefficient = num::div(y_sigma.0, sqrt(volume.0, Round::Down)?, Round::Up)?;
+                Self::curve(Curve::SquareRoot { coefficient }, price, resilience, floor)
+            }
+            VenueConfig::ConstantProduct { base_reserve, fee, resilience } => {
+                let quote = base_reserve.value_at(price, Round::Down)?;
+                Mechanism::Pool { pool: Pool { base: base_reserve, quote, fee }, reference: price, resilience }
+            }
+            VenueConfig::OrderBook { levels, tick, depth, resilience } => {
+                Mechanism::Book(Ladder::new(price, tick, depth, levels, resilience))
+            }
+        };
+        Ok(Self { mechanism, base_in: Qty::ZERO, quote_out: Value::ZERO })
+    }
+
+    fn curve(curve: Curve, reference: Price, resilience: Ratio, floor: Price) -> Mechanism {
+        Mechanism::Curve { curve, reference, outstanding: Qty::ZERO, resilience, floor }
+    }
+
+    /// The venue's current price.
+    pub fn price(&self) -> Result<Price, ArithError> {
+        match &self.mechanism {
+            Mechanism::Quote => Ok(Price::ONE),
+            Mechanism::Curve { curve, reference, outstanding, .. } => {
+                curve.price(*reference, *outstanding, Round::Down).map(Price)
+            }
+            Mechanism::Pool { pool, .. } => pool.price(),
+            Mechanism::Book(ladder) => ladder.price(),
+        }
+    }
+
+    /// Sells `qty` (> 0) into the venue; returns the proceeds, rounded down.
+    /// On error the venue is unchanged.
+    pub fn sell(&mut self, qty: Qty) -> Result<Value, VenueError> {
+        let mut next = *self;
+        let proceeds = next.trade(qty)?;
+        next.record(Fill { base_in: qty, quote_out: proceeds })?;
+        *self = next;
+        Ok(proceeds)
+    }
+
+    /// Buys `qty` (> 0) from the venue; returns the cost, rounded up.
+    /// On error the venue is unchanged.
+    pub fn buy(&mut self, qty: Qty) -> Result<Value, VenueError> {
+        let mut next = *self;
+        let cost = next.trade(qty.neg()?)?.neg()?;
+        next.record(Fill { base_in: qty.neg()?, quote_out: cost.neg()? })?;
+        *self = next;
+        Ok(cost)
+    }
+
+    /// What [`Venue::buy`] would charge, without trading.
+    pub fn quote_buy(&self, qty: Qty) -> Result<Value, VenueError> {
+        let mut copy = *self;
+        copy.buy(qty)
+    }
+
+    fn record(&mut self, fill: Fill) -> Result<(), ArithError> {
+        self.base_in = self.base_in.add(fill.base_in)?;
+        self.quote_out = self.quote_out.add(fill.quote_out)?;
+        Ok(())
+    }
+
+    /// Trades `signed` base into the venue (negative: out of it); returns the
+    /// quote paid to the trader (negative: charged).
+    fn trade(&mut self, signed: Qty) -> Result<Value, VenueError> {
+        let selling = signed.is_positive();
+        let size = signed.abs()?;
+        match &mut self.mechanism {
+            Mechanism::Quote => Ok(signed.as_quote_value()),
+            Mechanism::Curve { curve, reference, outstanding, floor, .. } => {
+                let after = outstanding.add(signed)?;
+                let price_after = curve.price(*reference, after, Round::Down)?;
+                if price_after <= floor.0 {
+                    return Err(VenueError::Exhausted);
+                }
+                // Quote paid to the trader is the area from before to after,
+                // rounded down: proceeds round down, costs (negative) up.
+                let paid = curve
+                    .area(*reference, after, Round::Down)?
+                    .sub(curve.area(*reference, *outstanding, Round::Up)?)?;
+                *outstanding = after;
+                Ok(paid)
+            }
+            Mechanism::Pool { pool, .. } => {
+                if selling {
+                    Ok(pool.sell(size)?)
+                } else {
+                    pool.buy(size)?.ok_or(VenueError::Exhausted)?.neg().map_err(VenueError::from)
+                }
+            }
+            Mechanism::Book(ladder) => {
+                if selling {
+                    ladder.sell(size)?.ok_or(VenueError::Exhausted)
+                } else {
+                    ladder.buy(size)?.ok_or(VenueError::Exhausted)?.neg().map_err(VenueError::from)
+                }
+            }
+        }
+    }
+
+    /// One round of recovery. Returns the fill of an outside arbitrageur
+    /// (pools only; zero for the others, whose recovery is transient impact
+    /// decaying, with no trade).
+    pub fn recover(&mut self) -> Result<Fill, ArithError> {
+        match &mut self.mechanism {
+            Mechanism::Quote => Ok(Fill::default()),
+            Mechanism::Curve { outstanding, resilience, .. } => {
+                // Decay toward zero, strictly: rounding toward zero guarantees
+                // the impact reaches exactly zero in finitely many rounds.
+                let kept = num::sub(Fx::ONE, resilience.0)?;
+                let round = if outstanding.is_negative() { Round::Up } else { Round::Down };
+                *outstanding = Qty(mul(outstanding.0, kept, round)?);
+                Ok(Fill::default())
+            }
+            Mechanism::Pool { pool, reference, resilience } => {
+                let now = pool.price()?;
+                let gap = num::sub(reference.0, now.0)?;
+                let step = mul(gap, resilience.0, Round::Down)?;
+                if step == Fx::ZERO {
+                    return Ok(Fill::default());
+                }
+                let target = Price(num::add(now.0, step)?);
+                let fill = pool.rebalance_to(target)?;
+                self.record(fill)?;
+                Ok(fill)
+            }
+            Mechanism::Book(ladder) => {
+                ladder.recover()?;
+                Ok(Fill::default())
+            }
+        }
+    }
+
+    /// Moves the venue's price to `target` from outside (a shock): curves and
+    /// books move their reference; a pool is arbitraged to the new price.
+    /// Returns the arbitrageur's fill (pools only).
+    pub fn move_price(&mut self, target: Price) -> Result<Fill, VenueError> {
+        let now = self.price()?;
+        let mut next = *self;
+        let fill = match &mut next.mechanism {
+            Mechanism::Quote => return Err(VenueError::Exhausted),
+            Mechanism::Curve { curve, reference, floor, .. } => {
+                if target <= *floor {
+                    return Err(VenueError::Exhausted);
+                }
+                *reference = curve.shifted_reference(*reference, now, target)?;
+                Fill::default()
+            }
+            Mechanism::Pool { pool, reference, .. } => {
+                *reference = target;
+                pool.rebalance_to(target)?
+            }
+            Mechanism::Book(ladder) => {
+                ladder.shift(now, target)?;
+                Fill::default()
+            }
+        };
+        next.record(fill)?;
+        *self = next;
+        Ok(fill)
+    }
+
+    /// Every number of the venue's state, in canonical order (for the digest).
+    pub fn for_each_number(&self, mut f: impl FnMut(Fx)) {
+        f(self.base_in.0);
+        f(self.quote_out.0);
+        match &self.mechanism {
+            Mechanism::Quote => {}
+            Mechanism::Curve { reference, outstanding, .. } => {
+                f(reference.0);
+                f(outstanding.0);
+            }
+            Mechanism::Pool { pool, reference, .. } => {
+                f(pool.base.0);
+                f(pool.quote.0);
+                f(reference.0);
+            }
+            Mechanism::Book(ladder) => {
+                f(ladder.reference.0);
+                ladder.levels_left().for_each(|q| f(q.0));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn linear() -> Venue {
+        let config = VenueConfig::Linear {
+            lambda: Fx::from_num(0.5),
+            resilience: Ratio::from_f64(0.5),
+            floor: Price::from_f64(0.01),
+        };
+        Venue::new(&config, Price::from_int(100)).unwrap()
+    }
+
+    #[test]
+    fn sells_and_buys_keep_running_totals() {
+        let mut v = linear();
+        let proceeds = v.sell(Qty::from_int(10)).unwrap();
+        assert_eq!(proceeds, Value::from_int(975));
+        assert_eq!(v.price().unwrap(), Price::from_int(95));
+        let cost = v.buy(Qty::from_int(10)).unwrap();
+        assert_eq!(cost, Value::from_int(975), "buying back walks the same line");
+        assert_eq!(v.base_in, Qty::ZERO);
+        assert_eq!(v.quote_out, Value::ZERO);
+    }
+
+    #[test]
+    fn an_exhausting_sale_is_refused_and_changes_nothing() {
+        let mut v = linear();
+        let before = v;
+        assert_eq!(v.sell(Qty::from_int(200)), Err(VenueError::Exhausted));
+        assert_eq!(v, before);
+    }
+
+    #[test]
+    fn impact_decays_to_exactly_zero() {
+        let mut v = linear();
+        v.sell(Qty::from_int(10)).unwrap();
+        let mut rounds = 0;
+        while v.price().unwrap() != Price::from_int(100) {
+            v.recover().unwrap();
+            rounds += 1;
+            assert!(rounds < 200, "recovery must terminate");
+        }
+        v.recover().unwrap();
+        assert_eq!(v.price().unwrap(), Price::from_int(100));
+    }
+
+    #[test]
+    fn a_pool_recovers_toward_the_outside_price_by_arbitrage() {
+        let config = VenueConfig::ConstantProduct {
+            base_reserve: Qty::from_int(1_000),
+            fee: Ratio::from_f64(0.003),
+            resilience: Ratio::from_f64(0.5),
+        };
+        let mut v = Venue::new(&config, Price::from_int(100)).unwrap();
+        v.sell(Qty::from_int(100)).unwrap();
+        let low = v.price().unwrap().to_f64();
+        let fill = v.recover().unwrap();
+        let mid = v.price().unwrap().to_f64();
+        assert!(fill.base_in.is_negative(), "the arbitrageur buys");
+        assert!((mid - (low + (100.0 - low) / 2.0)).abs() < 1e-6, "{low} -> {mid}");
+    }
+}
