@@ -96,6 +96,8 @@ macro_rules! unit_type {
         #[cfg_attr(feature = "defmt", derive(defmt::Format))]
         pub struct $name(pub Fx);
 
+        // Checked: these return `Result`, so they cannot be the std operators.
+        #[allow(clippy::should_implement_trait)]
         impl $name {
             /// Zero of this unit.
             pub const ZERO: Self = Self(Fx::ZERO);

@@ -42,7 +42,7 @@ pub(crate) fn div_wide_u128(high: u128, low: u128, divisor: u128) -> Option<(u12
         return None;
     }
     if high == 0 {
-        return Some((low / divisor, low % divisor));
+        return Some((low.checked_div(divisor)?, low.checked_rem(divisor)?));
     }
     // Restoring long division, one bit a step, 128 steps.
     let mut remainder = high;

@@ -76,7 +76,7 @@ impl Ladder {
     /// The mid of the best bid and best ask.
     pub fn price(&self) -> ArithResult<Price> {
         let sum = num::add(self.best(Side::Bid)?, self.best(Side::Ask)?)?;
-        Ok(Price(sum / 2))
+        num::div(sum, Fx::from_num(2), Round::Down).map(Price)
     }
 
     /// Walks one side for `qty`; returns the quote value filled, or `None`

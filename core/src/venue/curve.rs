@@ -63,7 +63,7 @@ impl Curve {
             Curve::Linear { lambda } => {
                 let linear = mul(reference.0, q.0, round)?;
                 let square = mul(q.0, q.0, opposite(round))?;
-                let quadratic = mul(lambda, square, opposite(round))? / 2;
+                let quadratic = num::div(mul(lambda, square, opposite(round))?, Fx::from_num(2), opposite(round))?;
                 num::sub(linear, quadratic)?
             }
             Curve::Exponential { depth } => {
@@ -147,7 +147,7 @@ mod tests {
         let curve = Curve::SquareRoot { coefficient: fx(c) };
         let want = 100.0 * (16.0 - 2.0 / 3.0 * c * 16.0 * 4.0);
         assert!((area(curve, 16.0) - want).abs() < 1e-8);
-        let want_buy = 100.0 * (-16.0 - 2.0 / 3.0 * c * 16.0 * 4.0 * -1.0);
+        let want_buy = 100.0 * (-16.0 + 2.0 / 3.0 * c * 16.0 * 4.0);
         assert!((area(curve, -16.0) - want_buy).abs() < 1e-8);
         let p = curve.price(Price(fx(100.0)), Qty(fx(16.0)), Round::Down).unwrap();
         assert!((p.to_num::<f64>() - 96.0).abs() < 1e-9);

@@ -95,6 +95,8 @@ impl From<ArithError> for VenueError {
 }
 
 /// The mechanism behind a venue's price.
+// No heap to box the book into: a venue is as large as its bounded ladder.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum Mechanism {

@@ -1,0 +1,104 @@
+//! A binary min-heap of liquidation candidates over caller-provided scratch:
+//! lowest health first, ties by lower account id. No allocation, no
+//! recursion; `push` and `pop` are O(log n).
+
+use crate::num::Value;
+
+/// An account found liquidatable by a scan, with its health then.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Candidate {
+    /// Maintenance health at the scan.
+    pub health: Value,
+    /// The account.
+    pub id: u32,
+}
+
+impl Candidate {
+    fn key(&self) -> (Value, u32) {
+        (self.health, self.id)
+    }
+}
+
+/// A min-heap occupying `slots[..len]`.
+pub(crate) struct Heap<'a> {
+    pub slots: &'a mut [Candidate],
+    pub len: usize,
+}
+
+impl Heap<'_> {
+    fn less(&self, a: usize, b: usize) -> bool {
+        match (self.slots.get(a), self.slots.get(b)) {
+            (Some(x), Some(y)) => x.key() < y.key(),
+            _ => false,
+        }
+    }
+
+    /// Adds a candidate; `false` when the scratch is full (cannot happen when
+    /// the scratch holds one slot per account, as validated).
+    pub fn push(&mut self, c: Candidate) -> bool {
+        let Some(slot) = self.slots.get_mut(self.len) else { return false };
+        *slot = c;
+        let mut child = self.len;
+        self.len = self.len.saturating_add(1);
+        while child > 0 {
+            let parent = child.saturating_sub(1) / 2;
+            if !self.less(child, parent) {
+                break;
+            }
+            self.slots.swap(child, parent);
+            child = parent;
+        }
+        true
+    }
+
+    /// Removes and returns the lowest candidate.
+    pub fn pop(&mut self) -> Option<Candidate> {
+        let top = *self.slots.get(..self.len)?.first()?;
+        self.len = self.len.checked_sub(1)?;
+        self.slots.swap(0, self.len);
+        let mut parent = 0usize;
+        loop {
+            let left = parent.saturating_mul(2).saturating_add(1);
+            let right = left.saturating_add(1);
+            let mut least = parent;
+            if left < self.len && self.less(left, least) {
+                least = left;
+            }
+            if right < self.len && self.less(right, least) {
+                least = right;
+            }
+            if least == parent {
+                break;
+            }
+            self.slots.swap(parent, least);
+            parent = least;
+        }
+        Some(top)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pops_lowest_health_first_then_lowest_id() {
+        let mut slots = [Candidate::default(); 8];
+        let mut heap = Heap { slots: &mut slots, len: 0 };
+        for (h, id) in [(5, 1), (-3, 7), (-3, 2), (0, 4), (-10, 9), (5, 0)] {
+            assert!(heap.push(Candidate { health: Value::from_int(h), id }));
+        }
+        let order: [u32; 6] = core::array::from_fn(|_| heap.pop().map_or(99, |c| c.id));
+        assert_eq!(order, [9, 2, 7, 4, 0, 1]);
+        assert_eq!(heap.pop(), None);
+    }
+
+    #[test]
+    fn a_full_scratch_refuses_instead_of_panicking() {
+        let mut slots = [Candidate::default(); 1];
+        let mut heap = Heap { slots: &mut slots, len: 0 };
+        assert!(heap.push(Candidate::default()));
+        assert!(!heap.push(Candidate::default()));
+    }
+}

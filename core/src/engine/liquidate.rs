@@ -1,0 +1,292 @@
+//! One account's liquidation: pair steps sized by the policy, each checked
+//! to raise the account's maintenance health, then the bad-debt waterfall if
+//! no collateral is left.
+
+use super::Engine;
+use crate::account::{self, Health};
+use crate::error::{Invariant, StepFault};
+use crate::event::{Event, EventSink};
+use crate::ledger::{Book, MAX_ASSETS};
+use crate::num::{self, mul, ArithError, Fx, Qty, Round, Value};
+use crate::policy::{clamp_repay, to_target_repay, PairLimits, Policy};
+
+/// A copy of one account's stored balances.
+pub(super) type Balances = [Qty; MAX_ASSETS];
+
+/// The pair a step works on.
+enum Pair {
+    /// No liability left.
+    NoDebt,
+    /// A liability but no collateral that can be seized.
+    NoCollateral,
+    /// Repay `liability`, seize `collateral`.
+    Step { liability: usize, collateral: usize },
+}
+
+/// One sized pair step, before it trades.
+struct Sized {
+    repay: Qty,
+    seize: Qty,
+}
+
+impl Engine<'_> {
+    pub(super) fn load(&self, id: usize) -> Balances {
+        let mut bal = [Qty::ZERO; MAX_ASSETS];
+        if let Some(stored) = self.stored_balances(id) {
+            bal.iter_mut().zip(stored).for_each(|(b, s)| *b = *s);
+        }
+        bal
+    }
+
+    /// Writes one stored balance back, keeping the deposit-share total.
+    pub(super) fn store(&mut self, id: usize, asset: usize, value: Qty) -> Result<(), StepFault> {
+        let n = self.markets.len();
+        let at = id.checked_mul(n).and_then(|s| s.checked_add(asset)).ok_or(ArithError::Overflow)?;
+        let slot = self.balances.get_mut(at).ok_or(ArithError::Domain)?;
+        let old = *slot;
+        *slot = value;
+        let m = self.markets.get_mut(asset).ok_or(ArithError::Domain)?;
+        let shares = m.deposit_shares.sub(Qty(old.0.max(Fx::ZERO)))?.add(Qty(value.0.max(Fx::ZERO)))?;
+        m.deposit_shares = shares;
+        Ok(())
+    }
+
+    fn maint_health(&self, bal: &Balances) -> Result<Health, ArithError> {
+        let n = self.markets.len();
+        account::health(bal.get(..n).unwrap_or(&[]), &self.indices, &self.maint_prices)
+    }
+
+    fn liq_end_health(&self, bal: &Balances) -> Result<Value, ArithError> {
+        let mut weighted = [account::WeightedPrice::default(); MAX_ASSETS];
+        weighted.iter_mut().zip(&self.markets).for_each(|(w, m)| *w = m.liq_end);
+        let n = self.markets.len();
+        account::health(bal.get(..n).unwrap_or(&[]), &self.indices, &weighted)?.net()
+    }
+
+    fn mark_liquidated(&mut self, id: u32) {
+        let (word, bit) = ((id / 32) as usize, id % 32);
+        if let Some(w) = self.flags.get_mut(word) {
+            if *w & (1 << bit) == 0 {
+                *w |= 1 << bit;
+                self.report.accounts_liquidated = self.report.accounts_liquidated.saturating_add(1);
+            }
+        }
+    }
+
+    /// Largest weighted liability and largest weighted collateral (not in
+    /// `skip`); ties go to the lower index.
+    fn pick_pair(&self, bal: &Balances, skip: u32) -> Result<Pair, ArithError> {
+        let mut liability: Option<(usize, Fx)> = None;
+        let mut collateral: Option<(usize, Fx)> = None;
+        for (i, m) in self.markets.iter().enumerate() {
+            let b = account::effective(*bal.get(i).unwrap_or(&Qty::ZERO), m.deposit_index)?;
+            if b.is_negative() {
+                let owed = mul(b.0, m.maint.liability, Round::Down)?.checked_neg().ok_or(ArithError::Overflow)?;
+                if liability.is_none_or(|(_, best)| owed > best) {
+                    liability = Some((i, owed));
+                }
+            } else if b.is_positive() && skip & (1 << i) == 0 {
+                let worth = mul(b.0, m.maint.asset, Round::Down)?;
+                if collateral.is_none_or(|(_, best)| worth > best) {
+                    collateral = Some((i, worth));
+                }
+            }
+        }
+        Ok(match (liability, collateral) {
+            (None, _) => Pair::NoDebt,
+            (Some(_), None) => Pair::NoCollateral,
+            (Some((l, _)), Some((c, _))) => Pair::Step { liability: l, collateral: c },
+        })
+    }
+
+    /// Whether a close-factor liquidation may repay the whole debt.
+    fn close_in_full(&self, before: &Health, bal: &Balances) -> Result<bool, ArithError> {
+        let Policy::CloseFactor { full_close_health_factor, full_close_debt_value, .. } = self.policy else {
+            return Ok(true);
+        };
+        if before.factor()?.is_some_and(|hf| hf <= full_close_health_factor) {
+            return Ok(true);
+        }
+        // Aave closes small positions whole: the debt's unweighted value.
+        let mut debt_value = Value::ZERO;
+        for (i, m) in self.markets.iter().enumerate() {
+            let b = *bal.get(i).unwrap_or(&Qty::ZERO);
+            if b.is_negative() {
+                debt_value = debt_value.add(b.neg()?.value_owed(m.oracle)?)?;
+            }
+        }
+        Ok(debt_value < full_close_debt_value)
+    }
+
+    /// Sizes one pair step under the policy; `None` when the target is met.
+    fn size_step(&self, bal: &Balances, l: usize, c: usize, full: bool) -> Result<Option<Sized>, ArithError> {
+        let (ml, mc) = (self.markets.get(l).ok_or(ArithError::Domain)?, self.markets.get(c).ok_or(ArithError::Domain)?);
+        let debt = bal.get(l).ok_or(ArithError::Domain)?.neg()?;
+        let held = account::effective(*bal.get(c).ok_or(ArithError::Domain)?, mc.deposit_index)?;
+        let one_plus_bonus = num::add(Fx::ONE, mc.config.liquidation_bonus.0)?;
+        // Collateral value owed per unit of liability repaid.
+        let seize_value_per_unit = mul(ml.oracle.0, one_plus_bonus, Round::Up)?;
+        let covered = Qty(num::div(mul(held.0, mc.oracle.0, Round::Down)?, seize_value_per_unit, Round::Down)?);
+        let wanted = match self.policy {
+            Policy::Absorb => debt,
+            Policy::CloseFactor { close_factor, .. } if !full => debt.scale(close_factor, Round::Down)?,
+            Policy::CloseFactor { .. } => debt,
+            Policy::ToTarget => {
+                let deficit = self.liq_end_health(bal)?.neg()?;
+                if !deficit.is_positive() {
+                    return Ok(None);
+                }
+                // Health gained per unit repaid, rounded down (repay more).
+                let kept = mul(ml.oracle.0, ml.config.liability_weights.liq_end.0, Round::Down)?;
+                let given = mul(seize_value_per_unit, mc.config.asset_weights.liq_end.0, Round::Up)?;
+                let gain = num::sub(kept, given)?;
+                if gain > Fx::ZERO { to_target_repay(deficit, gain)? } else { debt }
+            }
+        };
+        let repay = clamp_repay(wanted, PairLimits { debt, covered, dust: ml.config.dust });
+        let seize = if repay >= covered {
+            held
+        } else {
+            let value = mul(repay.0, seize_value_per_unit, Round::Up)?;
+            Qty(num::div(value, mc.oracle.0, Round::Up)?).min(held)
+        };
+        Ok(Some(Sized { repay, seize }))
+    }
+
+    /// Liquidates one account found liquidatable by this round's scan.
+    pub(super) fn liquidate_account(&mut self, id: u32, sink: &mut dyn EventSink) -> Result<(), StepFault> {
+        let idx = id as usize;
+        let n = self.markets.len();
+        let mut bal = self.load(idx);
+        let before = self.maint_health(&bal)?;
+        if !before.net()?.is_negative() {
+            return Ok(());
+        }
+        let full = self.close_in_full(&before, &bal)?;
+        let one_step_only = matches!(self.policy, Policy::CloseFactor { .. });
+        let mut skip: u32 = 0;
+        let mut steps = 0usize;
+        let max_tries = n.saturating_mul(2).saturating_add(4);
+        for _ in 0..max_tries {
+            let (l, c) = match self.pick_pair(&bal, skip)? {
+                Pair::Step { liability, collateral } => (liability, collateral),
+                Pair::NoDebt | Pair::NoCollateral => break,
+            };
+            let Some(sized) = self.size_step(&bal, l, c, full)? else { break };
+            let mut next = bal;
+            let (il, ic) = (self.index_of(l), self.index_of(c));
+            let (bl, bc) = (*bal.get(l).ok_or(ArithError::Domain)?, *bal.get(c).ok_or(ArithError::Domain)?);
+            if let (Some(x), Some(y)) = (next.get_mut(l), Some(account::credit(bl, sized.repay, il)?)) {
+                *x = y;
+            }
+            if let (Some(x), Some(y)) = (next.get_mut(c), Some(account::debit(bc, sized.seize, ic)?)) {
+                *x = y;
+            }
+            // A step too small to beat rounding would lower health: the
+            // collateral is dust for this account, and is left alone.
+            let step_before = self.maint_health(&bal)?.net()?;
+            if !sized.repay.is_positive() || self.maint_health(&next)?.net()? < step_before {
+                skip |= 1 << c;
+                continue;
+            }
+            if sized.seize > account::effective(bc, ic)? {
+                return Err(StepFault::Invariant(Invariant::OverSeized { account: id }));
+            }
+            self.trade_step(id, l, c, &sized, sink)?;
+            self.store(idx, l, *next.get(l).ok_or(ArithError::Domain)?)?;
+            self.store(idx, c, *next.get(c).ok_or(ArithError::Domain)?)?;
+            if ic != num::Ratio::ONE {
+                // debit() rounded the shares up and effective() rounds down.
+                self.ledger.add_slack(c, Fx::from_num(2))?;
+            }
+            bal = next;
+            steps = steps.saturating_add(1);
+            if one_step_only {
+                break;
+            }
+        }
+        let bankrupt = matches!(self.pick_pair(&bal, skip)?, Pair::NoCollateral);
+        if steps > 0 || bankrupt {
+            self.mark_liquidated(id);
+        }
+        if bankrupt {
+            self.bankrupt(id, &mut bal, sink)?;
+        }
+        if self.maint_health(&bal)?.net()? < before.net()? {
+            return Err(StepFault::Invariant(Invariant::HealthLowered { account: id }));
+        }
+        Ok(())
+    }
+
+    fn index_of(&self, asset: usize) -> num::Ratio {
+        self.markets.get(asset).map_or(num::Ratio::ONE, |m| m.deposit_index)
+    }
+
+    /// Trades one sized step through the venues and books every flow.
+    fn trade_step(&mut self, id: u32, l: usize, c: usize, s: &Sized, sink: &mut dyn EventSink) -> Result<(), StepFault> {
+        let (ml, mc) = (self.markets.get(l).ok_or(ArithError::Domain)?, self.markets.get(c).ok_or(ArithError::Domain)?);
+        let (mut venue_l, mut venue_c) = (ml.venue, mc.venue);
+        let as_u8 = |i: usize| u8::try_from(i).unwrap_or(u8::MAX);
+        let proceeds = if c == 0 {
+            s.seize.as_quote_value()
+        } else {
+            venue_c.sell(s.seize).map_err(|e| StepFault::from_venue(as_u8(c), e))?
+        };
+        let cost = if l == 0 {
+            s.repay.as_quote_value()
+        } else {
+            venue_l.buy(s.repay).map_err(|e| StepFault::from_venue(as_u8(l), e))?
+        };
+        let bonus = mc.config.liquidation_bonus.0;
+        let fee_share = num::div(mul(bonus, mc.config.protocol_fee.0, Round::Up)?, num::add(Fx::ONE, bonus)?, Round::Up)?;
+        let fee = Value(mul(proceeds.0, fee_share, Round::Up)?);
+
+        // Collateral: account → venue (or keepers, for quote collateral).
+        if c == 0 {
+            self.ledger.transfer(0, Book::Accounts, Book::Keepers, s.seize)?;
+        } else {
+            self.ledger.transfer(c, Book::Accounts, Book::Venue, s.seize)?;
+            self.ledger.transfer(0, Book::Venue, Book::Keepers, proceeds.as_quote_qty())?;
+        }
+        // Liability: venue (or keepers, for quote debt) → account.
+        if l == 0 {
+            self.ledger.transfer(0, Book::Keepers, Book::Accounts, s.repay)?;
+        } else {
+            self.ledger.transfer(0, Book::Keepers, Book::Venue, cost.as_quote_qty())?;
+            self.ledger.transfer(l, Book::Venue, Book::Accounts, s.repay)?;
+        }
+        self.ledger.transfer(0, Book::Keepers, Book::Insurance, fee.as_quote_qty())?;
+        self.insurance = self.insurance.add(fee)?;
+
+        if let Some(m) = self.markets.get_mut(c) {
+            m.venue = venue_c;
+        }
+        if let Some(m) = self.markets.get_mut(l) {
+            m.venue = venue_l;
+        }
+        let r = &mut self.report;
+        r.liquidations = r.liquidations.saturating_add(1);
+        r.fees = r.fees.add(fee)?;
+        r.keeper_pnl = r.keeper_pnl.add(proceeds.sub(fee)?.sub(cost)?)?;
+        if let Some(a) = r.per_asset.get_mut(c).filter(|_| c != 0) {
+            a.sold = a.sold.add(s.seize)?;
+        }
+        if let Some(a) = r.per_asset.get_mut(l).filter(|_| l != 0) {
+            a.bought = a.bought.add(s.repay)?;
+        }
+        self.round_liquidations = self.round_liquidations.saturating_add(1);
+        self.track_prices()?;
+        sink.emit(&Event::Liquidation {
+            round: self.round,
+            account: id,
+            liability: as_u8(l),
+            collateral: as_u8(c),
+            repaid: s.repay,
+            seized: s.seize,
+            proceeds,
+            cost,
+            fee,
+        });
+        Ok(())
+    }
+}

@@ -1,0 +1,595 @@
+//! The engine: a round loop over caller storage, driven by `step(budget)`.
+//!
+//! A round: shocks scheduled for it → oracle update (the oracle shows the
+//! venue price of `oracle_lag_rounds` rounds ago) → scan of every account's
+//! maintenance health → liquidation of the accounts found liquidatable,
+//! lowest health first, ties by id (as keepers see them on chain) → venue
+//! recovery. A run ends at a fixed point (no liquidation in a round, no shock
+//! left, every oracle and venue price stationary), at the round cap, when a
+//! market breaks, or on an error.
+//!
+//! Work is counted in units: a round's start, one account scanned, one
+//! account liquidated, a round's end. `step(budget)` does at most `budget`
+//! units and stops between units, so any sequence of budgets reaches the same
+//! state, events and digest as one unbounded call.
+
+mod audit;
+mod heap;
+mod liquidate;
+mod waterfall;
+
+pub use audit::AuditError;
+pub use heap::Candidate;
+
+use crate::account::{self, Health, WeightedPrice};
+use crate::asset::{AssetConfig, HealthTier};
+use crate::digest::Digest;
+use crate::error::{Capacity, ConfigError, EngineParam, Error, StepFault};
+use crate::event::{Event, EventSink, Termination};
+use crate::ledger::{Book, Ledger, MAX_ASSETS};
+use crate::num::{ArithError, Fx, Price, Qty, Ratio, Value};
+use crate::policy::Policy;
+use crate::report::{AssetReport, Report};
+use crate::shock::{validate_schedule, Shock, ShockKind};
+use crate::venue::{Fill, Venue};
+use heap::Heap;
+
+/// Longest oracle lag, in rounds.
+pub const MAX_ORACLE_LAG: usize = 15;
+const HISTORY: usize = MAX_ORACLE_LAG + 1;
+
+/// Everything but the accounts: markets, policy, limits, shocks.
+#[derive(Clone, Copy, Debug)]
+pub struct EngineConfig<'c> {
+    /// Assets; index 0 is the quote asset.
+    pub assets: &'c [AssetConfig],
+    /// The liquidation policy.
+    pub policy: Policy,
+    /// Most rounds before the run stops with [`Termination::RoundCap`].
+    pub max_rounds: u32,
+    /// Rounds by which the oracle trails the venue (0: same round).
+    pub oracle_lag_rounds: u8,
+    /// The insurance fund's starting quote.
+    pub insurance_fund: Value,
+    /// Shocks, in round order.
+    pub shocks: &'c [Shock],
+}
+
+/// Caller-provided storage.
+pub struct Storage<'s> {
+    /// Balances, `assets` per account, account-major. Filled by the caller
+    /// with the starting balances.
+    pub balances: &'s mut [Qty],
+    /// Work space for the per-round candidate heap: one slot per account.
+    pub scratch: &'s mut [Candidate],
+    /// One bit per account (`flag_words(accounts)` words): liquidated yet.
+    pub flags: &'s mut [u32],
+}
+
+/// Words of `Storage::flags` needed for `accounts` accounts.
+pub const fn flag_words(accounts: usize) -> usize {
+    accounts.div_ceil(32)
+}
+
+/// What one call to `step` returns.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum StepOutcome {
+    /// More work remains.
+    Pending,
+    /// The run has ended.
+    Done(Termination),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    BeginRound,
+    Scan { next: usize },
+    Liquidate,
+    EndRound,
+    Done(Termination),
+}
+
+/// Per-asset market state the engine keeps inside itself.
+#[derive(Clone, Copy, Debug)]
+struct Market {
+    config: AssetConfig,
+    venue: Venue,
+    /// Venue prices at the last `HISTORY` round starts; `history_head` is
+    /// the newest.
+    history: [Price; HISTORY],
+    oracle: Price,
+    maint: WeightedPrice,
+    liq_end: WeightedPrice,
+    deposit_index: Ratio,
+    /// Σ of positive stored balances (deposit shares).
+    deposit_shares: Qty,
+    /// Σ of effective balances at the start.
+    initial_total: Qty,
+}
+
+/// The cascade engine over caller storage.
+pub struct Engine<'s> {
+    markets: heapless::Vec<Market, MAX_ASSETS>,
+    /// Deposit indices, contiguous for the health loop.
+    indices: [Ratio; MAX_ASSETS],
+    maint_prices: [WeightedPrice; MAX_ASSETS],
+    policy: Policy,
+    max_rounds: u32,
+    lag: usize,
+    history_head: usize,
+    shocks: &'s [Shock],
+    next_shock: usize,
+    insurance: Value,
+    initial_insurance: Value,
+    ledger: Ledger,
+    report: Report,
+    phase: Phase,
+    round: u32,
+    heap_len: usize,
+    round_liquidations: u32,
+    balances: &'s mut [Qty],
+    scratch: &'s mut [Candidate],
+    flags: &'s mut [u32],
+    accounts: usize,
+}
+
+fn arith(e: ArithError) -> Error {
+    Error::Arithmetic { round: 0, account: None, kind: e }
+}
+
+impl<'s> Engine<'s> {
+    /// Validates the configuration and storage and builds the engine.
+    pub fn new(config: &EngineConfig<'s>, storage: Storage<'s>) -> Result<Self, Error> {
+        let n = config.assets.len();
+        if n == 0 || n > MAX_ASSETS {
+            return Err(capacity(Capacity::Assets, MAX_ASSETS, n));
+        }
+        for (i, asset) in config.assets.iter().enumerate() {
+            asset.validate(u8::try_from(i).unwrap_or(u8::MAX))?;
+        }
+        validate_pairs(config.assets)?;
+        config.policy.validate()?;
+        if config.max_rounds == 0 {
+            return Err(ConfigError::Engine(EngineParam::MaxRounds).into());
+        }
+        if usize::from(config.oracle_lag_rounds) > MAX_ORACLE_LAG {
+            return Err(ConfigError::Engine(EngineParam::OracleLag).into());
+        }
+        if config.insurance_fund.is_negative() {
+            return Err(ConfigError::Engine(EngineParam::InsuranceFund).into());
+        }
+        validate_schedule(config.shocks, n)?;
+        let accounts = storage.balances.len().checked_div(n).unwrap_or(0);
+        if accounts.checked_mul(n) != Some(storage.balances.len()) {
+            return Err(capacity(Capacity::BalanceStorage, accounts.saturating_mul(n), storage.balances.len()));
+        }
+        if u32::try_from(accounts).is_err() {
+            return Err(capacity(Capacity::Accounts, u32::MAX as usize, accounts));
+        }
+        if storage.scratch.len() < accounts || storage.flags.len() < flag_words(accounts) {
+            return Err(capacity(Capacity::ScratchStorage, accounts, storage.scratch.len()));
+        }
+        storage.flags.iter_mut().for_each(|w| *w = 0);
+
+        let mut markets = heapless::Vec::new();
+        for asset in config.assets {
+            let venue = Venue::new(&asset.venue, asset.price).map_err(arith)?;
+            let price = venue.price().map_err(arith)?;
+            let market = Market {
+                config: *asset,
+                venue,
+                history: [price; HISTORY],
+                oracle: price,
+                maint: WeightedPrice::new(asset, price, HealthTier::Maint).map_err(arith)?,
+                liq_end: WeightedPrice::new(asset, price, HealthTier::LiqEnd).map_err(arith)?,
+                deposit_index: Ratio::ONE,
+                deposit_shares: Qty::ZERO,
+                initial_total: Qty::ZERO,
+            };
+            markets.push(market).map_err(|_| capacity(Capacity::Assets, MAX_ASSETS, n))?;
+        }
+        for account in storage.balances.chunks_exact(n) {
+            for (market, &b) in markets.iter_mut().zip(account) {
+                market.initial_total = market.initial_total.add(b).map_err(arith)?;
+                if b.is_positive() {
+                    market.deposit_shares = market.deposit_shares.add(b).map_err(arith)?;
+                }
+            }
+        }
+        let mut report = Report {
+            rounds: 0,
+            liquidations: 0,
+            accounts_liquidated: 0,
+            bankruptcies: 0,
+            bad_debt: Value::ZERO,
+            insurance_used: Value::ZERO,
+            socialized: Value::ZERO,
+            unrecovered: Value::ZERO,
+            fees: Value::ZERO,
+            keeper_pnl: Value::ZERO,
+            insurance_fund: config.insurance_fund,
+            per_asset: [AssetReport::default(); MAX_ASSETS],
+            assets: u8::try_from(n).unwrap_or(u8::MAX),
+            termination: None,
+        };
+        for (r, m) in report.per_asset.iter_mut().zip(&markets) {
+            let p = m.oracle;
+            *r = AssetReport {
+                initial_price: p,
+                final_price: p,
+                min_price: p,
+                max_price: p,
+                deposit_index: Ratio::ONE,
+                ..AssetReport::default()
+            };
+        }
+        let mut engine = Self {
+            markets,
+            indices: [Ratio::ONE; MAX_ASSETS],
+            maint_prices: [WeightedPrice::default(); MAX_ASSETS],
+            policy: config.policy,
+            max_rounds: config.max_rounds,
+            lag: usize::from(config.oracle_lag_rounds),
+            history_head: 0,
+            shocks: config.shocks,
+            next_shock: 0,
+            insurance: config.insurance_fund,
+            initial_insurance: config.insurance_fund,
+            ledger: Ledger::default(),
+            report,
+            phase: Phase::BeginRound,
+            round: 0,
+            heap_len: 0,
+            round_liquidations: 0,
+            balances: storage.balances,
+            scratch: storage.scratch,
+            flags: storage.flags,
+            accounts,
+        };
+        engine.refresh_prices();
+        Ok(engine)
+    }
+
+    /// Number of assets, the quote included.
+    pub fn asset_count(&self) -> usize {
+        self.markets.len()
+    }
+
+    /// Number of accounts.
+    pub fn account_count(&self) -> usize {
+        self.accounts
+    }
+
+    /// The current round (0 before the first).
+    pub fn round(&self) -> u32 {
+        self.round
+    }
+
+    /// The report so far.
+    pub fn report(&self) -> &Report {
+        &self.report
+    }
+
+    /// The ledger.
+    pub fn ledger(&self) -> &Ledger {
+        &self.ledger
+    }
+
+    /// The insurance fund's quote.
+    pub fn insurance_fund(&self) -> Value {
+        self.insurance
+    }
+
+    /// The oracle price of `asset` this round.
+    pub fn oracle_price(&self, asset: usize) -> Option<Price> {
+        self.markets.get(asset).map(|m| m.oracle)
+    }
+
+    /// The venue of `asset`.
+    pub fn venue(&self, asset: usize) -> Option<&Venue> {
+        self.markets.get(asset).map(|m| &m.venue)
+    }
+
+    /// The deposit index of `asset`.
+    pub fn deposit_index(&self, asset: usize) -> Option<Ratio> {
+        self.markets.get(asset).map(|m| m.deposit_index)
+    }
+
+    /// Stored balances of one account.
+    pub fn stored_balances(&self, id: usize) -> Option<&[Qty]> {
+        let n = self.markets.len();
+        self.balances.get(id.checked_mul(n)?..id.checked_add(1)?.checked_mul(n)?)
+    }
+
+    /// Effective balance of one account in one asset.
+    pub fn balance(&self, id: usize, asset: usize) -> Option<Qty> {
+        let stored = *self.stored_balances(id)?.get(asset)?;
+        account::effective(stored, self.markets.get(asset)?.deposit_index).ok()
+    }
+
+    /// Health of one account in `tier` at this round's oracle prices.
+    pub fn health(&self, id: usize, tier: HealthTier) -> Option<Health> {
+        let stored = self.stored_balances(id)?;
+        let mut weighted = [WeightedPrice::default(); MAX_ASSETS];
+        for (w, m) in weighted.iter_mut().zip(&self.markets) {
+            *w = WeightedPrice::new(&m.config, m.oracle, tier).ok()?;
+        }
+        account::health(stored, &self.indices, &weighted).ok()
+    }
+
+    /// Whether the run has ended, and why.
+    pub fn termination(&self) -> Option<Termination> {
+        match self.phase {
+            Phase::Done(t) => Some(t),
+            _ => None,
+        }
+    }
+
+    /// Runs at most `budget` units of work.
+    pub fn step(&mut self, budget: u32, sink: &mut dyn EventSink) -> StepOutcome {
+        let mut used = 0;
+        while used < budget {
+            if let Phase::Done(t) = self.phase {
+                return StepOutcome::Done(t);
+            }
+            if let Err(fault) = self.unit(sink) {
+                self.finish(self.fault_termination(fault), sink);
+            }
+            used = used.saturating_add(1);
+        }
+        match self.phase {
+            Phase::Done(t) => StepOutcome::Done(t),
+            _ => StepOutcome::Pending,
+        }
+    }
+
+    /// Runs to the end.
+    pub fn run(&mut self, sink: &mut dyn EventSink) -> Termination {
+        loop {
+            if let StepOutcome::Done(t) = self.step(u32::MAX, sink) {
+                return t;
+            }
+        }
+    }
+
+    fn fault_termination(&self, fault: (StepFault, Option<u32>)) -> Termination {
+        let (fault, account) = fault;
+        match fault {
+            StepFault::VenueExhausted { asset } => Termination::MarketBroken { asset },
+            StepFault::Arith(kind) => Termination::Failed(Error::Arithmetic { round: self.round, account, kind }),
+            StepFault::Invariant(i) => Termination::Failed(Error::Invariant(i)),
+        }
+    }
+
+    fn finish(&mut self, termination: Termination, sink: &mut dyn EventSink) {
+        self.phase = Phase::Done(termination);
+        self.report.termination = Some(termination);
+        self.report.insurance_fund = self.insurance;
+        sink.emit(&Event::Finished { round: self.round, termination });
+    }
+
+    /// One unit of work.
+    fn unit(&mut self, sink: &mut dyn EventSink) -> Result<(), (StepFault, Option<u32>)> {
+        match self.phase {
+            Phase::BeginRound => self.begin_round(sink).map_err(|f| (f, None)),
+            Phase::Scan { next } => self.scan(next).map_err(|f| (f, u32::try_from(next).ok())),
+            Phase::Liquidate => {
+                let mut heap = Heap { slots: self.scratch, len: self.heap_len };
+                let popped = heap.pop();
+                self.heap_len = heap.len;
+                match popped {
+                    None => {
+                        self.phase = Phase::EndRound;
+                        Ok(())
+                    }
+                    Some(c) => self.liquidate_account(c.id, sink).map_err(|f| (f, Some(c.id))),
+                }
+            }
+            Phase::EndRound => self.end_round(sink).map_err(|f| (f, None)),
+            Phase::Done(_) => Ok(()),
+        }
+    }
+
+    fn begin_round(&mut self, sink: &mut dyn EventSink) -> Result<(), StepFault> {
+        self.round = self.round.saturating_add(1);
+        self.report.rounds = self.round;
+        self.round_liquidations = 0;
+        self.heap_len = 0;
+        while let Some(&shock) = self.shocks.get(self.next_shock) {
+            if shock.round > self.round {
+                break;
+            }
+            let index = u16::try_from(self.next_shock).unwrap_or(u16::MAX);
+            self.apply_shock(&shock)?;
+            self.next_shock = self.next_shock.saturating_add(1);
+            sink.emit(&Event::ShockApplied { round: self.round, index });
+        }
+        self.history_head = self.history_head.wrapping_add(1) % HISTORY;
+        let (head, lag) = (self.history_head, self.lag);
+        for m in self.markets.iter_mut() {
+            let price = m.venue.price()?;
+            if let Some(slot) = m.history.get_mut(head) {
+                *slot = price;
+            }
+            let lagged = ring_back(head, lag);
+            m.oracle = m.history.get(lagged).copied().unwrap_or(price);
+        }
+        self.refresh_prices();
+        self.track_prices()?;
+        self.phase = Phase::Scan { next: 0 };
+        sink.emit(&Event::RoundStarted { round: self.round });
+        Ok(())
+    }
+
+    /// Recomputes weighted prices from the oracle.
+    fn refresh_prices(&mut self) {
+        for (i, m) in self.markets.iter_mut().enumerate() {
+            if let (Ok(maint), Ok(liq_end)) = (
+                WeightedPrice::new(&m.config, m.oracle, HealthTier::Maint),
+                WeightedPrice::new(&m.config, m.oracle, HealthTier::LiqEnd),
+            ) {
+                m.maint = maint;
+                m.liq_end = liq_end;
+            }
+            if let Some(slot) = self.maint_prices.get_mut(i) {
+                *slot = m.maint;
+            }
+            if let Some(slot) = self.indices.get_mut(i) {
+                *slot = m.deposit_index;
+            }
+        }
+    }
+
+    fn apply_shock(&mut self, shock: &Shock) -> Result<(), StepFault> {
+        let asset = usize::from(shock.asset);
+        let m = self.markets.get_mut(asset).ok_or(StepFault::Arith(ArithError::Domain))?;
+        let broken = |e| StepFault::from_venue(shock.asset, e);
+        let fill = match shock.kind {
+            ShockKind::SetPrice(p) => m.venue.move_price(p).map_err(broken)?,
+            ShockKind::MovePrice(r) => {
+                let target = m.venue.price()?.scale(r, crate::num::Round::Down)?;
+                m.venue.move_price(target).map_err(broken)?
+            }
+            ShockKind::Sell(q) => {
+                let proceeds = m.venue.sell(q).map_err(broken)?;
+                Fill { base_in: q, quote_out: proceeds }
+            }
+            ShockKind::Buy(q) => {
+                let cost = m.venue.buy(q).map_err(broken)?;
+                Fill { base_in: q.neg()?, quote_out: cost.neg()? }
+            }
+        };
+        self.record_fill(asset, Book::Exogenous, fill)
+    }
+
+    /// Books an outside party's fill against a venue.
+    fn record_fill(&mut self, asset: usize, party: Book, fill: Fill) -> Result<(), StepFault> {
+        self.ledger.transfer(asset, party, Book::Venue, fill.base_in)?;
+        self.ledger.transfer(0, Book::Venue, party, fill.quote_out.as_quote_qty())?;
+        Ok(())
+    }
+
+    fn scan(&mut self, id: usize) -> Result<(), StepFault> {
+        let n = self.markets.len();
+        let start = id.saturating_mul(n);
+        let stored = self.balances.get(start..start.saturating_add(n)).unwrap_or(&[]);
+        let net = account::health(stored, &self.indices, &self.maint_prices)?.net()?;
+        if net.is_negative() {
+            let mut heap = Heap { slots: self.scratch, len: self.heap_len };
+            let id32 = u32::try_from(id).map_err(|_| ArithError::Overflow)?;
+            if !heap.push(Candidate { health: net, id: id32 }) {
+                return Err(StepFault::Arith(ArithError::Overflow));
+            }
+            self.heap_len = heap.len;
+        }
+        let next = id.saturating_add(1);
+        self.phase = if next < self.accounts { Phase::Scan { next } } else { Phase::Liquidate };
+        Ok(())
+    }
+
+    fn end_round(&mut self, sink: &mut dyn EventSink) -> Result<(), StepFault> {
+        let mut stationary = true;
+        for asset in 0..self.markets.len() {
+            let Some(m) = self.markets.get_mut(asset) else { continue };
+            let fill = m.venue.recover()?;
+            let price = m.venue.price()?;
+            // The oracle of the next `lag + 1` rounds reads these entries.
+            let head = self.history_head;
+            let settled = (0..=self.lag).all(|k| m.history.get(ring_back(head, k)) == Some(&price));
+            if !settled || m.oracle != price {
+                stationary = false;
+            }
+            if fill != Fill::default() {
+                self.record_fill(asset, Book::Arbitrage, fill)?;
+            }
+        }
+        self.track_prices()?;
+        sink.emit(&Event::RoundEnded { round: self.round, liquidations: self.round_liquidations });
+        let shocks_left = self.next_shock < self.shocks.len();
+        if self.round_liquidations == 0 && !shocks_left && stationary {
+            self.finish(Termination::FixedPoint, sink);
+        } else if self.round >= self.max_rounds {
+            self.finish(Termination::RoundCap, sink);
+        } else {
+            self.phase = Phase::BeginRound;
+        }
+        Ok(())
+    }
+
+    fn track_prices(&mut self) -> Result<(), StepFault> {
+        for (r, m) in self.report.per_asset.iter_mut().zip(&self.markets) {
+            let p = m.venue.price()?;
+            r.final_price = p;
+            r.min_price = r.min_price.min(p);
+            r.max_price = r.max_price.max(p);
+            r.deposit_index = m.deposit_index;
+        }
+        Ok(())
+    }
+
+    /// The state digest: see `digest` and docs/semantics.md.
+    pub fn digest(&self) -> u64 {
+        let mut d = Digest::default();
+        d.bytes(b"firesale-state-v1");
+        d.u32(u32::try_from(self.markets.len()).unwrap_or(u32::MAX));
+        d.u64(self.accounts as u64);
+        d.u32(self.round);
+        let (tag, at) = match self.phase {
+            Phase::BeginRound => (0, 0),
+            Phase::Scan { next } => (1, next),
+            Phase::Liquidate => (2, self.heap_len),
+            Phase::EndRound => (3, 0),
+            Phase::Done(_) => (4, 0),
+        };
+        d.u32(tag);
+        d.u64(at as u64);
+        for m in &self.markets {
+            d.fx(m.oracle.0);
+            d.fx(m.deposit_index.0);
+            d.fx(m.deposit_shares.0);
+            m.venue.for_each_number(|x| d.fx(x));
+        }
+        self.ledger.for_each_number(self.markets.len(), |x| d.fx(x));
+        d.fx(self.insurance.0);
+        d.u64(self.report.liquidations);
+        d.u32(self.report.accounts_liquidated);
+        d.u32(self.report.bankruptcies);
+        for b in self.balances.iter() {
+            d.fx(b.0);
+        }
+        d.finish()
+    }
+}
+
+/// The ring slot `back` rounds before `head` (`back < HISTORY`).
+fn ring_back(head: usize, back: usize) -> usize {
+    head.wrapping_add(HISTORY).wrapping_sub(back) % HISTORY
+}
+
+fn capacity(what: Capacity, limit: usize, got: usize) -> Error {
+    ConfigError::CapacityExceeded { what, limit, got }.into()
+}
+
+/// A liquidation must raise health for every collateral/liability pair:
+/// `wa_C·(1 + bonus_C) < wl_L` in maintenance weights (and so in the others).
+fn validate_pairs(assets: &[AssetConfig]) -> Result<(), ConfigError> {
+    for (c, collateral) in assets.iter().enumerate() {
+        if !collateral.asset_weights.maint.is_positive() {
+            continue;
+        }
+        let seized = collateral.seized_weight();
+        for (l, liability) in assets.iter().enumerate() {
+            if l != c && seized >= liability.liability_weights.maint.0 {
+                let index = |i: usize| u8::try_from(i).unwrap_or(u8::MAX);
+                return Err(ConfigError::BonusLowersHealth { collateral: index(c), liability: index(l) });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Σ of `values`, checked.
+fn sum_fx(mut values: impl Iterator<Item = Fx>) -> Result<Fx, ArithError> {
+    values.try_fold(Fx::ZERO, crate::num::add)
+}

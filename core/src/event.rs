@@ -1,0 +1,104 @@
+//! Events: what happened, in order, through a caller's sink.
+
+use crate::error::Error;
+use crate::num::{Qty, Value};
+
+/// Why a run ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Termination {
+    /// Nothing is left that the policy may touch and no price will move.
+    FixedPoint,
+    /// The round cap was reached first.
+    RoundCap,
+    /// A venue could not absorb a trade: the market broke.
+    MarketBroken {
+        /// The asset whose venue ran dry.
+        asset: u8,
+    },
+    /// The kernel stopped on an error.
+    Failed(Error),
+}
+
+/// One thing that happened.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Event {
+    /// A round began (after its shocks and oracle update).
+    RoundStarted {
+        /// The round.
+        round: u32,
+    },
+    /// A scheduled shock was applied.
+    ShockApplied {
+        /// The round.
+        round: u32,
+        /// Its index in the schedule.
+        index: u16,
+    },
+    /// One pair step of a liquidation.
+    Liquidation {
+        /// The round.
+        round: u32,
+        /// The account.
+        account: u32,
+        /// Liability asset repaid.
+        liability: u8,
+        /// Collateral asset seized.
+        collateral: u8,
+        /// Liability repaid, in its units.
+        repaid: Qty,
+        /// Collateral seized, in its units.
+        seized: Qty,
+        /// Quote the seized collateral sold for.
+        proceeds: Value,
+        /// Quote paid to buy the liability back.
+        cost: Value,
+        /// Quote paid to the insurance fund.
+        fee: Value,
+    },
+    /// An account's remaining debt in one asset went through the waterfall.
+    Bankruptcy {
+        /// The round.
+        round: u32,
+        /// The account.
+        account: u32,
+        /// The liability asset.
+        asset: u8,
+        /// Debt written off.
+        written_off: Qty,
+        /// Part covered by the insurance fund.
+        covered: Qty,
+        /// Quote the insurance fund paid for it.
+        insurance_paid: Value,
+        /// Part socialized over the asset's lenders.
+        socialized: Qty,
+        /// Part nobody absorbed.
+        unrecovered: Qty,
+    },
+    /// A round ended.
+    RoundEnded {
+        /// The round.
+        round: u32,
+        /// Pair steps in the round.
+        liquidations: u32,
+    },
+    /// The run ended.
+    Finished {
+        /// The last round.
+        round: u32,
+        /// Why.
+        termination: Termination,
+    },
+}
+
+/// Receives events as they happen.
+pub trait EventSink {
+    /// Called once per event, in order.
+    fn emit(&mut self, event: &Event);
+}
+
+/// A sink that drops everything.
+impl EventSink for () {
+    fn emit(&mut self, _: &Event) {}
+}
