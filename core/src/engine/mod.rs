@@ -593,3 +593,6 @@ fn validate_pairs(assets: &[AssetConfig]) -> Result<(), ConfigError> {
 fn sum_fx(mut values: impl Iterator<Item = Fx>) -> Result<Fx, ArithError> {
     values.try_fold(Fx::ZERO, crate::num::add)
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,40 @@
+//! The terminal summary of a report.
+
+use firesale_core::{Report, Termination};
+use std::fmt::Write;
+
+/// A readable summary, one fact a line.
+pub fn summary(name: &str, report: &Report, digest: u64) -> String {
+    let mut s = String::new();
+    let end = match report.termination {
+        Some(Termination::FixedPoint) => "fixed point".to_string(),
+        Some(Termination::RoundCap) => "round cap".to_string(),
+        Some(Termination::MarketBroken { asset }) => format!("market broken (asset {asset})"),
+        Some(Termination::Failed(e)) => format!("failed: {e:?}"),
+        None => "still running".to_string(),
+    };
+    let _ = writeln!(s, "scenario            {name}");
+    let _ = writeln!(s, "ended               {end} after {} rounds", report.rounds);
+    let _ = writeln!(s, "liquidations        {} steps, {} accounts", report.liquidations, report.accounts_liquidated);
+    let _ = writeln!(s, "bankruptcies        {}", report.bankruptcies);
+    let _ = writeln!(s, "bad debt            {:.2}", report.bad_debt.to_f64());
+    let _ = writeln!(s, "  insurance used    {:.2} (fund now {:.2})", report.insurance_used.to_f64(), report.insurance_fund.to_f64());
+    let _ = writeln!(s, "  socialized        {:.2}", report.socialized.to_f64());
+    let _ = writeln!(s, "  unrecovered       {:.2}", report.unrecovered.to_f64());
+    let _ = writeln!(s, "fees to insurance   {:.2}", report.fees.to_f64());
+    let _ = writeln!(s, "keeper P&L          {:.2}", report.keeper_pnl.to_f64());
+    for (i, a) in report.assets().iter().enumerate().skip(1) {
+        let drop = 100.0 * (1.0 - a.min_price.to_f64() / a.initial_price.to_f64());
+        let _ = writeln!(
+            s,
+            "asset {i}             price {:.4} -> {:.4} (min {:.4}, -{drop:.2}%), sold {:.4}, bought {:.4}",
+            a.initial_price.to_f64(),
+            a.final_price.to_f64(),
+            a.min_price.to_f64(),
+            a.sold.to_f64(),
+            a.bought.to_f64(),
+        );
+    }
+    let _ = writeln!(s, "digest              {digest:016x}");
+    s
+}
