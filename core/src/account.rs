@@ -64,7 +64,9 @@ impl Health {
         if self.liabilities == Value::ZERO {
             return Ok(None);
         }
-        self.assets.ratio_to(self.liabilities, Round::Down).map(Some)
+        self.assets
+            .ratio_to(self.liabilities, Round::Down)
+            .map(Some)
     }
 }
 
@@ -133,16 +135,28 @@ mod tests {
     #[test]
     fn effective_balance_scales_deposits_only() {
         assert_eq!(effective(Qty::from_int(10), half()), Ok(Qty::from_int(5)));
-        assert_eq!(effective(Qty::from_int(-10), half()), Ok(Qty::from_int(-10)));
+        assert_eq!(
+            effective(Qty::from_int(-10), half()),
+            Ok(Qty::from_int(-10))
+        );
     }
 
     #[test]
     fn credits_and_debits_cross_zero_correctly() {
         // −3 + 5 = 2 effective, stored as 4 shares at index 0.5.
-        assert_eq!(credit(Qty::from_int(-3), Qty::from_int(5), half()), Ok(Qty::from_int(4)));
+        assert_eq!(
+            credit(Qty::from_int(-3), Qty::from_int(5), half()),
+            Ok(Qty::from_int(4))
+        );
         // 4 shares hold 2; debiting 5 leaves −3.
-        assert_eq!(debit(Qty::from_int(4), Qty::from_int(5), half()), Ok(Qty::from_int(-3)));
-        assert_eq!(debit(Qty::from_int(4), Qty::from_int(1), half()), Ok(Qty::from_int(2)));
+        assert_eq!(
+            debit(Qty::from_int(4), Qty::from_int(5), half()),
+            Ok(Qty::from_int(-3))
+        );
+        assert_eq!(
+            debit(Qty::from_int(4), Qty::from_int(1), half()),
+            Ok(Qty::from_int(2))
+        );
     }
 
     #[test]
@@ -151,16 +165,29 @@ mod tests {
         let stored = Qty::from_int(7);
         let before = effective(stored, third).unwrap();
         let after = effective(debit(stored, Qty::from_f64(0.1), third).unwrap(), third).unwrap();
-        assert!(before.0 - after.0 >= Fx::from_num(0.1), "a debit takes at least its amount");
-        let credited = effective(credit(stored, Qty::from_f64(0.1), third).unwrap(), third).unwrap();
-        assert!(credited.0 - before.0 <= Fx::from_num(0.1), "a credit gives at most its amount");
+        assert!(
+            before.0 - after.0 >= Fx::from_num(0.1),
+            "a debit takes at least its amount"
+        );
+        let credited =
+            effective(credit(stored, Qty::from_f64(0.1), third).unwrap(), third).unwrap();
+        assert!(
+            credited.0 - before.0 <= Fx::from_num(0.1),
+            "a credit gives at most its amount"
+        );
     }
 
     #[test]
     fn health_weights_both_sides() {
         let w = [
-            WeightedPrice { asset: Fx::ONE, liability: Fx::ONE },
-            WeightedPrice { asset: Fx::from_num(90), liability: Fx::from_num(110) },
+            WeightedPrice {
+                asset: Fx::ONE,
+                liability: Fx::ONE,
+            },
+            WeightedPrice {
+                asset: Fx::from_num(90),
+                liability: Fx::from_num(110),
+            },
         ];
         let idx = [Ratio::ONE; 2];
         let h = health(&[Qty::from_int(-800), Qty::from_int(10)], &idx, &w).unwrap();

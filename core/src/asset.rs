@@ -39,7 +39,11 @@ pub struct Weights {
 impl Weights {
     /// The same weight in every tier.
     pub const fn flat(w: Ratio) -> Self {
-        Self { init: w, liq_end: w, maint: w }
+        Self {
+            init: w,
+            liq_end: w,
+            maint: w,
+        }
     }
     /// The weight of one tier.
     pub fn tier(&self, tier: HealthTier) -> Ratio {
@@ -99,13 +103,22 @@ impl AssetConfig {
 
     /// Checks every parameter on its own; `index` is the asset's position.
     pub fn validate(&self, index: u8) -> Result<(), ConfigError> {
-        let fail = |param| Err(ConfigError::Asset { asset: index, param });
+        let fail = |param| {
+            Err(ConfigError::Asset {
+                asset: index,
+                param,
+            })
+        };
         let is_quote = index == 0;
         if !self.price.is_positive() || (is_quote && self.price != Price::ONE) {
             return fail(AssetParam::Price);
         }
         let a = self.asset_weights;
-        if !(Ratio::ZERO <= a.init && a.init <= a.liq_end && a.liq_end <= a.maint && a.maint <= Ratio::ONE) {
+        if !(Ratio::ZERO <= a.init
+            && a.init <= a.liq_end
+            && a.liq_end <= a.maint
+            && a.maint <= Ratio::ONE)
+        {
             return fail(AssetParam::AssetWeights);
         }
         let l = self.liability_weights;
@@ -122,7 +135,10 @@ impl AssetConfig {
         if !self.dust.is_positive() {
             return fail(AssetParam::Dust);
         }
-        validate_venue(&self.venue, is_quote).map_err(|param| ConfigError::Asset { asset: index, param })
+        validate_venue(&self.venue, is_quote).map_err(|param| ConfigError::Asset {
+            asset: index,
+            param,
+        })
     }
 }
 
@@ -135,32 +151,60 @@ fn validate_venue(venue: &VenueConfig, is_quote: bool) -> Result<(), AssetParam>
     match *venue {
         VenueConfig::Quote => check(is_quote, AssetParam::VenueKind),
         _ if is_quote => Err(AssetParam::VenueKind),
-        VenueConfig::Linear { lambda, resilience, floor } => {
+        VenueConfig::Linear {
+            lambda,
+            resilience,
+            floor,
+        } => {
             check(lambda > Fx::ZERO, AssetParam::VenueLiquidity)?;
             check(is_fraction(resilience), AssetParam::VenueResilience)?;
             check(floor.is_positive(), AssetParam::VenueFloor)
         }
-        VenueConfig::Exponential { depth, resilience, floor } => {
+        VenueConfig::Exponential {
+            depth,
+            resilience,
+            floor,
+        } => {
             check(depth.is_positive(), AssetParam::VenueLiquidity)?;
             check(is_fraction(resilience), AssetParam::VenueResilience)?;
             check(floor.is_positive(), AssetParam::VenueFloor)
         }
-        VenueConfig::SquareRoot { y_sigma, volume, resilience, floor } => {
-            check(y_sigma.is_positive() && volume.is_positive(), AssetParam::VenueLiquidity)?;
+        VenueConfig::SquareRoot {
+            y_sigma,
+            volume,
+            resilience,
+            floor,
+        } => {
+            check(
+                y_sigma.is_positive() && volume.is_positive(),
+                AssetParam::VenueLiquidity,
+            )?;
             check(is_fraction(resilience), AssetParam::VenueResilience)?;
             check(floor.is_positive(), AssetParam::VenueFloor)
         }
-        VenueConfig::ConstantProduct { base_reserve, fee, resilience } => {
+        VenueConfig::ConstantProduct {
+            base_reserve,
+            fee,
+            resilience,
+        } => {
             check(base_reserve.is_positive(), AssetParam::VenueLiquidity)?;
             check(!fee.is_negative() && fee < Ratio::ONE, AssetParam::VenueFee)?;
             check(is_fraction(resilience), AssetParam::VenueResilience)
         }
-        VenueConfig::OrderBook { levels, tick, depth, resilience } => {
+        VenueConfig::OrderBook {
+            levels,
+            tick,
+            depth,
+            resilience,
+        } => {
             check(depth.is_positive(), AssetParam::VenueLiquidity)?;
             check(is_fraction(resilience), AssetParam::VenueResilience)?;
             let levels_ok = levels >= 1 && usize::from(levels) <= MAX_BOOK_LEVELS;
             let span = num::mul(tick.0, Fx::from_num(levels), Round::Up).unwrap_or(Fx::MAX);
-            check(levels_ok && tick.is_positive() && span < Fx::ONE, AssetParam::VenueLevels)
+            check(
+                levels_ok && tick.is_positive() && span < Fx::ONE,
+                AssetParam::VenueLevels,
+            )
         }
     }
 }
@@ -172,12 +216,24 @@ mod tests {
     fn eth() -> AssetConfig {
         AssetConfig {
             price: Price::from_int(2_000),
-            asset_weights: Weights { init: Ratio::from_f64(0.8), liq_end: Ratio::from_f64(0.85), maint: Ratio::from_f64(0.9) },
-            liability_weights: Weights { init: Ratio::from_f64(1.2), liq_end: Ratio::from_f64(1.15), maint: Ratio::from_f64(1.1) },
+            asset_weights: Weights {
+                init: Ratio::from_f64(0.8),
+                liq_end: Ratio::from_f64(0.85),
+                maint: Ratio::from_f64(0.9),
+            },
+            liability_weights: Weights {
+                init: Ratio::from_f64(1.2),
+                liq_end: Ratio::from_f64(1.15),
+                maint: Ratio::from_f64(1.1),
+            },
             liquidation_bonus: Ratio::from_f64(0.05),
             protocol_fee: Ratio::from_f64(0.1),
             dust: Qty::from_f64(0.001),
-            venue: VenueConfig::Exponential { depth: Qty::from_int(10_000), resilience: Ratio::from_f64(0.1), floor: Price::from_int(1) },
+            venue: VenueConfig::Exponential {
+                depth: Qty::from_int(10_000),
+                resilience: Ratio::from_f64(0.1),
+                floor: Price::from_int(1),
+            },
         }
     }
 
@@ -196,17 +252,39 @@ mod tests {
         };
         bad(|a| a.price = Price::ZERO, AssetParam::Price);
         bad(|a| a.price = Price::from_int(-5), AssetParam::Price);
-        bad(|a| a.asset_weights.init = Ratio::from_f64(0.95), AssetParam::AssetWeights);
-        bad(|a| a.liability_weights.maint = Ratio::from_f64(0.9), AssetParam::LiabilityWeights);
-        bad(|a| a.protocol_fee = Ratio::from_f64(1.5), AssetParam::ProtocolFee);
+        bad(
+            |a| a.asset_weights.init = Ratio::from_f64(0.95),
+            AssetParam::AssetWeights,
+        );
+        bad(
+            |a| a.liability_weights.maint = Ratio::from_f64(0.9),
+            AssetParam::LiabilityWeights,
+        );
+        bad(
+            |a| a.protocol_fee = Ratio::from_f64(1.5),
+            AssetParam::ProtocolFee,
+        );
         bad(|a| a.dust = Qty::ZERO, AssetParam::Dust);
         bad(|a| a.venue = VenueConfig::Quote, AssetParam::VenueKind);
         bad(
-            |a| a.venue = VenueConfig::Exponential { depth: Qty::ZERO, resilience: Ratio::ZERO, floor: Price::ONE },
+            |a| {
+                a.venue = VenueConfig::Exponential {
+                    depth: Qty::ZERO,
+                    resilience: Ratio::ZERO,
+                    floor: Price::ONE,
+                }
+            },
             AssetParam::VenueLiquidity,
         );
         bad(
-            |a| a.venue = VenueConfig::OrderBook { levels: 20, tick: Ratio::from_f64(0.01), depth: Qty::from_int(1), resilience: Ratio::ZERO },
+            |a| {
+                a.venue = VenueConfig::OrderBook {
+                    levels: 20,
+                    tick: Ratio::from_f64(0.01),
+                    depth: Qty::from_int(1),
+                    resilience: Ratio::ZERO,
+                }
+            },
             AssetParam::VenueLevels,
         );
     }

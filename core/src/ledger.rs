@@ -62,7 +62,10 @@ pub struct Ledger {
 
 impl Default for Ledger {
     fn default() -> Self {
-        Self { books: [[Fx::ZERO; BOOKS]; MAX_ASSETS], slack: [Fx::ZERO; MAX_ASSETS] }
+        Self {
+            books: [[Fx::ZERO; BOOKS]; MAX_ASSETS],
+            slack: [Fx::ZERO; MAX_ASSETS],
+        }
     }
 }
 
@@ -79,7 +82,10 @@ impl Ledger {
 
     /// The net amount `book` has received of `asset`.
     pub fn balance(&self, asset: usize, book_id: Book) -> Qty {
-        Qty(self.books.get(asset).map_or(Fx::ZERO, |row| book(row, book_id)))
+        Qty(self
+            .books
+            .get(asset)
+            .map_or(Fx::ZERO, |row| book(row, book_id)))
     }
 
     /// Σ of the books of `asset` (zero unless a transfer was one-sided).
@@ -128,11 +134,15 @@ mod tests {
     #[test]
     fn transfers_balance_to_zero() {
         let mut l = Ledger::default();
-        l.transfer(1, Book::Accounts, Book::Venue, Qty::from_int(5)).unwrap();
-        l.transfer(1, Book::Venue, Book::Keepers, Qty::from_int(2)).unwrap();
+        l.transfer(1, Book::Accounts, Book::Venue, Qty::from_int(5))
+            .unwrap();
+        l.transfer(1, Book::Venue, Book::Keepers, Qty::from_int(2))
+            .unwrap();
         assert_eq!(l.balance(1, Book::Accounts), Qty::from_int(-5));
         assert_eq!(l.balance(1, Book::Venue), Qty::from_int(3));
         assert_eq!(l.sum(1), Ok(Qty::ZERO));
-        assert!(l.transfer(MAX_ASSETS, Book::Accounts, Book::Venue, Qty::ZERO).is_err());
+        assert!(l
+            .transfer(MAX_ASSETS, Book::Accounts, Book::Venue, Qty::ZERO)
+            .is_err());
     }
 }

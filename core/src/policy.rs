@@ -56,7 +56,12 @@ impl Policy {
 
     /// Checks the policy's parameters.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        if let Policy::CloseFactor { close_factor, full_close_health_factor, full_close_debt_value } = *self {
+        if let Policy::CloseFactor {
+            close_factor,
+            full_close_health_factor,
+            full_close_debt_value,
+        } = *self
+        {
             let in_unit = |r: Ratio| r.is_positive() && r <= Ratio::ONE;
             if !in_unit(close_factor) {
                 return Err(ConfigError::Engine(EngineParam::CloseFactor));
@@ -86,7 +91,11 @@ pub(crate) struct PairLimits {
 /// Clamps a policy's wanted repayment to the pair's limits and applies the
 /// dust rules. Returns the repayment.
 pub(crate) fn clamp_repay(wanted: Qty, limits: PairLimits) -> Qty {
-    let PairLimits { debt, covered, dust } = limits;
+    let PairLimits {
+        debt,
+        covered,
+        dust,
+    } = limits;
     // At least one dust unit of progress, unless the debt is smaller.
     let mut repay = wanted.max(dust.min(debt));
     // A debt left under dust is closed whole.
@@ -112,23 +121,42 @@ mod tests {
     use super::*;
 
     fn limits(debt: i64, covered: i64, dust: i64) -> PairLimits {
-        PairLimits { debt: Qty::from_int(debt), covered: Qty::from_int(covered), dust: Qty::from_int(dust) }
+        PairLimits {
+            debt: Qty::from_int(debt),
+            covered: Qty::from_int(covered),
+            dust: Qty::from_int(dust),
+        }
     }
 
     #[test]
     fn repay_is_clamped_to_debt_and_collateral() {
-        assert_eq!(clamp_repay(Qty::from_int(500), limits(1_000, 300, 1)), Qty::from_int(300));
-        assert_eq!(clamp_repay(Qty::from_int(5_000), limits(1_000, 3_000, 1)), Qty::from_int(1_000));
+        assert_eq!(
+            clamp_repay(Qty::from_int(500), limits(1_000, 300, 1)),
+            Qty::from_int(300)
+        );
+        assert_eq!(
+            clamp_repay(Qty::from_int(5_000), limits(1_000, 3_000, 1)),
+            Qty::from_int(1_000)
+        );
     }
 
     #[test]
     fn dust_rules_force_progress_and_close_small_remainders() {
         // Wanted 1, but at least 10 (dust) is repaid.
-        assert_eq!(clamp_repay(Qty::from_int(1), limits(1_000, 3_000, 10)), Qty::from_int(10));
+        assert_eq!(
+            clamp_repay(Qty::from_int(1), limits(1_000, 3_000, 10)),
+            Qty::from_int(10)
+        );
         // 995 of 1,000 would leave 5 < dust 10: the whole debt goes.
-        assert_eq!(clamp_repay(Qty::from_int(995), limits(1_000, 3_000, 10)), Qty::from_int(1_000));
+        assert_eq!(
+            clamp_repay(Qty::from_int(995), limits(1_000, 3_000, 10)),
+            Qty::from_int(1_000)
+        );
         // A debt under dust is closed whole.
-        assert_eq!(clamp_repay(Qty::ZERO, limits(4, 3_000, 10)), Qty::from_int(4));
+        assert_eq!(
+            clamp_repay(Qty::ZERO, limits(4, 3_000, 10)),
+            Qty::from_int(4)
+        );
     }
 
     #[test]
@@ -146,7 +174,10 @@ mod tests {
             full_close_health_factor: Ratio::ONE,
             full_close_debt_value: Value::ZERO,
         };
-        assert_eq!(bad.validate(), Err(ConfigError::Engine(EngineParam::CloseFactor)));
+        assert_eq!(
+            bad.validate(),
+            Err(ConfigError::Engine(EngineParam::CloseFactor))
+        );
         assert_eq!(Policy::aave_like().validate(), Ok(()));
     }
 }

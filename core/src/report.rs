@@ -69,6 +69,8 @@ pub struct Report {
 impl Report {
     /// The per-asset outcomes in use.
     pub fn assets(&self) -> &[AssetReport] {
-        self.per_asset.get(..usize::from(self.assets)).unwrap_or(&self.per_asset)
+        self.per_asset
+            .get(..usize::from(self.assets))
+            .unwrap_or(&self.per_asset)
     }
 }

@@ -61,12 +61,30 @@ mod tests {
     #[test]
     fn schedules_are_checked_in_order() {
         let drop = ShockKind::MovePrice(Ratio::from_f64(0.8));
-        assert_eq!(validate_schedule(&[shock(1, 1, drop), shock(3, 1, drop)], 2), Ok(()));
-        assert_eq!(validate_schedule(&[shock(3, 1, drop), shock(2, 1, drop)], 2), Err(ConfigError::Shock { index: 1 }));
-        assert_eq!(validate_schedule(&[shock(1, 0, drop)], 2), Err(ConfigError::Shock { index: 0 }));
-        assert_eq!(validate_schedule(&[shock(1, 2, drop)], 2), Err(ConfigError::Shock { index: 0 }));
+        assert_eq!(
+            validate_schedule(&[shock(1, 1, drop), shock(3, 1, drop)], 2),
+            Ok(())
+        );
+        assert_eq!(
+            validate_schedule(&[shock(3, 1, drop), shock(2, 1, drop)], 2),
+            Err(ConfigError::Shock { index: 1 })
+        );
+        assert_eq!(
+            validate_schedule(&[shock(1, 0, drop)], 2),
+            Err(ConfigError::Shock { index: 0 })
+        );
+        assert_eq!(
+            validate_schedule(&[shock(1, 2, drop)], 2),
+            Err(ConfigError::Shock { index: 0 })
+        );
         let zero = ShockKind::SetPrice(Price::ZERO);
-        assert_eq!(validate_schedule(&[shock(1, 1, zero)], 2), Err(ConfigError::Shock { index: 0 }));
-        assert_eq!(validate_schedule(&[shock(0, 1, drop)], 2), Err(ConfigError::Shock { index: 0 }));
+        assert_eq!(
+            validate_schedule(&[shock(1, 1, zero)], 2),
+            Err(ConfigError::Shock { index: 0 })
+        );
+        assert_eq!(
+            validate_schedule(&[shock(0, 1, drop)], 2),
+            Err(ConfigError::Shock { index: 0 })
+        );
     }
 }

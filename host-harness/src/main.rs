@@ -3,16 +3,25 @@
 use firesale_harness::{run_scenario, summary::summary, Scenario};
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: firesale run\n\nRuns the bundled default scenario and prints its report.";
+const USAGE: &str =
+    "usage: firesale run\n\nRuns the bundled default scenario and prints its report.";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
+    match args
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .as_slice()
+    {
         ["run"] => {
             let scenario = Scenario::default_lending();
             match run_scenario(&scenario, &mut ()) {
                 Ok(outcome) => {
-                    print!("{}", summary(&scenario.name, &outcome.report, outcome.digest));
+                    print!(
+                        "{}",
+                        summary(&scenario.name, &outcome.report, outcome.digest)
+                    );
                     ExitCode::SUCCESS
                 }
                 Err(e) => {

@@ -29,8 +29,16 @@ pub fn run_scenario(scenario: &Scenario, sink: &mut dyn EventSink) -> Result<Out
         insurance_fund: scenario.insurance_fund,
         shocks: &scenario.shocks,
     };
-    let storage = Storage { balances: &mut balances, scratch: &mut scratch, flags: &mut flags };
+    let storage = Storage {
+        balances: &mut balances,
+        scratch: &mut scratch,
+        flags: &mut flags,
+    };
     let mut engine = Engine::new(&config, storage)?;
     let termination = engine.run(sink);
-    Ok(Outcome { report: *engine.report(), termination, digest: engine.digest() })
+    Ok(Outcome {
+        report: *engine.report(),
+        termination,
+        digest: engine.digest(),
+    })
 }

@@ -3,7 +3,9 @@
 //! harness issue.
 
 use crate::rng::SplitMix64;
-use firesale_core::{AssetConfig, Policy, Price, Qty, Ratio, Shock, ShockKind, Value, VenueConfig, Weights};
+use firesale_core::{
+    AssetConfig, Policy, Price, Qty, Ratio, Shock, ShockKind, Value, VenueConfig, Weights,
+};
 
 /// Everything one run needs.
 #[derive(Clone, Debug)]
@@ -29,7 +31,10 @@ pub struct Scenario {
 impl Scenario {
     /// Number of accounts.
     pub fn accounts(&self) -> usize {
-        self.balances.len().checked_div(self.assets.len()).unwrap_or(0)
+        self.balances
+            .len()
+            .checked_div(self.assets.len())
+            .unwrap_or(0)
     }
 
     /// The bundled default: a lending market of 3,000 generated accounts
@@ -55,7 +60,11 @@ impl Scenario {
             max_rounds: 200,
             oracle_lag_rounds: 0,
             insurance_fund: Value::from_int(250_000),
-            shocks: vec![Shock { round: 1, asset: 1, kind: ShockKind::MovePrice(Ratio::from_f64(0.8)) }],
+            shocks: vec![Shock {
+                round: 1,
+                asset: 1,
+                kind: ShockKind::MovePrice(Ratio::from_f64(0.8)),
+            }],
             balances,
         }
     }
@@ -69,7 +78,11 @@ pub fn risky(price: f64, asset_weights: [f64; 3], bonus: f64, venue: VenueConfig
     let mirror = |w: f64| Ratio::from_f64(2.0 - w);
     AssetConfig {
         price: Price::from_f64(price),
-        asset_weights: Weights { init, liq_end, maint },
+        asset_weights: Weights {
+            init,
+            liq_end,
+            maint,
+        },
         liability_weights: Weights {
             init: mirror(asset_weights[0]),
             liq_end: mirror(asset_weights[1]),

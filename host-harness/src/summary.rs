@@ -14,11 +14,24 @@ pub fn summary(name: &str, report: &Report, digest: u64) -> String {
         None => "still running".to_string(),
     };
     let _ = writeln!(s, "scenario            {name}");
-    let _ = writeln!(s, "ended               {end} after {} rounds", report.rounds);
-    let _ = writeln!(s, "liquidations        {} steps, {} accounts", report.liquidations, report.accounts_liquidated);
+    let _ = writeln!(
+        s,
+        "ended               {end} after {} rounds",
+        report.rounds
+    );
+    let _ = writeln!(
+        s,
+        "liquidations        {} steps, {} accounts",
+        report.liquidations, report.accounts_liquidated
+    );
     let _ = writeln!(s, "bankruptcies        {}", report.bankruptcies);
     let _ = writeln!(s, "bad debt            {:.2}", report.bad_debt.to_f64());
-    let _ = writeln!(s, "  insurance used    {:.2} (fund now {:.2})", report.insurance_used.to_f64(), report.insurance_fund.to_f64());
+    let _ = writeln!(
+        s,
+        "  insurance used    {:.2} (fund now {:.2})",
+        report.insurance_used.to_f64(),
+        report.insurance_fund.to_f64()
+    );
     let _ = writeln!(s, "  socialized        {:.2}", report.socialized.to_f64());
     let _ = writeln!(s, "  unrecovered       {:.2}", report.unrecovered.to_f64());
     let _ = writeln!(s, "fees to insurance   {:.2}", report.fees.to_f64());

@@ -1,1 +1,261 @@
-//! Shared fixtures for the cascade tests.
+//! Shared fixtures: generated markets that mix every venue kind, long and
+//! short and cross-margined accounts, and shocks in both directions; and a
+//! driver that steps a run and checks the kernel's invariants after each step.
+
+use firesale_core::account::Health;
+use firesale_core::engine::{flag_words, Candidate};
+use firesale_core::{
+    Engine, EngineConfig, Event, EventSink, HealthTier, Policy, Price, Qty, Ratio, Shock,
+    ShockKind, StepOutcome, Storage, Termination, Value, VenueConfig,
+};
+use firesale_harness::rng::SplitMix64;
+use firesale_harness::scenario::risky;
+use firesale_harness::Scenario;
+
+/// One venue of each kind, sized for a market of a few hundred accounts.
+pub fn venue_kinds() -> Vec<(&'static str, VenueConfig)> {
+    let r = |x| Ratio::from_f64(x);
+    vec![
+        (
+            "linear",
+            VenueConfig::Linear {
+                lambda: firesale_core::num::Fx::from_num(0.02),
+                resilience: r(0.3),
+                floor: Price::from_f64(0.5),
+            },
+        ),
+        (
+            "exponential",
+            VenueConfig::Exponential {
+                depth: Qty::from_int(4_000),
+                resilience: r(0.3),
+                floor: Price::from_f64(0.5),
+            },
+        ),
+        (
+            "square-root",
+            VenueConfig::SquareRoot {
+                y_sigma: r(0.6),
+                volume: Qty::from_int(20_000),
+                resilience: r(0.3),
+                floor: Price::from_f64(0.5),
+            },
+        ),
+        (
+            "constant-product",
+            VenueConfig::ConstantProduct {
+                base_reserve: Qty::from_int(3_000),
+                fee: r(0.003),
+                resilience: r(0.3),
+            },
+        ),
+        (
+            "order-book",
+            VenueConfig::OrderBook {
+                levels: 16,
+                tick: r(0.01),
+                depth: Qty::from_int(60),
+                resilience: r(0.3),
+            },
+        ),
+    ]
+}
+
+/// The three policies.
+pub fn policies() -> Vec<(&'static str, Policy)> {
+    vec![
+        ("absorb", Policy::Absorb),
+        ("close-factor", Policy::aave_like()),
+        ("to-target", Policy::ToTarget),
+    ]
+}
+
+/// Quote, ETH (at 100, on `eth_venue`) and BTC (at 50, on `btc_venue`), with
+/// `n` accounts: a tenth lenders of every asset, then longs, shorts and
+/// cross-margined accounts with leverage near their limits. ETH falls 25% in
+/// round 1; BTC jumps 30% in round 3; an outside seller dumps ETH in round 5.
+pub fn mixed_market(
+    seed: u64,
+    n: usize,
+    eth_venue: VenueConfig,
+    btc_venue: VenueConfig,
+    policy: Policy,
+) -> Scenario {
+    let eth = risky(100.0, [0.75, 0.8, 0.85], 0.05, eth_venue);
+    let btc = risky(50.0, [0.7, 0.75, 0.8], 0.08, btc_venue);
+    let mut rng = SplitMix64::new(seed);
+    let mut balances = Vec::with_capacity(n * 3);
+    for i in 0..n {
+        let size = rng.pareto(1.0, 1.5).min(60.0);
+        let hf = rng.range(1.02, 1.6);
+        let row = match i % 10 {
+            0 => [10_000.0, 100.0, 200.0],
+            1..=4 => [-(size * 100.0 * 0.85 / hf), size, 0.0],
+            5..=6 => [
+                size * 50.0 * 1.0,
+                0.0,
+                -(size * 50.0 / (1.2 * 50.0 * hf)) * 50.0 / 50.0,
+            ],
+            7 => [size * 100.0, -(size * 100.0 / (1.15 * 100.0 * hf)), 0.0],
+            _ => [
+                -(size * (100.0 * 0.85 + 2.0 * 50.0 * 0.8) / hf),
+                size,
+                2.0 * size,
+            ],
+        };
+        balances.extend(row.map(Qty::from_f64));
+    }
+    Scenario {
+        name: format!("mixed-{seed}"),
+        assets: vec![firesale_core::AssetConfig::quote(), eth, btc],
+        policy,
+        max_rounds: 300,
+        oracle_lag_rounds: (seed % 3) as u8,
+        insurance_fund: Value::from_int(5_000),
+        shocks: vec![
+            Shock {
+                round: 1,
+                asset: 1,
+                kind: ShockKind::MovePrice(Ratio::from_f64(0.75)),
+            },
+            Shock {
+                round: 3,
+                asset: 2,
+                kind: ShockKind::MovePrice(Ratio::from_f64(1.3)),
+            },
+            Shock {
+                round: 5,
+                asset: 1,
+                kind: ShockKind::Sell(Qty::from_int(40)),
+            },
+        ],
+        balances,
+    }
+}
+
+/// Records every event.
+#[derive(Default, Debug)]
+pub struct Log(pub Vec<Event>);
+
+impl EventSink for Log {
+    fn emit(&mut self, e: &Event) {
+        self.0.push(*e);
+    }
+}
+
+/// Storage for one run of a scenario.
+pub struct Buffers {
+    /// Balances, filled from the scenario.
+    pub balances: Vec<Qty>,
+    scratch: Vec<Candidate>,
+    flags: Vec<u32>,
+}
+
+impl Buffers {
+    /// Fresh storage holding the scenario's starting balances.
+    pub fn new(s: &Scenario) -> Self {
+        let n = s.accounts();
+        Self {
+            balances: s.balances.clone(),
+            scratch: vec![Candidate::default(); n],
+            flags: vec![0; flag_words(n)],
+        }
+    }
+}
+
+/// The engine configuration of a scenario.
+pub fn config(s: &Scenario) -> EngineConfig<'_> {
+    EngineConfig {
+        assets: &s.assets,
+        policy: s.policy,
+        max_rounds: s.max_rounds,
+        oracle_lag_rounds: s.oracle_lag_rounds,
+        insurance_fund: s.insurance_fund,
+        shocks: &s.shocks,
+    }
+}
+
+/// Builds an engine over `buffers`.
+pub fn engine<'a>(s: &'a Scenario, b: &'a mut Buffers) -> Engine<'a> {
+    let storage = Storage {
+        balances: &mut b.balances,
+        scratch: &mut b.scratch,
+        flags: &mut b.flags,
+    };
+    Engine::new(&config(s), storage).expect("fixture scenarios are valid")
+}
+
+/// What a checked run saw.
+#[derive(Debug)]
+pub struct Checked {
+    /// Why it ended.
+    pub termination: Termination,
+    /// Final digest.
+    pub digest: u64,
+    /// Every event.
+    pub events: Vec<Event>,
+    /// Steps taken.
+    pub steps: u64,
+    /// The report.
+    pub report: firesale_core::Report,
+}
+
+fn maint(e: &Engine<'_>, id: usize) -> Value {
+    let h: Health = e.health(id, HealthTier::Maint).expect("account exists");
+    h.net().expect("health fits")
+}
+
+/// Runs with budgets from `budgets` (cycled), and after every step checks:
+/// the conservation audit; that no liquidated account's maintenance health
+/// fell; and at a fixed point, that no account is left liquidatable.
+pub fn run_checked(s: &Scenario, budgets: &[u32]) -> Checked {
+    let mut buffers = Buffers::new(s);
+    let mut e = engine(s, &mut buffers);
+    let mut log = Log::default();
+    let mut steps = 0u64;
+    let mut at = 0usize;
+    loop {
+        let budget = budgets[at % budgets.len()];
+        at += 1;
+        let seen = log.0.len();
+        let health_before: Vec<Value> = (0..e.account_count()).map(|id| maint(&e, id)).collect();
+        let round_before = e.round();
+        let outcome = e.step(budget, &mut log);
+        steps += 1;
+        if let Err(err) = e.audit() {
+            panic!("audit failed after step {steps}: {err:?}");
+        }
+        if budget == 1 && e.round() == round_before {
+            for ev in &log.0[seen..] {
+                if let Event::Liquidation { account, .. } | Event::Bankruptcy { account, .. } = ev {
+                    let id = *account as usize;
+                    let after = maint(&e, id);
+                    assert!(
+                        after >= health_before[id],
+                        "account {id}: health {} -> {after}",
+                        health_before[id]
+                    );
+                }
+            }
+        }
+        if let StepOutcome::Done(termination) = outcome {
+            if termination == Termination::FixedPoint {
+                for id in 0..e.account_count() {
+                    assert!(
+                        !maint(&e, id).is_negative(),
+                        "account {id} is liquidatable at the fixed point"
+                    );
+                }
+            }
+            let report = *e.report();
+            return Checked {
+                termination,
+                digest: e.digest(),
+                events: log.0,
+                steps,
+                report,
+            };
+        }
+        assert!(steps < 10_000_000, "the run does not end");
+    }
+}

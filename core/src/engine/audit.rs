@@ -77,12 +77,19 @@ impl Engine<'_> {
             if shares != m.deposit_shares.0 {
                 return Err(AuditError::SharesMismatch { asset: tag });
             }
-            let booked = num::add(m.initial_total.0, self.ledger.balance(asset, Book::Accounts).0)?;
+            let booked = num::add(
+                m.initial_total.0,
+                self.ledger.balance(asset, Book::Accounts).0,
+            )?;
             // Each lender's effective balance floors once more: one ulp each.
             let floors = num::mul(Fx::from_num(lenders), ULP, num::Round::Up)?;
             let bound = num::add(self.ledger.slack(asset).0, floors)?;
             if held > booked || num::sub(booked, held)? > bound {
-                return Err(AuditError::AccountsMismatch { asset: tag, booked: Qty(booked), held: Qty(held) });
+                return Err(AuditError::AccountsMismatch {
+                    asset: tag,
+                    booked: Qty(booked),
+                    held: Qty(held),
+                });
             }
             let venue_book = self.ledger.balance(asset, Book::Venue).0;
             let venue_ok = if asset == 0 {
@@ -97,7 +104,11 @@ impl Engine<'_> {
             if asset != 0 && self.ledger.balance(asset, Book::Keepers) != Qty::ZERO {
                 return Err(AuditError::KeepersHoldInventory { asset: tag });
             }
-            let unrecovered = self.report.per_asset.get(asset).map_or(Qty::ZERO, |r| r.unrecovered);
+            let unrecovered = self
+                .report
+                .per_asset
+                .get(asset)
+                .map_or(Qty::ZERO, |r| r.unrecovered);
             if self.ledger.balance(asset, Book::BadDebt).0.checked_neg() != Some(unrecovered.0) {
                 return Err(AuditError::BadDebtMismatch { asset: tag });
             }

@@ -37,7 +37,9 @@ impl Heap<'_> {
     /// Adds a candidate; `false` when the scratch is full (cannot happen when
     /// the scratch holds one slot per account, as validated).
     pub fn push(&mut self, c: Candidate) -> bool {
-        let Some(slot) = self.slots.get_mut(self.len) else { return false };
+        let Some(slot) = self.slots.get_mut(self.len) else {
+            return false;
+        };
         *slot = c;
         let mut child = self.len;
         self.len = self.len.saturating_add(1);
@@ -85,9 +87,15 @@ mod tests {
     #[test]
     fn pops_lowest_health_first_then_lowest_id() {
         let mut slots = [Candidate::default(); 8];
-        let mut heap = Heap { slots: &mut slots, len: 0 };
+        let mut heap = Heap {
+            slots: &mut slots,
+            len: 0,
+        };
         for (h, id) in [(5, 1), (-3, 7), (-3, 2), (0, 4), (-10, 9), (5, 0)] {
-            assert!(heap.push(Candidate { health: Value::from_int(h), id }));
+            assert!(heap.push(Candidate {
+                health: Value::from_int(h),
+                id
+            }));
         }
         let order: [u32; 6] = core::array::from_fn(|_| heap.pop().map_or(99, |c| c.id));
         assert_eq!(order, [9, 2, 7, 4, 0, 1]);
@@ -97,7 +105,10 @@ mod tests {
     #[test]
     fn a_full_scratch_refuses_instead_of_panicking() {
         let mut slots = [Candidate::default(); 1];
-        let mut heap = Heap { slots: &mut slots, len: 0 };
+        let mut heap = Heap {
+            slots: &mut slots,
+            len: 0,
+        };
         assert!(heap.push(Candidate::default()));
         assert!(!heap.push(Candidate::default()));
     }

@@ -41,24 +41,37 @@ impl Engine<'_> {
     /// Writes one stored balance back, keeping the deposit-share total.
     pub(super) fn store(&mut self, id: usize, asset: usize, value: Qty) -> Result<(), StepFault> {
         let n = self.markets.len();
-        let at = id.checked_mul(n).and_then(|s| s.checked_add(asset)).ok_or(ArithError::Overflow)?;
+        let at = id
+            .checked_mul(n)
+            .and_then(|s| s.checked_add(asset))
+            .ok_or(ArithError::Overflow)?;
         let slot = self.balances.get_mut(at).ok_or(ArithError::Domain)?;
         let old = *slot;
         *slot = value;
         let m = self.markets.get_mut(asset).ok_or(ArithError::Domain)?;
-        let shares = m.deposit_shares.sub(Qty(old.0.max(Fx::ZERO)))?.add(Qty(value.0.max(Fx::ZERO)))?;
+        let shares = m
+            .deposit_shares
+            .sub(Qty(old.0.max(Fx::ZERO)))?
+            .add(Qty(value.0.max(Fx::ZERO)))?;
         m.deposit_shares = shares;
         Ok(())
     }
 
     fn maint_health(&self, bal: &Balances) -> Result<Health, ArithError> {
         let n = self.markets.len();
-        account::health(bal.get(..n).unwrap_or(&[]), &self.indices, &self.maint_prices)
+        account::health(
+            bal.get(..n).unwrap_or(&[]),
+            &self.indices,
+            &self.maint_prices,
+        )
     }
 
     fn liq_end_health(&self, bal: &Balances) -> Result<Value, ArithError> {
         let mut weighted = [account::WeightedPrice::default(); MAX_ASSETS];
-        weighted.iter_mut().zip(&self.markets).for_each(|(w, m)| *w = m.liq_end);
+        weighted
+            .iter_mut()
+            .zip(&self.markets)
+            .for_each(|(w, m)| *w = m.liq_end);
         let n = self.markets.len();
         account::health(bal.get(..n).unwrap_or(&[]), &self.indices, &weighted)?.net()
     }
@@ -81,7 +94,9 @@ impl Engine<'_> {
         for (i, m) in self.markets.iter().enumerate() {
             let b = account::effective(*bal.get(i).unwrap_or(&Qty::ZERO), m.deposit_index)?;
             if b.is_negative() {
-                let owed = mul(b.0, m.maint.liability, Round::Down)?.checked_neg().ok_or(ArithError::Overflow)?;
+                let owed = mul(b.0, m.maint.liability, Round::Down)?
+                    .checked_neg()
+                    .ok_or(ArithError::Overflow)?;
                 if liability.is_none_or(|(_, best)| owed > best) {
                     liability = Some((i, owed));
                 }
@@ -95,16 +110,27 @@ impl Engine<'_> {
         Ok(match (liability, collateral) {
             (None, _) => Pair::NoDebt,
             (Some(_), None) => Pair::NoCollateral,
-            (Some((l, _)), Some((c, _))) => Pair::Step { liability: l, collateral: c },
+            (Some((l, _)), Some((c, _))) => Pair::Step {
+                liability: l,
+                collateral: c,
+            },
         })
     }
 
     /// Whether a close-factor liquidation may repay the whole debt.
     fn close_in_full(&self, before: &Health, bal: &Balances) -> Result<bool, ArithError> {
-        let Policy::CloseFactor { full_close_health_factor, full_close_debt_value, .. } = self.policy else {
+        let Policy::CloseFactor {
+            full_close_health_factor,
+            full_close_debt_value,
+            ..
+        } = self.policy
+        else {
             return Ok(true);
         };
-        if before.factor()?.is_some_and(|hf| hf <= full_close_health_factor) {
+        if before
+            .factor()?
+            .is_some_and(|hf| hf <= full_close_health_factor)
+        {
             return Ok(true);
         }
         // Aave closes small positions whole: the debt's unweighted value.
@@ -119,17 +145,32 @@ impl Engine<'_> {
     }
 
     /// Sizes one pair step under the policy; `None` when the target is met.
-    fn size_step(&self, bal: &Balances, l: usize, c: usize, full: bool) -> Result<Option<Sized>, ArithError> {
-        let (ml, mc) = (self.markets.get(l).ok_or(ArithError::Domain)?, self.markets.get(c).ok_or(ArithError::Domain)?);
+    fn size_step(
+        &self,
+        bal: &Balances,
+        l: usize,
+        c: usize,
+        full: bool,
+    ) -> Result<Option<Sized>, ArithError> {
+        let (ml, mc) = (
+            self.markets.get(l).ok_or(ArithError::Domain)?,
+            self.markets.get(c).ok_or(ArithError::Domain)?,
+        );
         let debt = bal.get(l).ok_or(ArithError::Domain)?.neg()?;
         let held = account::effective(*bal.get(c).ok_or(ArithError::Domain)?, mc.deposit_index)?;
         let one_plus_bonus = num::add(Fx::ONE, mc.config.liquidation_bonus.0)?;
         // Collateral value owed per unit of liability repaid.
         let seize_value_per_unit = mul(ml.oracle.0, one_plus_bonus, Round::Up)?;
-        let covered = Qty(num::div(mul(held.0, mc.oracle.0, Round::Down)?, seize_value_per_unit, Round::Down)?);
+        let covered = Qty(num::div(
+            mul(held.0, mc.oracle.0, Round::Down)?,
+            seize_value_per_unit,
+            Round::Down,
+        )?);
         let wanted = match self.policy {
             Policy::Absorb => debt,
-            Policy::CloseFactor { close_factor, .. } if !full => debt.scale(close_factor, Round::Down)?,
+            Policy::CloseFactor { close_factor, .. } if !full => {
+                debt.scale(close_factor, Round::Down)?
+            }
             Policy::CloseFactor { .. } => debt,
             Policy::ToTarget => {
                 let deficit = self.liq_end_health(bal)?.neg()?;
@@ -137,13 +178,32 @@ impl Engine<'_> {
                     return Ok(None);
                 }
                 // Health gained per unit repaid, rounded down (repay more).
-                let kept = mul(ml.oracle.0, ml.config.liability_weights.liq_end.0, Round::Down)?;
-                let given = mul(seize_value_per_unit, mc.config.asset_weights.liq_end.0, Round::Up)?;
+                let kept = mul(
+                    ml.oracle.0,
+                    ml.config.liability_weights.liq_end.0,
+                    Round::Down,
+                )?;
+                let given = mul(
+                    seize_value_per_unit,
+                    mc.config.asset_weights.liq_end.0,
+                    Round::Up,
+                )?;
                 let gain = num::sub(kept, given)?;
-                if gain > Fx::ZERO { to_target_repay(deficit, gain)? } else { debt }
+                if gain > Fx::ZERO {
+                    to_target_repay(deficit, gain)?
+                } else {
+                    debt
+                }
             }
         };
-        let repay = clamp_repay(wanted, PairLimits { debt, covered, dust: ml.config.dust });
+        let repay = clamp_repay(
+            wanted,
+            PairLimits {
+                debt,
+                covered,
+                dust: ml.config.dust,
+            },
+        );
         let seize = if repay >= covered {
             held
         } else {
@@ -154,7 +214,11 @@ impl Engine<'_> {
     }
 
     /// Liquidates one account found liquidatable by this round's scan.
-    pub(super) fn liquidate_account(&mut self, id: u32, sink: &mut dyn EventSink) -> Result<(), StepFault> {
+    pub(super) fn liquidate_account(
+        &mut self,
+        id: u32,
+        sink: &mut dyn EventSink,
+    ) -> Result<(), StepFault> {
         let idx = id as usize;
         let n = self.markets.len();
         let mut bal = self.load(idx);
@@ -169,17 +233,29 @@ impl Engine<'_> {
         let max_tries = n.saturating_mul(2).saturating_add(4);
         for _ in 0..max_tries {
             let (l, c) = match self.pick_pair(&bal, skip)? {
-                Pair::Step { liability, collateral } => (liability, collateral),
+                Pair::Step {
+                    liability,
+                    collateral,
+                } => (liability, collateral),
                 Pair::NoDebt | Pair::NoCollateral => break,
             };
-            let Some(sized) = self.size_step(&bal, l, c, full)? else { break };
+            let Some(sized) = self.size_step(&bal, l, c, full)? else {
+                break;
+            };
             let mut next = bal;
             let (il, ic) = (self.index_of(l), self.index_of(c));
-            let (bl, bc) = (*bal.get(l).ok_or(ArithError::Domain)?, *bal.get(c).ok_or(ArithError::Domain)?);
-            if let (Some(x), Some(y)) = (next.get_mut(l), Some(account::credit(bl, sized.repay, il)?)) {
+            let (bl, bc) = (
+                *bal.get(l).ok_or(ArithError::Domain)?,
+                *bal.get(c).ok_or(ArithError::Domain)?,
+            );
+            if let (Some(x), Some(y)) =
+                (next.get_mut(l), Some(account::credit(bl, sized.repay, il)?))
+            {
                 *x = y;
             }
-            if let (Some(x), Some(y)) = (next.get_mut(c), Some(account::debit(bc, sized.seize, ic)?)) {
+            if let (Some(x), Some(y)) =
+                (next.get_mut(c), Some(account::debit(bc, sized.seize, ic)?))
+            {
                 *x = y;
             }
             // A step too small to beat rounding would lower health: the
@@ -213,49 +289,78 @@ impl Engine<'_> {
             self.bankrupt(id, &mut bal, sink)?;
         }
         if self.maint_health(&bal)?.net()? < before.net()? {
-            return Err(StepFault::Invariant(Invariant::HealthLowered { account: id }));
+            return Err(StepFault::Invariant(Invariant::HealthLowered {
+                account: id,
+            }));
         }
         Ok(())
     }
 
     fn index_of(&self, asset: usize) -> num::Ratio {
-        self.markets.get(asset).map_or(num::Ratio::ONE, |m| m.deposit_index)
+        self.markets
+            .get(asset)
+            .map_or(num::Ratio::ONE, |m| m.deposit_index)
     }
 
     /// Trades one sized step through the venues and books every flow.
-    fn trade_step(&mut self, id: u32, l: usize, c: usize, s: &Sized, sink: &mut dyn EventSink) -> Result<(), StepFault> {
-        let (ml, mc) = (self.markets.get(l).ok_or(ArithError::Domain)?, self.markets.get(c).ok_or(ArithError::Domain)?);
+    fn trade_step(
+        &mut self,
+        id: u32,
+        l: usize,
+        c: usize,
+        s: &Sized,
+        sink: &mut dyn EventSink,
+    ) -> Result<(), StepFault> {
+        let (ml, mc) = (
+            self.markets.get(l).ok_or(ArithError::Domain)?,
+            self.markets.get(c).ok_or(ArithError::Domain)?,
+        );
         let (mut venue_l, mut venue_c) = (ml.venue, mc.venue);
         let as_u8 = |i: usize| u8::try_from(i).unwrap_or(u8::MAX);
         let proceeds = if c == 0 {
             s.seize.as_quote_value()
         } else {
-            venue_c.sell(s.seize).map_err(|e| StepFault::from_venue(as_u8(c), e))?
+            venue_c
+                .sell(s.seize)
+                .map_err(|e| StepFault::from_venue(as_u8(c), e))?
         };
         let cost = if l == 0 {
             s.repay.as_quote_value()
         } else {
-            venue_l.buy(s.repay).map_err(|e| StepFault::from_venue(as_u8(l), e))?
+            venue_l
+                .buy(s.repay)
+                .map_err(|e| StepFault::from_venue(as_u8(l), e))?
         };
         let bonus = mc.config.liquidation_bonus.0;
-        let fee_share = num::div(mul(bonus, mc.config.protocol_fee.0, Round::Up)?, num::add(Fx::ONE, bonus)?, Round::Up)?;
+        let fee_share = num::div(
+            mul(bonus, mc.config.protocol_fee.0, Round::Up)?,
+            num::add(Fx::ONE, bonus)?,
+            Round::Up,
+        )?;
         let fee = Value(mul(proceeds.0, fee_share, Round::Up)?);
 
         // Collateral: account → venue (or keepers, for quote collateral).
         if c == 0 {
-            self.ledger.transfer(0, Book::Accounts, Book::Keepers, s.seize)?;
+            self.ledger
+                .transfer(0, Book::Accounts, Book::Keepers, s.seize)?;
         } else {
-            self.ledger.transfer(c, Book::Accounts, Book::Venue, s.seize)?;
-            self.ledger.transfer(0, Book::Venue, Book::Keepers, proceeds.as_quote_qty())?;
+            self.ledger
+                .transfer(c, Book::Accounts, Book::Venue, s.seize)?;
+            self.ledger
+                .transfer(0, Book::Venue, Book::Keepers, proceeds.as_quote_qty())?;
         }
         // Liability: venue (or keepers, for quote debt) → account.
         if l == 0 {
-            self.ledger.transfer(0, Book::Keepers, Book::Accounts, s.repay)?;
+            self.ledger
+                .transfer(0, Book::Keepers, Book::Accounts, s.repay)?;
         } else {
-            self.ledger.transfer(0, Book::Keepers, Book::Venue, cost.as_quote_qty())?;
-            self.ledger.transfer(l, Book::Venue, Book::Accounts, s.repay)?;
+            self.ledger
+                .transfer(0, Book::Keepers, Book::Venue, cost.as_quote_qty())?;
+            self.ledger
+                .transfer(l, Book::Venue, Book::Accounts, s.repay)?;
         }
-        self.ledger.transfer(0, Book::Keepers, Book::Insurance, fee.as_quote_qty())?;
+        self.ledger
+            .transfer(0, Book::Keepers, Book::Insurance, fee.as_quote_qty())?;
         self.insurance = self.insurance.add(fee)?;
 
         if let Some(m) = self.markets.get_mut(c) {

@@ -135,7 +135,11 @@ pub struct Engine<'s> {
 }
 
 fn arith(e: ArithError) -> Error {
-    Error::Arithmetic { round: 0, account: None, kind: e }
+    Error::Arithmetic {
+        round: 0,
+        account: None,
+        kind: e,
+    }
 }
 
 impl<'s> Engine<'s> {
@@ -162,19 +166,27 @@ impl<'s> Engine<'s> {
         validate_schedule(config.shocks, n)?;
         let accounts = storage.balances.len().checked_div(n).unwrap_or(0);
         if accounts.checked_mul(n) != Some(storage.balances.len()) {
-            return Err(capacity(Capacity::BalanceStorage, accounts.saturating_mul(n), storage.balances.len()));
+            return Err(capacity(
+                Capacity::BalanceStorage,
+                accounts.saturating_mul(n),
+                storage.balances.len(),
+            ));
         }
         if u32::try_from(accounts).is_err() {
             return Err(capacity(Capacity::Accounts, u32::MAX as usize, accounts));
         }
         if storage.scratch.len() < accounts || storage.flags.len() < flag_words(accounts) {
-            return Err(capacity(Capacity::ScratchStorage, accounts, storage.scratch.len()));
+            return Err(capacity(
+                Capacity::ScratchStorage,
+                accounts,
+                storage.scratch.len(),
+            ));
         }
         storage.flags.iter_mut().for_each(|w| *w = 0);
 
         let mut markets = heapless::Vec::new();
         for asset in config.assets {
-            let venue = Venue::new(&asset.venue, asset.price).map_err(arith)?;
+            let venue = Venue::new(&asset.venue, asset.price, asset.dust).map_err(arith)?;
             let price = venue.price().map_err(arith)?;
             let market = Market {
                 config: *asset,
@@ -187,7 +199,9 @@ impl<'s> Engine<'s> {
                 deposit_shares: Qty::ZERO,
                 initial_total: Qty::ZERO,
             };
-            markets.push(market).map_err(|_| capacity(Capacity::Assets, MAX_ASSETS, n))?;
+            markets
+                .push(market)
+                .map_err(|_| capacity(Capacity::Assets, MAX_ASSETS, n))?;
         }
         for account in storage.balances.chunks_exact(n) {
             for (market, &b) in markets.iter_mut().zip(account) {
@@ -299,7 +313,8 @@ impl<'s> Engine<'s> {
     /// Stored balances of one account.
     pub fn stored_balances(&self, id: usize) -> Option<&[Qty]> {
         let n = self.markets.len();
-        self.balances.get(id.checked_mul(n)?..id.checked_add(1)?.checked_mul(n)?)
+        self.balances
+            .get(id.checked_mul(n)?..id.checked_add(1)?.checked_mul(n)?)
     }
 
     /// Effective balance of one account in one asset.
@@ -357,7 +372,11 @@ impl<'s> Engine<'s> {
         let (fault, account) = fault;
         match fault {
             StepFault::VenueExhausted { asset } => Termination::MarketBroken { asset },
-            StepFault::Arith(kind) => Termination::Failed(Error::Arithmetic { round: self.round, account, kind }),
+            StepFault::Arith(kind) => Termination::Failed(Error::Arithmetic {
+                round: self.round,
+                account,
+                kind,
+            }),
             StepFault::Invariant(i) => Termination::Failed(Error::Invariant(i)),
         }
     }
@@ -366,7 +385,10 @@ impl<'s> Engine<'s> {
         self.phase = Phase::Done(termination);
         self.report.termination = Some(termination);
         self.report.insurance_fund = self.insurance;
-        sink.emit(&Event::Finished { round: self.round, termination });
+        sink.emit(&Event::Finished {
+            round: self.round,
+            termination,
+        });
     }
 
     /// One unit of work.
@@ -375,7 +397,10 @@ impl<'s> Engine<'s> {
             Phase::BeginRound => self.begin_round(sink).map_err(|f| (f, None)),
             Phase::Scan { next } => self.scan(next).map_err(|f| (f, u32::try_from(next).ok())),
             Phase::Liquidate => {
-                let mut heap = Heap { slots: self.scratch, len: self.heap_len };
+                let mut heap = Heap {
+                    slots: self.scratch,
+                    len: self.heap_len,
+                };
                 let popped = heap.pop();
                 self.heap_len = heap.len;
                 match popped {
@@ -383,7 +408,9 @@ impl<'s> Engine<'s> {
                         self.phase = Phase::EndRound;
                         Ok(())
                     }
-                    Some(c) => self.liquidate_account(c.id, sink).map_err(|f| (f, Some(c.id))),
+                    Some(c) => self
+                        .liquidate_account(c.id, sink)
+                        .map_err(|f| (f, Some(c.id))),
                 }
             }
             Phase::EndRound => self.end_round(sink).map_err(|f| (f, None)),
@@ -403,7 +430,10 @@ impl<'s> Engine<'s> {
             let index = u16::try_from(self.next_shock).unwrap_or(u16::MAX);
             self.apply_shock(&shock)?;
             self.next_shock = self.next_shock.saturating_add(1);
-            sink.emit(&Event::ShockApplied { round: self.round, index });
+            sink.emit(&Event::ShockApplied {
+                round: self.round,
+                index,
+            });
         }
         self.history_head = self.history_head.wrapping_add(1) % HISTORY;
         let (head, lag) = (self.history_head, self.lag);
@@ -443,7 +473,10 @@ impl<'s> Engine<'s> {
 
     fn apply_shock(&mut self, shock: &Shock) -> Result<(), StepFault> {
         let asset = usize::from(shock.asset);
-        let m = self.markets.get_mut(asset).ok_or(StepFault::Arith(ArithError::Domain))?;
+        let m = self
+            .markets
+            .get_mut(asset)
+            .ok_or(StepFault::Arith(ArithError::Domain))?;
         let broken = |e| StepFault::from_venue(shock.asset, e);
         let fill = match shock.kind {
             ShockKind::SetPrice(p) => m.venue.move_price(p).map_err(broken)?,
@@ -453,11 +486,17 @@ impl<'s> Engine<'s> {
             }
             ShockKind::Sell(q) => {
                 let proceeds = m.venue.sell(q).map_err(broken)?;
-                Fill { base_in: q, quote_out: proceeds }
+                Fill {
+                    base_in: q,
+                    quote_out: proceeds,
+                }
             }
             ShockKind::Buy(q) => {
                 let cost = m.venue.buy(q).map_err(broken)?;
-                Fill { base_in: q.neg()?, quote_out: cost.neg()? }
+                Fill {
+                    base_in: q.neg()?,
+                    quote_out: cost.neg()?,
+                }
             }
         };
         self.record_fill(asset, Book::Exogenous, fill)
@@ -465,33 +504,50 @@ impl<'s> Engine<'s> {
 
     /// Books an outside party's fill against a venue.
     fn record_fill(&mut self, asset: usize, party: Book, fill: Fill) -> Result<(), StepFault> {
-        self.ledger.transfer(asset, party, Book::Venue, fill.base_in)?;
-        self.ledger.transfer(0, Book::Venue, party, fill.quote_out.as_quote_qty())?;
+        self.ledger
+            .transfer(asset, party, Book::Venue, fill.base_in)?;
+        self.ledger
+            .transfer(0, Book::Venue, party, fill.quote_out.as_quote_qty())?;
         Ok(())
     }
 
     fn scan(&mut self, id: usize) -> Result<(), StepFault> {
         let n = self.markets.len();
         let start = id.saturating_mul(n);
-        let stored = self.balances.get(start..start.saturating_add(n)).unwrap_or(&[]);
+        let stored = self
+            .balances
+            .get(start..start.saturating_add(n))
+            .unwrap_or(&[]);
         let net = account::health(stored, &self.indices, &self.maint_prices)?.net()?;
         if net.is_negative() {
-            let mut heap = Heap { slots: self.scratch, len: self.heap_len };
+            let mut heap = Heap {
+                slots: self.scratch,
+                len: self.heap_len,
+            };
             let id32 = u32::try_from(id).map_err(|_| ArithError::Overflow)?;
-            if !heap.push(Candidate { health: net, id: id32 }) {
+            if !heap.push(Candidate {
+                health: net,
+                id: id32,
+            }) {
                 return Err(StepFault::Arith(ArithError::Overflow));
             }
             self.heap_len = heap.len;
         }
         let next = id.saturating_add(1);
-        self.phase = if next < self.accounts { Phase::Scan { next } } else { Phase::Liquidate };
+        self.phase = if next < self.accounts {
+            Phase::Scan { next }
+        } else {
+            Phase::Liquidate
+        };
         Ok(())
     }
 
     fn end_round(&mut self, sink: &mut dyn EventSink) -> Result<(), StepFault> {
         let mut stationary = true;
         for asset in 0..self.markets.len() {
-            let Some(m) = self.markets.get_mut(asset) else { continue };
+            let Some(m) = self.markets.get_mut(asset) else {
+                continue;
+            };
             let fill = m.venue.recover()?;
             let price = m.venue.price()?;
             // The oracle of the next `lag + 1` rounds reads these entries.
@@ -505,7 +561,10 @@ impl<'s> Engine<'s> {
             }
         }
         self.track_prices()?;
-        sink.emit(&Event::RoundEnded { round: self.round, liquidations: self.round_liquidations });
+        sink.emit(&Event::RoundEnded {
+            round: self.round,
+            liquidations: self.round_liquidations,
+        });
         let shocks_left = self.next_shock < self.shocks.len();
         if self.round_liquidations == 0 && !shocks_left && stationary {
             self.finish(Termination::FixedPoint, sink);
@@ -582,7 +641,10 @@ fn validate_pairs(assets: &[AssetConfig]) -> Result<(), ConfigError> {
         for (l, liability) in assets.iter().enumerate() {
             if l != c && seized >= liability.liability_weights.maint.0 {
                 let index = |i: usize| u8::try_from(i).unwrap_or(u8::MAX);
-                return Err(ConfigError::BonusLowersHealth { collateral: index(c), liability: index(l) });
+                return Err(ConfigError::BonusLowersHealth {
+                    collateral: index(c),
+                    liability: index(l),
+                });
             }
         }
     }

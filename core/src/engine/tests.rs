@@ -9,8 +9,16 @@ use crate::venue::VenueConfig;
 fn market(lambda: f64, resilience: f64) -> [AssetConfig; 2] {
     let eth = AssetConfig {
         price: Price::from_int(100),
-        asset_weights: Weights { init: Ratio::from_f64(0.6), liq_end: Ratio::from_f64(0.7), maint: Ratio::from_f64(0.8) },
-        liability_weights: Weights { init: Ratio::from_f64(1.4), liq_end: Ratio::from_f64(1.3), maint: Ratio::from_f64(1.2) },
+        asset_weights: Weights {
+            init: Ratio::from_f64(0.6),
+            liq_end: Ratio::from_f64(0.7),
+            maint: Ratio::from_f64(0.8),
+        },
+        liability_weights: Weights {
+            init: Ratio::from_f64(1.4),
+            liq_end: Ratio::from_f64(1.3),
+            maint: Ratio::from_f64(1.2),
+        },
         liquidation_bonus: Ratio::from_f64(0.05),
         protocol_fee: Ratio::ZERO,
         dust: Qty::from_f64(0.000_001),
@@ -41,7 +49,13 @@ struct Run {
     balances: std::vec::Vec<Qty>,
 }
 
-fn run(assets: &[AssetConfig], policy: Policy, insurance: i64, shocks: &[Shock], balances: &[Qty]) -> Run {
+fn run(
+    assets: &[AssetConfig],
+    policy: Policy,
+    insurance: i64,
+    shocks: &[Shock],
+    balances: &[Qty],
+) -> Run {
     let mut balances = balances.to_vec();
     let accounts = balances.len() / assets.len();
     let mut scratch = std::vec![Candidate::default(); accounts];
@@ -54,7 +68,11 @@ fn run(assets: &[AssetConfig], policy: Policy, insurance: i64, shocks: &[Shock],
         insurance_fund: Value::from_int(insurance),
         shocks,
     };
-    let storage = Storage { balances: &mut balances, scratch: &mut scratch, flags: &mut flags };
+    let storage = Storage {
+        balances: &mut balances,
+        scratch: &mut scratch,
+        flags: &mut flags,
+    };
     let mut engine = Engine::new(&config, storage).unwrap();
     let mut log = Log::default();
     loop {
@@ -63,20 +81,34 @@ fn run(assets: &[AssetConfig], policy: Policy, insurance: i64, shocks: &[Shock],
         if let StepOutcome::Done(termination) = outcome {
             let report = *engine.report();
             drop(engine);
-            return Run { termination, report, events: log.0, balances };
+            return Run {
+                termination,
+                report,
+                events: log.0,
+                balances,
+            };
         }
     }
 }
 
 fn drop_to(ratio: f64) -> [Shock; 1] {
-    [Shock { round: 1, asset: 1, kind: ShockKind::MovePrice(Ratio::from_f64(ratio)) }]
+    [Shock {
+        round: 1,
+        asset: 1,
+        kind: ShockKind::MovePrice(Ratio::from_f64(ratio)),
+    }]
 }
 
 fn liquidations(events: &[Event]) -> std::vec::Vec<(u32, Qty, Qty)> {
     events
         .iter()
         .filter_map(|e| match e {
-            Event::Liquidation { account, repaid, seized, .. } => Some((*account, *repaid, *seized)),
+            Event::Liquidation {
+                account,
+                repaid,
+                seized,
+                ..
+            } => Some((*account, *repaid, *seized)),
             _ => None,
         })
         .collect()
@@ -91,7 +123,13 @@ fn to_target_repays_the_least_that_restores_liquidation_end_health() {
     // 10 ETH, 790 USDC debt. ETH 100 → 90: maint 720 − 790 < 0.
     // Liq-end health 0.7·900 − 790 = −160; each USDC repaid gains
     // 1 − 1.05·0.7 = 0.265, so r = 160 / 0.265 and s = r·1.05 / 90.
-    let r = run(&market(0.1, 0.0), Policy::ToTarget, 0, &drop_to(0.9), &[Qty::from_int(-790), Qty::from_int(10)]);
+    let r = run(
+        &market(0.1, 0.0),
+        Policy::ToTarget,
+        0,
+        &drop_to(0.9),
+        &[Qty::from_int(-790), Qty::from_int(10)],
+    );
     let steps = liquidations(&r.events);
     assert_eq!(steps.len(), 1);
     let (_, repaid, seized) = steps[0];
@@ -100,9 +138,15 @@ fn to_target_repays_the_least_that_restores_liquidation_end_health() {
     assert!(close(seized, want_r * 1.05 / 90.0), "seized {seized}");
     let eth_left = 10.0 - seized.to_f64();
     let debt_left = 790.0 - want_r;
-    assert!((0.7 * eth_left * 90.0 - debt_left).abs() < 1e-6, "liquidation-end health restored to zero");
+    assert!(
+        (0.7 * eth_left * 90.0 - debt_left).abs() < 1e-6,
+        "liquidation-end health restored to zero"
+    );
     assert_eq!(r.termination, Termination::FixedPoint);
-    assert_eq!(r.report.rounds, 2, "round 2 finds nothing and nothing moves");
+    assert_eq!(
+        r.report.rounds, 2,
+        "round 2 finds nothing and nothing moves"
+    );
 }
 
 #[test]
@@ -113,12 +157,24 @@ fn close_factor_repays_half_above_the_full_close_threshold_and_all_below() {
         full_close_debt_value: Value::from_int(100),
     };
     // HF = 0.8·900 / 745 = 0.966 > 0.95: half of 745.
-    let half = run(&market(0.1, 0.0), policy, 0, &drop_to(0.9), &[Qty::from_int(-745), Qty::from_int(10)]);
+    let half = run(
+        &market(0.1, 0.0),
+        policy,
+        0,
+        &drop_to(0.9),
+        &[Qty::from_int(-745), Qty::from_int(10)],
+    );
     let (_, repaid, seized) = liquidations(&half.events)[0];
     assert!(close(repaid, 372.5));
     assert!(close(seized, 372.5 * 1.05 / 90.0));
     // HF = 720 / 790 = 0.911 <= 0.95: the whole debt.
-    let full = run(&market(0.1, 0.0), policy, 0, &drop_to(0.9), &[Qty::from_int(-790), Qty::from_int(10)]);
+    let full = run(
+        &market(0.1, 0.0),
+        policy,
+        0,
+        &drop_to(0.9),
+        &[Qty::from_int(-790), Qty::from_int(10)],
+    );
     let (_, repaid, seized) = liquidations(&full.events)[0];
     assert!(close(repaid, 790.0));
     assert!(close(seized, 790.0 * 1.05 / 90.0));
@@ -129,8 +185,19 @@ fn absorb_takes_all_collateral_and_the_waterfall_covers_the_rest() {
     // ETH 100 → 50: 10 ETH cover 500 / 1.05 = 476.19 of 950 debt.
     // The rest, 473.81, is bad debt: the fund pays 100, the lender of
     // 10,000 USDC absorbs 373.81 through the deposit index.
-    let balances = [Qty::from_int(-950), Qty::from_int(10), Qty::from_int(10_000), Qty::ZERO];
-    let r = run(&market(0.1, 0.0), Policy::Absorb, 100, &drop_to(0.5), &balances);
+    let balances = [
+        Qty::from_int(-950),
+        Qty::from_int(10),
+        Qty::from_int(10_000),
+        Qty::ZERO,
+    ];
+    let r = run(
+        &market(0.1, 0.0),
+        Policy::Absorb,
+        100,
+        &drop_to(0.5),
+        &balances,
+    );
     let (account, repaid, seized) = liquidations(&r.events)[0];
     assert_eq!(account, 0);
     assert!(close(seized, 10.0));
@@ -149,12 +216,21 @@ fn absorb_takes_all_collateral_and_the_waterfall_covers_the_rest() {
 fn a_short_squeeze_buys_back_and_pushes_the_price_up() {
     // Short 50 ETH against 10,000 USDC. At 190: 10,000 − 50·190·1.2 < 0.
     let balances = [Qty::from_int(10_000), Qty::from_int(-50)];
-    let r = run(&market(0.5, 0.0), Policy::ToTarget, 0, &drop_to(1.7), &balances);
+    let r = run(
+        &market(0.5, 0.0),
+        Policy::ToTarget,
+        0,
+        &drop_to(1.7),
+        &balances,
+    );
     let steps = liquidations(&r.events);
     assert!(!steps.is_empty());
     let eth = r.report.per_asset[1];
     assert!(eth.bought.is_positive() && eth.sold == Qty::ZERO);
-    assert!(eth.max_price > Price::from_int(170), "buy-backs lifted the price above the shock");
+    assert!(
+        eth.max_price > Price::from_int(170),
+        "buy-backs lifted the price above the shock"
+    );
     assert!(r.balances[1] > Qty::from_int(-50), "the short was reduced");
 }
 
@@ -167,7 +243,13 @@ fn a_cascade_spreads_over_rounds_and_ends_at_a_fixed_point() {
         balances.push(Qty::from_int(10));
     }
     balances.extend([Qty::from_int(100_000), Qty::ZERO]);
-    let r = run(&market(0.3, 0.0), Policy::ToTarget, 0, &drop_to(0.95), &balances);
+    let r = run(
+        &market(0.3, 0.0),
+        Policy::ToTarget,
+        0,
+        &drop_to(0.95),
+        &balances,
+    );
     let per_round: std::vec::Vec<u32> = r
         .events
         .iter()
@@ -178,15 +260,32 @@ fn a_cascade_spreads_over_rounds_and_ends_at_a_fixed_point() {
         .collect();
     std::println!("liquidations per round: {per_round:?}");
     let rounds_with_liquidations = per_round.iter().filter(|&&n| n > 0).count();
-    assert!(rounds_with_liquidations >= 3, "{rounds_with_liquidations} rounds liquidated");
-    assert!(r.report.per_asset[1].min_price < Price::from_int(95), "sales pushed below the shock");
+    assert!(
+        rounds_with_liquidations >= 3,
+        "{rounds_with_liquidations} rounds liquidated"
+    );
+    assert!(
+        r.report.per_asset[1].min_price < Price::from_int(95),
+        "sales pushed below the shock"
+    );
     assert_eq!(r.termination, Termination::FixedPoint);
 }
 
 #[test]
 fn within_a_round_the_lowest_health_goes_first() {
-    let balances = [Qty::from_int(-760), Qty::from_int(10), Qty::from_int(-790), Qty::from_int(10)];
-    let r = run(&market(0.0001, 0.0), Policy::ToTarget, 0, &drop_to(0.9), &balances);
+    let balances = [
+        Qty::from_int(-760),
+        Qty::from_int(10),
+        Qty::from_int(-790),
+        Qty::from_int(10),
+    ];
+    let r = run(
+        &market(0.0001, 0.0),
+        Policy::ToTarget,
+        0,
+        &drop_to(0.9),
+        &balances,
+    );
     let order: std::vec::Vec<u32> = liquidations(&r.events).iter().map(|s| s.0).collect();
     assert_eq!(order.first(), Some(&1), "account 1 is less healthy");
 }
@@ -194,7 +293,13 @@ fn within_a_round_the_lowest_health_goes_first() {
 #[test]
 fn a_sale_the_venue_cannot_absorb_breaks_the_market() {
     // λ = 10: selling 9 ETH would take the price below zero.
-    let r = run(&market(10.0, 0.0), Policy::Absorb, 0, &drop_to(0.9), &[Qty::from_int(-790), Qty::from_int(10)]);
+    let r = run(
+        &market(10.0, 0.0),
+        Policy::Absorb,
+        0,
+        &drop_to(0.9),
+        &[Qty::from_int(-790), Qty::from_int(10)],
+    );
     assert_eq!(r.termination, Termination::MarketBroken { asset: 1 });
 }
 
@@ -212,26 +317,50 @@ fn invalid_configurations_are_named_errors() {
             insurance_fund: Value::ZERO,
             shocks,
         };
-        let storage = Storage { balances: &mut balances, scratch: &mut scratch, flags: &mut flags };
+        let storage = Storage {
+            balances: &mut balances,
+            scratch: &mut scratch,
+            flags: &mut flags,
+        };
         Engine::new(&config, storage).err()
     };
     let mut generous = market(0.1, 0.0);
     generous[1].liquidation_bonus = Ratio::from_f64(0.3);
     assert_eq!(
         try_new(&generous, Policy::ToTarget, &[]),
-        Some(Error::Config(ConfigError::BonusLowersHealth { collateral: 1, liability: 0 }))
+        Some(Error::Config(ConfigError::BonusLowersHealth {
+            collateral: 1,
+            liability: 0
+        }))
     );
     let mut zero_price = market(0.1, 0.0);
     zero_price[1].price = Price::ZERO;
     assert_eq!(
         try_new(&zero_price, Policy::ToTarget, &[]),
-        Some(Error::Config(ConfigError::Asset { asset: 1, param: crate::error::AssetParam::Price }))
+        Some(Error::Config(ConfigError::Asset {
+            asset: 1,
+            param: crate::error::AssetParam::Price
+        }))
     );
-    let bad_shock = [Shock { round: 1, asset: 5, kind: ShockKind::MovePrice(Ratio::ONE) }];
-    assert_eq!(try_new(&market(0.1, 0.0), Policy::ToTarget, &bad_shock), Some(Error::Config(ConfigError::Shock { index: 0 })));
-    let three = [AssetConfig::quote(), market(0.1, 0.0)[1], market(0.1, 0.0)[1]];
+    let bad_shock = [Shock {
+        round: 1,
+        asset: 5,
+        kind: ShockKind::MovePrice(Ratio::ONE),
+    }];
+    assert_eq!(
+        try_new(&market(0.1, 0.0), Policy::ToTarget, &bad_shock),
+        Some(Error::Config(ConfigError::Shock { index: 0 }))
+    );
+    let three = [
+        AssetConfig::quote(),
+        market(0.1, 0.0)[1],
+        market(0.1, 0.0)[1],
+    ];
     assert!(matches!(
         try_new(&three, Policy::ToTarget, &[]),
-        Some(Error::Config(ConfigError::CapacityExceeded { what: Capacity::BalanceStorage, .. }))
+        Some(Error::Config(ConfigError::CapacityExceeded {
+            what: Capacity::BalanceStorage,
+            ..
+        }))
     ));
 }

@@ -21,9 +21,16 @@ const MIN_DEPOSIT_INDEX: Fx = Fx::from_bits(1 << 24);
 const INSURANCE_TRIES: usize = 8;
 
 impl Engine<'_> {
-    pub(super) fn bankrupt(&mut self, id: u32, bal: &mut Balances, sink: &mut dyn EventSink) -> Result<(), StepFault> {
+    pub(super) fn bankrupt(
+        &mut self,
+        id: u32,
+        bal: &mut Balances,
+        sink: &mut dyn EventSink,
+    ) -> Result<(), StepFault> {
         for asset in 0..self.markets.len() {
-            let Some(&stored) = bal.get(asset) else { continue };
+            let Some(&stored) = bal.get(asset) else {
+                continue;
+            };
             if !stored.is_negative() {
                 continue;
             }
@@ -32,7 +39,8 @@ impl Engine<'_> {
             if let Some(b) = bal.get_mut(asset) {
                 *b = Qty::ZERO;
             }
-            self.ledger.transfer(asset, Book::BadDebt, Book::Accounts, debt)?;
+            self.ledger
+                .transfer(asset, Book::BadDebt, Book::Accounts, debt)?;
             let (covered, paid) = self.insure(asset, debt)?;
             let socialized = self.socialize(asset, debt.sub(covered)?)?;
             let unrecovered = debt.sub(covered)?.sub(socialized)?;
@@ -60,7 +68,8 @@ impl Engine<'_> {
         }
         if asset == 0 {
             let covered = debt.min(fund.as_quote_qty());
-            self.ledger.transfer(0, Book::Insurance, Book::BadDebt, covered)?;
+            self.ledger
+                .transfer(0, Book::Insurance, Book::BadDebt, covered)?;
             self.insurance = fund.sub(covered.as_quote_value())?;
             return Ok((covered, covered.as_quote_value()));
         }
@@ -73,19 +82,25 @@ impl Engine<'_> {
             match venue.quote_buy(qty) {
                 Ok(cost) if cost <= fund => {
                     let mut venue = venue;
-                    let cost = venue.buy(qty).map_err(|e| StepFault::from_venue(asset as u8, e))?;
+                    let cost = venue
+                        .buy(qty)
+                        .map_err(|e| StepFault::from_venue(asset as u8, e))?;
                     if let Some(m) = self.markets.get_mut(asset) {
                         m.venue = venue;
                     }
-                    self.ledger.transfer(0, Book::Insurance, Book::Venue, cost.as_quote_qty())?;
-                    self.ledger.transfer(asset, Book::Venue, Book::BadDebt, qty)?;
+                    self.ledger
+                        .transfer(0, Book::Insurance, Book::Venue, cost.as_quote_qty())?;
+                    self.ledger
+                        .transfer(asset, Book::Venue, Book::BadDebt, qty)?;
                     self.insurance = fund.sub(cost)?;
                     return Ok((qty, cost));
                 }
                 // Too dear: scale down by what the fund affords (a convex
                 // cost makes the smaller purchase cheaper per unit).
                 Ok(cost) => qty = Qty(num::mul_div(qty.0, fund.0, cost.0, Round::Down)?),
-                Err(VenueError::Exhausted) => qty = Qty(num::div(qty.0, Fx::from_num(2), Round::Down)?),
+                Err(VenueError::Exhausted) => {
+                    qty = Qty(num::div(qty.0, Fx::from_num(2), Round::Down)?)
+                }
                 Err(VenueError::Arith(e)) => return Err(e.into()),
             }
         }
@@ -114,10 +129,12 @@ impl Engine<'_> {
         if let Some(slot) = self.indices.get_mut(asset) {
             *slot = Ratio(new_index);
         }
-        self.ledger.transfer(asset, Book::Accounts, Book::BadDebt, Qty(socialized))?;
+        self.ledger
+            .transfer(asset, Book::Accounts, Book::BadDebt, Qty(socialized))?;
         // Lenders lose up to one ulp of deposits and one ulp of index per share
         // more than booked: both roundings favour the protocol.
-        self.ledger.add_slack(asset, num::add(shares.0, Fx::from_num(2))?)?;
+        self.ledger
+            .add_slack(asset, num::add(shares.0, Fx::from_num(2))?)?;
         Ok(Qty(socialized))
     }
 

@@ -57,12 +57,17 @@ mod tests {
         let got: f64 = exp(Fx::from_num(x)).unwrap().to_num();
         let want = libm::exp(x);
         let tolerance = want * 1e-12 + 1e-14;
-        assert!((got - want).abs() <= tolerance, "exp({x}) = {got}, want {want}");
+        assert!(
+            (got - want).abs() <= tolerance,
+            "exp({x}) = {got}, want {want}"
+        );
     }
 
     #[test]
     fn matches_libm_across_the_range() {
-        for x in [-33.0, -20.0, -5.5, -1.0, -0.3, 0.0, 0.1, 0.5, 1.0, 2.0, 10.0, 40.0, 54.0] {
+        for x in [
+            -33.0, -20.0, -5.5, -1.0, -0.3, 0.0, 0.1, 0.5, 1.0, 2.0, 10.0, 40.0, 54.0,
+        ] {
             close(x);
         }
         assert_eq!(exp(Fx::ZERO), Ok(Fx::ONE));

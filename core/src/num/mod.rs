@@ -244,7 +244,10 @@ mod tests {
     #[test]
     fn overflow_is_an_error_not_a_wrap() {
         let big = Qty(Fx::MAX);
-        assert_eq!(big.value_at(Price::from_int(2), Round::Down), Err(ArithError::Overflow));
+        assert_eq!(
+            big.value_at(Price::from_int(2), Round::Down),
+            Err(ArithError::Overflow)
+        );
         assert_eq!(Qty::MAX.add(Qty::from_int(1)), Err(ArithError::Overflow));
         assert_eq!(div(Fx::ONE, Fx::ZERO, Round::Down), Err(ArithError::Domain));
         assert_eq!(Qty(Fx::MIN).abs(), Err(ArithError::Overflow));

@@ -69,7 +69,11 @@ fn signed_result(magnitude: u128, negative: bool, inexact: bool, round: Round) -
             Round::Down => negative,
             Round::Up => !negative,
         };
-    let magnitude = if bump { magnitude.checked_add(1)? } else { magnitude };
+    let magnitude = if bump {
+        magnitude.checked_add(1)?
+    } else {
+        magnitude
+    };
     if negative {
         0i128.checked_sub_unsigned(magnitude)
     } else {
@@ -132,7 +136,10 @@ mod tests {
 
     #[test]
     fn wide_division_inverts_the_product() {
-        let (a, b) = (0xDEAD_BEEF_1234_5678_9ABC_DEF0_1111_2222u128, 0x1_0000_0001u128);
+        let (a, b) = (
+            0xDEAD_BEEF_1234_5678_9ABC_DEF0_1111_2222u128,
+            0x1_0000_0001u128,
+        );
         let (high, low) = mul_u128_wide(a, b);
         assert_eq!(div_wide_u128(high, low, b), Some((a, 0)));
         let (high, low) = mul_u128_wide(u128::MAX, 7);

@@ -92,7 +92,11 @@ mod tests {
     use super::*;
 
     fn pool() -> Pool {
-        Pool { base: Qty::from_int(1_000), quote: Value::from_int(100_000), fee: Ratio::from_f64(0.003) }
+        Pool {
+            base: Qty::from_int(1_000),
+            quote: Value::from_int(100_000),
+            fee: Ratio::from_f64(0.003),
+        }
     }
 
     #[test]
@@ -119,7 +123,10 @@ mod tests {
         let mut p = pool();
         let fill = p.rebalance_to(Price::from_int(80)).unwrap();
         assert!((p.price().unwrap().to_f64() - 80.0).abs() < 1e-9);
-        assert!(fill.base_in.is_positive(), "price falls when base is sold in");
+        assert!(
+            fill.base_in.is_positive(),
+            "price falls when base is sold in"
+        );
         assert!(p.base.to_f64() * p.quote.to_f64() >= 1e8 - 1e-6);
     }
 }

@@ -69,7 +69,11 @@ impl Ladder {
 
     fn best(&self, side: Side) -> ArithResult<Fx> {
         let last = usize::from(self.levels).saturating_sub(1);
-        let index = self.side(side).iter().position(|left| left.is_positive()).unwrap_or(last);
+        let index = self
+            .side(side)
+            .iter()
+            .position(|left| left.is_positive())
+            .unwrap_or(last);
         self.level_price(side, index, Round::Down)
     }
 
@@ -142,7 +146,13 @@ mod tests {
     use super::*;
 
     fn ladder() -> Ladder {
-        Ladder::new(Price::from_int(100), Ratio::from_f64(0.01), Qty::from_int(10), 5, Ratio::from_f64(0.5))
+        Ladder::new(
+            Price::from_int(100),
+            Ratio::from_f64(0.01),
+            Qty::from_int(10),
+            5,
+            Ratio::from_f64(0.5),
+        )
     }
 
     #[test]
@@ -168,7 +178,10 @@ mod tests {
         let mut book = ladder();
         book.sell(Qty::from_int(10)).unwrap().unwrap();
         book.recover().unwrap();
-        assert_eq!(book.side(Side::Bid).first().copied(), Some(Qty::from_int(5)));
+        assert_eq!(
+            book.side(Side::Bid).first().copied(),
+            Some(Qty::from_int(5))
+        );
         book.recover().unwrap();
         assert!((book.side(Side::Bid)[0].to_f64() - 7.5).abs() < 1e-12);
     }

@@ -45,7 +45,10 @@ impl Curve {
                 mul(reference.0, factor, round)
             }
             Curve::SquareRoot { coefficient } => {
-                let root = sqrt(q.0.checked_abs().ok_or(num::ArithError::Overflow)?, opposite(round))?;
+                let root = sqrt(
+                    q.0.checked_abs().ok_or(num::ArithError::Overflow)?,
+                    opposite(round),
+                )?;
                 let impact = mul(coefficient, root, opposite(round))?;
                 let factor = if q.0 >= Fx::ZERO {
                     num::sub(Fx::ONE, impact)?
@@ -63,7 +66,11 @@ impl Curve {
             Curve::Linear { lambda } => {
                 let linear = mul(reference.0, q.0, round)?;
                 let square = mul(q.0, q.0, opposite(round))?;
-                let quadratic = num::div(mul(lambda, square, opposite(round))?, Fx::from_num(2), opposite(round))?;
+                let quadratic = num::div(
+                    mul(lambda, square, opposite(round))?,
+                    Fx::from_num(2),
+                    opposite(round),
+                )?;
                 num::sub(linear, quadratic)?
             }
             Curve::Exponential { depth } => {
@@ -73,9 +80,20 @@ impl Curve {
                 mul(scale, num::sub(Fx::ONE, remaining)?, round)?
             }
             Curve::SquareRoot { coefficient } => {
-                let root = sqrt(q.0.checked_abs().ok_or(num::ArithError::Overflow)?, opposite(round))?;
-                let two_thirds_c = num::div(mul(coefficient, Fx::from_num(2), round)?, Fx::from_num(3), round)?;
-                let concave = mul(mul(two_thirds_c, q.0, opposite(round))?, root, opposite(round))?;
+                let root = sqrt(
+                    q.0.checked_abs().ok_or(num::ArithError::Overflow)?,
+                    opposite(round),
+                )?;
+                let two_thirds_c = num::div(
+                    mul(coefficient, Fx::from_num(2), round)?,
+                    Fx::from_num(3),
+                    round,
+                )?;
+                let concave = mul(
+                    mul(two_thirds_c, q.0, opposite(round))?,
+                    root,
+                    opposite(round),
+                )?;
                 mul(reference.0, num::sub(q.0, concave)?, round)?
             }
         };
@@ -119,7 +137,10 @@ mod tests {
     }
 
     fn area(curve: Curve, q: f64) -> f64 {
-        curve.area(Price(fx(100.0)), Qty(fx(q)), Round::Down).unwrap().to_f64()
+        curve
+            .area(Price(fx(100.0)), Qty(fx(q)), Round::Down)
+            .unwrap()
+            .to_f64()
     }
 
     #[test]
@@ -127,15 +148,23 @@ mod tests {
         let curve = Curve::Linear { lambda: fx(0.5) };
         // From 0 to 10: 100·10 − 0.5·100/2 = 975.
         assert!((area(curve, 10.0) - 975.0).abs() < 1e-9);
-        let p = curve.price(Price(fx(100.0)), Qty(fx(10.0)), Round::Down).unwrap();
+        let p = curve
+            .price(Price(fx(100.0)), Qty(fx(10.0)), Round::Down)
+            .unwrap();
         assert_eq!(p, fx(95.0));
     }
 
     #[test]
     fn exponential_area_matches_closed_form() {
-        let curve = Curve::Exponential { depth: Qty(fx(50.0)) };
+        let curve = Curve::Exponential {
+            depth: Qty(fx(50.0)),
+        };
         let want = 100.0 * 50.0 * (1.0 - libm::exp(-10.0 / 50.0));
-        assert!((area(curve, 10.0) - want).abs() < 1e-8, "{}", area(curve, 10.0));
+        assert!(
+            (area(curve, 10.0) - want).abs() < 1e-8,
+            "{}",
+            area(curve, 10.0)
+        );
         let buy = area(curve, -10.0);
         let want_buy = 100.0 * 50.0 * (1.0 - libm::exp(10.0 / 50.0));
         assert!((buy - want_buy).abs() < 1e-8);
@@ -149,7 +178,9 @@ mod tests {
         assert!((area(curve, 16.0) - want).abs() < 1e-8);
         let want_buy = 100.0 * (-16.0 + 2.0 / 3.0 * c * 16.0 * 4.0);
         assert!((area(curve, -16.0) - want_buy).abs() < 1e-8);
-        let p = curve.price(Price(fx(100.0)), Qty(fx(16.0)), Round::Down).unwrap();
+        let p = curve
+            .price(Price(fx(100.0)), Qty(fx(16.0)), Round::Down)
+            .unwrap();
         assert!((p.to_num::<f64>() - 96.0).abs() < 1e-9);
     }
 }

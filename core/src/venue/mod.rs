@@ -138,45 +138,89 @@ pub struct Venue {
     pub base_in: Qty,
     /// Net quote the venue has paid out to everyone (negative: taken in).
     pub quote_out: Value,
+    /// Impact worth less than this quantity settles at once in `recover`, so
+    /// recovery ends in a bounded number of rounds (the asset's dust size).
+    pub settle_below: Qty,
 }
 
 impl Venue {
-    /// Builds a venue at `price` from its configuration (already validated).
-    pub fn new(config: &VenueConfig, price: Price) -> Result<Self, ArithError> {
+    /// Builds a venue at `price` from its configuration (already validated);
+    /// impact smaller than `settle_below` units settles at once.
+    pub fn new(config: &VenueConfig, price: Price, settle_below: Qty) -> Result<Self, ArithError> {
         let mechanism = match *config {
             VenueConfig::Quote => Mechanism::Quote,
-            VenueConfig::Linear { lambda, resilience, floor } => {
-                Self::curve(Curve::Linear { lambda }, price, resilience, floor)
-            }
-            VenueConfig::Exponential { depth, resilience, floor } => {
-                Self::curve(Curve::Exponential { depth }, price, resilience, floor)
-            }
-            VenueConfig::SquareRoot { y_sigma, volume, resilience, floor } => {
+            VenueConfig::Linear {
+                lambda,
+                resilience,
+                floor,
+            } => Self::curve(Curve::Linear { lambda }, price, resilience, floor),
+            VenueConfig::Exponential {
+                depth,
+                resilience,
+                floor,
+            } => Self::curve(Curve::Exponential { depth }, price, resilience, floor),
+            VenueConfig::SquareRoot {
+                y_sigma,
+                volume,
+                resilience,
+                floor,
+            } => {
                 let coefficient = num::div(y_sigma.0, sqrt(volume.0, Round::Down)?, Round::Up)?;
                 Self::curve(Curve::SquareRoot { coefficient }, price, resilience, floor)
             }
-            VenueConfig::ConstantProduct { base_reserve, fee, resilience } => {
+            VenueConfig::ConstantProduct {
+                base_reserve,
+                fee,
+                resilience,
+            } => {
                 let quote = base_reserve.value_at(price, Round::Down)?;
-                Mechanism::Pool { pool: Pool { base: base_reserve, quote, fee }, reference: price, resilience }
+                Mechanism::Pool {
+                    pool: Pool {
+                        base: base_reserve,
+                        quote,
+                        fee,
+                    },
+                    reference: price,
+                    resilience,
+                }
             }
-            VenueConfig::OrderBook { levels, tick, depth, resilience } => {
-                Mechanism::Book(Ladder::new(price, tick, depth, levels, resilience))
-            }
+            VenueConfig::OrderBook {
+                levels,
+                tick,
+                depth,
+                resilience,
+            } => Mechanism::Book(Ladder::new(price, tick, depth, levels, resilience)),
         };
-        Ok(Self { mechanism, base_in: Qty::ZERO, quote_out: Value::ZERO })
+        Ok(Self {
+            mechanism,
+            base_in: Qty::ZERO,
+            quote_out: Value::ZERO,
+            settle_below,
+        })
     }
 
     fn curve(curve: Curve, reference: Price, resilience: Ratio, floor: Price) -> Mechanism {
-        Mechanism::Curve { curve, reference, outstanding: Qty::ZERO, resilience, floor }
+        Mechanism::Curve {
+            curve,
+            reference,
+            outstanding: Qty::ZERO,
+            resilience,
+            floor,
+        }
     }
 
     /// The venue's current price.
     pub fn price(&self) -> Result<Price, ArithError> {
         match &self.mechanism {
             Mechanism::Quote => Ok(Price::ONE),
-            Mechanism::Curve { curve, reference, outstanding, .. } => {
-                curve.price(*reference, *outstanding, Round::Down).map(Price)
-            }
+            Mechanism::Curve {
+                curve,
+                reference,
+                outstanding,
+                ..
+            } => curve
+                .price(*reference, *outstanding, Round::Down)
+                .map(Price),
             Mechanism::Pool { pool, .. } => pool.price(),
             Mechanism::Book(ladder) => ladder.price(),
         }
@@ -187,7 +231,10 @@ impl Venue {
     pub fn sell(&mut self, qty: Qty) -> Result<Value, VenueError> {
         let mut next = *self;
         let proceeds = next.trade(qty)?;
-        next.record(Fill { base_in: qty, quote_out: proceeds })?;
+        next.record(Fill {
+            base_in: qty,
+            quote_out: proceeds,
+        })?;
         *self = next;
         Ok(proceeds)
     }
@@ -197,7 +244,10 @@ impl Venue {
     pub fn buy(&mut self, qty: Qty) -> Result<Value, VenueError> {
         let mut next = *self;
         let cost = next.trade(qty.neg()?)?.neg()?;
-        next.record(Fill { base_in: qty.neg()?, quote_out: cost.neg()? })?;
+        next.record(Fill {
+            base_in: qty.neg()?,
+            quote_out: cost.neg()?,
+        })?;
         *self = next;
         Ok(cost)
     }
@@ -221,7 +271,13 @@ impl Venue {
         let size = signed.abs()?;
         match &mut self.mechanism {
             Mechanism::Quote => Ok(signed.as_quote_value()),
-            Mechanism::Curve { curve, reference, outstanding, floor, .. } => {
+            Mechanism::Curve {
+                curve,
+                reference,
+                outstanding,
+                floor,
+                ..
+            } => {
                 let after = outstanding.add(signed)?;
                 let price_after = curve.price(*reference, after, Round::Down)?;
                 if price_after <= floor.0 {
@@ -229,9 +285,11 @@ impl Venue {
                 }
                 // Quote paid to the trader is the area from before to after,
                 // rounded down: proceeds round down, costs (negative) up.
-                let paid = curve
-                    .area(*reference, after, Round::Down)?
-                    .sub(curve.area(*reference, *outstanding, Round::Up)?)?;
+                let paid = curve.area(*reference, after, Round::Down)?.sub(curve.area(
+                    *reference,
+                    *outstanding,
+                    Round::Up,
+                )?)?;
                 *outstanding = after;
                 Ok(paid)
             }
@@ -239,14 +297,21 @@ impl Venue {
                 if selling {
                     Ok(pool.sell(size)?)
                 } else {
-                    pool.buy(size)?.ok_or(VenueError::Exhausted)?.neg().map_err(VenueError::from)
+                    pool.buy(size)?
+                        .ok_or(VenueError::Exhausted)?
+                        .neg()
+                        .map_err(VenueError::from)
                 }
             }
             Mechanism::Book(ladder) => {
                 if selling {
                     ladder.sell(size)?.ok_or(VenueError::Exhausted)
                 } else {
-                    ladder.buy(size)?.ok_or(VenueError::Exhausted)?.neg().map_err(VenueError::from)
+                    ladder
+                        .buy(size)?
+                        .ok_or(VenueError::Exhausted)?
+                        .neg()
+                        .map_err(VenueError::from)
                 }
             }
         }
@@ -258,23 +323,47 @@ impl Venue {
     pub fn recover(&mut self) -> Result<Fill, ArithError> {
         match &mut self.mechanism {
             Mechanism::Quote => Ok(Fill::default()),
-            Mechanism::Curve { outstanding, resilience, .. } => {
+            Mechanism::Curve {
+                outstanding,
+                resilience,
+                ..
+            } => {
                 // Decay toward zero, strictly: rounding toward zero guarantees
                 // the impact reaches exactly zero in finitely many rounds.
                 let kept = num::sub(Fx::ONE, resilience.0)?;
-                let round = if outstanding.is_negative() { Round::Up } else { Round::Down };
+                let round = if outstanding.is_negative() {
+                    Round::Up
+                } else {
+                    Round::Down
+                };
                 *outstanding = Qty(mul(outstanding.0, kept, round)?);
+                if outstanding.abs()? < self.settle_below {
+                    *outstanding = Qty::ZERO;
+                }
                 Ok(Fill::default())
             }
-            Mechanism::Pool { pool, reference, resilience } => {
+            Mechanism::Pool {
+                pool,
+                reference,
+                resilience,
+            } => {
                 let now = pool.price()?;
                 let gap = num::sub(reference.0, now.0)?;
-                let step = mul(gap, resilience.0, Round::Down)?;
-                if step == Fx::ZERO {
+                if gap == Fx::ZERO || resilience.0 == Fx::ZERO {
                     return Ok(Fill::default());
                 }
-                let target = Price(num::add(now.0, step)?);
-                let fill = pool.rebalance_to(target)?;
+                let mut settled = *pool;
+                let whole = settled.rebalance_to(*reference)?;
+                let fill = if whole.base_in.abs()? < self.settle_below {
+                    // Close enough: settle, and take the pool's price as the
+                    // outside one so later rounds see no gap.
+                    *pool = settled;
+                    *reference = pool.price()?;
+                    whole
+                } else {
+                    let step = mul(gap, resilience.0, Round::Down)?;
+                    pool.rebalance_to(Price(num::add(now.0, step)?))?
+                };
                 self.record(fill)?;
                 Ok(fill)
             }
@@ -293,14 +382,21 @@ impl Venue {
         let mut next = *self;
         let fill = match &mut next.mechanism {
             Mechanism::Quote => return Err(VenueError::Exhausted),
-            Mechanism::Curve { curve, reference, floor, .. } => {
+            Mechanism::Curve {
+                curve,
+                reference,
+                floor,
+                ..
+            } => {
                 if target <= *floor {
                     return Err(VenueError::Exhausted);
                 }
                 *reference = curve.shifted_reference(*reference, now, target)?;
                 Fill::default()
             }
-            Mechanism::Pool { pool, reference, .. } => {
+            Mechanism::Pool {
+                pool, reference, ..
+            } => {
                 *reference = target;
                 pool.rebalance_to(target)?
             }
@@ -320,11 +416,17 @@ impl Venue {
         f(self.quote_out.0);
         match &self.mechanism {
             Mechanism::Quote => {}
-            Mechanism::Curve { reference, outstanding, .. } => {
+            Mechanism::Curve {
+                reference,
+                outstanding,
+                ..
+            } => {
                 f(reference.0);
                 f(outstanding.0);
             }
-            Mechanism::Pool { pool, reference, .. } => {
+            Mechanism::Pool {
+                pool, reference, ..
+            } => {
                 f(pool.base.0);
                 f(pool.quote.0);
                 f(reference.0);
@@ -347,7 +449,7 @@ mod tests {
             resilience: Ratio::from_f64(0.5),
             floor: Price::from_f64(0.01),
         };
-        Venue::new(&config, Price::from_int(100)).unwrap()
+        Venue::new(&config, Price::from_int(100), Qty::from_f64(1e-6)).unwrap()
     }
 
     #[test]
@@ -357,7 +459,11 @@ mod tests {
         assert_eq!(proceeds, Value::from_int(975));
         assert_eq!(v.price().unwrap(), Price::from_int(95));
         let cost = v.buy(Qty::from_int(10)).unwrap();
-        assert_eq!(cost, Value::from_int(975), "buying back walks the same line");
+        assert_eq!(
+            cost,
+            Value::from_int(975),
+            "buying back walks the same line"
+        );
         assert_eq!(v.base_in, Qty::ZERO);
         assert_eq!(v.quote_out, Value::ZERO);
     }
@@ -380,6 +486,8 @@ mod tests {
             rounds += 1;
             assert!(rounds < 200, "recovery must terminate");
         }
+        // Halving 10 units each round reaches the 1e-6 settling size in 24.
+        assert_eq!(rounds, 24);
         v.recover().unwrap();
         assert_eq!(v.price().unwrap(), Price::from_int(100));
     }
@@ -391,12 +499,15 @@ mod tests {
             fee: Ratio::from_f64(0.003),
             resilience: Ratio::from_f64(0.5),
         };
-        let mut v = Venue::new(&config, Price::from_int(100)).unwrap();
+        let mut v = Venue::new(&config, Price::from_int(100), Qty::from_f64(1e-6)).unwrap();
         v.sell(Qty::from_int(100)).unwrap();
         let low = v.price().unwrap().to_f64();
         let fill = v.recover().unwrap();
         let mid = v.price().unwrap().to_f64();
         assert!(fill.base_in.is_negative(), "the arbitrageur buys");
-        assert!((mid - (low + (100.0 - low) / 2.0)).abs() < 1e-6, "{low} -> {mid}");
+        assert!(
+            (mid - (low + (100.0 - low) / 2.0)).abs() < 1e-6,
+            "{low} -> {mid}"
+        );
     }
 }
