@@ -2,6 +2,8 @@
 //! short and cross-margined accounts, and shocks in both directions; and a
 //! driver that steps a run and checks the kernel's invariants after each step.
 
+pub mod bytes;
+
 use firesale_core::account::Health;
 use firesale_core::engine::{flag_words, Candidate};
 use firesale_core::{
@@ -176,13 +178,13 @@ pub fn config(s: &Scenario) -> EngineConfig<'_> {
 }
 
 /// Builds an engine over `buffers`.
-pub fn engine<'a>(s: &'a Scenario, b: &'a mut Buffers) -> Engine<'a> {
+pub fn engine<'a>(s: &'a Scenario, b: &'a mut Buffers) -> Result<Engine<'a>, firesale_core::Error> {
     let storage = Storage {
         balances: &mut b.balances,
         scratch: &mut b.scratch,
         flags: &mut b.flags,
     };
-    Engine::new(&config(s), storage).expect("fixture scenarios are valid")
+    Engine::new(&config(s), storage)
 }
 
 /// What a checked run saw.
@@ -201,21 +203,31 @@ pub struct Checked {
 }
 
 fn maint(e: &Engine<'_>, id: usize) -> Value {
-    let h: Health = e.health(id, HealthTier::Maint).expect("account exists");
-    h.net().expect("health fits")
+    // Health that overflows is a failed run the engine reports itself;
+    // read it as the most negative value so the checks stay meaningful.
+    let h: Option<Health> = e.health(id, HealthTier::Maint);
+    h.and_then(|h| h.net().ok())
+        .unwrap_or(Value(firesale_core::num::Fx::MIN))
 }
 
-/// Runs with budgets from `budgets` (cycled), and after every step checks:
-/// the conservation audit; that no liquidated account's maintenance health
-/// fell; and at a fixed point, that no account is left liquidatable.
+/// [`try_run_checked`] on a scenario known to be valid.
 pub fn run_checked(s: &Scenario, budgets: &[u32]) -> Checked {
+    try_run_checked(s, budgets).expect("fixture scenarios are valid")
+}
+
+/// Runs with budgets from `budgets` (cycled, none zero), and after every step
+/// checks: the conservation audit; that no liquidated account's maintenance
+/// health fell; that no invariant error ended the run; and at a fixed point,
+/// that no account is left liquidatable. Panics on a violation; returns the
+/// configuration error of an invalid scenario.
+pub fn try_run_checked(s: &Scenario, budgets: &[u32]) -> Result<Checked, firesale_core::Error> {
     let mut buffers = Buffers::new(s);
-    let mut e = engine(s, &mut buffers);
+    let mut e = engine(s, &mut buffers)?;
     let mut log = Log::default();
     let mut steps = 0u64;
     let mut at = 0usize;
     loop {
-        let budget = budgets[at % budgets.len()];
+        let budget = budgets[at % budgets.len()].max(1);
         at += 1;
         let seen = log.0.len();
         let health_before: Vec<Value> = (0..e.account_count()).map(|id| maint(&e, id)).collect();
@@ -239,6 +251,9 @@ pub fn run_checked(s: &Scenario, budgets: &[u32]) -> Checked {
             }
         }
         if let StepOutcome::Done(termination) = outcome {
+            if let Termination::Failed(firesale_core::Error::Invariant(broken)) = termination {
+                panic!("the kernel reported a broken invariant: {broken:?}");
+            }
             if termination == Termination::FixedPoint {
                 for id in 0..e.account_count() {
                     assert!(
@@ -248,13 +263,13 @@ pub fn run_checked(s: &Scenario, budgets: &[u32]) -> Checked {
                 }
             }
             let report = *e.report();
-            return Checked {
+            return Ok(Checked {
                 termination,
                 digest: e.digest(),
                 events: log.0,
                 steps,
                 report,
-            };
+            });
         }
         assert!(steps < 10_000_000, "the run does not end");
     }

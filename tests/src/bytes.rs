@@ -1,0 +1,136 @@
+//! Scenarios from arbitrary bytes, for fuzzing and for replaying the fuzz
+//! corpus in stable tests. Every byte string decodes to some scenario (short
+//! input reads as zeros), so a fuzzer explores markets rather than a parser.
+
+use firesale_core::num::Fx;
+use firesale_core::{AssetConfig, Policy, Price, Qty, Ratio, Shock, ShockKind, Value, VenueConfig};
+use firesale_harness::scenario::risky;
+use firesale_harness::Scenario;
+
+/// Reads numbers off a byte string, zeros past its end.
+pub struct Reader<'a> {
+    data: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Reader<'a> {
+    /// A reader at the start of `data`.
+    pub fn new(data: &'a [u8]) -> Self {
+        Self { data, at: 0 }
+    }
+    /// The next byte.
+    pub fn u8(&mut self) -> u8 {
+        let b = self.data.get(self.at).copied().unwrap_or(0);
+        self.at += 1;
+        b
+    }
+    /// The next two bytes, little-endian.
+    pub fn u16(&mut self) -> u16 {
+        u16::from_le_bytes([self.u8(), self.u8()])
+    }
+    /// A value in `[low, high]` from two bytes.
+    pub fn unit(&mut self, low: f64, high: f64) -> f64 {
+        low + (high - low) * f64::from(self.u16()) / f64::from(u16::MAX)
+    }
+}
+
+fn venue(r: &mut Reader<'_>, price: f64) -> VenueConfig {
+    let resilience = Ratio::from_f64(r.unit(0.0, 1.0));
+    let floor = Price::from_f64(price * r.unit(0.001, 0.5));
+    match r.u8() % 5 {
+        0 => VenueConfig::Linear {
+            lambda: Fx::from_num(price * r.unit(1e-5, 0.05)),
+            resilience,
+            floor,
+        },
+        1 => VenueConfig::Exponential {
+            depth: Qty::from_f64(r.unit(10.0, 50_000.0)),
+            resilience,
+            floor,
+        },
+        2 => VenueConfig::SquareRoot {
+            y_sigma: Ratio::from_f64(r.unit(0.01, 2.0)),
+            volume: Qty::from_f64(r.unit(10.0, 100_000.0)),
+            resilience,
+            floor,
+        },
+        3 => VenueConfig::ConstantProduct {
+            base_reserve: Qty::from_f64(r.unit(10.0, 50_000.0)),
+            fee: Ratio::from_f64(r.unit(0.0, 0.05)),
+            resilience,
+        },
+        _ => {
+            let levels = 1 + r.u8() % 16;
+            VenueConfig::OrderBook {
+                levels,
+                tick: Ratio::from_f64(r.unit(0.0005, 0.9 / f64::from(levels))),
+                depth: Qty::from_f64(r.unit(0.5, 5_000.0)),
+                resilience,
+            }
+        }
+    }
+}
+
+/// Decodes a scenario: 1 to 3 risky assets of any venue kind, any policy,
+/// 1 to 16 accounts long and short, up to 8 shocks of either sign.
+pub fn scenario(data: &[u8]) -> (Scenario, Vec<u32>) {
+    let mut r = Reader::new(data);
+    let risky_assets = 1 + usize::from(r.u8() % 3);
+    let mut assets = vec![AssetConfig::quote()];
+    for _ in 0..risky_assets {
+        let price = r.unit(0.01, 10_000.0);
+        let maint = r.unit(0.3, 0.95);
+        let liq_end = maint * r.unit(0.8, 1.0);
+        let init = liq_end * r.unit(0.8, 1.0);
+        // Keep maint·(1 + bonus) below 1 (the engine refuses more).
+        let bonus = (1.0 / maint - 1.0) * r.unit(0.0, 0.95);
+        let venue = venue(&mut r, price);
+        let mut asset = risky(price, [init, liq_end, maint], bonus.min(0.5), venue);
+        asset.protocol_fee = Ratio::from_f64(r.unit(0.0, 1.0));
+        asset.dust = Qty::from_f64(r.unit(1e-9, 1.0));
+        assets.push(asset);
+    }
+    let policy = match r.u8() % 3 {
+        0 => Policy::Absorb,
+        1 => Policy::CloseFactor {
+            close_factor: Ratio::from_f64(r.unit(0.01, 1.0)),
+            full_close_health_factor: Ratio::from_f64(r.unit(0.01, 1.0)),
+            full_close_debt_value: Value::from_f64(r.unit(0.0, 10_000.0)),
+        },
+        _ => Policy::ToTarget,
+    };
+    let accounts = 1 + usize::from(r.u8() % 16);
+    let mut balances = Vec::with_capacity(accounts * assets.len());
+    for _ in 0..accounts {
+        for asset in &assets {
+            let scale = 1_000.0 / asset.price.to_f64();
+            balances.push(Qty::from_f64(r.unit(-scale, scale)));
+        }
+    }
+    let mut shocks = Vec::new();
+    let mut round = 1;
+    for _ in 0..(r.u8() % 9) {
+        round += u32::from(r.u8() % 4);
+        let asset = 1 + r.u8() % risky_assets as u8;
+        let price = assets[usize::from(asset)].price.to_f64();
+        let kind = match r.u8() % 4 {
+            0 => ShockKind::MovePrice(Ratio::from_f64(r.unit(0.01, 3.0))),
+            1 => ShockKind::SetPrice(Price::from_f64(price * r.unit(0.01, 3.0))),
+            2 => ShockKind::Sell(Qty::from_f64(r.unit(0.001, 1_000.0 / price.max(0.01)))),
+            _ => ShockKind::Buy(Qty::from_f64(r.unit(0.001, 1_000.0 / price.max(0.01)))),
+        };
+        shocks.push(Shock { round, asset, kind });
+    }
+    let budgets = (0..4).map(|_| 1 + u32::from(r.u8() % 8)).collect();
+    let scenario = Scenario {
+        name: "fuzz".into(),
+        assets,
+        policy,
+        max_rounds: 1 + u32::from(r.u8()),
+        oracle_lag_rounds: r.u8() % 4,
+        insurance_fund: Value::from_f64(r.unit(0.0, 5_000.0)),
+        shocks,
+        balances,
+    };
+    (scenario, budgets)
+}
