@@ -230,23 +230,24 @@ pub fn try_run_checked(s: &Scenario, budgets: &[u32]) -> Result<Checked, firesal
         let budget = budgets[at % budgets.len()].max(1);
         at += 1;
         let seen = log.0.len();
-        let health_before: Vec<Value> = (0..e.account_count()).map(|id| maint(&e, id)).collect();
-        let round_before = e.round();
+        // With a budget of one, the unit is one account's liquidation.
+        let watched = if budget == 1 {
+            e.next_liquidation()
+        } else {
+            None
+        };
+        let health_before = watched.map(|id| maint(&e, id as usize));
         let outcome = e.step(budget, &mut log);
         steps += 1;
         if let Err(err) = e.audit() {
             panic!("audit failed after step {steps}: {err:?}");
         }
-        if budget == 1 && e.round() == round_before {
+        if let (Some(id), Some(before)) = (watched, health_before) {
+            let after = maint(&e, id as usize);
+            assert!(after >= before, "account {id}: health {before} -> {after}");
             for ev in &log.0[seen..] {
                 if let Event::Liquidation { account, .. } | Event::Bankruptcy { account, .. } = ev {
-                    let id = *account as usize;
-                    let after = maint(&e, id);
-                    assert!(
-                        after >= health_before[id],
-                        "account {id}: health {} -> {after}",
-                        health_before[id]
-                    );
+                    assert_eq!(*account, id, "one unit liquidates one account");
                 }
             }
         }

@@ -333,6 +333,15 @@ impl<'s> Engine<'s> {
         account::health(stored, &self.indices, &weighted).ok()
     }
 
+    /// The account the next unit of work will liquidate, if the engine is
+    /// liquidating: the lowest-health candidate of this round's scan.
+    pub fn next_liquidation(&self) -> Option<u32> {
+        match self.phase {
+            Phase::Liquidate => self.scratch.get(..self.heap_len)?.first().map(|c| c.id),
+            _ => None,
+        }
+    }
+
     /// Whether the run has ended, and why.
     pub fn termination(&self) -> Option<Termination> {
         match self.phase {
