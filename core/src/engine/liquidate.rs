@@ -284,6 +284,7 @@ impl Engine<'_> {
         let bankrupt = matches!(self.pick_pair(&bal, skip)?, Pair::NoCollateral);
         if steps > 0 || bankrupt {
             self.mark_liquidated(id);
+            self.round_changed_accounts = self.round_changed_accounts.saturating_add(1);
         }
         if bankrupt {
             self.bankrupt(id, &mut bal, sink)?;

@@ -127,7 +127,12 @@ pub struct Engine<'s> {
     phase: Phase,
     round: u32,
     heap_len: usize,
+    /// Pair steps this round.
     round_liquidations: u32,
+    /// Accounts whose balances a liquidation or bankruptcy changed this
+    /// round: a round without any is quiet (a bankruptcy alone can lower
+    /// lenders' health through the deposit index).
+    round_changed_accounts: u32,
     balances: &'s mut [Qty],
     scratch: &'s mut [Candidate],
     flags: &'s mut [u32],
@@ -256,6 +261,7 @@ impl<'s> Engine<'s> {
             round: 0,
             heap_len: 0,
             round_liquidations: 0,
+            round_changed_accounts: 0,
             balances: storage.balances,
             scratch: storage.scratch,
             flags: storage.flags,
@@ -431,6 +437,7 @@ impl<'s> Engine<'s> {
         self.round = self.round.saturating_add(1);
         self.report.rounds = self.round;
         self.round_liquidations = 0;
+        self.round_changed_accounts = 0;
         self.heap_len = 0;
         while let Some(&shock) = self.shocks.get(self.next_shock) {
             if shock.round > self.round {
@@ -575,7 +582,7 @@ impl<'s> Engine<'s> {
             liquidations: self.round_liquidations,
         });
         let shocks_left = self.next_shock < self.shocks.len();
-        if self.round_liquidations == 0 && !shocks_left && stationary {
+        if self.round_changed_accounts == 0 && !shocks_left && stationary {
             self.finish(Termination::FixedPoint, sink);
         } else if self.round >= self.max_rounds {
             self.finish(Termination::RoundCap, sink);

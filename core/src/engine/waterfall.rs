@@ -5,6 +5,9 @@
 //!
 //! Penalties and fees come first in the waterfall implicitly: they were paid
 //! into the insurance fund by every liquidation before this one.
+//!
+//! Each asset's waterfall is planned without side effects and then committed,
+//! so an arithmetic failure while planning leaves the state as it was.
 
 use super::liquidate::Balances;
 use super::Engine;
@@ -12,13 +15,27 @@ use crate::error::StepFault;
 use crate::event::{Event, EventSink};
 use crate::ledger::Book;
 use crate::num::{self, mul, ArithError, Fx, Qty, Ratio, Round, Value};
-use crate::venue::VenueError;
+use crate::venue::{Venue, VenueError};
 
 /// The deposit index never falls below 2^-24: lenders keep at least that
 /// share, and a larger loss stays unrecovered rather than zeroing the pool.
 const MIN_DEPOSIT_INDEX: Fx = Fx::from_bits(1 << 24);
 /// Tries at shrinking a partial insurance purchase until it fits the fund.
 const INSURANCE_TRIES: usize = 8;
+
+/// What the insurance fund will buy back.
+struct Cover {
+    qty: Qty,
+    paid: Value,
+    /// The venue after the purchase (risky liabilities only).
+    venue: Option<Venue>,
+}
+
+/// What the lenders will absorb.
+struct Haircut {
+    qty: Qty,
+    new_index: Ratio,
+}
 
 impl Engine<'_> {
     pub(super) fn bankrupt(
@@ -35,43 +52,70 @@ impl Engine<'_> {
                 continue;
             }
             let debt = stored.neg()?;
+            let cover = self.plan_cover(asset, debt)?;
+            let left = debt.sub(cover.qty)?;
+            let haircut = self.plan_haircut(asset, left)?;
+            let unrecovered = left.sub(haircut.qty)?;
+            let price = self.markets.get(asset).ok_or(ArithError::Domain)?.oracle;
+            let debt_value = debt.value_owed(price)?;
+            let socialized_value = haircut.qty.value_owed(price)?;
+            let unrecovered_value = unrecovered.value_owed(price)?;
+
+            // Commit: write-off, cover, haircut, report.
             self.store(id as usize, asset, Qty::ZERO)?;
             if let Some(b) = bal.get_mut(asset) {
                 *b = Qty::ZERO;
             }
             self.ledger
                 .transfer(asset, Book::BadDebt, Book::Accounts, debt)?;
-            let (covered, paid) = self.insure(asset, debt)?;
-            let socialized = self.socialize(asset, debt.sub(covered)?)?;
-            let unrecovered = debt.sub(covered)?.sub(socialized)?;
-            self.book_bankruptcy(asset, debt, covered, paid, socialized, unrecovered)?;
+            self.commit_cover(asset, &cover)?;
+            self.commit_haircut(asset, &haircut)?;
+            let r = &mut self.report;
+            r.bankruptcies = r.bankruptcies.saturating_add(1);
+            r.bad_debt = r.bad_debt.add(debt_value)?;
+            r.insurance_used = r.insurance_used.add(cover.paid)?;
+            r.socialized = r.socialized.add(socialized_value)?;
+            r.unrecovered = r.unrecovered.add(unrecovered_value)?;
+            r.insurance_fund = self.insurance;
+            if let Some(a) = r.per_asset.get_mut(asset) {
+                a.written_off = a.written_off.add(debt)?;
+                a.covered = a.covered.add(cover.qty)?;
+                a.socialized = a.socialized.add(haircut.qty)?;
+                a.unrecovered = a.unrecovered.add(unrecovered)?;
+                a.deposit_index = haircut.new_index;
+            }
             sink.emit(&Event::Bankruptcy {
                 round: self.round,
                 account: id,
                 asset: u8::try_from(asset).unwrap_or(u8::MAX),
                 written_off: debt,
-                covered,
-                insurance_paid: paid,
-                socialized,
+                covered: cover.qty,
+                insurance_paid: cover.paid,
+                socialized: haircut.qty,
                 unrecovered,
             });
         }
         Ok(())
     }
 
-    /// The insurance fund buys back as much of `debt` as it can pay for.
-    /// Returns the quantity covered and the quote paid.
-    fn insure(&mut self, asset: usize, debt: Qty) -> Result<(Qty, Value), StepFault> {
+    /// How much of `debt` the insurance fund can buy back.
+    fn plan_cover(&self, asset: usize, debt: Qty) -> Result<Cover, StepFault> {
         let fund = self.insurance;
+        let none = Cover {
+            qty: Qty::ZERO,
+            paid: Value::ZERO,
+            venue: None,
+        };
         if !fund.is_positive() {
-            return Ok((Qty::ZERO, Value::ZERO));
+            return Ok(none);
         }
         if asset == 0 {
-            let covered = debt.min(fund.as_quote_qty());
-            self.ledger
-                .transfer(0, Book::Insurance, Book::BadDebt, covered)?;
-            self.insurance = fund.sub(covered.as_quote_value())?;
-            return Ok((covered, covered.as_quote_value()));
+            let qty = debt.min(fund.as_quote_qty());
+            return Ok(Cover {
+                qty,
+                paid: qty.as_quote_value(),
+                venue: None,
+            });
         }
         let venue = self.markets.get(asset).ok_or(ArithError::Domain)?.venue;
         let mut qty = debt;
@@ -79,21 +123,14 @@ impl Engine<'_> {
             if !qty.is_positive() {
                 break;
             }
-            match venue.quote_buy(qty) {
+            let mut after = venue;
+            match after.buy(qty) {
                 Ok(cost) if cost <= fund => {
-                    let mut venue = venue;
-                    let cost = venue
-                        .buy(qty)
-                        .map_err(|e| StepFault::from_venue(asset as u8, e))?;
-                    if let Some(m) = self.markets.get_mut(asset) {
-                        m.venue = venue;
-                    }
-                    self.ledger
-                        .transfer(0, Book::Insurance, Book::Venue, cost.as_quote_qty())?;
-                    self.ledger
-                        .transfer(asset, Book::Venue, Book::BadDebt, qty)?;
-                    self.insurance = fund.sub(cost)?;
-                    return Ok((qty, cost));
+                    return Ok(Cover {
+                        qty,
+                        paid: cost,
+                        venue: Some(after),
+                    })
                 }
                 // Too dear: scale down by what the fund affords (a convex
                 // cost makes the smaller purchase cheaper per unit).
@@ -104,16 +141,40 @@ impl Engine<'_> {
                 Err(VenueError::Arith(e)) => return Err(e.into()),
             }
         }
-        Ok((Qty::ZERO, Value::ZERO))
+        Ok(none)
     }
 
-    /// Lowers the deposit index of `asset` so its lenders absorb up to
-    /// `loss`. Returns the quantity socialized.
-    fn socialize(&mut self, asset: usize, loss: Qty) -> Result<Qty, StepFault> {
+    fn commit_cover(&mut self, asset: usize, cover: &Cover) -> Result<(), StepFault> {
+        if !cover.qty.is_positive() {
+            return Ok(());
+        }
+        if let Some(venue) = cover.venue {
+            self.ledger
+                .transfer(0, Book::Insurance, Book::Venue, cover.paid.as_quote_qty())?;
+            self.ledger
+                .transfer(asset, Book::Venue, Book::BadDebt, cover.qty)?;
+            if let Some(m) = self.markets.get_mut(asset) {
+                m.venue = venue;
+            }
+        } else {
+            self.ledger
+                .transfer(0, Book::Insurance, Book::BadDebt, cover.qty)?;
+        }
+        self.insurance = self.insurance.sub(cover.paid)?;
+        Ok(())
+    }
+
+    /// How much of `loss` the lenders of `asset` can absorb, and the index
+    /// that takes it from them.
+    fn plan_haircut(&self, asset: usize, loss: Qty) -> Result<Haircut, ArithError> {
         let m = self.markets.get(asset).ok_or(ArithError::Domain)?;
+        let none = Haircut {
+            qty: Qty::ZERO,
+            new_index: m.deposit_index,
+        };
         let shares = m.deposit_shares;
         if !loss.is_positive() || !shares.is_positive() {
-            return Ok(Qty::ZERO);
+            return Ok(none);
         }
         let deposits = mul(shares.0, m.deposit_index.0, Round::Down)?;
         let kept_at_least = mul(shares.0, MIN_DEPOSIT_INDEX, Round::Up)?;
@@ -121,46 +182,35 @@ impl Engine<'_> {
         let socialized = loss.0.min(capacity);
         let new_index = num::div(num::sub(deposits, socialized)?, shares.0, Round::Down)?;
         if socialized <= Fx::ZERO || new_index <= Fx::ZERO {
-            return Ok(Qty::ZERO);
+            return Ok(none);
         }
+        Ok(Haircut {
+            qty: Qty(socialized),
+            new_index: Ratio(new_index),
+        })
+    }
+
+    fn commit_haircut(&mut self, asset: usize, haircut: &Haircut) -> Result<(), StepFault> {
+        if !haircut.qty.is_positive() {
+            return Ok(());
+        }
+        let shares = self
+            .markets
+            .get(asset)
+            .ok_or(ArithError::Domain)?
+            .deposit_shares;
         if let Some(m) = self.markets.get_mut(asset) {
-            m.deposit_index = Ratio(new_index);
+            m.deposit_index = haircut.new_index;
         }
         if let Some(slot) = self.indices.get_mut(asset) {
-            *slot = Ratio(new_index);
+            *slot = haircut.new_index;
         }
         self.ledger
-            .transfer(asset, Book::Accounts, Book::BadDebt, Qty(socialized))?;
+            .transfer(asset, Book::Accounts, Book::BadDebt, haircut.qty)?;
         // Lenders lose up to one ulp of deposits and one ulp of index per share
         // more than booked: both roundings favour the protocol.
         self.ledger
             .add_slack(asset, num::add(shares.0, Fx::from_num(2))?)?;
-        Ok(Qty(socialized))
-    }
-
-    fn book_bankruptcy(
-        &mut self,
-        asset: usize,
-        debt: Qty,
-        covered: Qty,
-        paid: Value,
-        socialized: Qty,
-        unrecovered: Qty,
-    ) -> Result<(), ArithError> {
-        let price = self.markets.get(asset).ok_or(ArithError::Domain)?.oracle;
-        let r = &mut self.report;
-        r.bankruptcies = r.bankruptcies.saturating_add(1);
-        r.bad_debt = r.bad_debt.add(debt.value_owed(price)?)?;
-        r.insurance_used = r.insurance_used.add(paid)?;
-        r.socialized = r.socialized.add(socialized.value_owed(price)?)?;
-        r.unrecovered = r.unrecovered.add(unrecovered.value_owed(price)?)?;
-        r.insurance_fund = self.insurance;
-        if let Some(a) = r.per_asset.get_mut(asset) {
-            a.written_off = a.written_off.add(debt)?;
-            a.covered = a.covered.add(covered)?;
-            a.socialized = a.socialized.add(socialized)?;
-            a.unrecovered = a.unrecovered.add(unrecovered)?;
-        }
         Ok(())
     }
 }

@@ -265,8 +265,16 @@ impl Venue {
     }
 
     /// Trades `signed` base into the venue (negative: out of it); returns the
-    /// quote paid to the trader (negative: charged).
+    /// quote paid to the trader (negative: charged). A trade whose prices or
+    /// amounts leave the representable range is one the venue cannot fill.
     fn trade(&mut self, signed: Qty) -> Result<Value, VenueError> {
+        self.trade_unchecked(signed).map_err(|e| match e {
+            VenueError::Arith(ArithError::Overflow) => VenueError::Exhausted,
+            other => other,
+        })
+    }
+
+    fn trade_unchecked(&mut self, signed: Qty) -> Result<Value, VenueError> {
         let selling = signed.is_positive();
         let size = signed.abs()?;
         match &mut self.mechanism {
@@ -279,19 +287,25 @@ impl Venue {
                 ..
             } => {
                 let after = outstanding.add(signed)?;
+                let price_before = curve.price(*reference, *outstanding, Round::Down)?;
                 let price_after = curve.price(*reference, after, Round::Down)?;
                 if price_after <= floor.0 {
                     return Err(VenueError::Exhausted);
                 }
                 // Quote paid to the trader is the area from before to after,
                 // rounded down: proceeds round down, costs (negative) up.
-                let paid = curve.area(*reference, after, Round::Down)?.sub(curve.area(
+                let area = curve.area(*reference, after, Round::Down)?.sub(curve.area(
                     *reference,
                     *outstanding,
                     Round::Up,
                 )?)?;
+                // The area is a difference of two large terms, each within a
+                // few ulps of relative error: keep it between the fills at the
+                // prices before and after, which bracket the exact area.
+                let at_before = Value(mul(signed.0, price_before, Round::Down)?);
+                let at_after = Value(mul(signed.0, price_after, Round::Down)?);
                 *outstanding = after;
-                Ok(paid)
+                Ok(area.clamp(at_before.min(at_after), at_before.max(at_after)))
             }
             Mechanism::Pool { pool, .. } => {
                 if selling {
@@ -466,6 +480,26 @@ mod tests {
         );
         assert_eq!(v.base_in, Qty::ZERO);
         assert_eq!(v.quote_out, Value::ZERO);
+    }
+
+    #[test]
+    fn a_tiny_trade_on_a_deep_curve_fills_between_its_prices() {
+        // ref·D ≈ 3.3e8: the two areas carry errors far above the trade.
+        let config = VenueConfig::Exponential {
+            depth: Qty::from_int(40_394),
+            resilience: Ratio::ZERO,
+            floor: Price::from_int(1),
+        };
+        let mut v = Venue::new(&config, Price::from_int(8_078), Qty::from_f64(1e-9)).unwrap();
+        for _ in 0..50 {
+            let before = v.price().unwrap();
+            let q = Qty::from_f64(2.5e-11);
+            let proceeds = v.sell(q).unwrap();
+            let after = v.price().unwrap();
+            assert!(!proceeds.is_negative());
+            assert!(proceeds <= q.value_at(before, Round::Down).unwrap());
+            assert!(proceeds >= q.value_at(after, Round::Down).unwrap());
+        }
     }
 
     #[test]
