@@ -453,8 +453,14 @@ impl<'s> Engine<'s> {
         }
         self.history_head = self.history_head.wrapping_add(1) % HISTORY;
         let (head, lag) = (self.history_head, self.lag);
-        for m in self.markets.iter_mut() {
+        for (asset, m) in self.markets.iter_mut().enumerate() {
             let price = m.venue.price()?;
+            if !price.is_positive() {
+                // Defence in depth: venues refuse trades that cross their
+                // floor, so a price at or below zero means a broken market.
+                let asset = u8::try_from(asset).unwrap_or(u8::MAX);
+                return Err(StepFault::VenueExhausted { asset });
+            }
             if let Some(slot) = m.history.get_mut(head) {
                 *slot = price;
             }

@@ -402,10 +402,13 @@ impl Venue {
                 floor,
                 ..
             } => {
-                if target <= *floor {
+                // Impact decays toward the reference, so both the price now
+                // and the reference must stay above the floor.
+                let shifted = curve.shifted_reference(*reference, now, target)?;
+                if target <= *floor || shifted <= *floor {
                     return Err(VenueError::Exhausted);
                 }
-                *reference = curve.shifted_reference(*reference, now, target)?;
+                *reference = shifted;
                 Fill::default()
             }
             Mechanism::Pool {
@@ -500,6 +503,21 @@ mod tests {
             assert!(proceeds <= q.value_at(before, Round::Down).unwrap());
             assert!(proceeds >= q.value_at(after, Round::Down).unwrap());
         }
+    }
+
+    #[test]
+    fn a_shock_that_would_sink_the_reference_below_the_floor_is_refused() {
+        let mut v = linear();
+        v.buy(Qty::from_int(150)).unwrap(); // price 100 → 175, reference 100
+        let before = v;
+        // 175 → 70 keeps the price above the floor, but the reference would
+        // become 100 − 105 < 0 and the impact decays toward it.
+        assert_eq!(
+            v.move_price(Price::from_int(70)),
+            Err(VenueError::Exhausted)
+        );
+        assert_eq!(v, before);
+        assert!(v.move_price(Price::from_int(160)).is_ok());
     }
 
     #[test]
