@@ -1,7 +1,7 @@
 //! The conservation audit: every book of the ledger checked against an
 //! independent path. O(accounts × assets); tests run it after every step.
 
-use super::{sum_fx, Engine};
+use super::Engine;
 use crate::account;
 use crate::ledger::Book;
 use crate::num::{self, ArithError, Fx, Qty, ULP};
@@ -120,4 +120,9 @@ impl Engine<'_> {
         }
         Ok(())
     }
+}
+
+/// Σ of `values`, checked.
+fn sum_fx(mut values: impl Iterator<Item = Fx>) -> Result<Fx, ArithError> {
+    values.try_fold(Fx::ZERO, num::add)
 }

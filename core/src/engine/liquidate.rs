@@ -13,6 +13,15 @@ use crate::policy::{clamp_repay, to_target_repay, PairLimits, Policy};
 /// A copy of one account's stored balances.
 pub(super) type Balances = [Qty; MAX_ASSETS];
 
+fn balance(bal: &Balances, asset: usize) -> Result<Qty, ArithError> {
+    bal.get(asset).copied().ok_or(ArithError::Domain)
+}
+
+fn set_balance(bal: &mut Balances, asset: usize, value: Qty) -> Result<(), ArithError> {
+    *bal.get_mut(asset).ok_or(ArithError::Domain)? = value;
+    Ok(())
+}
+
 /// The pair a step works on.
 enum Pair {
     /// No liability left.
@@ -242,22 +251,11 @@ impl Engine<'_> {
             let Some(sized) = self.size_step(&bal, l, c, full)? else {
                 break;
             };
-            let mut next = bal;
             let (il, ic) = (self.index_of(l), self.index_of(c));
-            let (bl, bc) = (
-                *bal.get(l).ok_or(ArithError::Domain)?,
-                *bal.get(c).ok_or(ArithError::Domain)?,
-            );
-            if let (Some(x), Some(y)) =
-                (next.get_mut(l), Some(account::credit(bl, sized.repay, il)?))
-            {
-                *x = y;
-            }
-            if let (Some(x), Some(y)) =
-                (next.get_mut(c), Some(account::debit(bc, sized.seize, ic)?))
-            {
-                *x = y;
-            }
+            let (bl, bc) = (balance(&bal, l)?, balance(&bal, c)?);
+            let mut next = bal;
+            set_balance(&mut next, l, account::credit(bl, sized.repay, il)?)?;
+            set_balance(&mut next, c, account::debit(bc, sized.seize, ic)?)?;
             // A step too small to beat rounding would lower health: the
             // collateral is dust for this account, and is left alone.
             let step_before = self.maint_health(&bal)?.net()?;
@@ -269,8 +267,8 @@ impl Engine<'_> {
                 return Err(StepFault::Invariant(Invariant::OverSeized { account: id }));
             }
             self.trade_step(id, l, c, &sized, sink)?;
-            self.store(idx, l, *next.get(l).ok_or(ArithError::Domain)?)?;
-            self.store(idx, c, *next.get(c).ok_or(ArithError::Domain)?)?;
+            self.store(idx, l, balance(&next, l)?)?;
+            self.store(idx, c, balance(&next, c)?)?;
             if ic != num::Ratio::ONE {
                 // debit() rounded the shares up and effective() rounds down.
                 self.ledger.add_slack(c, Fx::from_num(2))?;

@@ -27,7 +27,7 @@ use crate::digest::Digest;
 use crate::error::{Capacity, ConfigError, EngineParam, Error, StepFault};
 use crate::event::{Event, EventSink, Termination};
 use crate::ledger::{Book, Ledger, MAX_ASSETS};
-use crate::num::{ArithError, Fx, Price, Qty, Ratio, Value};
+use crate::num::{ArithError, Price, Qty, Ratio, Value};
 use crate::policy::Policy;
 use crate::report::{AssetReport, Report};
 use crate::shock::{validate_schedule, Shock, ShockKind};
@@ -671,11 +671,6 @@ fn validate_pairs(assets: &[AssetConfig]) -> Result<(), ConfigError> {
         }
     }
     Ok(())
-}
-
-/// Σ of `values`, checked.
-fn sum_fx(mut values: impl Iterator<Item = Fx>) -> Result<Fx, ArithError> {
-    values.try_fold(Fx::ZERO, crate::num::add)
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 use super::*;
 use crate::asset::Weights;
 use crate::event::Event;
+use crate::num::Fx;
 use crate::venue::VenueConfig;
 
 /// USDC (quote) and ETH at 100 on a linear venue with λ = 0.1.
