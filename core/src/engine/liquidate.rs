@@ -85,6 +85,10 @@ impl Engine<'_> {
         account::health(bal.get(..n).unwrap_or(&[]), &self.indices, &weighted)?.net()
     }
 
+    pub(super) fn flag_word(&self, id: u32) -> u32 {
+        self.flags.get((id / 32) as usize).copied().unwrap_or(0)
+    }
+
     fn mark_liquidated(&mut self, id: u32) {
         let (word, bit) = ((id / 32) as usize, id % 32);
         if let Some(w) = self.flags.get_mut(word) {

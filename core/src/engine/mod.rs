@@ -108,6 +108,22 @@ struct Market {
     initial_total: Qty,
 }
 
+/// The engine's own state that a unit may change, saved before the unit.
+struct Checkpoint {
+    markets: heapless::Vec<Market, MAX_ASSETS>,
+    indices: [Ratio; MAX_ASSETS],
+    maint_prices: [WeightedPrice; MAX_ASSETS],
+    ledger: Ledger,
+    report: Report,
+    insurance: Value,
+    round: u32,
+    history_head: usize,
+    next_shock: usize,
+    round_liquidations: u32,
+    round_changed_accounts: u32,
+    phase: Phase,
+}
+
 /// The cascade engine over caller storage.
 pub struct Engine<'s> {
     markets: heapless::Vec<Market, MAX_ASSETS>,
@@ -406,11 +422,14 @@ impl<'s> Engine<'s> {
         });
     }
 
-    /// One unit of work.
+    /// One unit of work. A unit that fails leaves the state as it was
+    /// before the unit: the run ends on the error with every book balanced.
     fn unit(&mut self, sink: &mut dyn EventSink) -> Result<(), (StepFault, Option<u32>)> {
         match self.phase {
-            Phase::BeginRound => self.begin_round(sink).map_err(|f| (f, None)),
+            // A scan mutates nothing before its last fallible operation.
             Phase::Scan { next } => self.scan(next).map_err(|f| (f, u32::try_from(next).ok())),
+            Phase::BeginRound => self.atomically(None, |e| e.begin_round(sink)),
+            Phase::EndRound => self.atomically(None, |e| e.end_round(sink)),
             Phase::Liquidate => {
                 let mut heap = Heap {
                     slots: self.scratch,
@@ -423,14 +442,61 @@ impl<'s> Engine<'s> {
                         self.phase = Phase::EndRound;
                         Ok(())
                     }
-                    Some(c) => self
-                        .liquidate_account(c.id, sink)
-                        .map_err(|f| (f, Some(c.id))),
+                    Some(c) => self.atomically(Some(c.id), |e| e.liquidate_account(c.id, sink)),
                 }
             }
-            Phase::EndRound => self.end_round(sink).map_err(|f| (f, None)),
             Phase::Done(_) => Ok(()),
         }
+    }
+
+    /// Runs `work`; on failure restores the engine's own state and the
+    /// balances and flag of `account`, the only storage a unit writes.
+    fn atomically(
+        &mut self,
+        account: Option<u32>,
+        work: impl FnOnce(&mut Self) -> Result<(), StepFault>,
+    ) -> Result<(), (StepFault, Option<u32>)> {
+        let saved = Checkpoint {
+            markets: self.markets.clone(),
+            indices: self.indices,
+            maint_prices: self.maint_prices,
+            ledger: self.ledger,
+            report: self.report,
+            insurance: self.insurance,
+            round: self.round,
+            history_head: self.history_head,
+            next_shock: self.next_shock,
+            round_liquidations: self.round_liquidations,
+            round_changed_accounts: self.round_changed_accounts,
+            phase: self.phase,
+        };
+        let row = account.map(|id| (id, self.load(id as usize), self.flag_word(id)));
+        let Err(fault) = work(self) else {
+            return Ok(());
+        };
+        self.markets = saved.markets;
+        self.indices = saved.indices;
+        self.maint_prices = saved.maint_prices;
+        self.ledger = saved.ledger;
+        self.report = saved.report;
+        self.insurance = saved.insurance;
+        self.round = saved.round;
+        self.history_head = saved.history_head;
+        self.next_shock = saved.next_shock;
+        self.round_liquidations = saved.round_liquidations;
+        self.round_changed_accounts = saved.round_changed_accounts;
+        self.phase = saved.phase;
+        if let Some((id, balances, flags)) = row {
+            let n = self.markets.len();
+            let start = (id as usize).saturating_mul(n);
+            if let Some(stored) = self.balances.get_mut(start..start.saturating_add(n)) {
+                stored.iter_mut().zip(balances).for_each(|(s, b)| *s = b);
+            }
+            if let Some(word) = self.flags.get_mut((id / 32) as usize) {
+                *word = flags;
+            }
+        }
+        Err((fault, account))
     }
 
     fn begin_round(&mut self, sink: &mut dyn EventSink) -> Result<(), StepFault> {
