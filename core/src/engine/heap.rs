@@ -27,6 +27,14 @@ pub(crate) struct Heap<'a> {
 }
 
 impl Heap<'_> {
+    /// Swaps two occupied slots; indices past the scratch are ignored (they
+    /// cannot occur: every caller passes indices below `len`).
+    fn swap(&mut self, a: usize, b: usize) {
+        if a < self.slots.len() && b < self.slots.len() {
+            self.slots.swap(a, b);
+        }
+    }
+
     fn less(&self, a: usize, b: usize) -> bool {
         match (self.slots.get(a), self.slots.get(b)) {
             (Some(x), Some(y)) => x.key() < y.key(),
@@ -48,7 +56,7 @@ impl Heap<'_> {
             if !self.less(child, parent) {
                 break;
             }
-            self.slots.swap(child, parent);
+            self.swap(child, parent);
             child = parent;
         }
         true
@@ -58,7 +66,7 @@ impl Heap<'_> {
     pub fn pop(&mut self) -> Option<Candidate> {
         let top = *self.slots.get(..self.len)?.first()?;
         self.len = self.len.checked_sub(1)?;
-        self.slots.swap(0, self.len);
+        self.swap(0, self.len);
         let mut parent = 0usize;
         loop {
             let left = parent.saturating_mul(2).saturating_add(1);
@@ -73,7 +81,7 @@ impl Heap<'_> {
             if least == parent {
                 break;
             }
-            self.slots.swap(parent, least);
+            self.swap(parent, least);
             parent = least;
         }
         Some(top)
