@@ -2,7 +2,10 @@
 //! reference price at `ref·(1 − i·tick)` and as many asks above at
 //! `ref·(1 + i·tick)`, `i = 1..=levels`, each `depth` deep. Trades walk the
 //! ladder; each round every level refills a fraction `resilience` of what it
-//! lacks. The venue's price is the mid of the best bid and best ask.
+//! lacks. The venue's price is the mid of the two marginal prices, each the
+//! first level with depth left, interpolated by how much of it is gone: the
+//! reference when the book is full, moving as depth is taken, and recovering
+//! gradually as it refills.
 
 use crate::num::{self, mul, ArithResult, Fx, Price, Qty, Ratio, Round, Value};
 
@@ -67,19 +70,31 @@ impl Ladder {
         all.get(..usize::from(self.levels)).unwrap_or(all)
     }
 
-    fn best(&self, side: Side) -> ArithResult<Fx> {
-        let last = usize::from(self.levels).saturating_sub(1);
-        let index = self
+    /// The marginal price of one side: the first level with depth left,
+    /// interpolated by how much of it is gone, so that the price moves as
+    /// depth is taken and recovers gradually as it refills. A full first
+    /// level quotes the reference itself.
+    fn marginal(&self, side: Side) -> ArithResult<Fx> {
+        let levels = usize::from(self.levels);
+        let (index, left) = self
             .side(side)
             .iter()
-            .position(|left| left.is_positive())
-            .unwrap_or(last);
-        self.level_price(side, index, Round::Down)
+            .enumerate()
+            .find(|(_, left)| left.is_positive())
+            .map_or((levels, Fx::ZERO), |(i, left)| (i, left.0));
+        let taken = num::sub(Fx::ONE, num::div(left, self.depth.0, Round::Down)?)?;
+        let steps = num::add(Fx::from_num(index), taken)?;
+        let offset = mul(self.tick.0, steps, Round::Down)?;
+        let factor = match side {
+            Side::Bid => num::sub(Fx::ONE, offset)?,
+            Side::Ask => num::add(Fx::ONE, offset)?,
+        };
+        mul(self.reference.0, factor, Round::Down)
     }
 
     /// The mid of the best bid and best ask.
     pub fn price(&self) -> ArithResult<Price> {
-        let sum = num::add(self.best(Side::Bid)?, self.best(Side::Ask)?)?;
+        let sum = num::add(self.marginal(Side::Bid)?, self.marginal(Side::Ask)?)?;
         num::div(sum, Fx::from_num(2), Round::Down).map(Price)
     }
 
@@ -161,8 +176,12 @@ mod tests {
         // 10 at 99, 10 at 98, 5 at 97.
         let proceeds = book.sell(Qty::from_int(25)).unwrap().unwrap().to_f64();
         assert!((proceeds - (990.0 + 980.0 + 485.0)).abs() < 1e-9);
-        // Best bid 97, best ask 101: mid 99.
-        assert!((book.price().unwrap().to_f64() - 99.0).abs() < 1e-9);
+        // Marginal bid: level 3 half gone, 100·(1 − 0.025) = 97.5; the asks
+        // are full, 100: mid 98.75.
+        assert!((book.price().unwrap().to_f64() - 98.75).abs() < 1e-9);
+        book.recover().unwrap();
+        // Level 1 back to 5 of 10: bid 100·(1 − 0.005), mid 99.75.
+        assert!((book.price().unwrap().to_f64() - 99.75).abs() < 1e-9);
     }
 
     #[test]

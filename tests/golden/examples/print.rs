@@ -1,0 +1,11 @@
+//! Prints the golden lines on the host, for CI to compare with QEMU and Node.
+fn main() {
+    let mut buffers = firesale_golden::Buffers::default();
+    for index in 0..firesale_golden::COUNT {
+        let outcome =
+            firesale_golden::run(index, &mut buffers, &mut ()).expect("golden scenarios are valid");
+        let mut line = String::new();
+        firesale_golden::line(index, &outcome, &mut line).expect("formatting into a String");
+        println!("{line}");
+    }
+}
