@@ -55,21 +55,21 @@ pub const ALL_BOOKS: [Book; BOOKS] = [
 /// Per-asset double-entry books and rounding slack.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub struct Ledger {
-    books: [[Fx; BOOKS]; MAX_ASSETS],
-    slack: [Fx; MAX_ASSETS],
+pub struct Ledger<const A: usize = MAX_ASSETS> {
+    books: [[Fx; BOOKS]; A],
+    slack: [Fx; A],
 }
 
-impl Default for Ledger {
+impl<const A: usize> Default for Ledger<A> {
     fn default() -> Self {
         Self {
-            books: [[Fx::ZERO; BOOKS]; MAX_ASSETS],
-            slack: [Fx::ZERO; MAX_ASSETS],
+            books: [[Fx::ZERO; BOOKS]; A],
+            slack: [Fx::ZERO; A],
         }
     }
 }
 
-impl Ledger {
+impl<const A: usize> Ledger<A> {
     /// Moves `amount` of asset `asset` from one book to another.
     pub fn transfer(&mut self, asset: usize, from: Book, to: Book, amount: Qty) -> ArithResult<()> {
         let row = self.books.get_mut(asset).ok_or(num::ArithError::Domain)?;
@@ -133,7 +133,7 @@ mod tests {
 
     #[test]
     fn transfers_balance_to_zero() {
-        let mut l = Ledger::default();
+        let mut l: Ledger = Ledger::default();
         l.transfer(1, Book::Accounts, Book::Venue, Qty::from_int(5))
             .unwrap();
         l.transfer(1, Book::Venue, Book::Keepers, Qty::from_int(2))

@@ -35,7 +35,7 @@ pub struct AssetReport {
 /// Whole-run outcome. Values are at the oracle price of the moment.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub struct Report {
+pub struct Report<const A: usize = MAX_ASSETS> {
     /// Rounds started.
     pub rounds: u32,
     /// Liquidation pair steps.
@@ -59,14 +59,14 @@ pub struct Report {
     /// The insurance fund now.
     pub insurance_fund: Value,
     /// Per-asset outcomes; entries past `assets` are unused.
-    pub per_asset: [AssetReport; MAX_ASSETS],
+    pub per_asset: [AssetReport; A],
     /// Number of assets.
     pub assets: u8,
     /// Why the run ended, once it has.
     pub termination: Option<Termination>,
 }
 
-impl Report {
+impl<const A: usize> Report<A> {
     /// The per-asset outcomes in use.
     pub fn assets(&self) -> &[AssetReport] {
         self.per_asset

@@ -57,7 +57,7 @@ impl From<ArithError> for AuditError {
     }
 }
 
-impl Engine<'_> {
+impl<const A: usize> Engine<'_, A> {
     /// Checks conservation for every asset.
     pub fn audit(&self) -> Result<(), AuditError> {
         let n = self.markets.len();

@@ -6,18 +6,22 @@ use super::Engine;
 use crate::account::{self, Health};
 use crate::error::{Invariant, StepFault};
 use crate::event::{Event, EventSink};
-use crate::ledger::{Book, MAX_ASSETS};
+use crate::ledger::Book;
 use crate::num::{self, mul, ArithError, Fx, Qty, Round, Value};
 use crate::policy::{clamp_repay, to_target_repay, PairLimits, Policy};
 
 /// A copy of one account's stored balances.
-pub(super) type Balances = [Qty; MAX_ASSETS];
+pub(super) type Balances<const A: usize> = [Qty; A];
 
-fn balance(bal: &Balances, asset: usize) -> Result<Qty, ArithError> {
+fn balance<const A: usize>(bal: &Balances<A>, asset: usize) -> Result<Qty, ArithError> {
     bal.get(asset).copied().ok_or(ArithError::Domain)
 }
 
-fn set_balance(bal: &mut Balances, asset: usize, value: Qty) -> Result<(), ArithError> {
+fn set_balance<const A: usize>(
+    bal: &mut Balances<A>,
+    asset: usize,
+    value: Qty,
+) -> Result<(), ArithError> {
     *bal.get_mut(asset).ok_or(ArithError::Domain)? = value;
     Ok(())
 }
@@ -38,9 +42,9 @@ struct Sized {
     seize: Qty,
 }
 
-impl Engine<'_> {
-    pub(super) fn load(&self, id: usize) -> Balances {
-        let mut bal = [Qty::ZERO; MAX_ASSETS];
+impl<const A: usize> Engine<'_, A> {
+    pub(super) fn load(&self, id: usize) -> Balances<A> {
+        let mut bal = [Qty::ZERO; A];
         if let Some(stored) = self.stored_balances(id) {
             bal.iter_mut().zip(stored).for_each(|(b, s)| *b = *s);
         }
@@ -66,7 +70,7 @@ impl Engine<'_> {
         Ok(())
     }
 
-    fn maint_health(&self, bal: &Balances) -> Result<Health, ArithError> {
+    fn maint_health(&self, bal: &Balances<A>) -> Result<Health, ArithError> {
         let n = self.markets.len();
         account::health(
             bal.get(..n).unwrap_or(&[]),
@@ -75,8 +79,8 @@ impl Engine<'_> {
         )
     }
 
-    fn liq_end_health(&self, bal: &Balances) -> Result<Value, ArithError> {
-        let mut weighted = [account::WeightedPrice::default(); MAX_ASSETS];
+    fn liq_end_health(&self, bal: &Balances<A>) -> Result<Value, ArithError> {
+        let mut weighted = [account::WeightedPrice::default(); A];
         weighted
             .iter_mut()
             .zip(&self.markets)
@@ -101,7 +105,7 @@ impl Engine<'_> {
 
     /// Largest weighted liability and largest weighted collateral (not in
     /// `skip`); ties go to the lower index.
-    fn pick_pair(&self, bal: &Balances, skip: u32) -> Result<Pair, ArithError> {
+    fn pick_pair(&self, bal: &Balances<A>, skip: u32) -> Result<Pair, ArithError> {
         let mut liability: Option<(usize, Fx)> = None;
         let mut collateral: Option<(usize, Fx)> = None;
         for (i, m) in self.markets.iter().enumerate() {
@@ -131,7 +135,7 @@ impl Engine<'_> {
     }
 
     /// Whether a close-factor liquidation may repay the whole debt.
-    fn close_in_full(&self, before: &Health, bal: &Balances) -> Result<bool, ArithError> {
+    fn close_in_full(&self, before: &Health, bal: &Balances<A>) -> Result<bool, ArithError> {
         let Policy::CloseFactor {
             full_close_health_factor,
             full_close_debt_value,
@@ -160,7 +164,7 @@ impl Engine<'_> {
     /// Sizes one pair step under the policy; `None` when the target is met.
     fn size_step(
         &self,
-        bal: &Balances,
+        bal: &Balances<A>,
         l: usize,
         c: usize,
         full: bool,

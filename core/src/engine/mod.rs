@@ -27,6 +27,10 @@ use crate::digest::Digest;
 use crate::error::{Capacity, ConfigError, EngineParam, Error, StepFault};
 use crate::event::{Event, EventSink, Termination};
 use crate::ledger::{Book, Ledger, MAX_ASSETS};
+
+/// Most assets an engine's type can hold: liquidations mark skipped
+/// collateral in a `u32`.
+pub const ASSET_CAPACITY_LIMIT: usize = 32;
 use crate::num::{ArithError, Price, Qty, Ratio, Value};
 use crate::policy::Policy;
 use crate::report::{AssetReport, Report};
@@ -109,12 +113,12 @@ struct Market {
 }
 
 /// The engine's own state that a unit may change, saved before the unit.
-struct Checkpoint {
-    markets: heapless::Vec<Market, MAX_ASSETS>,
-    indices: [Ratio; MAX_ASSETS],
-    maint_prices: [WeightedPrice; MAX_ASSETS],
-    ledger: Ledger,
-    report: Report,
+struct Checkpoint<const A: usize> {
+    markets: heapless::Vec<Market, A>,
+    indices: [Ratio; A],
+    maint_prices: [WeightedPrice; A],
+    ledger: Ledger<A>,
+    report: Report<A>,
     insurance: Value,
     round: u32,
     history_head: usize,
@@ -124,12 +128,14 @@ struct Checkpoint {
     phase: Phase,
 }
 
-/// The cascade engine over caller storage.
-pub struct Engine<'s> {
-    markets: heapless::Vec<Market, MAX_ASSETS>,
+/// The cascade engine over caller storage, holding up to `A` assets (the
+/// quote included). The capacity lives in the type: a firmware that needs
+/// three assets uses `Engine<'_, 3>` and pays for three.
+pub struct Engine<'s, const A: usize = MAX_ASSETS> {
+    markets: heapless::Vec<Market, A>,
     /// Deposit indices, contiguous for the health loop.
-    indices: [Ratio; MAX_ASSETS],
-    maint_prices: [WeightedPrice; MAX_ASSETS],
+    indices: [Ratio; A],
+    maint_prices: [WeightedPrice; A],
     policy: Policy,
     max_rounds: u32,
     lag: usize,
@@ -138,8 +144,8 @@ pub struct Engine<'s> {
     next_shock: usize,
     insurance: Value,
     initial_insurance: Value,
-    ledger: Ledger,
-    report: Report,
+    ledger: Ledger<A>,
+    report: Report<A>,
     phase: Phase,
     round: u32,
     heap_len: usize,
@@ -163,12 +169,12 @@ fn arith(e: ArithError) -> Error {
     }
 }
 
-impl<'s> Engine<'s> {
+impl<'s, const A: usize> Engine<'s, A> {
     /// Validates the configuration and storage and builds the engine.
     pub fn new(config: &EngineConfig<'s>, storage: Storage<'s>) -> Result<Self, Error> {
         let n = config.assets.len();
-        if n == 0 || n > MAX_ASSETS {
-            return Err(capacity(Capacity::Assets, MAX_ASSETS, n));
+        if n == 0 || n > A || A > ASSET_CAPACITY_LIMIT {
+            return Err(capacity(Capacity::Assets, A.min(ASSET_CAPACITY_LIMIT), n));
         }
         for (i, asset) in config.assets.iter().enumerate() {
             asset.validate(u8::try_from(i).unwrap_or(u8::MAX))?;
@@ -222,7 +228,7 @@ impl<'s> Engine<'s> {
             };
             markets
                 .push(market)
-                .map_err(|_| capacity(Capacity::Assets, MAX_ASSETS, n))?;
+                .map_err(|_| capacity(Capacity::Assets, A, n))?;
         }
         for account in storage.balances.chunks_exact(n) {
             for (market, &b) in markets.iter_mut().zip(account) {
@@ -244,7 +250,7 @@ impl<'s> Engine<'s> {
             fees: Value::ZERO,
             keeper_pnl: Value::ZERO,
             insurance_fund: config.insurance_fund,
-            per_asset: [AssetReport::default(); MAX_ASSETS],
+            per_asset: [AssetReport::default(); A],
             assets: u8::try_from(n).unwrap_or(u8::MAX),
             termination: None,
         };
@@ -261,8 +267,8 @@ impl<'s> Engine<'s> {
         }
         let mut engine = Self {
             markets,
-            indices: [Ratio::ONE; MAX_ASSETS],
-            maint_prices: [WeightedPrice::default(); MAX_ASSETS],
+            indices: [Ratio::ONE; A],
+            maint_prices: [WeightedPrice::default(); A],
             policy: config.policy,
             max_rounds: config.max_rounds,
             lag: usize::from(config.oracle_lag_rounds),
@@ -303,12 +309,12 @@ impl<'s> Engine<'s> {
     }
 
     /// The report so far.
-    pub fn report(&self) -> &Report {
+    pub fn report(&self) -> &Report<A> {
         &self.report
     }
 
     /// The ledger.
-    pub fn ledger(&self) -> &Ledger {
+    pub fn ledger(&self) -> &Ledger<A> {
         &self.ledger
     }
 
@@ -348,7 +354,7 @@ impl<'s> Engine<'s> {
     /// Health of one account in `tier` at this round's oracle prices.
     pub fn health(&self, id: usize, tier: HealthTier) -> Option<Health> {
         let stored = self.stored_balances(id)?;
-        let mut weighted = [WeightedPrice::default(); MAX_ASSETS];
+        let mut weighted = [WeightedPrice::default(); A];
         for (w, m) in weighted.iter_mut().zip(&self.markets) {
             *w = WeightedPrice::new(&m.config, m.oracle, tier).ok()?;
         }

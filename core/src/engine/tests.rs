@@ -323,7 +323,7 @@ fn invalid_configurations_are_named_errors() {
             scratch: &mut scratch,
             flags: &mut flags,
         };
-        Engine::new(&config, storage).err()
+        <Engine>::new(&config, storage).err()
     };
     let mut generous = market(0.1, 0.0);
     generous[1].liquidation_bonus = Ratio::from_f64(0.3);

@@ -37,11 +37,11 @@ struct Haircut {
     new_index: Ratio,
 }
 
-impl Engine<'_> {
+impl<const A: usize> Engine<'_, A> {
     pub(super) fn bankrupt(
         &mut self,
         id: u32,
-        bal: &mut Balances,
+        bal: &mut Balances<A>,
         sink: &mut dyn EventSink,
     ) -> Result<(), StepFault> {
         for asset in 0..self.markets.len() {

@@ -60,7 +60,7 @@ pub struct Outcome {
     /// Why the run ended.
     pub termination: Termination,
     /// The report.
-    pub report: Report,
+    pub report: Report<MAX_ASSETS>,
 }
 
 fn pct(n: i32) -> Ratio {
@@ -268,7 +268,7 @@ pub fn run(
         scratch: &mut buffers.scratch,
         flags: &mut buffers.flags,
     };
-    let mut engine = Engine::new(&config, storage)?;
+    let mut engine: Engine<'_, MAX_ASSETS> = Engine::new(&config, storage)?;
     let termination = engine.run(sink);
     Ok(Outcome {
         digest: engine.digest(),
