@@ -1,0 +1,104 @@
+//! Runs every golden scenario with the kernel on a Cortex-M3, from stack
+//! storage, with no allocator; prints each golden line and the stack
+//! high-water mark over semihosting; exits through semihosting with success
+//! only if every scenario ran (QEMU passes the status back).
+//!
+//! Stack high-water mark: the free RAM between the end of static data and
+//! the stack pointer is painted with a pattern first; after the runs, the
+//! lowest word no longer holding it marks the deepest the stack went.
+#![no_std]
+#![no_main]
+
+use core::fmt::Write;
+use cortex_m_rt::entry;
+use cortex_m_semihosting::{debug, hprintln};
+
+const PAINT: u32 = 0xF1E5_A1E5;
+/// Words left unpainted below the stack pointer at the time of painting.
+const SAFETY_WORDS: usize = 64;
+
+extern "C" {
+    static __sheap: u32;
+    static _stack_start: u32;
+}
+
+fn stack_bounds() -> (usize, usize) {
+    // Only the addresses of the linker symbols are taken.
+    (
+        core::ptr::addr_of!(__sheap) as usize,
+        core::ptr::addr_of!(_stack_start) as usize,
+    )
+}
+
+fn paint_stack() {
+    let (bottom, _) = stack_bounds();
+    let sp = cortex_m::register::msp::read() as usize;
+    let end = sp.saturating_sub(SAFETY_WORDS * 4);
+    let mut at = bottom;
+    while at < end {
+        // SAFETY: [bottom, end) is RAM above static data and below the
+        // live stack; nothing else uses it yet.
+        unsafe { core::ptr::write_volatile(at as *mut u32, PAINT) };
+        at += 4;
+    }
+}
+
+fn stack_high_water() -> usize {
+    let (bottom, top) = stack_bounds();
+    let mut at = bottom;
+    // SAFETY: reads of the painted RAM region.
+    while at < top && unsafe { core::ptr::read_volatile(at as *const u32) } == PAINT {
+        at += 4;
+    }
+    top - at
+}
+
+#[inline(never)]
+fn run_goldens() -> bool {
+    let mut buffers = firesale_golden::Buffers::default();
+    let mut all_ran = true;
+    for index in 0..firesale_golden::COUNT {
+        let mut line: heapless::String<160> = heapless::String::new();
+        match firesale_golden::run(index, &mut buffers, &mut ()) {
+            Ok(outcome) => {
+                let _ = firesale_golden::line(index, &outcome, &mut line);
+                hprintln!("{}", line.as_str());
+            }
+            Err(e) => {
+                all_ran = false;
+                let _ = write!(line, "golden {index} error {e:?}");
+                hprintln!("{}", line.as_str());
+            }
+        }
+    }
+    all_ran
+}
+
+#[entry]
+fn main() -> ! {
+    paint_stack();
+    let ok = run_goldens();
+    let (bottom, top) = stack_bounds();
+    hprintln!(
+        "stack high-water {} bytes of {} free",
+        stack_high_water(),
+        top - bottom
+    );
+    debug::exit(if ok {
+        debug::EXIT_SUCCESS
+    } else {
+        debug::EXIT_FAILURE
+    });
+    loop {
+        cortex_m::asm::wfi();
+    }
+}
+
+#[panic_handler]
+fn panic(info: &core::panic::PanicInfo) -> ! {
+    hprintln!("panic: {}", info);
+    debug::exit(debug::EXIT_FAILURE);
+    loop {
+        cortex_m::asm::wfi();
+    }
+}

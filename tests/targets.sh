@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Runs the golden scenarios on the three targets and fails unless every
+# digest equals the host's: the host (x86_64), a Cortex-M3 under QEMU
+# (lm3s6965evb), and wasm32 under Node. Also checks the firmware's flash,
+# static RAM and measured stack against the budgets in docs/targets.md.
+# Needs: rustup targets thumbv7m-none-eabi and wasm32-unknown-unknown,
+# qemu-system-arm, node, and binutils' `size` (.ci/run installs them).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+FLASH_BUDGET=81920   # bytes: vector table + .text + .rodata + .data
+RAM_BUDGET=1024      # bytes: .data + .bss
+STACK_BUDGET=36864   # bytes: measured high-water mark
+
+out=target/golden
+mkdir -p "$out"
+
+cargo run -q --release -p firesale-golden --example print > "$out/host.txt"
+
+(cd tests/embedded && cargo build -q --release --target-dir ../../target)
+elf=target/thumbv7m-none-eabi/release/firesale-embedded
+timeout 120 qemu-system-arm -cpu cortex-m3 -machine lm3s6965evb -nographic \
+  -semihosting-config enable=on,target=native -kernel "$elf" > "$out/qemu-full.txt" 2> "$out/qemu-stderr.txt" \
+  || { echo "firmware failed:"; cat "$out/qemu-full.txt" "$out/qemu-stderr.txt"; exit 1; }
+grep '^golden ' "$out/qemu-full.txt" > "$out/qemu.txt"
+
+cargo build -q --release -p firesale-wasm --target wasm32-unknown-unknown
+node tests/wasm/run.mjs target/wasm32-unknown-unknown/release/firesale_wasm.wasm > "$out/node.txt"
+
+echo "host (x86_64):";            cat "$out/host.txt"
+echo "firmware (Cortex-M3, QEMU):"; cat "$out/qemu.txt"
+echo "wasm32 (Node):";            cat "$out/node.txt"
+diff -u "$out/host.txt" "$out/qemu.txt" || { echo "FAIL: firmware digests differ from the host's"; exit 1; }
+diff -u "$out/host.txt" "$out/node.txt" || { echo "FAIL: wasm digests differ from the host's"; exit 1; }
+diff -u tests/golden/digests.txt "$out/host.txt" || { echo "FAIL: host digests differ from the committed golden file"; exit 1; }
+echo "OK: $(wc -l < "$out/host.txt") golden digests equal on host, Cortex-M3 and wasm32"
+
+read -r flash ram < <(size -A "$elf" | awk '
+  $1 == ".vector_table" || $1 == ".text" || $1 == ".rodata" { flash += $2 }
+  $1 == ".data" { flash += $2; ram += $2 }
+  $1 == ".bss" || $1 == ".uninit" { ram += $2 }
+  END { print flash, ram }')
+stack=$(sed -n 's/^stack high-water \([0-9]*\) bytes.*/\1/p' "$out/qemu-full.txt")
+printf 'firmware: flash %s B (budget %s), static RAM %s B (budget %s), stack high-water %s B (budget %s)\n' \
+  "$flash" "$FLASH_BUDGET" "$ram" "$RAM_BUDGET" "$stack" "$STACK_BUDGET"
+[ "$flash" -le "$FLASH_BUDGET" ] || { echo "FAIL: flash over budget"; exit 1; }
+[ "$ram" -le "$RAM_BUDGET" ] || { echo "FAIL: static RAM over budget"; exit 1; }
+[ -n "$stack" ] && [ "$stack" -le "$STACK_BUDGET" ] || { echo "FAIL: stack over budget"; exit 1; }

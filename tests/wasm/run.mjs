@@ -1,0 +1,24 @@
+// Runs the golden scenarios in the wasm32 build of the kernel under Node and
+// prints one line each, as the host and the firmware do.
+// Usage: node tests/wasm/run.mjs target/wasm32-unknown-unknown/release/firesale_wasm.wasm
+import { readFileSync } from "node:fs";
+
+const path = process.argv[2];
+if (!path) {
+  console.error("usage: node run.mjs PATH_TO_WASM");
+  process.exit(2);
+}
+const { instance } = await WebAssembly.instantiate(readFileSync(path), {});
+const { golden_count, golden_line, line_buffer, memory } = instance.exports;
+let failed = false;
+for (let i = 0; i < golden_count(); i++) {
+  const len = golden_line(i);
+  if (len === 0) {
+    console.log(`golden ${i} error`);
+    failed = true;
+    continue;
+  }
+  const bytes = new Uint8Array(memory.buffer, line_buffer(), len);
+  console.log(new TextDecoder().decode(bytes));
+}
+process.exit(failed ? 1 : 0);
