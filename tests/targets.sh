@@ -27,6 +27,21 @@ grep '^golden ' "$out/qemu-full.txt" > "$out/qemu.txt"
 cargo build -q --release -p firesale-wasm --target wasm32-unknown-unknown
 node tests/wasm/run.mjs target/wasm32-unknown-unknown/release/firesale_wasm.wasm > "$out/node.txt"
 
+# The defmt variant: the device sends interned ids and raw values over
+# semihosting; defmt-print formats them on the host with the ELF's table.
+if command -v defmt-print >/dev/null; then
+  (cd tests/embedded && cargo build -q --release --features defmt --target-dir ../../target/defmt)
+  defmt_elf=target/defmt/thumbv7m-none-eabi/release/firesale-embedded
+  timeout 120 qemu-system-arm -cpu cortex-m3 -machine lm3s6965evb -nographic \
+    -semihosting-config enable=on,target=native -kernel "$defmt_elf" 2> /dev/null \
+    | defmt-print -e "$defmt_elf" > "$out/defmt-full.txt"
+  grep '^golden ' "$out/defmt-full.txt" > "$out/defmt.txt"
+  echo "firmware with defmt (decoded by defmt-print):"; cat "$out/defmt.txt"
+  diff -u "$out/host.txt" "$out/defmt.txt" || { echo "FAIL: defmt firmware digests differ"; exit 1; }
+else
+  echo "defmt-print not installed: skipping the defmt variant"
+fi
+
 echo "host (x86_64):";            cat "$out/host.txt"
 echo "firmware (Cortex-M3, QEMU):"; cat "$out/qemu.txt"
 echo "wasm32 (Node):";            cat "$out/node.txt"
@@ -41,6 +56,11 @@ read -r flash ram < <(size -A "$elf" | awk '
   $1 == ".bss" || $1 == ".uninit" { ram += $2 }
   END { print flash, ram }')
 stack=$(sed -n 's/^stack high-water \([0-9]*\) bytes.*/\1/p' "$out/qemu-full.txt")
+if [ -n "${defmt_elf:-}" ]; then
+  defmt_flash=$(size -A "$defmt_elf" | awk '$1 == ".vector_table" || $1 == ".text" || $1 == ".rodata" || $1 == ".data" { f += $2 } END { print f }')
+  defmt_stack=$(sed -n 's/^stack high-water \([0-9]*\) bytes.*/\1/p' "$out/defmt-full.txt")
+  printf 'firmware with defmt: flash %s B, stack high-water %s B\n' "$defmt_flash" "$defmt_stack"
+fi
 printf 'firmware: flash %s B (budget %s), static RAM %s B (budget %s), stack high-water %s B (budget %s)\n' \
   "$flash" "$FLASH_BUDGET" "$ram" "$RAM_BUDGET" "$stack" "$STACK_BUDGET"
 [ "$flash" -le "$FLASH_BUDGET" ] || { echo "FAIL: flash over budget"; exit 1; }
