@@ -34,7 +34,7 @@ pub fn exp(x: Fx) -> ArithResult<Fx> {
         }
         sum = add(sum, term)?;
     }
-    let k: i32 = k.to_num();
+    let k: i32 = k.checked_to_num().ok_or(ArithError::Overflow)?;
     if k >= 0 {
         let shift = u32::try_from(k).map_err(|_| ArithError::Overflow)?;
         let bits = sum.to_bits();

@@ -15,9 +15,11 @@
 //! protocol rounds up, what is credited to an account rounds down. Overflow is
 //! an [`ArithError`], never a wrap or a panic.
 
+mod decimal;
 mod exp;
 mod wide;
 
+pub use decimal::parse_decimal;
 pub use exp::exp;
 use fixed::types::I80F48;
 
@@ -110,7 +112,7 @@ macro_rules! unit_type {
             }
             /// Parses a decimal such as `"1234.5"` (rounded to nearest).
             pub fn parse(s: &str) -> Option<Self> {
-                s.parse::<Fx>().ok().map(Self)
+                parse_decimal(s).map(Self)
             }
             /// Converts a float (for set-up and tests only: saturating).
             pub fn from_f64(x: f64) -> Self {
