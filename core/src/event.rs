@@ -83,6 +83,14 @@ pub enum Event {
         /// Pair steps in the round.
         liquidations: u32,
     },
+    /// A unit failed (an overflow or a broken invariant) and its state was
+    /// restored: the last `events` events before this one did not happen.
+    RolledBack {
+        /// The round.
+        round: u32,
+        /// Events undone.
+        events: u32,
+    },
     /// The run ended.
     Finished {
         /// The last round.

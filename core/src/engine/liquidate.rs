@@ -93,6 +93,13 @@ impl<const A: usize> Engine<'_, A> {
         self.flags.get((id / 32) as usize).copied().unwrap_or(0)
     }
 
+    /// Records that a liquidation or bankruptcy changed account `id` this
+    /// round.
+    fn mark_changed(&mut self, id: u32) {
+        self.mark_liquidated(id);
+        self.round_changed_accounts = self.round_changed_accounts.saturating_add(1);
+    }
+
     fn mark_liquidated(&mut self, id: u32) {
         let (word, bit) = ((id / 32) as usize, id % 32);
         if let Some(w) = self.flags.get_mut(word) {
@@ -283,14 +290,18 @@ impl<const A: usize> Engine<'_, A> {
             }
             bal = next;
             steps = steps.saturating_add(1);
+            if steps == 1 {
+                // Counted at once: a later step may end the run (a broken
+                // market) and keep what was done so far.
+                self.mark_changed(id);
+            }
             if one_step_only {
                 break;
             }
         }
         let bankrupt = matches!(self.pick_pair(&bal, skip)?, Pair::NoCollateral);
-        if steps > 0 || bankrupt {
-            self.mark_liquidated(id);
-            self.round_changed_accounts = self.round_changed_accounts.saturating_add(1);
+        if bankrupt && steps == 0 {
+            self.mark_changed(id);
         }
         if bankrupt {
             self.bankrupt(id, &mut bal, sink)?;

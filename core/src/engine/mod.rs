@@ -112,6 +112,19 @@ struct Market {
     initial_total: Qty,
 }
 
+/// Counts the events a unit emits, so a rollback can say how many it undid.
+struct Counting<'a> {
+    inner: &'a mut dyn EventSink,
+    events: u32,
+}
+
+impl EventSink for Counting<'_> {
+    fn emit(&mut self, event: &Event) {
+        self.events = self.events.saturating_add(1);
+        self.inner.emit(event);
+    }
+}
+
 /// The engine's own state that a unit may change, saved before the unit.
 struct Checkpoint<const A: usize> {
     markets: heapless::Vec<Market, A>,
@@ -434,8 +447,8 @@ impl<'s, const A: usize> Engine<'s, A> {
         match self.phase {
             // A scan mutates nothing before its last fallible operation.
             Phase::Scan { next } => self.scan(next).map_err(|f| (f, u32::try_from(next).ok())),
-            Phase::BeginRound => self.atomically(None, |e| e.begin_round(sink)),
-            Phase::EndRound => self.atomically(None, |e| e.end_round(sink)),
+            Phase::BeginRound => self.atomically(None, sink, |e, sink| e.begin_round(sink)),
+            Phase::EndRound => self.atomically(None, sink, |e, sink| e.end_round(sink)),
             Phase::Liquidate => {
                 let mut heap = Heap {
                     slots: self.scratch,
@@ -448,19 +461,26 @@ impl<'s, const A: usize> Engine<'s, A> {
                         self.phase = Phase::EndRound;
                         Ok(())
                     }
-                    Some(c) => self.atomically(Some(c.id), |e| e.liquidate_account(c.id, sink)),
+                    Some(c) => {
+                        self.atomically(Some(c.id), sink, |e, sink| e.liquidate_account(c.id, sink))
+                    }
                 }
             }
             Phase::Done(_) => Ok(()),
         }
     }
 
-    /// Runs `work`; on failure restores the engine's own state and the
-    /// balances and flag of `account`, the only storage a unit writes.
+    /// Runs `work`. A venue that cannot fill a trade fails before anything
+    /// of that trade is applied, so the state stays as it is and the run ends
+    /// with the market broken. Any other failure (overflow, a broken
+    /// invariant) restores the engine's own state and the balances and flag
+    /// of `account`, the only storage a unit writes, and reports how many of
+    /// the unit's events were undone ([`Event::RolledBack`]).
     fn atomically(
         &mut self,
         account: Option<u32>,
-        work: impl FnOnce(&mut Self) -> Result<(), StepFault>,
+        sink: &mut dyn EventSink,
+        work: impl FnOnce(&mut Self, &mut dyn EventSink) -> Result<(), StepFault>,
     ) -> Result<(), (StepFault, Option<u32>)> {
         let saved = Checkpoint {
             markets: self.markets.clone(),
@@ -477,9 +497,16 @@ impl<'s, const A: usize> Engine<'s, A> {
             phase: self.phase,
         };
         let row = account.map(|id| (id, self.load(id as usize), self.flag_word(id)));
-        let Err(fault) = work(self) else {
+        let mut counting = Counting {
+            inner: sink,
+            events: 0,
+        };
+        let Err(fault) = work(self, &mut counting) else {
             return Ok(());
         };
+        if let StepFault::VenueExhausted { .. } = fault {
+            return Err((fault, account));
+        }
         self.markets = saved.markets;
         self.indices = saved.indices;
         self.maint_prices = saved.maint_prices;
@@ -501,6 +528,12 @@ impl<'s, const A: usize> Engine<'s, A> {
             if let Some(word) = self.flags.get_mut((id / 32) as usize) {
                 *word = flags;
             }
+        }
+        if counting.events > 0 {
+            counting.inner.emit(&Event::RolledBack {
+                round: self.round,
+                events: counting.events,
+            });
         }
         Err((fault, account))
     }
