@@ -95,51 +95,45 @@ fn kernel_entries(events: &[Event]) -> Vec<oracle::Liquidated> {
     let mut out: Vec<oracle::Liquidated> = Vec::new();
     let mut round = 0;
     for e in events {
-        let (account, apply): (u32, Box<dyn Fn(&mut oracle::Liquidated)>) = match *e {
+        let account = match *e {
             Event::RoundStarted { round: r } => {
                 round = r;
                 continue;
             }
-            Event::Liquidation {
-                account,
-                liability,
-                collateral,
-                repaid,
-                seized,
-                ..
-            } => (
-                account,
-                Box::new(move |x: &mut oracle::Liquidated| {
-                    x.repaid[usize::from(liability)] += repaid.to_f64();
-                    x.seized[usize::from(collateral)] += seized.to_f64();
-                }),
-            ),
-            Event::Bankruptcy {
-                account,
-                asset,
-                written_off,
-                ..
-            } => (
-                account,
-                Box::new(move |x: &mut oracle::Liquidated| {
-                    x.written_off[usize::from(asset)] += written_off.to_f64()
-                }),
-            ),
+            Event::Liquidation { account, .. } | Event::Bankruptcy { account, .. } => {
+                account as usize
+            }
             _ => continue,
         };
-        let same = out
+        if !out
             .last()
-            .is_some_and(|l| l.round == round && l.account == account as usize);
-        if !same {
+            .is_some_and(|l| l.round == round && l.account == account)
+        {
             out.push(oracle::Liquidated {
                 round,
-                account: account as usize,
+                account,
                 repaid: [0.0; 2],
                 seized: [0.0; 2],
                 written_off: [0.0; 2],
             });
         }
-        apply(out.last_mut().unwrap());
+        let entry = out.last_mut().unwrap();
+        match *e {
+            Event::Liquidation {
+                liability,
+                collateral,
+                repaid,
+                seized,
+                ..
+            } => {
+                entry.repaid[usize::from(liability)] += repaid.to_f64();
+                entry.seized[usize::from(collateral)] += seized.to_f64();
+            }
+            Event::Bankruptcy {
+                asset, written_off, ..
+            } => entry.written_off[usize::from(asset)] += written_off.to_f64(),
+            _ => {}
+        }
     }
     out
 }
