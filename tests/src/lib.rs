@@ -156,6 +156,11 @@ pub struct Buffers {
 }
 
 impl Buffers {
+    /// The three storage slices, to hand to an engine.
+    pub fn parts(&mut self) -> (&mut [Qty], &mut [Candidate], &mut [u32]) {
+        (&mut self.balances, &mut self.scratch, &mut self.flags)
+    }
+
     /// Fresh storage holding the scenario's starting balances.
     pub fn new(s: &Scenario) -> Self {
         let n = s.accounts();
