@@ -65,6 +65,18 @@ pub enum Capacity {
     ScratchStorage,
 }
 
+/// What overflowed while the engine was being built.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Magnitude {
+    /// The venue's starting state (for a pool: base reserve × price).
+    Venue,
+    /// The price times a weight.
+    WeightedPrice,
+    /// The sum of all accounts' balances of the asset.
+    BalanceTotal,
+}
+
 /// An invalid configuration, naming the parameter and where it is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
@@ -95,6 +107,13 @@ pub enum ConfigError {
         limit: usize,
         /// What was asked.
         got: usize,
+    },
+    /// A number too large for the kernel's fixed point.
+    TooLarge {
+        /// The asset.
+        asset: u8,
+        /// What overflowed.
+        what: Magnitude,
     },
     /// A shock is out of round order, names an unknown or quote asset, or has
     /// a non-positive price, ratio or quantity.

@@ -134,3 +134,114 @@ pub fn scenario(data: &[u8]) -> (Scenario, Vec<u32>) {
     };
     (scenario, budgets)
 }
+
+/// A raw fixed-point number: any bit pattern.
+fn raw(r: &mut Reader<'_>) -> Fx {
+    let mut bytes = [0u8; 16];
+    for b in bytes.iter_mut() {
+        *b = r.u8();
+    }
+    // Mostly plausible magnitudes, sometimes anything at all.
+    let bits = i128::from_le_bytes(bytes);
+    match r.u8() % 4 {
+        0 => Fx::from_bits(bits),
+        1 => Fx::from_bits(bits >> 60),
+        2 => Fx::from_bits(bits >> 80),
+        _ => Fx::from_bits((bits >> 100).abs() << 40),
+    }
+}
+
+/// A configuration with every parameter an arbitrary number, valid or not:
+/// for the validation fuzz target. Asset 0 is sometimes not the quote.
+pub fn raw_scenario(data: &[u8]) -> Scenario {
+    let mut r = Reader::new(data);
+    let assets_count = 1 + usize::from(r.u8() % 5);
+    let mut assets = Vec::new();
+    for i in 0..assets_count {
+        let weights = |r: &mut Reader<'_>| firesale_core::Weights {
+            init: Ratio(raw(r)),
+            liq_end: Ratio(raw(r)),
+            maint: Ratio(raw(r)),
+        };
+        let venue = match r.u8() % 7 {
+            0 => VenueConfig::Quote,
+            1 => VenueConfig::Linear {
+                lambda: raw(&mut r),
+                resilience: Ratio(raw(&mut r)),
+                floor: Price(raw(&mut r)),
+            },
+            2 => VenueConfig::Exponential {
+                depth: Qty(raw(&mut r)),
+                resilience: Ratio(raw(&mut r)),
+                floor: Price(raw(&mut r)),
+            },
+            3 => VenueConfig::SquareRoot {
+                y_sigma: Ratio(raw(&mut r)),
+                volume: Qty(raw(&mut r)),
+                resilience: Ratio(raw(&mut r)),
+                floor: Price(raw(&mut r)),
+            },
+            4 => VenueConfig::ConstantProduct {
+                base_reserve: Qty(raw(&mut r)),
+                fee: Ratio(raw(&mut r)),
+                resilience: Ratio(raw(&mut r)),
+            },
+            5 => VenueConfig::OrderBook {
+                levels: r.u8(),
+                tick: Ratio(raw(&mut r)),
+                depth: Qty(raw(&mut r)),
+                resilience: Ratio(raw(&mut r)),
+            },
+            _ if i == 0 => VenueConfig::Quote,
+            _ => VenueConfig::Linear {
+                lambda: Fx::ONE,
+                resilience: Ratio::ZERO,
+                floor: Price::ONE,
+            },
+        };
+        assets.push(AssetConfig {
+            price: Price(raw(&mut r)),
+            asset_weights: weights(&mut r),
+            liability_weights: weights(&mut r),
+            liquidation_bonus: Ratio(raw(&mut r)),
+            protocol_fee: Ratio(raw(&mut r)),
+            dust: Qty(raw(&mut r)),
+            venue,
+        });
+    }
+    let policy = match r.u8() % 3 {
+        0 => Policy::Absorb,
+        1 => Policy::ToTarget,
+        _ => Policy::CloseFactor {
+            close_factor: Ratio(raw(&mut r)),
+            full_close_health_factor: Ratio(raw(&mut r)),
+            full_close_debt_value: Value(raw(&mut r)),
+        },
+    };
+    let accounts = usize::from(r.u8() % 6);
+    let balances = (0..accounts * assets_count + usize::from(r.u8() % 2))
+        .map(|_| Qty(raw(&mut r)))
+        .collect();
+    let shocks = (0..r.u8() % 4)
+        .map(|_| Shock {
+            round: u32::from(r.u8() % 5),
+            asset: r.u8() % 6,
+            kind: match r.u8() % 4 {
+                0 => ShockKind::SetPrice(Price(raw(&mut r))),
+                1 => ShockKind::MovePrice(Ratio(raw(&mut r))),
+                2 => ShockKind::Sell(Qty(raw(&mut r))),
+                _ => ShockKind::Buy(Qty(raw(&mut r))),
+            },
+        })
+        .collect();
+    Scenario {
+        name: "raw".into(),
+        assets,
+        policy,
+        max_rounds: u32::from(r.u8() % 20),
+        oracle_lag_rounds: r.u8() % 20,
+        insurance_fund: Value(raw(&mut r)),
+        shocks,
+        balances,
+    }
+}

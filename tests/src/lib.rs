@@ -3,6 +3,7 @@
 //! driver that steps a run and checks the kernel's invariants after each step.
 
 pub mod bytes;
+pub mod fuzzing;
 pub mod oracle;
 pub mod strategies;
 

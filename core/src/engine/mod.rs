@@ -24,7 +24,7 @@ pub use heap::Candidate;
 use crate::account::{self, Health, WeightedPrice};
 use crate::asset::{AssetConfig, HealthTier};
 use crate::digest::Digest;
-use crate::error::{Capacity, ConfigError, EngineParam, Error, StepFault};
+use crate::error::{Capacity, ConfigError, EngineParam, Error, Magnitude, StepFault};
 use crate::event::{Event, EventSink, Termination};
 use crate::ledger::{Book, Ledger, MAX_ASSETS};
 
@@ -174,14 +174,6 @@ pub struct Engine<'s, const A: usize = MAX_ASSETS> {
     accounts: usize,
 }
 
-fn arith(e: ArithError) -> Error {
-    Error::Arithmetic {
-        round: 0,
-        account: None,
-        kind: e,
-    }
-}
-
 impl<'s, const A: usize> Engine<'s, A> {
     /// Validates the configuration and storage and builds the engine.
     pub fn new(config: &EngineConfig<'s>, storage: Storage<'s>) -> Result<Self, Error> {
@@ -225,16 +217,23 @@ impl<'s, const A: usize> Engine<'s, A> {
         storage.flags.iter_mut().for_each(|w| *w = 0);
 
         let mut markets = heapless::Vec::new();
-        for asset in config.assets {
-            let venue = Venue::new(&asset.venue, asset.price, asset.dust).map_err(arith)?;
-            let price = venue.price().map_err(arith)?;
+        for (index, asset) in config.assets.iter().enumerate() {
+            let too_large = |what| ConfigError::TooLarge {
+                asset: u8::try_from(index).unwrap_or(u8::MAX),
+                what,
+            };
+            let venue = Venue::new(&asset.venue, asset.price, asset.dust)
+                .map_err(|_| too_large(Magnitude::Venue))?;
+            let price = venue.price().map_err(|_| too_large(Magnitude::Venue))?;
             let market = Market {
                 config: *asset,
                 venue,
                 history: [price; HISTORY],
                 oracle: price,
-                maint: WeightedPrice::new(asset, price, HealthTier::Maint).map_err(arith)?,
-                liq_end: WeightedPrice::new(asset, price, HealthTier::LiqEnd).map_err(arith)?,
+                maint: WeightedPrice::new(asset, price, HealthTier::Maint)
+                    .map_err(|_| too_large(Magnitude::WeightedPrice))?,
+                liq_end: WeightedPrice::new(asset, price, HealthTier::LiqEnd)
+                    .map_err(|_| too_large(Magnitude::WeightedPrice))?,
                 deposit_index: Ratio::ONE,
                 deposit_shares: Qty::ZERO,
                 initial_total: Qty::ZERO,
@@ -244,10 +243,14 @@ impl<'s, const A: usize> Engine<'s, A> {
                 .map_err(|_| capacity(Capacity::Assets, A, n))?;
         }
         for account in storage.balances.chunks_exact(n) {
-            for (market, &b) in markets.iter_mut().zip(account) {
-                market.initial_total = market.initial_total.add(b).map_err(arith)?;
+            for (index, (market, &b)) in markets.iter_mut().zip(account).enumerate() {
+                let too_large = ConfigError::TooLarge {
+                    asset: u8::try_from(index).unwrap_or(u8::MAX),
+                    what: Magnitude::BalanceTotal,
+                };
+                market.initial_total = market.initial_total.add(b).map_err(|_| too_large)?;
                 if b.is_positive() {
-                    market.deposit_shares = market.deposit_shares.add(b).map_err(arith)?;
+                    market.deposit_shares = market.deposit_shares.add(b).map_err(|_| too_large)?;
                 }
             }
         }
