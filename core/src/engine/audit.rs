@@ -60,10 +60,10 @@ impl From<ArithError> for AuditError {
 impl<const A: usize> Engine<'_, A> {
     /// Checks conservation for every asset.
     pub fn audit(&self) -> Result<(), AuditError> {
-        let n = self.markets.len();
-        for (asset, m) in self.markets.iter().enumerate() {
+        let n = self.state.markets.len();
+        for (asset, m) in self.state.markets.iter().enumerate() {
             let tag = u8::try_from(asset).unwrap_or(u8::MAX);
-            if self.ledger.sum(asset)? != Qty::ZERO {
+            if self.state.ledger.sum(asset)? != Qty::ZERO {
                 return Err(AuditError::BooksUnbalanced { asset: tag });
             }
             let (mut held, mut shares, mut lenders) = (Fx::ZERO, Fx::ZERO, 0u64);
@@ -84,11 +84,11 @@ impl<const A: usize> Engine<'_, A> {
             }
             let booked = num::add(
                 m.initial_total.0,
-                self.ledger.balance(asset, Book::Accounts).0,
+                self.state.ledger.balance(asset, Book::Accounts).0,
             )?;
             // Each lender's effective balance floors once more: one ulp each.
             let floors = num::mul(Fx::from_num(lenders), ULP, num::Round::Up)?;
-            let bound = num::add(self.ledger.slack(asset).0, floors)?;
+            let bound = num::add(self.state.ledger.slack(asset).0, floors)?;
             if held > booked || num::sub(booked, held)? > bound {
                 return Err(AuditError::AccountsMismatch {
                     asset: tag,
@@ -96,9 +96,9 @@ impl<const A: usize> Engine<'_, A> {
                     held: Qty(held),
                 });
             }
-            let venue_book = self.ledger.balance(asset, Book::Venue).0;
+            let venue_book = self.state.ledger.balance(asset, Book::Venue).0;
             let venue_ok = if asset == 0 {
-                let paid_out = sum_fx(self.markets.iter().map(|v| v.venue.quote_out.0))?;
+                let paid_out = sum_fx(self.state.markets.iter().map(|v| v.venue.quote_out.0))?;
                 venue_book.checked_neg() == Some(paid_out)
             } else {
                 venue_book == m.venue.base_in.0
@@ -106,21 +106,29 @@ impl<const A: usize> Engine<'_, A> {
             if !venue_ok {
                 return Err(AuditError::VenueMismatch { asset: tag });
             }
-            if asset != 0 && self.ledger.balance(asset, Book::Keepers) != Qty::ZERO {
+            if asset != 0 && self.state.ledger.balance(asset, Book::Keepers) != Qty::ZERO {
                 return Err(AuditError::KeepersHoldInventory { asset: tag });
             }
             let unrecovered = self
+                .state
                 .report
                 .per_asset
                 .get(asset)
                 .map_or(Qty::ZERO, |r| r.unrecovered);
-            if self.ledger.balance(asset, Book::BadDebt).0.checked_neg() != Some(unrecovered.0) {
+            if self
+                .state
+                .ledger
+                .balance(asset, Book::BadDebt)
+                .0
+                .checked_neg()
+                != Some(unrecovered.0)
+            {
                 return Err(AuditError::BadDebtMismatch { asset: tag });
             }
         }
-        let insurance_book = self.ledger.balance(0, Book::Insurance).0;
-        let fund_change = num::sub(self.insurance.0, self.initial_insurance.0)?;
-        if self.insurance.is_negative() || insurance_book != fund_change {
+        let insurance_book = self.state.ledger.balance(0, Book::Insurance).0;
+        let fund_change = num::sub(self.state.insurance.0, self.initial_insurance.0)?;
+        if self.state.insurance.is_negative() || insurance_book != fund_change {
             return Err(AuditError::Insurance);
         }
         Ok(())

@@ -53,7 +53,7 @@ impl<const A: usize> Engine<'_, A> {
 
     /// Writes one stored balance back, keeping the deposit-share total.
     pub(super) fn store(&mut self, id: usize, asset: usize, value: Qty) -> Result<(), StepFault> {
-        let n = self.markets.len();
+        let n = self.state.markets.len();
         let at = id
             .checked_mul(n)
             .and_then(|s| s.checked_add(asset))
@@ -61,7 +61,11 @@ impl<const A: usize> Engine<'_, A> {
         let slot = self.balances.get_mut(at).ok_or(ArithError::Domain)?;
         let old = *slot;
         *slot = value;
-        let m = self.markets.get_mut(asset).ok_or(ArithError::Domain)?;
+        let m = self
+            .state
+            .markets
+            .get_mut(asset)
+            .ok_or(ArithError::Domain)?;
         let shares = m
             .deposit_shares
             .sub(Qty(old.0.max(Fx::ZERO)))?
@@ -71,11 +75,11 @@ impl<const A: usize> Engine<'_, A> {
     }
 
     fn maint_health(&self, bal: &Balances<A>) -> Result<Health, ArithError> {
-        let n = self.markets.len();
+        let n = self.state.markets.len();
         account::health(
             bal.get(..n).unwrap_or(&[]),
-            &self.indices,
-            &self.maint_prices,
+            &self.state.indices,
+            &self.state.maint_prices,
         )
     }
 
@@ -83,10 +87,10 @@ impl<const A: usize> Engine<'_, A> {
         let mut weighted = [account::WeightedPrice::default(); A];
         weighted
             .iter_mut()
-            .zip(&self.markets)
+            .zip(&self.state.markets)
             .for_each(|(w, m)| *w = m.liq_end);
-        let n = self.markets.len();
-        account::health(bal.get(..n).unwrap_or(&[]), &self.indices, &weighted)?.net()
+        let n = self.state.markets.len();
+        account::health(bal.get(..n).unwrap_or(&[]), &self.state.indices, &weighted)?.net()
     }
 
     pub(super) fn flag_word(&self, id: u32) -> u32 {
@@ -97,7 +101,7 @@ impl<const A: usize> Engine<'_, A> {
     /// round.
     fn mark_changed(&mut self, id: u32) {
         self.mark_liquidated(id);
-        self.round_changed_accounts = self.round_changed_accounts.saturating_add(1);
+        self.state.round_changed_accounts = self.state.round_changed_accounts.saturating_add(1);
     }
 
     fn mark_liquidated(&mut self, id: u32) {
@@ -105,7 +109,8 @@ impl<const A: usize> Engine<'_, A> {
         if let Some(w) = self.flags.get_mut(word) {
             if *w & (1 << bit) == 0 {
                 *w |= 1 << bit;
-                self.report.accounts_liquidated = self.report.accounts_liquidated.saturating_add(1);
+                self.state.report.accounts_liquidated =
+                    self.state.report.accounts_liquidated.saturating_add(1);
             }
         }
     }
@@ -115,7 +120,7 @@ impl<const A: usize> Engine<'_, A> {
     fn pick_pair(&self, bal: &Balances<A>, skip: u32) -> Result<Pair, ArithError> {
         let mut liability: Option<(usize, Fx)> = None;
         let mut collateral: Option<(usize, Fx)> = None;
-        for (i, m) in self.markets.iter().enumerate() {
+        for (i, m) in self.state.markets.iter().enumerate() {
             let b = account::effective(*bal.get(i).unwrap_or(&Qty::ZERO), m.deposit_index)?;
             if b.is_negative() {
                 let owed = mul(b.0, m.maint.liability, Round::Down)?
@@ -159,7 +164,7 @@ impl<const A: usize> Engine<'_, A> {
         }
         // Aave closes small positions whole: the debt's unweighted value.
         let mut debt_value = Value::ZERO;
-        for (i, m) in self.markets.iter().enumerate() {
+        for (i, m) in self.state.markets.iter().enumerate() {
             let b = *bal.get(i).unwrap_or(&Qty::ZERO);
             if b.is_negative() {
                 debt_value = debt_value.add(b.neg()?.value_owed(m.oracle)?)?;
@@ -177,8 +182,8 @@ impl<const A: usize> Engine<'_, A> {
         full: bool,
     ) -> Result<Option<Sized>, ArithError> {
         let (ml, mc) = (
-            self.markets.get(l).ok_or(ArithError::Domain)?,
-            self.markets.get(c).ok_or(ArithError::Domain)?,
+            self.state.markets.get(l).ok_or(ArithError::Domain)?,
+            self.state.markets.get(c).ok_or(ArithError::Domain)?,
         );
         let debt = bal.get(l).ok_or(ArithError::Domain)?.neg()?;
         let held = account::effective(*bal.get(c).ok_or(ArithError::Domain)?, mc.deposit_index)?;
@@ -244,7 +249,7 @@ impl<const A: usize> Engine<'_, A> {
         sink: &mut dyn EventSink,
     ) -> Result<(), StepFault> {
         let idx = id as usize;
-        let n = self.markets.len();
+        let n = self.state.markets.len();
         let mut bal = self.load(idx);
         let before = self.maint_health(&bal)?;
         if !before.net()?.is_negative() {
@@ -286,7 +291,7 @@ impl<const A: usize> Engine<'_, A> {
             self.store(idx, c, balance(&next, c)?)?;
             if ic != num::Ratio::ONE {
                 // debit() rounded the shares up and effective() rounds down.
-                self.ledger.add_slack(c, Fx::from_num(2))?;
+                self.state.ledger.add_slack(c, Fx::from_num(2))?;
             }
             bal = next;
             steps = steps.saturating_add(1);
@@ -315,7 +320,8 @@ impl<const A: usize> Engine<'_, A> {
     }
 
     fn index_of(&self, asset: usize) -> num::Ratio {
-        self.markets
+        self.state
+            .markets
             .get(asset)
             .map_or(num::Ratio::ONE, |m| m.deposit_index)
     }
@@ -330,8 +336,8 @@ impl<const A: usize> Engine<'_, A> {
         sink: &mut dyn EventSink,
     ) -> Result<(), StepFault> {
         let (ml, mc) = (
-            self.markets.get(l).ok_or(ArithError::Domain)?,
-            self.markets.get(c).ok_or(ArithError::Domain)?,
+            self.state.markets.get(l).ok_or(ArithError::Domain)?,
+            self.state.markets.get(c).ok_or(ArithError::Domain)?,
         );
         let (mut venue_l, mut venue_c) = (ml.venue, mc.venue);
         let as_u8 = |i: usize| u8::try_from(i).unwrap_or(u8::MAX);
@@ -359,35 +365,42 @@ impl<const A: usize> Engine<'_, A> {
 
         // Collateral: account → venue (or keepers, for quote collateral).
         if c == 0 {
-            self.ledger
+            self.state
+                .ledger
                 .transfer(0, Book::Accounts, Book::Keepers, s.seize)?;
         } else {
-            self.ledger
+            self.state
+                .ledger
                 .transfer(c, Book::Accounts, Book::Venue, s.seize)?;
-            self.ledger
+            self.state
+                .ledger
                 .transfer(0, Book::Venue, Book::Keepers, proceeds.as_quote_qty())?;
         }
         // Liability: venue (or keepers, for quote debt) → account.
         if l == 0 {
-            self.ledger
+            self.state
+                .ledger
                 .transfer(0, Book::Keepers, Book::Accounts, s.repay)?;
         } else {
-            self.ledger
+            self.state
+                .ledger
                 .transfer(0, Book::Keepers, Book::Venue, cost.as_quote_qty())?;
-            self.ledger
+            self.state
+                .ledger
                 .transfer(l, Book::Venue, Book::Accounts, s.repay)?;
         }
-        self.ledger
+        self.state
+            .ledger
             .transfer(0, Book::Keepers, Book::Insurance, fee.as_quote_qty())?;
-        self.insurance = self.insurance.add(fee)?;
+        self.state.insurance = self.state.insurance.add(fee)?;
 
-        if let Some(m) = self.markets.get_mut(c) {
+        if let Some(m) = self.state.markets.get_mut(c) {
             m.venue = venue_c;
         }
-        if let Some(m) = self.markets.get_mut(l) {
+        if let Some(m) = self.state.markets.get_mut(l) {
             m.venue = venue_l;
         }
-        let r = &mut self.report;
+        let r = &mut self.state.report;
         r.liquidations = r.liquidations.saturating_add(1);
         r.fees = r.fees.add(fee)?;
         r.keeper_pnl = r.keeper_pnl.add(proceeds.sub(fee)?.sub(cost)?)?;
@@ -397,10 +410,10 @@ impl<const A: usize> Engine<'_, A> {
         if let Some(a) = r.per_asset.get_mut(l).filter(|_| l != 0) {
             a.bought = a.bought.add(s.repay)?;
         }
-        self.round_liquidations = self.round_liquidations.saturating_add(1);
+        self.state.round_liquidations = self.state.round_liquidations.saturating_add(1);
         self.track_prices()?;
         sink.emit(&Event::Liquidation {
-            round: self.round,
+            round: self.state.round,
             account: id,
             liability: as_u8(l),
             collateral: as_u8(c),

@@ -125,9 +125,12 @@ impl EventSink for Counting<'_> {
     }
 }
 
-/// The engine's own state that a unit may change, saved before the unit.
-struct Checkpoint<const A: usize> {
+/// The engine's own state that a unit may change: saved whole before a unit
+/// and restored if the unit fails.
+#[derive(Clone)]
+struct State<const A: usize> {
     markets: heapless::Vec<Market, A>,
+    /// Deposit indices, contiguous for the health loop.
     indices: [Ratio; A],
     maint_prices: [WeightedPrice; A],
     ledger: Ledger<A>,
@@ -136,7 +139,11 @@ struct Checkpoint<const A: usize> {
     round: u32,
     history_head: usize,
     next_shock: usize,
+    /// Pair steps this round.
     round_liquidations: u32,
+    /// Accounts whose balances a liquidation or bankruptcy changed this
+    /// round: a round without any is quiet (a bankruptcy alone can lower
+    /// lenders' health through the deposit index).
     round_changed_accounts: u32,
     phase: Phase,
 }
@@ -145,29 +152,13 @@ struct Checkpoint<const A: usize> {
 /// quote included). The capacity lives in the type: a firmware that needs
 /// three assets uses `Engine<'_, 3>` and pays for three.
 pub struct Engine<'s, const A: usize = MAX_ASSETS> {
-    markets: heapless::Vec<Market, A>,
-    /// Deposit indices, contiguous for the health loop.
-    indices: [Ratio; A],
-    maint_prices: [WeightedPrice; A],
+    state: State<A>,
     policy: Policy,
     max_rounds: u32,
     lag: usize,
-    history_head: usize,
     shocks: &'s [Shock],
-    next_shock: usize,
-    insurance: Value,
     initial_insurance: Value,
-    ledger: Ledger<A>,
-    report: Report<A>,
-    phase: Phase,
-    round: u32,
     heap_len: usize,
-    /// Pair steps this round.
-    round_liquidations: u32,
-    /// Accounts whose balances a liquidation or bankruptcy changed this
-    /// round: a round without any is quiet (a bankruptcy alone can lower
-    /// lenders' health through the deposit index).
-    round_changed_accounts: u32,
     balances: &'s mut [Qty],
     scratch: &'s mut [Candidate],
     flags: &'s mut [u32],
@@ -282,24 +273,26 @@ impl<'s, const A: usize> Engine<'s, A> {
             };
         }
         let mut engine = Self {
-            markets,
-            indices: [Ratio::ONE; A],
-            maint_prices: [WeightedPrice::default(); A],
+            state: State {
+                markets,
+                indices: [Ratio::ONE; A],
+                maint_prices: [WeightedPrice::default(); A],
+                ledger: Ledger::default(),
+                report,
+                insurance: config.insurance_fund,
+                round: 0,
+                history_head: 0,
+                next_shock: 0,
+                round_liquidations: 0,
+                round_changed_accounts: 0,
+                phase: Phase::BeginRound,
+            },
             policy: config.policy,
             max_rounds: config.max_rounds,
             lag: usize::from(config.oracle_lag_rounds),
-            history_head: 0,
             shocks: config.shocks,
-            next_shock: 0,
-            insurance: config.insurance_fund,
             initial_insurance: config.insurance_fund,
-            ledger: Ledger::default(),
-            report,
-            phase: Phase::BeginRound,
-            round: 0,
             heap_len: 0,
-            round_liquidations: 0,
-            round_changed_accounts: 0,
             balances: storage.balances,
             scratch: storage.scratch,
             flags: storage.flags,
@@ -311,7 +304,7 @@ impl<'s, const A: usize> Engine<'s, A> {
 
     /// Number of assets, the quote included.
     pub fn asset_count(&self) -> usize {
-        self.markets.len()
+        self.state.markets.len()
     }
 
     /// Number of accounts.
@@ -321,42 +314,42 @@ impl<'s, const A: usize> Engine<'s, A> {
 
     /// The current round (0 before the first).
     pub fn round(&self) -> u32 {
-        self.round
+        self.state.round
     }
 
     /// The report so far.
     pub fn report(&self) -> &Report<A> {
-        &self.report
+        &self.state.report
     }
 
     /// The ledger.
     pub fn ledger(&self) -> &Ledger<A> {
-        &self.ledger
+        &self.state.ledger
     }
 
     /// The insurance fund's quote.
     pub fn insurance_fund(&self) -> Value {
-        self.insurance
+        self.state.insurance
     }
 
     /// The oracle price of `asset` this round.
     pub fn oracle_price(&self, asset: usize) -> Option<Price> {
-        self.markets.get(asset).map(|m| m.oracle)
+        self.state.markets.get(asset).map(|m| m.oracle)
     }
 
     /// The venue of `asset`.
     pub fn venue(&self, asset: usize) -> Option<&Venue> {
-        self.markets.get(asset).map(|m| &m.venue)
+        self.state.markets.get(asset).map(|m| &m.venue)
     }
 
     /// The deposit index of `asset`.
     pub fn deposit_index(&self, asset: usize) -> Option<Ratio> {
-        self.markets.get(asset).map(|m| m.deposit_index)
+        self.state.markets.get(asset).map(|m| m.deposit_index)
     }
 
     /// Stored balances of one account.
     pub fn stored_balances(&self, id: usize) -> Option<&[Qty]> {
-        let n = self.markets.len();
+        let n = self.state.markets.len();
         self.balances
             .get(id.checked_mul(n)?..id.checked_add(1)?.checked_mul(n)?)
     }
@@ -364,23 +357,23 @@ impl<'s, const A: usize> Engine<'s, A> {
     /// Effective balance of one account in one asset.
     pub fn balance(&self, id: usize, asset: usize) -> Option<Qty> {
         let stored = *self.stored_balances(id)?.get(asset)?;
-        account::effective(stored, self.markets.get(asset)?.deposit_index).ok()
+        account::effective(stored, self.state.markets.get(asset)?.deposit_index).ok()
     }
 
     /// Health of one account in `tier` at this round's oracle prices.
     pub fn health(&self, id: usize, tier: HealthTier) -> Option<Health> {
         let stored = self.stored_balances(id)?;
         let mut weighted = [WeightedPrice::default(); A];
-        for (w, m) in weighted.iter_mut().zip(&self.markets) {
+        for (w, m) in weighted.iter_mut().zip(&self.state.markets) {
             *w = WeightedPrice::new(&m.config, m.oracle, tier).ok()?;
         }
-        account::health(stored, &self.indices, &weighted).ok()
+        account::health(stored, &self.state.indices, &weighted).ok()
     }
 
     /// The account the next unit of work will liquidate, if the engine is
     /// liquidating: the lowest-health candidate of this round's scan.
     pub fn next_liquidation(&self) -> Option<u32> {
-        match self.phase {
+        match self.state.phase {
             Phase::Liquidate => self.scratch.get(..self.heap_len)?.first().map(|c| c.id),
             _ => None,
         }
@@ -388,7 +381,7 @@ impl<'s, const A: usize> Engine<'s, A> {
 
     /// Whether the run has ended, and why.
     pub fn termination(&self) -> Option<Termination> {
-        match self.phase {
+        match self.state.phase {
             Phase::Done(t) => Some(t),
             _ => None,
         }
@@ -398,7 +391,7 @@ impl<'s, const A: usize> Engine<'s, A> {
     pub fn step(&mut self, budget: u32, sink: &mut dyn EventSink) -> StepOutcome {
         let mut used = 0;
         while used < budget {
-            if let Phase::Done(t) = self.phase {
+            if let Phase::Done(t) = self.state.phase {
                 return StepOutcome::Done(t);
             }
             if let Err(fault) = self.unit(sink) {
@@ -406,7 +399,7 @@ impl<'s, const A: usize> Engine<'s, A> {
             }
             used = used.saturating_add(1);
         }
-        match self.phase {
+        match self.state.phase {
             Phase::Done(t) => StepOutcome::Done(t),
             _ => StepOutcome::Pending,
         }
@@ -426,7 +419,7 @@ impl<'s, const A: usize> Engine<'s, A> {
         match fault {
             StepFault::VenueExhausted { asset } => Termination::MarketBroken { asset },
             StepFault::Arith(kind) => Termination::Failed(Error::Arithmetic {
-                round: self.round,
+                round: self.state.round,
                 account,
                 kind,
             }),
@@ -435,11 +428,11 @@ impl<'s, const A: usize> Engine<'s, A> {
     }
 
     fn finish(&mut self, termination: Termination, sink: &mut dyn EventSink) {
-        self.phase = Phase::Done(termination);
-        self.report.termination = Some(termination);
-        self.report.insurance_fund = self.insurance;
+        self.state.phase = Phase::Done(termination);
+        self.state.report.termination = Some(termination);
+        self.state.report.insurance_fund = self.state.insurance;
         sink.emit(&Event::Finished {
-            round: self.round,
+            round: self.state.round,
             termination,
         });
     }
@@ -447,7 +440,7 @@ impl<'s, const A: usize> Engine<'s, A> {
     /// One unit of work. A unit that fails leaves the state as it was
     /// before the unit: the run ends on the error with every book balanced.
     fn unit(&mut self, sink: &mut dyn EventSink) -> Result<(), (StepFault, Option<u32>)> {
-        match self.phase {
+        match self.state.phase {
             // A scan mutates nothing before its last fallible operation.
             Phase::Scan { next } => self.scan(next).map_err(|f| (f, u32::try_from(next).ok())),
             Phase::BeginRound => self.atomically(None, sink, |e, sink| e.begin_round(sink)),
@@ -461,7 +454,7 @@ impl<'s, const A: usize> Engine<'s, A> {
                 self.heap_len = heap.len;
                 match popped {
                     None => {
-                        self.phase = Phase::EndRound;
+                        self.state.phase = Phase::EndRound;
                         Ok(())
                     }
                     Some(c) => {
@@ -485,20 +478,7 @@ impl<'s, const A: usize> Engine<'s, A> {
         sink: &mut dyn EventSink,
         work: impl FnOnce(&mut Self, &mut dyn EventSink) -> Result<(), StepFault>,
     ) -> Result<(), (StepFault, Option<u32>)> {
-        let saved = Checkpoint {
-            markets: self.markets.clone(),
-            indices: self.indices,
-            maint_prices: self.maint_prices,
-            ledger: self.ledger,
-            report: self.report,
-            insurance: self.insurance,
-            round: self.round,
-            history_head: self.history_head,
-            next_shock: self.next_shock,
-            round_liquidations: self.round_liquidations,
-            round_changed_accounts: self.round_changed_accounts,
-            phase: self.phase,
-        };
+        let saved = self.state.clone();
         let row = account.map(|id| (id, self.load(id as usize), self.flag_word(id)));
         let mut counting = Counting {
             inner: sink,
@@ -510,20 +490,9 @@ impl<'s, const A: usize> Engine<'s, A> {
         if let StepFault::VenueExhausted { .. } = fault {
             return Err((fault, account));
         }
-        self.markets = saved.markets;
-        self.indices = saved.indices;
-        self.maint_prices = saved.maint_prices;
-        self.ledger = saved.ledger;
-        self.report = saved.report;
-        self.insurance = saved.insurance;
-        self.round = saved.round;
-        self.history_head = saved.history_head;
-        self.next_shock = saved.next_shock;
-        self.round_liquidations = saved.round_liquidations;
-        self.round_changed_accounts = saved.round_changed_accounts;
-        self.phase = saved.phase;
+        self.state = saved;
         if let Some((id, balances, flags)) = row {
-            let n = self.markets.len();
+            let n = self.state.markets.len();
             let start = (id as usize).saturating_mul(n);
             if let Some(stored) = self.balances.get_mut(start..start.saturating_add(n)) {
                 stored.iter_mut().zip(balances).for_each(|(s, b)| *s = b);
@@ -534,7 +503,7 @@ impl<'s, const A: usize> Engine<'s, A> {
         }
         if counting.events > 0 {
             counting.inner.emit(&Event::RolledBack {
-                round: self.round,
+                round: self.state.round,
                 events: counting.events,
             });
         }
@@ -542,26 +511,26 @@ impl<'s, const A: usize> Engine<'s, A> {
     }
 
     fn begin_round(&mut self, sink: &mut dyn EventSink) -> Result<(), StepFault> {
-        self.round = self.round.saturating_add(1);
-        self.report.rounds = self.round;
-        self.round_liquidations = 0;
-        self.round_changed_accounts = 0;
+        self.state.round = self.state.round.saturating_add(1);
+        self.state.report.rounds = self.state.round;
+        self.state.round_liquidations = 0;
+        self.state.round_changed_accounts = 0;
         self.heap_len = 0;
-        while let Some(&shock) = self.shocks.get(self.next_shock) {
-            if shock.round > self.round {
+        while let Some(&shock) = self.shocks.get(self.state.next_shock) {
+            if shock.round > self.state.round {
                 break;
             }
-            let index = u16::try_from(self.next_shock).unwrap_or(u16::MAX);
+            let index = u16::try_from(self.state.next_shock).unwrap_or(u16::MAX);
             self.apply_shock(&shock)?;
-            self.next_shock = self.next_shock.saturating_add(1);
+            self.state.next_shock = self.state.next_shock.saturating_add(1);
             sink.emit(&Event::ShockApplied {
-                round: self.round,
+                round: self.state.round,
                 index,
             });
         }
-        self.history_head = self.history_head.wrapping_add(1) % HISTORY;
-        let (head, lag) = (self.history_head, self.lag);
-        for (asset, m) in self.markets.iter_mut().enumerate() {
+        self.state.history_head = self.state.history_head.wrapping_add(1) % HISTORY;
+        let (head, lag) = (self.state.history_head, self.lag);
+        for (asset, m) in self.state.markets.iter_mut().enumerate() {
             let price = m.venue.price()?;
             if !price.is_positive() {
                 // Defence in depth: venues refuse trades that cross their
@@ -577,14 +546,16 @@ impl<'s, const A: usize> Engine<'s, A> {
         }
         self.refresh_prices();
         self.track_prices()?;
-        self.phase = Phase::Scan { next: 0 };
-        sink.emit(&Event::RoundStarted { round: self.round });
+        self.state.phase = Phase::Scan { next: 0 };
+        sink.emit(&Event::RoundStarted {
+            round: self.state.round,
+        });
         Ok(())
     }
 
     /// Recomputes weighted prices from the oracle.
     fn refresh_prices(&mut self) {
-        for (i, m) in self.markets.iter_mut().enumerate() {
+        for (i, m) in self.state.markets.iter_mut().enumerate() {
             if let (Ok(maint), Ok(liq_end)) = (
                 WeightedPrice::new(&m.config, m.oracle, HealthTier::Maint),
                 WeightedPrice::new(&m.config, m.oracle, HealthTier::LiqEnd),
@@ -592,10 +563,10 @@ impl<'s, const A: usize> Engine<'s, A> {
                 m.maint = maint;
                 m.liq_end = liq_end;
             }
-            if let Some(slot) = self.maint_prices.get_mut(i) {
+            if let Some(slot) = self.state.maint_prices.get_mut(i) {
                 *slot = m.maint;
             }
-            if let Some(slot) = self.indices.get_mut(i) {
+            if let Some(slot) = self.state.indices.get_mut(i) {
                 *slot = m.deposit_index;
             }
         }
@@ -604,6 +575,7 @@ impl<'s, const A: usize> Engine<'s, A> {
     fn apply_shock(&mut self, shock: &Shock) -> Result<(), StepFault> {
         let asset = usize::from(shock.asset);
         let m = self
+            .state
             .markets
             .get_mut(asset)
             .ok_or(StepFault::Arith(ArithError::Domain))?;
@@ -634,21 +606,23 @@ impl<'s, const A: usize> Engine<'s, A> {
 
     /// Books an outside party's fill against a venue.
     fn record_fill(&mut self, asset: usize, party: Book, fill: Fill) -> Result<(), StepFault> {
-        self.ledger
+        self.state
+            .ledger
             .transfer(asset, party, Book::Venue, fill.base_in)?;
-        self.ledger
+        self.state
+            .ledger
             .transfer(0, Book::Venue, party, fill.quote_out.as_quote_qty())?;
         Ok(())
     }
 
     fn scan(&mut self, id: usize) -> Result<(), StepFault> {
-        let n = self.markets.len();
+        let n = self.state.markets.len();
         let start = id.saturating_mul(n);
         let stored = self
             .balances
             .get(start..start.saturating_add(n))
             .unwrap_or(&[]);
-        let net = account::health(stored, &self.indices, &self.maint_prices)?.net()?;
+        let net = account::health(stored, &self.state.indices, &self.state.maint_prices)?.net()?;
         if net.is_negative() {
             let mut heap = Heap {
                 slots: self.scratch,
@@ -664,7 +638,7 @@ impl<'s, const A: usize> Engine<'s, A> {
             self.heap_len = heap.len;
         }
         let next = id.saturating_add(1);
-        self.phase = if next < self.accounts {
+        self.state.phase = if next < self.accounts {
             Phase::Scan { next }
         } else {
             Phase::Liquidate
@@ -674,14 +648,14 @@ impl<'s, const A: usize> Engine<'s, A> {
 
     fn end_round(&mut self, sink: &mut dyn EventSink) -> Result<(), StepFault> {
         let mut stationary = true;
-        for asset in 0..self.markets.len() {
-            let Some(m) = self.markets.get_mut(asset) else {
+        for asset in 0..self.state.markets.len() {
+            let Some(m) = self.state.markets.get_mut(asset) else {
                 continue;
             };
             let fill = m.venue.recover()?;
             let price = m.venue.price()?;
             // The oracle of the next `lag + 1` rounds reads these entries.
-            let head = self.history_head;
+            let head = self.state.history_head;
             let settled = (0..=self.lag).all(|k| m.history.get(ring_back(head, k)) == Some(&price));
             if !settled || m.oracle != price {
                 stationary = false;
@@ -692,22 +666,28 @@ impl<'s, const A: usize> Engine<'s, A> {
         }
         self.track_prices()?;
         sink.emit(&Event::RoundEnded {
-            round: self.round,
-            liquidations: self.round_liquidations,
+            round: self.state.round,
+            liquidations: self.state.round_liquidations,
         });
-        let shocks_left = self.next_shock < self.shocks.len();
-        if self.round_changed_accounts == 0 && !shocks_left && stationary {
+        let shocks_left = self.state.next_shock < self.shocks.len();
+        if self.state.round_changed_accounts == 0 && !shocks_left && stationary {
             self.finish(Termination::FixedPoint, sink);
-        } else if self.round >= self.max_rounds {
+        } else if self.state.round >= self.max_rounds {
             self.finish(Termination::RoundCap, sink);
         } else {
-            self.phase = Phase::BeginRound;
+            self.state.phase = Phase::BeginRound;
         }
         Ok(())
     }
 
     fn track_prices(&mut self) -> Result<(), StepFault> {
-        for (r, m) in self.report.per_asset.iter_mut().zip(&self.markets) {
+        for (r, m) in self
+            .state
+            .report
+            .per_asset
+            .iter_mut()
+            .zip(&self.state.markets)
+        {
             let p = m.venue.price()?;
             r.final_price = p;
             r.min_price = r.min_price.min(p);
@@ -721,10 +701,10 @@ impl<'s, const A: usize> Engine<'s, A> {
     pub fn digest(&self) -> u64 {
         let mut d = Digest::default();
         d.bytes(b"firesale-state-v1");
-        d.u32(u32::try_from(self.markets.len()).unwrap_or(u32::MAX));
+        d.u32(u32::try_from(self.state.markets.len()).unwrap_or(u32::MAX));
         d.u64(self.accounts as u64);
-        d.u32(self.round);
-        let (tag, at) = match self.phase {
+        d.u32(self.state.round);
+        let (tag, at) = match self.state.phase {
             Phase::BeginRound => (0, 0),
             Phase::Scan { next } => (1, next),
             Phase::Liquidate => (2, self.heap_len),
@@ -733,17 +713,19 @@ impl<'s, const A: usize> Engine<'s, A> {
         };
         d.u32(tag);
         d.u64(at as u64);
-        for m in &self.markets {
+        for m in &self.state.markets {
             d.fx(m.oracle.0);
             d.fx(m.deposit_index.0);
             d.fx(m.deposit_shares.0);
             m.venue.for_each_number(|x| d.fx(x));
         }
-        self.ledger.for_each_number(self.markets.len(), |x| d.fx(x));
-        d.fx(self.insurance.0);
-        d.u64(self.report.liquidations);
-        d.u32(self.report.accounts_liquidated);
-        d.u32(self.report.bankruptcies);
+        self.state
+            .ledger
+            .for_each_number(self.state.markets.len(), |x| d.fx(x));
+        d.fx(self.state.insurance.0);
+        d.u64(self.state.report.liquidations);
+        d.u32(self.state.report.accounts_liquidated);
+        d.u32(self.state.report.bankruptcies);
         for b in self.balances.iter() {
             d.fx(b.0);
         }

@@ -44,7 +44,7 @@ impl<const A: usize> Engine<'_, A> {
         bal: &mut Balances<A>,
         sink: &mut dyn EventSink,
     ) -> Result<(), StepFault> {
-        for asset in 0..self.markets.len() {
+        for asset in 0..self.state.markets.len() {
             let Some(&stored) = bal.get(asset) else {
                 continue;
             };
@@ -56,7 +56,12 @@ impl<const A: usize> Engine<'_, A> {
             let left = debt.sub(cover.qty)?;
             let haircut = self.plan_haircut(asset, left)?;
             let unrecovered = left.sub(haircut.qty)?;
-            let price = self.markets.get(asset).ok_or(ArithError::Domain)?.oracle;
+            let price = self
+                .state
+                .markets
+                .get(asset)
+                .ok_or(ArithError::Domain)?
+                .oracle;
             let debt_value = debt.value_owed(price)?;
             let socialized_value = haircut.qty.value_owed(price)?;
             let unrecovered_value = unrecovered.value_owed(price)?;
@@ -66,17 +71,18 @@ impl<const A: usize> Engine<'_, A> {
             if let Some(b) = bal.get_mut(asset) {
                 *b = Qty::ZERO;
             }
-            self.ledger
+            self.state
+                .ledger
                 .transfer(asset, Book::BadDebt, Book::Accounts, debt)?;
             self.commit_cover(asset, &cover)?;
             self.commit_haircut(asset, &haircut)?;
-            let r = &mut self.report;
+            let r = &mut self.state.report;
             r.bankruptcies = r.bankruptcies.saturating_add(1);
             r.bad_debt = r.bad_debt.add(debt_value)?;
             r.insurance_used = r.insurance_used.add(cover.paid)?;
             r.socialized = r.socialized.add(socialized_value)?;
             r.unrecovered = r.unrecovered.add(unrecovered_value)?;
-            r.insurance_fund = self.insurance;
+            r.insurance_fund = self.state.insurance;
             if let Some(a) = r.per_asset.get_mut(asset) {
                 a.written_off = a.written_off.add(debt)?;
                 a.covered = a.covered.add(cover.qty)?;
@@ -85,7 +91,7 @@ impl<const A: usize> Engine<'_, A> {
                 a.deposit_index = haircut.new_index;
             }
             sink.emit(&Event::Bankruptcy {
-                round: self.round,
+                round: self.state.round,
                 account: id,
                 asset: u8::try_from(asset).unwrap_or(u8::MAX),
                 written_off: debt,
@@ -100,7 +106,7 @@ impl<const A: usize> Engine<'_, A> {
 
     /// How much of `debt` the insurance fund can buy back.
     fn plan_cover(&self, asset: usize, debt: Qty) -> Result<Cover, StepFault> {
-        let fund = self.insurance;
+        let fund = self.state.insurance;
         let none = Cover {
             qty: Qty::ZERO,
             paid: Value::ZERO,
@@ -117,7 +123,12 @@ impl<const A: usize> Engine<'_, A> {
                 venue: None,
             });
         }
-        let venue = self.markets.get(asset).ok_or(ArithError::Domain)?.venue;
+        let venue = self
+            .state
+            .markets
+            .get(asset)
+            .ok_or(ArithError::Domain)?
+            .venue;
         let mut qty = debt;
         for _ in 0..INSURANCE_TRIES {
             if !qty.is_positive() {
@@ -149,25 +160,31 @@ impl<const A: usize> Engine<'_, A> {
             return Ok(());
         }
         if let Some(venue) = cover.venue {
-            self.ledger
-                .transfer(0, Book::Insurance, Book::Venue, cover.paid.as_quote_qty())?;
-            self.ledger
+            self.state.ledger.transfer(
+                0,
+                Book::Insurance,
+                Book::Venue,
+                cover.paid.as_quote_qty(),
+            )?;
+            self.state
+                .ledger
                 .transfer(asset, Book::Venue, Book::BadDebt, cover.qty)?;
-            if let Some(m) = self.markets.get_mut(asset) {
+            if let Some(m) = self.state.markets.get_mut(asset) {
                 m.venue = venue;
             }
         } else {
-            self.ledger
+            self.state
+                .ledger
                 .transfer(0, Book::Insurance, Book::BadDebt, cover.qty)?;
         }
-        self.insurance = self.insurance.sub(cover.paid)?;
+        self.state.insurance = self.state.insurance.sub(cover.paid)?;
         Ok(())
     }
 
     /// How much of `loss` the lenders of `asset` can absorb, and the index
     /// that takes it from them.
     fn plan_haircut(&self, asset: usize, loss: Qty) -> Result<Haircut, ArithError> {
-        let m = self.markets.get(asset).ok_or(ArithError::Domain)?;
+        let m = self.state.markets.get(asset).ok_or(ArithError::Domain)?;
         let none = Haircut {
             qty: Qty::ZERO,
             new_index: m.deposit_index,
@@ -195,21 +212,24 @@ impl<const A: usize> Engine<'_, A> {
             return Ok(());
         }
         let shares = self
+            .state
             .markets
             .get(asset)
             .ok_or(ArithError::Domain)?
             .deposit_shares;
-        if let Some(m) = self.markets.get_mut(asset) {
+        if let Some(m) = self.state.markets.get_mut(asset) {
             m.deposit_index = haircut.new_index;
         }
-        if let Some(slot) = self.indices.get_mut(asset) {
+        if let Some(slot) = self.state.indices.get_mut(asset) {
             *slot = haircut.new_index;
         }
-        self.ledger
+        self.state
+            .ledger
             .transfer(asset, Book::Accounts, Book::BadDebt, haircut.qty)?;
         // Lenders lose up to one ulp of deposits and one ulp of index per share
         // more than booked: both roundings favour the protocol.
-        self.ledger
+        self.state
+            .ledger
             .add_slack(asset, num::add(shares.0, Fx::from_num(2))?)?;
         Ok(())
     }
