@@ -4,6 +4,7 @@
 pub mod rng;
 pub mod run;
 pub mod scenario;
+pub mod scenario_file;
 pub mod summary;
 
 pub use run::{run_scenario, Outcome};

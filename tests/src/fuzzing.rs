@@ -54,3 +54,26 @@ pub fn budget_equivalence(data: &[u8]) {
     assert_eq!(whole.events, stepped.events);
     assert_eq!(whole.termination, stepped.termination);
 }
+
+/// Arbitrary bytes as a scenario file: a scenario or a located error, never
+/// a panic; a scenario that parses must also build an engine (the parser
+/// ran the kernel's validation) and run a few steps with balanced books.
+pub fn scenario_parser(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let Ok(scenario) = firesale_harness::scenario_file::parse_with_limit(text, 1_000) else {
+        return;
+    };
+    let mut buffers = Buffers::new(&scenario);
+    let mut engine = engine(&scenario, &mut buffers).expect("a parsed scenario is valid");
+    for _ in 0..50 {
+        let done = matches!(engine.step(64, &mut ()), StepOutcome::Done(_));
+        if let Err(e) = engine.audit() {
+            panic!("audit failed: {e:?}");
+        }
+        if done {
+            break;
+        }
+    }
+}

@@ -36,6 +36,11 @@ fn the_budget_equivalence_corpus_replays_clean() {
 }
 
 #[test]
+fn the_scenario_parser_corpus_replays_clean() {
+    replay("scenario_parser", fuzzing::scenario_parser);
+}
+
+#[test]
 fn generated_byte_strings_keep_every_invariant() {
     let mut rng = firesale_harness::rng::SplitMix64::new(99);
     let (mut valid, mut liquidations, mut bankruptcies) = (0, 0, 0);

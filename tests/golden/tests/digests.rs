@@ -5,7 +5,9 @@
 
 #[test]
 fn golden_digests_match_the_committed_file() {
-    let only: Option<usize> = std::env::var("FIRESALE_GOLDEN_ONLY").ok().and_then(|v| v.parse().ok());
+    let only: Option<usize> = std::env::var("FIRESALE_GOLDEN_ONLY")
+        .ok()
+        .and_then(|v| v.parse().ok());
     let committed: Vec<&str> = include_str!("../digests.txt").lines().collect();
     assert_eq!(committed.len(), firesale_golden::COUNT);
     let mut buffers = firesale_golden::Buffers::default();
@@ -13,7 +15,8 @@ fn golden_digests_match_the_committed_file() {
         if only.is_some_and(|o| o != index) {
             continue;
         }
-        let outcome = firesale_golden::run(index, &mut buffers, &mut ()).expect("golden scenarios are valid");
+        let outcome =
+            firesale_golden::run(index, &mut buffers, &mut ()).expect("golden scenarios are valid");
         let mut line = String::new();
         firesale_golden::line(index, &outcome, &mut line).unwrap();
         assert_eq!(&line, want, "golden {index} on {}", std::env::consts::ARCH);

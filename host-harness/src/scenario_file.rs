@@ -1,0 +1,729 @@
+//! Scenario files: TOML in, a validated [`Scenario`] out, or an error that
+//! names the key and the line and column (docs/scenario.md has the schema).
+
+use crate::rng::SplitMix64;
+use crate::scenario::{lending_population, Scenario};
+use firesale_core::error::{AssetParam, Capacity, ConfigError, EngineParam, Magnitude};
+use firesale_core::num::Fx;
+use firesale_core::{
+    AssetConfig, Policy, Price, Qty, Ratio, Shock, ShockKind, Value, VenueConfig, Weights,
+};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// Largest scenario file read, in bytes.
+pub const MAX_FILE_BYTES: usize = 64 << 20;
+/// Most accounts a file may list or generate.
+pub const MAX_ACCOUNTS: u64 = 10_000_000;
+
+/// A scenario file that could not be used: what is wrong and where.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileError {
+    /// The key path, such as `assets[1].venue.fee`, when known.
+    pub key: Option<String>,
+    /// Line and column (from 1), when known.
+    pub at: Option<(usize, usize)>,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl fmt::Display for FileError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some((line, column)) = self.at {
+            write!(f, "line {line}, column {column}: ")?;
+        }
+        if let Some(key) = &self.key {
+            write!(f, "{key}: ")?;
+        }
+        f.write_str(&self.message)
+    }
+}
+
+fn fail(key: impl Into<String>, message: impl Into<String>) -> FileError {
+    FileError {
+        key: Some(key.into()),
+        at: None,
+        message: message.into(),
+    }
+}
+
+/// A number as TOML writes it, or as a decimal string for exact values.
+#[derive(Deserialize, Clone, Copy, Debug)]
+#[serde(untagged)]
+enum Number {
+    Int(i64),
+    Float(f64),
+    #[serde(skip)]
+    Exact(Fx),
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum NumberOrText {
+    Number(Number),
+    Text(String),
+}
+
+fn number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Number, D::Error> {
+    match NumberOrText::deserialize(d)? {
+        NumberOrText::Number(n) => Ok(n),
+        NumberOrText::Text(t) => firesale_core::num::parse_decimal(&t)
+            .map(Number::Exact)
+            .ok_or_else(|| serde::de::Error::custom(format!("`{t}` is not a decimal number"))),
+    }
+}
+
+fn opt_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Number>, D::Error> {
+    number(d).map(Some)
+}
+
+impl Number {
+    fn fx(self, key: &str) -> Result<Fx, FileError> {
+        match self {
+            Number::Int(i) => Ok(Fx::from_num(i)),
+            Number::Exact(x) => Ok(x),
+            Number::Float(x) if x.is_finite() && x.abs() < 1e23 => Ok(Fx::from_num(x)),
+            Number::Float(x) => Err(fail(
+                key,
+                format!("{x} is out of range (at most 1e23 in magnitude)"),
+            )),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileScenario {
+    name: Option<String>,
+    policy: FilePolicy,
+    #[serde(default = "default_rounds")]
+    max_rounds: u32,
+    #[serde(default)]
+    oracle_lag_rounds: u8,
+    #[serde(deserialize_with = "number", default = "zero")]
+    insurance_fund: Number,
+    assets: Vec<FileAsset>,
+    #[serde(default)]
+    shocks: Vec<FileShock>,
+    accounts: FileAccounts,
+}
+
+fn default_rounds() -> u32 {
+    500
+}
+
+fn zero() -> Number {
+    Number::Int(0)
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum FilePolicy {
+    Name(String),
+    CloseFactor(FileCloseFactor),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileCloseFactor {
+    kind: String,
+    #[serde(deserialize_with = "number")]
+    close_factor: Number,
+    #[serde(deserialize_with = "number")]
+    full_close_health_factor: Number,
+    #[serde(deserialize_with = "number")]
+    full_close_debt_value: Number,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileWeights {
+    #[serde(deserialize_with = "number")]
+    init: Number,
+    #[serde(deserialize_with = "number")]
+    liq_end: Number,
+    #[serde(deserialize_with = "number")]
+    maint: Number,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileAsset {
+    name: String,
+    #[serde(default)]
+    quote: bool,
+    #[serde(default, deserialize_with = "opt_number")]
+    price: Option<Number>,
+    weights: Option<FileWeights>,
+    liability_weights: Option<FileWeights>,
+    #[serde(default, deserialize_with = "opt_number")]
+    liquidation_bonus: Option<Number>,
+    #[serde(default, deserialize_with = "opt_number")]
+    protocol_fee: Option<Number>,
+    #[serde(default, deserialize_with = "opt_number")]
+    dust: Option<Number>,
+    venue: Option<FileVenue>,
+}
+
+#[derive(Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
+enum FileVenue {
+    Linear {
+        #[serde(deserialize_with = "number")]
+        lambda: Number,
+        #[serde(deserialize_with = "number")]
+        resilience: Number,
+        #[serde(deserialize_with = "number")]
+        floor: Number,
+    },
+    Exponential {
+        #[serde(deserialize_with = "number")]
+        depth: Number,
+        #[serde(deserialize_with = "number")]
+        resilience: Number,
+        #[serde(deserialize_with = "number")]
+        floor: Number,
+    },
+    SquareRoot {
+        #[serde(deserialize_with = "number")]
+        y_sigma: Number,
+        #[serde(deserialize_with = "number")]
+        volume: Number,
+        #[serde(deserialize_with = "number")]
+        resilience: Number,
+        #[serde(deserialize_with = "number")]
+        floor: Number,
+    },
+    ConstantProduct {
+        #[serde(deserialize_with = "number")]
+        base_reserve: Number,
+        #[serde(deserialize_with = "number")]
+        fee: Number,
+        #[serde(deserialize_with = "number")]
+        resilience: Number,
+    },
+    OrderBook {
+        levels: u8,
+        #[serde(deserialize_with = "number")]
+        tick: Number,
+        #[serde(deserialize_with = "number")]
+        depth: Number,
+        #[serde(deserialize_with = "number")]
+        resilience: Number,
+    },
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileShock {
+    round: u32,
+    asset: String,
+    #[serde(default, deserialize_with = "opt_number")]
+    set_price: Option<Number>,
+    #[serde(default, deserialize_with = "opt_number")]
+    move_price: Option<Number>,
+    #[serde(default, deserialize_with = "opt_number")]
+    sell: Option<Number>,
+    #[serde(default, deserialize_with = "opt_number")]
+    buy: Option<Number>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileAccounts {
+    #[serde(default)]
+    list: Vec<FileAccount>,
+    population: Option<FilePopulation>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileAccount {
+    balances: BTreeMap<String, toml::Value>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FilePopulation {
+    count: u64,
+    seed: u64,
+    collateral: String,
+}
+
+/// Line and column (from 1) of byte `offset` in `text`.
+fn line_column(text: &str, offset: usize) -> (usize, usize) {
+    let before = text.get(..offset.min(text.len())).unwrap_or("");
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, column)
+}
+
+/// Parses and validates a scenario file's text.
+pub fn parse(text: &str) -> Result<Scenario, FileError> {
+    parse_with_limit(text, MAX_ACCOUNTS)
+}
+
+/// [`parse`], generating at most `max_accounts` accounts (the fuzz target
+/// keeps runs small with it).
+pub fn parse_with_limit(text: &str, max_accounts: u64) -> Result<Scenario, FileError> {
+    if text.trim().is_empty() {
+        return Err(FileError {
+            key: None,
+            at: None,
+            message: "the file is empty".into(),
+        });
+    }
+    if text.len() > MAX_FILE_BYTES {
+        return Err(FileError {
+            key: None,
+            at: None,
+            message: format!("the file is larger than {MAX_FILE_BYTES} bytes"),
+        });
+    }
+    let file: FileScenario = toml::from_str(text).map_err(|e| FileError {
+        key: None,
+        at: e.span().map(|s| line_column(text, s.start)),
+        message: e.message().trim().to_string(),
+    })?;
+    build(file, max_accounts)
+}
+
+fn build(file: FileScenario, max_accounts: u64) -> Result<Scenario, FileError> {
+    let names: Vec<String> = file.assets.iter().map(|a| a.name.clone()).collect();
+    let index_of = |key: &str, name: &str| {
+        names.iter().position(|n| n == name).ok_or_else(|| {
+            fail(
+                key,
+                format!("unknown asset `{name}` (assets: {})", names.join(", ")),
+            )
+        })
+    };
+    if file.assets.is_empty() {
+        return Err(fail("assets", "at least the quote asset is required"));
+    }
+    let mut assets = Vec::with_capacity(file.assets.len());
+    for (i, a) in file.assets.iter().enumerate() {
+        let key = format!("assets[{i}]");
+        if a.quote != (i == 0) {
+            return Err(fail(
+                &key,
+                "the first asset, and only it, is the quote (`quote = true`)",
+            ));
+        }
+        if names.iter().filter(|n| **n == a.name).count() > 1 {
+            return Err(fail(
+                format!("{key}.name"),
+                format!("`{}` names two assets", a.name),
+            ));
+        }
+        assets.push(if a.quote {
+            quote_asset(a, &key)?
+        } else {
+            risky_asset(a, &key)?
+        });
+    }
+    let policy = match &file.policy {
+        FilePolicy::Name(n) if n == "absorb" => Policy::Absorb,
+        FilePolicy::Name(n) if n == "to-target" => Policy::ToTarget,
+        FilePolicy::Name(n) if n == "close-factor" => Policy::aave_like(),
+        FilePolicy::Name(n) => {
+            return Err(fail(
+                "policy",
+                format!("unknown policy `{n}` (absorb, close-factor, to-target)"),
+            ))
+        }
+        FilePolicy::CloseFactor(c) if c.kind == "close-factor" => Policy::CloseFactor {
+            close_factor: Ratio(c.close_factor.fx("policy.close_factor")?),
+            full_close_health_factor: Ratio(
+                c.full_close_health_factor
+                    .fx("policy.full_close_health_factor")?,
+            ),
+            full_close_debt_value: Value(
+                c.full_close_debt_value.fx("policy.full_close_debt_value")?,
+            ),
+        },
+        FilePolicy::CloseFactor(c) => {
+            return Err(fail(
+                "policy.kind",
+                format!("`{}`: only close-factor takes parameters", c.kind),
+            ))
+        }
+    };
+    let mut shocks = Vec::with_capacity(file.shocks.len());
+    for (i, s) in file.shocks.iter().enumerate() {
+        let key = format!("shocks[{i}]");
+        let asset = index_of(&format!("{key}.asset"), &s.asset)?;
+        let given = [s.set_price, s.move_price, s.sell, s.buy];
+        let kind = match given {
+            [Some(p), None, None, None] => {
+                ShockKind::SetPrice(Price(p.fx(&format!("{key}.set_price"))?))
+            }
+            [None, Some(r), None, None] => {
+                ShockKind::MovePrice(Ratio(r.fx(&format!("{key}.move_price"))?))
+            }
+            [None, None, Some(q), None] => ShockKind::Sell(Qty(q.fx(&format!("{key}.sell"))?)),
+            [None, None, None, Some(q)] => ShockKind::Buy(Qty(q.fx(&format!("{key}.buy"))?)),
+            _ => {
+                return Err(fail(
+                    &key,
+                    "give exactly one of set_price, move_price, sell, buy",
+                ))
+            }
+        };
+        shocks.push(Shock {
+            round: s.round,
+            asset: u8::try_from(asset).unwrap_or(u8::MAX),
+            kind,
+        });
+    }
+    let n = assets.len();
+    let mut balances = Vec::new();
+    for (i, account) in file.accounts.list.iter().enumerate() {
+        let mut row = vec![Qty::ZERO; n];
+        for (name, value) in &account.balances {
+            let key = format!("accounts.list[{i}].balances.{name}");
+            let asset = index_of(&key, name)?;
+            let value: Number = value
+                .clone()
+                .try_into()
+                .map_err(|e: toml::de::Error| fail(&key, e.message().trim().to_string()))?;
+            row[asset] = Qty(value.fx(&key)?);
+        }
+        balances.extend(row);
+    }
+    if let Some(p) = &file.accounts.population {
+        if p.count == 0 || p.count > max_accounts {
+            return Err(fail(
+                "accounts.population.count",
+                format!("must be between 1 and {max_accounts}"),
+            ));
+        }
+        let collateral = index_of("accounts.population.collateral", &p.collateral)?;
+        if collateral == 0 {
+            return Err(fail(
+                "accounts.population.collateral",
+                "must be a risky asset, not the quote",
+            ));
+        }
+        let generated = lending_population(
+            &mut SplitMix64::new(p.seed),
+            p.count as usize,
+            &assets[collateral],
+        );
+        for pair in generated.chunks_exact(2) {
+            let mut row = vec![Qty::ZERO; n];
+            row[0] = pair[0];
+            row[collateral] = pair[1];
+            balances.extend(row);
+        }
+    }
+    if (balances.len() / n) as u64 > max_accounts {
+        return Err(fail(
+            "accounts",
+            format!("more than {max_accounts} accounts"),
+        ));
+    }
+    if balances.is_empty() {
+        return Err(fail(
+            "accounts",
+            "no accounts: give accounts.list or accounts.population",
+        ));
+    }
+    let scenario = Scenario {
+        name: file.name.unwrap_or_else(|| "scenario".into()),
+        assets,
+        policy,
+        max_rounds: file.max_rounds,
+        oracle_lag_rounds: file.oracle_lag_rounds,
+        insurance_fund: Value(file.insurance_fund.fx("insurance_fund")?),
+        shocks,
+        balances,
+    };
+    validate(&scenario, &names)?;
+    Ok(scenario)
+}
+
+fn quote_asset(a: &FileAsset, key: &str) -> Result<AssetConfig, FileError> {
+    if a.venue.is_some() || a.price.is_some() {
+        return Err(fail(key, "the quote asset has price 1 and no venue"));
+    }
+    let mut quote = AssetConfig::quote();
+    if let Some(w) = &a.weights {
+        quote.asset_weights = weights(w, &format!("{key}.weights"))?;
+    }
+    if let Some(d) = a.dust {
+        quote.dust = Qty(d.fx(&format!("{key}.dust"))?);
+    }
+    Ok(quote)
+}
+
+fn weights(w: &FileWeights, key: &str) -> Result<Weights, FileError> {
+    Ok(Weights {
+        init: Ratio(w.init.fx(&format!("{key}.init"))?),
+        liq_end: Ratio(w.liq_end.fx(&format!("{key}.liq_end"))?),
+        maint: Ratio(w.maint.fx(&format!("{key}.maint"))?),
+    })
+}
+
+fn required(value: Option<Number>, key: &str) -> Result<Fx, FileError> {
+    value.ok_or_else(|| fail(key, "missing"))?.fx(key)
+}
+
+fn risky_asset(a: &FileAsset, key: &str) -> Result<AssetConfig, FileError> {
+    let k = |field: &str| format!("{key}.{field}");
+    let asset_weights = weights(
+        a.weights
+            .as_ref()
+            .ok_or_else(|| fail(k("weights"), "missing"))?,
+        &k("weights"),
+    )?;
+    let mirror = |w: Ratio| Ratio(Fx::from_num(2) - w.0.min(Fx::from_num(2)));
+    let liability_weights = match &a.liability_weights {
+        Some(w) => weights(w, &k("liability_weights"))?,
+        None => Weights {
+            init: mirror(asset_weights.init),
+            liq_end: mirror(asset_weights.liq_end),
+            maint: mirror(asset_weights.maint),
+        },
+    };
+    let r = |x: Fx| Ratio(x);
+    let venue = match a
+        .venue
+        .as_ref()
+        .ok_or_else(|| fail(k("venue"), "missing"))?
+    {
+        FileVenue::Linear {
+            lambda,
+            resilience,
+            floor,
+        } => VenueConfig::Linear {
+            lambda: lambda.fx(&k("venue.lambda"))?,
+            resilience: r(resilience.fx(&k("venue.resilience"))?),
+            floor: Price(floor.fx(&k("venue.floor"))?),
+        },
+        FileVenue::Exponential {
+            depth,
+            resilience,
+            floor,
+        } => VenueConfig::Exponential {
+            depth: Qty(depth.fx(&k("venue.depth"))?),
+            resilience: r(resilience.fx(&k("venue.resilience"))?),
+            floor: Price(floor.fx(&k("venue.floor"))?),
+        },
+        FileVenue::SquareRoot {
+            y_sigma,
+            volume,
+            resilience,
+            floor,
+        } => VenueConfig::SquareRoot {
+            y_sigma: r(y_sigma.fx(&k("venue.y_sigma"))?),
+            volume: Qty(volume.fx(&k("venue.volume"))?),
+            resilience: r(resilience.fx(&k("venue.resilience"))?),
+            floor: Price(floor.fx(&k("venue.floor"))?),
+        },
+        FileVenue::ConstantProduct {
+            base_reserve,
+            fee,
+            resilience,
+        } => VenueConfig::ConstantProduct {
+            base_reserve: Qty(base_reserve.fx(&k("venue.base_reserve"))?),
+            fee: r(fee.fx(&k("venue.fee"))?),
+            resilience: r(resilience.fx(&k("venue.resilience"))?),
+        },
+        FileVenue::OrderBook {
+            levels,
+            tick,
+            depth,
+            resilience,
+        } => VenueConfig::OrderBook {
+            levels: *levels,
+            tick: r(tick.fx(&k("venue.tick"))?),
+            depth: Qty(depth.fx(&k("venue.depth"))?),
+            resilience: r(resilience.fx(&k("venue.resilience"))?),
+        },
+    };
+    Ok(AssetConfig {
+        price: Price(required(a.price, &k("price"))?),
+        asset_weights,
+        liability_weights,
+        liquidation_bonus: r(a
+            .liquidation_bonus
+            .map_or(Ok(Fx::ZERO), |b| b.fx(&k("liquidation_bonus")))?),
+        protocol_fee: r(a
+            .protocol_fee
+            .map_or(Ok(Fx::ZERO), |f| f.fx(&k("protocol_fee")))?),
+        dust: Qty(a
+            .dust
+            .map_or(Ok(Fx::from_num(1) / 1_000_000), |d| d.fx(&k("dust")))?),
+        venue,
+    })
+}
+
+/// Runs the kernel's own validation and names the file's key for its error.
+fn validate(s: &Scenario, names: &[String]) -> Result<(), FileError> {
+    let mut balances = s.balances.clone();
+    let accounts = s.accounts();
+    let mut scratch = vec![firesale_core::engine::Candidate::default(); accounts];
+    let mut flags = vec![0u32; firesale_core::engine::flag_words(accounts)];
+    let config = firesale_core::EngineConfig {
+        assets: &s.assets,
+        policy: s.policy,
+        max_rounds: s.max_rounds,
+        oracle_lag_rounds: s.oracle_lag_rounds,
+        insurance_fund: s.insurance_fund,
+        shocks: &s.shocks,
+    };
+    let storage = firesale_core::Storage {
+        balances: &mut balances,
+        scratch: &mut scratch,
+        flags: &mut flags,
+    };
+    match <firesale_core::Engine>::new(&config, storage) {
+        Ok(_) => Ok(()),
+        Err(firesale_core::Error::Config(e)) => Err(explain(e, names)),
+        Err(other) => Err(FileError {
+            key: None,
+            at: None,
+            message: format!("{other:?}"),
+        }),
+    }
+}
+
+fn explain(e: ConfigError, names: &[String]) -> FileError {
+    let asset_key = |a: u8| {
+        format!(
+            "assets[{a}] ({})",
+            names.get(usize::from(a)).map_or("?", String::as_str)
+        )
+    };
+    match e {
+        ConfigError::Asset { asset, param } => {
+            let (field, rule) = match param {
+                AssetParam::Price => ("price", "must be above zero (and 1 for the quote)"),
+                AssetParam::AssetWeights => ("weights", "need 0 <= init <= liq_end <= maint <= 1"),
+                AssetParam::LiabilityWeights => ("liability_weights", "need 1 <= maint <= liq_end <= init"),
+                AssetParam::LiquidationBonus => ("liquidation_bonus", "must be in [0, 1]"),
+                AssetParam::ProtocolFee => ("protocol_fee", "must be in [0, 1]"),
+                AssetParam::Dust => ("dust", "must be above zero"),
+                AssetParam::VenueKind => ("venue", "only the quote asset has no venue"),
+                AssetParam::VenueLiquidity => ("venue", "liquidity (depth, reserve, volume, lambda) must be above zero"),
+                AssetParam::VenueResilience => ("venue.resilience", "must be in [0, 1]"),
+                AssetParam::VenueFloor => ("venue.floor", "must be above zero"),
+                AssetParam::VenueFee => ("venue.fee", "must be in [0, 1)"),
+                AssetParam::VenueLevels => ("venue", "levels must be 1 to 16 and levels × tick below 1"),
+            };
+            fail(format!("{}.{field}", asset_key(asset)), rule)
+        }
+        ConfigError::BonusLowersHealth { collateral, liability } => fail(
+            format!("{}.liquidation_bonus", asset_key(collateral)),
+            format!("maint weight × (1 + bonus) must stay below the maint liability weight of {}, or a liquidation lowers health", asset_key(liability)),
+        ),
+        ConfigError::Engine(p) => {
+            let (key, rule) = match p {
+                EngineParam::CloseFactor => ("policy.close_factor", "must be in (0, 1]"),
+                EngineParam::FullCloseHealthFactor => ("policy.full_close_health_factor", "must be in (0, 1]"),
+                EngineParam::FullCloseDebtValue => ("policy.full_close_debt_value", "must be >= 0"),
+                EngineParam::MaxRounds => ("max_rounds", "must be at least 1"),
+                EngineParam::OracleLag => ("oracle_lag_rounds", "must be at most 15"),
+                EngineParam::InsuranceFund => ("insurance_fund", "must be >= 0"),
+            };
+            fail(key, rule)
+        }
+        ConfigError::CapacityExceeded { what, limit, got } => {
+            let key = match what {
+                Capacity::Assets => "assets",
+                Capacity::Accounts | Capacity::BalanceStorage | Capacity::ScratchStorage => "accounts",
+            };
+            fail(key, format!("{got} is more than the kernel holds ({limit})"))
+        }
+        ConfigError::TooLarge { asset, what } => {
+            let part = match what {
+                Magnitude::Venue => "venue",
+                Magnitude::WeightedPrice => "price",
+                Magnitude::BalanceTotal => "balances",
+            };
+            fail(format!("{}.{part}", asset_key(asset)), "a number is too large for the kernel's fixed point")
+        }
+        ConfigError::Shock { index } => fail(
+            format!("shocks[{index}]"),
+            "shocks must be in round order from round 1, on a risky asset, with a positive price, ratio or quantity",
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn example() -> String {
+        std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../scenarios/example.toml"
+        ))
+        .unwrap()
+    }
+
+    #[test]
+    fn the_example_parses_into_what_it_says() {
+        let s = parse(&example()).unwrap();
+        assert_eq!(s.assets.len(), 3);
+        assert_eq!(s.accounts(), 503);
+        assert_eq!(s.oracle_lag_rounds, 1);
+        assert_eq!(s.shocks.len(), 2);
+        assert_eq!(
+            s.balances[3 + 1],
+            Qty::from_int(10),
+            "the second listed account holds 10 ETH"
+        );
+        assert_eq!(s.assets[1].dust, Qty::parse("0.000001").unwrap());
+    }
+
+    fn error_of(edit: impl Fn(String) -> String) -> FileError {
+        parse(&edit(example())).unwrap_err()
+    }
+
+    #[test]
+    fn malformed_files_name_the_key_and_the_place() {
+        let unknown =
+            error_of(|t| t.replace("protocol_fee = 0.10             #", "protocol_feee = 0.1 #"));
+        assert!(
+            unknown.message.contains("unknown field `protocol_feee`"),
+            "{unknown}"
+        );
+        assert_eq!(unknown.at.map(|a| a.0), Some(26), "{unknown}");
+
+        let wrong_type = error_of(|t| t.replace("max_rounds = 300", "max_rounds = \"many\""));
+        assert!(
+            wrong_type.at.is_some() && wrong_type.message.contains("invalid type"),
+            "{wrong_type}"
+        );
+
+        let missing = error_of(|t| t.replace("name = \"BTC\"\nprice = 60000", "name = \"BTC\""));
+        assert_eq!(missing.key.as_deref(), Some("assets[2].price"), "{missing}");
+
+        let impossible = error_of(|t| t.replace("price = 2000", "price = -2000"));
+        assert_eq!(
+            impossible.key.as_deref(),
+            Some("assets[1] (ETH).price"),
+            "{impossible}"
+        );
+
+        let bonus = error_of(|t| t.replace("liquidation_bonus = 0.05", "liquidation_bonus = 0.5"));
+        assert_eq!(
+            bonus.key.as_deref(),
+            Some("assets[1] (ETH).liquidation_bonus"),
+            "{bonus}"
+        );
+
+        let asset = error_of(|t| t.replace("asset = \"ETH\"", "asset = \"SOL\""));
+        assert!(asset.message.contains("unknown asset `SOL`"), "{asset}");
+
+        let two = error_of(|t| t.replace("move_price = 0.75", "move_price = 0.75\nsell = 3"));
+        assert_eq!(two.key.as_deref(), Some("shocks[0]"), "{two}");
+
+        assert_eq!(parse("   \n").unwrap_err().message, "the file is empty");
+        let syntax = parse("name = \n").unwrap_err();
+        assert_eq!(syntax.at, Some((1, 8)), "{syntax}");
+    }
+}
