@@ -2,7 +2,7 @@
 
 use crate::scenario::Scenario;
 use firesale_core::engine::{flag_words, Candidate};
-use firesale_core::{Engine, EngineConfig, Error, EventSink, Report, Storage, Termination};
+use firesale_core::{Engine, EngineConfig, Error, EventSink, Qty, Report, Storage, Termination};
 
 /// What a run produced.
 #[derive(Clone, Debug)]
@@ -15,26 +15,60 @@ pub struct Outcome {
     pub digest: u64,
 }
 
+/// The caller-side storage of one run, in `Vec`s.
+pub struct Buffers {
+    /// Balances, filled from the scenario.
+    pub balances: Vec<Qty>,
+    scratch: Vec<Candidate>,
+    flags: Vec<u32>,
+}
+
+impl Buffers {
+    /// Fresh storage holding the scenario's starting balances.
+    pub fn new(s: &Scenario) -> Self {
+        let n = s.accounts();
+        Self {
+            balances: s.balances.clone(),
+            scratch: vec![Candidate::default(); n],
+            flags: vec![0; flag_words(n)],
+        }
+    }
+
+    /// The three storage slices, to hand to an engine.
+    pub fn parts(&mut self) -> (&mut [Qty], &mut [Candidate], &mut [u32]) {
+        (&mut self.balances, &mut self.scratch, &mut self.flags)
+    }
+}
+
+/// The engine configuration of a scenario.
+pub fn config(s: &Scenario) -> EngineConfig<'_> {
+    EngineConfig {
+        assets: &s.assets,
+        policy: s.policy,
+        max_rounds: s.max_rounds,
+        oracle_lag_rounds: s.oracle_lag_rounds,
+        insurance_fund: s.insurance_fund,
+        shocks: &s.shocks,
+    }
+}
+
+/// Validates `s` and builds an engine over `buffers`.
+pub fn engine<'a>(s: &'a Scenario, buffers: &'a mut Buffers) -> Result<Engine<'a>, Error> {
+    let (balances, scratch, flags) = buffers.parts();
+    Engine::new(
+        &config(s),
+        Storage {
+            balances,
+            scratch,
+            flags,
+        },
+    )
+}
+
 /// Runs a scenario to the end.
 pub fn run_scenario(scenario: &Scenario, sink: &mut dyn EventSink) -> Result<Outcome, Error> {
-    let mut balances = scenario.balances.clone();
-    let accounts = scenario.accounts();
-    let mut scratch = vec![Candidate::default(); accounts];
-    let mut flags = vec![0u32; flag_words(accounts)];
-    let config = EngineConfig {
-        assets: &scenario.assets,
-        policy: scenario.policy,
-        max_rounds: scenario.max_rounds,
-        oracle_lag_rounds: scenario.oracle_lag_rounds,
-        insurance_fund: scenario.insurance_fund,
-        shocks: &scenario.shocks,
-    };
-    let storage = Storage {
-        balances: &mut balances,
-        scratch: &mut scratch,
-        flags: &mut flags,
-    };
-    let mut engine = Engine::new(&config, storage)?;
+    let mut buffers = Buffers::new(scenario);
+    let mut engine = engine(scenario, &mut buffers)?;
     let termination = engine.run(sink);
     Ok(Outcome {
         report: *engine.report(),

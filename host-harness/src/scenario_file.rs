@@ -562,24 +562,8 @@ fn risky_asset(a: &FileAsset, key: &str) -> Result<AssetConfig, FileError> {
 
 /// Runs the kernel's own validation and names the file's key for its error.
 fn validate(s: &Scenario, names: &[String]) -> Result<(), FileError> {
-    let mut balances = s.balances.clone();
-    let accounts = s.accounts();
-    let mut scratch = vec![firesale_core::engine::Candidate::default(); accounts];
-    let mut flags = vec![0u32; firesale_core::engine::flag_words(accounts)];
-    let config = firesale_core::EngineConfig {
-        assets: &s.assets,
-        policy: s.policy,
-        max_rounds: s.max_rounds,
-        oracle_lag_rounds: s.oracle_lag_rounds,
-        insurance_fund: s.insurance_fund,
-        shocks: &s.shocks,
-    };
-    let storage = firesale_core::Storage {
-        balances: &mut balances,
-        scratch: &mut scratch,
-        flags: &mut flags,
-    };
-    match <firesale_core::Engine>::new(&config, storage) {
+    let mut buffers = crate::run::Buffers::new(s);
+    match crate::run::engine(s, &mut buffers) {
         Ok(_) => Ok(()),
         Err(firesale_core::Error::Config(e)) => Err(explain(e, names)),
         Err(other) => Err(FileError {

@@ -8,10 +8,9 @@ pub mod oracle;
 pub mod strategies;
 
 use firesale_core::account::Health;
-use firesale_core::engine::{flag_words, Candidate};
 use firesale_core::{
-    Engine, EngineConfig, Event, EventSink, HealthTier, Policy, Price, Qty, Ratio, Shock,
-    ShockKind, StepOutcome, Storage, Termination, Value, VenueConfig,
+    Engine, Event, EventSink, HealthTier, Policy, Price, Qty, Ratio, Shock, ShockKind, StepOutcome,
+    Termination, Value, VenueConfig,
 };
 use firesale_harness::rng::SplitMix64;
 use firesale_harness::scenario::risky;
@@ -148,52 +147,7 @@ impl EventSink for Log {
     }
 }
 
-/// Storage for one run of a scenario.
-pub struct Buffers {
-    /// Balances, filled from the scenario.
-    pub balances: Vec<Qty>,
-    scratch: Vec<Candidate>,
-    flags: Vec<u32>,
-}
-
-impl Buffers {
-    /// The three storage slices, to hand to an engine.
-    pub fn parts(&mut self) -> (&mut [Qty], &mut [Candidate], &mut [u32]) {
-        (&mut self.balances, &mut self.scratch, &mut self.flags)
-    }
-
-    /// Fresh storage holding the scenario's starting balances.
-    pub fn new(s: &Scenario) -> Self {
-        let n = s.accounts();
-        Self {
-            balances: s.balances.clone(),
-            scratch: vec![Candidate::default(); n],
-            flags: vec![0; flag_words(n)],
-        }
-    }
-}
-
-/// The engine configuration of a scenario.
-pub fn config(s: &Scenario) -> EngineConfig<'_> {
-    EngineConfig {
-        assets: &s.assets,
-        policy: s.policy,
-        max_rounds: s.max_rounds,
-        oracle_lag_rounds: s.oracle_lag_rounds,
-        insurance_fund: s.insurance_fund,
-        shocks: &s.shocks,
-    }
-}
-
-/// Builds an engine over `buffers`.
-pub fn engine<'a>(s: &'a Scenario, b: &'a mut Buffers) -> Result<Engine<'a>, firesale_core::Error> {
-    let storage = Storage {
-        balances: &mut b.balances,
-        scratch: &mut b.scratch,
-        flags: &mut b.flags,
-    };
-    Engine::new(&config(s), storage)
-}
+pub use firesale_harness::run::{config, engine, Buffers};
 
 /// What a checked run saw.
 #[derive(Debug)]
