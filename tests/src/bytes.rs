@@ -7,22 +7,22 @@ use firesale_core::{AssetConfig, Policy, Price, Qty, Ratio, Shock, ShockKind, Va
 use firesale_harness::scenario::risky;
 use firesale_harness::Scenario;
 
-/// Reads numbers off a byte string, zeros past its end.
+/// Reads numbers off a byte string through `arbitrary`'s `Unstructured`,
+/// zeros past its end.
 pub struct Reader<'a> {
-    data: &'a [u8],
-    at: usize,
+    bytes: arbitrary::Unstructured<'a>,
 }
 
 impl<'a> Reader<'a> {
     /// A reader at the start of `data`.
     pub fn new(data: &'a [u8]) -> Self {
-        Self { data, at: 0 }
+        Self {
+            bytes: arbitrary::Unstructured::new(data),
+        }
     }
     /// The next byte.
     pub fn u8(&mut self) -> u8 {
-        let b = self.data.get(self.at).copied().unwrap_or(0);
-        self.at += 1;
-        b
+        self.bytes.arbitrary().unwrap_or(0)
     }
     /// The next two bytes, little-endian.
     pub fn u16(&mut self) -> u16 {
