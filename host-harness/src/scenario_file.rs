@@ -286,7 +286,50 @@ pub fn parse_with_limit(text: &str, max_accounts: u64) -> Result<Scenario, FileE
         at: e.span().map(|s| line_column(text, s.start)),
         message: e.message().trim().to_string(),
     })?;
-    build(file, max_accounts)
+    build(file, max_accounts).map_err(|mut e| {
+        if e.at.is_none() {
+            e.at = e
+                .key
+                .as_deref()
+                .and_then(|key| locate(text, key))
+                .map(|offset| line_column(text, offset));
+        }
+        e
+    })
+}
+
+/// Byte offset of the deepest part of `key` (such as `assets[1] (ETH).venue.fee`)
+/// present in the document: the value if it is there, else the nearest
+/// enclosing table.
+fn locate(text: &str, key: &str) -> Option<usize> {
+    use toml::de::{DeTable, DeValue};
+    let root = DeTable::parse(text).ok()?;
+    let mut at = None;
+    let mut value: Option<&DeValue<'_>>;
+    let mut table = Some(root.get_ref());
+    for part in key.split('.') {
+        let part = part.split(" (").next().unwrap_or(part);
+        let (name, index) = match part.split_once('[') {
+            Some((name, rest)) => (name, rest.trim_end_matches(']').parse::<usize>().ok()),
+            None => (part, None),
+        };
+        let entry = table?
+            .iter()
+            .find(|(k, _)| k.get_ref().as_ref() == name)
+            .map(|(_, v)| v)?;
+        at = Some(entry.span().start);
+        value = Some(entry.get_ref());
+        if let (Some(i), Some(DeValue::Array(items))) = (index, value) {
+            let item = items.get(i)?;
+            at = Some(item.span().start);
+            value = Some(item.get_ref());
+        }
+        table = match value {
+            Some(DeValue::Table(t)) => Some(t),
+            _ => None,
+        };
+    }
+    at
 }
 
 fn build(file: FileScenario, max_accounts: u64) -> Result<Scenario, FileError> {
@@ -688,6 +731,11 @@ mod tests {
 
         let impossible = error_of(|t| t.replace("price = 2000", "price = -2000"));
         assert_eq!(
+            impossible.at,
+            Some((22, 9)),
+            "the value's line and column: {impossible}"
+        );
+        assert_eq!(
             impossible.key.as_deref(),
             Some("assets[1] (ETH).price"),
             "{impossible}"
@@ -702,6 +750,11 @@ mod tests {
 
         let asset = error_of(|t| t.replace("asset = \"ETH\"", "asset = \"SOL\""));
         assert!(asset.message.contains("unknown asset `SOL`"), "{asset}");
+        assert_eq!(
+            asset.at,
+            Some((46, 9)),
+            "the value's line and column: {asset}"
+        );
 
         let two = error_of(|t| t.replace("move_price = 0.75", "move_price = 0.75\nsell = 3"));
         assert_eq!(two.key.as_deref(), Some("shocks[0]"), "{two}");
