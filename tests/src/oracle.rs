@@ -1,9 +1,13 @@
 //! A differential oracle: the sequential cascade written again, plainly, in
-//! exact rationals, for small markets (the quote and one risky asset on a
-//! linear venue, lag 0). No rounding, no fixed point, no heap, no budgets:
-//! a direct reading of docs/semantics.md. The kernel must agree with it on
-//! who is liquidated, in what order, and on every amount within the
-//! documented rounding bound.
+//! rationals, for small markets (the quote and one risky asset on a linear
+//! venue, lag 0). No fixed point, no heap, no budgets: a direct reading of
+//! docs/semantics.md. The kernel must agree with it on who is liquidated, in
+//! what order, and on every amount within the documented rounding bound.
+//!
+//! Arithmetic is exact; only the state carried from one step to the next
+//! (balances, the venue, the fund, the indices) is kept to the nearest
+//! 2^-96, 2^48 times finer than the kernel's ulp. Without that, denominators
+//! multiply with every liquidation and a long squeeze takes minutes.
 
 use firesale_core::num::Fx;
 use firesale_core::{Policy, ShockKind, Termination, VenueConfig};
@@ -15,6 +19,13 @@ use num_traits::{One, Signed, ToPrimitive, Zero};
 /// An exact copy of a fixed-point number.
 pub fn q(x: Fx) -> Q {
     Q::new(BigInt::from(x.to_bits()), BigInt::one() << 48)
+}
+
+/// `x` to the nearest multiple of 2^-96 (state carried between steps).
+fn fine(x: &Q) -> Q {
+    let scale: BigInt = BigInt::one() << 96usize;
+    let scaled = x * Q::from_integer(scale.clone());
+    Q::new(scaled.round().to_integer(), scale)
 }
 
 fn f(x: &Q) -> f64 {
@@ -72,8 +83,8 @@ impl Venue {
             return None;
         }
         let paid = self.area(&after) - self.area(&self.outstanding);
-        self.outstanding = after;
-        Some(paid)
+        self.outstanding = fine(&after);
+        Some(fine(&paid))
     }
 }
 
@@ -158,7 +169,7 @@ pub fn run(s: &Scenario) -> Outcome {
                     insurance: f(&insurance),
                 };
             }
-            venue.reference = shifted;
+            venue.reference = fine(&shifted);
             next_shock += 1;
         }
         let oracle = [Q::one(), venue.price()];
@@ -230,7 +241,9 @@ pub fn run(s: &Scenario) -> Outcome {
                     Policy::ToTarget => {
                         let (a, l_) = health(&b, LIQ_END);
                         let deficit = l_ - a;
-                        if !deficit.is_positive() {
+                        // Within the 2^-96 rounding of the carried state, the
+                        // target is met (exact arithmetic would give zero).
+                        if deficit <= Q::new(BigInt::one(), BigInt::one() << 80usize) {
                             break;
                         }
                         let gain =
@@ -279,9 +292,10 @@ pub fn run(s: &Scenario) -> Outcome {
                     };
                 }
                 let bonus = &assets[c].bonus;
-                insurance += &proceeds * bonus * &assets[c].fee / (Q::one() + bonus);
-                bal[id][l] += &repay;
-                bal[id][c] -= &seize;
+                insurance =
+                    fine(&(&insurance + &proceeds * bonus * &assets[c].fee / (Q::one() + bonus)));
+                bal[id][l] = fine(&(&bal[id][l] + &repay));
+                bal[id][c] = fine(&(&bal[id][c] - &seize));
                 entry.repaid[l] += f(&repay);
                 entry.seized[c] += f(&seize);
                 steps += 1;
@@ -304,7 +318,7 @@ pub fn run(s: &Scenario) -> Outcome {
                         Q::zero()
                     } else if a == 0 {
                         let c = d.clone().min(insurance.clone());
-                        insurance -= &c;
+                        insurance = fine(&(&insurance - &c));
                         c
                     } else {
                         let cost = |x: &Q, v: &Venue| {
@@ -326,7 +340,7 @@ pub fn run(s: &Scenario) -> Outcome {
                             match cost(&qty, &venue) {
                                 Some(c) if c <= insurance => {
                                     venue.trade(&-&qty);
-                                    insurance -= c;
+                                    insurance = fine(&(&insurance - c));
                                     done = qty.clone();
                                     break;
                                 }
@@ -364,7 +378,7 @@ pub fn run(s: &Scenario) -> Outcome {
             }
         }
         let oracle_now = venue.price();
-        venue.outstanding = &venue.outstanding * (Q::one() - &venue.resilience);
+        venue.outstanding = fine(&(&venue.outstanding * (Q::one() - &venue.resilience)));
         if venue.outstanding.abs() < assets[1].dust {
             venue.outstanding = zero.clone();
         }
