@@ -166,9 +166,9 @@ proptest! {
         let bonus = s.assets[1].liquidation_bonus.to_f64().max(s.assets[0].liquidation_bonus.to_f64());
         let seized_slack = [dust * max_price * (1.0 + bonus), dust / min_price * (1.0 + bonus)];
         for (k, x) in ours.iter().zip(&exact.liquidations) {
-            for a in 0..2 {
+            for (a, &slack) in seized_slack.iter().enumerate() {
                 prop_assert!(close(k.repaid[a], x.repaid[a], dust), "round {} account {} repaid[{}]: {} vs {}", k.round, k.account, a, k.repaid[a], x.repaid[a]);
-                prop_assert!(close(k.seized[a], x.seized[a], seized_slack[a]), "round {} account {} seized[{}]: {} vs {}", k.round, k.account, a, k.seized[a], x.seized[a]);
+                prop_assert!(close(k.seized[a], x.seized[a], slack), "round {} account {} seized[{}]: {} vs {}", k.round, k.account, a, k.seized[a], x.seized[a]);
                 prop_assert!(close(k.written_off[a], x.written_off[a], dust), "round {} account {} written off[{}]: {} vs {}", k.round, k.account, a, k.written_off[a], x.written_off[a]);
             }
         }
