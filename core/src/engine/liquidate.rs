@@ -181,12 +181,9 @@ impl<const A: usize> Engine<'_, A> {
         c: usize,
         full: bool,
     ) -> Result<Option<Sized>, ArithError> {
-        let (ml, mc) = (
-            self.state.markets.get(l).ok_or(ArithError::Domain)?,
-            self.state.markets.get(c).ok_or(ArithError::Domain)?,
-        );
-        let debt = bal.get(l).ok_or(ArithError::Domain)?.neg()?;
-        let held = account::effective(*bal.get(c).ok_or(ArithError::Domain)?, mc.deposit_index)?;
+        let (ml, mc) = (self.market(l)?, self.market(c)?);
+        let debt = balance(bal, l)?.neg()?;
+        let held = account::effective(balance(bal, c)?, mc.deposit_index)?;
         let one_plus_bonus = num::add(Fx::ONE, mc.config.liquidation_bonus.0)?;
         // Collateral value owed per unit of liability repaid.
         let seize_value_per_unit = mul(ml.oracle.0, one_plus_bonus, Round::Up)?;
@@ -335,10 +332,7 @@ impl<const A: usize> Engine<'_, A> {
         s: &Sized,
         sink: &mut dyn EventSink,
     ) -> Result<(), StepFault> {
-        let (ml, mc) = (
-            self.state.markets.get(l).ok_or(ArithError::Domain)?,
-            self.state.markets.get(c).ok_or(ArithError::Domain)?,
-        );
+        let (ml, mc) = (self.market(l)?, self.market(c)?);
         let (mut venue_l, mut venue_c) = (ml.venue, mc.venue);
         let as_u8 = |i: usize| u8::try_from(i).unwrap_or(u8::MAX);
         let proceeds = if c == 0 {

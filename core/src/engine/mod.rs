@@ -302,6 +302,12 @@ impl<'s, const A: usize> Engine<'s, A> {
         Ok(engine)
     }
 
+    /// The market of `asset`; an index past the assets is a kernel bug,
+    /// reported as a domain error rather than a panic.
+    fn market(&self, asset: usize) -> Result<&Market, ArithError> {
+        self.state.markets.get(asset).ok_or(ArithError::Domain)
+    }
+
     /// Number of assets, the quote included.
     pub fn asset_count(&self) -> usize {
         self.state.markets.len()

@@ -56,12 +56,7 @@ impl<const A: usize> Engine<'_, A> {
             let left = debt.sub(cover.qty)?;
             let haircut = self.plan_haircut(asset, left)?;
             let unrecovered = left.sub(haircut.qty)?;
-            let price = self
-                .state
-                .markets
-                .get(asset)
-                .ok_or(ArithError::Domain)?
-                .oracle;
+            let price = self.market(asset)?.oracle;
             let debt_value = debt.value_owed(price)?;
             let socialized_value = haircut.qty.value_owed(price)?;
             let unrecovered_value = unrecovered.value_owed(price)?;
@@ -123,12 +118,7 @@ impl<const A: usize> Engine<'_, A> {
                 venue: None,
             });
         }
-        let venue = self
-            .state
-            .markets
-            .get(asset)
-            .ok_or(ArithError::Domain)?
-            .venue;
+        let venue = self.market(asset)?.venue;
         let mut qty = debt;
         for _ in 0..INSURANCE_TRIES {
             if !qty.is_positive() {
@@ -184,7 +174,7 @@ impl<const A: usize> Engine<'_, A> {
     /// How much of `loss` the lenders of `asset` can absorb, and the index
     /// that takes it from them.
     fn plan_haircut(&self, asset: usize, loss: Qty) -> Result<Haircut, ArithError> {
-        let m = self.state.markets.get(asset).ok_or(ArithError::Domain)?;
+        let m = self.market(asset)?;
         let none = Haircut {
             qty: Qty::ZERO,
             new_index: m.deposit_index,
@@ -211,12 +201,7 @@ impl<const A: usize> Engine<'_, A> {
         if !haircut.qty.is_positive() {
             return Ok(());
         }
-        let shares = self
-            .state
-            .markets
-            .get(asset)
-            .ok_or(ArithError::Domain)?
-            .deposit_shares;
+        let shares = self.market(asset)?.deposit_shares;
         if let Some(m) = self.state.markets.get_mut(asset) {
             m.deposit_index = haircut.new_index;
         }
