@@ -1,11 +1,21 @@
-//! firesale-harness: scenarios, runs and reports on a host, over the
-//! `no_std` kernel.
+//! firesale-harness: scenarios, runs, reports, sweeps, Monte Carlo and
+//! plots on a host, over the `no_std` kernel.
 
+pub mod artefacts;
+pub mod bundled;
+pub mod json;
+pub mod montecarlo;
+pub mod observe;
+pub mod plot;
+pub mod population;
+pub mod positions;
+pub mod progress;
 pub mod rng;
 pub mod run;
 pub mod scenario;
 pub mod scenario_file;
 pub mod summary;
+pub mod sweep;
 
 pub use run::{run_scenario, Outcome};
 pub use scenario::Scenario;

@@ -1,86 +1,132 @@
-//! `firesale`: run a liquidation cascade and print its report.
+//! `firesale`: run liquidation cascades, sweep their parameters, draw
+//! Monte Carlo shock paths, and write reports and plots.
 
-use firesale_harness::scenario_file::{self, MAX_FILE_BYTES};
-use firesale_harness::{run_scenario, summary::summary, Scenario};
+mod commands;
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-const USAGE: &str =
-    "usage: firesale run [SCENARIO.toml]   run a scenario (no file: the bundled default)
-       firesale check SCENARIO.toml   validate a scenario file only
-
-Exit codes: 0 success, 2 invalid input (the message names the key and the line).";
-
-/// Reads and parses a scenario file; the error is ready to print.
-fn load(path: &str) -> Result<Scenario, String> {
-    let meta = std::fs::metadata(path).map_err(|e| format!("{path}: cannot read: {e}"))?;
-    if meta.len() > MAX_FILE_BYTES as u64 {
-        return Err(format!(
-            "{path}: the file is larger than {MAX_FILE_BYTES} bytes"
-        ));
-    }
-    let bytes = std::fs::read(path).map_err(|e| format!("{path}: cannot read: {e}"))?;
-    let text = String::from_utf8(bytes).map_err(|e| {
-        format!(
-            "{path}: not UTF-8 text (byte {})",
-            e.utf8_error().valid_up_to()
-        )
-    })?;
-    scenario_file::parse(&text).map_err(|e| format!("{path}: {e}"))
+/// A liquidation-cascade engine: exact fixed point, deterministic, the
+/// same cascade on every target.
+#[derive(Parser)]
+#[command(name = "firesale", version, about, after_help = EXIT_CODES)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
 }
 
-fn run(scenario: &Scenario) -> ExitCode {
-    match run_scenario(scenario, &mut ()) {
-        Ok(outcome) => {
-            print!(
-                "{}",
-                summary(&scenario.name, &outcome.report, outcome.digest)
-            );
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("error: the scenario is invalid: {e:?}");
-            ExitCode::from(2)
-        }
-    }
+const EXIT_CODES: &str =
+    "Exit codes: 0 success; 1 an output could not be written; 2 invalid input (the message names the key and the line).";
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a scenario and print its report.
+    Run {
+        /// A scenario file, or the name of a bundled scenario (default: `default`).
+        scenario: Option<String>,
+        #[command(flatten)]
+        output: Output,
+    },
+    /// Validate a scenario file without running it.
+    Check {
+        /// A scenario file, or the name of a bundled scenario.
+        scenario: String,
+    },
+    /// Vary one or two scenario values over a grid and run every point.
+    Sweep {
+        /// A scenario file, or the name of a bundled scenario (default: `default`).
+        scenario: Option<String>,
+        /// KEY=FROM:TO:STEPS, such as `shocks[0].move_price=0.95:0.5:10`.
+        /// The first axis is the shock (x, where the critical point is
+        /// sought); a second is usually liquidity (y).
+        #[arg(long, required = true, num_args = 1)]
+        vary: Vec<String>,
+        /// The heat map's colour.
+        #[arg(long, value_enum, default_value = "bad-debt")]
+        metric: commands::Metric,
+        #[command(flatten)]
+        parallel: Parallel,
+        #[command(flatten)]
+        output: Output,
+    },
+    /// Draw random shock paths and report the distribution of bad debt.
+    Montecarlo {
+        /// A scenario file, or the name of a bundled scenario (default:
+        /// `default`); its own shocks are replaced by the drawn paths.
+        scenario: Option<String>,
+        #[command(flatten)]
+        model: commands::ModelArgs,
+        #[command(flatten)]
+        parallel: Parallel,
+        #[command(flatten)]
+        output: Output,
+    },
+    /// List the bundled scenarios.
+    Scenarios,
 }
 
-fn invalid(message: &str) -> ExitCode {
-    eprintln!("error: {message}");
-    ExitCode::from(2)
+/// Where results go.
+#[derive(Args)]
+struct Output {
+    /// Print the result as JSON on standard output instead of the summary.
+    #[arg(long)]
+    json: bool,
+    /// Write every artefact (JSON, CSV, plots) into this folder.
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+}
+
+/// How much parallelism.
+#[derive(Args)]
+struct Parallel {
+    /// Worker threads (default: one per core). Results do not depend on it.
+    #[arg(long)]
+    threads: Option<usize>,
 }
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    match args
-        .iter()
-        .map(String::as_str)
-        .collect::<Vec<_>>()
-        .as_slice()
-    {
-        ["run"] => run(&Scenario::default_lending()),
-        ["run", path] => match load(path) {
-            Ok(s) => run(&s),
-            Err(e) => invalid(&e),
-        },
-        ["check", path] => match load(path) {
-            Ok(s) => {
-                println!(
-                    "{path}: valid: {} assets, {} accounts, {} shocks",
-                    s.assets.len(),
-                    s.accounts(),
-                    s.shocks.len()
-                );
-                ExitCode::SUCCESS
-            }
-            Err(e) => invalid(&e),
-        },
-        ["-h"] | ["--help"] | ["help"] => {
-            println!("{USAGE}");
-            ExitCode::SUCCESS
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Run { scenario, output } => {
+            commands::run(scenario.as_deref(), output.json, output.out.as_deref())
         }
-        _ => {
-            eprintln!("{USAGE}");
-            ExitCode::from(2)
+        Command::Check { scenario } => commands::check(&scenario),
+        Command::Sweep {
+            scenario,
+            vary,
+            metric,
+            parallel,
+            output,
+        } => commands::in_pool(parallel.threads, || {
+            commands::sweep(
+                scenario.as_deref(),
+                &vary,
+                metric,
+                output.json,
+                output.out.as_deref(),
+            )
+        }),
+        Command::Montecarlo {
+            scenario,
+            model,
+            parallel,
+            output,
+        } => commands::in_pool(parallel.threads, || {
+            commands::montecarlo(
+                scenario.as_deref(),
+                &model,
+                output.json,
+                output.out.as_deref(),
+            )
+        }),
+        Command::Scenarios => {
+            commands::scenarios();
+            Ok(())
         }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => failure.report(),
     }
 }

@@ -1,17 +1,16 @@
 //! Scenarios: a market, its accounts, a policy and a shock schedule, held in
-//! host memory. The bundled default lives here; scenario files come with the
-//! harness issue.
+//! host memory. Files and the bundled scenarios come in through
+//! [`crate::scenario_file`] and [`crate::bundled`].
 
-use crate::rng::SplitMix64;
-use firesale_core::{
-    AssetConfig, Policy, Price, Qty, Ratio, Shock, ShockKind, Value, VenueConfig, Weights,
-};
+use firesale_core::{AssetConfig, Policy, Price, Qty, Ratio, Shock, Value, VenueConfig, Weights};
 
 /// Everything one run needs.
 #[derive(Clone, Debug)]
 pub struct Scenario {
     /// A short name for reports.
     pub name: String,
+    /// Asset names, in asset order.
+    pub asset_names: Vec<String>,
     /// Assets; index 0 is the quote.
     pub assets: Vec<AssetConfig>,
     /// The liquidation policy.
@@ -37,36 +36,44 @@ impl Scenario {
             .unwrap_or(0)
     }
 
-    /// The bundled default: a lending market of 3,000 generated accounts
-    /// borrowing USDC against ETH, the ETH traded in a constant-product pool
-    /// ($80M a side), Aave-v3-like rules, hit by a 20% drop in round 1.
+    /// The bundled default (`scenarios/default.toml`): a lending market of
+    /// 3,000 generated accounts borrowing USDC against ETH in a
+    /// constant-product pool, Aave-v3-like rules, a 20% drop in round 1.
     pub fn default_lending() -> Self {
-        let eth = risky(
-            2_000.0,
-            [0.80, 0.805, 0.83],
-            0.05,
-            VenueConfig::ConstantProduct {
-                base_reserve: Qty::from_int(40_000),
-                fee: Ratio::from_f64(0.003),
-                resilience: Ratio::from_f64(0.2),
-            },
-        );
-        let mut rng = SplitMix64::new(20_200_312);
-        let balances = lending_population(&mut rng, 3_000, &eth);
-        Scenario {
-            name: "default: 3,000 accounts, ETH/USDC constant-product pool, 20% drop".into(),
-            assets: vec![AssetConfig::quote(), eth],
-            policy: Policy::aave_like(),
-            max_rounds: 200,
-            oracle_lag_rounds: 0,
-            insurance_fund: Value::from_int(250_000),
-            shocks: vec![Shock {
-                round: 1,
-                asset: 1,
-                kind: ShockKind::MovePrice(Ratio::from_f64(0.8)),
-            }],
-            balances,
+        match crate::bundled::find(crate::bundled::DEFAULT).map(crate::bundled::Bundled::scenario) {
+            Some(Ok(s)) => s,
+            // The bundled files are parsed by the tests; this is unreachable
+            // in a tested build, and an empty scenario would fail validation.
+            _ => Self::empty(),
         }
+    }
+
+    fn empty() -> Self {
+        Scenario {
+            name: String::new(),
+            asset_names: Vec::new(),
+            assets: Vec::new(),
+            policy: Policy::Absorb,
+            max_rounds: 1,
+            oracle_lag_rounds: 0,
+            insurance_fund: Value::ZERO,
+            shocks: Vec::new(),
+            balances: Vec::new(),
+        }
+    }
+
+    /// The same market and shocks with no accounts: what the shocks alone do
+    /// to prices, the baseline of the amplification metric.
+    pub fn without_accounts(&self) -> Self {
+        Scenario {
+            balances: vec![Qty::ZERO; self.assets.len()],
+            ..self.clone()
+        }
+    }
+
+    /// The name of asset `index`.
+    pub fn asset_name(&self, index: usize) -> &str {
+        self.asset_names.get(index).map_or("?", String::as_str)
     }
 }
 
@@ -93,32 +100,4 @@ pub fn risky(price: f64, asset_weights: [f64; 3], bonus: f64, venue: VenueConfig
         dust: Qty::from_f64(1e-6),
         venue,
     }
-}
-
-/// `n` accounts over `[quote, asset]`: 90% borrowers of quote against the
-/// asset, collateral sizes Pareto-tailed (α = 1.3, from 1 unit, whales up to
-/// 2,000), maintenance health factors uniform in [1.01, 1.8); 10% lenders
-/// whose deposits cover 1.25× the total debt.
-pub fn lending_population(rng: &mut SplitMix64, n: usize, asset: &AssetConfig) -> Vec<Qty> {
-    let price = asset.price.to_f64();
-    let weight = asset.asset_weights.maint.to_f64();
-    let lenders = n / 10;
-    let mut balances = Vec::with_capacity(n * 2);
-    let mut total_debt = 0.0;
-    for _ in lenders..n {
-        let collateral = rng.pareto(1.0, 1.3).min(2_000.0);
-        let health_factor = rng.range(1.01, 1.8);
-        let debt = collateral * price * weight / health_factor;
-        total_debt += debt;
-        balances.push(Qty::from_f64(-debt));
-        balances.push(Qty::from_f64(collateral));
-    }
-    let deposit = total_debt * 1.25 / lenders.max(1) as f64;
-    let mut lender_rows = Vec::with_capacity(lenders * 2);
-    for _ in 0..lenders {
-        lender_rows.push(Qty::from_f64(deposit));
-        lender_rows.push(Qty::ZERO);
-    }
-    lender_rows.extend(balances);
-    lender_rows
 }

@@ -1,8 +1,9 @@
 //! Scenario files: TOML in, a validated [`Scenario`] out, or an error that
 //! names the key and the line and column (docs/scenario.md has the schema).
 
-use crate::rng::SplitMix64;
-use crate::scenario::{lending_population, Scenario};
+use crate::population::{Leverage, Population, Side, Size};
+use crate::positions;
+use crate::scenario::Scenario;
 use firesale_core::error::{AssetParam, Capacity, ConfigError, EngineParam, Magnitude};
 use firesale_core::num::Fx;
 use firesale_core::{
@@ -11,6 +12,7 @@ use firesale_core::{
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::fmt;
+use std::path::Path;
 
 /// Largest scenario file read, in bytes.
 pub const MAX_FILE_BYTES: usize = 64 << 20;
@@ -234,6 +236,7 @@ struct FileShock {
 struct FileAccounts {
     #[serde(default)]
     list: Vec<FileAccount>,
+    positions: Option<String>,
     population: Option<FilePopulation>,
 }
 
@@ -248,7 +251,48 @@ struct FileAccount {
 struct FilePopulation {
     count: u64,
     seed: u64,
-    collateral: String,
+    #[serde(default)]
+    side: FileSide,
+    assets: OneOrMany,
+    #[serde(default = "default_lender_share")]
+    lenders: f64,
+    size: Option<FileSize>,
+    health_factor: Option<FileRange>,
+    leverage: Option<FileRange>,
+}
+
+#[derive(Deserialize, Default, Clone, Copy)]
+#[serde(rename_all = "kebab-case")]
+enum FileSide {
+    #[default]
+    Long,
+    Short,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
+}
+
+fn default_lender_share() -> f64 {
+    0.1
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileSize {
+    min: f64,
+    alpha: f64,
+    max: f64,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileRange {
+    min: f64,
+    max: f64,
 }
 
 /// Line and column (from 1) of byte `offset` in `text`.
@@ -259,14 +303,46 @@ fn line_column(text: &str, offset: usize) -> (usize, usize) {
     (line, column)
 }
 
-/// Parses and validates a scenario file's text.
+/// Parses and validates a scenario file's text (a file that names a
+/// positions CSV needs [`load`], which knows where to look).
 pub fn parse(text: &str) -> Result<Scenario, FileError> {
-    parse_with_limit(text, MAX_ACCOUNTS)
+    parse_in(text, None, MAX_ACCOUNTS)
 }
 
 /// [`parse`], generating at most `max_accounts` accounts (the fuzz target
 /// keeps runs small with it).
 pub fn parse_with_limit(text: &str, max_accounts: u64) -> Result<Scenario, FileError> {
+    parse_in(text, None, max_accounts)
+}
+
+/// Reads, parses and validates the scenario file at `path`; the error names
+/// the file (and the CSV of positions, if that is where the problem is).
+pub fn load(path: &Path) -> Result<Scenario, String> {
+    let shown = path.display();
+    let text = read_text(path)?;
+    parse_in(&text, path.parent(), MAX_ACCOUNTS).map_err(|e| format!("{shown}: {e}"))
+}
+
+/// A file's text, refusing one too large to be a scenario or not UTF-8.
+pub fn read_text(path: &Path) -> Result<String, String> {
+    let shown = path.display();
+    let meta = std::fs::metadata(path).map_err(|e| format!("{shown}: cannot read: {e}"))?;
+    if meta.len() > MAX_FILE_BYTES as u64 {
+        return Err(format!(
+            "{shown}: the file is larger than {MAX_FILE_BYTES} bytes"
+        ));
+    }
+    let bytes = std::fs::read(path).map_err(|e| format!("{shown}: cannot read: {e}"))?;
+    String::from_utf8(bytes).map_err(|e| {
+        format!(
+            "{shown}: not UTF-8 text (byte {})",
+            e.utf8_error().valid_up_to()
+        )
+    })
+}
+
+/// Parses `text`, resolving a positions CSV against `base`.
+pub fn parse_in(text: &str, base: Option<&Path>, max_accounts: u64) -> Result<Scenario, FileError> {
     if text.trim().is_empty() {
         return Err(FileError {
             key: None,
@@ -286,7 +362,7 @@ pub fn parse_with_limit(text: &str, max_accounts: u64) -> Result<Scenario, FileE
         at: e.span().map(|s| line_column(text, s.start)),
         message: e.message().trim().to_string(),
     })?;
-    build(file, max_accounts).map_err(|mut e| {
+    build(file, base, max_accounts).map_err(|mut e| {
         if e.at.is_none() {
             e.at = e
                 .key
@@ -296,6 +372,24 @@ pub fn parse_with_limit(text: &str, max_accounts: u64) -> Result<Scenario, FileE
         }
         e
     })
+}
+
+/// Parses a scenario already read into a TOML table: how sweeps build each
+/// variant after editing one value. Errors name the key but no line.
+pub fn parse_table(
+    table: toml::Table,
+    base: Option<&Path>,
+    max_accounts: u64,
+) -> Result<Scenario, FileError> {
+    let file: FileScenario =
+        toml::Value::Table(table)
+            .try_into()
+            .map_err(|e: toml::de::Error| FileError {
+                key: None,
+                at: None,
+                message: e.message().trim().to_string(),
+            })?;
+    build(file, base, max_accounts)
 }
 
 /// Byte offset of the deepest part of `key` (such as `assets[1] (ETH).venue.fee`)
@@ -332,7 +426,11 @@ fn locate(text: &str, key: &str) -> Option<usize> {
     at
 }
 
-fn build(file: FileScenario, max_accounts: u64) -> Result<Scenario, FileError> {
+fn build(
+    file: FileScenario,
+    base: Option<&Path>,
+    max_accounts: u64,
+) -> Result<Scenario, FileError> {
     let names: Vec<String> = file.assets.iter().map(|a| a.name.clone()).collect();
     let index_of = |key: &str, name: &str| {
         names.iter().position(|n| n == name).ok_or_else(|| {
@@ -435,31 +533,14 @@ fn build(file: FileScenario, max_accounts: u64) -> Result<Scenario, FileError> {
         }
         balances.extend(row);
     }
+    if let Some(path) = &file.accounts.positions {
+        let rows =
+            positions::load(path, base, n, &index_of).map_err(|e| fail("accounts.positions", e))?;
+        balances.extend(rows);
+    }
     if let Some(p) = &file.accounts.population {
-        if p.count == 0 || p.count > max_accounts {
-            return Err(fail(
-                "accounts.population.count",
-                format!("must be between 1 and {max_accounts}"),
-            ));
-        }
-        let collateral = index_of("accounts.population.collateral", &p.collateral)?;
-        if collateral == 0 {
-            return Err(fail(
-                "accounts.population.collateral",
-                "must be a risky asset, not the quote",
-            ));
-        }
-        let generated = lending_population(
-            &mut SplitMix64::new(p.seed),
-            p.count as usize,
-            &assets[collateral],
-        );
-        for pair in generated.chunks_exact(2) {
-            let mut row = vec![Qty::ZERO; n];
-            row[0] = pair[0];
-            row[collateral] = pair[1];
-            balances.extend(row);
-        }
+        let population = population(p, max_accounts, &index_of)?;
+        balances.extend(population.generate(&assets));
     }
     if (balances.len() / n) as u64 > max_accounts {
         return Err(fail(
@@ -475,6 +556,7 @@ fn build(file: FileScenario, max_accounts: u64) -> Result<Scenario, FileError> {
     }
     let scenario = Scenario {
         name: file.name.unwrap_or_else(|| "scenario".into()),
+        asset_names: names.clone(),
         assets,
         policy,
         max_rounds: file.max_rounds,
@@ -485,6 +567,93 @@ fn build(file: FileScenario, max_accounts: u64) -> Result<Scenario, FileError> {
     };
     validate(&scenario, &names)?;
     Ok(scenario)
+}
+
+fn population(
+    p: &FilePopulation,
+    max_accounts: u64,
+    index_of: &dyn Fn(&str, &str) -> Result<usize, FileError>,
+) -> Result<Population, FileError> {
+    const KEY: &str = "accounts.population";
+    if p.count == 0 || p.count > max_accounts {
+        return Err(fail(
+            format!("{KEY}.count"),
+            format!("must be between 1 and {max_accounts}"),
+        ));
+    }
+    let names = match &p.assets {
+        OneOrMany::One(name) => std::slice::from_ref(name),
+        OneOrMany::Many(names) => names.as_slice(),
+    };
+    let mut assets = Vec::with_capacity(names.len());
+    for name in names {
+        let asset = index_of(&format!("{KEY}.assets"), name)?;
+        if asset == 0 || assets.contains(&asset) {
+            return Err(fail(
+                format!("{KEY}.assets"),
+                format!("`{name}`: name distinct risky assets, not the quote"),
+            ));
+        }
+        assets.push(asset);
+    }
+    let side = match p.side {
+        FileSide::Long => Side::Long,
+        FileSide::Short => Side::Short,
+    };
+    if assets.is_empty() || (side == Side::Short && assets.len() > 1) {
+        return Err(fail(
+            format!("{KEY}.assets"),
+            "name one or more assets held long, or exactly one shorted",
+        ));
+    }
+    if !(0.0..1.0).contains(&p.lenders) || (p.lenders == 0.0 && p.count > 0) {
+        return Err(fail(
+            format!("{KEY}.lenders"),
+            "the lenders' share must be in (0, 1): someone lends what positions borrow",
+        ));
+    }
+    let mut population = Population::lending(p.count as usize, p.seed, 0);
+    population.side = side;
+    population.assets = assets;
+    population.lender_share = p.lenders;
+    if let Some(size) = &p.size {
+        let valid = size.min > 0.0 && size.alpha > 0.0 && size.max >= size.min;
+        if !(valid && size.max.is_finite() && size.max < 1e15) {
+            return Err(fail(
+                format!("{KEY}.size"),
+                "need 0 < min <= max < 1e15 and alpha > 0",
+            ));
+        }
+        population.size = Size {
+            min: size.min,
+            alpha: size.alpha,
+            max: size.max,
+        };
+    }
+    population.leverage = match (&p.health_factor, &p.leverage) {
+        (Some(_), Some(_)) => {
+            return Err(fail(KEY, "give health_factor or leverage, not both"));
+        }
+        (Some(h), None) if h.min > 1.0 && h.max >= h.min && h.max < 1e6 => Leverage::HealthFactor {
+            min: h.min,
+            max: h.max,
+        },
+        (Some(_), None) => {
+            return Err(fail(
+                format!("{KEY}.health_factor"),
+                "need 1 < min <= max < 1e6 (below 1 the account starts liquidatable)",
+            ));
+        }
+        (None, Some(l)) if l.min > 1.0 && l.max >= l.min && l.max < 1e6 => Leverage::Notional {
+            min: l.min,
+            max: l.max,
+        },
+        (None, Some(_)) => {
+            return Err(fail(format!("{KEY}.leverage"), "need 1 < min <= max < 1e6"));
+        }
+        (None, None) => population.leverage,
+    };
+    Ok(population)
 }
 
 fn quote_asset(a: &FileAsset, key: &str) -> Result<AssetConfig, FileError> {

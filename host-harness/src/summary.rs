@@ -1,10 +1,18 @@
 //! The terminal summary of a report.
 
-use firesale_core::{Report, Termination};
+use crate::observe::{amplification, Observed};
+use crate::scenario::Scenario;
+use firesale_core::Termination;
 use std::fmt::Write;
 
-/// A readable summary, one fact a line.
-pub fn summary(name: &str, report: &Report, digest: u64) -> String {
+/// A readable summary of a watched run, one fact a line.
+pub fn summary(scenario: &Scenario, observed: &Observed) -> String {
+    let (name, report, digest) = (
+        &scenario.name,
+        &observed.outcome.report,
+        observed.outcome.digest,
+    );
+    let amplification = amplification(observed);
     let mut s = String::new();
     let end = match report.termination {
         Some(Termination::FixedPoint) => "fixed point".to_string(),
@@ -37,15 +45,27 @@ pub fn summary(name: &str, report: &Report, digest: u64) -> String {
     let _ = writeln!(s, "fees to insurance   {:.2}", report.fees.to_f64());
     let _ = writeln!(s, "keeper P&L          {:.2}", report.keeper_pnl.to_f64());
     for (i, a) in report.assets().iter().enumerate().skip(1) {
-        let drop = 100.0 * (1.0 - a.min_price.to_f64() / a.initial_price.to_f64());
+        let initial = a.initial_price.to_f64();
+        let drop = 100.0 * (1.0 - a.min_price.to_f64() / initial);
+        let rise = 100.0 * (a.max_price.to_f64() / initial - 1.0);
         let _ = writeln!(
             s,
-            "asset {i}             price {:.4} -> {:.4} (min {:.4}, -{drop:.2}%), sold {:.4}, bought {:.4}",
-            a.initial_price.to_f64(),
+            "{:<20}price {initial:.2} -> {:.2} (min {:.2} -{drop:.2}%, max {:.2} +{rise:.2}%)",
+            scenario.asset_name(i),
             a.final_price.to_f64(),
             a.min_price.to_f64(),
+            a.max_price.to_f64(),
+        );
+        let _ = writeln!(
+            s,
+            "{:<20}sold {:.4}, bought {:.4}; amplification {}",
+            "",
             a.sold.to_f64(),
             a.bought.to_f64(),
+            amplification.get(i).copied().flatten().map_or(
+                "n/a (the shocks alone did not move it)".to_string(),
+                |x| format!("{x:.2}x")
+            ),
         );
     }
     let _ = writeln!(s, "digest              {digest:016x}");

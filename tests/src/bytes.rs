@@ -123,6 +123,7 @@ pub fn scenario(data: &[u8]) -> (Scenario, Vec<u32>) {
     }
     let budgets = (0..4).map(|_| 1 + u32::from(r.u8() % 8)).collect();
     let scenario = Scenario {
+        asset_names: Vec::new(),
         name: "fuzz".into(),
         assets,
         policy,
@@ -235,6 +236,7 @@ pub fn raw_scenario(data: &[u8]) -> Scenario {
         })
         .collect();
     Scenario {
+        asset_names: Vec::new(),
         name: "raw".into(),
         assets,
         policy,

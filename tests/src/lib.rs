@@ -110,6 +110,7 @@ pub fn mixed_market(
         balances.extend(row.map(Qty::from_f64));
     }
     Scenario {
+        asset_names: Vec::new(),
         name: format!("mixed-{seed}"),
         assets: vec![firesale_core::AssetConfig::quote(), eth, btc],
         policy,

@@ -167,6 +167,7 @@ pub fn scenario() -> impl Strategy<Value = (Scenario, Vec<u32>)> {
                     })
                     .collect();
                 let scenario = Scenario {
+                    asset_names: Vec::new(),
                     name: "proptest".into(),
                     assets,
                     policy,

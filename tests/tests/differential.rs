@@ -74,6 +74,7 @@ fn small_market() -> impl Strategy<Value = Scenario> {
                     });
                 }
                 Scenario {
+                    asset_names: Vec::new(),
                     name: "differential".into(),
                     assets: vec![quote, eth],
                     policy,

@@ -1,0 +1,457 @@
+//! The subcommands' bodies: resolve the scenario, run, print, write.
+
+use clap::ValueEnum;
+use firesale_harness::artefacts::{self, create_dir};
+use firesale_harness::montecarlo::{self, PathModel, Tail, LEVELS};
+use firesale_harness::observe::observe;
+use firesale_harness::plot::{self, Grid, Marker};
+use firesale_harness::scenario_file::{parse_in, read_text, MAX_ACCOUNTS};
+use firesale_harness::sweep::{self, Axis, Sweep};
+use firesale_harness::{bundled, json, progress, summary::summary, Scenario};
+use serde_json::json;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+/// Why a command failed, and so its exit code.
+pub enum Failure {
+    /// Bad input: a scenario, a flag, a value (exit code 2).
+    Input(String),
+    /// An output could not be written (exit code 1).
+    Output(String),
+}
+
+impl Failure {
+    /// Prints the message and gives the exit code.
+    pub fn report(self) -> ExitCode {
+        let (message, code) = match self {
+            Failure::Input(m) => (m, 2),
+            Failure::Output(m) => (m, 1),
+        };
+        eprintln!("error: {message}");
+        ExitCode::from(code)
+    }
+}
+
+type Outcome = Result<(), Failure>;
+
+/// A scenario's text and where it came from.
+struct Source {
+    label: String,
+    text: String,
+    dir: Option<PathBuf>,
+}
+
+/// A file if one is there, else a bundled scenario of that name.
+fn source(arg: Option<&str>) -> Result<Source, Failure> {
+    let arg = arg.unwrap_or(bundled::DEFAULT);
+    let path = Path::new(arg);
+    if path.exists() {
+        return Ok(Source {
+            label: arg.to_string(),
+            text: read_text(path).map_err(Failure::Input)?,
+            dir: path.parent().map(Path::to_path_buf),
+        });
+    }
+    match bundled::find(arg) {
+        Some(b) => Ok(Source {
+            label: format!("bundled scenario `{}`", b.name),
+            text: b.source.to_string(),
+            dir: None,
+        }),
+        None => Err(Failure::Input(format!(
+            "{arg}: no such file, and no bundled scenario of that name (`firesale scenarios` lists them)"
+        ))),
+    }
+}
+
+impl Source {
+    fn scenario(&self) -> Result<Scenario, Failure> {
+        parse_in(&self.text, self.dir.as_deref(), MAX_ACCOUNTS)
+            .map_err(|e| Failure::Input(format!("{}: {e}", self.label)))
+    }
+}
+
+fn print_json(value: &serde_json::Value) {
+    println!("{value:#}");
+}
+
+/// `firesale run`.
+pub fn run(arg: Option<&str>, as_json: bool, out: Option<&Path>) -> Outcome {
+    let scenario = source(arg)?.scenario()?;
+    let observed = match out {
+        Some(dir) => artefacts::run_into(&scenario, dir).map_err(Failure::Output)?,
+        None => observe(&scenario, None)
+            .map_err(|e| Failure::Input(format!("the scenario is invalid: {e:?}")))?,
+    };
+    if as_json {
+        print_json(&json::report(&scenario, &observed));
+    } else {
+        print!("{}", summary(&scenario, &observed));
+        if let Some(dir) = out {
+            println!(
+                "{:<20}report.json, timeline.csv, events.jsonl, price.png, price.svg in {}",
+                "written",
+                dir.display()
+            );
+        }
+    }
+    Ok(())
+}
+
+/// `firesale check`.
+pub fn check(arg: &str) -> Outcome {
+    let source = source(Some(arg))?;
+    let s = source.scenario()?;
+    println!(
+        "{}: valid: {} assets, {} accounts, {} shocks",
+        source.label,
+        s.assets.len(),
+        s.accounts(),
+        s.shocks.len()
+    );
+    Ok(())
+}
+
+/// `firesale scenarios`.
+pub fn scenarios() {
+    for b in bundled::ALL {
+        println!("{:<14}{}", b.name, b.summary);
+    }
+    println!("\nRun one with `firesale run NAME`; its source is scenarios/NAME.toml.");
+}
+
+/// Runs `work` on a rayon pool of `threads` workers (default: one per
+/// core).
+pub fn in_pool(threads: Option<usize>, work: impl FnOnce() -> Outcome + Send) -> Outcome {
+    if threads == Some(0) {
+        return Err(Failure::Input("--threads must be at least 1".into()));
+    }
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads.unwrap_or(0))
+        .build()
+        .map_err(|e| Failure::Output(format!("cannot start worker threads: {e}")))?
+        .install(work)
+}
+
+/// What a sweep's heat map shows.
+#[derive(Clone, Copy, ValueEnum)]
+pub enum Metric {
+    /// Bad debt, in quote.
+    BadDebt,
+    /// Price move over the move the shocks alone caused.
+    Amplification,
+}
+
+impl Metric {
+    fn name(self) -> &'static str {
+        match self {
+            Metric::BadDebt => "bad debt (quote)",
+            Metric::Amplification => "amplification",
+        }
+    }
+
+    fn of(self, p: &sweep::Point) -> f64 {
+        match self {
+            Metric::BadDebt => p.bad_debt,
+            Metric::Amplification => p.amplification.unwrap_or(f64::NAN),
+        }
+    }
+}
+
+/// `firesale sweep`.
+pub fn sweep(
+    arg: Option<&str>,
+    vary: &[String],
+    metric: Metric,
+    as_json: bool,
+    out: Option<&Path>,
+) -> Outcome {
+    let source = source(arg)?;
+    source.scenario()?;
+    let base: toml::Table = toml::from_str(&source.text)
+        .map_err(|e| Failure::Input(format!("{}: {}", source.label, e.message())))?;
+    let axes = vary
+        .iter()
+        .map(|v| v.parse::<Axis>())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| Failure::Input(format!("--vary {e}")))?;
+    if axes.len() > 2 {
+        return Err(Failure::Input("--vary: at most two axes".into()));
+    }
+    let points = axes.iter().map(|a| a.values.len() as u64).product();
+    let bar = progress::bar(points, "sweep");
+    let result = sweep::sweep(&base, source.dir.as_deref(), axes, &bar).map_err(Failure::Input)?;
+    let document = sweep_json(&source.label, &result, metric);
+    if as_json {
+        print_json(&document);
+    } else {
+        print!("{}", sweep_table(&result, metric));
+    }
+    if let Some(dir) = out {
+        write_sweep(dir, &result, metric, &document).map_err(Failure::Output)?;
+        if !as_json {
+            println!(
+                "written: sweep.json, sweep.csv, heatmap.png, heatmap.svg in {}",
+                dir.display()
+            );
+        }
+    }
+    Ok(())
+}
+
+fn sweep_json(label: &str, s: &Sweep, metric: Metric) -> serde_json::Value {
+    let points: Vec<_> = s
+        .points
+        .iter()
+        .map(|p| {
+            json!({
+                "at": p.at, "bad_debt": p.bad_debt, "amplification": p.amplification,
+                "liquidations": p.liquidations, "rounds": p.rounds,
+                "termination": p.termination, "digest": format!("{:016x}", p.digest),
+            })
+        })
+        .collect();
+    let critical: Vec<_> = s
+        .critical()
+        .iter()
+        .map(|c| c.and_then(|x| s.axes[0].values.get(x).copied()))
+        .collect();
+    json!({
+        "scenario": label,
+        "axes": s.axes.iter().map(|a| json!({"key": a.key, "values": a.values})).collect::<Vec<_>>(),
+        "metric": metric.name(),
+        "points": points,
+        "critical": critical,
+    })
+}
+
+fn sweep_table(s: &Sweep, metric: Metric) -> String {
+    let mut t = String::new();
+    let xs = &s.axes[0];
+    let _ = writeln!(t, "{} by {}", metric.name(), axis_names(s));
+    let _ = write!(t, "{:>14}", "");
+    for x in &xs.values {
+        let _ = write!(t, "{:>10}", plot::short(*x));
+    }
+    t.push('\n');
+    let ys: Vec<f64> = s.axes.get(1).map_or(vec![f64::NAN], |a| a.values.clone());
+    for (row, y) in s.rows(|p| metric.of(p)).iter().zip(&ys) {
+        let label = if y.is_nan() {
+            String::new()
+        } else {
+            plot::short(*y)
+        };
+        let _ = write!(t, "{label:>14}");
+        for v in row {
+            let _ = write!(t, "{:>10}", plot::short(*v));
+        }
+        t.push('\n');
+    }
+    for (critical, y) in s.critical().iter().zip(&ys) {
+        let at = match s.axes.get(1) {
+            Some(a) => format!(" at {} = {}", a.key, plot::short(*y)),
+            None => String::new(),
+        };
+        let _ = match critical.and_then(|x| xs.values.get(x)) {
+            Some(v) => writeln!(t, "critical {} (first with bad debt){at}: {v}", xs.key),
+            None => writeln!(t, "critical {}{at}: none in the grid", xs.key),
+        };
+    }
+    t
+}
+
+fn axis_names(s: &Sweep) -> String {
+    s.axes
+        .iter()
+        .map(|a| a.key.as_str())
+        .collect::<Vec<_>>()
+        .join(" (x) and ")
+}
+
+fn write_sweep(
+    dir: &Path,
+    s: &Sweep,
+    metric: Metric,
+    document: &serde_json::Value,
+) -> Result<(), String> {
+    create_dir(dir)?;
+    artefacts::write(dir, "sweep.json", &format!("{document:#}\n"))?;
+    let mut csv = String::new();
+    for a in &s.axes {
+        let _ = write!(csv, "{},", a.key);
+    }
+    csv.push_str("bad_debt,amplification,liquidations,rounds,termination,digest\n");
+    for p in &s.points {
+        for v in &p.at {
+            let _ = write!(csv, "{v},");
+        }
+        let amp = p.amplification.map_or(String::new(), |a| a.to_string());
+        let _ = writeln!(
+            csv,
+            "{},{amp},{},{},{},{:016x}",
+            p.bad_debt, p.liquidations, p.rounds, p.termination, p.digest
+        );
+    }
+    artefacts::write(dir, "sweep.csv", &csv)?;
+    let ys = s.axes.get(1).map_or(&[0.0][..], |a| &a.values);
+    let rows = s.rows(|p| metric.of(p));
+    let critical = s.critical();
+    plot::heat_map(
+        &dir.join("heatmap"),
+        &Grid {
+            axes: [&s.axes[0].key, s.axes.get(1).map_or("", |a| a.key.as_str())],
+            values: [&s.axes[0].values, ys],
+            cells: &rows,
+            metric: metric.name(),
+            critical: &critical,
+        },
+    )
+}
+
+/// The shock-path model's flags.
+#[derive(clap::Args)]
+pub struct ModelArgs {
+    /// Paths to draw.
+    #[arg(long, default_value_t = 1_000)]
+    paths: u32,
+    /// Seed of the experiment: the same seed gives the same paths.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Rounds that receive a shock.
+    #[arg(long, default_value_t = 5)]
+    rounds: u32,
+    /// Mean log return per round.
+    #[arg(long, default_value_t = -0.01, allow_negative_numbers = true)]
+    drift: f64,
+    /// Standard deviation of the log return per round.
+    #[arg(long, default_value_t = 0.05)]
+    volatility: f64,
+    /// Correlation between the risky assets' moves.
+    #[arg(long, default_value_t = 0.8)]
+    correlation: f64,
+    /// Chance per round of a crash jump on every risky asset.
+    #[arg(long, default_value_t = 0.05)]
+    jump_probability: f64,
+    /// A crash jump multiplies prices by 1 − this.
+    #[arg(long, default_value_t = 0.25)]
+    jump_size: f64,
+}
+
+impl ModelArgs {
+    fn model(&self) -> PathModel {
+        PathModel {
+            paths: self.paths,
+            seed: self.seed,
+            rounds: self.rounds,
+            drift: self.drift,
+            volatility: self.volatility,
+            correlation: self.correlation,
+            jump_probability: self.jump_probability,
+            jump_size: self.jump_size,
+        }
+    }
+}
+
+/// `firesale montecarlo`.
+pub fn montecarlo(
+    arg: Option<&str>,
+    args: &ModelArgs,
+    as_json: bool,
+    out: Option<&Path>,
+) -> Outcome {
+    let source = source(arg)?;
+    let scenario = source.scenario()?;
+    let model = args.model();
+    model.validate().map_err(Failure::Input)?;
+    let bar = progress::bar(u64::from(model.paths), "montecarlo");
+    let paths = montecarlo::run(&scenario, &model, &bar).map_err(Failure::Input)?;
+    let losses: Vec<f64> = paths.iter().map(|p| p.bad_debt).collect();
+    let tail = Tail::of(&losses);
+    let document = json!({
+        "scenario": source.label,
+        "model": {
+            "paths": model.paths, "seed": model.seed, "rounds": model.rounds,
+            "drift": model.drift, "volatility": model.volatility,
+            "correlation": model.correlation, "jump_probability": model.jump_probability,
+            "jump_size": model.jump_size,
+        },
+        "bad_debt": {
+            "mean": tail.mean, "probability_of_loss": tail.probability_of_loss,
+            "var_95": tail.var[0], "var_99": tail.var[1],
+            "expected_shortfall_95": tail.expected_shortfall[0],
+            "expected_shortfall_99": tail.expected_shortfall[1],
+            "max": tail.max,
+        },
+        "paths": paths.iter().map(|p| json!({
+            "bad_debt": p.bad_debt, "amplification": p.amplification,
+            "liquidations": p.liquidations, "rounds": p.rounds,
+            "termination": p.termination, "digest": format!("{:016x}", p.digest),
+        })).collect::<Vec<_>>(),
+    });
+    if as_json {
+        print_json(&document);
+    } else {
+        println!("scenario            {}", source.label);
+        println!(
+            "paths               {} (seed {}, {} shocked rounds)",
+            model.paths, model.seed, model.rounds
+        );
+        println!("mean bad debt       {:.2}", tail.mean);
+        println!("P(bad debt > 0)     {:.4}", tail.probability_of_loss);
+        for (i, level) in LEVELS.iter().enumerate() {
+            println!(
+                "{:<20}VaR {:.2}, expected shortfall {:.2}",
+                format!("at {:.0}%", level * 100.0),
+                tail.var[i],
+                tail.expected_shortfall[i]
+            );
+        }
+        println!("worst path          {:.2}", tail.max);
+    }
+    if let Some(dir) = out {
+        write_montecarlo(dir, &losses, &tail, &document).map_err(Failure::Output)?;
+        if !as_json {
+            println!(
+                "written: montecarlo.json, paths.csv, histogram.png, histogram.svg in {}",
+                dir.display()
+            );
+        }
+    }
+    Ok(())
+}
+
+fn write_montecarlo(
+    dir: &Path,
+    losses: &[f64],
+    tail: &Tail,
+    document: &serde_json::Value,
+) -> Result<(), String> {
+    create_dir(dir)?;
+    artefacts::write(dir, "montecarlo.json", &format!("{document:#}\n"))?;
+    let mut csv = String::from("path,bad_debt\n");
+    for (i, loss) in losses.iter().enumerate() {
+        let _ = writeln!(csv, "{i},{loss}");
+    }
+    artefacts::write(dir, "paths.csv", &csv)?;
+    plot::histogram(
+        &dir.join("histogram"),
+        "bad debt over Monte Carlo shock paths",
+        "bad debt (quote)",
+        losses,
+        &[
+            Marker {
+                name: "VaR 95%",
+                at: tail.var[0],
+            },
+            Marker {
+                name: "VaR 99%",
+                at: tail.var[1],
+            },
+            Marker {
+                name: "ES 99%",
+                at: tail.expected_shortfall[1],
+            },
+        ],
+    )
+}

@@ -1,0 +1,140 @@
+//! JSON forms of reports and events (fields documented in docs/report.md).
+//! Quantities and values are JSON numbers: the kernel's fixed point
+//! converted to the nearest `f64`. The digest pins the exact state.
+
+use crate::observe::{amplification, headline_amplification, Observed};
+use crate::scenario::Scenario;
+use firesale_core::{Event, Termination};
+use serde_json::{json, Value};
+
+/// The kebab-case name of a termination.
+pub fn termination_name(t: Option<Termination>) -> &'static str {
+    match t {
+        Some(Termination::FixedPoint) => "fixed-point",
+        Some(Termination::RoundCap) => "round-cap",
+        Some(Termination::MarketBroken { .. }) => "market-broken",
+        Some(Termination::Failed(_)) => "failed",
+        None => "running",
+    }
+}
+
+fn termination(t: Option<Termination>) -> Value {
+    let detail = match t {
+        Some(Termination::MarketBroken { asset }) => json!({ "asset": asset }),
+        Some(Termination::Failed(e)) => json!({ "error": format!("{e:?}") }),
+        _ => Value::Null,
+    };
+    json!({ "reason": termination_name(t), "detail": detail })
+}
+
+/// The report of a watched run.
+pub fn report(scenario: &Scenario, observed: &Observed) -> Value {
+    let r = &observed.outcome.report;
+    let amplification = amplification(observed);
+    let volumes = quote_volumes(observed);
+    let assets: Vec<Value> = r
+        .assets()
+        .iter()
+        .enumerate()
+        .map(|(i, a)| {
+            json!({
+                "name": scenario.asset_name(i),
+                "initial_price": a.initial_price.to_f64(),
+                "final_price": a.final_price.to_f64(),
+                "min_price": a.min_price.to_f64(),
+                "max_price": a.max_price.to_f64(),
+                "sold": a.sold.to_f64(),
+                "bought": a.bought.to_f64(),
+                "volume_quote": volumes.get(i).copied().unwrap_or(0.0),
+                "written_off": a.written_off.to_f64(),
+                "covered": a.covered.to_f64(),
+                "socialized": a.socialized.to_f64(),
+                "unrecovered": a.unrecovered.to_f64(),
+                "deposit_index": a.deposit_index.to_f64(),
+                "amplification": amplification.get(i).copied().flatten(),
+            })
+        })
+        .collect();
+    json!({
+        "scenario": scenario.name,
+        "accounts": scenario.accounts(),
+        "termination": termination(r.termination),
+        "rounds": r.rounds,
+        "liquidations": r.liquidations,
+        "accounts_liquidated": r.accounts_liquidated,
+        "bankruptcies": r.bankruptcies,
+        "bad_debt": r.bad_debt.to_f64(),
+        "insurance_used": r.insurance_used.to_f64(),
+        "insurance_fund_final": r.insurance_fund.to_f64(),
+        "socialized_loss": r.socialized.to_f64(),
+        "unrecovered": r.unrecovered.to_f64(),
+        "fees": r.fees.to_f64(),
+        "keeper_pnl": r.keeper_pnl.to_f64(),
+        "amplification": headline_amplification(observed),
+        "assets": assets,
+        "digest": format!("{:016x}", observed.outcome.digest),
+    })
+}
+
+/// Quote traded per asset over the whole run.
+fn quote_volumes(observed: &Observed) -> Vec<f64> {
+    let mut totals: Vec<f64> = Vec::new();
+    for row in &observed.timeline {
+        totals.resize(totals.len().max(row.assets.len()), 0.0);
+        for (total, a) in totals.iter_mut().zip(&row.assets) {
+            *total += a.volume_quote;
+        }
+    }
+    totals
+}
+
+/// One event as a JSON object with a `type` field.
+pub fn event(e: &Event) -> Value {
+    match *e {
+        Event::RoundStarted { round } => json!({ "type": "round-started", "round": round }),
+        Event::ShockApplied { round, index } => {
+            json!({ "type": "shock-applied", "round": round, "index": index })
+        }
+        Event::Liquidation {
+            round,
+            account,
+            liability,
+            collateral,
+            repaid,
+            seized,
+            proceeds,
+            cost,
+            fee,
+        } => json!({
+            "type": "liquidation", "round": round, "account": account,
+            "liability": liability, "collateral": collateral,
+            "repaid": repaid.to_f64(), "seized": seized.to_f64(),
+            "proceeds": proceeds.to_f64(), "cost": cost.to_f64(), "fee": fee.to_f64(),
+        }),
+        Event::Bankruptcy {
+            round,
+            account,
+            asset,
+            written_off,
+            covered,
+            insurance_paid,
+            socialized,
+            unrecovered,
+        } => json!({
+            "type": "bankruptcy", "round": round, "account": account, "asset": asset,
+            "written_off": written_off.to_f64(), "covered": covered.to_f64(),
+            "insurance_paid": insurance_paid.to_f64(), "socialized": socialized.to_f64(),
+            "unrecovered": unrecovered.to_f64(),
+        }),
+        Event::RoundEnded {
+            round,
+            liquidations,
+        } => json!({ "type": "round-ended", "round": round, "liquidations": liquidations }),
+        Event::RolledBack { round, events } => {
+            json!({ "type": "rolled-back", "round": round, "events": events })
+        }
+        Event::Finished { round, termination } => json!({
+            "type": "finished", "round": round, "termination": self::termination(Some(termination)),
+        }),
+    }
+}

@@ -1,0 +1,289 @@
+//! Monte Carlo: random shock paths from a seeded generator, each run as its
+//! own scenario, in parallel. Path `i` draws from a generator seeded by
+//! `(seed, i)` alone, so the results are identical whatever the thread
+//! count and order of execution.
+
+use crate::observe::{headline_amplification, Observed};
+use crate::rng::SplitMix64;
+use crate::run::run_scenario;
+use crate::scenario::Scenario;
+use firesale_core::{Ratio, Shock, ShockKind};
+use indicatif::ProgressBar;
+use rayon::prelude::*;
+
+/// How shock paths are drawn: per round and risky asset a log-normal move
+/// with a common factor, plus rare crash jumps.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct PathModel {
+    /// Paths to draw.
+    pub paths: u32,
+    /// Seed of the whole experiment.
+    pub seed: u64,
+    /// Rounds that receive a shock (1 to `rounds`).
+    pub rounds: u32,
+    /// Mean log return per round.
+    pub drift: f64,
+    /// Standard deviation of the log return per round.
+    pub volatility: f64,
+    /// Correlation of the assets' moves, through one common factor.
+    pub correlation: f64,
+    /// Chance per round of a crash jump, common to all risky assets.
+    pub jump_probability: f64,
+    /// Size of a crash jump: the price is multiplied by `1 − jump_size`.
+    pub jump_size: f64,
+}
+
+impl PathModel {
+    /// Checks the parameters; the error names the flag.
+    pub fn validate(&self) -> Result<(), String> {
+        let checks = [
+            (
+                self.paths >= 1 && self.paths <= 10_000_000,
+                "--paths must be 1 to 10,000,000",
+            ),
+            (
+                self.rounds >= 1 && self.rounds <= 10_000,
+                "--rounds must be 1 to 10,000",
+            ),
+            (
+                self.drift.is_finite() && self.drift.abs() <= 1.0,
+                "--drift must be in [-1, 1]",
+            ),
+            (
+                (0.0..=1.0).contains(&self.volatility),
+                "--volatility must be in [0, 1]",
+            ),
+            (
+                (0.0..=1.0).contains(&self.correlation),
+                "--correlation must be in [0, 1]",
+            ),
+            (
+                (0.0..=1.0).contains(&self.jump_probability),
+                "--jump-probability must be in [0, 1]",
+            ),
+            (
+                (0.0..0.99).contains(&self.jump_size),
+                "--jump-size must be in [0, 0.99)",
+            ),
+        ];
+        match checks.iter().find(|(ok, _)| !ok) {
+            Some((_, message)) => Err((*message).to_string()),
+            None => Ok(()),
+        }
+    }
+
+    /// The generator of path `index`.
+    fn rng(&self, index: u32) -> SplitMix64 {
+        let mut mix =
+            SplitMix64::new(self.seed ^ u64::from(index).wrapping_mul(0xd1b5_4a32_d192_ed03));
+        SplitMix64::new(mix.next_u64())
+    }
+
+    /// The shocks of path `index` over the risky assets `1..assets`.
+    pub fn shocks(&self, index: u32, assets: usize) -> Vec<Shock> {
+        let mut rng = self.rng(index);
+        let mut shocks = Vec::new();
+        let common_weight = libm::sqrt(self.correlation);
+        let own_weight = libm::sqrt(1.0 - self.correlation);
+        for round in 1..=self.rounds {
+            let common = normal(&mut rng);
+            let jump = rng.unit() < self.jump_probability;
+            for asset in 1..assets {
+                let z = common_weight * common + own_weight * normal(&mut rng);
+                let mut ratio = libm::exp(self.drift + self.volatility * z);
+                if jump {
+                    ratio *= 1.0 - self.jump_size;
+                }
+                shocks.push(Shock {
+                    round,
+                    asset: u8::try_from(asset).unwrap_or(u8::MAX),
+                    kind: ShockKind::MovePrice(Ratio::from_f64(ratio.clamp(0.01, 100.0))),
+                });
+            }
+        }
+        shocks
+    }
+}
+
+/// A standard normal draw (Box–Muller, one of the pair).
+fn normal(rng: &mut SplitMix64) -> f64 {
+    let u1 = 1.0 - rng.unit();
+    let u2 = rng.unit();
+    libm::sqrt(-2.0 * libm::log(u1)) * libm::cos(core::f64::consts::TAU * u2)
+}
+
+/// One path's outcome.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PathOutcome {
+    /// Bad debt, in quote.
+    pub bad_debt: f64,
+    /// Headline amplification.
+    pub amplification: Option<f64>,
+    /// Liquidation pair steps.
+    pub liquidations: u64,
+    /// Rounds run.
+    pub rounds: u32,
+    /// Why the run ended.
+    pub termination: &'static str,
+    /// The state digest.
+    pub digest: u64,
+}
+
+/// Tail statistics of bad debt over the paths.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Tail {
+    /// Mean bad debt.
+    pub mean: f64,
+    /// Share of paths with any bad debt.
+    pub probability_of_loss: f64,
+    /// Value at risk at 95% and 99%: the quantile of bad debt.
+    pub var: [f64; 2],
+    /// Expected shortfall at 95% and 99%: the mean of the worst 5% and 1%.
+    pub expected_shortfall: [f64; 2],
+    /// The worst path.
+    pub max: f64,
+}
+
+/// The confidence levels of [`Tail`].
+pub const LEVELS: [f64; 2] = [0.95, 0.99];
+
+impl Tail {
+    /// The statistics of `losses`.
+    pub fn of(losses: &[f64]) -> Tail {
+        let mut sorted = losses.to_vec();
+        sorted.sort_by(f64::total_cmp);
+        let n = sorted.len().max(1);
+        let worst = |share: f64| -> &[f64] {
+            // `1 − 0.95` is a hair above 0.05 in binary: round it away.
+            let k = ((n as f64 * share - 1e-9).ceil() as usize).clamp(1, n);
+            sorted.get(sorted.len().saturating_sub(k)..).unwrap_or(&[])
+        };
+        let mean = |xs: &[f64]| xs.iter().sum::<f64>() / xs.len().max(1) as f64;
+        let var = LEVELS.map(|level| {
+            let rank = ((n as f64 * level - 1e-9).ceil() as usize).clamp(1, n);
+            sorted.get(rank - 1).copied().unwrap_or(0.0)
+        });
+        Tail {
+            mean: mean(&sorted),
+            probability_of_loss: sorted.iter().filter(|&&x| x > 0.0).count() as f64 / n as f64,
+            var,
+            expected_shortfall: LEVELS.map(|level| mean(worst(1.0 - level))),
+            max: sorted.last().copied().unwrap_or(0.0),
+        }
+    }
+}
+
+/// Runs every path of `model` over `scenario` (its own shocks replaced),
+/// in parallel on the current rayon pool.
+pub fn run(
+    scenario: &Scenario,
+    model: &PathModel,
+    progress: &ProgressBar,
+) -> Result<Vec<PathOutcome>, String> {
+    model.validate()?;
+    let outcomes: Result<Vec<PathOutcome>, String> = (0..model.paths)
+        .into_par_iter()
+        .map(|index| {
+            let outcome = run_path(scenario, model, index);
+            progress.inc(1);
+            outcome
+        })
+        .collect();
+    progress.finish_and_clear();
+    outcomes
+}
+
+fn run_path(scenario: &Scenario, model: &PathModel, index: u32) -> Result<PathOutcome, String> {
+    let path = Scenario {
+        shocks: model.shocks(index, scenario.assets.len()),
+        ..scenario.clone()
+    };
+    let failed = |e| format!("path {index}: {e:?}");
+    let outcome = run_scenario(&path, &mut ()).map_err(failed)?;
+    let shock_only = run_scenario(&path.without_accounts(), &mut ())
+        .map_err(failed)?
+        .report;
+    let observed = Observed {
+        outcome,
+        timeline: Vec::new(),
+        shock_only,
+    };
+    let r = &observed.outcome.report;
+    Ok(PathOutcome {
+        bad_debt: r.bad_debt.to_f64(),
+        amplification: headline_amplification(&observed),
+        liquidations: r.liquidations,
+        rounds: r.rounds,
+        termination: crate::json::termination_name(r.termination),
+        digest: observed.outcome.digest,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn model() -> PathModel {
+        PathModel {
+            paths: 10,
+            seed: 5,
+            rounds: 4,
+            drift: -0.02,
+            volatility: 0.05,
+            correlation: 0.5,
+            jump_probability: 0.1,
+            jump_size: 0.2,
+        }
+    }
+
+    #[test]
+    fn a_path_depends_on_its_seed_and_index_only() {
+        let m = model();
+        assert_eq!(m.shocks(3, 3), m.shocks(3, 3));
+        assert_ne!(m.shocks(3, 3), m.shocks(4, 3));
+        assert_eq!(m.shocks(3, 3).len(), 4 * 2);
+        let other = PathModel { seed: 6, ..m };
+        assert_ne!(m.shocks(3, 3), other.shocks(3, 3));
+    }
+
+    #[test]
+    fn draws_have_the_model_moments() {
+        let m = PathModel {
+            rounds: 20_000,
+            jump_probability: 0.0,
+            ..model()
+        };
+        let logs: Vec<f64> = m
+            .shocks(0, 2)
+            .iter()
+            .map(|s| match s.kind {
+                ShockKind::MovePrice(r) => r.to_f64().ln(),
+                _ => f64::NAN,
+            })
+            .collect();
+        let mean = logs.iter().sum::<f64>() / logs.len() as f64;
+        let sd = (logs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / logs.len() as f64).sqrt();
+        assert!((mean + 0.02).abs() < 0.002, "mean {mean}");
+        assert!((sd - 0.05).abs() < 0.002, "sd {sd}");
+    }
+
+    #[test]
+    fn tail_statistics_by_hand() {
+        let losses: Vec<f64> = (1..=100).map(f64::from).collect();
+        let t = Tail::of(&losses);
+        assert_eq!(t.var, [95.0, 99.0]);
+        assert_eq!(t.expected_shortfall, [98.0, 100.0]);
+        assert_eq!(t.mean, 50.5);
+        assert_eq!(t.max, 100.0);
+        assert_eq!(Tail::of(&[0.0, 0.0, 3.0, 0.0]).probability_of_loss, 0.25);
+    }
+
+    #[test]
+    fn bad_parameters_name_their_flag() {
+        let bad = PathModel {
+            volatility: 2.0,
+            ..model()
+        };
+        assert!(bad.validate().unwrap_err().contains("--volatility"));
+    }
+}

@@ -1,0 +1,229 @@
+//! A run watched round by round: the per-round timeline, the event log as
+//! JSON lines, and the shock-only baseline that amplification divides by.
+
+use crate::run::{engine, run_scenario, Buffers, Outcome};
+use crate::scenario::Scenario;
+use firesale_core::{Engine, Error, Event, EventSink, Report, StepOutcome};
+use std::io::Write;
+
+/// One asset in one round.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct AssetRound {
+    /// Venue price once the round's shocks were applied.
+    pub open: f64,
+    /// Venue price at the round's end.
+    pub close: f64,
+    /// Oracle price the round's health checks used.
+    pub oracle: f64,
+    /// Collateral of this asset seized and sold, in its units.
+    pub sold: f64,
+    /// Liability of this asset bought back, in its units.
+    pub bought: f64,
+    /// Quote received for what was sold plus paid for what was bought back.
+    pub volume_quote: f64,
+}
+
+/// One round of the timeline.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct RoundRow {
+    /// The round (from 1).
+    pub round: u32,
+    /// Per asset, the quote included (its prices are 1).
+    pub assets: Vec<AssetRound>,
+    /// Pair steps in the round.
+    pub liquidations: u32,
+    /// Bankruptcies in the round.
+    pub bankruptcies: u32,
+    /// Bad debt so far, in quote.
+    pub bad_debt: f64,
+    /// The insurance fund at the round's end.
+    pub insurance_fund: f64,
+    /// Loss socialized so far, in quote.
+    pub socialized: f64,
+}
+
+/// A watched run.
+#[derive(Clone, Debug)]
+pub struct Observed {
+    /// The run's outcome.
+    pub outcome: Outcome,
+    /// One row per round.
+    pub timeline: Vec<RoundRow>,
+    /// The report of the same shocks on the same market with no accounts.
+    pub shock_only: Report,
+}
+
+/// Buffers one step's events and writes each as a JSON line.
+struct Recorder<'w> {
+    pending: Vec<Event>,
+    log: Option<&'w mut dyn Write>,
+    log_error: Option<std::io::Error>,
+}
+
+impl EventSink for Recorder<'_> {
+    fn emit(&mut self, event: &Event) {
+        self.pending.push(*event);
+        if let (Some(log), None) = (self.log.as_mut(), &self.log_error) {
+            let line = crate::json::event(event).to_string();
+            if let Err(e) = writeln!(log, "{line}") {
+                self.log_error = Some(e);
+            }
+        }
+    }
+}
+
+/// Runs `scenario` one unit at a time, building the timeline, and writes
+/// the events to `log` if one is given.
+pub fn observe(scenario: &Scenario, log: Option<&mut dyn Write>) -> Result<Observed, RunError> {
+    let shock_only = run_scenario(&scenario.without_accounts(), &mut ())
+        .map_err(RunError::Invalid)?
+        .report;
+    let mut buffers = Buffers::new(scenario);
+    let mut engine = engine(scenario, &mut buffers).map_err(RunError::Invalid)?;
+    let mut recorder = Recorder {
+        pending: Vec::new(),
+        log,
+        log_error: None,
+    };
+    let mut timeline: Vec<RoundRow> = Vec::new();
+    let termination = loop {
+        let outcome = engine.step(1, &mut recorder);
+        for event in recorder.pending.drain(..) {
+            record(&engine, &event, &mut timeline);
+        }
+        if let Some(e) = recorder.log_error.take() {
+            return Err(RunError::Io(e));
+        }
+        if let StepOutcome::Done(t) = outcome {
+            break t;
+        }
+    };
+    Ok(Observed {
+        outcome: Outcome {
+            report: *engine.report(),
+            termination,
+            digest: engine.digest(),
+        },
+        timeline,
+        shock_only,
+    })
+}
+
+/// Why a watched run could not be made.
+#[derive(Debug)]
+pub enum RunError {
+    /// The kernel refused the scenario.
+    Invalid(Error),
+    /// The event log could not be written.
+    Io(std::io::Error),
+}
+
+fn venue_price(engine: &Engine<'_>, asset: usize) -> f64 {
+    engine
+        .venue(asset)
+        .and_then(|v| v.price().ok())
+        .map_or(f64::NAN, |p| p.to_f64())
+}
+
+fn record(engine: &Engine<'_>, event: &Event, timeline: &mut Vec<RoundRow>) {
+    match *event {
+        Event::RoundStarted { round } => {
+            let assets = (0..engine.asset_count())
+                .map(|a| AssetRound {
+                    open: venue_price(engine, a),
+                    oracle: engine.oracle_price(a).map_or(f64::NAN, |p| p.to_f64()),
+                    ..AssetRound::default()
+                })
+                .collect();
+            timeline.push(RoundRow {
+                round,
+                assets,
+                ..RoundRow::default()
+            });
+        }
+        Event::Liquidation {
+            liability,
+            collateral,
+            repaid,
+            seized,
+            proceeds,
+            cost,
+            ..
+        } => {
+            if let Some(row) = timeline.last_mut() {
+                row.liquidations += 1;
+                // The quote is not traded: repaying it is a transfer.
+                if let Some(a) = row
+                    .assets
+                    .get_mut(usize::from(collateral))
+                    .filter(|_| collateral != 0)
+                {
+                    a.sold += seized.to_f64();
+                    a.volume_quote += proceeds.to_f64();
+                }
+                if let Some(a) = row
+                    .assets
+                    .get_mut(usize::from(liability))
+                    .filter(|_| liability != 0)
+                {
+                    a.bought += repaid.to_f64();
+                    a.volume_quote += cost.to_f64();
+                }
+            }
+        }
+        Event::Bankruptcy { .. } => {
+            if let Some(row) = timeline.last_mut() {
+                row.bankruptcies += 1;
+            }
+        }
+        Event::RoundEnded { .. } | Event::Finished { .. } => {
+            if let Some(row) = timeline.last_mut() {
+                for (a, cell) in row.assets.iter_mut().enumerate() {
+                    cell.close = venue_price(engine, a);
+                }
+                let report = engine.report();
+                row.bad_debt = report.bad_debt.to_f64();
+                row.socialized = report.socialized.to_f64();
+                row.insurance_fund = engine.insurance_fund().to_f64();
+            }
+        }
+        Event::ShockApplied { .. } | Event::RolledBack { .. } => {}
+    }
+}
+
+/// The largest relative price move of each asset in a report: the fall to
+/// the minimum or the rise to the maximum, whichever is larger.
+pub fn largest_moves(report: &Report) -> Vec<f64> {
+    report
+        .assets()
+        .iter()
+        .map(|a| {
+            let initial = a.initial_price.to_f64();
+            let fall = initial - a.min_price.to_f64();
+            let rise = a.max_price.to_f64() - initial;
+            fall.max(rise) / initial
+        })
+        .collect()
+}
+
+/// Amplification per asset: the run's largest move divided by the move the
+/// shocks alone caused; `None` where the shocks alone moved nothing.
+pub fn amplification(observed: &Observed) -> Vec<Option<f64>> {
+    let run = largest_moves(&observed.outcome.report);
+    let alone = largest_moves(&observed.shock_only);
+    run.iter()
+        .zip(alone)
+        .map(|(&moved, baseline)| (baseline > 1e-12).then(|| moved / baseline))
+        .collect()
+}
+
+/// The headline amplification: that of the asset the shocks moved most.
+pub fn headline_amplification(observed: &Observed) -> Option<f64> {
+    let alone = largest_moves(&observed.shock_only);
+    let shocked = alone
+        .iter()
+        .enumerate()
+        .max_by(|a, b| a.1.total_cmp(b.1))
+        .map(|(i, _)| i)?;
+    amplification(observed).get(shocked).copied().flatten()
+}

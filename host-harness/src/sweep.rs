@@ -1,0 +1,296 @@
+//! Parameter sweeps: one or two scenario values varied over a grid, every
+//! grid point run in parallel. Results come back in grid order whatever
+//! the thread count: each point is its own deterministic run.
+
+use crate::observe::{headline_amplification, Observed};
+use crate::run::run_scenario;
+use crate::scenario_file::{parse_table, MAX_ACCOUNTS};
+use indicatif::ProgressBar;
+use rayon::prelude::*;
+use std::path::Path;
+use std::str::FromStr;
+
+/// Most grid points along one axis.
+pub const MAX_STEPS: usize = 1_000;
+
+/// One varied value: a key path into the scenario file and its grid.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Axis {
+    /// Key path, such as `shocks[0].move_price` or
+    /// `assets[1].venue.base_reserve`.
+    pub key: String,
+    /// The grid, in order.
+    pub values: Vec<f64>,
+}
+
+impl FromStr for Axis {
+    type Err = String;
+
+    /// `KEY=FROM:TO:STEPS`: `STEPS` evenly spaced values from `FROM` to
+    /// `TO`, both included.
+    fn from_str(text: &str) -> Result<Self, String> {
+        let usage = || {
+            format!(
+                "`{text}`: expected KEY=FROM:TO:STEPS, such as shocks[0].move_price=0.95:0.5:10"
+            )
+        };
+        let (key, range) = text.split_once('=').ok_or_else(usage)?;
+        let parts: Vec<&str> = range.split(':').collect();
+        let [from, to, steps] = parts[..] else {
+            return Err(usage());
+        };
+        let number = |s: &str| {
+            s.trim()
+                .parse::<f64>()
+                .ok()
+                .filter(|v| v.is_finite())
+                .ok_or_else(|| format!("`{s}` in `{text}` is not a finite number"))
+        };
+        let (from, to) = (number(from)?, number(to)?);
+        let steps: usize = steps
+            .trim()
+            .parse()
+            .ok()
+            .filter(|n| (1..=MAX_STEPS).contains(n))
+            .ok_or_else(|| format!("`{text}`: STEPS must be 1 to {MAX_STEPS}"))?;
+        let values = (0..steps)
+            .map(|i| match steps {
+                1 => from,
+                _ => from + (to - from) * i as f64 / (steps - 1) as f64,
+            })
+            .collect();
+        if key.trim().is_empty() {
+            return Err(usage());
+        }
+        Ok(Axis {
+            key: key.trim().to_string(),
+            values,
+        })
+    }
+}
+
+/// One grid point's outcome.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Point {
+    /// The values of the axes here.
+    pub at: Vec<f64>,
+    /// Bad debt, in quote.
+    pub bad_debt: f64,
+    /// Headline amplification, if the shocks alone moved a price.
+    pub amplification: Option<f64>,
+    /// Liquidation pair steps.
+    pub liquidations: u64,
+    /// Rounds run.
+    pub rounds: u32,
+    /// Why the run ended.
+    pub termination: &'static str,
+    /// The state digest.
+    pub digest: u64,
+}
+
+/// A whole sweep: points with the first axis varying fastest.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Sweep {
+    /// The axes (one or two).
+    pub axes: Vec<Axis>,
+    /// `points[y * xs + x]`.
+    pub points: Vec<Point>,
+}
+
+impl Sweep {
+    /// The grid as rows (one per value of the second axis) of `metric`.
+    pub fn rows(&self, metric: impl Fn(&Point) -> f64) -> Vec<Vec<f64>> {
+        let width = self.axes.first().map_or(1, |a| a.values.len()).max(1);
+        self.points
+            .chunks(width)
+            .map(|row| row.iter().map(&metric).collect())
+            .collect()
+    }
+
+    /// Per row, the first point along the first axis with bad debt: the
+    /// critical shock when the first axis is the shock's size.
+    pub fn critical(&self) -> Vec<Option<usize>> {
+        self.rows(|p| p.bad_debt)
+            .iter()
+            .map(|row| row.iter().position(|&d| d > 0.0))
+            .collect()
+    }
+}
+
+/// Sets `key` (dotted, with `[i]` indices) in `table` to `value`: an
+/// integer where the file has an integer (rounded), else a float.
+pub fn set(table: &mut toml::Table, key: &str, value: f64) -> Result<(), String> {
+    let parts: Vec<&str> = key.split('.').collect();
+    let (last, parents) = parts
+        .split_last()
+        .ok_or_else(|| format!("{key}: empty key"))?;
+    let mut here = table;
+    for part in parents {
+        here = match step(here, part, key)? {
+            toml::Value::Table(t) => t,
+            _ => return Err(format!("{key}: `{part}` is not a table")),
+        };
+    }
+    let (name, index) = split_index(last, key)?;
+    let slot = match index {
+        Some(i) => match here.get_mut(name) {
+            Some(toml::Value::Array(items)) => items
+                .get_mut(i)
+                .ok_or_else(|| format!("{key}: `{name}` has no element {i}"))?,
+            _ => return Err(format!("{key}: `{name}` is not an array in the scenario")),
+        },
+        None => here.entry(name).or_insert(toml::Value::Float(f64::NAN)),
+    };
+    *slot = match slot {
+        toml::Value::Integer(_) => toml::Value::Integer(value.round() as i64),
+        toml::Value::Float(_) | toml::Value::String(_) => toml::Value::Float(value),
+        other => return Err(format!("{key}: is a {}, not a number", other.type_str())),
+    };
+    Ok(())
+}
+
+fn split_index<'k>(part: &'k str, key: &str) -> Result<(&'k str, Option<usize>), String> {
+    match part.split_once('[') {
+        None => Ok((part, None)),
+        Some((name, rest)) => rest
+            .strip_suffix(']')
+            .and_then(|i| i.parse().ok())
+            .map(|i| (name, Some(i)))
+            .ok_or_else(|| format!("{key}: bad index in `{part}`")),
+    }
+}
+
+fn step<'t>(
+    table: &'t mut toml::Table,
+    part: &str,
+    key: &str,
+) -> Result<&'t mut toml::Value, String> {
+    let (name, index) = split_index(part, key)?;
+    let value = table
+        .get_mut(name)
+        .ok_or_else(|| format!("{key}: the scenario has no `{name}`"))?;
+    match index {
+        None => Ok(value),
+        Some(i) => match value {
+            toml::Value::Array(items) => {
+                let len = items.len();
+                items
+                    .get_mut(i)
+                    .ok_or_else(|| format!("{key}: `{name}` has {len} elements, not {}", i + 1))
+            }
+            _ => Err(format!("{key}: `{name}` is not an array")),
+        },
+    }
+}
+
+/// Runs every grid point of `axes` over the scenario `base` (its file's
+/// folder is `dir`), in parallel on the current rayon pool.
+pub fn sweep(
+    base: &toml::Table,
+    dir: Option<&Path>,
+    axes: Vec<Axis>,
+    progress: &ProgressBar,
+) -> Result<Sweep, String> {
+    if axes.is_empty() || axes.len() > 2 {
+        return Err("give one or two --vary axes".into());
+    }
+    let xs = axes[0].values.clone();
+    let ys = axes.get(1).map_or(vec![f64::NAN], |a| a.values.clone());
+    let grid: Vec<Vec<f64>> = ys
+        .iter()
+        .flat_map(|&y| {
+            xs.iter()
+                .map(move |&x| if y.is_nan() { vec![x] } else { vec![x, y] })
+        })
+        .collect();
+    let points: Result<Vec<Point>, String> = grid
+        .into_par_iter()
+        .map(|at| {
+            let point = run_point(base, dir, &axes, at);
+            progress.inc(1);
+            point
+        })
+        .collect();
+    progress.finish_and_clear();
+    Ok(Sweep {
+        axes,
+        points: points?,
+    })
+}
+
+fn run_point(
+    base: &toml::Table,
+    dir: Option<&Path>,
+    axes: &[Axis],
+    at: Vec<f64>,
+) -> Result<Point, String> {
+    let mut table = base.clone();
+    for (axis, &value) in axes.iter().zip(&at) {
+        set(&mut table, &axis.key, value)?;
+    }
+    let describe = || {
+        axes.iter()
+            .zip(&at)
+            .map(|(a, v)| format!("{} = {v}", a.key))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let scenario =
+        parse_table(table, dir, MAX_ACCOUNTS).map_err(|e| format!("at {}: {e}", describe()))?;
+    let run = run_scenario(&scenario, &mut ());
+    let baseline = run_scenario(&scenario.without_accounts(), &mut ());
+    let (outcome, shock_only) = match (run, baseline) {
+        (Ok(o), Ok(b)) => (o, b.report),
+        (Err(e), _) | (_, Err(e)) => return Err(format!("at {}: {e:?}", describe())),
+    };
+    let observed = Observed {
+        outcome,
+        timeline: Vec::new(),
+        shock_only,
+    };
+    let r = &observed.outcome.report;
+    Ok(Point {
+        bad_debt: r.bad_debt.to_f64(),
+        amplification: headline_amplification(&observed),
+        liquidations: r.liquidations,
+        rounds: r.rounds,
+        termination: crate::json::termination_name(r.termination),
+        digest: observed.outcome.digest,
+        at,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn axes_parse_into_even_grids_and_bad_ones_say_why() {
+        let a: Axis = "shocks[0].move_price=0.9:0.5:5".parse().unwrap();
+        assert_eq!(a.key, "shocks[0].move_price");
+        assert_eq!(a.values.len(), 5);
+        assert!((a.values[2] - 0.7).abs() < 1e-12 && a.values[4] == 0.5);
+        assert!("x=1:2"
+            .parse::<Axis>()
+            .unwrap_err()
+            .contains("KEY=FROM:TO:STEPS"));
+        assert!("x=1:2:0".parse::<Axis>().unwrap_err().contains("STEPS"));
+        assert!("x=1:nan:3".parse::<Axis>().unwrap_err().contains("finite"));
+    }
+
+    #[test]
+    fn set_keeps_integers_integers_and_names_a_missing_key() {
+        let mut t: toml::Table =
+            toml::from_str("max_rounds = 5\n[[shocks]]\nmove_price = 0.8\n").unwrap();
+        set(&mut t, "max_rounds", 7.4).unwrap();
+        set(&mut t, "shocks[0].move_price", 0.6).unwrap();
+        assert_eq!(t["max_rounds"].as_integer(), Some(7));
+        assert_eq!(t["shocks"][0]["move_price"].as_float(), Some(0.6));
+        assert!(set(&mut t, "shocks[3].move_price", 0.6)
+            .unwrap_err()
+            .contains("1 elements"));
+        assert!(set(&mut t, "assets[0].price", 1.0)
+            .unwrap_err()
+            .contains("no `assets`"));
+    }
+}
