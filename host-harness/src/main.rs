@@ -10,7 +10,7 @@ use std::process::ExitCode;
 /// A liquidation-cascade engine: exact fixed point, deterministic, the
 /// same cascade on every target.
 #[derive(Parser)]
-#[command(name = "firesale", version, about, after_help = EXIT_CODES)]
+#[command(name = "firesale", version, after_help = EXIT_CODES)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

@@ -109,7 +109,7 @@ where
             .x_desc("round")
             .y_desc("price (quote)")
             .x_label_formatter(&|x| format!("{x:.0}"))
-            .y_label_formatter(&|y| short(*y))
+            .y_label_formatter(&|y| price_label(*y))
             .label_style((FONT, 13))
             .draw()
             .map_err(text)?;
@@ -377,6 +377,16 @@ fn heat(value: f64, top: f64) -> RGBColor {
     } else {
         let s = (t - 0.5) * 2.0;
         RGBColor(mix(255.0, 130.0, s), mix(200.0, 0.0, s), mix(40.0, 20.0, s))
+    }
+}
+
+/// A price axis label: whole units from 1,000 up (a price path spans a few
+/// percent, which `short` would round away).
+fn price_label(v: f64) -> String {
+    if v.abs() >= 1000.0 {
+        format!("{v:.0}")
+    } else {
+        short(v)
     }
 }
 
