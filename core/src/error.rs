@@ -31,6 +31,14 @@ pub enum AssetParam {
     VenueFee,
     /// The order book's level count or tick.
     VenueLevels,
+    /// The per-round notional cap must be above zero.
+    NotionalCap,
+    /// The circuit breaker's move must be above zero.
+    BreakerMove,
+    /// The circuit breaker's window must be 1 to 15 rounds.
+    BreakerWindow,
+    /// The circuit breaker's pause must be at least 1 round.
+    BreakerPause,
 }
 
 /// A parameter of the policy or the engine.
@@ -49,6 +57,19 @@ pub enum EngineParam {
     OracleLag,
     /// The insurance fund must be >= 0.
     InsuranceFund,
+    /// The global per-round notional cap must be above zero.
+    RateLimit,
+    /// Keeper capital: amounts >= 0, `max >= initial`, `max > 0`.
+    KeeperCapital,
+    /// The oracle's TWAP window must be at least 1 round, and with the lag
+    /// at most 16 rounds back.
+    OracleTwap,
+    /// The oracle's heartbeat must be at least 1 round.
+    OracleHeartbeat,
+    /// The oracle's deviation threshold must be in [0, 1).
+    OracleDeviation,
+    /// More per-asset limits than assets.
+    AssetLimits,
 }
 
 /// What the configuration asks that the kernel cannot hold.

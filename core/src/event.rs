@@ -83,6 +83,15 @@ pub enum Event {
         /// Pair steps in the round.
         liquidations: u32,
     },
+    /// An asset's circuit breaker tripped: liquidations touching it pause.
+    BreakerTripped {
+        /// The round.
+        round: u32,
+        /// The asset.
+        asset: u8,
+        /// The first round in which it may be liquidated again.
+        resumes: u32,
+    },
     /// A unit failed (an overflow or a broken invariant) and its state was
     /// restored: the last `events` events before this one did not happen.
     RolledBack {

@@ -31,6 +31,7 @@
 
 pub mod account;
 pub mod asset;
+pub mod containment;
 pub mod digest;
 pub mod engine;
 pub mod error;
@@ -43,6 +44,7 @@ pub mod shock;
 pub mod venue;
 
 pub use asset::{AssetConfig, HealthTier, Weights};
+pub use containment::{AssetLimits, Breaker, Containment, KeeperCapital, OracleRule, RateLimit};
 pub use engine::{Engine, EngineConfig, StepOutcome, Storage};
 pub use error::{ConfigError, Error};
 pub use event::{Event, EventSink, Termination};

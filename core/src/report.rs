@@ -44,6 +44,10 @@ pub struct Report<const A: usize = MAX_ASSETS> {
     pub accounts_liquidated: u32,
     /// Account bankruptcies (one per account and liability asset).
     pub bankruptcies: u32,
+    /// Liquidations put off to a later round by containment: a rate limit,
+    /// spent keeper capital, a halt or a stale oracle (one per account and
+    /// round).
+    pub deferred: u64,
     /// Value of debt written off.
     pub bad_debt: Value,
     /// Quote the insurance fund paid toward bad debt.

@@ -35,6 +35,30 @@ impl Failure {
 
 type Outcome = Result<(), Failure>;
 
+/// Writes to standard output. A reader that went away (`firesale run |
+/// head`) ends the program quietly instead of a panic.
+fn emit(text: &str) {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    if let Err(e) = stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("error: cannot write to standard output: {e}");
+        std::process::exit(1);
+    }
+}
+
+/// `println!` through [`emit`].
+macro_rules! say {
+    ($($arg:tt)*) => {
+        emit(&format!("{}\n", format_args!($($arg)*)))
+    };
+}
+
 /// A scenario's text and where it came from.
 struct Source {
     label: String,
@@ -73,7 +97,7 @@ impl Source {
 }
 
 fn print_json(value: &serde_json::Value) {
-    println!("{value:#}");
+    say!("{value:#}");
 }
 
 /// `firesale run`.
@@ -87,9 +111,9 @@ pub fn run(arg: Option<&str>, as_json: bool, out: Option<&Path>) -> Outcome {
     if as_json {
         print_json(&json::report(&scenario, &observed));
     } else {
-        print!("{}", summary(&scenario, &observed));
+        emit(&summary(&scenario, &observed));
         if let Some(dir) = out {
-            println!(
+            say!(
                 "{:<20}report.json, timeline.csv, events.jsonl, price.png, price.svg in {}",
                 "written",
                 dir.display()
@@ -103,7 +127,7 @@ pub fn run(arg: Option<&str>, as_json: bool, out: Option<&Path>) -> Outcome {
 pub fn check(arg: &str) -> Outcome {
     let source = source(Some(arg))?;
     let s = source.scenario()?;
-    println!(
+    say!(
         "{}: valid: {} assets, {} accounts, {} shocks",
         source.label,
         s.assets.len(),
@@ -116,9 +140,9 @@ pub fn check(arg: &str) -> Outcome {
 /// `firesale scenarios`.
 pub fn scenarios() {
     for b in bundled::ALL {
-        println!("{:<14}{}", b.name, b.summary);
+        say!("{:<14}{}", b.name, b.summary);
     }
-    println!("\nRun one with `firesale run NAME`; its source is scenarios/NAME.toml.");
+    say!("\nRun one with `firesale run NAME`; its source is scenarios/NAME.toml.");
 }
 
 /// Runs `work` on a rayon pool of `threads` workers (default: one per
@@ -186,12 +210,12 @@ pub fn sweep(
     if as_json {
         print_json(&document);
     } else {
-        print!("{}", sweep_table(&result, metric));
+        emit(&sweep_table(&result, metric));
     }
     if let Some(dir) = out {
         write_sweep(dir, &result, metric, &document).map_err(Failure::Output)?;
         if !as_json {
-            println!(
+            say!(
                 "written: sweep.json, sweep.csv, heatmap.png, heatmap.svg in {}",
                 dir.display()
             );
@@ -392,27 +416,29 @@ pub fn montecarlo(
     if as_json {
         print_json(&document);
     } else {
-        println!("scenario            {}", source.label);
-        println!(
+        say!("scenario            {}", source.label);
+        say!(
             "paths               {} (seed {}, {} shocked rounds)",
-            model.paths, model.seed, model.rounds
+            model.paths,
+            model.seed,
+            model.rounds
         );
-        println!("mean bad debt       {:.2}", tail.mean);
-        println!("P(bad debt > 0)     {:.4}", tail.probability_of_loss);
+        say!("mean bad debt       {:.2}", tail.mean);
+        say!("P(bad debt > 0)     {:.4}", tail.probability_of_loss);
         for (i, level) in LEVELS.iter().enumerate() {
-            println!(
+            say!(
                 "{:<20}VaR {:.2}, expected shortfall {:.2}",
                 format!("at {:.0}%", level * 100.0),
                 tail.var[i],
                 tail.expected_shortfall[i]
             );
         }
-        println!("worst path          {:.2}", tail.max);
+        say!("worst path          {:.2}", tail.max);
     }
     if let Some(dir) = out {
         write_montecarlo(dir, &losses, &tail, &document).map_err(Failure::Output)?;
         if !as_json {
-            println!(
+            say!(
                 "written: montecarlo.json, paths.csv, histogram.png, histogram.svg in {}",
                 dir.display()
             );

@@ -63,6 +63,7 @@ pub fn report(scenario: &Scenario, observed: &Observed) -> Value {
         "liquidations": r.liquidations,
         "accounts_liquidated": r.accounts_liquidated,
         "bankruptcies": r.bankruptcies,
+        "deferred": r.deferred,
         "bad_debt": r.bad_debt.to_f64(),
         "insurance_used": r.insurance_used.to_f64(),
         "insurance_fund_final": r.insurance_fund.to_f64(),
@@ -130,6 +131,13 @@ pub fn event(e: &Event) -> Value {
             round,
             liquidations,
         } => json!({ "type": "round-ended", "round": round, "liquidations": liquidations }),
+        Event::BreakerTripped {
+            round,
+            asset,
+            resumes,
+        } => {
+            json!({ "type": "breaker-tripped", "round": round, "asset": asset, "resumes": resumes })
+        }
         Event::RolledBack { round, events } => {
             json!({ "type": "rolled-back", "round": round, "events": events })
         }

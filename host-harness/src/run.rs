@@ -49,6 +49,7 @@ pub fn config(s: &Scenario) -> EngineConfig<'_> {
         oracle_lag_rounds: s.oracle_lag_rounds,
         insurance_fund: s.insurance_fund,
         shocks: &s.shocks,
+        containment: s.limits.containment(),
     }
 }
 

@@ -2,7 +2,10 @@
 //! host memory. Files and the bundled scenarios come in through
 //! [`crate::scenario_file`] and [`crate::bundled`].
 
-use firesale_core::{AssetConfig, Policy, Price, Qty, Ratio, Shock, Value, VenueConfig, Weights};
+use firesale_core::{
+    AssetConfig, AssetLimits, Containment, KeeperCapital, OracleRule, Policy, Price, Qty,
+    RateLimit, Ratio, Shock, Value, VenueConfig, Weights,
+};
 
 /// Everything one run needs.
 #[derive(Clone, Debug)]
@@ -25,6 +28,46 @@ pub struct Scenario {
     pub shocks: Vec<Shock>,
     /// Starting balances, `assets.len()` per account.
     pub balances: Vec<Qty>,
+    /// Containment: rate limits, keepers, the oracle rule, breakers.
+    pub limits: Limits,
+}
+
+/// Containment settings, owned (the kernel borrows them as a
+/// [`Containment`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Limits {
+    /// Per-round caps.
+    pub rate_limit: RateLimit,
+    /// The keepers' budget.
+    pub keepers: Option<KeeperCapital>,
+    /// The oracle rule.
+    pub oracle: OracleRule,
+    /// Per asset, in asset order.
+    pub per_asset: Vec<AssetLimits>,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        let off = Containment::OFF;
+        Limits {
+            rate_limit: off.rate_limit,
+            keepers: off.keepers,
+            oracle: off.oracle,
+            per_asset: Vec::new(),
+        }
+    }
+}
+
+impl Limits {
+    /// The kernel's view.
+    pub fn containment(&self) -> Containment<'_> {
+        Containment {
+            rate_limit: self.rate_limit,
+            keepers: self.keepers,
+            oracle: self.oracle,
+            per_asset: &self.per_asset,
+        }
+    }
 }
 
 impl Scenario {
@@ -59,6 +102,7 @@ impl Scenario {
             insurance_fund: Value::ZERO,
             shocks: Vec::new(),
             balances: Vec::new(),
+            limits: Limits::default(),
         }
     }
 

@@ -3,11 +3,12 @@
 
 use crate::population::{Leverage, Population, Side, Size};
 use crate::positions;
-use crate::scenario::Scenario;
+use crate::scenario::{Limits, Scenario};
 use firesale_core::error::{AssetParam, Capacity, ConfigError, EngineParam, Magnitude};
 use firesale_core::num::Fx;
 use firesale_core::{
-    AssetConfig, Policy, Price, Qty, Ratio, Shock, ShockKind, Value, VenueConfig, Weights,
+    AssetConfig, AssetLimits, Breaker, KeeperCapital, OracleRule, Policy, Price, Qty, RateLimit,
+    Ratio, Shock, ShockKind, Value, VenueConfig, Weights,
 };
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -109,6 +110,55 @@ struct FileScenario {
     #[serde(default)]
     shocks: Vec<FileShock>,
     accounts: FileAccounts,
+    containment: Option<FileContainment>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileContainment {
+    #[serde(default)]
+    max_accounts_per_round: u32,
+    #[serde(default, deserialize_with = "opt_number")]
+    max_notional_per_round: Option<Number>,
+    keepers: Option<FileKeepers>,
+    oracle: Option<FileOracle>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileKeepers {
+    #[serde(deserialize_with = "number")]
+    initial: Number,
+    #[serde(deserialize_with = "number", default = "zero")]
+    replenish_per_round: Number,
+    #[serde(deserialize_with = "number")]
+    max: Number,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileOracle {
+    #[serde(default = "one")]
+    twap_rounds: u8,
+    #[serde(default = "one")]
+    heartbeat_rounds: u8,
+    #[serde(deserialize_with = "number", default = "zero")]
+    deviation: Number,
+    #[serde(default)]
+    max_age_rounds: u8,
+}
+
+fn one() -> u8 {
+    1
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileBreaker {
+    #[serde(deserialize_with = "number")]
+    max_move: Number,
+    window_rounds: u8,
+    pause_rounds: u8,
 }
 
 fn default_rounds() -> u32 {
@@ -166,6 +216,9 @@ struct FileAsset {
     #[serde(default, deserialize_with = "opt_number")]
     dust: Option<Number>,
     venue: Option<FileVenue>,
+    breaker: Option<FileBreaker>,
+    #[serde(default, deserialize_with = "opt_number")]
+    max_notional_per_round: Option<Number>,
 }
 
 #[derive(Deserialize)]
@@ -554,9 +607,11 @@ fn build(
             "no accounts: give accounts.list or accounts.population",
         ));
     }
+    let limits = limits(&file)?;
     let scenario = Scenario {
         name: file.name.unwrap_or_else(|| "scenario".into()),
         asset_names: names.clone(),
+        limits,
         assets,
         policy,
         max_rounds: file.max_rounds,
@@ -567,6 +622,66 @@ fn build(
     };
     validate(&scenario, &names)?;
     Ok(scenario)
+}
+
+fn limits(file: &FileScenario) -> Result<Limits, FileError> {
+    let mut limits = Limits::default();
+    if let Some(c) = &file.containment {
+        const KEY: &str = "containment";
+        limits.rate_limit = RateLimit {
+            max_accounts_per_round: c.max_accounts_per_round,
+            max_notional_per_round: c
+                .max_notional_per_round
+                .map(|n| n.fx(&format!("{KEY}.max_notional_per_round")).map(Value))
+                .transpose()?,
+        };
+        if let Some(k) = &c.keepers {
+            let key = |field: &str| format!("{KEY}.keepers.{field}");
+            limits.keepers = Some(KeeperCapital {
+                initial: Value(k.initial.fx(&key("initial"))?),
+                replenish_per_round: Value(k.replenish_per_round.fx(&key("replenish_per_round"))?),
+                max: Value(k.max.fx(&key("max"))?),
+            });
+        }
+        if let Some(o) = &c.oracle {
+            limits.oracle = OracleRule {
+                twap_rounds: o.twap_rounds,
+                heartbeat_rounds: o.heartbeat_rounds,
+                deviation: Ratio(o.deviation.fx(&format!("{KEY}.oracle.deviation"))?),
+                max_age_rounds: o.max_age_rounds,
+            };
+        }
+    }
+    for (i, a) in file.assets.iter().enumerate() {
+        let key = |field: &str| format!("assets[{i}].{field}");
+        let breaker = match &a.breaker {
+            Some(b) => Some(Breaker {
+                max_move: Ratio(b.max_move.fx(&key("breaker.max_move"))?),
+                window_rounds: b.window_rounds,
+                pause_rounds: b.pause_rounds,
+            }),
+            None => None,
+        };
+        let cap = a
+            .max_notional_per_round
+            .map(|n| n.fx(&key("max_notional_per_round")).map(Value))
+            .transpose()?;
+        if a.quote && breaker.is_some() {
+            return Err(fail(key("breaker"), "the quote asset has no venue to halt"));
+        }
+        limits.per_asset.push(AssetLimits {
+            breaker,
+            max_notional_per_round: cap,
+        });
+    }
+    if limits
+        .per_asset
+        .iter()
+        .all(|a| *a == AssetLimits::default())
+    {
+        limits.per_asset.clear();
+    }
+    Ok(limits)
 }
 
 fn population(
@@ -808,6 +923,10 @@ fn explain(e: ConfigError, names: &[String]) -> FileError {
                 AssetParam::VenueFloor => ("venue.floor", "must be above zero"),
                 AssetParam::VenueFee => ("venue.fee", "must be in [0, 1)"),
                 AssetParam::VenueLevels => ("venue", "levels must be 1 to 16 and levels × tick below 1"),
+                AssetParam::NotionalCap => ("max_notional_per_round", "must be above zero"),
+                AssetParam::BreakerMove => ("breaker.max_move", "must be above zero"),
+                AssetParam::BreakerWindow => ("breaker.window_rounds", "must be 1 to 15"),
+                AssetParam::BreakerPause => ("breaker.pause_rounds", "must be at least 1"),
             };
             fail(format!("{}.{field}", asset_key(asset)), rule)
         }
@@ -823,6 +942,12 @@ fn explain(e: ConfigError, names: &[String]) -> FileError {
                 EngineParam::MaxRounds => ("max_rounds", "must be at least 1"),
                 EngineParam::OracleLag => ("oracle_lag_rounds", "must be at most 15"),
                 EngineParam::InsuranceFund => ("insurance_fund", "must be >= 0"),
+                EngineParam::RateLimit => ("containment.max_notional_per_round", "must be above zero"),
+                EngineParam::KeeperCapital => ("containment.keepers", "need initial, replenish_per_round >= 0 and max >= initial, max > 0"),
+                EngineParam::OracleTwap => ("containment.oracle.twap_rounds", "must be at least 1, and oracle_lag_rounds + twap_rounds at most 16"),
+                EngineParam::OracleHeartbeat => ("containment.oracle.heartbeat_rounds", "must be at least 1"),
+                EngineParam::OracleDeviation => ("containment.oracle.deviation", "must be in [0, 1)"),
+                EngineParam::AssetLimits => ("assets", "more per-asset limits than assets"),
             };
             fail(key, rule)
         }
@@ -877,6 +1002,58 @@ mod tests {
 
     fn error_of(edit: impl Fn(String) -> String) -> FileError {
         parse(&edit(example())).unwrap_err()
+    }
+
+    #[test]
+    fn containment_parses_and_bad_settings_name_their_key() {
+        let with = |block: &str, asset: &str| {
+            let text = example()
+                .replace("name = \"ETH\"\n", &format!("name = \"ETH\"\n{asset}\n"))
+                .replace(
+                    "[accounts.population]",
+                    &format!("{block}\n\n[accounts.population]"),
+                );
+            parse(&text)
+        };
+        let s = with(
+            "[containment]\nmax_accounts_per_round = 7\nkeepers = { initial = 10, max = 20 }\noracle = { twap_rounds = 3 }",
+            "breaker = { max_move = 0.1, window_rounds = 2, pause_rounds = 3 }",
+        )
+        .unwrap();
+        assert_eq!(s.limits.rate_limit.max_accounts_per_round, 7);
+        assert_eq!(s.limits.oracle.twap_rounds, 3);
+        assert_eq!(
+            s.limits.oracle.heartbeat_rounds, 1,
+            "defaults fill the rest"
+        );
+        assert_eq!(s.limits.keepers.unwrap().max, Value::from_int(20));
+        assert_eq!(s.limits.per_asset[1].breaker.unwrap().pause_rounds, 3);
+        assert!(s.limits.per_asset[2].breaker.is_none());
+
+        let twap = with("[containment]\noracle = { twap_rounds = 16 }", "").unwrap_err();
+        assert_eq!(
+            twap.key.as_deref(),
+            Some("containment.oracle.twap_rounds"),
+            "{twap}"
+        );
+        assert!(twap.at.is_some(), "{twap}");
+        let window = with(
+            "",
+            "breaker = { max_move = 0.1, window_rounds = 0, pause_rounds = 3 }",
+        )
+        .unwrap_err();
+        assert_eq!(
+            window.key.as_deref(),
+            Some("assets[1] (ETH).breaker.window_rounds"),
+            "{window}"
+        );
+        let unknown = with("[containment]\nmax_acounts_per_round = 3", "").unwrap_err();
+        assert!(
+            unknown
+                .message
+                .contains("unknown field `max_acounts_per_round`"),
+            "{unknown}"
+        );
     }
 
     #[test]

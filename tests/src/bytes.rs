@@ -124,6 +124,7 @@ pub fn scenario(data: &[u8]) -> (Scenario, Vec<u32>) {
     let budgets = (0..4).map(|_| 1 + u32::from(r.u8() % 8)).collect();
     let scenario = Scenario {
         asset_names: Vec::new(),
+        limits: Default::default(),
         name: "fuzz".into(),
         assets,
         policy,
@@ -237,6 +238,7 @@ pub fn raw_scenario(data: &[u8]) -> Scenario {
         .collect();
     Scenario {
         asset_names: Vec::new(),
+        limits: Default::default(),
         name: "raw".into(),
         assets,
         policy,

@@ -111,6 +111,7 @@ pub fn mixed_market(
     }
     Scenario {
         asset_names: Vec::new(),
+        limits: Default::default(),
         name: format!("mixed-{seed}"),
         assets: vec![firesale_core::AssetConfig::quote(), eth, btc],
         policy,

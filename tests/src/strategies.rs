@@ -168,6 +168,7 @@ pub fn scenario() -> impl Strategy<Value = (Scenario, Vec<u32>)> {
                     .collect();
                 let scenario = Scenario {
                     asset_names: Vec::new(),
+                    limits: Default::default(),
                     name: "proptest".into(),
                     assets,
                     policy,

@@ -75,6 +75,7 @@ fn small_market() -> impl Strategy<Value = Scenario> {
                 }
                 Scenario {
                     asset_names: Vec::new(),
+                    limits: Default::default(),
                     name: "differential".into(),
                     assets: vec![quote, eth],
                     policy,

@@ -32,6 +32,8 @@ enum Pair {
     NoDebt,
     /// A liability but no collateral that can be seized.
     NoCollateral,
+    /// What is left to repay or seize is in assets blocked this round.
+    Blocked,
     /// Repay `liability`, seize `collateral`.
     Step { liability: usize, collateral: usize },
 }
@@ -116,19 +118,26 @@ impl<const A: usize> Engine<'_, A> {
     }
 
     /// Largest weighted liability and largest weighted collateral (not in
-    /// `skip`); ties go to the lower index.
-    fn pick_pair(&self, bal: &Balances<A>, skip: u32) -> Result<Pair, ArithError> {
+    /// `skip`, the account's dust, nor in `blocked`, the assets no
+    /// liquidation may touch now); ties go to the lower index.
+    fn pick_pair(&self, bal: &Balances<A>, skip: u32, blocked: u32) -> Result<Pair, ArithError> {
         let mut liability: Option<(usize, Fx)> = None;
         let mut collateral: Option<(usize, Fx)> = None;
+        let (mut blocked_debt, mut blocked_collateral) = (false, false);
         for (i, m) in self.state.markets.iter().enumerate() {
             let b = account::effective(*bal.get(i).unwrap_or(&Qty::ZERO), m.deposit_index)?;
-            if b.is_negative() {
+            let is_blocked = blocked & (1 << i) != 0;
+            if b.is_negative() && is_blocked {
+                blocked_debt = true;
+            } else if b.is_negative() {
                 let owed = mul(b.0, m.maint.liability, Round::Down)?
                     .checked_neg()
                     .ok_or(ArithError::Overflow)?;
                 if liability.is_none_or(|(_, best)| owed > best) {
                     liability = Some((i, owed));
                 }
+            } else if b.is_positive() && skip & (1 << i) == 0 && is_blocked {
+                blocked_collateral = true;
             } else if b.is_positive() && skip & (1 << i) == 0 {
                 let worth = mul(b.0, m.maint.asset, Round::Down)?;
                 if collateral.is_none_or(|(_, best)| worth > best) {
@@ -137,7 +146,9 @@ impl<const A: usize> Engine<'_, A> {
             }
         }
         Ok(match (liability, collateral) {
+            (None, _) if blocked_debt => Pair::Blocked,
             (None, _) => Pair::NoDebt,
+            (Some(_), None) if blocked_collateral => Pair::Blocked,
             (Some(_), None) => Pair::NoCollateral,
             (Some((l, _)), Some((c, _))) => Pair::Step {
                 liability: l,
@@ -173,13 +184,14 @@ impl<const A: usize> Engine<'_, A> {
         Ok(debt_value < full_close_debt_value)
     }
 
-    /// Sizes one pair step under the policy; `None` when the target is met.
+    /// Sizes one pair step under the policy, repaying at most `room`
+    /// (a budget); `None` when the target is met.
     fn size_step(
         &self,
         bal: &Balances<A>,
-        l: usize,
-        c: usize,
+        (l, c): (usize, usize),
         full: bool,
+        room: Option<Qty>,
     ) -> Result<Option<Sized>, ArithError> {
         let (ml, mc) = (self.market(l)?, self.market(c)?);
         let debt = balance(bal, l)?.neg()?;
@@ -230,6 +242,7 @@ impl<const A: usize> Engine<'_, A> {
                 dust: ml.config.dust,
             },
         );
+        let repay = room.map_or(repay, |r| repay.min(r));
         let seize = if repay >= covered {
             held
         } else {
@@ -255,17 +268,37 @@ impl<const A: usize> Engine<'_, A> {
         let full = self.close_in_full(&before, &bal)?;
         let one_step_only = matches!(self.policy, Policy::CloseFactor { .. });
         let mut skip: u32 = 0;
+        // Blocked now (halts, stale oracles) and collateral whose budget is
+        // spent this round: what touches them waits.
+        let blocked = self.blocked_assets();
+        let mut waiting: u32 = 0;
+        let mut deferred = false;
         let mut steps = 0usize;
-        let max_tries = n.saturating_mul(2).saturating_add(4);
+        let max_tries = n.saturating_mul(3).saturating_add(4);
         for _ in 0..max_tries {
-            let (l, c) = match self.pick_pair(&bal, skip)? {
+            let (l, c) = match self.pick_pair(&bal, skip, blocked | waiting)? {
                 Pair::Step {
                     liability,
                     collateral,
                 } => (liability, collateral),
+                Pair::Blocked => {
+                    deferred = true;
+                    break;
+                }
                 Pair::NoDebt | Pair::NoCollateral => break,
             };
-            let Some(sized) = self.size_step(&bal, l, c, full)? else {
+            let room = match self.budgets {
+                true => match self.repay_room(c)? {
+                    Some(value) => Some(value.qty_at(self.market(l)?.oracle, Round::Down)?),
+                    None => None,
+                },
+                false => None,
+            };
+            if room.is_some_and(|r| !r.is_positive()) {
+                waiting |= 1 << c;
+                continue;
+            }
+            let Some(sized) = self.size_step(&bal, (l, c), full, room)? else {
                 break;
             };
             let (il, ic) = (self.index_of(l), self.index_of(c));
@@ -301,7 +334,13 @@ impl<const A: usize> Engine<'_, A> {
                 break;
             }
         }
-        let bankrupt = matches!(self.pick_pair(&bal, skip)?, Pair::NoCollateral);
+        if deferred {
+            self.defer(1);
+        }
+        let bankrupt = matches!(
+            self.pick_pair(&bal, skip, blocked | waiting)?,
+            Pair::NoCollateral
+        );
         if bankrupt && steps == 0 {
             self.mark_changed(id);
         }
@@ -333,6 +372,7 @@ impl<const A: usize> Engine<'_, A> {
         sink: &mut dyn EventSink,
     ) -> Result<(), StepFault> {
         let (ml, mc) = (self.market(l)?, self.market(c)?);
+        let liability_oracle = ml.oracle;
         let (mut venue_l, mut venue_c) = (ml.venue, mc.venue);
         let as_u8 = |i: usize| u8::try_from(i).unwrap_or(u8::MAX);
         let proceeds = if c == 0 {
@@ -405,6 +445,10 @@ impl<const A: usize> Engine<'_, A> {
             a.bought = a.bought.add(s.repay)?;
         }
         self.state.round_liquidations = self.state.round_liquidations.saturating_add(1);
+        if self.budgets {
+            let repaid = s.repay.value_at(liability_oracle, Round::Up)?;
+            self.charge(c, repaid, proceeds.sub(fee)?)?;
+        }
         self.track_prices()?;
         sink.emit(&Event::Liquidation {
             round: self.state.round,

@@ -15,6 +15,7 @@
 
 mod audit;
 mod heap;
+mod limits;
 mod liquidate;
 mod waterfall;
 
@@ -23,6 +24,7 @@ pub use heap::Candidate;
 
 use crate::account::{self, Health, WeightedPrice};
 use crate::asset::{AssetConfig, HealthTier};
+use crate::containment::Containment;
 use crate::digest::Digest;
 use crate::error::{Capacity, ConfigError, EngineParam, Error, Magnitude, StepFault};
 use crate::event::{Event, EventSink, Termination};
@@ -37,6 +39,7 @@ use crate::report::{AssetReport, Report};
 use crate::shock::{validate_schedule, Shock, ShockKind};
 use crate::venue::{Fill, Venue};
 use heap::Heap;
+use limits::LimitState;
 
 /// Longest oracle lag, in rounds.
 pub const MAX_ORACLE_LAG: usize = 15;
@@ -57,6 +60,9 @@ pub struct EngineConfig<'c> {
     pub insurance_fund: Value,
     /// Shocks, in round order.
     pub shocks: &'c [Shock],
+    /// Rate limits, keeper capital, the oracle rule, circuit breakers;
+    /// [`Containment::OFF`] for none.
+    pub containment: Containment<'c>,
 }
 
 /// Caller-provided storage.
@@ -145,6 +151,7 @@ struct State<const A: usize> {
     /// round: a round without any is quiet (a bankruptcy alone can lower
     /// lenders' health through the deposit index).
     round_changed_accounts: u32,
+    limits: LimitState<A>,
     phase: Phase,
 }
 
@@ -157,6 +164,9 @@ pub struct Engine<'s, const A: usize = MAX_ASSETS> {
     max_rounds: u32,
     lag: usize,
     shocks: &'s [Shock],
+    containment: Containment<'s>,
+    /// Whether any budget (rate limit or keeper capital) is in force.
+    budgets: bool,
     initial_insurance: Value,
     heap_len: usize,
     balances: &'s mut [Qty],
@@ -187,6 +197,9 @@ impl<'s, const A: usize> Engine<'s, A> {
             return Err(ConfigError::Engine(EngineParam::InsuranceFund).into());
         }
         validate_schedule(config.shocks, n)?;
+        config
+            .containment
+            .validate(n, usize::from(config.oracle_lag_rounds))?;
         let accounts = storage.balances.len().checked_div(n).unwrap_or(0);
         if accounts.checked_mul(n) != Some(storage.balances.len()) {
             return Err(capacity(
@@ -250,6 +263,7 @@ impl<'s, const A: usize> Engine<'s, A> {
             liquidations: 0,
             accounts_liquidated: 0,
             bankruptcies: 0,
+            deferred: 0,
             bad_debt: Value::ZERO,
             insurance_used: Value::ZERO,
             socialized: Value::ZERO,
@@ -285,12 +299,27 @@ impl<'s, const A: usize> Engine<'s, A> {
                 next_shock: 0,
                 round_liquidations: 0,
                 round_changed_accounts: 0,
+                limits: LimitState::new(
+                    config
+                        .containment
+                        .keepers
+                        .map_or(Value::ZERO, |k| k.initial),
+                ),
                 phase: Phase::BeginRound,
             },
             policy: config.policy,
             max_rounds: config.max_rounds,
             lag: usize::from(config.oracle_lag_rounds),
             shocks: config.shocks,
+            containment: config.containment,
+            budgets: {
+                let c = &config.containment;
+                c.keepers.is_some()
+                    || c.rate_limit.max_notional_per_round.is_some()
+                    || c.per_asset
+                        .iter()
+                        .any(|a| a.max_notional_per_round.is_some())
+            },
             initial_insurance: config.insurance_fund,
             heap_len: 0,
             balances: storage.balances,
@@ -452,6 +481,14 @@ impl<'s, const A: usize> Engine<'s, A> {
             Phase::BeginRound => self.atomically(None, sink, |e, sink| e.begin_round(sink)),
             Phase::EndRound => self.atomically(None, sink, |e, sink| e.end_round(sink)),
             Phase::Liquidate => {
+                if self.round_exhausted() {
+                    // A rate limit or the keepers' capital is spent: the
+                    // remaining candidates wait for the next round's scan.
+                    self.defer(self.heap_len);
+                    self.heap_len = 0;
+                    self.state.phase = Phase::EndRound;
+                    return Ok(());
+                }
                 let mut heap = Heap {
                     slots: self.scratch,
                     len: self.heap_len,
@@ -535,7 +572,7 @@ impl<'s, const A: usize> Engine<'s, A> {
             });
         }
         self.state.history_head = self.state.history_head.wrapping_add(1) % HISTORY;
-        let (head, lag) = (self.state.history_head, self.lag);
+        let head = self.state.history_head;
         for (asset, m) in self.state.markets.iter_mut().enumerate() {
             let price = m.venue.price()?;
             if !price.is_positive() {
@@ -547,9 +584,10 @@ impl<'s, const A: usize> Engine<'s, A> {
             if let Some(slot) = m.history.get_mut(head) {
                 *slot = price;
             }
-            let lagged = ring_back(head, lag);
-            m.oracle = m.history.get(lagged).copied().unwrap_or(price);
         }
+        self.update_oracles()?;
+        self.trip_breakers(sink)?;
+        self.open_budgets()?;
         self.refresh_prices();
         self.track_prices()?;
         self.state.phase = Phase::Scan { next: 0 };
@@ -660,9 +698,13 @@ impl<'s, const A: usize> Engine<'s, A> {
             };
             let fill = m.venue.recover()?;
             let price = m.venue.price()?;
-            // The oracle of the next `lag + 1` rounds reads these entries.
+            // The oracle of the next `lag + twap` rounds reads these entries.
             let head = self.state.history_head;
-            let settled = (0..=self.lag).all(|k| m.history.get(ring_back(head, k)) == Some(&price));
+            let span = self
+                .lag
+                .saturating_add(usize::from(self.containment.oracle.twap_rounds));
+            let settled =
+                (0..span.max(1)).all(|k| m.history.get(ring_back(head, k)) == Some(&price));
             if !settled || m.oracle != price {
                 stationary = false;
             }
@@ -676,7 +718,9 @@ impl<'s, const A: usize> Engine<'s, A> {
             liquidations: self.state.round_liquidations,
         });
         let shocks_left = self.state.next_shock < self.shocks.len();
-        if self.state.round_changed_accounts == 0 && !shocks_left && stationary {
+        // A halt still to run, or accounts that waited, will act later.
+        let waiting = self.halt_pending() || self.state.limits.round_deferred > 0;
+        if self.state.round_changed_accounts == 0 && !shocks_left && stationary && !waiting {
             self.finish(Termination::FixedPoint, sink);
         } else if self.state.round >= self.max_rounds {
             self.finish(Termination::RoundCap, sink);
@@ -734,6 +778,15 @@ impl<'s, const A: usize> Engine<'s, A> {
         d.u32(self.state.report.bankruptcies);
         for b in self.balances.iter() {
             d.fx(b.0);
+        }
+        // Containment state only when containment is configured, so that
+        // plain runs keep their digests.
+        if self.containment != Containment::OFF {
+            d.bytes(b"containment");
+            self.state
+                .limits
+                .for_each_number(self.state.markets.len(), |x| d.fx(x));
+            d.u64(self.state.report.deferred);
         }
         d.finish()
     }

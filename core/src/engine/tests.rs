@@ -68,6 +68,7 @@ fn run(
         oracle_lag_rounds: 0,
         insurance_fund: Value::from_int(insurance),
         shocks,
+        containment: crate::Containment::OFF,
     };
     let storage = Storage {
         balances: &mut balances,
@@ -317,6 +318,7 @@ fn invalid_configurations_are_named_errors() {
             oracle_lag_rounds: 0,
             insurance_fund: Value::ZERO,
             shocks,
+            containment: crate::Containment::OFF,
         };
         let storage = Storage {
             balances: &mut balances,

@@ -262,6 +262,7 @@ pub fn run(
         oracle_lag_rounds: spec.lag,
         insurance_fund: Value::from_int(20_000),
         shocks: &spec.shocks,
+        containment: firesale_core::Containment::OFF,
     };
     let storage = firesale_core::Storage {
         balances,

@@ -20,8 +20,9 @@ use firesale_core::ledger::{Book, Ledger};
 use firesale_core::num::{self, Fx, Round};
 use firesale_core::venue::{Venue, VenueConfig};
 use firesale_core::{
-    AssetConfig, Engine, EngineConfig, HealthTier, Policy, Price, Qty, Ratio, Shock, ShockKind,
-    Storage, Value, Weights,
+    AssetConfig, AssetLimits, Breaker, Containment, Engine, EngineConfig, HealthTier,
+    KeeperCapital, OracleRule, Policy, Price, Qty, RateLimit, Ratio, Shock, ShockKind, Storage,
+    Value, Weights,
 };
 
 extern "C" {
@@ -215,6 +216,33 @@ fn books() {
 fn engine() {
     let assets: [AssetConfig; ASSETS] = [asset(0), asset(1), asset(4), asset(5)];
     let shocks = [shock(), shock(), shock()];
+    let breaker = Breaker {
+        max_move: Ratio(fx()),
+        window_rounds: black_box(2),
+        pause_rounds: black_box(3),
+    };
+    let limits = [AssetLimits {
+        breaker: Some(breaker),
+        max_notional_per_round: Some(Value(fx())),
+    }; ASSETS];
+    let containment = Containment {
+        rate_limit: RateLimit {
+            max_accounts_per_round: black_box(3),
+            max_notional_per_round: Some(Value(fx())),
+        },
+        keepers: Some(KeeperCapital {
+            initial: Value(fx()),
+            replenish_per_round: Value(fx()),
+            max: Value(fx()),
+        }),
+        oracle: OracleRule {
+            twap_rounds: black_box(2),
+            heartbeat_rounds: black_box(2),
+            deviation: Ratio(fx()),
+            max_age_rounds: black_box(1),
+        },
+        per_asset: black_box(&limits),
+    };
     let config = EngineConfig {
         assets: black_box(&assets),
         policy: policy(),
@@ -222,6 +250,7 @@ fn engine() {
         oracle_lag_rounds: black_box(2),
         insurance_fund: Value(fx()),
         shocks: black_box(&shocks),
+        containment: black_box(containment),
     };
     let mut balances = [Qty::ZERO; ACCOUNTS * ASSETS];
     balances.iter_mut().for_each(|b| *b = qty());
