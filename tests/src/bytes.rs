@@ -3,8 +3,11 @@
 //! input reads as zeros), so a fuzzer explores markets rather than a parser.
 
 use firesale_core::num::Fx;
-use firesale_core::{AssetConfig, Policy, Price, Qty, Ratio, Shock, ShockKind, Value, VenueConfig};
-use firesale_harness::scenario::risky;
+use firesale_core::{
+    AssetConfig, AssetLimits, Breaker, KeeperCapital, OracleRule, Policy, Price, Qty, Ratio, Shock,
+    ShockKind, Value, VenueConfig,
+};
+use firesale_harness::scenario::{risky, Limits};
 use firesale_harness::Scenario;
 
 /// Reads numbers off a byte string through `arbitrary`'s `Unstructured`,
@@ -122,7 +125,7 @@ pub fn scenario(data: &[u8]) -> (Scenario, Vec<u32>) {
         shocks.push(Shock { round, asset, kind });
     }
     let budgets = (0..4).map(|_| 1 + u32::from(r.u8() % 8)).collect();
-    let scenario = Scenario {
+    let mut scenario = Scenario {
         asset_names: Vec::new(),
         limits: Default::default(),
         name: "fuzz".into(),
@@ -134,7 +137,54 @@ pub fn scenario(data: &[u8]) -> (Scenario, Vec<u32>) {
         shocks,
         balances,
     };
+    // Read last, so inputs that end before it (the older corpus) decode to
+    // the plain engine.
+    scenario.limits = limits(&mut r, scenario.assets.len());
     (scenario, budgets)
+}
+
+/// Containment from the bytes: the first byte's bits switch mechanisms on.
+fn limits(r: &mut Reader<'_>, assets: usize) -> Limits {
+    let on = r.u8();
+    let mut limits = Limits::default();
+    if on & 1 != 0 {
+        limits.rate_limit.max_accounts_per_round = 1 + u32::from(r.u8() % 8);
+    }
+    if on & 2 != 0 {
+        limits.rate_limit.max_notional_per_round = Some(Value::from_f64(r.unit(1.0, 5_000.0)));
+    }
+    if on & 4 != 0 {
+        let initial = Value::from_f64(r.unit(0.0, 5_000.0));
+        limits.keepers = Some(KeeperCapital {
+            initial,
+            replenish_per_round: Value::from_f64(r.unit(0.0, 1_000.0)),
+            max: initial
+                .add(Value::from_f64(r.unit(1.0, 5_000.0)))
+                .unwrap_or(initial),
+        });
+    }
+    if on & 8 != 0 {
+        limits.oracle = OracleRule {
+            twap_rounds: 1 + r.u8() % 8,
+            heartbeat_rounds: 1 + r.u8() % 6,
+            deviation: Ratio::from_f64(r.unit(0.0, 0.5)),
+            max_age_rounds: r.u8() % 5,
+        };
+    }
+    if on & 16 != 0 {
+        limits.per_asset = (0..assets)
+            .map(|asset| AssetLimits {
+                breaker: (asset > 0 && r.u8() % 2 == 1).then(|| Breaker {
+                    max_move: Ratio::from_f64(r.unit(0.01, 0.6)),
+                    window_rounds: 1 + r.u8() % 6,
+                    pause_rounds: 1 + r.u8() % 6,
+                }),
+                max_notional_per_round: (r.u8() % 2 == 1)
+                    .then(|| Value::from_f64(r.unit(1.0, 3_000.0))),
+            })
+            .collect();
+    }
+    limits
 }
 
 /// A raw fixed-point number: any bit pattern.
