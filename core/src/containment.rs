@@ -16,6 +16,13 @@
 //!   fraction within a window of rounds halts: liquidations touching it
 //!   pause for a set number of rounds while its venue recovers.
 //!
+//! - A backstop vault (Hyperliquid's HLP) that takes over, whole and at no
+//!   price impact, an account whose equity fell below a share of its
+//!   maintenance margin.
+//! - Auto-deleveraging: an underwater account the insurance fund cannot
+//!   make whole is closed against opposite positions at its bankruptcy
+//!   price, ranked or pro-rata, instead of selling into the market.
+//!
 //! Budgets are measured in the value of the debt repaid at the oracle price
 //! of the moment: what a keeper must bring, known before the trade.
 
@@ -84,6 +91,27 @@ pub struct AssetLimits {
     pub max_notional_per_round: Option<Value>,
 }
 
+/// How auto-deleveraging picks the opposite positions it closes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum AdlRanking {
+    /// Highest (mark / entry) × (notional / equity) first, ties by id
+    /// (Hyperliquid). Entry is the run's starting price, the same for all,
+    /// so the rank is by leverage.
+    Ranked,
+    /// Every opposite position in proportion to its size.
+    ProRata,
+}
+
+/// Hyperliquid's backstop liquidator vault.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Backstop {
+    /// The vault takes over a liquidatable account whose equity is below
+    /// this share of its maintenance margin (Hyperliquid: 2/3), in (0, 1].
+    pub below: Ratio,
+}
+
 /// Every containment setting of a run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Containment<'c> {
@@ -96,6 +124,10 @@ pub struct Containment<'c> {
     /// Per asset, in asset order; shorter than the assets (or empty) means
     /// no limits on the rest.
     pub per_asset: &'c [AssetLimits],
+    /// The backstop vault; `None` for none.
+    pub backstop: Option<Backstop>,
+    /// Auto-deleveraging; `None` for none (the waterfall socializes).
+    pub deleveraging: Option<AdlRanking>,
 }
 
 impl Containment<'_> {
@@ -108,6 +140,8 @@ impl Containment<'_> {
         keepers: None,
         oracle: OracleRule::SPOT,
         per_asset: &[],
+        backstop: None,
+        deleveraging: None,
     };
 
     /// Checks every setting; the error names it (and the asset).
@@ -139,6 +173,12 @@ impl Containment<'_> {
         }
         if o.deviation.is_negative() || o.deviation.0 >= crate::num::Fx::ONE {
             return engine(EngineParam::OracleDeviation);
+        }
+        if self
+            .backstop
+            .is_some_and(|b| !b.below.is_positive() || b.below.0 > crate::num::Fx::ONE)
+        {
+            return engine(EngineParam::Backstop);
         }
         if self.per_asset.len() > assets {
             return engine(EngineParam::AssetLimits);

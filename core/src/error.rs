@@ -70,6 +70,8 @@ pub enum EngineParam {
     OracleDeviation,
     /// More per-asset limits than assets.
     AssetLimits,
+    /// The backstop threshold must be in (0, 1].
+    Backstop,
 }
 
 /// What the configuration asks that the kernel cannot hold.

@@ -73,6 +73,8 @@ pub enum Event {
         insurance_paid: Value,
         /// Part socialized over the asset's lenders.
         socialized: Qty,
+        /// Part taken from the opposite positions by auto-deleveraging.
+        deleveraged: Qty,
         /// Part nobody absorbed.
         unrecovered: Qty,
     },
@@ -82,6 +84,33 @@ pub enum Event {
         round: u32,
         /// Pair steps in the round.
         liquidations: u32,
+    },
+    /// The backstop vault took over an account whole: its balances moved to
+    /// the vault, with no trade.
+    BackstopTakeover {
+        /// The round.
+        round: u32,
+        /// The account.
+        account: u32,
+        /// Its equity at the oracle when taken over.
+        equity: Value,
+    },
+    /// Auto-deleveraging closed part of a bankrupt account's position
+    /// against an opposite one, at the bankrupt account's bankruptcy price.
+    Deleveraged {
+        /// The round.
+        round: u32,
+        /// The bankrupt account.
+        account: u32,
+        /// The account on the other side.
+        counterparty: u32,
+        /// The risky asset.
+        asset: u8,
+        /// Units of the asset that changed hands (to the bankrupt account
+        /// if it was short, from it if it was long).
+        qty: Qty,
+        /// Quote that changed hands the other way.
+        quote: Value,
     },
     /// An asset's circuit breaker tripped: liquidations touching it pause.
     BreakerTripped {

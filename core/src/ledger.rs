@@ -36,10 +36,12 @@ pub enum Book {
     Exogenous,
     /// Outside arbitrageurs who pull pools back to the outside price.
     Arbitrage,
+    /// The backstop vault: the positions it took over.
+    Backstop,
 }
 
 /// Number of books.
-pub const BOOKS: usize = 7;
+pub const BOOKS: usize = 8;
 
 /// Every book, in canonical order.
 pub const ALL_BOOKS: [Book; BOOKS] = [
@@ -50,6 +52,7 @@ pub const ALL_BOOKS: [Book; BOOKS] = [
     Book::BadDebt,
     Book::Exogenous,
     Book::Arbitrage,
+    Book::Backstop,
 ];
 
 /// Per-asset double-entry books and rounding slack.
@@ -109,9 +112,16 @@ impl<const A: usize> Ledger<A> {
     }
 
     /// Every number, in canonical order (for the digest).
+    /// The backstop book enters only once it is used, so runs without a
+    /// backstop keep the digests they had before it existed.
     pub fn for_each_number(&self, assets: usize, mut f: impl FnMut(Fx)) {
+        let backstop_used = self
+            .books
+            .iter()
+            .any(|row| book(row, Book::Backstop) != Fx::ZERO);
         for (row, slack) in self.books.iter().zip(&self.slack).take(assets) {
-            row.iter().for_each(|&b| f(b));
+            let books = if backstop_used { BOOKS } else { BOOKS - 1 };
+            row.iter().take(books).for_each(|&b| f(b));
             f(*slack);
         }
     }

@@ -44,7 +44,9 @@ pub mod shock;
 pub mod venue;
 
 pub use asset::{AssetConfig, HealthTier, Weights};
-pub use containment::{AssetLimits, Breaker, Containment, KeeperCapital, OracleRule, RateLimit};
+pub use containment::{
+    AdlRanking, AssetLimits, Backstop, Breaker, Containment, KeeperCapital, OracleRule, RateLimit,
+};
 pub use engine::{Engine, EngineConfig, StepOutcome, Storage};
 pub use error::{ConfigError, Error};
 pub use event::{Event, EventSink, Termination};

@@ -26,6 +26,8 @@ pub struct AssetReport {
     pub covered: Qty,
     /// Part of it socialized over lenders.
     pub socialized: Qty,
+    /// Part of it taken from opposite positions by auto-deleveraging.
+    pub deleveraged: Qty,
     /// Part of it nobody absorbed.
     pub unrecovered: Qty,
     /// The deposit index (1 until a loss is socialized).
@@ -48,6 +50,11 @@ pub struct Report<const A: usize = MAX_ASSETS> {
     /// spent keeper capital, a halt or a stale oracle (one per account and
     /// round).
     pub deferred: u64,
+    /// Accounts the backstop vault took over.
+    pub backstopped: u32,
+    /// Value at the oracle of what auto-deleveraging moved: positions closed
+    /// at bankruptcy prices, and losses taken from the opposite side.
+    pub deleveraged: Value,
     /// Value of debt written off.
     pub bad_debt: Value,
     /// Quote the insurance fund paid toward bad debt.

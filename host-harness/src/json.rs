@@ -49,6 +49,7 @@ pub fn report(scenario: &Scenario, observed: &Observed) -> Value {
                 "written_off": a.written_off.to_f64(),
                 "covered": a.covered.to_f64(),
                 "socialized": a.socialized.to_f64(),
+                "deleveraged": a.deleveraged.to_f64(),
                 "unrecovered": a.unrecovered.to_f64(),
                 "deposit_index": a.deposit_index.to_f64(),
                 "amplification": amplification.get(i).copied().flatten(),
@@ -64,6 +65,8 @@ pub fn report(scenario: &Scenario, observed: &Observed) -> Value {
         "accounts_liquidated": r.accounts_liquidated,
         "bankruptcies": r.bankruptcies,
         "deferred": r.deferred,
+        "backstopped": r.backstopped,
+        "deleveraged": r.deleveraged.to_f64(),
         "bad_debt": r.bad_debt.to_f64(),
         "insurance_used": r.insurance_used.to_f64(),
         "insurance_fund_final": r.insurance_fund.to_f64(),
@@ -120,17 +123,37 @@ pub fn event(e: &Event) -> Value {
             covered,
             insurance_paid,
             socialized,
+            deleveraged,
             unrecovered,
         } => json!({
             "type": "bankruptcy", "round": round, "account": account, "asset": asset,
             "written_off": written_off.to_f64(), "covered": covered.to_f64(),
             "insurance_paid": insurance_paid.to_f64(), "socialized": socialized.to_f64(),
+            "deleveraged": deleveraged.to_f64(),
             "unrecovered": unrecovered.to_f64(),
         }),
         Event::RoundEnded {
             round,
             liquidations,
         } => json!({ "type": "round-ended", "round": round, "liquidations": liquidations }),
+        Event::BackstopTakeover {
+            round,
+            account,
+            equity,
+        } => {
+            json!({ "type": "backstop-takeover", "round": round, "account": account, "equity": equity.to_f64() })
+        }
+        Event::Deleveraged {
+            round,
+            account,
+            counterparty,
+            asset,
+            qty,
+            quote,
+        } => json!({
+            "type": "deleveraged", "round": round, "account": account, "counterparty": counterparty,
+            "asset": asset, "qty": qty.to_f64(), "quote": quote.to_f64(),
+        }),
         Event::BreakerTripped {
             round,
             asset,

@@ -187,7 +187,11 @@ fn record(engine: &Engine<'_>, event: &Event, timeline: &mut Vec<RoundRow>) {
                 row.insurance_fund = engine.insurance_fund().to_f64();
             }
         }
-        Event::ShockApplied { .. } | Event::RolledBack { .. } | Event::BreakerTripped { .. } => {}
+        Event::ShockApplied { .. }
+        | Event::RolledBack { .. }
+        | Event::BreakerTripped { .. }
+        | Event::BackstopTakeover { .. }
+        | Event::Deleveraged { .. } => {}
     }
 }
 

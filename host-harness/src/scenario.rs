@@ -3,8 +3,8 @@
 //! [`crate::scenario_file`] and [`crate::bundled`].
 
 use firesale_core::{
-    AssetConfig, AssetLimits, Containment, KeeperCapital, OracleRule, Policy, Price, Qty,
-    RateLimit, Ratio, Shock, Value, VenueConfig, Weights,
+    AdlRanking, AssetConfig, AssetLimits, Backstop, Containment, KeeperCapital, OracleRule, Policy,
+    Price, Qty, RateLimit, Ratio, Shock, Value, VenueConfig, Weights,
 };
 
 /// Everything one run needs.
@@ -44,6 +44,10 @@ pub struct Limits {
     pub oracle: OracleRule,
     /// Per asset, in asset order.
     pub per_asset: Vec<AssetLimits>,
+    /// The backstop vault.
+    pub backstop: Option<Backstop>,
+    /// Auto-deleveraging.
+    pub deleveraging: Option<AdlRanking>,
 }
 
 impl Default for Limits {
@@ -54,6 +58,8 @@ impl Default for Limits {
             keepers: off.keepers,
             oracle: off.oracle,
             per_asset: Vec::new(),
+            backstop: off.backstop,
+            deleveraging: off.deleveraging,
         }
     }
 }
@@ -66,6 +72,8 @@ impl Limits {
             keepers: self.keepers,
             oracle: self.oracle,
             per_asset: &self.per_asset,
+            backstop: self.backstop,
+            deleveraging: self.deleveraging,
         }
     }
 }

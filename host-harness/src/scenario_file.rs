@@ -7,8 +7,8 @@ use crate::scenario::{Limits, Scenario};
 use firesale_core::error::{AssetParam, Capacity, ConfigError, EngineParam, Magnitude};
 use firesale_core::num::Fx;
 use firesale_core::{
-    AssetConfig, AssetLimits, Breaker, KeeperCapital, OracleRule, Policy, Price, Qty, RateLimit,
-    Ratio, Shock, ShockKind, Value, VenueConfig, Weights,
+    AdlRanking, AssetConfig, AssetLimits, Backstop, Breaker, KeeperCapital, OracleRule, Policy,
+    Price, Qty, RateLimit, Ratio, Shock, ShockKind, Value, VenueConfig, Weights,
 };
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -122,6 +122,22 @@ struct FileContainment {
     max_notional_per_round: Option<Number>,
     keepers: Option<FileKeepers>,
     oracle: Option<FileOracle>,
+    backstop: Option<FileBackstop>,
+    deleveraging: Option<FileAdl>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileBackstop {
+    #[serde(deserialize_with = "number")]
+    below: Number,
+}
+
+#[derive(Deserialize, Clone, Copy)]
+#[serde(rename_all = "kebab-case")]
+enum FileAdl {
+    Ranked,
+    ProRata,
 }
 
 #[derive(Deserialize)]
@@ -643,6 +659,15 @@ fn limits(file: &FileScenario) -> Result<Limits, FileError> {
                 max: Value(k.max.fx(&key("max"))?),
             });
         }
+        if let Some(b) = &c.backstop {
+            limits.backstop = Some(Backstop {
+                below: Ratio(b.below.fx(&format!("{KEY}.backstop.below"))?),
+            });
+        }
+        limits.deleveraging = c.deleveraging.map(|d| match d {
+            FileAdl::Ranked => AdlRanking::Ranked,
+            FileAdl::ProRata => AdlRanking::ProRata,
+        });
         if let Some(o) = &c.oracle {
             limits.oracle = OracleRule {
                 twap_rounds: o.twap_rounds,
@@ -948,6 +973,7 @@ fn explain(e: ConfigError, names: &[String]) -> FileError {
                 EngineParam::OracleHeartbeat => ("containment.oracle.heartbeat_rounds", "must be at least 1"),
                 EngineParam::OracleDeviation => ("containment.oracle.deviation", "must be in [0, 1)"),
                 EngineParam::AssetLimits => ("assets", "more per-asset limits than assets"),
+                EngineParam::Backstop => ("containment.backstop.below", "must be in (0, 1]: a share of the maintenance margin"),
             };
             fail(key, rule)
         }
@@ -1030,6 +1056,24 @@ mod tests {
         assert_eq!(s.limits.per_asset[1].breaker.unwrap().pause_rounds, 3);
         assert!(s.limits.per_asset[2].breaker.is_none());
 
+        let adl = with(
+            "[containment]\ndeleveraging = \"pro-rata\"\nbackstop = { below = 0.5 }",
+            "",
+        )
+        .unwrap();
+        assert_eq!(adl.limits.deleveraging, Some(AdlRanking::ProRata));
+        assert_eq!(adl.limits.backstop.unwrap().below, Ratio::from_f64(0.5));
+        let backstop = with("[containment]\nbackstop = { below = 1.5 }", "").unwrap_err();
+        assert_eq!(
+            backstop.key.as_deref(),
+            Some("containment.backstop.below"),
+            "{backstop}"
+        );
+        let ranking = with("[containment]\ndeleveraging = \"random\"", "").unwrap_err();
+        assert!(
+            ranking.message.contains("unknown variant `random`"),
+            "{ranking}"
+        );
         let twap = with("[containment]\noracle = { twap_rounds = 16 }", "").unwrap_err();
         assert_eq!(
             twap.key.as_deref(),

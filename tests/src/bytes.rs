@@ -4,8 +4,8 @@
 
 use firesale_core::num::Fx;
 use firesale_core::{
-    AssetConfig, AssetLimits, Breaker, KeeperCapital, OracleRule, Policy, Price, Qty, Ratio, Shock,
-    ShockKind, Value, VenueConfig,
+    AdlRanking, AssetConfig, AssetLimits, Backstop, Breaker, KeeperCapital, OracleRule, Policy,
+    Price, Qty, Ratio, Shock, ShockKind, Value, VenueConfig,
 };
 use firesale_harness::scenario::{risky, Limits};
 use firesale_harness::Scenario;
@@ -170,6 +170,18 @@ fn limits(r: &mut Reader<'_>, assets: usize) -> Limits {
             deviation: Ratio::from_f64(r.unit(0.0, 0.5)),
             max_age_rounds: r.u8() % 5,
         };
+    }
+    if on & 32 != 0 {
+        limits.backstop = Some(Backstop {
+            below: Ratio::from_f64(r.unit(0.05, 1.0)),
+        });
+    }
+    if on & 64 != 0 {
+        limits.deleveraging = Some(if r.u8().is_multiple_of(2) {
+            AdlRanking::Ranked
+        } else {
+            AdlRanking::ProRata
+        });
     }
     if on & 16 != 0 {
         limits.per_asset = (0..assets)

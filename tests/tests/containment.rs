@@ -3,8 +3,8 @@
 //! events), and the conservation audit holds after every step throughout.
 
 use firesale_core::{
-    AssetLimits, Breaker, Event, KeeperCapital, OracleRule, RateLimit, Ratio, StepOutcome,
-    Termination, Value,
+    AdlRanking, AssetLimits, Backstop, Breaker, Event, KeeperCapital, OracleRule, RateLimit, Ratio,
+    StepOutcome, Termination, Value,
 };
 use firesale_harness::scenario_file::parse;
 use firesale_harness::Scenario;
@@ -458,18 +458,29 @@ mod generated {
             proptest::option::of(keepers),
             oracle,
             proptest::collection::vec(asset_limits(), 0..9),
+            proptest::option::of((0.05f64..1.0).prop_map(|b| Backstop {
+                below: Ratio::from_f64(b),
+            })),
+            proptest::option::of(prop_oneof![
+                Just(AdlRanking::Ranked),
+                Just(AdlRanking::ProRata)
+            ]),
         )
-            .prop_map(|(accounts, notional, keepers, oracle, per_asset)| {
-                firesale_harness::scenario::Limits {
-                    rate_limit: RateLimit {
-                        max_accounts_per_round: accounts,
-                        max_notional_per_round: notional,
-                    },
-                    keepers,
-                    oracle,
-                    per_asset,
-                }
-            })
+            .prop_map(
+                |(accounts, notional, keepers, oracle, per_asset, backstop, deleveraging)| {
+                    firesale_harness::scenario::Limits {
+                        rate_limit: RateLimit {
+                            max_accounts_per_round: accounts,
+                            max_notional_per_round: notional,
+                        },
+                        keepers,
+                        oracle,
+                        per_asset,
+                        backstop,
+                        deleveraging,
+                    }
+                },
+            )
     }
 
     proptest! {

@@ -33,7 +33,7 @@ proptest! {
     fn every_step_conserves_and_every_fixed_point_is_solvent((s, budgets) in scenario()) {
         let run = try_run_checked(&s, &budgets).expect("generated scenarios are valid");
         for (i, a) in run.report.assets().iter().enumerate() {
-            let accounted = a.covered.add(a.socialized).unwrap().add(a.unrecovered).unwrap();
+            let accounted = a.covered.add(a.socialized).unwrap().add(a.deleveraged).unwrap().add(a.unrecovered).unwrap();
             prop_assert_eq!(a.written_off, accounted, "asset {}", i);
         }
         prop_assert!(!run.report.insurance_fund.is_negative());

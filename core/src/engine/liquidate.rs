@@ -76,7 +76,7 @@ impl<const A: usize> Engine<'_, A> {
         Ok(())
     }
 
-    fn maint_health(&self, bal: &Balances<A>) -> Result<Health, ArithError> {
+    pub(super) fn maint_health(&self, bal: &Balances<A>) -> Result<Health, ArithError> {
         let n = self.state.markets.len();
         account::health(
             bal.get(..n).unwrap_or(&[]),
@@ -101,7 +101,7 @@ impl<const A: usize> Engine<'_, A> {
 
     /// Records that a liquidation or bankruptcy changed account `id` this
     /// round.
-    fn mark_changed(&mut self, id: u32) {
+    pub(super) fn mark_changed(&mut self, id: u32) {
         self.mark_liquidated(id);
         self.state.round_changed_accounts = self.state.round_changed_accounts.saturating_add(1);
     }
@@ -266,6 +266,16 @@ impl<const A: usize> Engine<'_, A> {
             return Ok(());
         }
         let full = self.close_in_full(&before, &bal)?;
+        // The backstop vault takes the whole account, or auto-deleveraging
+        // closes what it can against opposite positions: no market sale.
+        if self.try_backstop(id, &mut bal, sink)? {
+            self.mark_changed(id);
+            return Ok(());
+        }
+        let deleveraged = self.try_deleverage(id, &mut bal, sink)?;
+        if deleveraged {
+            self.mark_changed(id);
+        }
         let one_step_only = matches!(self.policy, Policy::CloseFactor { .. });
         let mut skip: u32 = 0;
         // Blocked now (halts, stale oracles) and collateral whose budget is
@@ -274,6 +284,8 @@ impl<const A: usize> Engine<'_, A> {
         let mut waiting: u32 = 0;
         let mut deferred = false;
         let mut steps = 0usize;
+        // The risky asset the account held, for a deleveraged quote loss.
+        let mut exposure: Option<usize> = None;
         let max_tries = n.saturating_mul(3).saturating_add(4);
         for _ in 0..max_tries {
             let (l, c) = match self.pick_pair(&bal, skip, blocked | waiting)? {
@@ -317,6 +329,9 @@ impl<const A: usize> Engine<'_, A> {
                 return Err(StepFault::Invariant(Invariant::OverSeized { account: id }));
             }
             self.trade_step(id, l, c, &sized, sink)?;
+            if c != 0 {
+                exposure = Some(c);
+            }
             self.store(idx, l, balance(&next, l)?)?;
             self.store(idx, c, balance(&next, c)?)?;
             if ic != num::Ratio::ONE {
@@ -325,7 +340,7 @@ impl<const A: usize> Engine<'_, A> {
             }
             bal = next;
             steps = steps.saturating_add(1);
-            if steps == 1 {
+            if steps == 1 && !deleveraged {
                 // Counted at once: a later step may end the run (a broken
                 // market) and keep what was done so far.
                 self.mark_changed(id);
@@ -341,11 +356,11 @@ impl<const A: usize> Engine<'_, A> {
             self.pick_pair(&bal, skip, blocked | waiting)?,
             Pair::NoCollateral
         );
-        if bankrupt && steps == 0 {
+        if bankrupt && steps == 0 && !deleveraged {
             self.mark_changed(id);
         }
         if bankrupt {
-            self.bankrupt(id, &mut bal, sink)?;
+            self.bankrupt(id, &mut bal, exposure, sink)?;
         }
         if self.maint_health(&bal)?.net()? < before.net()? {
             return Err(StepFault::Invariant(Invariant::HealthLowered {

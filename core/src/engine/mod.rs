@@ -14,6 +14,7 @@
 //! state, events and digest as one unbounded call.
 
 mod audit;
+mod deleverage;
 mod heap;
 mod limits;
 mod liquidate;
@@ -264,6 +265,8 @@ impl<'s, const A: usize> Engine<'s, A> {
             accounts_liquidated: 0,
             bankruptcies: 0,
             deferred: 0,
+            backstopped: 0,
+            deleveraged: Value::ZERO,
             bad_debt: Value::ZERO,
             insurance_used: Value::ZERO,
             socialized: Value::ZERO,

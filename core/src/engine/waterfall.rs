@@ -1,7 +1,9 @@
 //! The bad-debt waterfall, for an account with debt and no collateral left:
 //! the debt is written off, then covered by the insurance fund, then
-//! socialized over the asset's lenders by lowering its deposit index (O(1)),
-//! and whatever is left is reported as unrecovered.
+//! socialized over the asset's lenders by lowering its deposit index (O(1))
+//! or, with auto-deleveraging on, taken from the opposite positions (never
+//! from an account without one), and whatever is left is reported as
+//! unrecovered.
 //!
 //! Penalties and fees come first in the waterfall implicitly: they were paid
 //! into the insurance fund by every liquidation before this one.
@@ -38,10 +40,13 @@ struct Haircut {
 }
 
 impl<const A: usize> Engine<'_, A> {
+    /// `exposure`: the risky asset the account held (its last seized
+    /// collateral), which tells deleveraging whose side a quote loss is on.
     pub(super) fn bankrupt(
         &mut self,
         id: u32,
         bal: &mut Balances<A>,
+        exposure: Option<usize>,
         sink: &mut dyn EventSink,
     ) -> Result<(), StepFault> {
         for asset in 0..self.state.markets.len() {
@@ -54,12 +59,16 @@ impl<const A: usize> Engine<'_, A> {
             let debt = stored.neg()?;
             let cover = self.plan_cover(asset, debt)?;
             let left = debt.sub(cover.qty)?;
-            let haircut = self.plan_haircut(asset, left)?;
-            let unrecovered = left.sub(haircut.qty)?;
+            let loss_side = self.loss_side(asset, exposure);
+            // With deleveraging on, lenders are never cut: what the opposite
+            // side cannot take stays unrecovered.
+            let haircut = match self.containment.deleveraging {
+                Some(_) => self.no_haircut(asset)?,
+                None => self.plan_haircut(asset, left)?,
+            };
             let price = self.market(asset)?.oracle;
             let debt_value = debt.value_owed(price)?;
             let socialized_value = haircut.qty.value_owed(price)?;
-            let unrecovered_value = unrecovered.value_owed(price)?;
 
             // Commit: write-off, cover, haircut, report.
             self.store(id as usize, asset, Qty::ZERO)?;
@@ -71,17 +80,25 @@ impl<const A: usize> Engine<'_, A> {
                 .transfer(asset, Book::BadDebt, Book::Accounts, debt)?;
             self.commit_cover(asset, &cover)?;
             self.commit_haircut(asset, &haircut)?;
+            let deleveraged = match loss_side {
+                Some(side) => self.deleverage_loss(id, side, left)?,
+                None => Qty::ZERO,
+            };
+            let unrecovered = left.sub(haircut.qty)?.sub(deleveraged)?;
+            let unrecovered_value = unrecovered.value_owed(price)?;
             let r = &mut self.state.report;
             r.bankruptcies = r.bankruptcies.saturating_add(1);
             r.bad_debt = r.bad_debt.add(debt_value)?;
             r.insurance_used = r.insurance_used.add(cover.paid)?;
             r.socialized = r.socialized.add(socialized_value)?;
             r.unrecovered = r.unrecovered.add(unrecovered_value)?;
+            r.deleveraged = r.deleveraged.add(deleveraged.value_owed(price)?)?;
             r.insurance_fund = self.state.insurance;
             if let Some(a) = r.per_asset.get_mut(asset) {
                 a.written_off = a.written_off.add(debt)?;
                 a.covered = a.covered.add(cover.qty)?;
                 a.socialized = a.socialized.add(haircut.qty)?;
+                a.deleveraged = a.deleveraged.add(deleveraged)?;
                 a.unrecovered = a.unrecovered.add(unrecovered)?;
                 a.deposit_index = haircut.new_index;
             }
@@ -93,6 +110,7 @@ impl<const A: usize> Engine<'_, A> {
                 covered: cover.qty,
                 insurance_paid: cover.paid,
                 socialized: haircut.qty,
+                deleveraged,
                 unrecovered,
             });
         }
@@ -169,6 +187,14 @@ impl<const A: usize> Engine<'_, A> {
         }
         self.state.insurance = self.state.insurance.sub(cover.paid)?;
         Ok(())
+    }
+
+    /// No haircut: the index stays.
+    fn no_haircut(&self, asset: usize) -> Result<Haircut, ArithError> {
+        Ok(Haircut {
+            qty: Qty::ZERO,
+            new_index: self.market(asset)?.deposit_index,
+        })
     }
 
     /// How much of `loss` the lenders of `asset` can absorb, and the index

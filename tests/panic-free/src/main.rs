@@ -20,9 +20,9 @@ use firesale_core::ledger::{Book, Ledger};
 use firesale_core::num::{self, Fx, Round};
 use firesale_core::venue::{Venue, VenueConfig};
 use firesale_core::{
-    AssetConfig, AssetLimits, Breaker, Containment, Engine, EngineConfig, HealthTier,
-    KeeperCapital, OracleRule, Policy, Price, Qty, RateLimit, Ratio, Shock, ShockKind, Storage,
-    Value, Weights,
+    AdlRanking, AssetConfig, AssetLimits, Backstop, Breaker, Containment, Engine, EngineConfig,
+    HealthTier, KeeperCapital, OracleRule, Policy, Price, Qty, RateLimit, Ratio, Shock, ShockKind,
+    Storage, Value, Weights,
 };
 
 extern "C" {
@@ -242,6 +242,12 @@ fn engine() {
             max_age_rounds: black_box(1),
         },
         per_asset: black_box(&limits),
+        backstop: Some(Backstop { below: Ratio(fx()) }),
+        deleveraging: Some(if black_box(true) {
+            AdlRanking::Ranked
+        } else {
+            AdlRanking::ProRata
+        }),
     };
     let config = EngineConfig {
         assets: black_box(&assets),
