@@ -80,6 +80,51 @@ pub struct Breaker {
     pub pause_rounds: u8,
 }
 
+/// How a Dutch auction's price falls with the rounds since it started.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum AuctionCurve {
+    /// `top × (1 − elapsed / rounds)`, zero from `rounds` on (MakerDAO's
+    /// `LinearDecrease`, `tau`).
+    Linear {
+        /// Rounds to reach zero (≥ 1).
+        rounds: u32,
+    },
+    /// `top × cut^(elapsed / step_rounds)` (`StairstepExponentialDecrease`).
+    Stairstep {
+        /// The factor per step, in (0, 1).
+        cut: Ratio,
+        /// Rounds per step (≥ 1).
+        step_rounds: u32,
+    },
+}
+
+/// Dutch-auction disposal of seized collateral (MakerDAO Liquidations 2.0,
+/// `clip.sol`): instead of selling into the venue at once, the collateral
+/// and the debt go into an auction whose price starts at oracle × `buf` and
+/// falls; keepers take collateral when the price is below what the venue
+/// pays them, within their capital.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct AuctionRule {
+    /// Start price over the oracle (≥ 1).
+    pub buf: Ratio,
+    /// The price curve.
+    pub curve: AuctionCurve,
+    /// Restart after this many rounds (`tail`; ≥ 1).
+    pub tail_rounds: u32,
+    /// ... or when the price falls below this share of its start (`cusp`,
+    /// in [0, 1)).
+    pub cusp: Ratio,
+    /// The penalty: the auction tries to raise the debt × (1 + penalty)
+    /// (`chop` − 1); the penalty goes to the insurance fund.
+    pub penalty: Ratio,
+    /// Flat incentive paid to the keeper that starts an auction (`tip`).
+    pub tip: Value,
+    /// Plus this share of the amount to raise (`chip`).
+    pub chip: Ratio,
+}
+
 /// Containment settings of one asset.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
@@ -89,6 +134,8 @@ pub struct AssetLimits {
     /// Most debt value repaid per round by liquidations seizing this asset
     /// (MakerDAO's per-collateral `hole`).
     pub max_notional_per_round: Option<Value>,
+    /// Dutch-auction disposal of this asset when seized for quote debt.
+    pub auction: Option<AuctionRule>,
 }
 
 /// How auto-deleveraging picks the opposite positions it closes.
@@ -191,6 +238,25 @@ impl Containment<'_> {
                 .is_some_and(|v| !v.is_positive())
             {
                 return fail(AssetParam::NotionalCap);
+            }
+            if let Some(a) = limits.auction {
+                let curve_ok = match a.curve {
+                    AuctionCurve::Linear { rounds } => rounds > 0,
+                    AuctionCurve::Stairstep { cut, step_rounds } => {
+                        cut.is_positive() && cut.0 < crate::num::Fx::ONE && step_rounds > 0
+                    }
+                };
+                let valid = a.buf.0 >= crate::num::Fx::ONE
+                    && curve_ok
+                    && a.tail_rounds > 0
+                    && !a.cusp.is_negative()
+                    && a.cusp.0 < crate::num::Fx::ONE
+                    && !a.penalty.is_negative()
+                    && !a.tip.is_negative()
+                    && !a.chip.is_negative();
+                if !valid || i == 0 {
+                    return fail(AssetParam::Auction);
+                }
             }
             if let Some(b) = limits.breaker {
                 if !b.max_move.is_positive() {

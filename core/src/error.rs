@@ -39,6 +39,9 @@ pub enum AssetParam {
     BreakerWindow,
     /// The circuit breaker's pause must be at least 1 round.
     BreakerPause,
+    /// The auction rule: buf ≥ 1, a curve that falls, tail ≥ 1, cusp in
+    /// [0, 1), penalty, tip and chip ≥ 0, and not on the quote asset.
+    Auction,
 }
 
 /// A parameter of the policy or the engine.

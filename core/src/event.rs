@@ -1,7 +1,7 @@
 //! Events: what happened, in order, through a caller's sink.
 
 use crate::error::Error;
-use crate::num::{Qty, Value};
+use crate::num::{Price, Qty, Value};
 
 /// Why a run ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -111,6 +111,70 @@ pub enum Event {
         qty: Qty,
         /// Quote that changed hands the other way.
         quote: Value,
+    },
+    /// A liquidation put seized collateral up for auction.
+    AuctionStarted {
+        /// The round.
+        round: u32,
+        /// The auction, numbered from 0 in the order they started.
+        auction: u32,
+        /// The account liquidated.
+        account: u32,
+        /// The collateral asset.
+        asset: u8,
+        /// Collateral on sale.
+        lot: Qty,
+        /// Debt (quote) the auction must raise, before the penalty.
+        debt: Value,
+        /// Incentive paid to the keeper from the insurance fund.
+        incentive: Value,
+        /// The starting price: oracle × buf.
+        top: Price,
+    },
+    /// Keepers took collateral from an auction.
+    AuctionTaken {
+        /// The round.
+        round: u32,
+        /// The auction, numbered from 0 in the order they started.
+        auction: u32,
+        /// The account whose collateral it was.
+        account: u32,
+        /// The collateral asset.
+        asset: u8,
+        /// Units taken.
+        qty: Qty,
+        /// Quote paid for them.
+        paid: Value,
+        /// The auction price this round.
+        price: Price,
+    },
+    /// An auction restarted from a fresh top price (`redo`).
+    AuctionReset {
+        /// The round.
+        round: u32,
+        /// The auction, numbered from 0 in the order they started.
+        auction: u32,
+        /// The account whose collateral is on sale.
+        account: u32,
+        /// The collateral asset.
+        asset: u8,
+        /// The new starting price.
+        top: Price,
+    },
+    /// An auction ended: the debt raised, or the collateral gone.
+    AuctionEnded {
+        /// The round.
+        round: u32,
+        /// The auction, numbered from 0 in the order they started.
+        auction: u32,
+        /// The account.
+        account: u32,
+        /// The collateral asset.
+        asset: u8,
+        /// Collateral returned to the account.
+        returned: Qty,
+        /// Debt the auction did not raise (bad debt).
+        shortfall: Value,
     },
     /// An asset's circuit breaker tripped: liquidations touching it pause.
     BreakerTripped {

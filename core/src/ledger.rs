@@ -38,10 +38,14 @@ pub enum Book {
     Arbitrage,
     /// The backstop vault: the positions it took over.
     Backstop,
+    /// Dutch auctions: collateral on sale, and the debt they still owe.
+    Auction,
 }
 
 /// Number of books.
-pub const BOOKS: usize = 8;
+pub const BOOKS: usize = 9;
+/// Books that enter the digest only once used (they came later).
+const LATE_BOOKS: usize = 2;
 
 /// Every book, in canonical order.
 pub const ALL_BOOKS: [Book; BOOKS] = [
@@ -53,6 +57,7 @@ pub const ALL_BOOKS: [Book; BOOKS] = [
     Book::Exogenous,
     Book::Arbitrage,
     Book::Backstop,
+    Book::Auction,
 ];
 
 /// Per-asset double-entry books and rounding slack.
@@ -112,15 +117,14 @@ impl<const A: usize> Ledger<A> {
     }
 
     /// Every number, in canonical order (for the digest).
-    /// The backstop book enters only once it is used, so runs without a
-    /// backstop keep the digests they had before it existed.
+    /// The backstop and auction books enter only once used, so runs without
+    /// them keep the digests they had before they existed.
     pub fn for_each_number(&self, assets: usize, mut f: impl FnMut(Fx)) {
-        let backstop_used = self
-            .books
-            .iter()
-            .any(|row| book(row, Book::Backstop) != Fx::ZERO);
+        let late_used = self.books.iter().any(|row| {
+            book(row, Book::Backstop) != Fx::ZERO || book(row, Book::Auction) != Fx::ZERO
+        });
+        let books = if late_used { BOOKS } else { BOOKS - LATE_BOOKS };
         for (row, slack) in self.books.iter().zip(&self.slack).take(assets) {
-            let books = if backstop_used { BOOKS } else { BOOKS - 1 };
             row.iter().take(books).for_each(|&b| f(b));
             f(*slack);
         }

@@ -45,7 +45,8 @@ pub mod venue;
 
 pub use asset::{AssetConfig, HealthTier, Weights};
 pub use containment::{
-    AdlRanking, AssetLimits, Backstop, Breaker, Containment, KeeperCapital, OracleRule, RateLimit,
+    AdlRanking, AssetLimits, AuctionCurve, AuctionRule, Backstop, Breaker, Containment,
+    KeeperCapital, OracleRule, RateLimit,
 };
 pub use engine::{Engine, EngineConfig, StepOutcome, Storage};
 pub use error::{ConfigError, Error};

@@ -52,6 +52,10 @@ pub struct Report<const A: usize = MAX_ASSETS> {
     pub deferred: u64,
     /// Accounts the backstop vault took over.
     pub backstopped: u32,
+    /// Dutch auctions started.
+    pub auctions: u32,
+    /// Collateral taken from auctions at a price of zero.
+    pub zero_bid_takes: u32,
     /// Value at the oracle of what auto-deleveraging moved: positions closed
     /// at bankruptcy prices, and losses taken from the opposite side.
     pub deleveraged: Value,

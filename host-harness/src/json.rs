@@ -66,6 +66,8 @@ pub fn report(scenario: &Scenario, observed: &Observed) -> Value {
         "bankruptcies": r.bankruptcies,
         "deferred": r.deferred,
         "backstopped": r.backstopped,
+        "auctions": r.auctions,
+        "zero_bid_takes": r.zero_bid_takes,
         "deleveraged": r.deleveraged.to_f64(),
         "bad_debt": r.bad_debt.to_f64(),
         "insurance_used": r.insurance_used.to_f64(),
@@ -153,6 +155,52 @@ pub fn event(e: &Event) -> Value {
         } => json!({
             "type": "deleveraged", "round": round, "account": account, "counterparty": counterparty,
             "asset": asset, "qty": qty.to_f64(), "quote": quote.to_f64(),
+        }),
+        Event::AuctionStarted {
+            round,
+            auction,
+            account,
+            asset,
+            lot,
+            debt,
+            incentive,
+            top,
+        } => json!({
+            "type": "auction-started", "round": round, "auction": auction, "account": account, "asset": asset,
+            "lot": lot.to_f64(), "debt": debt.to_f64(), "incentive": incentive.to_f64(),
+            "top": top.to_f64(),
+        }),
+        Event::AuctionTaken {
+            round,
+            auction,
+            account,
+            asset,
+            qty,
+            paid,
+            price,
+        } => json!({
+            "type": "auction-taken", "round": round, "auction": auction, "account": account, "asset": asset,
+            "qty": qty.to_f64(), "paid": paid.to_f64(), "price": price.to_f64(),
+        }),
+        Event::AuctionReset {
+            round,
+            auction,
+            account,
+            asset,
+            top,
+        } => {
+            json!({ "type": "auction-reset", "round": round, "auction": auction, "account": account, "asset": asset, "top": top.to_f64() })
+        }
+        Event::AuctionEnded {
+            round,
+            auction,
+            account,
+            asset,
+            returned,
+            shortfall,
+        } => json!({
+            "type": "auction-ended", "round": round, "auction": auction, "account": account, "asset": asset,
+            "returned": returned.to_f64(), "shortfall": shortfall.to_f64(),
         }),
         Event::BreakerTripped {
             round,

@@ -171,6 +171,22 @@ fn record(engine: &Engine<'_>, event: &Event, timeline: &mut Vec<RoundRow>) {
                 }
             }
         }
+        Event::AuctionStarted { .. } => {
+            if let Some(row) = timeline.last_mut() {
+                row.liquidations += 1;
+            }
+        }
+        Event::AuctionTaken {
+            asset, qty, paid, ..
+        } => {
+            if let Some(a) = timeline
+                .last_mut()
+                .and_then(|row| row.assets.get_mut(usize::from(asset)))
+            {
+                a.sold += qty.to_f64();
+                a.volume_quote += paid.to_f64();
+            }
+        }
         Event::Bankruptcy { .. } => {
             if let Some(row) = timeline.last_mut() {
                 row.bankruptcies += 1;
@@ -191,7 +207,9 @@ fn record(engine: &Engine<'_>, event: &Event, timeline: &mut Vec<RoundRow>) {
         | Event::RolledBack { .. }
         | Event::BreakerTripped { .. }
         | Event::BackstopTakeover { .. }
-        | Event::Deleveraged { .. } => {}
+        | Event::Deleveraged { .. }
+        | Event::AuctionReset { .. }
+        | Event::AuctionEnded { .. } => {}
     }
 }
 

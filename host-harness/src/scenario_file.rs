@@ -7,8 +7,9 @@ use crate::scenario::{Limits, Scenario};
 use firesale_core::error::{AssetParam, Capacity, ConfigError, EngineParam, Magnitude};
 use firesale_core::num::Fx;
 use firesale_core::{
-    AdlRanking, AssetConfig, AssetLimits, Backstop, Breaker, KeeperCapital, OracleRule, Policy,
-    Price, Qty, RateLimit, Ratio, Shock, ShockKind, Value, VenueConfig, Weights,
+    AdlRanking, AssetConfig, AssetLimits, AuctionCurve, AuctionRule, Backstop, Breaker,
+    KeeperCapital, OracleRule, Policy, Price, Qty, RateLimit, Ratio, Shock, ShockKind, Value,
+    VenueConfig, Weights,
 };
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -235,6 +236,37 @@ struct FileAsset {
     breaker: Option<FileBreaker>,
     #[serde(default, deserialize_with = "opt_number")]
     max_notional_per_round: Option<Number>,
+    auction: Option<FileAuction>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileAuction {
+    #[serde(deserialize_with = "number")]
+    buf: Number,
+    curve: FileCurve,
+    /// Linear: rounds to zero.
+    rounds: Option<u32>,
+    /// Stairstep: factor per step and rounds per step.
+    #[serde(default, deserialize_with = "opt_number")]
+    cut: Option<Number>,
+    step_rounds: Option<u32>,
+    tail_rounds: u32,
+    #[serde(deserialize_with = "number", default = "zero")]
+    cusp: Number,
+    #[serde(deserialize_with = "number", default = "zero")]
+    penalty: Number,
+    #[serde(deserialize_with = "number", default = "zero")]
+    tip: Number,
+    #[serde(deserialize_with = "number", default = "zero")]
+    chip: Number,
+}
+
+#[derive(Deserialize, Clone, Copy)]
+#[serde(rename_all = "kebab-case")]
+enum FileCurve {
+    Linear,
+    Stairstep,
 }
 
 #[derive(Deserialize)]
@@ -694,9 +726,14 @@ fn limits(file: &FileScenario) -> Result<Limits, FileError> {
         if a.quote && breaker.is_some() {
             return Err(fail(key("breaker"), "the quote asset has no venue to halt"));
         }
+        let auction = match &a.auction {
+            Some(x) => Some(auction(x, &key("auction"))?),
+            None => None,
+        };
         limits.per_asset.push(AssetLimits {
             breaker,
             max_notional_per_round: cap,
+            auction,
         });
     }
     if limits
@@ -707,6 +744,36 @@ fn limits(file: &FileScenario) -> Result<Limits, FileError> {
         limits.per_asset.clear();
     }
     Ok(limits)
+}
+
+fn auction(a: &FileAuction, key: &str) -> Result<AuctionRule, FileError> {
+    let k = |field: &str| format!("{key}.{field}");
+    let curve = match a.curve {
+        FileCurve::Linear => AuctionCurve::Linear {
+            rounds: a
+                .rounds
+                .ok_or_else(|| fail(k("rounds"), "a linear curve needs `rounds`"))?,
+        },
+        FileCurve::Stairstep => AuctionCurve::Stairstep {
+            cut: Ratio(
+                a.cut
+                    .ok_or_else(|| fail(k("cut"), "a stairstep curve needs `cut`"))?
+                    .fx(&k("cut"))?,
+            ),
+            step_rounds: a
+                .step_rounds
+                .ok_or_else(|| fail(k("step_rounds"), "a stairstep curve needs `step_rounds`"))?,
+        },
+    };
+    Ok(AuctionRule {
+        buf: Ratio(a.buf.fx(&k("buf"))?),
+        curve,
+        tail_rounds: a.tail_rounds,
+        cusp: Ratio(a.cusp.fx(&k("cusp"))?),
+        penalty: Ratio(a.penalty.fx(&k("penalty"))?),
+        tip: Value(a.tip.fx(&k("tip"))?),
+        chip: Ratio(a.chip.fx(&k("chip"))?),
+    })
 }
 
 fn population(
@@ -952,6 +1019,7 @@ fn explain(e: ConfigError, names: &[String]) -> FileError {
                 AssetParam::BreakerMove => ("breaker.max_move", "must be above zero"),
                 AssetParam::BreakerWindow => ("breaker.window_rounds", "must be 1 to 15"),
                 AssetParam::BreakerPause => ("breaker.pause_rounds", "must be at least 1"),
+                AssetParam::Auction => ("auction", "need buf >= 1, a falling curve (rounds >= 1, or cut in (0, 1) and step_rounds >= 1), tail_rounds >= 1, cusp in [0, 1), penalty, tip, chip >= 0; not on the quote"),
             };
             fail(format!("{}.{field}", asset_key(asset)), rule)
         }
@@ -1063,6 +1131,39 @@ mod tests {
         .unwrap();
         assert_eq!(adl.limits.deleveraging, Some(AdlRanking::ProRata));
         assert_eq!(adl.limits.backstop.unwrap().below, Ratio::from_f64(0.5));
+        let auctioned = with(
+            "",
+            "auction = { buf = 1.2, curve = \"stairstep\", cut = 0.99, step_rounds = 2, tail_rounds = 30 }",
+        )
+        .unwrap();
+        let rule = auctioned.limits.per_asset[1].auction.unwrap();
+        assert_eq!(
+            rule.curve,
+            AuctionCurve::Stairstep {
+                cut: Ratio::from_f64(0.99),
+                step_rounds: 2
+            }
+        );
+        let no_rounds = with(
+            "",
+            "auction = { buf = 1.2, curve = \"linear\", tail_rounds = 30 }",
+        )
+        .unwrap_err();
+        assert_eq!(
+            no_rounds.key.as_deref(),
+            Some("assets[1].auction.rounds"),
+            "{no_rounds}"
+        );
+        let low_buf = with(
+            "",
+            "auction = { buf = 0.9, curve = \"linear\", rounds = 5, tail_rounds = 30 }",
+        )
+        .unwrap_err();
+        assert_eq!(
+            low_buf.key.as_deref(),
+            Some("assets[1] (ETH).auction"),
+            "{low_buf}"
+        );
         let backstop = with("[containment]\nbackstop = { below = 1.5 }", "").unwrap_err();
         assert_eq!(
             backstop.key.as_deref(),

@@ -4,8 +4,8 @@
 
 use firesale_core::num::Fx;
 use firesale_core::{
-    AdlRanking, AssetConfig, AssetLimits, Backstop, Breaker, KeeperCapital, OracleRule, Policy,
-    Price, Qty, Ratio, Shock, ShockKind, Value, VenueConfig,
+    AdlRanking, AssetConfig, AssetLimits, AuctionCurve, AuctionRule, Backstop, Breaker,
+    KeeperCapital, OracleRule, Policy, Price, Qty, Ratio, Shock, ShockKind, Value, VenueConfig,
 };
 use firesale_harness::scenario::{risky, Limits};
 use firesale_harness::Scenario;
@@ -143,6 +143,28 @@ pub fn scenario(data: &[u8]) -> (Scenario, Vec<u32>) {
     (scenario, budgets)
 }
 
+fn auction(r: &mut Reader<'_>) -> AuctionRule {
+    let curve = if r.u8().is_multiple_of(2) {
+        AuctionCurve::Linear {
+            rounds: 1 + u32::from(r.u8() % 20),
+        }
+    } else {
+        AuctionCurve::Stairstep {
+            cut: Ratio::from_f64(r.unit(0.3, 0.99)),
+            step_rounds: 1 + u32::from(r.u8() % 4),
+        }
+    };
+    AuctionRule {
+        buf: Ratio::from_f64(r.unit(1.0, 1.5)),
+        curve,
+        tail_rounds: 1 + u32::from(r.u8() % 30),
+        cusp: Ratio::from_f64(r.unit(0.0, 0.9)),
+        penalty: Ratio::from_f64(r.unit(0.0, 0.2)),
+        tip: Value::from_f64(r.unit(0.0, 50.0)),
+        chip: Ratio::from_f64(r.unit(0.0, 0.01)),
+    }
+}
+
 /// Containment from the bytes: the first byte's bits switch mechanisms on.
 fn limits(r: &mut Reader<'_>, assets: usize) -> Limits {
     let on = r.u8();
@@ -193,6 +215,7 @@ fn limits(r: &mut Reader<'_>, assets: usize) -> Limits {
                 }),
                 max_notional_per_round: (r.u8() % 2 == 1)
                     .then(|| Value::from_f64(r.unit(1.0, 3_000.0))),
+                auction: (asset > 0 && r.u8() % 2 == 1).then(|| auction(r)),
             })
             .collect();
     }

@@ -3,8 +3,8 @@
 //! events), and the conservation audit holds after every step throughout.
 
 use firesale_core::{
-    AdlRanking, AssetLimits, Backstop, Breaker, Event, KeeperCapital, OracleRule, RateLimit, Ratio,
-    StepOutcome, Termination, Value,
+    AdlRanking, AssetLimits, AuctionCurve, AuctionRule, Backstop, Breaker, Event, KeeperCapital,
+    OracleRule, RateLimit, Ratio, StepOutcome, Termination, Value,
 };
 use firesale_harness::scenario_file::parse;
 use firesale_harness::Scenario;
@@ -124,6 +124,7 @@ fn a_per_asset_cap_limits_what_is_seized_of_that_asset() {
         AssetLimits {
             breaker: None,
             max_notional_per_round: Some(Value::from_f64(cap)),
+            ..AssetLimits::default()
         },
     ];
     let checked = run(&s);
@@ -222,6 +223,7 @@ fn a_breaker_pauses_liquidations_while_the_pool_recovers() {
         AssetLimits {
             breaker: Some(breaker),
             max_notional_per_round: None,
+            ..AssetLimits::default()
         },
     ];
     let halted = run(&s);
@@ -391,7 +393,7 @@ fn containment_settings_are_validated_with_named_errors() {
                         window_rounds: 16,
                         pause_rounds: 1,
                     }),
-                    max_notional_per_round: None,
+                    ..AssetLimits::default()
                 },
             ]
         }),
@@ -426,13 +428,37 @@ mod generated {
             window_rounds: window,
             pause_rounds: pause,
         });
+        let auction = (
+            1.0f64..1.5,
+            prop_oneof![
+                (1u32..20).prop_map(|rounds| AuctionCurve::Linear { rounds }),
+                (0.3f64..0.99, 1u32..4).prop_map(|(cut, step_rounds)| AuctionCurve::Stairstep {
+                    cut: Ratio::from_f64(cut),
+                    step_rounds,
+                }),
+            ],
+            1u32..30,
+            0.0f64..0.9,
+            0.0f64..0.2,
+        )
+            .prop_map(|(buf, curve, tail, cusp, penalty)| AuctionRule {
+                buf: Ratio::from_f64(buf),
+                curve,
+                tail_rounds: tail,
+                cusp: Ratio::from_f64(cusp),
+                penalty: Ratio::from_f64(penalty),
+                tip: Value::from_int(10),
+                chip: Ratio::from_f64(0.001),
+            });
         (
             proptest::option::of(breaker),
             proptest::option::of(value(100.0, 1e6)),
+            proptest::option::of(auction),
         )
-            .prop_map(|(breaker, cap)| AssetLimits {
+            .prop_map(|(breaker, cap, auction)| AssetLimits {
                 breaker,
                 max_notional_per_round: cap,
+                auction,
             })
     }
 
@@ -493,7 +519,10 @@ mod generated {
         #[test]
         fn containment_keeps_every_invariant(((mut s, budgets), mut limits) in (scenario(), limits())) {
             limits.per_asset.truncate(s.assets.len());
-            limits.per_asset.iter_mut().take(1).for_each(|a| a.breaker = None);
+            limits.per_asset.iter_mut().take(1).for_each(|a| {
+                a.breaker = None;
+                a.auction = None;
+            });
             s.limits = limits.clone();
             let Ok(run) = try_run_checked(&s, &budgets) else {
                 return Ok(());

@@ -179,8 +179,9 @@ impl<const A: usize> Engine<'_, A> {
         blocked
     }
 
-    /// Whether the round's global budgets are spent: the rest of its
-    /// candidates wait.
+    /// Whether the round's global caps are spent: the rest of its
+    /// candidates wait. (Spent keeper capital stops sales pair by pair
+    /// instead: starting an auction needs none.)
     pub(super) fn round_exhausted(&self) -> bool {
         let (rate, l) = (self.containment.rate_limit, &self.state.limits);
         let accounts = rate.max_accounts_per_round;
@@ -188,7 +189,6 @@ impl<const A: usize> Engine<'_, A> {
             || rate
                 .max_notional_per_round
                 .is_some_and(|cap| l.round_notional >= cap)
-            || (self.containment.keepers.is_some() && !l.keeper_capital.is_positive())
     }
 
     /// The most debt value a liquidation seizing `collateral` may still
@@ -213,7 +213,8 @@ impl<const A: usize> Engine<'_, A> {
                 .unwrap_or(Value::ZERO);
             limit(cap.sub(used)?);
         }
-        if self.containment.keepers.is_some() {
+        // Keepers pay for sales, not for starting auctions.
+        if self.containment.keepers.is_some() && self.auction_rule(collateral).is_none() {
             limit(l.keeper_capital);
         }
         Ok(room.map(|r| r.max(Value::ZERO)))

@@ -193,17 +193,24 @@ impl<const A: usize> Engine<'_, A> {
         full: bool,
         room: Option<Qty>,
     ) -> Result<Option<Sized>, ArithError> {
+        // An auction takes the debt whatever the collateral covers: what it
+        // fails to raise is bad debt when it ends.
+        let auctioned = l == 0 && self.auction_rule(c).is_some();
         let (ml, mc) = (self.market(l)?, self.market(c)?);
         let debt = balance(bal, l)?.neg()?;
         let held = account::effective(balance(bal, c)?, mc.deposit_index)?;
         let one_plus_bonus = num::add(Fx::ONE, mc.config.liquidation_bonus.0)?;
         // Collateral value owed per unit of liability repaid.
         let seize_value_per_unit = mul(ml.oracle.0, one_plus_bonus, Round::Up)?;
-        let covered = Qty(num::div(
-            mul(held.0, mc.oracle.0, Round::Down)?,
-            seize_value_per_unit,
-            Round::Down,
-        )?);
+        let covered = if auctioned {
+            debt
+        } else {
+            Qty(num::div(
+                mul(held.0, mc.oracle.0, Round::Down)?,
+                seize_value_per_unit,
+                Round::Down,
+            )?)
+        };
         let wanted = match self.policy {
             Policy::Absorb => debt,
             Policy::CloseFactor { close_factor, .. } if !full => {
@@ -310,9 +317,18 @@ impl<const A: usize> Engine<'_, A> {
                 waiting |= 1 << c;
                 continue;
             }
-            let Some(sized) = self.size_step(&bal, (l, c), full, room)? else {
+            let Some(mut sized) = self.size_step(&bal, (l, c), full, room)? else {
                 break;
             };
+            let auctioned = l == 0 && self.auction_rule(c).is_some();
+            if auctioned {
+                // MakerDAO's `bark`: the collateral goes to auction in the
+                // proportion of the debt it covers; what the auction does
+                // not need comes back.
+                let held = account::effective(balance(&bal, c)?, self.index_of(c))?;
+                let debt = balance(&bal, l)?.neg()?;
+                sized.seize = Qty(num::mul_div(held.0, sized.repay.0, debt.0, Round::Down)?);
+            }
             let (il, ic) = (self.index_of(l), self.index_of(c));
             let (bl, bc) = (balance(&bal, l)?, balance(&bal, c)?);
             let mut next = bal;
@@ -328,7 +344,15 @@ impl<const A: usize> Engine<'_, A> {
             if sized.seize > account::effective(bc, ic)? {
                 return Err(StepFault::Invariant(Invariant::OverSeized { account: id }));
             }
-            self.trade_step(id, l, c, &sized, sink)?;
+            if auctioned {
+                if !self.start_auction(id, c, (sized.repay, sized.seize), sink)? {
+                    // Every auction slot is taken: this collateral waits.
+                    waiting |= 1 << c;
+                    continue;
+                }
+            } else {
+                self.trade_step(id, l, c, &sized, sink)?;
+            }
             if c != 0 {
                 exposure = Some(c);
             }

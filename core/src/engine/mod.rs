@@ -13,6 +13,7 @@
 //! units and stops between units, so any sequence of budgets reaches the same
 //! state, events and digest as one unbounded call.
 
+mod auction;
 mod audit;
 mod deleverage;
 mod heap;
@@ -20,6 +21,7 @@ mod limits;
 mod liquidate;
 mod waterfall;
 
+pub use auction::MAX_AUCTIONS;
 pub use audit::AuditError;
 pub use heap::Candidate;
 
@@ -153,6 +155,7 @@ struct State<const A: usize> {
     /// lenders' health through the deposit index).
     round_changed_accounts: u32,
     limits: LimitState<A>,
+    auctions: heapless::Vec<auction::Auction, MAX_AUCTIONS>,
     phase: Phase,
 }
 
@@ -266,6 +269,8 @@ impl<'s, const A: usize> Engine<'s, A> {
             bankruptcies: 0,
             deferred: 0,
             backstopped: 0,
+            auctions: 0,
+            zero_bid_takes: 0,
             deleveraged: Value::ZERO,
             bad_debt: Value::ZERO,
             insurance_used: Value::ZERO,
@@ -308,6 +313,7 @@ impl<'s, const A: usize> Engine<'s, A> {
                         .keepers
                         .map_or(Value::ZERO, |k| k.initial),
                 ),
+                auctions: heapless::Vec::new(),
                 phase: Phase::BeginRound,
             },
             policy: config.policy,
@@ -694,6 +700,7 @@ impl<'s, const A: usize> Engine<'s, A> {
     }
 
     fn end_round(&mut self, sink: &mut dyn EventSink) -> Result<(), StepFault> {
+        self.run_auctions(sink)?;
         let mut stationary = true;
         for asset in 0..self.state.markets.len() {
             let Some(m) = self.state.markets.get_mut(asset) else {
@@ -722,7 +729,8 @@ impl<'s, const A: usize> Engine<'s, A> {
         });
         let shocks_left = self.state.next_shock < self.shocks.len();
         // A halt still to run, or accounts that waited, will act later.
-        let waiting = self.halt_pending() || self.state.limits.round_deferred > 0;
+        let waiting =
+            self.halt_pending() || self.state.limits.round_deferred > 0 || self.auctions_running();
         if self.state.round_changed_accounts == 0 && !shocks_left && stationary && !waiting {
             self.finish(Termination::FixedPoint, sink);
         } else if self.state.round >= self.max_rounds {
@@ -790,6 +798,7 @@ impl<'s, const A: usize> Engine<'s, A> {
                 .limits
                 .for_each_number(self.state.markets.len(), |x| d.fx(x));
             d.u64(self.state.report.deferred);
+            self.for_each_auction_number(|x| d.fx(x));
         }
         d.finish()
     }

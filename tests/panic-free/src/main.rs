@@ -20,9 +20,9 @@ use firesale_core::ledger::{Book, Ledger};
 use firesale_core::num::{self, Fx, Round};
 use firesale_core::venue::{Venue, VenueConfig};
 use firesale_core::{
-    AdlRanking, AssetConfig, AssetLimits, Backstop, Breaker, Containment, Engine, EngineConfig,
-    HealthTier, KeeperCapital, OracleRule, Policy, Price, Qty, RateLimit, Ratio, Shock, ShockKind,
-    Storage, Value, Weights,
+    AdlRanking, AssetConfig, AssetLimits, AuctionCurve, AuctionRule, Backstop, Breaker,
+    Containment, Engine, EngineConfig, HealthTier, KeeperCapital, OracleRule, Policy, Price, Qty,
+    RateLimit, Ratio, Shock, ShockKind, Storage, Value, Weights,
 };
 
 extern "C" {
@@ -224,6 +224,24 @@ fn engine() {
     let limits = [AssetLimits {
         breaker: Some(breaker),
         max_notional_per_round: Some(Value(fx())),
+        auction: Some(AuctionRule {
+            buf: Ratio(fx()),
+            curve: if black_box(true) {
+                AuctionCurve::Linear {
+                    rounds: black_box(5),
+                }
+            } else {
+                AuctionCurve::Stairstep {
+                    cut: Ratio(fx()),
+                    step_rounds: black_box(2),
+                }
+            },
+            tail_rounds: black_box(9),
+            cusp: Ratio(fx()),
+            penalty: Ratio(fx()),
+            tip: Value(fx()),
+            chip: Ratio(fx()),
+        }),
     }; ASSETS];
     let containment = Containment {
         rate_limit: RateLimit {
