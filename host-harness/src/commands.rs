@@ -7,7 +7,7 @@ use firesale_harness::observe::observe;
 use firesale_harness::plot::{self, Grid, Marker};
 use firesale_harness::scenario_file::{parse_in, read_text, MAX_ACCOUNTS};
 use firesale_harness::sweep::{self, Axis, Sweep};
-use firesale_harness::{bundled, json, progress, summary::summary, Scenario};
+use firesale_harness::{bundled, json, presets, progress, summary::summary, Scenario};
 use serde_json::json;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -100,9 +100,26 @@ fn print_json(value: &serde_json::Value) {
     say!("{value:#}");
 }
 
+fn preset(name: &str) -> Result<presets::Preset, Failure> {
+    presets::find(name).ok_or_else(|| {
+        Failure::Input(format!(
+            "--preset {name}: no such preset ({})",
+            presets::names()
+        ))
+    })
+}
+
 /// `firesale run`.
-pub fn run(arg: Option<&str>, as_json: bool, out: Option<&Path>) -> Outcome {
-    let scenario = source(arg)?.scenario()?;
+pub fn run(
+    arg: Option<&str>,
+    preset_name: Option<&str>,
+    as_json: bool,
+    out: Option<&Path>,
+) -> Outcome {
+    let mut scenario = source(arg)?.scenario()?;
+    if let Some(name) = preset_name {
+        scenario = preset(name)?.apply(&scenario);
+    }
     let observed = match out {
         Some(dir) => artefacts::run_into(&scenario, dir).map_err(Failure::Output)?,
         None => observe(&scenario, None)
@@ -479,5 +496,183 @@ fn write_montecarlo(
                 at: tail.expected_shortfall[1],
             },
         ],
+    )
+}
+
+/// `firesale compare`: the same scenario under each preset, in parallel.
+pub fn compare(arg: Option<&str>, names: &[String], as_json: bool, out: Option<&Path>) -> Outcome {
+    use rayon::prelude::*;
+    let source = source(arg)?;
+    let base = source.scenario()?;
+    let chosen: Vec<presets::Preset> = if names.is_empty() {
+        presets::all()
+    } else {
+        names
+            .iter()
+            .map(|n| preset(n.trim()))
+            .collect::<Result<_, _>>()?
+    };
+    let bar = progress::bar(chosen.len() as u64, "compare");
+    let runs: Vec<(
+        presets::Preset,
+        Scenario,
+        firesale_harness::observe::Observed,
+    )> = chosen
+        .par_iter()
+        .map(|p| {
+            let s = p.apply(&base);
+            let observed = observe(&s, None)
+                .map_err(|e| Failure::Input(format!("{} under {}: {e:?}", source.label, p.name)));
+            bar.inc(1);
+            observed.map(|o| (*p, s, o))
+        })
+        .collect::<Result<_, _>>()?;
+    bar.finish_and_clear();
+    let reports: Vec<serde_json::Value> = runs
+        .iter()
+        .map(|(p, s, o)| json!({ "preset": p.name, "report": json::report(s, o) }))
+        .collect();
+    let document = json!({ "scenario": source.label, "runs": reports });
+    if as_json {
+        print_json(&document);
+    } else {
+        emit(&compare_table(&base, &runs));
+    }
+    if let Some(dir) = out {
+        write_compare(dir, &base, &runs, &document).map_err(Failure::Output)?;
+        if !as_json {
+            say!(
+                "written: compare.json, compare.csv, compare.png, compare.svg in {}",
+                dir.display()
+            );
+        }
+    }
+    Ok(())
+}
+
+type PresetRun = (
+    presets::Preset,
+    Scenario,
+    firesale_harness::observe::Observed,
+);
+
+fn compare_table(base: &Scenario, runs: &[PresetRun]) -> String {
+    let mut t = String::new();
+    let _ = writeln!(t, "scenario: {}", base.name);
+    let _ = write!(
+        t,
+        "{:<13}{:>14}{:>7}{:>8}{:>9}{:>13}{:>13}{:>13}{:>13}{:>13}",
+        "preset",
+        "ended",
+        "rounds",
+        "liq.",
+        "accounts",
+        "bad debt",
+        "insurance",
+        "socialized",
+        "deleveraged",
+        "unrecovered"
+    );
+    for a in 1..base.assets.len() {
+        let _ = write!(
+            t,
+            "{:>12}{:>7}",
+            format!("{} min", base.asset_name(a)),
+            "ampl."
+        );
+    }
+    t.push('\n');
+    for (p, _, o) in runs {
+        let r = &o.outcome.report;
+        let _ = write!(
+            t,
+            "{:<13}{:>14}{:>7}{:>8}{:>9}{:>13.0}{:>13.0}{:>13.0}{:>13.0}{:>13.0}",
+            p.name,
+            json::termination_name(r.termination),
+            r.rounds,
+            r.liquidations,
+            r.accounts_liquidated,
+            r.bad_debt.to_f64(),
+            r.insurance_used.to_f64(),
+            r.socialized.to_f64(),
+            r.deleveraged.to_f64(),
+            r.unrecovered.to_f64(),
+        );
+        let amplification = firesale_harness::observe::amplification(o);
+        for (a, asset) in r.assets().iter().enumerate().skip(1) {
+            let amp = amplification
+                .get(a)
+                .copied()
+                .flatten()
+                .map_or("-".to_string(), |x| format!("{x:.2}"));
+            let _ = write!(t, "{:>12.2}{amp:>7}", asset.min_price.to_f64());
+        }
+        t.push('\n');
+    }
+    t
+}
+
+fn write_compare(
+    dir: &Path,
+    base: &Scenario,
+    runs: &[PresetRun],
+    document: &serde_json::Value,
+) -> Result<(), String> {
+    create_dir(dir)?;
+    artefacts::write(dir, "compare.json", &format!("{document:#}\n"))?;
+    let mut csv = String::from(
+        "preset,termination,rounds,liquidations,accounts_liquidated,bad_debt,insurance_used,socialized,deleveraged,unrecovered",
+    );
+    for a in 1..base.assets.len() {
+        let _ = write!(csv, ",{}_min_price", base.asset_name(a));
+    }
+    csv.push('\n');
+    for (p, _, o) in runs {
+        let r = &o.outcome.report;
+        let _ = write!(
+            csv,
+            "{},{},{},{},{},{},{},{},{},{}",
+            p.name,
+            json::termination_name(r.termination),
+            r.rounds,
+            r.liquidations,
+            r.accounts_liquidated,
+            r.bad_debt.to_f64(),
+            r.insurance_used.to_f64(),
+            r.socialized.to_f64(),
+            r.deleveraged.to_f64(),
+            r.unrecovered.to_f64()
+        );
+        for asset in r.assets().iter().skip(1) {
+            let _ = write!(csv, ",{}", asset.min_price.to_f64());
+        }
+        csv.push('\n');
+    }
+    artefacts::write(dir, "compare.csv", &csv)?;
+    let series: Vec<plot::Series<'_>> = runs
+        .iter()
+        .map(|(p, _, o)| {
+            let initial = o
+                .outcome
+                .report
+                .assets()
+                .get(1)
+                .map_or(0.0, |a| a.initial_price.to_f64());
+            let mut points = vec![(0.0, initial)];
+            points.extend(
+                o.timeline
+                    .iter()
+                    .filter_map(|row| Some((f64::from(row.round), row.assets.get(1)?.close))),
+            );
+            plot::Series {
+                name: p.name,
+                points,
+            }
+        })
+        .collect();
+    plot::paths(
+        &dir.join("compare"),
+        &format!("{}: {} under each preset", base.name, base.asset_name(1)),
+        &series,
     )
 }

@@ -9,6 +9,7 @@ pub mod observe;
 pub mod plot;
 pub mod population;
 pub mod positions;
+pub mod presets;
 pub mod progress;
 pub mod rng;
 pub mod run;

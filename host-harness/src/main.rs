@@ -25,6 +25,22 @@ enum Command {
     Run {
         /// A scenario file, or the name of a bundled scenario (default: `default`).
         scenario: Option<String>,
+        /// Run under a protocol's rules (`firesale compare --help` lists them).
+        #[arg(long)]
+        preset: Option<String>,
+        #[command(flatten)]
+        output: Output,
+    },
+    /// Run one scenario under several protocols' rules, side by side.
+    Compare {
+        /// A scenario file, or the name of a bundled scenario (default: `default`).
+        scenario: Option<String>,
+        /// Comma-separated presets: aave-v3, compound-v3, maker-liq2, dydx-v4,
+        /// mango-v4, drift-v2, hyperliquid (default: all).
+        #[arg(long, value_delimiter = ',')]
+        presets: Vec<String>,
+        #[command(flatten)]
+        parallel: Parallel,
         #[command(flatten)]
         output: Output,
     },
@@ -88,9 +104,29 @@ struct Parallel {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Run { scenario, output } => {
-            commands::run(scenario.as_deref(), output.json, output.out.as_deref())
-        }
+        Command::Run {
+            scenario,
+            preset,
+            output,
+        } => commands::run(
+            scenario.as_deref(),
+            preset.as_deref(),
+            output.json,
+            output.out.as_deref(),
+        ),
+        Command::Compare {
+            scenario,
+            presets,
+            parallel,
+            output,
+        } => commands::in_pool(parallel.threads, || {
+            commands::compare(
+                scenario.as_deref(),
+                &presets,
+                output.json,
+                output.out.as_deref(),
+            )
+        }),
         Command::Check { scenario } => commands::check(&scenario),
         Command::Sweep {
             scenario,

@@ -408,6 +408,73 @@ pub fn short(v: f64) -> String {
     }
 }
 
+/// One named line of a comparison.
+pub struct Series<'a> {
+    /// The legend.
+    pub name: &'a str,
+    /// `(round, price)` points.
+    pub points: Vec<(f64, f64)>,
+}
+
+/// Several price paths on one chart (one per preset in `firesale compare`).
+pub fn paths(stem: &Path, title: &str, series: &[Series<'_>]) -> PlotResult {
+    png_and_svg!(stem, (WIDTH, 560), draw_paths(title, series))
+}
+
+fn draw_paths<DB: DrawingBackend>(
+    root: DrawingArea<DB, Shift>,
+    title: &str,
+    series: &[Series<'_>],
+) -> PlotResult
+where
+    DB::ErrorType: 'static,
+{
+    root.fill(&WHITE).map_err(text)?;
+    let all = series.iter().flat_map(|s| s.points.iter());
+    let (mut right, mut low, mut high) = (1.0f64, f64::MAX, f64::MIN);
+    for &(x, y) in all {
+        right = right.max(x);
+        low = low.min(y);
+        high = high.max(y);
+    }
+    if low > high {
+        (low, high) = (0.0, 1.0);
+    }
+    let pad = ((high - low) * 0.08).max(high.abs() * 1e-4);
+    let mut chart = ChartBuilder::on(&root)
+        .caption(title, (FONT, 20))
+        .margin(14)
+        .x_label_area_size(44)
+        .y_label_area_size(70)
+        .build_cartesian_2d(0.0..right + 0.5, (low - pad)..(high + pad))
+        .map_err(text)?;
+    chart
+        .configure_mesh()
+        .x_desc("round")
+        .y_desc("venue price at round end (quote)")
+        .y_label_formatter(&|y| price_label(*y))
+        .label_style((FONT, 13))
+        .draw()
+        .map_err(text)?;
+    for (i, s) in series.iter().enumerate() {
+        let colour = Palette99::pick(i).to_rgba();
+        chart
+            .draw_series(LineSeries::new(s.points.clone(), colour.stroke_width(2)))
+            .map_err(text)?
+            .label(s.name)
+            .legend(move |(x, y)| PathElement::new([(x, y), (x + 14, y)], colour.stroke_width(2)));
+    }
+    chart
+        .configure_series_labels()
+        .label_font((FONT, 13))
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .position(SeriesLabelPosition::LowerRight)
+        .draw()
+        .map_err(text)?;
+    root.present().map_err(text)
+}
+
 /// Lines drawn over a histogram.
 pub struct Marker<'a> {
     /// The label.

@@ -376,3 +376,50 @@ fn bad_flags_and_unwritable_outputs_say_what_is_wrong() {
         assert!(!err.contains("panicked"), "{args:?}: {err}");
     }
 }
+
+#[test]
+fn compare_runs_one_scenario_under_each_preset() {
+    let dir = scratch("compare");
+    let (code, _, err) = firesale(&[
+        "compare",
+        "default",
+        "--presets",
+        "aave-v3,maker-liq2,hyperliquid",
+        "--out",
+        dir.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let document: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("compare.json")).unwrap()).unwrap();
+    let runs = document["runs"].as_array().unwrap();
+    let names: Vec<&str> = runs.iter().map(|r| r["preset"].as_str().unwrap()).collect();
+    assert_eq!(names, ["aave-v3", "maker-liq2", "hyperliquid"]);
+    let report = |i: usize| &runs[i]["report"];
+    assert!(
+        number(report(1), "auctions") > 0.0,
+        "Maker disposes by auction"
+    );
+    assert!(
+        number(report(2), "backstopped") > 0.0,
+        "Hyperliquid's vault takes accounts"
+    );
+    // The same run through `run --preset` gives the same digest.
+    let single = json(&["run", "default", "--preset", "maker-liq2", "--json"]);
+    assert_eq!(single["digest"], report(1)["digest"]);
+    assert_png(&dir.join("compare.png"));
+    assert_svg(&dir.join("compare.svg"));
+    assert_eq!(
+        std::fs::read_to_string(dir.join("compare.csv"))
+            .unwrap()
+            .lines()
+            .count(),
+        4
+    );
+
+    let (code, _, err) = firesale(&["compare", "--presets", "aave-v9"]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("no such preset (aave-v3, compound-v3"),
+        "{err}"
+    );
+}
