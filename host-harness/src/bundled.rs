@@ -49,6 +49,21 @@ pub const ALL: &[Bundled] = &[
         source: include_str!("../../scenarios/million.toml"),
     },
     Bundled {
+        name: "black-thursday-2020",
+        summary: "replay: MakerDAO, 12 March 2020; ETH -43%, keepers out of DAI, auctions cleared at zero (docs/replays.md)",
+        source: include_str!("../../scenarios/replays/black-thursday-2020.toml"),
+    },
+    Bundled {
+        name: "compound-dai-2020",
+        summary: "replay: Compound, 26 November 2020; DAI at $1.30 on the oracle's venue liquidates DAI borrowers (docs/replays.md)",
+        source: include_str!("../../scenarios/replays/compound-dai-2020.toml"),
+    },
+    Bundled {
+        name: "perp-crash-2025",
+        summary: "replay: a perpetuals crash in the style of 10 October 2025; thin book, insurance exhausted, ADL (docs/replays.md)",
+        source: include_str!("../../scenarios/replays/perp-crash-2025.toml"),
+    },
+    Bundled {
         name: "example",
         summary: "the commented reference file of docs/scenario.md: listed and generated accounts, two collaterals, two shocks",
         source: include_str!("../../scenarios/example.toml"),

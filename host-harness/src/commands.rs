@@ -159,7 +159,7 @@ pub fn scenarios() {
     for b in bundled::ALL {
         say!("{:<14}{}", b.name, b.summary);
     }
-    say!("\nRun one with `firesale run NAME`; its source is scenarios/NAME.toml.");
+    say!("\nRun one with `firesale run NAME`; its source is scenarios/NAME.toml (replays: scenarios/replays/).");
 }
 
 /// Runs `work` on a rayon pool of `threads` workers (default: one per

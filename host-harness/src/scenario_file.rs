@@ -338,7 +338,7 @@ struct FileAccounts {
     #[serde(default)]
     list: Vec<FileAccount>,
     positions: Option<String>,
-    population: Option<FilePopulation>,
+    population: Option<Populations>,
 }
 
 #[derive(Deserialize)]
@@ -360,6 +360,43 @@ struct FilePopulation {
     size: Option<FileSize>,
     health_factor: Option<FileRange>,
     leverage: Option<FileRange>,
+}
+
+/// One `[accounts.population]` table, or several `[[accounts.population]]`.
+enum Populations {
+    One(FilePopulation),
+    Many(Vec<FilePopulation>),
+}
+
+/// By hand rather than `untagged`, so a typo inside a population keeps its
+/// own message (`unknown field ...`) instead of "no variant matched".
+impl<'de> Deserialize<'de> for Populations {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = Populations;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a population table or an array of them")
+            }
+            fn visit_map<M: serde::de::MapAccess<'de>>(
+                self,
+                map: M,
+            ) -> Result<Populations, M::Error> {
+                FilePopulation::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+                    .map(Populations::One)
+            }
+            fn visit_seq<S: serde::de::SeqAccess<'de>>(
+                self,
+                seq: S,
+            ) -> Result<Populations, S::Error> {
+                Vec::<FilePopulation>::deserialize(serde::de::value::SeqAccessDeserializer::new(
+                    seq,
+                ))
+                .map(Populations::Many)
+            }
+        }
+        d.deserialize_any(Visit)
+    }
 }
 
 #[derive(Deserialize, Default, Clone, Copy)]
@@ -639,8 +676,17 @@ fn build(
             positions::load(path, base, n, &index_of).map_err(|e| fail("accounts.positions", e))?;
         balances.extend(rows);
     }
-    if let Some(p) = &file.accounts.population {
-        let population = population(p, max_accounts, &index_of)?;
+    let populations = match &file.accounts.population {
+        None => &[][..],
+        Some(Populations::One(p)) => std::slice::from_ref(p),
+        Some(Populations::Many(list)) => list.as_slice(),
+    };
+    for (i, p) in populations.iter().enumerate() {
+        let key = match file.accounts.population {
+            Some(Populations::Many(_)) => format!("accounts.population[{i}]"),
+            _ => "accounts.population".to_string(),
+        };
+        let population = population(p, &key, max_accounts, &index_of)?;
         balances.extend(population.generate(&assets));
     }
     if (balances.len() / n) as u64 > max_accounts {
@@ -778,13 +824,14 @@ fn auction(a: &FileAuction, key: &str) -> Result<AuctionRule, FileError> {
 
 fn population(
     p: &FilePopulation,
+    key: &str,
     max_accounts: u64,
     index_of: &dyn Fn(&str, &str) -> Result<usize, FileError>,
 ) -> Result<Population, FileError> {
-    const KEY: &str = "accounts.population";
+    let key_of = |field: &str| format!("{key}.{field}");
     if p.count == 0 || p.count > max_accounts {
         return Err(fail(
-            format!("{KEY}.count"),
+            key_of("count"),
             format!("must be between 1 and {max_accounts}"),
         ));
     }
@@ -794,10 +841,10 @@ fn population(
     };
     let mut assets = Vec::with_capacity(names.len());
     for name in names {
-        let asset = index_of(&format!("{KEY}.assets"), name)?;
+        let asset = index_of(&key_of("assets"), name)?;
         if asset == 0 || assets.contains(&asset) {
             return Err(fail(
-                format!("{KEY}.assets"),
+                key_of("assets"),
                 format!("`{name}`: name distinct risky assets, not the quote"),
             ));
         }
@@ -809,13 +856,13 @@ fn population(
     };
     if assets.is_empty() || (side == Side::Short && assets.len() > 1) {
         return Err(fail(
-            format!("{KEY}.assets"),
+            key_of("assets"),
             "name one or more assets held long, or exactly one shorted",
         ));
     }
     if !(0.0..1.0).contains(&p.lenders) || (p.lenders == 0.0 && p.count > 0) {
         return Err(fail(
-            format!("{KEY}.lenders"),
+            key_of("lenders"),
             "the lenders' share must be in (0, 1): someone lends what positions borrow",
         ));
     }
@@ -827,7 +874,7 @@ fn population(
         let valid = size.min > 0.0 && size.alpha > 0.0 && size.max >= size.min;
         if !(valid && size.max.is_finite() && size.max < 1e15) {
             return Err(fail(
-                format!("{KEY}.size"),
+                key_of("size"),
                 "need 0 < min <= max < 1e15 and alpha > 0",
             ));
         }
@@ -839,7 +886,7 @@ fn population(
     }
     population.leverage = match (&p.health_factor, &p.leverage) {
         (Some(_), Some(_)) => {
-            return Err(fail(KEY, "give health_factor or leverage, not both"));
+            return Err(fail(key, "give health_factor or leverage, not both"));
         }
         (Some(h), None) if h.min > 1.0 && h.max >= h.min && h.max < 1e6 => Leverage::HealthFactor {
             min: h.min,
@@ -847,7 +894,7 @@ fn population(
         },
         (Some(_), None) => {
             return Err(fail(
-                format!("{KEY}.health_factor"),
+                key_of("health_factor"),
                 "need 1 < min <= max < 1e6 (below 1 the account starts liquidatable)",
             ));
         }
@@ -856,7 +903,7 @@ fn population(
             max: l.max,
         },
         (None, Some(_)) => {
-            return Err(fail(format!("{KEY}.leverage"), "need 1 < min <= max < 1e6"));
+            return Err(fail(key_of("leverage"), "need 1 < min <= max < 1e6"));
         }
         (None, None) => population.leverage,
     };
@@ -873,6 +920,12 @@ fn quote_asset(a: &FileAsset, key: &str) -> Result<AssetConfig, FileError> {
     }
     if let Some(d) = a.dust {
         quote.dust = Qty(d.fx(&format!("{key}.dust"))?);
+    }
+    if let Some(b) = a.liquidation_bonus {
+        quote.liquidation_bonus = Ratio(b.fx(&format!("{key}.liquidation_bonus"))?);
+    }
+    if let Some(f) = a.protocol_fee {
+        quote.protocol_fee = Ratio(f.fx(&format!("{key}.protocol_fee"))?);
     }
     Ok(quote)
 }

@@ -41,8 +41,32 @@ pub fn summary(scenario: &Scenario, observed: &Observed) -> String {
         report.insurance_fund.to_f64()
     );
     let _ = writeln!(s, "  socialized        {:.2}", report.socialized.to_f64());
+    if report.deleveraged.is_positive() {
+        let _ = writeln!(
+            s,
+            "  deleveraged       {:.2} (auto-deleveraging)",
+            report.deleveraged.to_f64()
+        );
+    }
     let _ = writeln!(s, "  unrecovered       {:.2}", report.unrecovered.to_f64());
     let _ = writeln!(s, "fees to insurance   {:.2}", report.fees.to_f64());
+    if report.auctions > 0 {
+        let _ = writeln!(
+            s,
+            "auctions            {} started, {} takes at a price of zero",
+            report.auctions, report.zero_bid_takes
+        );
+    }
+    if report.backstopped > 0 {
+        let _ = writeln!(
+            s,
+            "backstop vault      took {} accounts",
+            report.backstopped
+        );
+    }
+    if report.deferred > 0 {
+        let _ = writeln!(s, "deferred            {} liquidations waited (rate limits, keeper capital, auction slots, halts, a stale oracle)", report.deferred);
+    }
     let _ = writeln!(s, "keeper P&L          {:.2}", report.keeper_pnl.to_f64());
     for (i, a) in report.assets().iter().enumerate().skip(1) {
         let initial = a.initial_price.to_f64();

@@ -423,3 +423,38 @@ fn compare_runs_one_scenario_under_each_preset() {
         "{err}"
     );
 }
+
+#[test]
+fn historical_replays_run_and_show_their_mechanism() {
+    let thursday = json(&["run", "black-thursday-2020", "--json"]);
+    assert!(
+        number(&thursday, "zero_bid_takes") > 0.0,
+        "lots went for nothing"
+    );
+    let bad = number(&thursday, "bad_debt");
+    assert!(
+        (3.0e6..9.0e6).contains(&bad),
+        "bad debt of the order of the 5.67M DAI: {bad}"
+    );
+
+    let dai = json(&["run", "compound-dai-2020", "--json"]);
+    let repaid = number(&dai["assets"][1], "bought");
+    assert!(
+        (60.0e6..110.0e6).contains(&repaid),
+        "tens of millions of DAI liquidated: {repaid}"
+    );
+    assert!(number(&dai["assets"][1], "max_price") >= 1.3);
+
+    let perps = json(&["run", "perp-crash-2025", "--json"]);
+    assert_eq!(
+        number(&perps, "insurance_fund_final"),
+        0.0,
+        "the fund runs out"
+    );
+    assert!(number(&perps, "deleveraged") > 0.0, "then ADL");
+    assert_eq!(
+        number(&perps, "socialized_loss"),
+        0.0,
+        "flat accounts never pay"
+    );
+}
