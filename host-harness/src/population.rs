@@ -17,6 +17,17 @@ pub enum Side {
     Short,
 }
 
+/// How a position over several assets is margined.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Margin {
+    /// One account holds every asset: each backs the whole debt.
+    Cross,
+    /// One account per asset, each with its share of the debt: a loss on
+    /// one asset stops at that account's margin. The kernel isolates by
+    /// account, so isolation is a matter of how positions map to accounts.
+    Isolated,
+}
+
 /// How leveraged each position is, drawn uniformly per account.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Leverage {
@@ -68,6 +79,8 @@ pub struct Population {
     pub size: Size,
     /// Leverage per account.
     pub leverage: Leverage,
+    /// Cross or isolated margin for positions over several assets.
+    pub margin: Margin,
 }
 
 impl Population {
@@ -90,11 +103,12 @@ impl Population {
                 min: 1.01,
                 max: 1.8,
             },
+            margin: Margin::Cross,
         }
     }
 
     /// Balances, `assets.len()` per account: the lenders first, then the
-    /// positions.
+    /// positions (under isolated margin, one account per asset of each).
     pub fn generate(&self, assets: &[AssetConfig]) -> Vec<Qty> {
         let width = assets.len();
         let lenders = libm::round(self.count as f64 * self.lender_share) as usize;
@@ -109,7 +123,11 @@ impl Population {
                 Side::Long => self.long(&mut rng, assets, &mut row),
                 Side::Short => self.short(&mut rng, assets, &mut row),
             };
-            positions.extend(row.iter().map(|&x| Qty::from_f64(x)));
+            if self.margin == Margin::Isolated && self.side == Side::Long && self.assets.len() > 1 {
+                isolate(&row, &self.assets, assets, &mut positions);
+            } else {
+                positions.extend(row.iter().map(|&x| Qty::from_f64(x)));
+            }
         }
         let lent_asset = match self.side {
             Side::Long => 0,
@@ -195,6 +213,26 @@ impl Population {
     }
 }
 
+/// Splits a cross-margined long `row` into one account per held asset,
+/// each owing the share of the debt its weighted collateral carries, so
+/// every part starts at the same health factor.
+fn isolate(row: &[f64], held: &[usize], assets: &[AssetConfig], out: &mut Vec<Qty>) {
+    let weighted = |a: usize| row[a] * price(assets, a) * maint_weight(assets, a);
+    let total: f64 = held.iter().map(|&a| weighted(a)).sum();
+    for &a in held {
+        out.extend((0..row.len()).map(|i| {
+            let x = if i == a {
+                row[a]
+            } else if i == 0 && total > 0.0 {
+                row[0] * weighted(a) / total
+            } else {
+                0.0
+            };
+            Qty::from_f64(x)
+        }));
+    }
+}
+
 fn price(assets: &[AssetConfig], asset: usize) -> f64 {
     assets.get(asset).map_or(1.0, |a| a.price.to_f64())
 }
@@ -255,6 +293,32 @@ mod tests {
             assert!(row[1] > Qty::ZERO && row[2] > Qty::ZERO, "split over both");
             let h = health(row, &assets);
             assert!((1.0099..1.8001).contains(&h), "health factor {h}");
+        }
+    }
+
+    #[test]
+    fn isolated_margin_splits_each_position_at_the_same_health() {
+        let assets = market();
+        let mut cross = Population::lending(200, 4, 1);
+        cross.assets = vec![1, 2];
+        let mut isolated = cross.clone();
+        isolated.margin = Margin::Isolated;
+        let (c, i) = (cross.generate(&assets), isolated.generate(&assets));
+        assert_eq!(i.len(), c.len() + 180 * 3, "one more account per position");
+        let positions_c: Vec<&[Qty]> = c.chunks(3).skip(20).collect();
+        let positions_i: Vec<&[Qty]> = i.chunks(3).skip(20).collect();
+        for (whole, parts) in positions_c.iter().zip(positions_i.chunks(2)) {
+            assert_eq!(parts[0][2], Qty::ZERO);
+            assert_eq!(parts[1][1], Qty::ZERO);
+            let debt = parts[0][0].to_f64() + parts[1][0].to_f64();
+            assert!((debt - whole[0].to_f64()).abs() < 1e-6 * whole[0].to_f64().abs());
+            let h = health(whole, &assets);
+            for part in parts {
+                assert!(
+                    (health(part, &assets) - h).abs() < 1e-9,
+                    "same health factor"
+                );
+            }
         }
     }
 

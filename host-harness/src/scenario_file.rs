@@ -1,7 +1,7 @@
 //! Scenario files: TOML in, a validated [`Scenario`] out, or an error that
 //! names the key and the line and column (docs/scenario.md has the schema).
 
-use crate::population::{Leverage, Population, Side, Size};
+use crate::population::{Leverage, Margin, Population, Side, Size};
 use crate::positions;
 use crate::scenario::{Limits, Scenario};
 use firesale_core::error::{AssetParam, Capacity, ConfigError, EngineParam, Magnitude};
@@ -360,6 +360,16 @@ struct FilePopulation {
     size: Option<FileSize>,
     health_factor: Option<FileRange>,
     leverage: Option<FileRange>,
+    #[serde(default)]
+    margin: FileMargin,
+}
+
+#[derive(Deserialize, Default, Clone, Copy)]
+#[serde(rename_all = "kebab-case")]
+enum FileMargin {
+    #[default]
+    Cross,
+    Isolated,
 }
 
 /// One `[accounts.population]` table, or several `[[accounts.population]]`.
@@ -870,6 +880,10 @@ fn population(
     population.side = side;
     population.assets = assets;
     population.lender_share = p.lenders;
+    population.margin = match p.margin {
+        FileMargin::Cross => Margin::Cross,
+        FileMargin::Isolated => Margin::Isolated,
+    };
     if let Some(size) = &p.size {
         let valid = size.min > 0.0 && size.alpha > 0.0 && size.max >= size.min;
         if !(valid && size.max.is_finite() && size.max < 1e15) {
