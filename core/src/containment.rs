@@ -159,6 +159,19 @@ pub struct Backstop {
     pub below: Ratio,
 }
 
+/// How a round's liquidation sales settle.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Settlement {
+    /// Each liquidation trades when it runs, lowest health first.
+    #[default]
+    Sequential,
+    /// All sales of a round clear at one price per asset: the greatest
+    /// fixed point of the price map, found by iteration from above
+    /// (Cifuentes–Ferrucci–Shin, Cont–Schaanning). docs/equilibrium.md.
+    Equilibrium,
+}
+
 /// Every containment setting of a run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Containment<'c> {
@@ -175,6 +188,8 @@ pub struct Containment<'c> {
     pub backstop: Option<Backstop>,
     /// Auto-deleveraging; `None` for none (the waterfall socializes).
     pub deleveraging: Option<AdlRanking>,
+    /// How a round's sales settle.
+    pub settlement: Settlement,
 }
 
 impl Containment<'_> {
@@ -189,6 +204,7 @@ impl Containment<'_> {
         per_asset: &[],
         backstop: None,
         deleveraging: None,
+        settlement: Settlement::Sequential,
     };
 
     /// Checks every setting; the error names it (and the asset).
@@ -226,6 +242,22 @@ impl Containment<'_> {
             .is_some_and(|b| !b.below.is_positive() || b.below.0 > crate::num::Fx::ONE)
         {
             return engine(EngineParam::Backstop);
+        }
+        if self.settlement == Settlement::Equilibrium {
+            // Equilibrium marks every account at the clearing price and
+            // sells only: the mechanisms that delay, redirect or price sales
+            // otherwise do not apply to it.
+            let plain = lag == 0
+                && self.oracle == OracleRule::SPOT
+                && self.keepers.is_none()
+                && self.rate_limit.max_accounts_per_round == 0
+                && self.rate_limit.max_notional_per_round.is_none()
+                && self.backstop.is_none()
+                && self.deleveraging.is_none()
+                && self.per_asset.iter().all(|a| *a == AssetLimits::default());
+            if !plain {
+                return engine(EngineParam::Settlement);
+            }
         }
         if self.per_asset.len() > assets {
             return engine(EngineParam::AssetLimits);

@@ -75,6 +75,9 @@ pub enum EngineParam {
     AssetLimits,
     /// The backstop threshold must be in (0, 1].
     Backstop,
+    /// Equilibrium settlement needs oracle lag 0, the plain oracle, no other
+    /// containment, and no account short a risky asset (it settles sales).
+    Settlement,
 }
 
 /// What the configuration asks that the kernel cannot hold.

@@ -176,6 +176,18 @@ pub enum Event {
         /// Debt the auction did not raise (bad debt).
         shortfall: Value,
     },
+    /// Equilibrium settlement found this round's clearing price of an
+    /// asset: every liquidation sale of the round is at it.
+    Cleared {
+        /// The round.
+        round: u32,
+        /// The asset.
+        asset: u8,
+        /// The clearing price.
+        price: Price,
+        /// Iterations of the price map from above.
+        iterations: u32,
+    },
     /// An asset's circuit breaker tripped: liquidations touching it pause.
     BreakerTripped {
         /// The round.

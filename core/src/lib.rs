@@ -46,7 +46,7 @@ pub mod venue;
 pub use asset::{AssetConfig, HealthTier, Weights};
 pub use containment::{
     AdlRanking, AssetLimits, AuctionCurve, AuctionRule, Backstop, Breaker, Containment,
-    KeeperCapital, OracleRule, RateLimit,
+    KeeperCapital, OracleRule, RateLimit, Settlement,
 };
 pub use engine::{Engine, EngineConfig, StepOutcome, Storage};
 pub use error::{ConfigError, Error};

@@ -202,6 +202,15 @@ pub fn event(e: &Event) -> Value {
             "type": "auction-ended", "round": round, "auction": auction, "account": account, "asset": asset,
             "returned": returned.to_f64(), "shortfall": shortfall.to_f64(),
         }),
+        Event::Cleared {
+            round,
+            asset,
+            price,
+            iterations,
+        } => json!({
+            "type": "cleared", "round": round, "asset": asset, "price": price.to_f64(),
+            "iterations": iterations,
+        }),
         Event::BreakerTripped {
             round,
             asset,

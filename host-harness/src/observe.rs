@@ -209,6 +209,7 @@ fn record(engine: &Engine<'_>, event: &Event, timeline: &mut Vec<RoundRow>) {
         | Event::BackstopTakeover { .. }
         | Event::Deleveraged { .. }
         | Event::AuctionReset { .. }
+        | Event::Cleared { .. }
         | Event::AuctionEnded { .. } => {}
     }
 }

@@ -4,7 +4,7 @@
 
 use firesale_core::{
     AdlRanking, AssetConfig, AssetLimits, Backstop, Containment, KeeperCapital, OracleRule, Policy,
-    Price, Qty, RateLimit, Ratio, Shock, Value, VenueConfig, Weights,
+    Price, Qty, RateLimit, Ratio, Settlement, Shock, Value, VenueConfig, Weights,
 };
 
 /// Everything one run needs.
@@ -48,6 +48,8 @@ pub struct Limits {
     pub backstop: Option<Backstop>,
     /// Auto-deleveraging.
     pub deleveraging: Option<AdlRanking>,
+    /// How a round's sales settle.
+    pub settlement: Settlement,
 }
 
 impl Default for Limits {
@@ -60,6 +62,7 @@ impl Default for Limits {
             per_asset: Vec::new(),
             backstop: off.backstop,
             deleveraging: off.deleveraging,
+            settlement: off.settlement,
         }
     }
 }
@@ -74,6 +77,7 @@ impl Limits {
             per_asset: &self.per_asset,
             backstop: self.backstop,
             deleveraging: self.deleveraging,
+            settlement: self.settlement,
         }
     }
 }

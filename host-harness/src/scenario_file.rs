@@ -8,8 +8,8 @@ use firesale_core::error::{AssetParam, Capacity, ConfigError, EngineParam, Magni
 use firesale_core::num::Fx;
 use firesale_core::{
     AdlRanking, AssetConfig, AssetLimits, AuctionCurve, AuctionRule, Backstop, Breaker,
-    KeeperCapital, OracleRule, Policy, Price, Qty, RateLimit, Ratio, Shock, ShockKind, Value,
-    VenueConfig, Weights,
+    KeeperCapital, OracleRule, Policy, Price, Qty, RateLimit, Ratio, Settlement, Shock, ShockKind,
+    Value, VenueConfig, Weights,
 };
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -125,6 +125,16 @@ struct FileContainment {
     oracle: Option<FileOracle>,
     backstop: Option<FileBackstop>,
     deleveraging: Option<FileAdl>,
+    #[serde(default)]
+    settlement: FileSettlement,
+}
+
+#[derive(Deserialize, Default, Clone, Copy)]
+#[serde(rename_all = "kebab-case")]
+enum FileSettlement {
+    #[default]
+    Sequential,
+    Equilibrium,
 }
 
 #[derive(Deserialize)]
@@ -752,6 +762,10 @@ fn limits(file: &FileScenario) -> Result<Limits, FileError> {
                 below: Ratio(b.below.fx(&format!("{KEY}.backstop.below"))?),
             });
         }
+        limits.settlement = match c.settlement {
+            FileSettlement::Sequential => Settlement::Sequential,
+            FileSettlement::Equilibrium => Settlement::Equilibrium,
+        };
         limits.deleveraging = c.deleveraging.map(|d| match d {
             FileAdl::Ranked => AdlRanking::Ranked,
             FileAdl::ProRata => AdlRanking::ProRata,
@@ -1109,6 +1123,7 @@ fn explain(e: ConfigError, names: &[String]) -> FileError {
                 EngineParam::OracleDeviation => ("containment.oracle.deviation", "must be in [0, 1)"),
                 EngineParam::AssetLimits => ("assets", "more per-asset limits than assets"),
                 EngineParam::Backstop => ("containment.backstop.below", "must be in (0, 1]: a share of the maintenance margin"),
+                EngineParam::Settlement => ("containment.settlement", "equilibrium needs oracle_lag_rounds = 0, the plain oracle, no other containment, and no account short a risky asset"),
             };
             fail(key, rule)
         }

@@ -504,6 +504,7 @@ mod generated {
                         per_asset,
                         backstop,
                         deleveraging,
+                        settlement: Default::default(),
                     }
                 },
             )

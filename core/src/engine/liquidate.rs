@@ -39,7 +39,7 @@ enum Pair {
 }
 
 /// One sized pair step, before it trades.
-struct Sized {
+pub(super) struct Sized {
     repay: Qty,
     seize: Qty,
 }
@@ -329,19 +329,12 @@ impl<const A: usize> Engine<'_, A> {
                 let debt = balance(&bal, l)?.neg()?;
                 sized.seize = Qty(num::mul_div(held.0, sized.repay.0, debt.0, Round::Down)?);
             }
-            let (il, ic) = (self.index_of(l), self.index_of(c));
-            let (bl, bc) = (balance(&bal, l)?, balance(&bal, c)?);
-            let mut next = bal;
-            set_balance(&mut next, l, account::credit(bl, sized.repay, il)?)?;
-            set_balance(&mut next, c, account::debit(bc, sized.seize, ic)?)?;
-            // A step too small to beat rounding would lower health: the
-            // collateral is dust for this account, and is left alone.
-            let step_before = self.maint_health(&bal)?.net()?;
-            if !sized.repay.is_positive() || self.maint_health(&next)?.net()? < step_before {
+            let Some(next) = self.stepped(&bal, (l, c), &sized)? else {
                 skip |= 1 << c;
                 continue;
-            }
-            if sized.seize > account::effective(bc, ic)? {
+            };
+            let ic = self.index_of(c);
+            if sized.seize > account::effective(balance(&bal, c)?, ic)? {
                 return Err(StepFault::Invariant(Invariant::OverSeized { account: id }));
             }
             if auctioned {
@@ -394,6 +387,66 @@ impl<const A: usize> Engine<'_, A> {
         Ok(())
     }
 
+    /// The row after a sized step; `None` when the step is too small to beat
+    /// rounding and would lower health: that collateral is dust for this
+    /// account, and is left alone.
+    pub(super) fn stepped(
+        &self,
+        bal: &Balances<A>,
+        (l, c): (usize, usize),
+        sized: &Sized,
+    ) -> Result<Option<Balances<A>>, ArithError> {
+        let (il, ic) = (self.index_of(l), self.index_of(c));
+        let (bl, bc) = (balance(bal, l)?, balance(bal, c)?);
+        let mut next = *bal;
+        set_balance(&mut next, l, account::credit(bl, sized.repay, il)?)?;
+        set_balance(&mut next, c, account::debit(bc, sized.seize, ic)?)?;
+        let before = self.maint_health(bal)?.net()?;
+        if !sized.repay.is_positive() || self.maint_health(&next)?.net()? < before {
+            return Ok(None);
+        }
+        Ok(Some(next))
+    }
+
+    /// What the policy would seize of each asset from account `id` at the
+    /// current marks, without trading or writing anything: the demand side
+    /// of equilibrium settlement.
+    pub(super) fn planned_seizure(&self, id: usize) -> Result<[Qty; A], ArithError> {
+        let mut seized = [Qty::ZERO; A];
+        let mut bal = self.load(id);
+        let before = self.maint_health(&bal)?;
+        if !before.net()?.is_negative() {
+            return Ok(seized);
+        }
+        let full = self.close_in_full(&before, &bal)?;
+        let one_step_only = matches!(self.policy, Policy::CloseFactor { .. });
+        let mut skip: u32 = 0;
+        for _ in 0..self.state.markets.len().saturating_mul(3).saturating_add(4) {
+            let Pair::Step {
+                liability,
+                collateral,
+            } = self.pick_pair(&bal, skip, 0)?
+            else {
+                break;
+            };
+            let Some(sized) = self.size_step(&bal, (liability, collateral), full, None)? else {
+                break;
+            };
+            let Some(next) = self.stepped(&bal, (liability, collateral), &sized)? else {
+                skip |= 1 << collateral;
+                continue;
+            };
+            if let Some(total) = seized.get_mut(collateral) {
+                *total = total.add(sized.seize)?;
+            }
+            bal = next;
+            if one_step_only {
+                break;
+            }
+        }
+        Ok(seized)
+    }
+
     fn index_of(&self, asset: usize) -> num::Ratio {
         self.state
             .markets
@@ -414,13 +467,20 @@ impl<const A: usize> Engine<'_, A> {
         let liability_oracle = ml.oracle;
         let (mut venue_l, mut venue_c) = (ml.venue, mc.venue);
         let as_u8 = |i: usize| u8::try_from(i).unwrap_or(u8::MAX);
-        let proceeds = if c == 0 {
+        let along_curve = if c == 0 {
             s.seize.as_quote_value()
         } else {
             venue_c
                 .sell(s.seize)
                 .map_err(|e| StepFault::from_venue(as_u8(c), e))?
         };
+        // Equilibrium settlement: every sale of the round at the clearing
+        // price; the venue, which paid along its curve, keeps the rest.
+        let proceeds = match self.clearing_price(c).filter(|_| c != 0) {
+            Some(p) => s.seize.value_at(p, Round::Down)?.min(along_curve),
+            None => along_curve,
+        };
+        let surplus = along_curve.sub(proceeds)?;
         let cost = if l == 0 {
             s.repay.as_quote_value()
         } else {
@@ -448,6 +508,9 @@ impl<const A: usize> Engine<'_, A> {
             self.state
                 .ledger
                 .transfer(0, Book::Venue, Book::Keepers, proceeds.as_quote_qty())?;
+            self.state
+                .ledger
+                .transfer(0, Book::Venue, Book::Arbitrage, surplus.as_quote_qty())?;
         }
         // Liability: venue (or keepers, for quote debt) → account.
         if l == 0 {

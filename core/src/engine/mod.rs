@@ -16,6 +16,7 @@
 mod auction;
 mod audit;
 mod deleverage;
+mod equilibrium;
 mod heap;
 mod limits;
 mod liquidate;
@@ -23,11 +24,12 @@ mod waterfall;
 
 pub use auction::MAX_AUCTIONS;
 pub use audit::AuditError;
+pub use equilibrium::MAX_EQUILIBRIUM_ITERATIONS;
 pub use heap::Candidate;
 
 use crate::account::{self, Health, WeightedPrice};
 use crate::asset::{AssetConfig, HealthTier};
-use crate::containment::Containment;
+use crate::containment::{Containment, Settlement};
 use crate::digest::Digest;
 use crate::error::{Capacity, ConfigError, EngineParam, Error, Magnitude, StepFault};
 use crate::event::{Event, EventSink, Termination};
@@ -156,6 +158,8 @@ struct State<const A: usize> {
     round_changed_accounts: u32,
     limits: LimitState<A>,
     auctions: heapless::Vec<auction::Auction, MAX_AUCTIONS>,
+    /// This round's clearing prices under equilibrium settlement.
+    clearing: Option<[Price; A]>,
     phase: Phase,
 }
 
@@ -250,7 +254,11 @@ impl<'s, const A: usize> Engine<'s, A> {
                 .push(market)
                 .map_err(|_| capacity(Capacity::Assets, A, n))?;
         }
+        let equilibrium = config.containment.settlement == Settlement::Equilibrium;
         for account in storage.balances.chunks_exact(n) {
+            if equilibrium && account.iter().skip(1).any(|b| b.is_negative()) {
+                return Err(ConfigError::Engine(EngineParam::Settlement).into());
+            }
             for (index, (market, &b)) in markets.iter_mut().zip(account).enumerate() {
                 let too_large = ConfigError::TooLarge {
                     asset: u8::try_from(index).unwrap_or(u8::MAX),
@@ -314,6 +322,7 @@ impl<'s, const A: usize> Engine<'s, A> {
                         .map_or(Value::ZERO, |k| k.initial),
                 ),
                 auctions: heapless::Vec::new(),
+                clearing: None,
                 phase: Phase::BeginRound,
             },
             policy: config.policy,
@@ -597,6 +606,10 @@ impl<'s, const A: usize> Engine<'s, A> {
         self.update_oracles()?;
         self.trip_breakers(sink)?;
         self.open_budgets()?;
+        self.state.clearing = None;
+        if self.containment.settlement == Settlement::Equilibrium {
+            self.settle_equilibrium(sink)?;
+        }
         self.refresh_prices();
         self.track_prices()?;
         self.state.phase = Phase::Scan { next: 0 };
@@ -799,6 +812,9 @@ impl<'s, const A: usize> Engine<'s, A> {
                 .for_each_number(self.state.markets.len(), |x| d.fx(x));
             d.u64(self.state.report.deferred);
             self.for_each_auction_number(|x| d.fx(x));
+            for p in self.state.clearing.iter().flatten() {
+                d.fx(p.0);
+            }
         }
         d.finish()
     }

@@ -22,7 +22,7 @@ use firesale_core::venue::{Venue, VenueConfig};
 use firesale_core::{
     AdlRanking, AssetConfig, AssetLimits, AuctionCurve, AuctionRule, Backstop, Breaker,
     Containment, Engine, EngineConfig, HealthTier, KeeperCapital, OracleRule, Policy, Price, Qty,
-    RateLimit, Ratio, Shock, ShockKind, Storage, Value, Weights,
+    RateLimit, Ratio, Settlement, Shock, ShockKind, Storage, Value, Weights,
 };
 
 extern "C" {
@@ -266,6 +266,11 @@ fn engine() {
         } else {
             AdlRanking::ProRata
         }),
+        settlement: if black_box(true) {
+            Settlement::Equilibrium
+        } else {
+            Settlement::Sequential
+        },
     };
     let config = EngineConfig {
         assets: black_box(&assets),
