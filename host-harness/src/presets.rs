@@ -120,12 +120,12 @@ pub fn all() -> Vec<Preset> {
         },
         Preset {
             name: "dydx-v4",
-            summary: "perps: initial margin 5%, maintenance 3%, whole position closed, fee 0.5% to the insurance fund, 50 liquidations per block, deleveraging",
+            summary: "perps: initial margin 5%, maintenance 3%, whole position closed, fee 1.5% to the insurance fund, 50 liquidations per block, deleveraging",
             rules: Rules {
                 policy: Policy::Absorb,
                 weights: DYDX.0,
                 liability: DYDX.1,
-                bonus: 0.005,
+                bonus: 0.015,
                 protocol_fee: 1.0,
                 max_accounts_per_round: 50,
                 auction: None,
@@ -150,13 +150,13 @@ pub fn all() -> Vec<Preset> {
         },
         Preset {
             name: "drift-v2",
-            summary: "perps: initial 10%, maintenance 5%, partial liquidation to the margin requirement plus a 2% buffer, liquidator fee 1%",
+            summary: "perps: initial 10%, maintenance 5%, partial liquidation to the margin requirement plus a 2% buffer, penalty 2.5%, half to the insurance fund",
             rules: Rules {
                 policy: Policy::ToTarget,
                 weights: DRIFT.0,
                 liability: DRIFT.1,
-                bonus: 0.01,
-                protocol_fee: 0.0,
+                bonus: 0.025,
+                protocol_fee: 0.5,
                 max_accounts_per_round: 0,
                 auction: None,
                 backstop: None,
