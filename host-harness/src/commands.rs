@@ -140,6 +140,13 @@ pub fn run(
     Ok(())
 }
 
+/// Says where the artefacts went, unless standard output is JSON.
+fn written(as_json: bool, files: &str, dir: &Path) {
+    if !as_json {
+        say!("written: {files} in {}", dir.display());
+    }
+}
+
 /// `firesale check`.
 pub fn check(arg: &str) -> Outcome {
     let source = source(Some(arg))?;
@@ -194,8 +201,8 @@ impl Metric {
 
     fn of(self, p: &sweep::Point) -> f64 {
         match self {
-            Metric::BadDebt => p.bad_debt,
-            Metric::Amplification => p.amplification.unwrap_or(f64::NAN),
+            Metric::BadDebt => p.figures.bad_debt,
+            Metric::Amplification => p.figures.amplification.unwrap_or(f64::NAN),
         }
     }
 }
@@ -231,12 +238,11 @@ pub fn sweep(
     }
     if let Some(dir) = out {
         write_sweep(dir, &result, metric, &document).map_err(Failure::Output)?;
-        if !as_json {
-            say!(
-                "written: sweep.json, sweep.csv, heatmap.png, heatmap.svg in {}",
-                dir.display()
-            );
-        }
+        written(
+            as_json,
+            "sweep.json, sweep.csv, heatmap.png, heatmap.svg",
+            dir,
+        );
     }
     Ok(())
 }
@@ -246,11 +252,9 @@ fn sweep_json(label: &str, s: &Sweep, metric: Metric) -> serde_json::Value {
         .points
         .iter()
         .map(|p| {
-            json!({
-                "at": p.at, "bad_debt": p.bad_debt, "amplification": p.amplification,
-                "liquidations": p.liquidations, "rounds": p.rounds,
-                "termination": p.termination, "digest": format!("{:016x}", p.digest),
-            })
+            let mut point = json::figures(&p.figures);
+            point["at"] = json!(p.at);
+            point
         })
         .collect();
     let critical: Vec<_> = s
@@ -327,11 +331,12 @@ fn write_sweep(
         for v in &p.at {
             let _ = write!(csv, "{v},");
         }
-        let amp = p.amplification.map_or(String::new(), |a| a.to_string());
+        let f = &p.figures;
+        let amp = f.amplification.map_or(String::new(), |a| a.to_string());
         let _ = writeln!(
             csv,
             "{},{amp},{},{},{},{:016x}",
-            p.bad_debt, p.liquidations, p.rounds, p.termination, p.digest
+            f.bad_debt, f.liquidations, f.rounds, f.termination, f.digest
         );
     }
     artefacts::write(dir, "sweep.csv", &csv)?;
@@ -424,11 +429,7 @@ pub fn montecarlo(
             "expected_shortfall_99": tail.expected_shortfall[1],
             "max": tail.max,
         },
-        "paths": paths.iter().map(|p| json!({
-            "bad_debt": p.bad_debt, "amplification": p.amplification,
-            "liquidations": p.liquidations, "rounds": p.rounds,
-            "termination": p.termination, "digest": format!("{:016x}", p.digest),
-        })).collect::<Vec<_>>(),
+        "paths": paths.iter().map(json::figures).collect::<Vec<_>>(),
     });
     if as_json {
         print_json(&document);
@@ -454,12 +455,11 @@ pub fn montecarlo(
     }
     if let Some(dir) = out {
         write_montecarlo(dir, &losses, &tail, &document).map_err(Failure::Output)?;
-        if !as_json {
-            say!(
-                "written: montecarlo.json, paths.csv, histogram.png, histogram.svg in {}",
-                dir.display()
-            );
-        }
+        written(
+            as_json,
+            "montecarlo.json, paths.csv, histogram.png, histogram.svg",
+            dir,
+        );
     }
     Ok(())
 }
@@ -540,12 +540,11 @@ pub fn compare(arg: Option<&str>, names: &[String], as_json: bool, out: Option<&
     }
     if let Some(dir) = out {
         write_compare(dir, &base, &runs, &document).map_err(Failure::Output)?;
-        if !as_json {
-            say!(
-                "written: compare.json, compare.csv, compare.png, compare.svg in {}",
-                dir.display()
-            );
-        }
+        written(
+            as_json,
+            "compare.json, compare.csv, compare.png, compare.svg",
+            dir,
+        );
     }
     Ok(())
 }

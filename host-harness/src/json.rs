@@ -226,3 +226,12 @@ pub fn event(e: &Event) -> Value {
         }),
     }
 }
+
+/// The figures of one sweep point or Monte Carlo path.
+pub fn figures(f: &crate::observe::Figures) -> Value {
+    json!({
+        "bad_debt": f.bad_debt, "amplification": f.amplification,
+        "liquidations": f.liquidations, "rounds": f.rounds,
+        "termination": f.termination, "digest": format!("{:016x}", f.digest),
+    })
+}

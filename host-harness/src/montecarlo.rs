@@ -3,9 +3,8 @@
 //! `(seed, i)` alone, so the results are identical whatever the thread
 //! count and order of execution.
 
-use crate::observe::{headline_amplification, Observed};
+use crate::observe::{self, Figures};
 use crate::rng::SplitMix64;
-use crate::run::run_scenario;
 use crate::scenario::Scenario;
 use firesale_core::{Ratio, Shock, ShockKind};
 use indicatif::ProgressBar;
@@ -113,21 +112,7 @@ fn normal(rng: &mut SplitMix64) -> f64 {
 }
 
 /// One path's outcome.
-#[derive(Clone, Debug, PartialEq)]
-pub struct PathOutcome {
-    /// Bad debt, in quote.
-    pub bad_debt: f64,
-    /// Headline amplification.
-    pub amplification: Option<f64>,
-    /// Liquidation pair steps.
-    pub liquidations: u64,
-    /// Rounds run.
-    pub rounds: u32,
-    /// Why the run ended.
-    pub termination: &'static str,
-    /// The state digest.
-    pub digest: u64,
-}
+pub type PathOutcome = Figures;
 
 /// Tail statistics of bad debt over the paths.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -198,25 +183,7 @@ fn run_path(scenario: &Scenario, model: &PathModel, index: u32) -> Result<PathOu
         shocks: model.shocks(index, scenario.assets.len()),
         ..scenario.clone()
     };
-    let failed = |e| format!("path {index}: {e:?}");
-    let outcome = run_scenario(&path, &mut ()).map_err(failed)?;
-    let shock_only = run_scenario(&path.without_accounts(), &mut ())
-        .map_err(failed)?
-        .report;
-    let observed = Observed {
-        outcome,
-        timeline: Vec::new(),
-        shock_only,
-    };
-    let r = &observed.outcome.report;
-    Ok(PathOutcome {
-        bad_debt: r.bad_debt.to_f64(),
-        amplification: headline_amplification(&observed),
-        liquidations: r.liquidations,
-        rounds: r.rounds,
-        termination: crate::json::termination_name(r.termination),
-        digest: observed.outcome.digest,
-    })
+    observe::figures(&path).map_err(|e| format!("path {index}: {e:?}"))
 }
 
 #[cfg(test)]

@@ -250,3 +250,41 @@ pub fn headline_amplification(observed: &Observed) -> Option<f64> {
         .map(|(i, _)| i)?;
     amplification(observed).get(shocked).copied().flatten()
 }
+
+/// The headline figures of a run, without its timeline: what a sweep keeps
+/// per grid point and Monte Carlo per path.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Figures {
+    /// Bad debt, in quote.
+    pub bad_debt: f64,
+    /// Headline amplification, if the shocks alone moved a price.
+    pub amplification: Option<f64>,
+    /// Liquidation pair steps.
+    pub liquidations: u64,
+    /// Rounds run.
+    pub rounds: u32,
+    /// Why the run ended.
+    pub termination: &'static str,
+    /// The state digest.
+    pub digest: u64,
+}
+
+/// Runs `scenario` and its shock-only baseline and keeps the figures.
+pub fn figures(scenario: &Scenario) -> Result<Figures, Error> {
+    let outcome = run_scenario(scenario, &mut ())?;
+    let shock_only = run_scenario(&scenario.without_accounts(), &mut ())?.report;
+    let observed = Observed {
+        outcome,
+        timeline: Vec::new(),
+        shock_only,
+    };
+    let r = &observed.outcome.report;
+    Ok(Figures {
+        bad_debt: r.bad_debt.to_f64(),
+        amplification: headline_amplification(&observed),
+        liquidations: r.liquidations,
+        rounds: r.rounds,
+        termination: crate::json::termination_name(r.termination),
+        digest: observed.outcome.digest,
+    })
+}

@@ -44,6 +44,26 @@ macro_rules! png_and_svg {
     }};
 }
 
+/// Draws the series labels in the charts' common style.
+fn legend<'a, DB, CT>(
+    chart: &mut ChartContext<'a, DB, CT>,
+    position: SeriesLabelPosition,
+) -> PlotResult
+where
+    DB: DrawingBackend + 'a,
+    DB::ErrorType: 'static,
+    CT: CoordTranslate,
+{
+    chart
+        .configure_series_labels()
+        .label_font((FONT, 13))
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .position(position)
+        .draw()
+        .map_err(text)
+}
+
 fn text<E: std::fmt::Debug>(e: E) -> String {
     format!("plot: {e:?}")
 }
@@ -137,14 +157,7 @@ where
             .map_err(text)?
             .label("venue price (round end)")
             .legend(|(x, y)| PathElement::new([(x, y), (x + 14, y)], PRICE.stroke_width(2)));
-        chart
-            .configure_series_labels()
-            .label_font((FONT, 13))
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .position(SeriesLabelPosition::UpperRight)
-            .draw()
-            .map_err(text)?;
+        legend(&mut chart, SeriesLabelPosition::UpperRight)?;
     }
     root.present().map_err(text)
 }
@@ -232,14 +245,7 @@ where
                 short(*x)
             ))
             .legend(|(x, y)| PathElement::new([(x, y), (x + 14, y)], BLACK.stroke_width(2)));
-        chart
-            .configure_series_labels()
-            .label_font((FONT, 13))
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .position(SeriesLabelPosition::UpperLeft)
-            .draw()
-            .map_err(text)?;
+        legend(&mut chart, SeriesLabelPosition::UpperLeft)?;
     }
     root.present().map_err(text)
 }
@@ -249,7 +255,7 @@ where
     DB::ErrorType: 'static,
 {
     root.fill(&WHITE).map_err(text)?;
-    let (main, legend) = root.split_horizontally(WIDTH - 130);
+    let (main, scale_area) = root.split_horizontally(WIDTH - 130);
     let [xs, ys] = grid.values;
     let top = grid
         .cells
@@ -314,15 +320,8 @@ where
         .map_err(text)?
         .label("critical shock: the first cell of its row with bad debt")
         .legend(|(x, y)| Rectangle::new([(x, y - 5), (x + 12, y + 5)], BLACK.stroke_width(2)));
-    chart
-        .configure_series_labels()
-        .label_font((FONT, 13))
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .position(SeriesLabelPosition::UpperLeft)
-        .draw()
-        .map_err(text)?;
-    draw_color_scale(legend, top, grid.metric)?;
+    legend(&mut chart, SeriesLabelPosition::UpperLeft)?;
+    draw_color_scale(scale_area, top, grid.metric)?;
     root.present().map_err(text)
 }
 
@@ -464,14 +463,7 @@ where
             .label(s.name)
             .legend(move |(x, y)| PathElement::new([(x, y), (x + 14, y)], colour.stroke_width(2)));
     }
-    chart
-        .configure_series_labels()
-        .label_font((FONT, 13))
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .position(SeriesLabelPosition::LowerRight)
-        .draw()
-        .map_err(text)?;
+    legend(&mut chart, SeriesLabelPosition::LowerRight)?;
     root.present().map_err(text)
 }
 
@@ -557,13 +549,6 @@ where
             .label(format!("{} = {}", m.name, short(m.at)))
             .legend(move |(x, y)| PathElement::new([(x, y), (x + 14, y)], colour.stroke_width(2)));
     }
-    chart
-        .configure_series_labels()
-        .label_font((FONT, 13))
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .position(SeriesLabelPosition::UpperRight)
-        .draw()
-        .map_err(text)?;
+    legend(&mut chart, SeriesLabelPosition::UpperRight)?;
     root.present().map_err(text)
 }

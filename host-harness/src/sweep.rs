@@ -2,8 +2,7 @@
 //! grid point run in parallel. Results come back in grid order whatever
 //! the thread count: each point is its own deterministic run.
 
-use crate::observe::{headline_amplification, Observed};
-use crate::run::run_scenario;
+use crate::observe::{self, Figures};
 use crate::scenario_file::{parse_table, MAX_ACCOUNTS};
 use indicatif::ProgressBar;
 use rayon::prelude::*;
@@ -74,18 +73,8 @@ impl FromStr for Axis {
 pub struct Point {
     /// The values of the axes here.
     pub at: Vec<f64>,
-    /// Bad debt, in quote.
-    pub bad_debt: f64,
-    /// Headline amplification, if the shocks alone moved a price.
-    pub amplification: Option<f64>,
-    /// Liquidation pair steps.
-    pub liquidations: u64,
-    /// Rounds run.
-    pub rounds: u32,
-    /// Why the run ended.
-    pub termination: &'static str,
-    /// The state digest.
-    pub digest: u64,
+    /// The run's figures.
+    pub figures: Figures,
 }
 
 /// A whole sweep: points with the first axis varying fastest.
@@ -110,7 +99,7 @@ impl Sweep {
     /// Per row, the first point along the first axis with bad debt: the
     /// critical shock when the first axis is the shock's size.
     pub fn critical(&self) -> Vec<Option<usize>> {
-        self.rows(|p| p.bad_debt)
+        self.rows(|p| p.figures.bad_debt)
             .iter()
             .map(|row| row.iter().position(|&d| d > 0.0))
             .collect()
@@ -237,27 +226,8 @@ fn run_point(
     };
     let scenario =
         parse_table(table, dir, MAX_ACCOUNTS).map_err(|e| format!("at {}: {e}", describe()))?;
-    let run = run_scenario(&scenario, &mut ());
-    let baseline = run_scenario(&scenario.without_accounts(), &mut ());
-    let (outcome, shock_only) = match (run, baseline) {
-        (Ok(o), Ok(b)) => (o, b.report),
-        (Err(e), _) | (_, Err(e)) => return Err(format!("at {}: {e:?}", describe())),
-    };
-    let observed = Observed {
-        outcome,
-        timeline: Vec::new(),
-        shock_only,
-    };
-    let r = &observed.outcome.report;
-    Ok(Point {
-        bad_debt: r.bad_debt.to_f64(),
-        amplification: headline_amplification(&observed),
-        liquidations: r.liquidations,
-        rounds: r.rounds,
-        termination: crate::json::termination_name(r.termination),
-        digest: observed.outcome.digest,
-        at,
-    })
+    let figures = observe::figures(&scenario).map_err(|e| format!("at {}: {e:?}", describe()))?;
+    Ok(Point { at, figures })
 }
 
 #[cfg(test)]
