@@ -496,8 +496,8 @@ impl<'s, const A: usize> Engine<'s, A> {
         match self.state.phase {
             // A scan mutates nothing before its last fallible operation.
             Phase::Scan { next } => self.scan(next).map_err(|f| (f, u32::try_from(next).ok())),
-            Phase::BeginRound => self.atomically(None, sink, |e, sink| e.begin_round(sink)),
-            Phase::EndRound => self.atomically(None, sink, |e, sink| e.end_round(sink)),
+            Phase::BeginRound => self.begin_round_unit(sink),
+            Phase::EndRound => self.end_round_unit(sink),
             Phase::Liquidate => {
                 if self.round_exhausted() {
                     // A rate limit or the keepers' capital is spent: the
@@ -518,13 +518,37 @@ impl<'s, const A: usize> Engine<'s, A> {
                         self.state.phase = Phase::EndRound;
                         Ok(())
                     }
-                    Some(c) => {
-                        self.atomically(Some(c.id), sink, |e, sink| e.liquidate_account(c.id, sink))
-                    }
+                    Some(c) => self.liquidate_unit(c.id, sink),
                 }
             }
             Phase::Done(_) => Ok(()),
         }
+    }
+
+    // The units that checkpoint the state live in their own frames: inlined
+    // into `unit`, their large frames (state copies) would be allocated and
+    // stack-probed on every scan unit too, the hottest path of a run.
+
+    #[inline(never)]
+    fn begin_round_unit(
+        &mut self,
+        sink: &mut dyn EventSink,
+    ) -> Result<(), (StepFault, Option<u32>)> {
+        self.atomically(None, sink, |e, sink| e.begin_round(sink))
+    }
+
+    #[inline(never)]
+    fn end_round_unit(&mut self, sink: &mut dyn EventSink) -> Result<(), (StepFault, Option<u32>)> {
+        self.atomically(None, sink, |e, sink| e.end_round(sink))
+    }
+
+    #[inline(never)]
+    fn liquidate_unit(
+        &mut self,
+        id: u32,
+        sink: &mut dyn EventSink,
+    ) -> Result<(), (StepFault, Option<u32>)> {
+        self.atomically(Some(id), sink, |e, sink| e.liquidate_account(id, sink))
     }
 
     /// Runs `work`. A venue that cannot fill a trade fails before anything
