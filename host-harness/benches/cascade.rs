@@ -1,0 +1,200 @@
+//! Whole cascades, timed: `cargo bench -p firesale-harness --bench cascade`.
+//!
+//! - `firesale_single`: the bundled default market scaled to 10^4, 10^5 and
+//!   10^6 accounts (the pool and the insurance fund grow with them), a 20%
+//!   drop, run to its fixed point through the kernel.
+//! - `naive_single`: the same market and shock in the cascade an analyst
+//!   writes first: `f64`, every account rescanned every round, the same
+//!   close-factor rule and constant-product pool. The ratio of the two is
+//!   the cost of exactness in the current kernel (docs/performance.md).
+//! - `firesale_cross8`: 10^5 accounts cross-margined over 7 risky assets
+//!   (8 with the quote), one of them falling 25%.
+
+use firesale_core::{Qty, Ratio, Shock, ShockKind, VenueConfig};
+use firesale_harness::population::Population;
+use firesale_harness::scenario::risky;
+use firesale_harness::{run_scenario, Scenario};
+
+fn main() {
+    divan::main();
+}
+
+/// The default market scaled to `accounts`.
+fn single(accounts: usize) -> Scenario {
+    let mut s = Scenario::default_lending();
+    let scale = accounts as f64 / 3_000.0;
+    s.assets[1].venue = VenueConfig::ConstantProduct {
+        base_reserve: Qty::from_f64(40_000.0 * scale),
+        fee: Ratio::from_f64(0.003),
+        resilience: Ratio::from_f64(0.2),
+    };
+    s.insurance_fund = firesale_core::Value::from_f64(250_000.0 * scale);
+    s.balances = Population::lending(accounts, 20_200_312, 1).generate(&s.assets);
+    s
+}
+
+#[divan::bench(args = [10_000, 100_000, 1_000_000], sample_count = 1, sample_size = 1)]
+fn firesale_single(bencher: divan::Bencher, accounts: usize) {
+    let s = single(accounts);
+    bencher
+        .counter(divan::counter::ItemsCount::new(accounts))
+        .bench(|| run_scenario(divan::black_box(&s), &mut ()).map(|o| o.report.liquidations));
+}
+
+#[divan::bench(args = [10_000, 100_000, 1_000_000], sample_count = 1, sample_size = 1)]
+fn naive_single(bencher: divan::Bencher, accounts: usize) {
+    let s = single(accounts);
+    let market = naive::Market::from(&s);
+    bencher
+        .counter(divan::counter::ItemsCount::new(accounts))
+        .bench(|| naive::run(divan::black_box(&market)));
+}
+
+/// 10^5 accounts over 7 risky assets in their own pools.
+fn cross8(accounts: usize) -> Scenario {
+    let mut s = Scenario::default_lending();
+    let pool = |reserve: f64| VenueConfig::ConstantProduct {
+        base_reserve: Qty::from_f64(reserve),
+        fee: Ratio::from_f64(0.003),
+        resilience: Ratio::from_f64(0.2),
+    };
+    s.assets.truncate(1);
+    s.asset_names.truncate(1);
+    for i in 0..7 {
+        let price = 100.0 * f64::from(i + 1);
+        s.assets.push(risky(
+            price,
+            [0.75, 0.78, 0.82],
+            0.05,
+            pool(2.0e6 / price * 40.0),
+        ));
+        s.asset_names.push(format!("A{}", i + 1));
+    }
+    let mut population = Population::lending(accounts, 8, 1);
+    population.assets = (1..8).collect();
+    s.balances = population.generate(&s.assets);
+    s.shocks = vec![Shock {
+        round: 1,
+        asset: 1,
+        kind: ShockKind::MovePrice(Ratio::from_f64(0.75)),
+    }];
+    s
+}
+
+#[divan::bench(sample_count = 1, sample_size = 1)]
+fn firesale_cross8(bencher: divan::Bencher) {
+    let s = cross8(100_000);
+    bencher
+        .counter(divan::counter::ItemsCount::new(100_000usize))
+        .bench(|| run_scenario(divan::black_box(&s), &mut ()).map(|o| o.report.liquidations));
+}
+
+/// The first cascade an analyst writes: floats, a full rescan every round.
+mod naive {
+    use firesale_core::{Policy, VenueConfig};
+    use firesale_harness::Scenario;
+
+    /// Accounts as (collateral units, debt in quote), and the pool.
+    pub struct Market {
+        accounts: Vec<(f64, f64)>,
+        weight: f64,
+        bonus: f64,
+        close_factor: f64,
+        full_close_health: f64,
+        base: f64,
+        quote: f64,
+        fee: f64,
+        resilience: f64,
+        shock: f64,
+        max_rounds: u32,
+    }
+
+    impl From<&Scenario> for Market {
+        fn from(s: &Scenario) -> Self {
+            let n = s.assets.len();
+            let eth = &s.assets[1];
+            let (base, fee, resilience) = match eth.venue {
+                VenueConfig::ConstantProduct {
+                    base_reserve,
+                    fee,
+                    resilience,
+                } => (base_reserve.to_f64(), fee.to_f64(), resilience.to_f64()),
+                _ => (1.0, 0.0, 0.0),
+            };
+            let (close_factor, full_close_health) = match s.policy {
+                Policy::CloseFactor {
+                    close_factor,
+                    full_close_health_factor,
+                    ..
+                } => (close_factor.to_f64(), full_close_health_factor.to_f64()),
+                _ => (1.0, 1.0),
+            };
+            Market {
+                accounts: s
+                    .balances
+                    .chunks(n)
+                    .map(|row| (row[1].to_f64(), -row[0].to_f64()))
+                    .collect(),
+                weight: eth.asset_weights.maint.to_f64(),
+                bonus: eth.liquidation_bonus.to_f64(),
+                close_factor,
+                full_close_health,
+                base,
+                quote: base * eth.price.to_f64(),
+                fee,
+                resilience,
+                shock: 0.8,
+                max_rounds: s.max_rounds,
+            }
+        }
+    }
+
+    /// Runs to the end; returns the liquidations.
+    pub fn run(m: &Market) -> u64 {
+        let mut accounts = m.accounts.clone();
+        let (mut base, mut quote) = (m.base, m.quote);
+        // The shock moves the outside price and the pool with it.
+        let mut outside = quote / base * m.shock;
+        base = (base * quote / outside).sqrt();
+        quote = base * outside;
+        let mut liquidations = 0u64;
+        for _ in 0..m.max_rounds {
+            let price = quote / base;
+            let mut this_round = 0u64;
+            for (collateral, debt) in accounts.iter_mut() {
+                if *debt <= 0.0 {
+                    continue;
+                }
+                let health = *collateral * price * m.weight / *debt;
+                if health >= 1.0 {
+                    continue;
+                }
+                let share = if health <= m.full_close_health {
+                    1.0
+                } else {
+                    m.close_factor
+                };
+                let repay = (*debt * share).min(*collateral * price / (1.0 + m.bonus));
+                let seized = (repay * (1.0 + m.bonus) / price).min(*collateral);
+                let sold = seized * (1.0 - m.fee);
+                let out = quote * sold / (base + sold);
+                base += seized;
+                quote -= out;
+                *collateral -= seized;
+                *debt -= repay;
+                this_round += 1;
+            }
+            liquidations += this_round;
+            // Arbitrage pulls the pool a share of the way back to outside.
+            let target_base = (base * quote / outside).sqrt();
+            let k = base * quote;
+            base += (target_base - base) * m.resilience;
+            quote = k / base;
+            if this_round == 0 && ((quote / base) / outside - 1.0).abs() < 1e-12 {
+                break;
+            }
+            outside = outside.max(0.0);
+        }
+        liquidations
+    }
+}
