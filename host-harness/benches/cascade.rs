@@ -50,6 +50,33 @@ fn naive_single(bencher: divan::Bencher, accounts: usize) {
         .bench(|| naive::run(divan::black_box(&market)));
 }
 
+/// The single-collateral market with at most 1,000 liquidations per round
+/// (the containment rate limit): a cascade of hundreds of rounds.
+fn long(accounts: usize) -> Scenario {
+    let mut s = single(accounts);
+    s.limits.rate_limit.max_accounts_per_round = 1_000;
+    s.max_rounds = 2_000;
+    s
+}
+
+#[divan::bench(args = [100_000], sample_count = 1, sample_size = 1)]
+fn firesale_long(bencher: divan::Bencher, accounts: usize) {
+    let s = long(accounts);
+    bencher
+        .counter(divan::counter::ItemsCount::new(accounts))
+        .bench(|| run_scenario(divan::black_box(&s), &mut ()).map(|o| o.report.rounds));
+}
+
+#[divan::bench(args = [100_000], sample_count = 1, sample_size = 1)]
+fn naive_long(bencher: divan::Bencher, accounts: usize) {
+    let s = long(accounts);
+    let mut market = naive::Market::from(&s);
+    market.cap = 1_000;
+    bencher
+        .counter(divan::counter::ItemsCount::new(accounts))
+        .bench(|| naive::run(divan::black_box(&market)));
+}
+
 /// 10^5 accounts over 7 risky assets in their own pools.
 fn cross8(accounts: usize) -> Scenario {
     let mut s = Scenario::default_lending();
@@ -107,6 +134,8 @@ mod naive {
         resilience: f64,
         shock: f64,
         max_rounds: u32,
+        /// Most liquidations per round (0: none).
+        pub cap: u64,
     }
 
     impl From<&Scenario> for Market {
@@ -145,6 +174,7 @@ mod naive {
                 resilience,
                 shock: 0.8,
                 max_rounds: s.max_rounds,
+                cap: 0,
             }
         }
     }
@@ -166,7 +196,7 @@ mod naive {
                     continue;
                 }
                 let health = *collateral * price * m.weight / *debt;
-                if health >= 1.0 {
+                if health >= 1.0 || (m.cap > 0 && this_round >= m.cap) {
                     continue;
                 }
                 let share = if health <= m.full_close_health {
