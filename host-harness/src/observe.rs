@@ -1,9 +1,10 @@
 //! A run watched round by round: the per-round timeline, the event log as
 //! JSON lines, and the shock-only baseline that amplification divides by.
 
-use crate::run::{engine, run_scenario, Buffers, Outcome};
+use crate::run::{config, run_scenario, widen, Buffers, Outcome};
 use crate::scenario::Scenario;
-use firesale_core::{Engine, Error, Event, EventSink, Report, StepOutcome};
+use firesale_core::ledger::MAX_ASSETS;
+use firesale_core::{Engine, Error, Event, EventSink, Report, StepOutcome, Storage};
 use std::io::Write;
 
 /// One asset in one round.
@@ -73,13 +74,32 @@ impl EventSink for Recorder<'_> {
 }
 
 /// Runs `scenario` one unit at a time, building the timeline, and writes
-/// the events to `log` if one is given.
+/// the events to `log` if one is given. The engine is sized to the
+/// scenario's assets, as in [`run_scenario`].
 pub fn observe(scenario: &Scenario, log: Option<&mut dyn Write>) -> Result<Observed, RunError> {
+    match scenario.assets.len() {
+        0..=2 => observe_sized::<2>(scenario, log),
+        3..=4 => observe_sized::<4>(scenario, log),
+        5..=8 => observe_sized::<8>(scenario, log),
+        _ => observe_sized::<MAX_ASSETS>(scenario, log),
+    }
+}
+
+fn observe_sized<const A: usize>(
+    scenario: &Scenario,
+    log: Option<&mut dyn Write>,
+) -> Result<Observed, RunError> {
     let shock_only = run_scenario(&scenario.without_accounts(), &mut ())
         .map_err(RunError::Invalid)?
         .report;
     let mut buffers = Buffers::new(scenario);
-    let mut engine = engine(scenario, &mut buffers).map_err(RunError::Invalid)?;
+    let (balances, scratch, flags) = buffers.parts();
+    let storage = Storage {
+        balances,
+        scratch,
+        flags,
+    };
+    let mut engine = Engine::<A>::new(&config(scenario), storage).map_err(RunError::Invalid)?;
     let mut recorder = Recorder {
         pending: Vec::new(),
         log,
@@ -100,7 +120,7 @@ pub fn observe(scenario: &Scenario, log: Option<&mut dyn Write>) -> Result<Obser
     };
     Ok(Observed {
         outcome: Outcome {
-            report: *engine.report(),
+            report: widen(engine.report()),
             termination,
             digest: engine.digest(),
         },
@@ -118,14 +138,14 @@ pub enum RunError {
     Io(std::io::Error),
 }
 
-fn venue_price(engine: &Engine<'_>, asset: usize) -> f64 {
+fn venue_price<const A: usize>(engine: &Engine<'_, A>, asset: usize) -> f64 {
     engine
         .venue(asset)
         .and_then(|v| v.price().ok())
         .map_or(f64::NAN, |p| p.to_f64())
 }
 
-fn record(engine: &Engine<'_>, event: &Event, timeline: &mut Vec<RoundRow>) {
+fn record<const A: usize>(engine: &Engine<'_, A>, event: &Event, timeline: &mut Vec<RoundRow>) {
     match *event {
         Event::RoundStarted { round } => {
             let assets = (0..engine.asset_count())

@@ -106,7 +106,7 @@ pub fn run_sized<const A: usize>(
 }
 
 /// A report of capacity `A` as one of the default capacity.
-fn widen<const A: usize>(r: &Report<A>) -> Report {
+pub fn widen<const A: usize>(r: &Report<A>) -> Report {
     let mut per_asset = [AssetReport::default(); MAX_ASSETS];
     per_asset
         .iter_mut()
