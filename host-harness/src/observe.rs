@@ -1,10 +1,9 @@
 //! A run watched round by round: the per-round timeline, the event log as
 //! JSON lines, and the shock-only baseline that amplification divides by.
 
-use crate::run::{config, run_scenario, widen, Buffers, Outcome};
+use crate::run::{by_capacity, engine_sized, run_scenario, widen, Buffers, Outcome};
 use crate::scenario::Scenario;
-use firesale_core::ledger::MAX_ASSETS;
-use firesale_core::{Engine, Error, Event, EventSink, Report, StepOutcome, Storage};
+use firesale_core::{Engine, Error, Event, EventSink, Report, StepOutcome};
 use std::io::Write;
 
 /// One asset in one round.
@@ -77,12 +76,7 @@ impl EventSink for Recorder<'_> {
 /// the events to `log` if one is given. The engine is sized to the
 /// scenario's assets, as in [`run_scenario`].
 pub fn observe(scenario: &Scenario, log: Option<&mut dyn Write>) -> Result<Observed, RunError> {
-    match scenario.assets.len() {
-        0..=2 => observe_sized::<2>(scenario, log),
-        3..=4 => observe_sized::<4>(scenario, log),
-        5..=8 => observe_sized::<8>(scenario, log),
-        _ => observe_sized::<MAX_ASSETS>(scenario, log),
-    }
+    by_capacity!(scenario.assets.len(), observe_sized(scenario, log))
 }
 
 fn observe_sized<const A: usize>(
@@ -93,13 +87,7 @@ fn observe_sized<const A: usize>(
         .map_err(RunError::Invalid)?
         .report;
     let mut buffers = Buffers::new(scenario);
-    let (balances, scratch, flags) = buffers.parts();
-    let storage = Storage {
-        balances,
-        scratch,
-        flags,
-    };
-    let mut engine = Engine::<A>::new(&config(scenario), storage).map_err(RunError::Invalid)?;
+    let mut engine = engine_sized::<A>(scenario, &mut buffers).map_err(RunError::Invalid)?;
     let mut recorder = Recorder {
         pending: Vec::new(),
         log,

@@ -170,9 +170,9 @@ impl Population {
             row[asset] = held;
             weighted += held * price(assets, asset) * maint_weight(assets, asset);
         }
-        let debt = match draw {
-            Leverage::HealthFactor { min: h, .. } => weighted / h,
-            Leverage::Notional { min: l, .. } => notional * (1.0 - 1.0 / l),
+        let debt = match self.leverage {
+            Leverage::HealthFactor { .. } => weighted / draw,
+            Leverage::Notional { .. } => notional * (1.0 - 1.0 / draw),
         };
         row[0] = -debt;
         debt
@@ -190,26 +190,19 @@ impl Population {
         let liability_weight = assets
             .get(asset)
             .map_or(1.0, |a| a.liability_weights.maint.to_f64());
-        row[0] = match draw {
-            Leverage::HealthFactor { min: h, .. } => h * notional * liability_weight / quote_weight,
-            Leverage::Notional { min: l, .. } => notional * (1.0 + 1.0 / l),
+        row[0] = match self.leverage {
+            Leverage::HealthFactor { .. } => draw * notional * liability_weight / quote_weight,
+            Leverage::Notional { .. } => notional * (1.0 + 1.0 / draw),
         };
         row[asset] = -size;
         size
     }
 
-    /// One draw of leverage, returned as the degenerate range `[x, x]`.
-    fn draw_leverage(&self, rng: &mut SplitMix64) -> Leverage {
-        match self.leverage {
-            Leverage::HealthFactor { min, max } => {
-                let h = rng.range(min, max);
-                Leverage::HealthFactor { min: h, max: h }
-            }
-            Leverage::Notional { min, max } => {
-                let l = rng.range(min, max);
-                Leverage::Notional { min: l, max: l }
-            }
-        }
+    /// One draw of the leverage measure (a health factor or a notional
+    /// leverage, whichever `self.leverage` is).
+    fn draw_leverage(&self, rng: &mut SplitMix64) -> f64 {
+        let (Leverage::HealthFactor { min, max } | Leverage::Notional { min, max }) = self.leverage;
+        rng.range(min, max)
     }
 }
 

@@ -57,6 +57,14 @@ pub fn config(s: &Scenario) -> EngineConfig<'_> {
 
 /// Validates `s` and builds an engine over `buffers`.
 pub fn engine<'a>(s: &'a Scenario, buffers: &'a mut Buffers) -> Result<Engine<'a>, Error> {
+    engine_sized(s, buffers)
+}
+
+/// [`engine`] at capacity `A`.
+pub fn engine_sized<'a, const A: usize>(
+    s: &'a Scenario,
+    buffers: &'a mut Buffers,
+) -> Result<Engine<'a, A>, Error> {
     let (balances, scratch, flags) = buffers.parts();
     Engine::new(
         &config(s),
@@ -68,18 +76,27 @@ pub fn engine<'a>(s: &'a Scenario, buffers: &'a mut Buffers) -> Result<Engine<'a
     )
 }
 
+/// Calls `$f::<A>($args)` with the smallest capacity `A` of 2, 4, 8 or 16
+/// that holds `$assets` assets.
+macro_rules! by_capacity {
+    ($assets:expr, $f:ident($($arg:expr),*)) => {
+        match $assets {
+            0..=2 => $f::<2>($($arg),*),
+            3..=4 => $f::<4>($($arg),*),
+            5..=8 => $f::<8>($($arg),*),
+            _ => $f::<{ firesale_core::ledger::MAX_ASSETS }>($($arg),*),
+        }
+    };
+}
+pub(crate) use by_capacity;
+
 /// Runs a scenario to the end, in an engine sized to its assets: the
 /// smallest capacity of 2, 4, 8 or 16 that holds them. The engine copies its
 /// state once per liquidation as a checkpoint, so a 2-asset market run at
 /// capacity 16 copies eight times what it needs. Results do not depend on
 /// the capacity (`tests`: the same digest at every capacity).
 pub fn run_scenario(scenario: &Scenario, sink: &mut dyn EventSink) -> Result<Outcome, Error> {
-    match scenario.assets.len() {
-        0..=2 => run_sized::<2>(scenario, sink),
-        3..=4 => run_sized::<4>(scenario, sink),
-        5..=8 => run_sized::<8>(scenario, sink),
-        _ => run_sized::<MAX_ASSETS>(scenario, sink),
-    }
+    by_capacity!(scenario.assets.len(), run_sized(scenario, sink))
 }
 
 /// [`run_scenario`] at capacity `A`.
@@ -88,15 +105,7 @@ pub fn run_sized<const A: usize>(
     sink: &mut dyn EventSink,
 ) -> Result<Outcome, Error> {
     let mut buffers = Buffers::new(scenario);
-    let (balances, scratch, flags) = buffers.parts();
-    let mut engine = Engine::<A>::new(
-        &config(scenario),
-        Storage {
-            balances,
-            scratch,
-            flags,
-        },
-    )?;
+    let mut engine = engine_sized::<A>(scenario, &mut buffers)?;
     let termination = engine.run(sink);
     Ok(Outcome {
         report: widen(engine.report()),

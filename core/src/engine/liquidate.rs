@@ -508,9 +508,15 @@ impl<const A: usize> Engine<'_, A> {
             self.state
                 .ledger
                 .transfer(0, Book::Venue, Book::Keepers, proceeds.as_quote_qty())?;
-            self.state
-                .ledger
-                .transfer(0, Book::Venue, Book::Arbitrage, surplus.as_quote_qty())?;
+            // Only equilibrium settlement leaves a surplus.
+            if surplus.is_positive() {
+                self.state.ledger.transfer(
+                    0,
+                    Book::Venue,
+                    Book::Arbitrage,
+                    surplus.as_quote_qty(),
+                )?;
+            }
         }
         // Liability: venue (or keepers, for quote debt) → account.
         if l == 0 {
