@@ -185,6 +185,8 @@ pub enum Invariant {
         /// The account.
         account: u32,
     },
+    /// A unit wrote a second other account's row before a savepoint.
+    UndoJournalFull,
 }
 
 impl From<ConfigError> for Error {

@@ -17,6 +17,7 @@
 //! 2020.
 
 use super::liquidate::Balances;
+use super::undo::UnitSink;
 use super::Engine;
 use crate::account;
 use crate::containment::{AuctionCurve, AuctionRule};
@@ -156,7 +157,7 @@ impl<const A: usize> Engine<'_, A> {
 
     /// Prices, resets, sells and ends every running auction, in the order
     /// they started.
-    pub(super) fn run_auctions(&mut self, sink: &mut dyn EventSink) -> Result<(), StepFault> {
+    pub(super) fn run_auctions(&mut self, sink: &mut UnitSink<'_, A>) -> Result<(), StepFault> {
         let mut i = 0;
         for _ in 0..MAX_AUCTIONS {
             let Some(&auction) = self.state.auctions.get(i) else {
@@ -169,6 +170,8 @@ impl<const A: usize> Engine<'_, A> {
                 self.end_auction(&auction, sink)?;
                 // `retain`, not `remove(i)`: no index to get wrong.
                 self.state.auctions.retain(|x| x.id != auction.id);
+                // The owner's row is written: keep it whatever follows.
+                self.savepoint(sink);
             } else {
                 if let Some(slot) = self.state.auctions.get_mut(i) {
                     *slot = auction;
@@ -291,10 +294,11 @@ impl<const A: usize> Engine<'_, A> {
 
     /// Returns the collateral left to the account, or books the debt not
     /// raised as bad debt (the insurance fund first).
-    fn end_auction(&mut self, a: &Auction, sink: &mut dyn EventSink) -> Result<(), StepFault> {
+    fn end_auction(&mut self, a: &Auction, sink: &mut UnitSink<'_, A>) -> Result<(), StepFault> {
         let asset = usize::from(a.asset);
         let (id, returned) = (a.account as usize, a.lot.max(Qty::ZERO));
         if returned.is_positive() {
+            self.journal(sink, a.account)?;
             let index = self.market(asset)?.deposit_index;
             let row: Balances<A> = self.load(id);
             let stored = row.get(asset).copied().unwrap_or(Qty::ZERO);

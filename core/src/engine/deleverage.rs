@@ -10,6 +10,7 @@
 //! every account as it was.
 
 use super::liquidate::Balances;
+use super::undo::UnitSink;
 use super::Engine;
 use crate::account;
 use crate::containment::AdlRanking;
@@ -241,7 +242,7 @@ impl<const A: usize> Engine<'_, A> {
         &mut self,
         id: u32,
         bal: &mut Balances<A>,
-        sink: &mut dyn EventSink,
+        sink: &mut UnitSink<'_, A>,
     ) -> Result<bool, StepFault> {
         let Some(ranking) = self.containment.deleveraging else {
             return Ok(false);
@@ -261,7 +262,15 @@ impl<const A: usize> Engine<'_, A> {
             else {
                 break;
             };
-            self.slice_balances(&p, &slice, &mut planned)?;
+            // A slice too small to beat rounding (its quote rounds to
+            // nothing) would lower the account's health: it and the rest
+            // of the position are left to the waterfall.
+            let mut next = planned;
+            self.slice_balances(&p, &slice, &mut next)?;
+            if self.maint_health(&next)?.net()? < self.maint_health(&planned)?.net()? {
+                break;
+            }
+            planned = next;
             left = left.sub(slice.qty)?;
             cursor = Some(key);
             slices = slices.saturating_add(1);
@@ -347,8 +356,9 @@ impl<const A: usize> Engine<'_, A> {
         p: &Position,
         slice: &Slice,
         bal: &mut Balances<A>,
-        sink: &mut dyn EventSink,
+        sink: &mut UnitSink<'_, A>,
     ) -> Result<(), StepFault> {
+        self.journal(sink, slice.counterparty)?;
         let other = slice.counterparty as usize;
         let counterparty = self.load(other);
         let (ours, theirs) = self.moved(p, slice, bal, &counterparty)?;
@@ -373,6 +383,8 @@ impl<const A: usize> Engine<'_, A> {
             qty: slice.qty,
             quote: slice.quote,
         });
+        // Both rows are written and the books balance: keep the slice.
+        self.savepoint(sink);
         Ok(())
     }
 }
@@ -465,6 +477,7 @@ impl<const A: usize> Engine<'_, A> {
         bankrupt: u32,
         side: LossSide,
         loss: Qty,
+        sink: &mut UnitSink<'_, A>,
     ) -> Result<Qty, StepFault> {
         let Some(ranking) = self.containment.deleveraging else {
             return Ok(Qty::ZERO);
@@ -493,7 +506,8 @@ impl<const A: usize> Engine<'_, A> {
                     } else {
                         Qty(num::mul_div(loss.0, capacity.0, total.0, Round::Up)?)
                     };
-                    left = left.sub(self.take_loss(id, side, share.min(left).min(capacity))?)?;
+                    left =
+                        left.sub(self.take_loss(id, side, share.min(left).min(capacity), sink)?)?;
                 }
             }
             AdlRanking::Ranked => {
@@ -512,7 +526,7 @@ impl<const A: usize> Engine<'_, A> {
                     let Some((id, capacity, _)) = best else {
                         break;
                     };
-                    left = left.sub(self.take_loss(id, side, capacity.min(left))?)?;
+                    left = left.sub(self.take_loss(id, side, capacity.min(left), sink)?)?;
                 }
             }
         }
@@ -521,7 +535,14 @@ impl<const A: usize> Engine<'_, A> {
 
     /// Lowers account `id`'s loss-asset balance by `amount` into the
     /// bad-debt book.
-    fn take_loss(&mut self, id: usize, side: LossSide, amount: Qty) -> Result<Qty, StepFault> {
+    fn take_loss(
+        &mut self,
+        id: usize,
+        side: LossSide,
+        amount: Qty,
+        sink: &mut UnitSink<'_, A>,
+    ) -> Result<Qty, StepFault> {
+        self.journal(sink, u32::try_from(id).map_err(|_| ArithError::Overflow)?)?;
         let asset = side.loss_asset();
         let index = self.index(asset);
         let stored = self.load(id).get(asset).copied().unwrap_or(Qty::ZERO);
@@ -532,6 +553,11 @@ impl<const A: usize> Engine<'_, A> {
         if index != Ratio::ONE {
             self.state.ledger.add_slack(asset, Fx::from_num(2))?;
         }
+        if let Some(r) = self.state.report.per_asset.get_mut(asset) {
+            r.unrecovered = r.unrecovered.sub(amount)?;
+        }
+        // The row and the books agree: keep the take.
+        self.savepoint(sink);
         Ok(amount)
     }
 }

@@ -8,7 +8,7 @@ use crate::event::{Event, EventSink};
 use crate::num::{self, ArithError, Fx, Price, Round, Value};
 
 /// Containment's share of the engine state.
-#[derive(Clone, Debug)]
+#[derive(Clone, Copy, Debug)]
 pub(super) struct LimitState<const A: usize> {
     /// Debt value repaid by liquidations this round.
     pub round_notional: Value,

@@ -2,6 +2,7 @@
 //! to raise the account's maintenance health, then the bad-debt waterfall if
 //! no collateral is left.
 
+use super::undo::UnitSink;
 use super::Engine;
 use crate::account::{self, Health};
 use crate::error::{Invariant, StepFault};
@@ -263,7 +264,7 @@ impl<const A: usize> Engine<'_, A> {
     pub(super) fn liquidate_account(
         &mut self,
         id: u32,
-        sink: &mut dyn EventSink,
+        sink: &mut UnitSink<'_, A>,
     ) -> Result<(), StepFault> {
         let idx = id as usize;
         let n = self.state.markets.len();

@@ -20,6 +20,7 @@ mod equilibrium;
 mod heap;
 mod limits;
 mod liquidate;
+mod undo;
 mod waterfall;
 
 pub use auction::MAX_AUCTIONS;
@@ -45,6 +46,7 @@ use crate::shock::{validate_schedule, Shock, ShockKind};
 use crate::venue::{Fill, Venue};
 use heap::Heap;
 use limits::LimitState;
+use undo::UnitSink;
 
 /// Longest oracle lag, in rounds.
 pub const MAX_ORACLE_LAG: usize = 15;
@@ -123,21 +125,8 @@ struct Market {
     initial_total: Qty,
 }
 
-/// Counts the events a unit emits, so a rollback can say how many it undid.
-struct Counting<'a> {
-    inner: &'a mut dyn EventSink,
-    events: u32,
-}
-
-impl EventSink for Counting<'_> {
-    fn emit(&mut self, event: &Event) {
-        self.events = self.events.saturating_add(1);
-        self.inner.emit(event);
-    }
-}
-
 /// The engine's own state that a unit may change: saved whole before a unit
-/// and restored if the unit fails.
+/// and restored if the unit fails (see `undo`).
 #[derive(Clone)]
 struct State<const A: usize> {
     markets: heapless::Vec<Market, A>,
@@ -161,6 +150,49 @@ struct State<const A: usize> {
     /// This round's clearing prices under equilibrium settlement.
     clearing: Option<[Price; A]>,
     phase: Phase,
+}
+
+impl<const A: usize> State<A> {
+    /// Overwrites `self` with `src` in place, with no temporary copy on
+    /// the stack (`clone_from` would build one: a firmware could not hold
+    /// it beside the engine and the unit's saved state).
+    fn copy_from(&mut self, src: &Self) {
+        let Self {
+            markets,
+            indices,
+            maint_prices,
+            ledger,
+            report,
+            insurance,
+            round,
+            history_head,
+            next_shock,
+            round_liquidations,
+            round_changed_accounts,
+            limits,
+            auctions,
+            clearing,
+            phase,
+        } = src;
+        self.markets.clear();
+        // Same capacity on both sides: the extension cannot fail.
+        let _ = self.markets.extend_from_slice(markets);
+        self.indices = *indices;
+        self.maint_prices = *maint_prices;
+        self.ledger = *ledger;
+        self.report = *report;
+        self.insurance = *insurance;
+        self.round = *round;
+        self.history_head = *history_head;
+        self.next_shock = *next_shock;
+        self.round_liquidations = *round_liquidations;
+        self.round_changed_accounts = *round_changed_accounts;
+        self.limits = *limits;
+        self.auctions.clear();
+        let _ = self.auctions.extend_from_slice(auctions);
+        self.clearing = *clearing;
+        self.phase = *phase;
+    }
 }
 
 /// The cascade engine over caller storage, holding up to `A` assets (the
@@ -302,29 +334,30 @@ impl<'s, const A: usize> Engine<'s, A> {
                 ..AssetReport::default()
             };
         }
+        let state = State {
+            markets,
+            indices: [Ratio::ONE; A],
+            maint_prices: [WeightedPrice::default(); A],
+            ledger: Ledger::default(),
+            report,
+            insurance: config.insurance_fund,
+            round: 0,
+            history_head: 0,
+            next_shock: 0,
+            round_liquidations: 0,
+            round_changed_accounts: 0,
+            limits: LimitState::new(
+                config
+                    .containment
+                    .keepers
+                    .map_or(Value::ZERO, |k| k.initial),
+            ),
+            auctions: heapless::Vec::new(),
+            clearing: None,
+            phase: Phase::BeginRound,
+        };
         let mut engine = Self {
-            state: State {
-                markets,
-                indices: [Ratio::ONE; A],
-                maint_prices: [WeightedPrice::default(); A],
-                ledger: Ledger::default(),
-                report,
-                insurance: config.insurance_fund,
-                round: 0,
-                history_head: 0,
-                next_shock: 0,
-                round_liquidations: 0,
-                round_changed_accounts: 0,
-                limits: LimitState::new(
-                    config
-                        .containment
-                        .keepers
-                        .map_or(Value::ZERO, |k| k.initial),
-                ),
-                auctions: heapless::Vec::new(),
-                clearing: None,
-                phase: Phase::BeginRound,
-            },
+            state,
             policy: config.policy,
             max_rounds: config.max_rounds,
             lag: usize::from(config.oracle_lag_rounds),
@@ -551,50 +584,6 @@ impl<'s, const A: usize> Engine<'s, A> {
         self.atomically(Some(id), sink, |e, sink| e.liquidate_account(id, sink))
     }
 
-    /// Runs `work`. A venue that cannot fill a trade fails before anything
-    /// of that trade is applied, so the state stays as it is and the run ends
-    /// with the market broken. Any other failure (overflow, a broken
-    /// invariant) restores the engine's own state and the balances and flag
-    /// of `account`, the only storage a unit writes, and reports how many of
-    /// the unit's events were undone ([`Event::RolledBack`]).
-    fn atomically(
-        &mut self,
-        account: Option<u32>,
-        sink: &mut dyn EventSink,
-        work: impl FnOnce(&mut Self, &mut dyn EventSink) -> Result<(), StepFault>,
-    ) -> Result<(), (StepFault, Option<u32>)> {
-        let saved = self.state.clone();
-        let row = account.map(|id| (id, self.load(id as usize), self.flag_word(id)));
-        let mut counting = Counting {
-            inner: sink,
-            events: 0,
-        };
-        let Err(fault) = work(self, &mut counting) else {
-            return Ok(());
-        };
-        if let StepFault::VenueExhausted { .. } = fault {
-            return Err((fault, account));
-        }
-        self.state = saved;
-        if let Some((id, balances, flags)) = row {
-            let n = self.state.markets.len();
-            let start = (id as usize).saturating_mul(n);
-            if let Some(stored) = self.balances.get_mut(start..start.saturating_add(n)) {
-                stored.iter_mut().zip(balances).for_each(|(s, b)| *s = b);
-            }
-            if let Some(word) = self.flags.get_mut((id / 32) as usize) {
-                *word = flags;
-            }
-        }
-        if counting.events > 0 {
-            counting.inner.emit(&Event::RolledBack {
-                round: self.state.round,
-                events: counting.events,
-            });
-        }
-        Err((fault, account))
-    }
-
     fn begin_round(&mut self, sink: &mut dyn EventSink) -> Result<(), StepFault> {
         self.state.round = self.state.round.saturating_add(1);
         self.state.report.rounds = self.state.round;
@@ -736,7 +725,7 @@ impl<'s, const A: usize> Engine<'s, A> {
         Ok(())
     }
 
-    fn end_round(&mut self, sink: &mut dyn EventSink) -> Result<(), StepFault> {
+    fn end_round(&mut self, sink: &mut UnitSink<'_, A>) -> Result<(), StepFault> {
         self.run_auctions(sink)?;
         let mut stationary = true;
         for asset in 0..self.state.markets.len() {

@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::asset::Weights;
+use crate::error::Invariant;
 use crate::event::Event;
 use crate::num::Fx;
 use crate::venue::VenueConfig;
@@ -366,4 +367,99 @@ fn invalid_configurations_are_named_errors() {
             ..
         }))
     ));
+}
+
+/// A unit that writes another account's row and then fails leaves that row
+/// as it was; one that took a savepoint keeps what came before it. Either
+/// way the books balance.
+#[test]
+fn a_failed_unit_restores_other_rows_up_to_its_last_savepoint() {
+    let assets = market(0.1, 0.5);
+    let mut balances = std::vec![
+        Qty::from_int(10),
+        Qty::from_int(1),
+        Qty::from_int(20),
+        Qty::from_int(2),
+        Qty::from_int(30),
+        Qty::from_int(3),
+    ];
+    let original = balances.clone();
+    let mut scratch = std::vec![Candidate::default(); 3];
+    let mut flags = std::vec![0u32; flag_words(3)];
+    let config = EngineConfig {
+        assets: &assets,
+        policy: Policy::Absorb,
+        max_rounds: 5,
+        oracle_lag_rounds: 0,
+        insurance_fund: Value::ZERO,
+        shocks: &[],
+        containment: crate::Containment::OFF,
+    };
+    let storage = Storage {
+        balances: &mut balances,
+        scratch: &mut scratch,
+        flags: &mut flags,
+    };
+    let mut engine: Engine<'_, 2> = Engine::new(&config, storage).unwrap();
+    let overflow = StepFault::Arith(ArithError::Overflow);
+    // Move one quote unit from account 1 to account 2 with the books
+    // unchanged (accounts to accounts), then fail.
+    fn transfer(
+        e: &mut Engine<'_, 2>,
+        sink: &mut UnitSink<'_, 2>,
+        to: u32,
+        amount: i64,
+    ) -> Result<(), StepFault> {
+        e.journal(sink, to)?;
+        let b = e.load(to as usize);
+        e.store(to as usize, 0, b[0].add(Qty::from_int(amount))?)
+    }
+    let mut log = Log::default();
+    let failed = engine.atomically(Some(1), &mut log, |e, sink| {
+        transfer(e, sink, 1, -1)?;
+        transfer(e, sink, 2, 1)?;
+        sink.emit(&Event::RoundStarted { round: 0 });
+        Err(overflow)
+    });
+    assert_eq!(failed, Err((overflow, Some(1))));
+    assert_eq!(engine.load(1)[0], original[2]);
+    assert_eq!(engine.load(2)[0], original[4]);
+    assert_eq!(engine.audit(), Ok(()));
+    assert_eq!(
+        log.0.last(),
+        Some(&Event::RolledBack {
+            round: 0,
+            events: 1
+        })
+    );
+
+    // With a savepoint after the first pair, only the second is undone.
+    let mut log = Log::default();
+    let failed = engine.atomically(Some(1), &mut log, |e, sink| {
+        transfer(e, sink, 1, -1)?;
+        transfer(e, sink, 2, 1)?;
+        sink.emit(&Event::RoundStarted { round: 0 });
+        e.savepoint(sink);
+        transfer(e, sink, 1, -1)?;
+        transfer(e, sink, 0, 1)?;
+        Err(overflow)
+    });
+    assert_eq!(failed, Err((overflow, Some(1))));
+    assert_eq!(engine.load(1)[0], Qty::from_int(19));
+    assert_eq!(engine.load(2)[0], Qty::from_int(31));
+    assert_eq!(engine.load(0)[0], original[0]);
+    assert_eq!(engine.audit(), Ok(()));
+    assert_eq!(log.0.len(), 1, "nothing after the savepoint was emitted");
+
+    // Two other rows before a savepoint are refused, not silently lost.
+    let mut log = Log::default();
+    let failed = engine.atomically(None, &mut log, |e, sink| {
+        transfer(e, sink, 0, 1)?;
+        transfer(e, sink, 2, -1)
+    });
+    assert_eq!(
+        failed,
+        Err((StepFault::Invariant(Invariant::UndoJournalFull), None))
+    );
+    assert_eq!(engine.load(0)[0], original[0]);
 }

@@ -12,6 +12,7 @@
 //! so an arithmetic failure while planning leaves the state as it was.
 
 use super::liquidate::Balances;
+use super::undo::UnitSink;
 use super::Engine;
 use crate::error::StepFault;
 use crate::event::{Event, EventSink};
@@ -47,7 +48,7 @@ impl<const A: usize> Engine<'_, A> {
         id: u32,
         bal: &mut Balances<A>,
         exposure: Option<usize>,
-        sink: &mut dyn EventSink,
+        sink: &mut UnitSink<'_, A>,
     ) -> Result<(), StepFault> {
         for asset in 0..self.state.markets.len() {
             let Some(&stored) = bal.get(asset) else {
@@ -80,8 +81,13 @@ impl<const A: usize> Engine<'_, A> {
                 .transfer(asset, Book::BadDebt, Book::Accounts, debt)?;
             self.commit_cover(asset, &cover)?;
             self.commit_haircut(asset, &haircut)?;
+            // The bad-debt book now holds what the haircut left; it and the
+            // report agree at every deleveraging savepoint.
+            if let Some(a) = self.state.report.per_asset.get_mut(asset) {
+                a.unrecovered = a.unrecovered.add(left.sub(haircut.qty)?)?;
+            }
             let deleveraged = match loss_side {
-                Some(side) => self.deleverage_loss(id, side, left)?,
+                Some(side) => self.deleverage_loss(id, side, left, sink)?,
                 None => Qty::ZERO,
             };
             let unrecovered = left.sub(haircut.qty)?.sub(deleveraged)?;
@@ -99,7 +105,6 @@ impl<const A: usize> Engine<'_, A> {
                 a.covered = a.covered.add(cover.qty)?;
                 a.socialized = a.socialized.add(haircut.qty)?;
                 a.deleveraged = a.deleveraged.add(deleveraged)?;
-                a.unrecovered = a.unrecovered.add(unrecovered)?;
                 a.deposit_index = haircut.new_index;
             }
             sink.emit(&Event::Bankruptcy {
