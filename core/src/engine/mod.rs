@@ -20,6 +20,7 @@ mod equilibrium;
 mod heap;
 mod limits;
 mod liquidate;
+mod scan;
 mod undo;
 mod waterfall;
 
@@ -39,12 +40,12 @@ use crate::ledger::{Book, Ledger, MAX_ASSETS};
 /// Most assets an engine's type can hold: liquidations mark skipped
 /// collateral in a `u32`.
 pub const ASSET_CAPACITY_LIMIT: usize = 32;
-use crate::num::{ArithError, Price, Qty, Ratio, Value};
+use crate::num::{ArithError, Fx, Price, Qty, Ratio, Value};
 use crate::policy::Policy;
 use crate::report::{AssetReport, Report};
 use crate::shock::{validate_schedule, Shock, ShockKind};
 use crate::venue::{Fill, Venue};
-use heap::Heap;
+use heap::{Candidates, Watch};
 use limits::LimitState;
 use undo::UnitSink;
 
@@ -102,6 +103,7 @@ pub enum StepOutcome {
 enum Phase {
     BeginRound,
     Scan { next: usize },
+    Watch,
     Liquidate,
     EndRound,
     Done(Termination),
@@ -209,6 +211,7 @@ pub struct Engine<'s, const A: usize = MAX_ASSETS> {
     budgets: bool,
     initial_insurance: Value,
     heap_len: usize,
+    scan: scan::ScanState<A>,
     balances: &'s mut [Qty],
     scratch: &'s mut [Candidate],
     flags: &'s mut [u32],
@@ -373,6 +376,7 @@ impl<'s, const A: usize> Engine<'s, A> {
             },
             initial_insurance: config.insurance_fund,
             heap_len: 0,
+            scan: scan::ScanState::new(),
             balances: storage.balances,
             scratch: storage.scratch,
             flags: storage.flags,
@@ -529,6 +533,7 @@ impl<'s, const A: usize> Engine<'s, A> {
         match self.state.phase {
             // A scan mutates nothing before its last fallible operation.
             Phase::Scan { next } => self.scan(next).map_err(|f| (f, u32::try_from(next).ok())),
+            Phase::Watch => self.watch_unit().map_err(|f| (f, None)),
             Phase::BeginRound => self.begin_round_unit(sink),
             Phase::EndRound => self.end_round_unit(sink),
             Phase::Liquidate => {
@@ -536,11 +541,12 @@ impl<'s, const A: usize> Engine<'s, A> {
                     // A rate limit or the keepers' capital is spent: the
                     // remaining candidates wait for the next round's scan.
                     self.defer(self.heap_len);
-                    self.heap_len = 0;
-                    self.state.phase = Phase::EndRound;
-                    return Ok(());
+                    return self
+                        .rewatch_candidates()
+                        .map(|()| self.state.phase = Phase::EndRound)
+                        .map_err(|f| (f, None));
                 }
-                let mut heap = Heap {
+                let mut heap = Candidates {
                     slots: self.scratch,
                     len: self.heap_len,
                 };
@@ -551,7 +557,12 @@ impl<'s, const A: usize> Engine<'s, A> {
                         self.state.phase = Phase::EndRound;
                         Ok(())
                     }
-                    Some(c) => self.liquidate_unit(c.id, sink),
+                    Some(c) => {
+                        self.liquidate_unit(c.id, sink)?;
+                        // Its balances changed: evaluate it next round.
+                        self.watch_account(c.id, Fx::ZERO)
+                            .map_err(|f| (f, Some(c.id)))
+                    }
                 }
             }
             Phase::Done(_) => Ok(()),
@@ -625,7 +636,7 @@ impl<'s, const A: usize> Engine<'s, A> {
         }
         self.refresh_prices();
         self.track_prices()?;
-        self.state.phase = Phase::Scan { next: 0 };
+        self.state.phase = self.start_scan()?;
         sink.emit(&Event::RoundStarted {
             round: self.state.round,
         });
@@ -691,37 +702,6 @@ impl<'s, const A: usize> Engine<'s, A> {
         self.state
             .ledger
             .transfer(0, Book::Venue, party, fill.quote_out.as_quote_qty())?;
-        Ok(())
-    }
-
-    fn scan(&mut self, id: usize) -> Result<(), StepFault> {
-        let n = self.state.markets.len();
-        let start = id.saturating_mul(n);
-        let stored = self
-            .balances
-            .get(start..start.saturating_add(n))
-            .unwrap_or(&[]);
-        let net = account::health(stored, &self.state.indices, &self.state.maint_prices)?.net()?;
-        if net.is_negative() {
-            let mut heap = Heap {
-                slots: self.scratch,
-                len: self.heap_len,
-            };
-            let id32 = u32::try_from(id).map_err(|_| ArithError::Overflow)?;
-            if !heap.push(Candidate {
-                health: net,
-                id: id32,
-            }) {
-                return Err(StepFault::Arith(ArithError::Overflow));
-            }
-            self.heap_len = heap.len;
-        }
-        let next = id.saturating_add(1);
-        self.state.phase = if next < self.accounts {
-            Phase::Scan { next }
-        } else {
-            Phase::Liquidate
-        };
         Ok(())
     }
 
@@ -794,6 +774,7 @@ impl<'s, const A: usize> Engine<'s, A> {
         let (tag, at) = match self.state.phase {
             Phase::BeginRound => (0, 0),
             Phase::Scan { next } => (1, next),
+            Phase::Watch => (5, 0),
             Phase::Liquidate => (2, self.heap_len),
             Phase::EndRound => (3, 0),
             Phase::Done(_) => (4, 0),

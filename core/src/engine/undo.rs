@@ -113,7 +113,10 @@ impl<const A: usize> Engine<'_, A> {
 
     /// Journals account `id`'s row before the unit writes it. One other
     /// row at a time: a second one before a savepoint is a kernel bug.
-    pub(super) fn journal(&self, sink: &mut UnitSink<'_, A>, id: u32) -> Result<(), StepFault> {
+    pub(super) fn journal(&mut self, sink: &mut UnitSink<'_, A>, id: u32) -> Result<(), StepFault> {
+        // A row changed outside its own liquidation: the next round's scan
+        // must see it (see `scan`).
+        self.scan.rescan = true;
         let undo = &mut sink.undo;
         if undo.own.is_some_and(|r| r.id == id) {
             return Ok(());

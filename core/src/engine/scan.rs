@@ -1,0 +1,272 @@
+//! Finding this round's liquidatable accounts without rescanning them all.
+//!
+//! An account's maintenance health is `Σ sᵢ·xᵢ`, a sum of terms in its
+//! balances `sᵢ` and the per-asset factors `xᵢ` (deposit index × weighted
+//! asset price for a deposit, weighted liability price for a debt). If every
+//! factor moves by at most a relative `ε`, the health moves by at most
+//! `ε·gross`, where `gross = Σ |sᵢ·xᵢ|`. The engine keeps the drift
+//! `G = Π (1 + εᵣ)` over rounds (rounded up). An account evaluated at drift
+//! `G₀` with health `net` and `gross` cannot have gone negative while
+//! `G/G₀ − 1 < net / gross`: it is put on a watch list (a heap in the top of
+//! the scratch) keyed by the trigger `G₀·(1 + net/gross)` (rounded down,
+//! after a slack that covers every term's rounding), and a round evaluates
+//! only the accounts whose trigger the drift has reached, plus those whose
+//! balances changed (re-watched with a trigger of zero). A falling price
+//! thus walks down the watch list; cross-margined accounts far from their
+//! threshold are not touched.
+//!
+//! The candidates found are exactly those of a full scan (every account
+//! that is negative now is due), and the candidate heap orders them by
+//! `(health, id)`, a total order, so liquidations, events and digests are
+//! the same bit for bit. A full scan still runs in the first round, after
+//! a unit wrote another account's row (deleveraging, auctions), when the
+//! drift grows past `MAX_DRIFT`, or on every round if asked
+//! ([`Engine::scan_every_round`]); tests compare both.
+
+use super::{Candidate, Candidates, Engine, Phase, Watch};
+use crate::account::{self, WeightedPrice};
+use crate::error::StepFault;
+use crate::num::{self, ArithError, Fx, Ratio, Round, Value};
+
+/// Past this drift the triggers lose precision: a full scan restarts it.
+const MAX_DRIFT: i32 = 1 << 20;
+
+/// The incremental scan's bookkeeping.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct ScanState<const A: usize> {
+    /// Entries of the watch list (the top of the scratch).
+    pub watch_len: usize,
+    /// `G`, the product of `1 + ε` over the rounds since the last full scan.
+    pub drift: Fx,
+    /// The factors of the last scan, to measure the next round's `ε`.
+    seen_index: [Ratio; A],
+    seen_prices: [WeightedPrice; A],
+    /// An upper bound on the rounding of one health evaluation.
+    slack: Fx,
+    /// A row changed outside its own liquidation: scan everything.
+    pub rescan: bool,
+    /// Whether a watch list exists (after the first full scan).
+    built: bool,
+    /// Scan every account every round (the reference behaviour).
+    pub every_round: bool,
+}
+
+impl<const A: usize> ScanState<A> {
+    pub(super) fn new() -> Self {
+        Self {
+            watch_len: 0,
+            drift: Fx::ONE,
+            seen_index: [Ratio::ONE; A],
+            seen_prices: [WeightedPrice::default(); A],
+            slack: Fx::ZERO,
+            rescan: false,
+            built: false,
+            every_round: false,
+        }
+    }
+}
+
+/// Bounds `[lo, hi]` on the exact product `a·b` of non-negative numbers.
+fn product_bounds(a: Fx, b: Fx) -> Result<(Fx, Fx), ArithError> {
+    Ok((num::mul(a, b, Round::Down)?, num::mul(a, b, Round::Up)?))
+}
+
+/// The largest relative move from `old` to `new` (each given as bounds on
+/// an exact non-negative value), rounded up; `None` if `old` may be zero.
+fn relative_move(old: (Fx, Fx), new: (Fx, Fx)) -> Result<Option<Fx>, ArithError> {
+    let (old_lo, old_hi) = old;
+    let (new_lo, new_hi) = new;
+    if old_lo <= Fx::ZERO {
+        // A factor that was zero stays zero or moves without bound.
+        return Ok((new_hi <= Fx::ZERO && old_hi <= Fx::ZERO).then_some(Fx::ZERO));
+    }
+    let up = num::sub(new_hi, old_lo)?.max(Fx::ZERO);
+    let down = num::sub(old_hi, new_lo)?.max(Fx::ZERO);
+    Ok(Some(num::div(up.max(down), old_lo, Round::Up)?))
+}
+
+impl<const A: usize> Engine<'_, A> {
+    /// Rescans every account every round, as the reference scan does: the
+    /// results are the same; only the work differs. For tests and
+    /// benchmarks.
+    pub fn scan_every_round(&mut self, on: bool) {
+        self.scan.every_round = on;
+    }
+
+    /// Chooses this round's scan after the round's prices are set: the
+    /// full scan, or the watch list if the drift can be measured.
+    pub(super) fn start_scan(&mut self) -> Result<Phase, StepFault> {
+        let n = self.state.markets.len();
+        let mut slack = Fx::ZERO;
+        let mut epsilon = Fx::ZERO;
+        let mut measurable = true;
+        for i in 0..n {
+            let (index, prices) = (self.state.indices.get(i), self.state.maint_prices.get(i));
+            let (Some(&index), Some(&prices)) = (index, prices) else {
+                return Err(ArithError::Domain.into());
+            };
+            slack = num::add(slack, num::add(prices.asset, prices.liability)?)?;
+            let (seen_index, seen_prices) = (
+                self.scan.seen_index.get(i).copied().unwrap_or(Ratio::ONE),
+                self.scan.seen_prices.get(i).copied().unwrap_or_default(),
+            );
+            if index == seen_index && prices == seen_prices {
+                continue;
+            }
+            let deposit = relative_move(
+                product_bounds(seen_index.0, seen_prices.asset)?,
+                product_bounds(index.0, prices.asset)?,
+            )?;
+            let debt = relative_move(
+                (seen_prices.liability, seen_prices.liability),
+                (prices.liability, prices.liability),
+            )?;
+            match (deposit, debt) {
+                (Some(d), Some(l)) => epsilon = epsilon.max(d).max(l),
+                _ => measurable = false,
+            }
+        }
+        // 64 ulps per unit of weighted price and per asset: each term of a
+        // health floors twice, at most `(x + 1)` ulps, at the scan and at
+        // the round that reads the trigger, where `x` is at most doubled.
+        let count = Fx::from_num(u8::try_from(n).unwrap_or(u8::MAX));
+        self.scan.slack = num::mul(num::add(slack, count)?, Fx::from_bits(1 << 6), Round::Up)?;
+        let s = &mut self.scan;
+        s.seen_index = self.state.indices;
+        s.seen_prices = self.state.maint_prices;
+        let drift = num::mul(s.drift, num::add(Fx::ONE, epsilon)?, Round::Up).ok();
+        let drift = drift.filter(|g| *g < Fx::from_num(MAX_DRIFT) && measurable);
+        match drift {
+            Some(g) if s.built && !s.rescan && !s.every_round => {
+                s.drift = g;
+                Ok(Phase::Watch)
+            }
+            _ => {
+                s.drift = Fx::ONE;
+                s.watch_len = 0;
+                s.rescan = false;
+                s.built = true;
+                Ok(Phase::Scan { next: 0 })
+            }
+        }
+    }
+
+    /// One unit of the full scan: evaluates account `id`.
+    pub(super) fn scan(&mut self, id: usize) -> Result<(), StepFault> {
+        self.evaluate(id)?;
+        let next = id.saturating_add(1);
+        self.state.phase = if next < self.accounts {
+            Phase::Scan { next }
+        } else {
+            Phase::Liquidate
+        };
+        Ok(())
+    }
+
+    /// One unit of the incremental scan: evaluates the account first on
+    /// the watch list if the drift has reached its trigger; else the scan
+    /// is over.
+    pub(super) fn watch_unit(&mut self) -> Result<(), StepFault> {
+        let drift = self.scan.drift;
+        let mut watch = self.watch();
+        let due = watch.peek().filter(|w| w.health.0 <= drift);
+        let Some(entry) = due.and_then(|_| watch.pop()) else {
+            self.state.phase = Phase::Liquidate;
+            return Ok(());
+        };
+        self.scan.watch_len = watch.len;
+        self.evaluate(entry.id as usize)
+    }
+
+    /// The watch list, over the scratch above the candidates.
+    fn watch(&mut self) -> Watch<'_> {
+        let from = self.heap_len.min(self.scratch.len());
+        Watch {
+            slots: self.scratch.get_mut(from..).unwrap_or(&mut []),
+            len: self.scan.watch_len,
+        }
+    }
+
+    /// Moves the candidates left this round (deferred by a budget) to the
+    /// watch list, due at the next round.
+    pub(super) fn rewatch_candidates(&mut self) -> Result<(), StepFault> {
+        while self.heap_len > 0 {
+            let mut heap = Candidates {
+                slots: &mut *self.scratch,
+                len: self.heap_len,
+            };
+            let Some(c) = heap.pop() else { break };
+            self.heap_len = heap.len;
+            self.watch_account(c.id, Fx::ZERO)?;
+        }
+        Ok(())
+    }
+
+    /// Puts account `id` on the watch list with `trigger` (zero: evaluate
+    /// it at the next round's scan).
+    pub(super) fn watch_account(&mut self, id: u32, trigger: Fx) -> Result<(), StepFault> {
+        let mut watch = self.watch();
+        if !watch.push(Candidate {
+            health: Value(trigger),
+            id,
+        }) {
+            return Err(StepFault::Arith(ArithError::Overflow));
+        }
+        self.scan.watch_len = watch.len;
+        Ok(())
+    }
+
+    /// Evaluates account `id` at this round's prices: a candidate if its
+    /// health is negative, else watched until the drift can make it so.
+    fn evaluate(&mut self, id: usize) -> Result<(), StepFault> {
+        let n = self.state.markets.len();
+        let start = id.saturating_mul(n);
+        let stored = self
+            .balances
+            .get(start..start.saturating_add(n))
+            .unwrap_or(&[]);
+        let health = account::health(stored, &self.state.indices, &self.state.maint_prices)?;
+        let net = health.net()?;
+        let id32 = u32::try_from(id).map_err(|_| ArithError::Overflow)?;
+        if net.is_negative() {
+            // The candidates grow into the slot the watch list gave up.
+            let end = self
+                .scratch
+                .len()
+                .saturating_sub(self.scan.watch_len)
+                .min(self.scratch.len());
+            let mut heap = Candidates {
+                slots: self.scratch.get_mut(..end).unwrap_or(&mut []),
+                len: self.heap_len,
+            };
+            if !heap.push(Candidate {
+                health: net,
+                id: id32,
+            }) {
+                return Err(StepFault::Arith(ArithError::Overflow));
+            }
+            self.heap_len = heap.len;
+            return Ok(());
+        }
+        let trigger = self.trigger(net, health.assets, health.liabilities)?;
+        self.watch_account(id32, trigger)
+    }
+
+    /// `G·(1 + (net − slack)/(gross + slack))`, rounded down, and above
+    /// the drift now; an account without liabilities never goes negative.
+    fn trigger(&self, net: Value, assets: Value, liabilities: Value) -> Result<Fx, ArithError> {
+        if !liabilities.is_positive() {
+            return Ok(Fx::MAX);
+        }
+        let drift = self.scan.drift;
+        let least = num::add(drift, num::ULP)?;
+        let margin = num::sub(net.0, self.scan.slack)?;
+        if !margin.is_positive() {
+            return Ok(least);
+        }
+        let gross = num::add(num::add(assets.0, liabilities.0)?, self.scan.slack)?;
+        let room = num::div(margin, gross, Round::Down)?;
+        let trigger = num::mul(drift, num::add(Fx::ONE, room)?, Round::Down)?;
+        Ok(trigger.max(least))
+    }
+}

@@ -1,0 +1,135 @@
+//! The incremental scan (a watch list keyed by price drift, see
+//! core/src/engine/scan.rs) against the reference scan of every account
+//! every round: the same digest, events, report and ending, on generated
+//! markets of every kind (cross-margined, long and short, every venue and
+//! policy, containment on), on the bundled replays, and under budgets;
+//! and far fewer health evaluations on a large market.
+
+use firesale_core::{Event, EventSink, Report, StepOutcome, Termination};
+use firesale_harness::population::Population;
+use firesale_harness::rng::SplitMix64;
+use firesale_harness::run::{engine, Buffers};
+use firesale_harness::{bundled, Scenario};
+use firesale_tests::{bytes, strategies};
+use proptest::prelude::*;
+
+#[derive(Default)]
+struct Log(Vec<Event>);
+
+impl EventSink for Log {
+    fn emit(&mut self, e: &Event) {
+        self.0.push(*e);
+    }
+}
+
+#[derive(Debug, PartialEq)]
+struct Run {
+    digest: u64,
+    events: Vec<Event>,
+    report: Report,
+    termination: Termination,
+    units: u64,
+}
+
+/// Runs `s` one unit at a time (`budget` 1) or in larger steps; `None` if
+/// the configuration is invalid.
+fn run(s: &Scenario, every_round: bool, budget: u32) -> Option<Run> {
+    let mut buffers = Buffers::new(s);
+    let mut e = engine(s, &mut buffers).ok()?;
+    e.scan_every_round(every_round);
+    let mut log = Log::default();
+    let mut units = 0u64;
+    loop {
+        units += 1;
+        if let StepOutcome::Done(termination) = e.step(budget, &mut log) {
+            assert_eq!(e.audit(), Ok(()));
+            return Some(Run {
+                digest: e.digest(),
+                events: log.0,
+                report: *e.report(),
+                termination,
+                units,
+            });
+        }
+        assert!(units < 50_000_000, "the run does not end");
+    }
+}
+
+fn assert_same(s: &Scenario, budget: u32) -> Option<Report> {
+    let full = run(s, true, budget)?;
+    let incremental = run(s, false, budget).expect("valid once, valid twice");
+    assert_eq!(incremental.digest, full.digest, "{}", s.name);
+    assert_eq!(incremental.events, full.events, "{}", s.name);
+    assert_eq!(incremental.report, full.report, "{}", s.name);
+    assert_eq!(incremental.termination, full.termination, "{}", s.name);
+    Some(full.report)
+}
+
+proptest! {
+    #[test]
+    fn generated_markets_cascade_the_same_under_both_scans(
+        (scenario, budgets) in strategies::scenario()
+    ) {
+        assert_same(&scenario, budgets[0]);
+    }
+}
+
+/// The fuzzers' byte-string scenarios: containment (rate limits, halts,
+/// auctions, the backstop, auto-deleveraging, equilibrium settlement) on.
+#[test]
+fn byte_string_markets_with_containment_cascade_the_same() {
+    let mut rng = SplitMix64::new(4_242);
+    let (mut valid, mut liquidations) = (0, 0);
+    for _ in 0..300 {
+        let data: Vec<u8> = (0..240).map(|_| rng.next_u64() as u8).collect();
+        let (scenario, _) = bytes::scenario(&data);
+        if let Some(report) = assert_same(&scenario, 1) {
+            valid += 1;
+            liquidations += report.liquidations;
+        }
+    }
+    assert!(valid > 100, "only {valid} valid scenarios");
+    assert!(liquidations > 100, "only {liquidations} liquidations");
+}
+
+#[test]
+fn the_bundled_scenarios_cascade_the_same() {
+    for name in [
+        "default",
+        "perp-squeeze",
+        "cross-margin",
+        "black-thursday-2020",
+        "compound-dai-2020",
+        "perp-crash-2025",
+    ] {
+        let scenario = bundled::find(name)
+            .expect("bundled")
+            .scenario()
+            .expect("parses");
+        assert_same(&scenario, 64).expect("valid");
+    }
+}
+
+/// The point of the watch list: a market of 20,000 accounts whose price
+/// falls for tens of rounds is evaluated far fewer times than rounds ×
+/// accounts (units count evaluations, liquidations and round edges).
+#[test]
+fn a_long_decline_evaluates_a_fraction_of_the_accounts_per_round() {
+    let mut s = bundled::find("default")
+        .expect("bundled")
+        .scenario()
+        .expect("parses");
+    s.balances = Population::lending(20_000, 7, 1).generate(&s.assets);
+    s.limits.rate_limit.max_accounts_per_round = 200;
+    let full = run(&s, true, 1).expect("valid");
+    let incremental = run(&s, false, 1).expect("valid");
+    assert_eq!(incremental.digest, full.digest);
+    let rounds = u64::from(full.report.rounds);
+    assert!(rounds >= 20, "a long cascade: {rounds} rounds");
+    assert!(
+        incremental.units * 5 < full.units,
+        "incremental {} units, full {} units over {rounds} rounds",
+        incremental.units,
+        full.units
+    );
+}
