@@ -39,14 +39,14 @@ proptest! {
         prop_assert!(!run.report.insurance_fund.is_negative());
     }
 
-    /// Termination: a run takes at most `max_rounds × (3 + 2·accounts)` units
+    /// Termination: a run takes at most `max_rounds × (4 + 2·accounts)` units
     /// of work (docs/semantics.md). Catches a unit that does no work and
     /// loops, or a round that revisits accounts.
     #[test]
     fn every_run_ends_within_the_documented_bound((s, _) in scenario()) {
         let mut b = Buffers::new(&s);
         let mut e = engine(&s, &mut b).unwrap();
-        let bound = u64::from(s.max_rounds) * (3 + 2 * s.accounts() as u64);
+        let bound = u64::from(s.max_rounds) * (4 + 2 * s.accounts() as u64);
         let mut units = 0u64;
         while let StepOutcome::Pending = e.step(1, &mut ()) {
             units += 1;
