@@ -2,14 +2,18 @@
 //!
 //! An account's maintenance health is `Σ sᵢ·xᵢ`, a sum of terms in its
 //! balances `sᵢ` and the per-asset factors `xᵢ` (deposit index × weighted
-//! asset price for a deposit, weighted liability price for a debt). If every
-//! factor moves by at most a relative `ε`, the health moves by at most
-//! `ε·gross`, where `gross = Σ |sᵢ·xᵢ|`. The engine keeps the drift
-//! `G = Π (1 + εᵣ)` over rounds (rounded up). An account evaluated at drift
-//! `G₀` with health `net` and `gross` cannot have gone negative while
-//! `G/G₀ − 1 < net / gross`: it is put on a watch list (a heap in the top of
-//! the scratch) keyed by the trigger `G₀·(1 + net/gross)` (rounded down,
-//! after a slack that covers every term's rounding), and a round evaluates
+//! asset price for a deposit, weighted liability price for a debt). Only a
+//! deposit factor that falls or a debt factor that rises can lower it; the
+//! quote's debt factor never moves (its price is 1). If every such factor
+//! moves against the account by at most a relative `ε`, the health falls by
+//! at most `ε·exposed`, where `exposed` is the Σ of the deposit terms and
+//! the non-quote debt terms. The engine keeps the drift `G = Π (1 + εᵣ)`
+//! over rounds (rounded up). An account evaluated at drift `G₀` cannot have
+//! gone negative while `G/G₀ − 1 < net / exposed` (a deposit factor is at
+//! least `Π (1 − εᵣ) ≥ 2 − G/G₀` of what it was): it is put on a watch list
+//! (a heap in the top of the scratch) keyed by the trigger
+//! `G₀·(1 + net/exposed)` (rounded down, after a slack that covers every
+//! term's rounding), and a round evaluates
 //! only the accounts whose trigger the drift has reached, plus those whose
 //! balances changed (re-watched with a trigger of zero). A falling price
 //! thus walks down the watch list; cross-margined accounts far from their
@@ -71,18 +75,29 @@ fn product_bounds(a: Fx, b: Fx) -> Result<(Fx, Fx), ArithError> {
     Ok((num::mul(a, b, Round::Down)?, num::mul(a, b, Round::Up)?))
 }
 
-/// The largest relative move from `old` to `new` (each given as bounds on
-/// an exact non-negative value), rounded up; `None` if `old` may be zero.
-fn relative_move(old: (Fx, Fx), new: (Fx, Fx)) -> Result<Option<Fx>, ArithError> {
+/// Which way a factor hurts: a deposit's when it falls, a debt's when it
+/// rises.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Against {
+    Fall,
+    Rise,
+}
+
+/// The largest relative move against the account from `old` to `new` (each
+/// given as bounds on an exact non-negative value), rounded up; `None` if
+/// `old` may be zero and `new` is not.
+fn adverse_move(old: (Fx, Fx), new: (Fx, Fx), against: Against) -> Result<Option<Fx>, ArithError> {
     let (old_lo, old_hi) = old;
     let (new_lo, new_hi) = new;
     if old_lo <= Fx::ZERO {
         // A factor that was zero stays zero or moves without bound.
         return Ok((new_hi <= Fx::ZERO && old_hi <= Fx::ZERO).then_some(Fx::ZERO));
     }
-    let up = num::sub(new_hi, old_lo)?.max(Fx::ZERO);
-    let down = num::sub(old_hi, new_lo)?.max(Fx::ZERO);
-    Ok(Some(num::div(up.max(down), old_lo, Round::Up)?))
+    let moved = match against {
+        Against::Rise => num::sub(new_hi, old_lo)?,
+        Against::Fall => num::sub(old_hi, new_lo)?,
+    };
+    Ok(Some(num::div(moved.max(Fx::ZERO), old_lo, Round::Up)?))
 }
 
 impl<const A: usize> Engine<'_, A> {
@@ -113,13 +128,15 @@ impl<const A: usize> Engine<'_, A> {
             if index == seen_index && prices == seen_prices {
                 continue;
             }
-            let deposit = relative_move(
+            let deposit = adverse_move(
                 product_bounds(seen_index.0, seen_prices.asset)?,
                 product_bounds(index.0, prices.asset)?,
+                Against::Fall,
             )?;
-            let debt = relative_move(
+            let debt = adverse_move(
                 (seen_prices.liability, seen_prices.liability),
                 (prices.liability, prices.liability),
+                Against::Rise,
             )?;
             match (deposit, debt) {
                 (Some(d), Some(l)) => epsilon = epsilon.max(d).max(l),
@@ -248,13 +265,27 @@ impl<const A: usize> Engine<'_, A> {
             self.heap_len = heap.len;
             return Ok(());
         }
-        let trigger = self.trigger(net, health.assets, health.liabilities)?;
+        // The quote's debt term, computed as `health` does, never moves.
+        let quote_debt = match (stored.first(), self.state.maint_prices.first()) {
+            (Some(b), Some(w)) if b.is_negative() => {
+                Value(num::mul(b.0, w.liability, Round::Down)?).neg()?
+            }
+            _ => Value::ZERO,
+        };
+        let moving_debt = health.liabilities.sub(quote_debt)?;
+        let trigger = self.trigger(net, health.assets, health.liabilities, moving_debt)?;
         self.watch_account(id32, trigger)
     }
 
-    /// `G·(1 + (net − slack)/(gross + slack))`, rounded down, and above
+    /// `G·(1 + (net − slack)/(exposed + slack))`, rounded down, and above
     /// the drift now; an account without liabilities never goes negative.
-    fn trigger(&self, net: Value, assets: Value, liabilities: Value) -> Result<Fx, ArithError> {
+    fn trigger(
+        &self,
+        net: Value,
+        assets: Value,
+        liabilities: Value,
+        moving_debt: Value,
+    ) -> Result<Fx, ArithError> {
         if !liabilities.is_positive() {
             return Ok(Fx::MAX);
         }
@@ -264,8 +295,8 @@ impl<const A: usize> Engine<'_, A> {
         if !margin.is_positive() {
             return Ok(least);
         }
-        let gross = num::add(num::add(assets.0, liabilities.0)?, self.scan.slack)?;
-        let room = num::div(margin, gross, Round::Down)?;
+        let exposed = num::add(num::add(assets.0, moving_debt.0)?, self.scan.slack)?;
+        let room = num::div(margin, exposed, Round::Down)?;
         let trigger = num::mul(drift, num::add(Fx::ONE, room)?, Round::Down)?;
         Ok(trigger.max(least))
     }
