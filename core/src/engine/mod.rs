@@ -40,7 +40,7 @@ use crate::ledger::{Book, Ledger, MAX_ASSETS};
 /// Most assets an engine's type can hold: liquidations mark skipped
 /// collateral in a `u32`.
 pub const ASSET_CAPACITY_LIMIT: usize = 32;
-use crate::num::{ArithError, Fx, Price, Qty, Ratio, Value};
+use crate::num::{ArithError, Price, Qty, Ratio, Value};
 use crate::policy::Policy;
 use crate::report::{AssetReport, Report};
 use crate::shock::{validate_schedule, Shock, ShockKind};
@@ -559,9 +559,8 @@ impl<'s, const A: usize> Engine<'s, A> {
                     }
                     Some(c) => {
                         self.liquidate_unit(c.id, sink)?;
-                        // Its balances changed: evaluate it next round.
-                        self.watch_account(c.id, Fx::ZERO)
-                            .map_err(|f| (f, Some(c.id)))
+                        // Its balances changed: watch it from its new health.
+                        self.rewatch(c.id).map_err(|f| (f, Some(c.id)))
                     }
                 }
             }

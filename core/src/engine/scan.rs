@@ -75,6 +75,15 @@ fn product_bounds(a: Fx, b: Fx) -> Result<(Fx, Fx), ArithError> {
     Ok((num::mul(a, b, Round::Down)?, num::mul(a, b, Round::Up)?))
 }
 
+/// What a negative health makes of an evaluated account.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Found {
+    /// A candidate of this round (a scan).
+    Candidate,
+    /// Due at the next round's scan (after its liquidation this round).
+    DueNextRound,
+}
+
 /// Which way a factor hurts: a deposit's when it falls, a debt's when it
 /// rises.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -170,7 +179,7 @@ impl<const A: usize> Engine<'_, A> {
 
     /// One unit of the full scan: evaluates account `id`.
     pub(super) fn scan(&mut self, id: usize) -> Result<(), StepFault> {
-        self.evaluate(id)?;
+        self.evaluate(id, Found::Candidate)?;
         let next = id.saturating_add(1);
         self.state.phase = if next < self.accounts {
             Phase::Scan { next }
@@ -192,7 +201,14 @@ impl<const A: usize> Engine<'_, A> {
             return Ok(());
         };
         self.scan.watch_len = watch.len;
-        self.evaluate(entry.id as usize)
+        self.evaluate(entry.id as usize, Found::Candidate)
+    }
+
+    /// Watches account `id` after its liquidation changed its balances,
+    /// from its health at this round's scan prices (the next round's drift
+    /// is measured from them): due at once if it is still liquidatable.
+    pub(super) fn rewatch(&mut self, id: u32) -> Result<(), StepFault> {
+        self.evaluate(id as usize, Found::DueNextRound)
     }
 
     /// The watch list, over the scratch above the candidates.
@@ -233,9 +249,10 @@ impl<const A: usize> Engine<'_, A> {
         Ok(())
     }
 
-    /// Evaluates account `id` at this round's prices: a candidate if its
-    /// health is negative, else watched until the drift can make it so.
-    fn evaluate(&mut self, id: usize) -> Result<(), StepFault> {
+    /// Evaluates account `id` at this round's prices: if its health is
+    /// negative, a candidate now or due next round (`found`); else watched
+    /// until the drift can make it negative.
+    fn evaluate(&mut self, id: usize, found: Found) -> Result<(), StepFault> {
         let n = self.state.markets.len();
         let start = id.saturating_mul(n);
         let stored = self
@@ -245,6 +262,9 @@ impl<const A: usize> Engine<'_, A> {
         let health = account::health(stored, &self.state.indices, &self.state.maint_prices)?;
         let net = health.net()?;
         let id32 = u32::try_from(id).map_err(|_| ArithError::Overflow)?;
+        if net.is_negative() && found == Found::DueNextRound {
+            return self.watch_account(id32, Fx::ZERO);
+        }
         if net.is_negative() {
             // The candidates grow into the slot the watch list gave up.
             let end = self
