@@ -81,9 +81,10 @@ impl<const A: usize> Engine<'_, A> {
         let (head, lag, round) = (self.state.history_head, self.lag, self.state.round);
         let twap = usize::from(rule.twap_rounds.max(1));
         for (asset, m) in self.state.markets.iter_mut().enumerate() {
+            let history = self.history.get(asset);
             let mut sum = Fx::ZERO;
             for back in lag..lag.saturating_add(twap).min(HISTORY) {
-                let price = m.history.get(ring_back(head, back)).copied();
+                let price = history.and_then(|h| h.get(ring_back(head, back))).copied();
                 sum = num::add(sum, price.unwrap_or(m.oracle).0)?;
             }
             let count = Fx::from_num(twap.min(HISTORY.saturating_sub(lag)).max(1));
@@ -120,8 +121,15 @@ impl<const A: usize> Engine<'_, A> {
                 continue;
             }
             let back = usize::from(breaker.window_rounds);
-            let now = m.history.get(head).copied().unwrap_or(m.oracle);
-            let then = m.history.get(ring_back(head, back)).copied().unwrap_or(now);
+            let history = self.history.get(asset);
+            let now = history
+                .and_then(|h| h.get(head))
+                .copied()
+                .unwrap_or(m.oracle);
+            let then = history
+                .and_then(|h| h.get(ring_back(head, back)))
+                .copied()
+                .unwrap_or(now);
             let moved = num::div(num::sub(now.0, then.0)?.abs(), then.0, Round::Down)?;
             if moved > breaker.max_move.0 {
                 let last = round.saturating_add(u32::from(breaker.pause_rounds).saturating_sub(1));

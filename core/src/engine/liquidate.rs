@@ -200,7 +200,8 @@ impl<const A: usize> Engine<'_, A> {
         let (ml, mc) = (self.market(l)?, self.market(c)?);
         let debt = balance(bal, l)?.neg()?;
         let held = account::effective(balance(bal, c)?, mc.deposit_index)?;
-        let one_plus_bonus = num::add(Fx::ONE, mc.config.liquidation_bonus.0)?;
+        let (cl, cc) = (self.config(l)?, self.config(c)?);
+        let one_plus_bonus = num::add(Fx::ONE, cc.liquidation_bonus.0)?;
         // Collateral value owed per unit of liability repaid.
         let seize_value_per_unit = mul(ml.oracle.0, one_plus_bonus, Round::Up)?;
         let covered = if auctioned {
@@ -224,16 +225,8 @@ impl<const A: usize> Engine<'_, A> {
                     return Ok(None);
                 }
                 // Health gained per unit repaid, rounded down (repay more).
-                let kept = mul(
-                    ml.oracle.0,
-                    ml.config.liability_weights.liq_end.0,
-                    Round::Down,
-                )?;
-                let given = mul(
-                    seize_value_per_unit,
-                    mc.config.asset_weights.liq_end.0,
-                    Round::Up,
-                )?;
+                let kept = mul(ml.oracle.0, cl.liability_weights.liq_end.0, Round::Down)?;
+                let given = mul(seize_value_per_unit, cc.asset_weights.liq_end.0, Round::Up)?;
                 let gain = num::sub(kept, given)?;
                 if gain > Fx::ZERO {
                     to_target_repay(deficit, gain)?
@@ -247,7 +240,7 @@ impl<const A: usize> Engine<'_, A> {
             PairLimits {
                 debt,
                 covered,
-                dust: ml.config.dust,
+                dust: cl.dust,
             },
         );
         let repay = room.map_or(repay, |r| repay.min(r));
@@ -489,9 +482,10 @@ impl<const A: usize> Engine<'_, A> {
                 .buy(s.repay)
                 .map_err(|e| StepFault::from_venue(as_u8(l), e))?
         };
-        let bonus = mc.config.liquidation_bonus.0;
+        let cc = self.config(c)?;
+        let bonus = cc.liquidation_bonus.0;
         let fee_share = num::div(
-            mul(bonus, mc.config.protocol_fee.0, Round::Up)?,
+            mul(bonus, cc.protocol_fee.0, Round::Up)?,
             num::add(Fx::ONE, bonus)?,
             Round::Up,
         )?;

@@ -109,14 +109,12 @@ enum Phase {
     Done(Termination),
 }
 
-/// Per-asset market state the engine keeps inside itself.
+/// Per-asset market state the engine keeps inside itself and a unit may
+/// change (the configuration and the price history live beside the state:
+/// a unit's checkpoint does not copy them).
 #[derive(Clone, Copy, Debug)]
 struct Market {
-    config: AssetConfig,
     venue: Venue,
-    /// Venue prices at the last `HISTORY` round starts; `history_head` is
-    /// the newest.
-    history: [Price; HISTORY],
     oracle: Price,
     maint: WeightedPrice,
     liq_end: WeightedPrice,
@@ -202,6 +200,11 @@ impl<const A: usize> State<A> {
 /// three assets uses `Engine<'_, 3>` and pays for three.
 pub struct Engine<'s, const A: usize = MAX_ASSETS> {
     state: State<A>,
+    /// Each asset's configuration, fixed for the run.
+    configs: [AssetConfig; A],
+    /// Venue prices at the last `HISTORY` round starts, per asset;
+    /// `history_head` is the newest. Only a round's start writes them.
+    history: [[Price; HISTORY]; A],
     policy: Policy,
     max_rounds: u32,
     lag: usize,
@@ -264,6 +267,8 @@ impl<'s, const A: usize> Engine<'s, A> {
         storage.flags.iter_mut().for_each(|w| *w = 0);
 
         let mut markets = heapless::Vec::new();
+        let mut configs = [AssetConfig::quote(); A];
+        let mut history = [[Price::ONE; HISTORY]; A];
         for (index, asset) in config.assets.iter().enumerate() {
             let too_large = |what| ConfigError::TooLarge {
                 asset: u8::try_from(index).unwrap_or(u8::MAX),
@@ -272,10 +277,12 @@ impl<'s, const A: usize> Engine<'s, A> {
             let venue = Venue::new(&asset.venue, asset.price, asset.dust)
                 .map_err(|_| too_large(Magnitude::Venue))?;
             let price = venue.price().map_err(|_| too_large(Magnitude::Venue))?;
+            if let (Some(c), Some(h)) = (configs.get_mut(index), history.get_mut(index)) {
+                *c = *asset;
+                *h = [price; HISTORY];
+            }
             let market = Market {
-                config: *asset,
                 venue,
-                history: [price; HISTORY],
                 oracle: price,
                 maint: WeightedPrice::new(asset, price, HealthTier::Maint)
                     .map_err(|_| too_large(Magnitude::WeightedPrice))?,
@@ -361,6 +368,8 @@ impl<'s, const A: usize> Engine<'s, A> {
         };
         let mut engine = Self {
             state,
+            configs,
+            history,
             policy: config.policy,
             max_rounds: config.max_rounds,
             lag: usize::from(config.oracle_lag_rounds),
@@ -454,8 +463,12 @@ impl<'s, const A: usize> Engine<'s, A> {
     pub fn health(&self, id: usize, tier: HealthTier) -> Option<Health> {
         let stored = self.stored_balances(id)?;
         let mut weighted = [WeightedPrice::default(); A];
-        for (w, m) in weighted.iter_mut().zip(&self.state.markets) {
-            *w = WeightedPrice::new(&m.config, m.oracle, tier).ok()?;
+        for ((w, m), c) in weighted
+            .iter_mut()
+            .zip(&self.state.markets)
+            .zip(&self.configs)
+        {
+            *w = WeightedPrice::new(c, m.oracle, tier).ok()?;
         }
         account::health(stored, &self.state.indices, &weighted).ok()
     }
@@ -577,7 +590,26 @@ impl<'s, const A: usize> Engine<'s, A> {
         &mut self,
         sink: &mut dyn EventSink,
     ) -> Result<(), (StepFault, Option<u32>)> {
-        self.atomically(None, sink, |e, sink| e.begin_round(sink))
+        // The history lives outside the checkpoint: keep the column this
+        // round overwrites, and put it back if the round's start fails.
+        let head = self.state.history_head.wrapping_add(1) % HISTORY;
+        let column: [Option<Price>; A] =
+            core::array::from_fn(|i| self.history.get(i).and_then(|h| h.get(head)).copied());
+        let result = self.atomically(None, sink, |e, sink| e.begin_round(sink));
+        if result.is_err() {
+            for (h, saved) in self.history.iter_mut().zip(column) {
+                if let (Some(slot), Some(price)) = (h.get_mut(head), saved) {
+                    *slot = price;
+                }
+            }
+        }
+        result
+    }
+
+    /// The configuration of `asset`; an index past the assets is a kernel
+    /// bug, reported as a domain error rather than a panic.
+    fn config(&self, asset: usize) -> Result<&AssetConfig, ArithError> {
+        self.configs.get(asset).ok_or(ArithError::Domain)
     }
 
     #[inline(never)]
@@ -622,7 +654,7 @@ impl<'s, const A: usize> Engine<'s, A> {
                 let asset = u8::try_from(asset).unwrap_or(u8::MAX);
                 return Err(StepFault::VenueExhausted { asset });
             }
-            if let Some(slot) = m.history.get_mut(head) {
+            if let Some(slot) = self.history.get_mut(asset).and_then(|h| h.get_mut(head)) {
                 *slot = price;
             }
         }
@@ -644,10 +676,10 @@ impl<'s, const A: usize> Engine<'s, A> {
 
     /// Recomputes weighted prices from the oracle.
     fn refresh_prices(&mut self) {
-        for (i, m) in self.state.markets.iter_mut().enumerate() {
+        for ((i, m), c) in self.state.markets.iter_mut().enumerate().zip(&self.configs) {
             if let (Ok(maint), Ok(liq_end)) = (
-                WeightedPrice::new(&m.config, m.oracle, HealthTier::Maint),
-                WeightedPrice::new(&m.config, m.oracle, HealthTier::LiqEnd),
+                WeightedPrice::new(c, m.oracle, HealthTier::Maint),
+                WeightedPrice::new(c, m.oracle, HealthTier::LiqEnd),
             ) {
                 m.maint = maint;
                 m.liq_end = liq_end;
@@ -718,8 +750,9 @@ impl<'s, const A: usize> Engine<'s, A> {
             let span = self
                 .lag
                 .saturating_add(usize::from(self.containment.oracle.twap_rounds));
-            let settled =
-                (0..span.max(1)).all(|k| m.history.get(ring_back(head, k)) == Some(&price));
+            let history = self.history.get(asset);
+            let settled = (0..span.max(1))
+                .all(|k| history.and_then(|h| h.get(ring_back(head, k))) == Some(&price));
             if !settled || m.oracle != price {
                 stationary = false;
             }
