@@ -44,21 +44,51 @@ pub(crate) fn div_wide_u128(high: u128, low: u128, divisor: u128) -> Option<(u12
     if high == 0 {
         return Some((low.checked_div(divisor)?, low.checked_rem(divisor)?));
     }
-    // Restoring long division, one bit a step, 128 steps.
-    let mut remainder = high;
-    let mut quotient = 0u128;
-    for bit in (0..128u32).rev() {
-        let carry = remainder >> 127;
-        remainder = (remainder << 1) | ((low >> bit) & 1);
-        quotient <<= 1;
-        if carry == 1 || remainder >= divisor {
-            // With a carry the true remainder is 2^128 + remainder, which
-            // exceeds the divisor; the wrapping subtraction gives it exactly.
-            remainder = remainder.wrapping_sub(divisor);
-            quotient |= 1;
-        }
+    if divisor >> 64 == 0 {
+        // Two steps of 64 bits: each partial numerator stays below
+        // divisor · 2^64, which fits in 128 bits.
+        let upper = (high << 64) | (low >> 64);
+        let (q1, r1) = (upper.checked_div(divisor)?, upper.checked_rem(divisor)?);
+        let lower = (r1 << 64) | (low & LOW_MASK_64);
+        let (q0, r0) = (lower.checked_div(divisor)?, lower.checked_rem(divisor)?);
+        return Some(((q1 << 64) | q0, r0));
     }
-    Some((quotient, remainder))
+    // Schoolbook division in base 2^64 (Knuth's algorithm D): normalise
+    // the divisor so its top bit is set, then find two quotient digits.
+    let shift = divisor.leading_zeros();
+    let d = divisor << shift;
+    let (n_high, n_low) = if shift == 0 {
+        (high, low)
+    } else {
+        ((high << shift) | (low >> 128u32.wrapping_sub(shift)), low << shift)
+    };
+    let (q1, r1) = quotient_digit(n_high, n_low >> 64, d)?;
+    let (q0, r0) = quotient_digit(r1, n_low & LOW_MASK_64, d)?;
+    Some(((q1 << 64) | q0, r0 >> shift))
+}
+
+/// One digit of a base-2^64 long division: `(r·2^64 + digit) / d` and its
+/// remainder, for a normalised `d` (top bit set) and `r < d`. The estimate
+/// from the leading digits is never low and at most two high (Knuth, TAOCP
+/// 4.3.1, theorem B); each correction adds `d` back.
+fn quotient_digit(r: u128, digit: u128, d: u128) -> Option<(u128, u128)> {
+    let d_top = d >> 64;
+    let mut q = r.checked_div(d_top)?.min(LOW_MASK_64);
+    // (r·2^64 + digit) − q·d, as a 256-bit two's complement (high, low).
+    let (p_high, p_low) = mul_u128_wide(q, d);
+    let (n_high, n_low) = (r >> 64, (r << 64) | digit);
+    let (mut low, borrow) = n_low.overflowing_sub(p_low);
+    let mut high = n_high.wrapping_sub(p_high).wrapping_sub(u128::from(borrow));
+    for _ in 0..2 {
+        if high == 0 {
+            break;
+        }
+        q = q.checked_sub(1)?;
+        let (sum, carry) = low.overflowing_add(d);
+        low = sum;
+        high = high.wrapping_add(u128::from(carry));
+    }
+    (high == 0 && low < d).then_some((q, low))
 }
 
 /// Applies a sign to a magnitude rounded toward zero, with `inexact` telling
@@ -126,6 +156,82 @@ pub(crate) fn sqrt_bits(x: i128, round: Round) -> Option<i128> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The bit-at-a-time long division the fast one replaced: the reference.
+    fn div_wide_reference(high: u128, low: u128, divisor: u128) -> Option<(u128, u128)> {
+        if divisor == 0 || high >= divisor {
+            return None;
+        }
+        if high == 0 {
+            return Some((low.checked_div(divisor)?, low.checked_rem(divisor)?));
+        }
+        // Restoring long division, one bit a step, 128 steps.
+        let mut remainder = high;
+        let mut quotient = 0u128;
+        for bit in (0..128u32).rev() {
+            let carry = remainder >> 127;
+            remainder = (remainder << 1) | ((low >> bit) & 1);
+            quotient <<= 1;
+            if carry == 1 || remainder >= divisor {
+                // With a carry the true remainder is 2^128 + remainder, which
+                // exceeds the divisor; the wrapping subtraction gives it exactly.
+                remainder = remainder.wrapping_sub(divisor);
+                quotient |= 1;
+            }
+        }
+        Some((quotient, remainder))
+    }
+
+    /// The fast division against the reference on products, random
+    /// numerators and divisors of every width, and the edges.
+    #[test]
+    fn fast_division_matches_the_bit_by_bit_reference() {
+        let mut state = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let mut wide = || (u128::from(next()) << 64) | u128::from(next());
+        let mut checked = 0;
+        for case in 0..200_000u32 {
+            let bits = case % 128 + 1;
+            let divisor = (wide() >> (128 - bits)).max(1);
+            let (high, low) = match case % 3 {
+                0 => mul_u128_wide(wide(), divisor),
+                1 => (wide() % divisor, wide()),
+                _ => (divisor - 1, u128::MAX - u128::from(case)),
+            };
+            let high = high.min(divisor.saturating_sub(1));
+            let expected = div_wide_reference(high, low, divisor);
+            assert_eq!(
+                div_wide_u128(high, low, divisor),
+                expected,
+                "{high:x} {low:x} / {divisor:x}"
+            );
+            checked += usize::from(expected.is_some());
+        }
+        assert!(checked > 190_000);
+        for divisor in [
+            1,
+            2,
+            u128::from(u64::MAX),
+            1 << 64,
+            (1 << 64) + 1,
+            u128::MAX,
+            1 << 127,
+        ] {
+            for high in [0, 1, divisor / 2, divisor - 1] {
+                for low in [0, 1, u128::MAX] {
+                    assert_eq!(
+                        div_wide_u128(high, low, divisor),
+                        div_wide_reference(high, low, divisor)
+                    );
+                }
+            }
+        }
+    }
 
     #[test]
     fn wide_product_matches_known_values() {
