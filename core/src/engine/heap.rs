@@ -8,23 +8,45 @@
 
 use crate::num::Value;
 
-/// An account found liquidatable by a scan, with its health then.
+/// One slot of the scratch: an account and its key (its health, for a
+/// candidate; its trigger, on the watch list). The key's `I80F48` bits are
+/// kept as two 64-bit halves: an `i128` field would align the slot to 32
+/// bytes, and this one is 24.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Candidate {
-    /// Maintenance health at the scan.
-    pub health: Value,
+    key_high: i64,
+    key_low: u64,
     /// The account.
     pub id: u32,
 }
 
 impl Candidate {
-    fn key(&self) -> (Value, u32) {
-        (self.health, self.id)
+    /// Account `id` with key `value`.
+    pub fn new(value: Value, id: u32) -> Self {
+        let bits = value.0.to_bits();
+        Self {
+            // The halves of the bits: truncation is the point.
+            key_high: (bits >> 64) as i64,
+            key_low: bits as u64,
+            id,
+        }
+    }
+
+    /// The key: a candidate's maintenance health at the scan, or a watched
+    /// account's trigger.
+    pub fn value(&self) -> Value {
+        let bits = (i128::from(self.key_high) << 64) | i128::from(self.key_low);
+        Value(crate::num::Fx::from_bits(bits))
+    }
+
+    /// Ordered as `(value, id)`: the signed high half, then the low half.
+    fn key(&self) -> (i64, u64, u32) {
+        (self.key_high, self.key_low, self.id)
     }
 }
 
-/// Children per node: four 32-byte entries span two cache lines, and the
+/// Children per node: four 24-byte entries span two cache lines, and the
 /// tree is half as deep as a binary one (a large watch list's pops are
 /// cache misses, one per level).
 const ARITY: usize = 4;
@@ -146,10 +168,7 @@ mod tests {
             len: 0,
         };
         for (h, id) in [(5, 1), (-3, 7), (-3, 2), (0, 4), (-10, 9), (5, 0)] {
-            assert!(heap.push(Candidate {
-                health: Value::from_int(h),
-                id
-            }));
+            assert!(heap.push(Candidate::new(Value::from_int(h), id)));
         }
         let order: [u32; 6] = core::array::from_fn(|_| heap.pop().map_or(99, |c| c.id));
         assert_eq!(order, [9, 2, 7, 4, 0, 1]);
@@ -175,10 +194,7 @@ mod tests {
             len: 0,
         };
         for (h, id) in [(3, 1), (1, 2), (2, 3)] {
-            assert!(heap.push(Candidate {
-                health: Value::from_int(h),
-                id
-            }));
+            assert!(heap.push(Candidate::new(Value::from_int(h), id)));
         }
         assert!(!heap.push(Candidate::default()), "its slice is full");
         assert_eq!(heap.pop().map(|c| c.id), Some(2));
@@ -217,10 +233,7 @@ mod tests {
             };
             let mut reference: Vec<Candidate> = Vec::new();
             for id in 0..600u32 {
-                let c = Candidate {
-                    health: Value::from_int((next() % 50) as i64 - 25),
-                    id,
-                };
+                let c = Candidate::new(Value::from_int((next() % 50) as i64 - 25), id);
                 let pushed = if top {
                     top_heap.push(c)
                 } else {
@@ -242,5 +255,29 @@ mod tests {
             }
             assert_eq!(if top { top_heap.pop() } else { bottom.pop() }, None);
         }
+    }
+
+    #[test]
+    fn a_slot_keeps_its_key_exactly_in_24_bytes() {
+        use crate::num::Fx;
+        assert_eq!(core::mem::size_of::<Candidate>(), 24);
+        for bits in [
+            0i128,
+            1,
+            -1,
+            i128::MAX,
+            i128::MIN,
+            1 << 64,
+            -(1 << 64),
+            (1 << 64) - 1,
+        ] {
+            let v = Value(Fx::from_bits(bits));
+            assert_eq!(Candidate::new(v, 7).value(), v);
+        }
+        let (low, high) = (
+            Candidate::new(Value(Fx::from_bits(-(1 << 64))), 0),
+            Candidate::new(Value(Fx::from_bits((1 << 64) - 1)), 0),
+        );
+        assert!(low.key() < high.key(), "order by the whole 128 bits");
     }
 }

@@ -195,7 +195,7 @@ impl<const A: usize> Engine<'_, A> {
     pub(super) fn watch_unit(&mut self) -> Result<(), StepFault> {
         let drift = self.scan.drift;
         let mut watch = self.watch();
-        let due = watch.peek().filter(|w| w.health.0 <= drift);
+        let due = watch.peek().filter(|w| w.value().0 <= drift);
         let Some(entry) = due.and_then(|_| watch.pop()) else {
             self.state.phase = Phase::Liquidate;
             return Ok(());
@@ -239,10 +239,7 @@ impl<const A: usize> Engine<'_, A> {
     /// it at the next round's scan).
     pub(super) fn watch_account(&mut self, id: u32, trigger: Fx) -> Result<(), StepFault> {
         let mut watch = self.watch();
-        if !watch.push(Candidate {
-            health: Value(trigger),
-            id,
-        }) {
+        if !watch.push(Candidate::new(Value(trigger), id)) {
             return Err(StepFault::Arith(ArithError::Overflow));
         }
         self.scan.watch_len = watch.len;
@@ -276,10 +273,7 @@ impl<const A: usize> Engine<'_, A> {
                 slots: self.scratch.get_mut(..end).unwrap_or(&mut []),
                 len: self.heap_len,
             };
-            if !heap.push(Candidate {
-                health: net,
-                id: id32,
-            }) {
+            if !heap.push(Candidate::new(net, id32)) {
                 return Err(StepFault::Arith(ArithError::Overflow));
             }
             self.heap_len = heap.len;

@@ -60,7 +60,10 @@ pub(crate) fn div_wide_u128(high: u128, low: u128, divisor: u128) -> Option<(u12
     let (n_high, n_low) = if shift == 0 {
         (high, low)
     } else {
-        ((high << shift) | (low >> 128u32.wrapping_sub(shift)), low << shift)
+        (
+            (high << shift) | (low >> 128u32.wrapping_sub(shift)),
+            low << shift,
+        )
     };
     let (q1, r1) = quotient_digit(n_high, n_low >> 64, d)?;
     let (q0, r0) = quotient_digit(r1, n_low & LOW_MASK_64, d)?;
