@@ -43,6 +43,9 @@ pub mod report;
 pub mod shock;
 pub mod venue;
 
+#[cfg(test)]
+mod test_rng;
+
 pub use asset::{AssetConfig, HealthTier, Weights};
 pub use containment::{
     AdlRanking, AssetLimits, AuctionCurve, AuctionRule, Backstop, Breaker, Containment,

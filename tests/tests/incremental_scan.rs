@@ -5,22 +5,13 @@
 //! policy, containment on), on the bundled replays, and under budgets;
 //! and far fewer health evaluations on a large market.
 
-use firesale_core::{Event, EventSink, Report, StepOutcome, Termination};
+use firesale_core::{Event, Report, StepOutcome, Termination};
 use firesale_harness::population::Population;
 use firesale_harness::rng::SplitMix64;
 use firesale_harness::run::{engine, Buffers};
 use firesale_harness::{bundled, Scenario};
-use firesale_tests::{bytes, strategies};
+use firesale_tests::{bytes, strategies, Log};
 use proptest::prelude::*;
-
-#[derive(Default)]
-struct Log(Vec<Event>);
-
-impl EventSink for Log {
-    fn emit(&mut self, e: &Event) {
-        self.0.push(*e);
-    }
-}
 
 #[derive(Debug, PartialEq)]
 struct Run {

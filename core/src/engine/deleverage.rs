@@ -256,6 +256,7 @@ impl<const A: usize> Engine<'_, A> {
         };
         // Plan: every slice and every new balance, nothing written.
         let mut planned = *bal;
+        let mut planned_health = self.maint_health(&planned)?.net()?;
         let (mut left, mut cursor, mut slices) = (p.risky.abs()?, None, 0usize);
         while left.is_positive() && slices < self.accounts {
             let Some((slice, key)) = self.next_slice(id, &p, ranking, cursor, (left, total))?
@@ -267,10 +268,11 @@ impl<const A: usize> Engine<'_, A> {
             // of the position are left to the waterfall.
             let mut next = planned;
             self.slice_balances(&p, &slice, &mut next)?;
-            if self.maint_health(&next)?.net()? < self.maint_health(&planned)?.net()? {
+            let next_health = self.maint_health(&next)?.net()?;
+            if next_health < planned_health {
                 break;
             }
-            planned = next;
+            (planned, planned_health) = (next, next_health);
             left = left.sub(slice.qty)?;
             cursor = Some(key);
             slices = slices.saturating_add(1);

@@ -213,13 +213,7 @@ mod tests {
     fn pops_match_a_sorted_reference() {
         extern crate std;
         use std::vec::Vec;
-        let mut state = 0x2545_f491_4f6c_dd1du64;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut next = crate::test_rng::xorshift(0x2545_f491_4f6c_dd1du64);
         for top in [false, true] {
             let mut slots = std::vec![Candidate::default(); 600];
             let mut bottom = Candidates {

@@ -401,6 +401,12 @@ impl<'s, const A: usize> Engine<'s, A> {
         self.state.markets.get(asset).ok_or(ArithError::Domain)
     }
 
+    /// The configuration of `asset`; an index past the assets is a kernel
+    /// bug, reported as a domain error rather than a panic.
+    fn config(&self, asset: usize) -> Result<&AssetConfig, ArithError> {
+        self.configs.get(asset).ok_or(ArithError::Domain)
+    }
+
     /// Number of assets, the quote included.
     pub fn asset_count(&self) -> usize {
         self.state.markets.len()
@@ -559,10 +565,7 @@ impl<'s, const A: usize> Engine<'s, A> {
                         .map(|()| self.state.phase = Phase::EndRound)
                         .map_err(|f| (f, None));
                 }
-                let mut heap = Candidates {
-                    slots: self.scratch,
-                    len: self.heap_len,
-                };
+                let mut heap = self.candidates();
                 let popped = heap.pop();
                 self.heap_len = heap.len;
                 match popped {
@@ -604,12 +607,6 @@ impl<'s, const A: usize> Engine<'s, A> {
             }
         }
         result
-    }
-
-    /// The configuration of `asset`; an index past the assets is a kernel
-    /// bug, reported as a domain error rather than a panic.
-    fn config(&self, asset: usize) -> Result<&AssetConfig, ArithError> {
-        self.configs.get(asset).ok_or(ArithError::Domain)
     }
 
     #[inline(never)]

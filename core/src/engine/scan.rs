@@ -28,7 +28,7 @@
 //! ([`Engine::scan_every_round`]); tests compare both.
 
 use super::{Candidate, Candidates, Engine, Phase, Watch};
-use crate::account::{self, WeightedPrice};
+use crate::account::{self, Health, WeightedPrice};
 use crate::error::StepFault;
 use crate::num::{self, ArithError, Fx, Ratio, Round, Value};
 
@@ -211,6 +211,19 @@ impl<const A: usize> Engine<'_, A> {
         self.evaluate(id as usize, Found::DueNextRound)
     }
 
+    /// This round's candidates, over the scratch below the watch list.
+    pub(super) fn candidates(&mut self) -> Candidates<'_> {
+        let end = self
+            .scratch
+            .len()
+            .saturating_sub(self.scan.watch_len)
+            .min(self.scratch.len());
+        Candidates {
+            slots: self.scratch.get_mut(..end).unwrap_or(&mut []),
+            len: self.heap_len,
+        }
+    }
+
     /// The watch list, over the scratch above the candidates.
     fn watch(&mut self) -> Watch<'_> {
         let from = self.heap_len.min(self.scratch.len());
@@ -224,10 +237,7 @@ impl<const A: usize> Engine<'_, A> {
     /// watch list, due at the next round.
     pub(super) fn rewatch_candidates(&mut self) -> Result<(), StepFault> {
         while self.heap_len > 0 {
-            let mut heap = Candidates {
-                slots: &mut *self.scratch,
-                len: self.heap_len,
-            };
+            let mut heap = self.candidates();
             let Some(c) = heap.pop() else { break };
             self.heap_len = heap.len;
             self.watch_account(c.id, Fx::ZERO)?;
@@ -250,66 +260,53 @@ impl<const A: usize> Engine<'_, A> {
     /// negative, a candidate now or due next round (`found`); else watched
     /// until the drift can make it negative.
     fn evaluate(&mut self, id: usize, found: Found) -> Result<(), StepFault> {
-        let n = self.state.markets.len();
-        let start = id.saturating_mul(n);
-        let stored = self
-            .balances
-            .get(start..start.saturating_add(n))
-            .unwrap_or(&[]);
+        let stored = self.stored_balances(id).unwrap_or(&[]);
         let health = account::health(stored, &self.state.indices, &self.state.maint_prices)?;
         let net = health.net()?;
         let id32 = u32::try_from(id).map_err(|_| ArithError::Overflow)?;
-        if net.is_negative() && found == Found::DueNextRound {
-            return self.watch_account(id32, Fx::ZERO);
-        }
-        if net.is_negative() {
-            // The candidates grow into the slot the watch list gave up.
-            let end = self
-                .scratch
-                .len()
-                .saturating_sub(self.scan.watch_len)
-                .min(self.scratch.len());
-            let mut heap = Candidates {
-                slots: self.scratch.get_mut(..end).unwrap_or(&mut []),
-                len: self.heap_len,
-            };
-            if !heap.push(Candidate::new(net, id32)) {
-                return Err(StepFault::Arith(ArithError::Overflow));
+        match (net.is_negative(), found) {
+            (true, Found::Candidate) => self.push_candidate(Candidate::new(net, id32)),
+            (true, Found::DueNextRound) => self.watch_account(id32, Fx::ZERO),
+            (false, _) => {
+                // The quote's debt term, computed as `health` does, never
+                // moves.
+                let quote_debt = match (stored.first(), self.state.maint_prices.first()) {
+                    (Some(b), Some(w)) if b.is_negative() => {
+                        Value(num::mul(b.0, w.liability, Round::Down)?).neg()?
+                    }
+                    _ => Value::ZERO,
+                };
+                let moving_debt = health.liabilities.sub(quote_debt)?;
+                let trigger = self.trigger(&health, moving_debt)?;
+                self.watch_account(id32, trigger)
             }
-            self.heap_len = heap.len;
-            return Ok(());
         }
-        // The quote's debt term, computed as `health` does, never moves.
-        let quote_debt = match (stored.first(), self.state.maint_prices.first()) {
-            (Some(b), Some(w)) if b.is_negative() => {
-                Value(num::mul(b.0, w.liability, Round::Down)?).neg()?
-            }
-            _ => Value::ZERO,
-        };
-        let moving_debt = health.liabilities.sub(quote_debt)?;
-        let trigger = self.trigger(net, health.assets, health.liabilities, moving_debt)?;
-        self.watch_account(id32, trigger)
+    }
+
+    /// Adds a candidate of this round; the candidates grow into the slots
+    /// the watch list gave up.
+    fn push_candidate(&mut self, candidate: Candidate) -> Result<(), StepFault> {
+        let mut heap = self.candidates();
+        if !heap.push(candidate) {
+            return Err(StepFault::Arith(ArithError::Overflow));
+        }
+        self.heap_len = heap.len;
+        Ok(())
     }
 
     /// `G·(1 + (net − slack)/(exposed + slack))`, rounded down, and above
     /// the drift now; an account without liabilities never goes negative.
-    fn trigger(
-        &self,
-        net: Value,
-        assets: Value,
-        liabilities: Value,
-        moving_debt: Value,
-    ) -> Result<Fx, ArithError> {
-        if !liabilities.is_positive() {
+    fn trigger(&self, health: &Health, moving_debt: Value) -> Result<Fx, ArithError> {
+        if !health.liabilities.is_positive() {
             return Ok(Fx::MAX);
         }
         let drift = self.scan.drift;
         let least = num::add(drift, num::ULP)?;
-        let margin = num::sub(net.0, self.scan.slack)?;
+        let margin = num::sub(health.net()?.0, self.scan.slack)?;
         if !margin.is_positive() {
             return Ok(least);
         }
-        let exposed = num::add(num::add(assets.0, moving_debt.0)?, self.scan.slack)?;
+        let exposed = num::add(num::add(health.assets.0, moving_debt.0)?, self.scan.slack)?;
         let room = num::div(margin, exposed, Round::Down)?;
         let trigger = num::mul(drift, num::add(Fx::ONE, room)?, Round::Down)?;
         Ok(trigger.max(least))

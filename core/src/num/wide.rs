@@ -189,13 +189,7 @@ mod tests {
     /// numerators and divisors of every width, and the edges.
     #[test]
     fn fast_division_matches_the_bit_by_bit_reference() {
-        let mut state = 0x9E37_79B9_7F4A_7C15u64;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut next = crate::test_rng::xorshift(0x9E37_79B9_7F4A_7C15u64);
         let mut wide = || (u128::from(next()) << 64) | u128::from(next());
         let mut checked = 0;
         for case in 0..200_000u32 {
