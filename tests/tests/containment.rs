@@ -99,6 +99,91 @@ fn an_account_rate_limit_spreads_liquidations_across_rounds() {
     );
 }
 
+/// The liquidation queue, modelled beside the engine one unit at a time: at
+/// each round's start every liquidatable account not queued joins it keyed
+/// by (round, health, id); each unit the engine is about to run must take
+/// the model's first account; a round ends when the cap is spent, and the
+/// accounts left keep their place ahead of those found later.
+#[test]
+fn a_rate_limit_leaves_the_accounts_it_defers_first_in_the_queue() {
+    const CAP: usize = 25;
+    let mut s = market(800);
+    s.limits.rate_limit.max_accounts_per_round = CAP as u32;
+    let mut buffers = Buffers::new(&s);
+    let mut e = engine(&s, &mut buffers).unwrap();
+    let health = |e: &firesale_core::Engine<'_>, id: usize| {
+        e.health(id, firesale_core::HealthTier::Maint)
+            .unwrap()
+            .net()
+            .unwrap()
+    };
+    let mut queue: BTreeSet<(u32, Value, u32)> = BTreeSet::new();
+    let mut changed_this_round: BTreeSet<u32> = BTreeSet::new();
+    let (mut carried_over, mut overtook) = (0usize, 0usize);
+    loop {
+        let round = e.round();
+        let head = e.next_liquidation();
+        if let Some(id) = head {
+            let first = queue.first().copied();
+            assert_eq!(
+                first.map(|q| q.2),
+                Some(id),
+                "round {round}: the queue's head"
+            );
+        }
+        let mut log = Log::default();
+        let outcome = e.step(1, &mut log);
+        if e.round() != round {
+            // A round started: its prices are set and nothing has moved.
+            changed_this_round.clear();
+            carried_over += queue.len();
+            let queued: BTreeSet<u32> = queue.iter().map(|q| q.2).collect();
+            for id in 0..e.account_count() as u32 {
+                let h = health(&e, id as usize);
+                if h.is_negative() && !queued.contains(&id) {
+                    // A newly found account less healthy than one still
+                    // waiting: a pure health order would take it first.
+                    if queue.iter().any(|q| q.1 > h) {
+                        overtook += 1;
+                    }
+                    queue.insert((e.round(), h, id));
+                }
+            }
+            continue;
+        }
+        let touched: Vec<u32> = log
+            .0
+            .iter()
+            .filter_map(|ev| match *ev {
+                Event::Liquidation { account, .. } | Event::Bankruptcy { account, .. } => {
+                    Some(account)
+                }
+                _ => None,
+            })
+            .collect();
+        if let Some(id) = head {
+            if changed_this_round.len() < CAP {
+                // Taken from the queue: liquidated, or left alone if healthy.
+                let taken = queue.pop_first().unwrap();
+                assert!(touched.iter().all(|&a| a == id));
+                if touched.is_empty() {
+                    assert!(!health(&e, id as usize).is_negative(), "{taken:?} skipped");
+                }
+            } else {
+                assert!(touched.is_empty(), "the cap ends the round");
+            }
+        }
+        changed_this_round.extend(touched);
+        if let StepOutcome::Done(t) = outcome {
+            assert_eq!(t, Termination::FixedPoint);
+            break;
+        }
+    }
+    assert!(queue.is_empty());
+    assert!(carried_over > 500, "accounts waited: {carried_over}");
+    assert!(overtook > 100, "waiting accounts went first: {overtook}");
+}
+
 #[test]
 fn a_notional_rate_limit_caps_the_debt_repaid_per_round() {
     let mut s = market(600);

@@ -1,6 +1,6 @@
 //! A 4-ary min-heap of liquidation candidates over caller-provided scratch:
-//! lowest health first, ties by lower account id. No allocation, no
-//! recursion; `push` and `pop` are O(log n).
+//! earliest round queued first, then lowest health, ties by lower account
+//! id. No allocation, no recursion; `push` and `pop` are O(log n).
 //!
 //! Two heaps share one scratch: this round's candidates grow up from the
 //! bottom, and the watch list of the incremental scan (see `scan`) grows
@@ -8,13 +8,15 @@
 
 use crate::num::Value;
 
-/// One slot of the scratch: an account and its key (its health, for a
-/// candidate; its trigger, on the watch list). The key's `I80F48` bits are
-/// kept as two 64-bit halves: an `i128` field would align the slot to 32
-/// bytes, and this one is 24.
+/// One slot of the scratch: an account and its key (the round it joined
+/// the liquidation queue and its health then, for a candidate; its trigger,
+/// on the watch list, whose round is 0). The key's `I80F48` bits are kept
+/// as two 64-bit halves: an `i128` field would align the slot to 32 bytes,
+/// and this one is 24 (the round fills what would be padding).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Candidate {
+    round: u32,
     key_high: i64,
     key_low: u64,
     /// The account.
@@ -22,15 +24,26 @@ pub struct Candidate {
 }
 
 impl Candidate {
-    /// Account `id` with key `value`.
+    /// Account `id` with key `value` (a watch-list entry).
     pub fn new(value: Value, id: u32) -> Self {
+        Self::queued(0, value, id)
+    }
+
+    /// Account `id`, queued in `round` with health `value`.
+    pub fn queued(round: u32, value: Value, id: u32) -> Self {
         let bits = value.0.to_bits();
         Self {
+            round,
             // The halves of the bits: truncation is the point.
             key_high: (bits >> 64) as i64,
             key_low: bits as u64,
             id,
         }
+    }
+
+    /// The round the account joined the queue (0 on the watch list).
+    pub fn round(&self) -> u32 {
+        self.round
     }
 
     /// The key: a candidate's maintenance health at the scan, or a watched
@@ -40,9 +53,19 @@ impl Candidate {
         Value(crate::num::Fx::from_bits(bits))
     }
 
-    /// Ordered as `(value, id)`: the signed high half, then the low half.
-    fn key(&self) -> (i64, u64, u32) {
-        (self.key_high, self.key_low, self.id)
+    /// Ordered as `(round, value, id)`: the value by its signed high half,
+    /// then its low half.
+    fn key(&self) -> (u32, i64, u64, u32) {
+        (self.round, self.key_high, self.key_low, self.id)
+    }
+
+    /// A fingerprint of the slot, for the digest of the queue as a set.
+    pub(crate) fn fingerprint(&self) -> u64 {
+        let mut d = crate::digest::Digest::default();
+        d.u32(self.round);
+        d.fx(self.value().0);
+        d.u32(self.id);
+        d.finish()
     }
 }
 
@@ -208,7 +231,8 @@ mod tests {
     }
 
     /// Interleaved pushes and pops against a sorted reference, both ends of
-    /// the scratch, with repeated healths (ties go to the lower id).
+    /// the scratch, with repeated rounds and healths (an earlier round
+    /// first whatever the health, ties go to the lower id).
     #[test]
     fn pops_match_a_sorted_reference() {
         extern crate std;
@@ -227,7 +251,10 @@ mod tests {
             };
             let mut reference: Vec<Candidate> = Vec::new();
             for id in 0..600u32 {
-                let c = Candidate::new(Value::from_int((next() % 50) as i64 - 25), id);
+                // Rounds as the queue has them at the bottom; 0 on the
+                // watch list at the top.
+                let round = if top { 0 } else { (next() % 3) as u32 };
+                let c = Candidate::queued(round, Value::from_int((next() % 50) as i64 - 25), id);
                 let pushed = if top {
                     top_heap.push(c)
                 } else {

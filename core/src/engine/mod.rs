@@ -3,7 +3,8 @@
 //! A round: shocks scheduled for it → oracle update (the oracle shows the
 //! venue price of `oracle_lag_rounds` rounds ago) → scan of every account's
 //! maintenance health → liquidation of the accounts found liquidatable,
-//! lowest health first, ties by id (as keepers see them on chain) → venue
+//! lowest health first, ties by id (as keepers see them on chain), after
+//! any that a budget left waiting in earlier rounds (see `queue`) → venue
 //! recovery. A run ends at a fixed point (no liquidation in a round, no shock
 //! left, every oracle and venue price stationary), at the round cap, when a
 //! market breaks, or on an error.
@@ -20,6 +21,7 @@ mod equilibrium;
 mod heap;
 mod limits;
 mod liquidate;
+mod queue;
 mod scan;
 mod undo;
 mod waterfall;
@@ -80,13 +82,14 @@ pub struct Storage<'s> {
     pub balances: &'s mut [Qty],
     /// Work space for the per-round candidate heap: one slot per account.
     pub scratch: &'s mut [Candidate],
-    /// One bit per account (`flag_words(accounts)` words): liquidated yet.
+    /// Two bits per account (`flag_words(accounts)` words): liquidated
+    /// yet, and waiting in the liquidation queue.
     pub flags: &'s mut [u32],
 }
 
 /// Words of `Storage::flags` needed for `accounts` accounts.
 pub const fn flag_words(accounts: usize) -> usize {
-    accounts.div_ceil(32)
+    accounts.div_ceil(32).saturating_mul(2)
 }
 
 /// What one call to `step` returns.
@@ -480,7 +483,7 @@ impl<'s, const A: usize> Engine<'s, A> {
     }
 
     /// The account the next unit of work will liquidate, if the engine is
-    /// liquidating: the lowest-health candidate of this round's scan.
+    /// liquidating: the first of the queue (see `queue`).
     pub fn next_liquidation(&self) -> Option<u32> {
         match self.state.phase {
             Phase::Liquidate => self.scratch.get(..self.heap_len)?.first().map(|c| c.id),
@@ -558,17 +561,12 @@ impl<'s, const A: usize> Engine<'s, A> {
             Phase::Liquidate => {
                 if self.round_exhausted() {
                     // A rate limit or the keepers' capital is spent: the
-                    // remaining candidates wait for the next round's scan.
+                    // remaining candidates keep their place in the queue.
                     self.defer(self.heap_len);
-                    return self
-                        .rewatch_candidates()
-                        .map(|()| self.state.phase = Phase::EndRound)
-                        .map_err(|f| (f, None));
+                    self.state.phase = Phase::EndRound;
+                    return Ok(());
                 }
-                let mut heap = self.candidates();
-                let popped = heap.pop();
-                self.heap_len = heap.len;
-                match popped {
+                match self.dequeue() {
                     None => {
                         self.state.phase = Phase::EndRound;
                         Ok(())
@@ -628,7 +626,6 @@ impl<'s, const A: usize> Engine<'s, A> {
         self.state.report.rounds = self.state.round;
         self.state.round_liquidations = 0;
         self.state.round_changed_accounts = 0;
-        self.heap_len = 0;
         while let Some(&shock) = self.shocks.get(self.state.next_shock) {
             if shock.round > self.state.round {
                 break;
@@ -837,6 +834,10 @@ impl<'s, const A: usize> Engine<'s, A> {
             self.for_each_auction_number(|x| d.fx(x));
             for p in self.state.clearing.iter().flatten() {
                 d.fx(p.0);
+            }
+            // Accounts a budget left waiting, as a set.
+            if self.heap_len > 0 {
+                d.u64(self.queue_fingerprint());
             }
         }
         d.finish()

@@ -20,14 +20,14 @@
 //! threshold are not touched.
 //!
 //! The candidates found are exactly those of a full scan (every account
-//! that is negative now is due), and the candidate heap orders them by
-//! `(health, id)`, a total order, so liquidations, events and digests are
-//! the same bit for bit. A full scan still runs in the first round, after
+//! that is negative now and not queued already is due), and the queue
+//! orders them by `(round, health, id)`, a total order, so liquidations,
+//! events and digests are the same bit for bit. A full scan still runs in the first round, after
 //! a unit wrote another account's row (deleveraging, auctions), when the
 //! drift grows past `MAX_DRIFT`, or on every round if asked
 //! ([`Engine::scan_every_round`]); tests compare both.
 
-use super::{Candidate, Candidates, Engine, Phase, Watch};
+use super::{Candidate, Engine, Phase, Watch};
 use crate::account::{self, Health, WeightedPrice};
 use crate::error::StepFault;
 use crate::num::{self, ArithError, Fx, Ratio, Round, Value};
@@ -177,9 +177,12 @@ impl<const A: usize> Engine<'_, A> {
         }
     }
 
-    /// One unit of the full scan: evaluates account `id`.
+    /// One unit of the full scan: evaluates account `id`, unless it waits
+    /// in the liquidation queue already.
     pub(super) fn scan(&mut self, id: usize) -> Result<(), StepFault> {
-        self.evaluate(id, Found::Candidate)?;
+        if !self.is_queued(id) {
+            self.evaluate(id, Found::Candidate)?;
+        }
         let next = id.saturating_add(1);
         self.state.phase = if next < self.accounts {
             Phase::Scan { next }
@@ -211,19 +214,6 @@ impl<const A: usize> Engine<'_, A> {
         self.evaluate(id as usize, Found::DueNextRound)
     }
 
-    /// This round's candidates, over the scratch below the watch list.
-    pub(super) fn candidates(&mut self) -> Candidates<'_> {
-        let end = self
-            .scratch
-            .len()
-            .saturating_sub(self.scan.watch_len)
-            .min(self.scratch.len());
-        Candidates {
-            slots: self.scratch.get_mut(..end).unwrap_or(&mut []),
-            len: self.heap_len,
-        }
-    }
-
     /// The watch list, over the scratch above the candidates.
     fn watch(&mut self) -> Watch<'_> {
         let from = self.heap_len.min(self.scratch.len());
@@ -231,18 +221,6 @@ impl<const A: usize> Engine<'_, A> {
             slots: self.scratch.get_mut(from..).unwrap_or(&mut []),
             len: self.scan.watch_len,
         }
-    }
-
-    /// Moves the candidates left this round (deferred by a budget) to the
-    /// watch list, due at the next round.
-    pub(super) fn rewatch_candidates(&mut self) -> Result<(), StepFault> {
-        while self.heap_len > 0 {
-            let mut heap = self.candidates();
-            let Some(c) = heap.pop() else { break };
-            self.heap_len = heap.len;
-            self.watch_account(c.id, Fx::ZERO)?;
-        }
-        Ok(())
     }
 
     /// Puts account `id` on the watch list with `trigger` (zero: evaluate
@@ -265,7 +243,7 @@ impl<const A: usize> Engine<'_, A> {
         let net = health.net()?;
         let id32 = u32::try_from(id).map_err(|_| ArithError::Overflow)?;
         match (net.is_negative(), found) {
-            (true, Found::Candidate) => self.push_candidate(Candidate::new(net, id32)),
+            (true, Found::Candidate) => self.queue(id32, net),
             (true, Found::DueNextRound) => self.watch_account(id32, Fx::ZERO),
             (false, _) => {
                 // The quote's debt term, computed as `health` does, never
@@ -281,17 +259,6 @@ impl<const A: usize> Engine<'_, A> {
                 self.watch_account(id32, trigger)
             }
         }
-    }
-
-    /// Adds a candidate of this round; the candidates grow into the slots
-    /// the watch list gave up.
-    fn push_candidate(&mut self, candidate: Candidate) -> Result<(), StepFault> {
-        let mut heap = self.candidates();
-        if !heap.push(candidate) {
-            return Err(StepFault::Arith(ArithError::Overflow));
-        }
-        self.heap_len = heap.len;
-        Ok(())
     }
 
     /// `G·(1 + (net − slack)/(exposed + slack))`, rounded down, and above
