@@ -10,6 +10,7 @@ use crate::event::{Event, EventSink};
 use crate::ledger::Book;
 use crate::num::{self, mul, ArithError, Fx, Qty, Round, Value};
 use crate::policy::{clamp_repay, to_target_repay, PairLimits, Policy};
+use crate::venue::Venue;
 
 /// A copy of one account's stored balances.
 pub(super) type Balances<const A: usize> = [Qty; A];
@@ -448,6 +449,15 @@ impl<const A: usize> Engine<'_, A> {
             .map_or(num::Ratio::ONE, |m| m.deposit_index)
     }
 
+    /// The venue of `asset`, to trade in place.
+    fn venue_mut(&mut self, asset: usize) -> Result<&mut Venue, ArithError> {
+        self.state
+            .markets
+            .get_mut(asset)
+            .map(|m| &mut m.venue)
+            .ok_or(ArithError::Domain)
+    }
+
     /// Trades one sized step through the venues and books every flow.
     fn trade_step(
         &mut self,
@@ -457,16 +467,25 @@ impl<const A: usize> Engine<'_, A> {
         s: &Sized,
         sink: &mut dyn EventSink,
     ) -> Result<(), StepFault> {
-        let (ml, mc) = (self.market(l)?, self.market(c)?);
-        let liability_oracle = ml.oracle;
-        let (mut venue_l, mut venue_c) = (ml.venue, mc.venue);
+        let liability_oracle = self.market(l)?.oracle;
         let as_u8 = |i: usize| u8::try_from(i).unwrap_or(u8::MAX);
+        // Each venue's trade is all or nothing. With both sides risky, the
+        // sale runs on a copy of the collateral's venue, kept once the buy
+        // has filled too: a venue that cannot fill leaves the state as it
+        // was. With one side the quote, the other trades in place.
+        let mut sold_into: Option<Venue> = None;
         let along_curve = if c == 0 {
             s.seize.as_quote_value()
         } else {
-            venue_c
-                .sell(s.seize)
-                .map_err(|e| StepFault::from_venue(as_u8(c), e))?
+            let broken = |e| StepFault::from_venue(as_u8(c), e);
+            if l == 0 {
+                self.venue_mut(c)?.sell(s.seize).map_err(broken)?
+            } else {
+                let mut venue = self.market(c)?.venue;
+                let proceeds = venue.sell(s.seize).map_err(broken)?;
+                sold_into = Some(venue);
+                proceeds
+            }
         };
         // Equilibrium settlement: every sale of the round at the clearing
         // price; the venue, which paid along its curve, keeps the rest.
@@ -478,10 +497,13 @@ impl<const A: usize> Engine<'_, A> {
         let cost = if l == 0 {
             s.repay.as_quote_value()
         } else {
-            venue_l
+            self.venue_mut(l)?
                 .buy(s.repay)
                 .map_err(|e| StepFault::from_venue(as_u8(l), e))?
         };
+        if let Some(venue) = sold_into {
+            *self.venue_mut(c)? = venue;
+        }
         let cc = self.config(c)?;
         let bonus = cc.liquidation_bonus.0;
         let fee_share = num::div(
@@ -531,12 +553,6 @@ impl<const A: usize> Engine<'_, A> {
             .transfer(0, Book::Keepers, Book::Insurance, fee.as_quote_qty())?;
         self.state.insurance = self.state.insurance.add(fee)?;
 
-        if let Some(m) = self.state.markets.get_mut(c) {
-            m.venue = venue_c;
-        }
-        if let Some(m) = self.state.markets.get_mut(l) {
-            m.venue = venue_l;
-        }
         let r = &mut self.state.report;
         r.liquidations = r.liquidations.saturating_add(1);
         r.fees = r.fees.add(fee)?;

@@ -229,27 +229,14 @@ impl Venue {
     /// Sells `qty` (> 0) into the venue; returns the proceeds, rounded down.
     /// On error the venue is unchanged.
     pub fn sell(&mut self, qty: Qty) -> Result<Value, VenueError> {
-        let mut next = *self;
-        let proceeds = next.trade(qty)?;
-        next.record(Fill {
-            base_in: qty,
-            quote_out: proceeds,
-        })?;
-        *self = next;
-        Ok(proceeds)
+        self.trade(qty)
     }
 
     /// Buys `qty` (> 0) from the venue; returns the cost, rounded up.
     /// On error the venue is unchanged.
     pub fn buy(&mut self, qty: Qty) -> Result<Value, VenueError> {
-        let mut next = *self;
-        let cost = next.trade(qty.neg()?)?.neg()?;
-        next.record(Fill {
-            base_in: qty.neg()?,
-            quote_out: cost.neg()?,
-        })?;
-        *self = next;
-        Ok(cost)
+        // `trade` checked that the payment negates.
+        Ok(self.trade(qty.neg()?)?.neg()?)
     }
 
     /// What [`Venue::buy`] would charge, without trading.
@@ -267,6 +254,10 @@ impl Venue {
     /// Trades `signed` base into the venue (negative: out of it); returns the
     /// quote paid to the trader (negative: charged). A trade whose prices or
     /// amounts leave the representable range is one the venue cannot fill.
+    /// All or nothing: every fallible step runs before the first write, so
+    /// a failed trade leaves the venue as it was without a copy of the
+    /// whole venue (a liquidation trades once or twice, and a venue with a
+    /// book ladder is most of a kilobyte).
     fn trade(&mut self, signed: Qty) -> Result<Value, VenueError> {
         self.trade_unchecked(signed).map_err(|e| match e {
             VenueError::Arith(ArithError::Overflow) => VenueError::Exhausted,
@@ -277,8 +268,18 @@ impl Venue {
     fn trade_unchecked(&mut self, signed: Qty) -> Result<Value, VenueError> {
         let selling = signed.is_positive();
         let size = signed.abs()?;
-        match &mut self.mechanism {
-            Mechanism::Quote => Ok(signed.as_quote_value()),
+        let base_in = self.base_in.add(signed)?;
+        // The running totals after a payment, and a check that a buyer can
+        // negate it: both before the mechanism commits.
+        let totals = |quote_out: Value, paid: Value| -> Result<Value, VenueError> {
+            paid.neg()?;
+            Ok(quote_out.add(paid)?)
+        };
+        let (paid, quote_out) = match &mut self.mechanism {
+            Mechanism::Quote => {
+                let paid = signed.as_quote_value();
+                (paid, totals(self.quote_out, paid)?)
+            }
             Mechanism::Curve {
                 curve,
                 reference,
@@ -304,31 +305,37 @@ impl Venue {
                 // prices before and after, which bracket the exact area.
                 let at_before = Value(mul(signed.0, price_before, Round::Down)?);
                 let at_after = Value(mul(signed.0, price_after, Round::Down)?);
+                let paid = area.clamp(at_before.min(at_after), at_before.max(at_after));
+                let quote_out = totals(self.quote_out, paid)?;
                 *outstanding = after;
-                Ok(area.clamp(at_before.min(at_after), at_before.max(at_after)))
+                (paid, quote_out)
             }
             Mechanism::Pool { pool, .. } => {
-                if selling {
-                    Ok(pool.sell(size)?)
+                let mut next = *pool;
+                let paid = if selling {
+                    next.sell(size)?
                 } else {
-                    pool.buy(size)?
-                        .ok_or(VenueError::Exhausted)?
-                        .neg()
-                        .map_err(VenueError::from)
-                }
+                    next.buy(size)?.ok_or(VenueError::Exhausted)?.neg()?
+                };
+                let quote_out = totals(self.quote_out, paid)?;
+                *pool = next;
+                (paid, quote_out)
             }
             Mechanism::Book(ladder) => {
-                if selling {
-                    ladder.sell(size)?.ok_or(VenueError::Exhausted)
+                let mut next = *ladder;
+                let paid = if selling {
+                    next.sell(size)?.ok_or(VenueError::Exhausted)?
                 } else {
-                    ladder
-                        .buy(size)?
-                        .ok_or(VenueError::Exhausted)?
-                        .neg()
-                        .map_err(VenueError::from)
-                }
+                    next.buy(size)?.ok_or(VenueError::Exhausted)?.neg()?
+                };
+                let quote_out = totals(self.quote_out, paid)?;
+                *ladder = next;
+                (paid, quote_out)
             }
-        }
+        };
+        self.base_in = base_in;
+        self.quote_out = quote_out;
+        Ok(paid)
     }
 
     /// One round of recovery. Returns the fill of an outside arbitrageur
@@ -526,6 +533,60 @@ mod tests {
         let before = v;
         assert_eq!(v.sell(Qty::from_int(200)), Err(VenueError::Exhausted));
         assert_eq!(v, before);
+    }
+
+    /// Every mechanism: a trade the venue cannot fill, and one whose running
+    /// total would overflow after the mechanism priced it, leave the venue
+    /// exactly as it was.
+    #[test]
+    fn a_failed_trade_changes_nothing_on_any_mechanism() {
+        let configs = [
+            VenueConfig::Quote,
+            VenueConfig::Linear {
+                lambda: Fx::from_num(0.5),
+                resilience: Ratio::from_f64(0.5),
+                floor: Price::from_f64(0.01),
+            },
+            VenueConfig::ConstantProduct {
+                base_reserve: Qty::from_int(1_000),
+                fee: Ratio::from_f64(0.003),
+                resilience: Ratio::from_f64(0.2),
+            },
+            VenueConfig::OrderBook {
+                levels: 4,
+                tick: Ratio::from_f64(0.01),
+                depth: Qty::from_int(10),
+                resilience: Ratio::from_f64(0.5),
+            },
+        ];
+        for config in configs {
+            let mut v = Venue::new(&config, Price::from_int(100), Qty::from_f64(1e-6)).unwrap();
+            v.sell(Qty::from_int(1)).unwrap();
+            let traded = v;
+            // More than a pool holds or a ladder's asks: unfillable (a quote
+            // venue and a curve fill any size).
+            if matches!(
+                config,
+                VenueConfig::ConstantProduct { .. } | VenueConfig::OrderBook { .. }
+            ) {
+                assert_eq!(v.buy(Qty::from_int(5_000)), Err(VenueError::Exhausted));
+                assert_eq!(v, traded, "{config:?}");
+                assert_eq!(
+                    v.sell(Qty::from_int(5_000)).is_err(),
+                    matches!(config, VenueConfig::OrderBook { .. })
+                );
+                v = traded;
+            }
+            // The mechanism prices the trade, then the total overflows.
+            v.quote_out = Value(Fx::MAX);
+            let full = v;
+            assert_eq!(
+                v.sell(Qty::from_int(1)),
+                Err(VenueError::Exhausted),
+                "{config:?}"
+            );
+            assert_eq!(v, full, "{config:?}");
+        }
     }
 
     #[test]
