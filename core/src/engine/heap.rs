@@ -10,12 +10,14 @@ use crate::num::Value;
 
 /// One slot of the scratch: an account and its key (the round it joined
 /// the liquidation queue and its health then, for a candidate; its trigger,
-/// on the watch list, whose round is 0). The key's `I80F48` bits are kept
-/// as two 64-bit halves: an `i128` field would align the slot to 32 bytes,
-/// and this one is 24 (the round fills what would be padding).
+/// on the watch list, which orders by the trigger alone). The key's
+/// `I80F48` bits are kept as two 64-bit halves: an `i128` field would align
+/// the slot to 32 bytes, and this one is 24 (the round, or on the watch
+/// list a tag, fills what would be padding).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Candidate {
+    /// The round queued; on the watch list, a tag the heap does not order.
     round: u32,
     key_high: i64,
     key_low: u64,
@@ -27,6 +29,12 @@ impl Candidate {
     /// Account `id` with key `value` (a watch-list entry).
     pub fn new(value: Value, id: u32) -> Self {
         Self::queued(0, value, id)
+    }
+
+    /// A watch-list entry carrying `tag`, which the watch list's order
+    /// ignores.
+    pub(crate) fn tagged(value: Value, id: u32, tag: u32) -> Self {
+        Self::queued(tag, value, id)
     }
 
     /// Account `id`, queued in `round` with health `value`.
@@ -41,7 +49,7 @@ impl Candidate {
         }
     }
 
-    /// The round the account joined the queue (0 on the watch list).
+    /// The round the account joined the queue (on the watch list, its tag).
     pub fn round(&self) -> u32 {
         self.round
     }
@@ -87,6 +95,16 @@ pub(crate) type Candidates<'a> = Heap<'a, false>;
 pub(crate) type Watch<'a> = Heap<'a, true>;
 
 impl<const TOP: bool> Heap<'_, TOP> {
+    /// The order: the queue's key whole; the watch list's without the tag.
+    fn key(c: &Candidate) -> (u32, i64, u64, u32) {
+        let key = c.key();
+        if TOP {
+            (0, key.1, key.2, key.3)
+        } else {
+            key
+        }
+    }
+
     /// The slot of heap position `i`.
     fn at(&self, i: usize) -> usize {
         if TOP {
@@ -123,7 +141,7 @@ impl<const TOP: bool> Heap<'_, TOP> {
         if self.len >= self.slots.len() {
             return false;
         }
-        let key = c.key();
+        let key = Self::key(&c);
         // A hole rises from the new last position while its parent is
         // larger: each level moves one entry instead of swapping two.
         let mut hole = self.len;
@@ -133,7 +151,7 @@ impl<const TOP: bool> Heap<'_, TOP> {
             let Some(above) = self.get(parent) else {
                 break;
             };
-            if key >= above.key() {
+            if key >= Self::key(&above) {
                 break;
             }
             self.set(hole, above);
@@ -153,7 +171,7 @@ impl<const TOP: bool> Heap<'_, TOP> {
         }
         // A hole sinks from the root while its least child is below the
         // last entry, which fills it where it stops.
-        let key = last.key();
+        let key = Self::key(&last);
         let mut hole = 0usize;
         loop {
             let first = hole.saturating_mul(ARITY).saturating_add(1);
@@ -161,13 +179,13 @@ impl<const TOP: bool> Heap<'_, TOP> {
             let mut least: Option<(usize, Candidate)> = None;
             for child in first..end {
                 if let Some(c) = self.get(child) {
-                    if least.is_none_or(|(_, l)| c.key() < l.key()) {
+                    if least.is_none_or(|(_, l)| Self::key(&c) < Self::key(&l)) {
                         least = Some((child, c));
                     }
                 }
             }
             match least {
-                Some((child, c)) if c.key() < key => {
+                Some((child, c)) if Self::key(&c) < key => {
                     self.set(hole, c);
                     hole = child;
                 }
@@ -251,9 +269,9 @@ mod tests {
             };
             let mut reference: Vec<Candidate> = Vec::new();
             for id in 0..600u32 {
-                // Rounds as the queue has them at the bottom; 0 on the
-                // watch list at the top.
-                let round = if top { 0 } else { (next() % 3) as u32 };
+                // Rounds as the queue has them at the bottom; tags the watch
+                // list ignores at the top.
+                let round = (next() % 3) as u32;
                 let c = Candidate::queued(round, Value::from_int((next() % 50) as i64 - 25), id);
                 let pushed = if top {
                     top_heap.push(c)
@@ -263,13 +281,19 @@ mod tests {
                 assert!(pushed);
                 reference.push(c);
                 if next() % 3 == 0 {
-                    reference.sort_by_key(|c| c.key());
+                    match top {
+                        true => reference.sort_by_key(Heap::<'_, true>::key),
+                        false => reference.sort_by_key(Heap::<'_, false>::key),
+                    }
                     let expected = reference.remove(0);
                     let got = if top { top_heap.pop() } else { bottom.pop() };
                     assert_eq!(got, Some(expected));
                 }
             }
-            reference.sort_by_key(|c| c.key());
+            match top {
+                true => reference.sort_by_key(Heap::<'_, true>::key),
+                false => reference.sort_by_key(Heap::<'_, false>::key),
+            }
             for expected in reference {
                 let got = if top { top_heap.pop() } else { bottom.pop() };
                 assert_eq!(got, Some(expected));

@@ -8,24 +8,27 @@
 //! moves against the account by at most a relative `ε`, the health falls by
 //! at most `ε·exposed`, where `exposed` is the Σ of the deposit terms and
 //! the non-quote debt terms. The engine keeps the drift `G = Π (1 + εᵣ)`
-//! over rounds (rounded up). An account evaluated at drift `G₀` cannot have
-//! gone negative while `G/G₀ − 1 < net / exposed` (a deposit factor is at
-//! least `Π (1 − εᵣ) ≥ 2 − G/G₀` of what it was): it is put on a watch list
-//! (a heap in the top of the scratch) keyed by the trigger
+//! over rounds (rounded up). A debt factor's rise counts only if a watched
+//! account owes that asset: a collateral whose price recovers after a fall
+//! does not grow the drift of a market where nobody borrows it.
+//!
+//! An account evaluated at drift `G₀` cannot have gone negative while
+//! `G/G₀ − 1 < net / exposed` (a deposit factor is at least
+//! `Π (1 − εᵣ) ≥ 2 − G/G₀` of what it was): it is put on a watch list (a
+//! heap in the top of the scratch) keyed by the trigger
 //! `G₀·(1 + net/exposed)` (rounded down, after a slack that covers every
-//! term's rounding), and a round evaluates
-//! only the accounts whose trigger the drift has reached, plus those whose
-//! balances changed (re-watched with a trigger of zero). A falling price
-//! thus walks down the watch list; cross-margined accounts far from their
-//! threshold are not touched.
+//! term's rounding), and a round evaluates only the accounts whose trigger
+//! the drift has reached, plus those whose balances changed (re-watched
+//! with a trigger of zero). A falling price thus walks down the watch list;
+//! cross-margined accounts far from their threshold are not touched.
 //!
 //! The candidates found are exactly those of a full scan (every account
 //! that is negative now and not queued already is due), and the queue
 //! orders them by `(round, health, id)`, a total order, so liquidations,
-//! events and digests are the same bit for bit. A full scan still runs in the first round, after
-//! a unit wrote another account's row (deleveraging, auctions), when the
-//! drift grows past `MAX_DRIFT`, or on every round if asked
-//! ([`Engine::scan_every_round`]); tests compare both.
+//! events and digests are the same bit for bit. A full scan still runs in
+//! the first round, after a unit wrote another account's row (deleveraging,
+//! auctions), when the drift grows past `MAX_DRIFT`, or on every round if
+//! asked ([`Engine::scan_every_round`]); tests compare both.
 
 use super::{Candidate, Engine, Phase, Watch};
 use crate::account::{self, Health, WeightedPrice};
@@ -47,6 +50,11 @@ pub(super) struct ScanState<const A: usize> {
     seen_prices: [WeightedPrice; A],
     /// An upper bound on the rounding of one health evaluation.
     slack: Fx,
+    /// Per asset, the watch list's entries with a debt in it: a debt
+    /// factor's rise is adverse only to them, so a round's rise of an asset
+    /// nobody watched owes does not grow the drift (a recovering price
+    /// after a fall of a collateral nobody borrows).
+    debtors: [u32; A],
     /// A row changed outside its own liquidation: scan everything.
     pub rescan: bool,
     /// Whether a watch list exists (after the first full scan).
@@ -63,6 +71,7 @@ impl<const A: usize> ScanState<A> {
             seen_index: [Ratio::ONE; A],
             seen_prices: [WeightedPrice::default(); A],
             slack: Fx::ZERO,
+            debtors: [0; A],
             rescan: false,
             built: false,
             every_round: false,
@@ -142,11 +151,15 @@ impl<const A: usize> Engine<'_, A> {
                 product_bounds(index.0, prices.asset)?,
                 Against::Fall,
             )?;
-            let debt = adverse_move(
-                (seen_prices.liability, seen_prices.liability),
-                (prices.liability, prices.liability),
-                Against::Rise,
-            )?;
+            let owed = self.scan.debtors.get(i).is_some_and(|&d| d > 0);
+            let debt = match owed {
+                true => adverse_move(
+                    (seen_prices.liability, seen_prices.liability),
+                    (prices.liability, prices.liability),
+                    Against::Rise,
+                )?,
+                false => Some(Fx::ZERO),
+            };
             match (deposit, debt) {
                 (Some(d), Some(l)) => epsilon = epsilon.max(d).max(l),
                 _ => measurable = false,
@@ -170,6 +183,7 @@ impl<const A: usize> Engine<'_, A> {
             _ => {
                 s.drift = Fx::ONE;
                 s.watch_len = 0;
+                s.debtors = [0; A];
                 s.rescan = false;
                 s.built = true;
                 Ok(Phase::Scan { next: 0 })
@@ -204,7 +218,21 @@ impl<const A: usize> Engine<'_, A> {
             return Ok(());
         };
         self.scan.watch_len = watch.len;
+        self.count_debtors(entry.round(), false);
         self.evaluate(entry.id as usize, Found::Candidate)
+    }
+
+    /// Adds or removes a watched entry's debts (bit `i`: asset `i`) from
+    /// the per-asset counts.
+    fn count_debtors(&mut self, debts: u32, add: bool) {
+        for (i, count) in self.scan.debtors.iter_mut().enumerate().take(32) {
+            if debts & (1 << i) != 0 {
+                *count = match add {
+                    true => count.saturating_add(1),
+                    false => count.saturating_sub(1),
+                };
+            }
+        }
     }
 
     /// Watches account `id` after its liquidation changed its balances,
@@ -224,13 +252,20 @@ impl<const A: usize> Engine<'_, A> {
     }
 
     /// Puts account `id` on the watch list with `trigger` (zero: evaluate
-    /// it at the next round's scan).
-    pub(super) fn watch_account(&mut self, id: u32, trigger: Fx) -> Result<(), StepFault> {
+    /// it at the next round's scan), owing the risky assets in `debts`
+    /// (bit `i`: asset `i`).
+    pub(super) fn watch_account(
+        &mut self,
+        id: u32,
+        trigger: Fx,
+        debts: u32,
+    ) -> Result<(), StepFault> {
         let mut watch = self.watch();
-        if !watch.push(Candidate::new(Value(trigger), id)) {
+        if !watch.push(Candidate::tagged(Value(trigger), id, debts)) {
             return Err(StepFault::Arith(ArithError::Overflow));
         }
         self.scan.watch_len = watch.len;
+        self.count_debtors(debts, true);
         Ok(())
     }
 
@@ -244,7 +279,7 @@ impl<const A: usize> Engine<'_, A> {
         let id32 = u32::try_from(id).map_err(|_| ArithError::Overflow)?;
         match (net.is_negative(), found) {
             (true, Found::Candidate) => self.queue(id32, net),
-            (true, Found::DueNextRound) => self.watch_account(id32, Fx::ZERO),
+            (true, Found::DueNextRound) => self.watch_account(id32, Fx::ZERO, 0),
             (false, _) => {
                 // The quote's debt term, computed as `health` does, never
                 // moves.
@@ -256,7 +291,16 @@ impl<const A: usize> Engine<'_, A> {
                 };
                 let moving_debt = health.liabilities.sub(quote_debt)?;
                 let trigger = self.trigger(&health, moving_debt)?;
-                self.watch_account(id32, trigger)
+                // The risky assets it owes (the engine holds at most 32).
+                let debts = stored
+                    .iter()
+                    .enumerate()
+                    .skip(1)
+                    .filter(|(_, b)| b.is_negative())
+                    .fold(0u32, |m, (i, _)| {
+                        m | 1u32.checked_shl(i as u32).unwrap_or(0)
+                    });
+                self.watch_account(id32, trigger, debts)
             }
         }
     }
