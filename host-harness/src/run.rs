@@ -1,10 +1,11 @@
 //! Running a scenario on the host: storage in `Vec`s, the kernel does the rest.
 
 use crate::scenario::Scenario;
-use firesale_core::engine::{flag_words, Candidate};
+use firesale_core::engine::{flag_words, Candidate, Checkpoint};
 use firesale_core::ledger::MAX_ASSETS;
 use firesale_core::report::AssetReport;
 use firesale_core::{Engine, EngineConfig, Error, EventSink, Qty, Report, Storage, Termination};
+use std::any::Any;
 
 /// What a run produced.
 #[derive(Clone, Debug)]
@@ -23,6 +24,8 @@ pub struct Buffers {
     pub balances: Vec<Qty>,
     scratch: Vec<Candidate>,
     flags: Vec<u32>,
+    /// The engine's checkpoint, of the capacity last asked for.
+    checkpoint: Option<Box<dyn Any + Send>>,
 }
 
 impl Buffers {
@@ -33,12 +36,34 @@ impl Buffers {
             balances: s.balances.clone(),
             scratch: vec![Candidate::default(); n],
             flags: vec![0; flag_words(n)],
+            checkpoint: None,
         }
     }
 
-    /// The three storage slices, to hand to an engine.
-    pub fn parts(&mut self) -> (&mut [Qty], &mut [Candidate], &mut [u32]) {
-        (&mut self.balances, &mut self.scratch, &mut self.flags)
+    /// The storage to hand to an engine of capacity `A`: the three slices
+    /// and a checkpoint.
+    #[allow(clippy::type_complexity)]
+    pub fn parts<const A: usize>(
+        &mut self,
+    ) -> (&mut [Qty], &mut [Candidate], &mut [u32], &mut Checkpoint<A>) {
+        let fits = self
+            .checkpoint
+            .as_ref()
+            .is_some_and(|c| c.is::<Checkpoint<A>>());
+        if !fits {
+            self.checkpoint = Some(Box::new(Checkpoint::<A>::new()));
+        }
+        let checkpoint = self
+            .checkpoint
+            .as_mut()
+            .and_then(|c| c.downcast_mut::<Checkpoint<A>>())
+            .expect("a checkpoint of capacity A was just stored");
+        (
+            &mut self.balances,
+            &mut self.scratch,
+            &mut self.flags,
+            checkpoint,
+        )
     }
 }
 
@@ -65,13 +90,14 @@ pub fn engine_sized<'a, const A: usize>(
     s: &'a Scenario,
     buffers: &'a mut Buffers,
 ) -> Result<Engine<'a, A>, Error> {
-    let (balances, scratch, flags) = buffers.parts();
+    let (balances, scratch, flags, checkpoint) = buffers.parts::<A>();
     Engine::new(
         &config(s),
         Storage {
             balances,
             scratch,
             flags,
+            checkpoint,
         },
     )
 }

@@ -80,13 +80,14 @@ fn queries(e: &Engine<'_>) -> u64 {
 fn leak_engine(s: &Scenario) -> Engine<'static> {
     let s: &'static Scenario = Box::leak(Box::new(s.clone()));
     let b: &'static mut Buffers = Box::leak(Box::new(Buffers::new(s)));
-    let (balances, scratch, flags) = b.parts();
+    let (balances, scratch, flags, checkpoint) = b.parts();
     Engine::new(
         Box::leak(Box::new(config(s))),
         Storage {
             balances,
             scratch,
             flags,
+            checkpoint,
         },
     )
     .unwrap()

@@ -38,7 +38,7 @@ impl Candidate {
     }
 
     /// Account `id`, queued in `round` with health `value`.
-    pub fn queued(round: u32, value: Value, id: u32) -> Self {
+    pub(crate) fn queued(round: u32, value: Value, id: u32) -> Self {
         let bits = value.0.to_bits();
         Self {
             round,

@@ -30,6 +30,7 @@ pub use auction::MAX_AUCTIONS;
 pub use audit::AuditError;
 pub use equilibrium::MAX_EQUILIBRIUM_ITERATIONS;
 pub use heap::Candidate;
+pub use undo::Checkpoint;
 
 use crate::account::{self, Health, WeightedPrice};
 use crate::asset::{AssetConfig, HealthTier};
@@ -76,7 +77,7 @@ pub struct EngineConfig<'c> {
 }
 
 /// Caller-provided storage.
-pub struct Storage<'s> {
+pub struct Storage<'s, const A: usize = MAX_ASSETS> {
     /// Balances, `assets` per account, account-major. Filled by the caller
     /// with the starting balances.
     pub balances: &'s mut [Qty],
@@ -85,6 +86,9 @@ pub struct Storage<'s> {
     /// Two bits per account (`flag_words(accounts)` words): liquidated
     /// yet, and waiting in the liquidation queue.
     pub flags: &'s mut [u32],
+    /// Where each unit saves the engine's state, to restore it if the
+    /// unit fails.
+    pub checkpoint: &'s mut Checkpoint<A>,
 }
 
 /// Words of `Storage::flags` needed for `accounts` accounts.
@@ -128,8 +132,8 @@ struct Market {
     initial_total: Qty,
 }
 
-/// The engine's own state that a unit may change: saved whole before a unit
-/// and restored if the unit fails (see `undo`).
+/// The engine's own state that a unit may change: saved before a unit and
+/// restored if the unit fails (see `undo`).
 #[derive(Clone)]
 struct State<const A: usize> {
     markets: heapless::Vec<Market, A>,
@@ -156,6 +160,27 @@ struct State<const A: usize> {
 }
 
 impl<const A: usize> State<A> {
+    /// A state with no assets, for a checkpoint before its first copy.
+    fn blank() -> Self {
+        Self {
+            markets: heapless::Vec::new(),
+            indices: [Ratio::ONE; A],
+            maint_prices: [WeightedPrice::default(); A],
+            ledger: Ledger::default(),
+            report: empty_report(),
+            insurance: Value::ZERO,
+            round: 0,
+            history_head: 0,
+            next_shock: 0,
+            round_liquidations: 0,
+            round_changed_accounts: 0,
+            limits: LimitState::new(Value::ZERO),
+            auctions: heapless::Vec::new(),
+            clearing: None,
+            phase: Phase::BeginRound,
+        }
+    }
+
     /// Overwrites `self` with `src` in place, with no temporary copy on
     /// the stack (`clone_from` would build one: a firmware could not hold
     /// it beside the engine and the unit's saved state).
@@ -203,6 +228,9 @@ impl<const A: usize> State<A> {
 /// three assets uses `Engine<'_, 3>` and pays for three.
 pub struct Engine<'s, const A: usize = MAX_ASSETS> {
     state: State<A>,
+    /// The state as the running unit found it, or at its last savepoint
+    /// (caller storage, see `undo`).
+    saved: &'s mut State<A>,
     /// Each asset's configuration, fixed for the run.
     configs: [AssetConfig; A],
     /// Venue prices at the last `HISTORY` round starts, per asset;
@@ -226,7 +254,7 @@ pub struct Engine<'s, const A: usize = MAX_ASSETS> {
 
 impl<'s, const A: usize> Engine<'s, A> {
     /// Validates the configuration and storage and builds the engine.
-    pub fn new(config: &EngineConfig<'s>, storage: Storage<'s>) -> Result<Self, Error> {
+    pub fn new(config: &EngineConfig<'s>, storage: Storage<'s, A>) -> Result<Self, Error> {
         let n = config.assets.len();
         if n == 0 || n > A || A > ASSET_CAPACITY_LIMIT {
             return Err(capacity(Capacity::Assets, A.min(ASSET_CAPACITY_LIMIT), n));
@@ -315,27 +343,9 @@ impl<'s, const A: usize> Engine<'s, A> {
                 }
             }
         }
-        let mut report = Report {
-            rounds: 0,
-            liquidations: 0,
-            accounts_liquidated: 0,
-            bankruptcies: 0,
-            deferred: 0,
-            backstopped: 0,
-            auctions: 0,
-            zero_bid_takes: 0,
-            deleveraged: Value::ZERO,
-            bad_debt: Value::ZERO,
-            insurance_used: Value::ZERO,
-            socialized: Value::ZERO,
-            unrecovered: Value::ZERO,
-            fees: Value::ZERO,
-            keeper_pnl: Value::ZERO,
-            insurance_fund: config.insurance_fund,
-            per_asset: [AssetReport::default(); A],
-            assets: u8::try_from(n).unwrap_or(u8::MAX),
-            termination: None,
-        };
+        let mut report = empty_report();
+        report.insurance_fund = config.insurance_fund;
+        report.assets = u8::try_from(n).unwrap_or(u8::MAX);
         for (r, m) in report.per_asset.iter_mut().zip(&markets) {
             let p = m.oracle;
             *r = AssetReport {
@@ -371,6 +381,7 @@ impl<'s, const A: usize> Engine<'s, A> {
         };
         let mut engine = Self {
             state,
+            saved: &mut storage.checkpoint.state,
             configs,
             history,
             policy: config.policy,
@@ -841,6 +852,31 @@ impl<'s, const A: usize> Engine<'s, A> {
             }
         }
         d.finish()
+    }
+}
+
+/// A report of nothing yet.
+fn empty_report<const A: usize>() -> Report<A> {
+    Report {
+        rounds: 0,
+        liquidations: 0,
+        accounts_liquidated: 0,
+        bankruptcies: 0,
+        deferred: 0,
+        backstopped: 0,
+        auctions: 0,
+        zero_bid_takes: 0,
+        deleveraged: Value::ZERO,
+        bad_debt: Value::ZERO,
+        insurance_used: Value::ZERO,
+        socialized: Value::ZERO,
+        unrecovered: Value::ZERO,
+        fees: Value::ZERO,
+        keeper_pnl: Value::ZERO,
+        insurance_fund: Value::ZERO,
+        per_asset: [AssetReport::default(); A],
+        assets: 0,
+        termination: None,
     }
 }
 

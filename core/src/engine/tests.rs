@@ -75,6 +75,7 @@ fn run(
         balances: &mut balances,
         scratch: &mut scratch,
         flags: &mut flags,
+        checkpoint: &mut Checkpoint::new(),
     };
     let mut engine = Engine::new(&config, storage).unwrap();
     let mut log = Log::default();
@@ -325,6 +326,7 @@ fn invalid_configurations_are_named_errors() {
             balances: &mut balances,
             scratch: &mut scratch,
             flags: &mut flags,
+            checkpoint: &mut Checkpoint::new(),
         };
         <Engine>::new(&config, storage).err()
     };
@@ -399,6 +401,7 @@ fn a_failed_unit_restores_other_rows_up_to_its_last_savepoint() {
         balances: &mut balances,
         scratch: &mut scratch,
         flags: &mut flags,
+        checkpoint: &mut Checkpoint::new(),
     };
     let mut engine: Engine<'_, 2> = Engine::new(&config, storage).unwrap();
     let overflow = StepFault::Arith(ArithError::Overflow);

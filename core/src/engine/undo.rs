@@ -8,14 +8,20 @@
 //! fails later. A failure restores the state and rows of the last savepoint
 //! (the unit's start if it took none), so the books always balance and the
 //! memory stays one state copy and two rows however many accounts a
-//! deleveraging reaches. The copy lives in the unit's frame, and savepoints
-//! overwrite it in place: a firmware's stack holds the engine, and a
-//! temporary third state would not fit.
+//! deleveraging reaches.
+//!
+//! The copy is caller storage, a [`Checkpoint`], which every unit and
+//! savepoint overwrites in place, field by field: it writes only the live
+//! markets and auctions, not the whole capacity, and no state passes
+//! through a unit's stack frame. A firmware keeps it beside the balances;
+//! a runtime with small stack frames (on chain) keeps it wherever it keeps
+//! them.
 
 use super::liquidate::Balances;
 use super::{Engine, State};
 use crate::error::{Invariant, StepFault};
 use crate::event::{Event, EventSink};
+use crate::ledger::MAX_ASSETS;
 
 /// One account's row as it was.
 #[derive(Clone, Copy)]
@@ -25,9 +31,30 @@ struct Row<const A: usize> {
     flags: u32,
 }
 
-/// The state and rows to restore.
+/// Caller storage for a unit's checkpoint: the engine's own state as the
+/// unit found it (or at its last savepoint), restored if the unit fails.
+/// Its contents before a run do not matter.
+pub struct Checkpoint<const A: usize = MAX_ASSETS> {
+    pub(super) state: State<A>,
+}
+
+impl<const A: usize> Checkpoint<A> {
+    /// Storage for an engine of capacity `A`.
+    pub fn new() -> Self {
+        Self {
+            state: State::blank(),
+        }
+    }
+}
+
+impl<const A: usize> Default for Checkpoint<A> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// The rows to restore (the state is in the checkpoint).
 struct Undo<const A: usize> {
-    state: State<A>,
     own: Option<Row<A>>,
     other: Option<Row<A>>,
 }
@@ -83,11 +110,11 @@ impl<const A: usize> Engine<'_, A> {
         sink: &mut dyn EventSink,
         work: impl FnOnce(&mut Self, &mut UnitSink<'_, A>) -> Result<(), StepFault>,
     ) -> Result<(), (StepFault, Option<u32>)> {
+        self.saved.copy_from(&self.state);
         let mut unit = UnitSink {
             inner: sink,
             events: 0,
             undo: Undo {
-                state: self.state.clone(),
                 own: account.map(|id| self.row(id)),
                 other: None,
             },
@@ -98,7 +125,7 @@ impl<const A: usize> Engine<'_, A> {
         if let StepFault::VenueExhausted { .. } = fault {
             return Err((fault, account));
         }
-        self.state.copy_from(&unit.undo.state);
+        self.state.copy_from(self.saved);
         for row in [unit.undo.own, unit.undo.other].into_iter().flatten() {
             self.restore_row(&row);
         }
@@ -132,9 +159,9 @@ impl<const A: usize> Engine<'_, A> {
     }
 
     /// Keeps everything the unit did so far: a later failure restores this.
-    pub(super) fn savepoint(&self, sink: &mut UnitSink<'_, A>) {
+    pub(super) fn savepoint(&mut self, sink: &mut UnitSink<'_, A>) {
+        self.saved.copy_from(&self.state);
         let undo = &mut sink.undo;
-        undo.state.copy_from(&self.state);
         if let Some(own) = undo.own {
             undo.own = Some(self.row(own.id));
         }

@@ -8,7 +8,7 @@
 //! margin, oracle lag, and every shock kind.
 #![no_std]
 
-use firesale_core::engine::{flag_words, Candidate};
+use firesale_core::engine::{flag_words, Candidate, Checkpoint};
 use firesale_core::num::Fx;
 use firesale_core::{
     AssetConfig, Engine, EngineConfig, Error, EventSink, Policy, Price, Qty, Ratio, Report, Shock,
@@ -38,8 +38,10 @@ pub struct Buffers {
     pub balances: [Qty; ACCOUNTS * MAX_ASSETS],
     /// Heap scratch.
     pub scratch: [Candidate; ACCOUNTS],
-    /// Liquidation flags.
+    /// Liquidation and queue flags.
     pub flags: [u32; FLAG_WORDS],
+    /// Where each unit saves the engine's state.
+    pub checkpoint: Checkpoint<MAX_ASSETS>,
 }
 
 impl Default for Buffers {
@@ -48,6 +50,7 @@ impl Default for Buffers {
             balances: [Qty::ZERO; ACCOUNTS * MAX_ASSETS],
             scratch: [Candidate::default(); ACCOUNTS],
             flags: [0; FLAG_WORDS],
+            checkpoint: Checkpoint::new(),
         }
     }
 }
@@ -268,6 +271,7 @@ pub fn run(
         balances,
         scratch: &mut buffers.scratch,
         flags: &mut buffers.flags,
+        checkpoint: &mut buffers.checkpoint,
     };
     let mut engine: Engine<'_, MAX_ASSETS> = Engine::new(&config, storage)?;
     let termination = engine.run(sink);

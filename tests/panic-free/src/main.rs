@@ -15,7 +15,7 @@
 use core::hint::black_box;
 use firesale_core::account::{self, WeightedPrice};
 use firesale_core::digest::Digest;
-use firesale_core::engine::{flag_words, Candidate};
+use firesale_core::engine::{flag_words, Candidate, Checkpoint};
 use firesale_core::ledger::{Book, Ledger};
 use firesale_core::num::{self, Fx, Round};
 use firesale_core::venue::{Venue, VenueConfig};
@@ -285,10 +285,12 @@ fn engine() {
     balances.iter_mut().for_each(|b| *b = qty());
     let mut scratch = [Candidate::default(); ACCOUNTS];
     let mut flags = [0u32; flag_words(ACCOUNTS)];
+    let mut checkpoint = Checkpoint::new();
     let storage = Storage {
         balances: black_box(&mut balances[..]),
         scratch: black_box(&mut scratch[..]),
         flags: black_box(&mut flags[..]),
+        checkpoint: black_box(&mut checkpoint),
     };
     let Ok(mut engine) = Engine::<'_, ASSETS>::new(&config, storage) else {
         return;
