@@ -83,6 +83,32 @@ fn byte_string_markets_with_containment_cascade_the_same() {
     assert!(liquidations > 100, "only {liquidations} liquidations");
 }
 
+/// A market the fuzzer found: a rising price grows one account's terms
+/// until its health overflows in round 8. The full scan meets it and fails
+/// the run; the watch list once left it unevaluated and reached a fixed
+/// point. The scan now bounds every watched account's terms and scans in
+/// full when they might overflow.
+#[test]
+fn an_account_whose_health_overflows_fails_both_scans_alike() {
+    let data = include_bytes!("../../fuzz/corpus/cascade_audit/regression-overflow-unwatched");
+    let (scenario, budgets) = bytes::scenario(data);
+    for budget in budgets.into_iter().chain([1]) {
+        assert_same(&scenario, budget.max(1));
+    }
+    let run = run(&scenario, false, 1).unwrap();
+    assert!(
+        matches!(
+            run.termination,
+            Termination::Failed(firesale_core::Error::Arithmetic {
+                account: Some(0),
+                ..
+            })
+        ),
+        "{:?}",
+        run.termination
+    );
+}
+
 #[test]
 fn the_bundled_scenarios_cascade_the_same() {
     for name in [

@@ -29,6 +29,14 @@
 //! the first round, after a unit wrote another account's row (deleveraging,
 //! auctions), when the drift grows past `MAX_DRIFT`, or on every round if
 //! asked ([`Engine::scan_every_round`]); tests compare both.
+//!
+//! A full scan also runs when a watched account's health might overflow,
+//! which the scan bounds from the largest `assets + liabilities` it saw,
+//! grown each round by the largest rise of any factor (a favourable rise
+//! too): the full scan meets an overflowing account in id order and fails
+//! the run there, and a watch list would meet it in another order or not
+//! at all. The fuzzer found that difference (`regression-overflow-unwatched`
+//! in its corpus).
 
 use super::{Candidate, Engine, Phase, Watch};
 use crate::account::{self, Health, WeightedPrice};
@@ -55,6 +63,11 @@ pub(super) struct ScanState<const A: usize> {
     /// nobody watched owes does not grow the drift (a recovering price
     /// after a fall of a collateral nobody borrows).
     debtors: [u32; A],
+    /// A bound on any watched account's `assets + liabilities` now: the
+    /// largest at its evaluation, grown each round by the largest rise of
+    /// any factor (deposit or debt). While it stays below `SAFE_GROSS` no
+    /// watched account's health can overflow.
+    headroom: Fx,
     /// A row changed outside its own liquidation: scan everything.
     pub rescan: bool,
     /// Whether a watch list exists (after the first full scan).
@@ -72,6 +85,7 @@ impl<const A: usize> ScanState<A> {
             seen_prices: [WeightedPrice::default(); A],
             slack: Fx::ZERO,
             debtors: [0; A],
+            headroom: Fx::ZERO,
             rescan: false,
             built: false,
             every_round: false,
@@ -82,6 +96,25 @@ impl<const A: usize> ScanState<A> {
 /// Bounds `[lo, hi]` on the exact product `a·b` of non-negative numbers.
 fn product_bounds(a: Fx, b: Fx) -> Result<(Fx, Fx), ArithError> {
     Ok((num::mul(a, b, Round::Down)?, num::mul(a, b, Round::Up)?))
+}
+
+/// Past this, a watched account's health might overflow: the full scan
+/// evaluates every account in id order, so an overflow fails the run at the
+/// same account whichever scan runs.
+const SAFE_GROSS: Fx = Fx::from_bits(i128::MAX >> 2);
+
+/// The largest rise of a factor from `old` to `new` (bounds on exact
+/// non-negative values), as a ratio rounded up: 1 if it did not rise,
+/// `None` if it rose from zero.
+fn rise(old: (Fx, Fx), new: (Fx, Fx)) -> Result<Option<Fx>, ArithError> {
+    let ((old_lo, _), (_, new_hi)) = (old, new);
+    if new_hi <= old_lo {
+        return Ok(Some(Fx::ONE));
+    }
+    if old_lo <= Fx::ZERO {
+        return Ok(None);
+    }
+    Ok(Some(num::div(new_hi, old_lo, Round::Up)?))
 }
 
 /// What a negative health makes of an evaluated account.
@@ -132,6 +165,7 @@ impl<const A: usize> Engine<'_, A> {
         let n = self.state.markets.len();
         let mut slack = Fx::ZERO;
         let mut epsilon = Fx::ZERO;
+        let mut largest_rise = Fx::ONE;
         let mut measurable = true;
         for i in 0..n {
             let (index, prices) = (self.state.indices.get(i), self.state.maint_prices.get(i));
@@ -146,18 +180,20 @@ impl<const A: usize> Engine<'_, A> {
             if index == seen_index && prices == seen_prices {
                 continue;
             }
-            let deposit = adverse_move(
+            let (old_deposit, new_deposit) = (
                 product_bounds(seen_index.0, seen_prices.asset)?,
                 product_bounds(index.0, prices.asset)?,
-                Against::Fall,
-            )?;
+            );
+            let old_debt = (seen_prices.liability, seen_prices.liability);
+            let new_debt = (prices.liability, prices.liability);
+            match (rise(old_deposit, new_deposit)?, rise(old_debt, new_debt)?) {
+                (Some(d), Some(l)) => largest_rise = largest_rise.max(d).max(l),
+                _ => measurable = false,
+            }
+            let deposit = adverse_move(old_deposit, new_deposit, Against::Fall)?;
             let owed = self.scan.debtors.get(i).is_some_and(|&d| d > 0);
             let debt = match owed {
-                true => adverse_move(
-                    (seen_prices.liability, seen_prices.liability),
-                    (prices.liability, prices.liability),
-                    Against::Rise,
-                )?,
+                true => adverse_move(old_debt, new_debt, Against::Rise)?,
                 false => Some(Fx::ZERO),
             };
             match (deposit, debt) {
@@ -175,13 +211,17 @@ impl<const A: usize> Engine<'_, A> {
         s.seen_prices = self.state.maint_prices;
         let drift = num::mul(s.drift, num::add(Fx::ONE, epsilon)?, Round::Up).ok();
         let drift = drift.filter(|g| *g < Fx::from_num(MAX_DRIFT) && measurable);
-        match drift {
-            Some(g) if s.built && !s.rescan && !s.every_round => {
+        let headroom = num::mul(s.headroom, largest_rise, Round::Up).ok();
+        let headroom = headroom.filter(|h| *h < SAFE_GROSS);
+        match (drift, headroom) {
+            (Some(g), Some(h)) if s.built && !s.rescan && !s.every_round => {
                 s.drift = g;
+                s.headroom = h;
                 Ok(Phase::Watch)
             }
             _ => {
                 s.drift = Fx::ONE;
+                s.headroom = Fx::ZERO;
                 s.watch_len = 0;
                 s.debtors = [0; A];
                 s.rescan = false;
@@ -279,7 +319,10 @@ impl<const A: usize> Engine<'_, A> {
         let id32 = u32::try_from(id).map_err(|_| ArithError::Overflow)?;
         match (net.is_negative(), found) {
             (true, Found::Candidate) => self.queue(id32, net),
-            (true, Found::DueNextRound) => self.watch_account(id32, Fx::ZERO, 0),
+            (true, Found::DueNextRound) => {
+                self.note_gross(&health)?;
+                self.watch_account(id32, Fx::ZERO, 0)
+            }
             (false, _) => {
                 // The quote's debt term, computed as `health` does, never
                 // moves.
@@ -300,9 +343,17 @@ impl<const A: usize> Engine<'_, A> {
                     .fold(0u32, |m, (i, _)| {
                         m | 1u32.checked_shl(i as u32).unwrap_or(0)
                     });
+                self.note_gross(&health)?;
                 self.watch_account(id32, trigger, debts)
             }
         }
+    }
+
+    /// Counts a watched account's terms in the headroom.
+    fn note_gross(&mut self, health: &Health) -> Result<(), ArithError> {
+        let gross = num::add(health.assets.0, health.liabilities.0)?;
+        self.scan.headroom = self.scan.headroom.max(gross);
+        Ok(())
     }
 
     /// `G·(1 + (net − slack)/(exposed + slack))`, rounded down, and above
