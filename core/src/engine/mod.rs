@@ -81,7 +81,8 @@ pub struct Storage<'s, const A: usize = MAX_ASSETS> {
     /// Balances, `assets` per account, account-major. Filled by the caller
     /// with the starting balances.
     pub balances: &'s mut [Qty],
-    /// Work space for the per-round candidate heap: one slot per account.
+    /// Work space for the liquidation queue and the scan's watch list: one
+    /// slot per account.
     pub scratch: &'s mut [Candidate],
     /// Two bits per account (`flag_words(accounts)` words): liquidated
     /// yet, and waiting in the liquidation queue.
