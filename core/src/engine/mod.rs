@@ -134,8 +134,8 @@ struct Market {
 }
 
 /// The engine's own state that a unit may change: saved before a unit and
-/// restored if the unit fails (see `undo`).
-#[derive(Clone)]
+/// restored if the unit fails (see `undo`). Not `Clone`: it is only ever
+/// copied in place, into and out of the caller's checkpoint.
 struct State<const A: usize> {
     markets: heapless::Vec<Market, A>,
     /// Deposit indices, contiguous for the health loop.
@@ -182,9 +182,9 @@ impl<const A: usize> State<A> {
         }
     }
 
-    /// Overwrites `self` with `src` in place, with no temporary copy on
-    /// the stack (`clone_from` would build one: a firmware could not hold
-    /// it beside the engine and the unit's saved state).
+    /// Overwrites `self` with `src` in place, field by field: no temporary
+    /// state on the stack, and only the live markets and auctions of the
+    /// heapless vectors are copied, not their whole capacity.
     fn copy_from(&mut self, src: &Self) {
         let Self {
             markets,
