@@ -805,7 +805,7 @@ impl<'s, const A: usize> Engine<'s, A> {
     /// The state digest: see `digest` and docs/semantics.md.
     pub fn digest(&self) -> u64 {
         let mut d = Digest::default();
-        d.bytes(b"firesale-state-v1");
+        d.bytes(b"firesale-state-v2");
         d.u32(u32::try_from(self.state.markets.len()).unwrap_or(u32::MAX));
         d.u64(self.accounts as u64);
         d.u32(self.state.round);
