@@ -63,6 +63,14 @@ impl<const A: usize> Engine<'_, A> {
         first
     }
 
+    /// The account first in the queue, without taking it.
+    pub(super) fn next_queued(&self) -> Option<u32> {
+        self.scratch
+            .first()
+            .filter(|_| self.heap_len > 0)
+            .map(|c| c.id)
+    }
+
     /// Whether account `id` waits in the queue.
     pub(super) fn is_queued(&self, id: usize) -> bool {
         let (word, bit) = self.queued_bit(id);

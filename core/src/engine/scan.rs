@@ -257,7 +257,9 @@ impl<const A: usize> Engine<'_, A> {
             self.state.phase = Phase::Liquidate;
             return Ok(());
         };
+        let next = watch.peek().filter(|w| w.value().0 <= drift).map(|w| w.id);
         self.scan.watch_len = watch.len;
+        self.touch_row(next);
         self.count_debtors(entry.round(), false);
         self.evaluate(entry.id as usize, Found::Candidate)
     }
