@@ -15,6 +15,10 @@ use crate::venue::Venue;
 /// A copy of one account's stored balances.
 pub(super) type Balances<const A: usize> = [Qty; A];
 
+/// The row and maintenance health a liquidation unit ended with, when it
+/// computed them: the scan watches the account from them.
+pub(super) type Ended<const A: usize> = Option<(Balances<A>, Health)>;
+
 fn balance<const A: usize>(bal: &Balances<A>, asset: usize) -> Result<Qty, ArithError> {
     bal.get(asset).copied().ok_or(ArithError::Domain)
 }
@@ -255,28 +259,35 @@ impl<const A: usize> Engine<'_, A> {
     }
 
     /// Liquidates one account found liquidatable by this round's scan.
+    /// Returns its row and maintenance health at the end, which the scan
+    /// watches it from, when the unit computed them (`None`: the scan
+    /// evaluates the row itself).
     pub(super) fn liquidate_account(
         &mut self,
         id: u32,
         sink: &mut UnitSink<'_, A>,
-    ) -> Result<(), StepFault> {
+    ) -> Result<Ended<A>, StepFault> {
         let idx = id as usize;
         let n = self.state.markets.len();
         let mut bal = self.load(idx);
         let before = self.maint_health(&bal)?;
         if !before.net()?.is_negative() {
-            return Ok(());
+            return Ok(Some((bal, before)));
         }
         let full = self.close_in_full(&before, &bal)?;
         // The backstop vault takes the whole account, or auto-deleveraging
         // closes what it can against opposite positions: no market sale.
         if self.try_backstop(id, &mut bal, sink)? {
             self.mark_changed(id);
-            return Ok(());
+            return Ok(None);
         }
         let deleveraged = self.try_deleverage(id, &mut bal, sink)?;
+        // The row's maintenance health as it stands, kept up to date by
+        // each step (a step's check computes it anyway).
+        let mut now = before;
         if deleveraged {
             self.mark_changed(id);
+            now = self.maint_health(&bal)?;
         }
         let one_step_only = matches!(self.policy, Policy::CloseFactor { .. });
         let mut skip: u32 = 0;
@@ -324,7 +335,7 @@ impl<const A: usize> Engine<'_, A> {
                 let debt = balance(&bal, l)?.neg()?;
                 sized.seize = Qty(num::mul_div(held.0, sized.repay.0, debt.0, Round::Down)?);
             }
-            let Some(next) = self.stepped(&bal, (l, c), &sized)? else {
+            let Some((next, after)) = self.stepped((&bal, &now), (l, c), &sized)? else {
                 skip |= 1 << c;
                 continue;
             };
@@ -350,7 +361,7 @@ impl<const A: usize> Engine<'_, A> {
                 // debit() rounded the shares up and effective() rounds down.
                 self.state.ledger.add_slack(c, Fx::from_num(2))?;
             }
-            bal = next;
+            (bal, now) = (next, after);
             steps = steps.saturating_add(1);
             if steps == 1 && !deleveraged {
                 // Counted at once: a later step may end the run (a broken
@@ -372,35 +383,41 @@ impl<const A: usize> Engine<'_, A> {
             self.mark_changed(id);
         }
         if bankrupt {
+            // The waterfall writes the row and may move deposit indices.
             self.bankrupt(id, &mut bal, exposure, sink)?;
+            now = self.maint_health(&bal)?;
         }
-        if self.maint_health(&bal)?.net()? < before.net()? {
+        if now.net()? < before.net()? {
             return Err(StepFault::Invariant(Invariant::HealthLowered {
                 account: id,
             }));
         }
-        Ok(())
+        Ok(Some((bal, now)))
     }
 
-    /// The row after a sized step; `None` when the step is too small to beat
-    /// rounding and would lower health: that collateral is dust for this
-    /// account, and is left alone.
+    /// The row after a sized step and its maintenance health, given the
+    /// row's maintenance health `now`; `None` when the step is too small to
+    /// beat rounding and would lower health: that collateral is dust for
+    /// this account, and is left alone.
     pub(super) fn stepped(
         &self,
-        bal: &Balances<A>,
+        (bal, now): (&Balances<A>, &Health),
         (l, c): (usize, usize),
         sized: &Sized,
-    ) -> Result<Option<Balances<A>>, ArithError> {
+    ) -> Result<Option<(Balances<A>, Health)>, ArithError> {
         let (il, ic) = (self.index_of(l), self.index_of(c));
         let (bl, bc) = (balance(bal, l)?, balance(bal, c)?);
         let mut next = *bal;
         set_balance(&mut next, l, account::credit(bl, sized.repay, il)?)?;
         set_balance(&mut next, c, account::debit(bc, sized.seize, ic)?)?;
-        let before = self.maint_health(bal)?.net()?;
-        if !sized.repay.is_positive() || self.maint_health(&next)?.net()? < before {
+        if !sized.repay.is_positive() {
             return Ok(None);
         }
-        Ok(Some(next))
+        let after = self.maint_health(&next)?;
+        if after.net()? < now.net()? {
+            return Ok(None);
+        }
+        Ok(Some((next, after)))
     }
 
     /// What the policy would seize of each asset from account `id` at the
@@ -416,6 +433,7 @@ impl<const A: usize> Engine<'_, A> {
         let full = self.close_in_full(&before, &bal)?;
         let one_step_only = matches!(self.policy, Policy::CloseFactor { .. });
         let mut skip: u32 = 0;
+        let mut now = before;
         for _ in 0..self.state.markets.len().saturating_mul(3).saturating_add(4) {
             let Pair::Step {
                 liability,
@@ -427,14 +445,16 @@ impl<const A: usize> Engine<'_, A> {
             let Some(sized) = self.size_step(&bal, (liability, collateral), full, None)? else {
                 break;
             };
-            let Some(next) = self.stepped(&bal, (liability, collateral), &sized)? else {
+            let Some((next, after)) =
+                self.stepped((&bal, &now), (liability, collateral), &sized)?
+            else {
                 skip |= 1 << collateral;
                 continue;
             };
             if let Some(total) = seized.get_mut(collateral) {
                 *total = total.add(sized.seize)?;
             }
-            bal = next;
+            (bal, now) = (next, after);
             if one_step_only {
                 break;
             }
@@ -568,7 +588,8 @@ impl<const A: usize> Engine<'_, A> {
             let repaid = s.repay.value_at(liability_oracle, Round::Up)?;
             self.charge(c, repaid, proceeds.sub(fee)?)?;
         }
-        self.track_prices()?;
+        self.track_price(l)?;
+        self.track_price(c)?;
         sink.emit(&Event::Liquidation {
             round: self.state.round,
             account: id,

@@ -50,6 +50,7 @@ use crate::shock::{validate_schedule, Shock, ShockKind};
 use crate::venue::{Fill, Venue};
 use heap::{Candidates, Watch};
 use limits::LimitState;
+use liquidate::Ended;
 use undo::UnitSink;
 
 /// Longest oracle lag, in rounds.
@@ -598,9 +599,9 @@ impl<'s, const A: usize> Engine<'s, A> {
                     }
                     Some(c) => {
                         self.touch_row(self.next_queued());
-                        self.liquidate_unit(c.id, sink)?;
+                        let end = self.liquidate_unit(c.id, sink)?;
                         // Its balances changed: watch it from its new health.
-                        self.rewatch(c.id).map_err(|f| (f, Some(c.id)))
+                        self.rewatch(c.id, end).map_err(|f| (f, Some(c.id)))
                     }
                 }
             }
@@ -638,12 +639,14 @@ impl<'s, const A: usize> Engine<'s, A> {
         self.atomically(None, sink, |e, sink| e.end_round(sink))
     }
 
+    /// A liquidation unit; returns the account's row and health at its end
+    /// when it computed them (see `liquidate_account`).
     #[inline(never)]
     fn liquidate_unit(
         &mut self,
         id: u32,
         sink: &mut dyn EventSink,
-    ) -> Result<(), (StepFault, Option<u32>)> {
+    ) -> Result<Ended<A>, (StepFault, Option<u32>)> {
         self.atomically(Some(id), sink, |e, sink| e.liquidate_account(id, sink))
     }
 
@@ -800,19 +803,24 @@ impl<'s, const A: usize> Engine<'s, A> {
     }
 
     fn track_prices(&mut self) -> Result<(), StepFault> {
-        for (r, m) in self
-            .state
-            .report
-            .per_asset
-            .iter_mut()
-            .zip(&self.state.markets)
-        {
-            let p = m.venue.price()?;
-            r.final_price = p;
-            r.min_price = r.min_price.min(p);
-            r.max_price = r.max_price.max(p);
-            r.deposit_index = m.deposit_index;
-        }
+        (0..self.state.markets.len()).try_for_each(|asset| self.track_price(asset))
+    }
+
+    /// Records market `asset`'s price and deposit index in the report. A
+    /// trade calls it for the two markets it touched only: the others did
+    /// not move.
+    fn track_price(&mut self, asset: usize) -> Result<(), StepFault> {
+        let (Some(r), Some(m)) = (
+            self.state.report.per_asset.get_mut(asset),
+            self.state.markets.get(asset),
+        ) else {
+            return Ok(());
+        };
+        let p = m.venue.price()?;
+        r.final_price = p;
+        r.min_price = r.min_price.min(p);
+        r.max_price = r.max_price.max(p);
+        r.deposit_index = m.deposit_index;
         Ok(())
     }
 

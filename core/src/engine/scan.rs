@@ -38,6 +38,7 @@
 //! at all. The fuzzer found that difference (`regression-overflow-unwatched`
 //! in its corpus).
 
+use super::liquidate::Ended;
 use super::{Candidate, Engine, Phase, Watch};
 use crate::account::{self, Health, WeightedPrice};
 use crate::error::StepFault;
@@ -280,8 +281,16 @@ impl<const A: usize> Engine<'_, A> {
     /// Watches account `id` after its liquidation changed its balances,
     /// from its health at this round's scan prices (the next round's drift
     /// is measured from them): due at once if it is still liquidatable.
-    pub(super) fn rewatch(&mut self, id: u32) -> Result<(), StepFault> {
-        self.evaluate(id as usize, Found::DueNextRound)
+    ///
+    /// `end` is the row and maintenance health its unit ended with, if the
+    /// unit computed them: the health is reused if the row is still the
+    /// stored one (nothing else writes it in between, but a comparison of
+    /// a few balances is cheaper than a health and proves it).
+    pub(super) fn rewatch(&mut self, id: u32, end: Ended<A>) -> Result<(), StepFault> {
+        let n = self.state.markets.len();
+        let stored = self.stored_balances(id as usize);
+        let known = end.filter(|(row, _)| stored.is_some_and(|s| row.get(..n) == Some(s)));
+        self.evaluate_from(id as usize, Found::DueNextRound, known.map(|(_, h)| h))
     }
 
     /// The watch list, over the scratch above the candidates.
@@ -315,8 +324,22 @@ impl<const A: usize> Engine<'_, A> {
     /// negative, a candidate now or due next round (`found`); else watched
     /// until the drift can make it negative.
     fn evaluate(&mut self, id: usize, found: Found) -> Result<(), StepFault> {
+        self.evaluate_from(id, found, None)
+    }
+
+    /// `evaluate`, with the account's maintenance health at this round's
+    /// prices if it is known already.
+    fn evaluate_from(
+        &mut self,
+        id: usize,
+        found: Found,
+        known: Option<Health>,
+    ) -> Result<(), StepFault> {
         let stored = self.stored_balances(id).unwrap_or(&[]);
-        let health = account::health(stored, &self.state.indices, &self.state.maint_prices)?;
+        let health = match known {
+            Some(health) => health,
+            None => account::health(stored, &self.state.indices, &self.state.maint_prices)?,
+        };
         let net = health.net()?;
         let id32 = u32::try_from(id).map_err(|_| ArithError::Overflow)?;
         match (net.is_negative(), found) {
@@ -372,7 +395,13 @@ impl<const A: usize> Engine<'_, A> {
         }
         let exposed = num::add(num::add(health.assets.0, moving_debt.0)?, self.scan.slack)?;
         let room = num::div(margin, exposed, Round::Down)?;
-        let trigger = num::mul(drift, num::add(Fx::ONE, room)?, Round::Down)?;
+        let scaled = num::add(Fx::ONE, room)?;
+        // Right after a full scan the drift is exactly 1: the product is
+        // exact, so skip it (a million accounts' worth of multiplications).
+        let trigger = match drift == Fx::ONE {
+            true => scaled,
+            false => num::mul(drift, scaled, Round::Down)?,
+        };
         Ok(trigger.max(least))
     }
 }

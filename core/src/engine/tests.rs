@@ -422,7 +422,7 @@ fn a_failed_unit_restores_other_rows_up_to_its_last_savepoint() {
         transfer(e, sink, 1, -1)?;
         transfer(e, sink, 2, 1)?;
         sink.emit(&Event::RoundStarted { round: 0 });
-        Err(overflow)
+        Err::<(), _>(overflow)
     });
     assert_eq!(failed, Err((overflow, Some(1))));
     assert_eq!(engine.load(1)[0], original[2]);
@@ -445,7 +445,7 @@ fn a_failed_unit_restores_other_rows_up_to_its_last_savepoint() {
         e.savepoint(sink);
         transfer(e, sink, 1, -1)?;
         transfer(e, sink, 0, 1)?;
-        Err(overflow)
+        Err::<(), _>(overflow)
     });
     assert_eq!(failed, Err((overflow, Some(1))));
     assert_eq!(engine.load(1)[0], Qty::from_int(19));

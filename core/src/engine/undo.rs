@@ -104,12 +104,12 @@ impl<const A: usize> Engine<'_, A> {
     /// Any other failure (overflow, a broken invariant) restores the last
     /// savepoint and reports how many events were undone
     /// ([`Event::RolledBack`]).
-    pub(super) fn atomically(
+    pub(super) fn atomically<T>(
         &mut self,
         account: Option<u32>,
         sink: &mut dyn EventSink,
-        work: impl FnOnce(&mut Self, &mut UnitSink<'_, A>) -> Result<(), StepFault>,
-    ) -> Result<(), (StepFault, Option<u32>)> {
+        work: impl FnOnce(&mut Self, &mut UnitSink<'_, A>) -> Result<T, StepFault>,
+    ) -> Result<T, (StepFault, Option<u32>)> {
         self.saved.copy_from(&self.state);
         let mut unit = UnitSink {
             inner: sink,
@@ -119,8 +119,9 @@ impl<const A: usize> Engine<'_, A> {
                 other: None,
             },
         };
-        let Err(fault) = work(self, &mut unit) else {
-            return Ok(());
+        let fault = match work(self, &mut unit) {
+            Ok(done) => return Ok(done),
+            Err(fault) => fault,
         };
         if let StepFault::VenueExhausted { .. } = fault {
             return Err((fault, account));
