@@ -51,6 +51,12 @@ pub type ArithResult<T> = Result<T, ArithError>;
 
 /// `a × b`, rounded as asked.
 pub fn mul(a: Fx, b: Fx, round: Round) -> ArithResult<Fx> {
+    // A second factor of exactly 1 is common (a deposit index before any
+    // loss, the quote's weights and price: callers pass the balance first)
+    // and its product exact: skip the wide multiplication.
+    if b == Fx::ONE {
+        return Ok(a);
+    }
     wide::mul_bits(a.to_bits(), b.to_bits(), round)
         .map(Fx::from_bits)
         .ok_or(ArithError::Overflow)
@@ -60,6 +66,9 @@ pub fn mul(a: Fx, b: Fx, round: Round) -> ArithResult<Fx> {
 pub fn div(a: Fx, b: Fx, round: Round) -> ArithResult<Fx> {
     if b == Fx::ZERO {
         return Err(ArithError::Domain);
+    }
+    if b == Fx::ONE {
+        return Ok(a);
     }
     wide::div_bits(a.to_bits(), b.to_bits(), round)
         .map(Fx::from_bits)
