@@ -132,6 +132,7 @@ macro_rules! unit_type {
                 self.0.to_num::<f64>()
             }
             /// The raw fixed-point number.
+            #[inline]
             pub fn raw(self) -> Fx {
                 self.0
             }
@@ -152,10 +153,12 @@ macro_rules! unit_type {
                 div(self.0, other.0, round).map(Ratio)
             }
             /// Whether the amount is below zero.
+            #[inline]
             pub fn is_negative(self) -> bool {
                 self.0 < Fx::ZERO
             }
             /// Whether the amount is above zero.
+            #[inline]
             pub fn is_positive(self) -> bool {
                 self.0 > Fx::ZERO
             }
