@@ -12,6 +12,19 @@ use crate::num::{self, mul, ArithError, Fx, Qty, Round, Value};
 use crate::policy::{clamp_repay, to_target_repay, PairLimits, Policy};
 use crate::venue::Venue;
 
+/// The protocol's share of a sale's proceeds, `bonus·fee/(1 + bonus)`
+/// rounded up: the protocol fee is a share of the bonus, and the proceeds
+/// include the bonus. Fixed per asset for a run, so the engine computes it
+/// once (an overflow fails the first trade that needs it, as before).
+pub(super) fn fee_share(asset: &crate::asset::AssetConfig) -> Result<Fx, ArithError> {
+    let bonus = asset.liquidation_bonus.0;
+    num::div(
+        mul(bonus, asset.protocol_fee.0, Round::Up)?,
+        num::add(Fx::ONE, bonus)?,
+        Round::Up,
+    )
+}
+
 /// A copy of one account's stored balances.
 pub(super) type Balances<const A: usize> = [Qty; A];
 
@@ -207,8 +220,9 @@ impl<const A: usize> Engine<'_, A> {
         let held = account::effective(balance(bal, c)?, mc.deposit_index)?;
         let (cl, cc) = (self.config(l)?, self.config(c)?);
         let one_plus_bonus = num::add(Fx::ONE, cc.liquidation_bonus.0)?;
-        // Collateral value owed per unit of liability repaid.
-        let seize_value_per_unit = mul(ml.oracle.0, one_plus_bonus, Round::Up)?;
+        // Collateral value owed per unit of liability repaid (the price
+        // second: the quote's is exactly 1, which `mul` skips).
+        let seize_value_per_unit = mul(one_plus_bonus, ml.oracle.0, Round::Up)?;
         let covered = if auctioned {
             debt
         } else {
@@ -524,13 +538,11 @@ impl<const A: usize> Engine<'_, A> {
         if let Some(venue) = sold_into {
             *self.venue_mut(c)? = venue;
         }
-        let cc = self.config(c)?;
-        let bonus = cc.liquidation_bonus.0;
-        let fee_share = num::div(
-            mul(bonus, cc.protocol_fee.0, Round::Up)?,
-            num::add(Fx::ONE, bonus)?,
-            Round::Up,
-        )?;
+        let fee_share = self
+            .fee_shares
+            .get(c)
+            .copied()
+            .ok_or(ArithError::Domain)??;
         let fee = Value(mul(proceeds.0, fee_share, Round::Up)?);
 
         // Collateral: account → venue (or keepers, for quote collateral).

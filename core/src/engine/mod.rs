@@ -235,6 +235,9 @@ pub struct Engine<'s, const A: usize = MAX_ASSETS> {
     saved: &'s mut State<A>,
     /// Each asset's configuration, fixed for the run.
     configs: [AssetConfig; A],
+    /// Each asset's protocol share of a sale's proceeds (see
+    /// `liquidate::fee_share`), from its configuration.
+    fee_shares: [Result<crate::num::Fx, ArithError>; A],
     /// Venue prices at the last `HISTORY` round starts, per asset;
     /// `history_head` is the newest. Only a round's start writes them.
     history: [[Price; HISTORY]; A],
@@ -384,6 +387,7 @@ impl<'s, const A: usize> Engine<'s, A> {
         let mut engine = Self {
             state,
             saved: &mut storage.checkpoint.state,
+            fee_shares: configs.map(|c| liquidate::fee_share(&c)),
             configs,
             history,
             policy: config.policy,
