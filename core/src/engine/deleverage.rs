@@ -84,11 +84,18 @@ impl<const A: usize> Engine<'_, A> {
         }
         for asset in 0..self.state.markets.len() {
             let stored = bal.get(asset).copied().unwrap_or(Qty::ZERO);
-            let held = account::effective(stored, self.index(asset))?;
+            let index = self.index(asset);
+            let held = account::effective(stored, index)?;
             if held.is_positive() {
                 self.state
                     .ledger
                     .transfer(asset, Book::Accounts, Book::Backstop, held)?;
+                if index != Ratio::ONE {
+                    // The deposit's effective amount was rounded down: the
+                    // part under an ulp stays in the accounts' book with
+                    // nobody holding it, as a liquidation's does.
+                    self.state.ledger.add_slack(asset, Fx::ONE)?;
+                }
             } else if held.is_negative() {
                 self.state
                     .ledger
