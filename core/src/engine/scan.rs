@@ -395,13 +395,9 @@ impl<const A: usize> Engine<'_, A> {
         }
         let exposed = num::add(num::add(health.assets.0, moving_debt.0)?, self.scan.slack)?;
         let room = num::div(margin, exposed, Round::Down)?;
-        let scaled = num::add(Fx::ONE, room)?;
-        // Right after a full scan the drift is exactly 1: the product is
-        // exact, so skip it (a million accounts' worth of multiplications).
-        let trigger = match drift == Fx::ONE {
-            true => scaled,
-            false => num::mul(drift, scaled, Round::Down)?,
-        };
+        // The drift second: right after a full scan it is exactly 1, which
+        // `mul` skips (a million accounts' worth of multiplications).
+        let trigger = num::mul(num::add(Fx::ONE, room)?, drift, Round::Down)?;
         Ok(trigger.max(least))
     }
 }
