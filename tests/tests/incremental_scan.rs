@@ -22,12 +22,25 @@ struct Run {
     units: u64,
 }
 
+/// How a run finds its candidates.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Scan {
+    /// Every account every round: the reference.
+    Full,
+    /// The watch list, or a full scan when the drift reaches so much of it
+    /// that a full scan is cheaper (the default).
+    Adaptive,
+    /// The watch list whenever it can serve.
+    WatchList,
+}
+
 /// Runs `s` one unit at a time (`budget` 1) or in larger steps; `None` if
 /// the configuration is invalid.
-fn run(s: &Scenario, every_round: bool, budget: u32) -> Option<Run> {
+fn run(s: &Scenario, scan: Scan, budget: u32) -> Option<Run> {
     let mut buffers = Buffers::new(s);
     let mut e = engine(s, &mut buffers).ok()?;
-    e.scan_every_round(every_round);
+    e.scan_every_round(scan == Scan::Full);
+    e.full_scan_when_cheaper(scan == Scan::Adaptive);
     let mut log = Log::default();
     let mut units = 0u64;
     loop {
@@ -47,12 +60,14 @@ fn run(s: &Scenario, every_round: bool, budget: u32) -> Option<Run> {
 }
 
 fn assert_same(s: &Scenario, budget: u32) -> Option<Report> {
-    let full = run(s, true, budget)?;
-    let incremental = run(s, false, budget).expect("valid once, valid twice");
-    assert_eq!(incremental.digest, full.digest, "{}", s.name);
-    assert_eq!(incremental.events, full.events, "{}", s.name);
-    assert_eq!(incremental.report, full.report, "{}", s.name);
-    assert_eq!(incremental.termination, full.termination, "{}", s.name);
+    let full = run(s, Scan::Full, budget)?;
+    for scan in [Scan::Adaptive, Scan::WatchList] {
+        let incremental = run(s, scan, budget).expect("valid once, valid twice");
+        assert_eq!(incremental.digest, full.digest, "{}", s.name);
+        assert_eq!(incremental.events, full.events, "{}", s.name);
+        assert_eq!(incremental.report, full.report, "{}", s.name);
+        assert_eq!(incremental.termination, full.termination, "{}", s.name);
+    }
     Some(full.report)
 }
 
@@ -95,7 +110,7 @@ fn an_account_whose_health_overflows_fails_both_scans_alike() {
     for budget in budgets.into_iter().chain([1]) {
         assert_same(&scenario, budget.max(1));
     }
-    let run = run(&scenario, false, 1).unwrap();
+    let run = run(&scenario, Scan::WatchList, 1).unwrap();
     assert!(
         matches!(
             run.termination,
@@ -138,8 +153,8 @@ fn a_long_decline_evaluates_a_fraction_of_the_accounts_per_round() {
         .expect("parses");
     s.balances = Population::lending(20_000, 7, 1).generate(&s.assets);
     s.limits.rate_limit.max_accounts_per_round = 200;
-    let full = run(&s, true, 1).expect("valid");
-    let incremental = run(&s, false, 1).expect("valid");
+    let full = run(&s, Scan::Full, 1).expect("valid");
+    let incremental = run(&s, Scan::Adaptive, 1).expect("valid");
     assert_eq!(incremental.digest, full.digest);
     let rounds = u64::from(full.report.rounds);
     assert!(rounds >= 20, "a long cascade: {rounds} rounds");
@@ -147,6 +162,33 @@ fn a_long_decline_evaluates_a_fraction_of_the_accounts_per_round() {
         incremental.units * 5 < full.units,
         "incremental {} units, full {} units over {rounds} rounds",
         incremental.units,
+        full.units
+    );
+}
+
+/// A drop that reaches much of a large watch list at once (150,000
+/// accounts, past the 2^17 where the adaptive scan starts to weigh the
+/// two): the adaptive scan scans in full there, so it takes more units than
+/// the watch list alone, which pops the accounts one by one from a heap,
+/// and still far fewer than the reference over the whole run.
+#[test]
+fn a_drift_that_reaches_much_of_a_large_watch_list_scans_in_full() {
+    let mut s = bundled::find("default")
+        .expect("bundled")
+        .scenario()
+        .expect("parses");
+    s.balances = Population::lending(150_000, 7, 1).generate(&s.assets);
+    let full = run(&s, Scan::Full, 64).expect("valid");
+    let watch = run(&s, Scan::WatchList, 64).expect("valid");
+    let adaptive = run(&s, Scan::Adaptive, 64).expect("valid");
+    assert_eq!(adaptive.digest, full.digest);
+    assert_eq!(watch.digest, full.digest);
+    assert_eq!(adaptive.events, full.events);
+    assert!(
+        adaptive.units > watch.units && adaptive.units * 5 < full.units,
+        "adaptive {} steps, watch list {}, full {}",
+        adaptive.units,
+        watch.units,
         full.units
     );
 }

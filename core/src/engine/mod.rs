@@ -17,6 +17,7 @@
 mod auction;
 mod audit;
 mod deleverage;
+mod due;
 mod equilibrium;
 mod heap;
 mod limits;

@@ -27,8 +27,10 @@
 //! orders them by `(round, health, id)`, a total order, so liquidations,
 //! events and digests are the same bit for bit. A full scan still runs in
 //! the first round, after a unit wrote another account's row (deleveraging,
-//! auctions), when the drift grows past `MAX_DRIFT`, or on every round if
-//! asked ([`Engine::scan_every_round`]); tests compare both.
+//! auctions), when the drift grows past `MAX_DRIFT`, when the drift reaches
+//! so much of the watch list that a full scan is cheaper than popping it
+//! (see `due`), or on every round if asked ([`Engine::scan_every_round`]);
+//! tests compare all three ways.
 //!
 //! A full scan also runs when a watched account's health might overflow,
 //! which the scan bounds from the largest `assets + liabilities` it saw,
@@ -38,6 +40,7 @@
 //! at all. The fuzzer found that difference (`regression-overflow-unwatched`
 //! in its corpus).
 
+use super::due::{DueCounts, LARGE_WATCH, WATCH_COST};
 use super::liquidate::Ended;
 use super::{Candidate, Engine, Phase, Watch};
 use crate::account::{self, Health, WeightedPrice};
@@ -73,8 +76,12 @@ pub(super) struct ScanState<const A: usize> {
     pub rescan: bool,
     /// Whether a watch list exists (after the first full scan).
     built: bool,
+    /// The watch list's triggers, counted: how much of it a drift reaches.
+    due: DueCounts,
     /// Scan every account every round (the reference behaviour).
     pub every_round: bool,
+    /// Scan in full when that is cheaper than the watch list (see `due`).
+    pub when_cheaper: bool,
 }
 
 impl<const A: usize> ScanState<A> {
@@ -89,7 +96,9 @@ impl<const A: usize> ScanState<A> {
             headroom: Fx::ZERO,
             rescan: false,
             built: false,
+            due: DueCounts::new(),
             every_round: false,
+            when_cheaper: true,
         }
     }
 }
@@ -160,6 +169,14 @@ impl<const A: usize> Engine<'_, A> {
         self.scan.every_round = on;
     }
 
+    /// Whether a round whose drift reaches a large part of the watch list
+    /// scans every account instead, as cheaper (on by default; see
+    /// `due`). The results are the same either way; off, the watch list
+    /// serves every round it can, for tests of it.
+    pub fn full_scan_when_cheaper(&mut self, on: bool) {
+        self.scan.when_cheaper = on;
+    }
+
     /// Chooses this round's scan after the round's prices are set: the
     /// full scan, or the watch list if the drift can be measured.
     pub(super) fn start_scan(&mut self) -> Result<Phase, StepFault> {
@@ -214,8 +231,14 @@ impl<const A: usize> Engine<'_, A> {
         let drift = drift.filter(|g| *g < Fx::from_num(MAX_DRIFT) && measurable);
         let headroom = num::mul(s.headroom, largest_rise, Round::Up).ok();
         let headroom = headroom.filter(|h| *h < SAFE_GROSS);
+        // A drift that reaches a large part of the watch list: a full scan
+        // is cheaper than as many pops (see `due`), and finds the same.
+        let reached = drift.map_or(0, |g| s.due.reached(g));
+        let scan_cheaper = s.when_cheaper
+            && s.watch_len >= LARGE_WATCH
+            && reached.saturating_mul(WATCH_COST) > self.accounts as u64;
         match (drift, headroom) {
-            (Some(g), Some(h)) if s.built && !s.rescan && !s.every_round => {
+            (Some(g), Some(h)) if s.built && !s.rescan && !s.every_round && !scan_cheaper => {
                 s.drift = g;
                 s.headroom = h;
                 Ok(Phase::Watch)
@@ -225,6 +248,7 @@ impl<const A: usize> Engine<'_, A> {
                 s.headroom = Fx::ZERO;
                 s.watch_len = 0;
                 s.debtors = [0; A];
+                s.due = DueCounts::new();
                 s.rescan = false;
                 s.built = true;
                 Ok(Phase::Scan { next: 0 })
@@ -261,6 +285,7 @@ impl<const A: usize> Engine<'_, A> {
         let next = watch.peek().filter(|w| w.value().0 <= drift).map(|w| w.id);
         self.scan.watch_len = watch.len;
         self.touch_row(next);
+        self.scan.due.remove(entry.value().0);
         self.count_debtors(entry.round(), false);
         self.evaluate(entry.id as usize, Found::Candidate)
     }
@@ -316,6 +341,7 @@ impl<const A: usize> Engine<'_, A> {
             return Err(StepFault::Arith(ArithError::Overflow));
         }
         self.scan.watch_len = watch.len;
+        self.scan.due.add(trigger);
         self.count_debtors(debts, true);
         Ok(())
     }

@@ -1,0 +1,208 @@
+//! How many watched accounts a round's drift has reached, without walking
+//! the watch list: a histogram of the triggers on it.
+//!
+//! A round with a large move can reach a large part of the watch list. Each
+//! account reached costs a pop from a heap of up to a million entries, the
+//! deepest levels of which miss the caches, while a full scan reads the
+//! rows in order. On a large list, when the drift reaches more than about
+//! one account in `WATCH_COST`, the full scan is the cheaper of the two, and
+//! it finds the same candidates (see `scan`): the choice changes the work,
+//! never the results.
+
+use crate::num::Fx;
+
+/// Octaves of `trigger − 1` kept apart, in ulps of the `I80F48` trigger:
+/// from `2^-12` to `2^4`. Below them one bucket, above them another: a
+/// drift that small reaches almost nobody, and one that large everybody.
+const LOW_BIT: u32 = 36;
+const HIGH_BIT: u32 = 52;
+/// Each octave in four.
+const SPLIT_BITS: u32 = 2;
+const BUCKETS: usize = (((HIGH_BIT - LOW_BIT) << SPLIT_BITS) + 3) as usize;
+
+/// At 10^6 accounts a watch-list pop and its evaluation take as long as
+/// about 13 full-scan evaluations (the scan reads rows in order; a pop's
+/// deep levels and the popped account's row miss the caches), and as many
+/// instructions as about 5 (docs/performance.md).
+pub(super) const WATCH_COST: u64 = 8;
+
+/// Below this many watched accounts (3 MB of heap), the heap's pops mostly
+/// hit the caches, and a full scan would cost more instructions than it
+/// saves time: the watch list serves every round it can.
+pub(super) const LARGE_WATCH: usize = 1 << 17;
+
+/// Watched accounts counted by trigger.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct DueCounts {
+    counts: [u32; BUCKETS],
+}
+
+impl DueCounts {
+    pub(super) const fn new() -> Self {
+        Self {
+            counts: [0; BUCKETS],
+        }
+    }
+
+    /// The bucket of a trigger: 0 for a trigger of at most 1 (due whatever
+    /// the drift), then by the octave of `trigger − 1` and its quarter; the
+    /// order of buckets is the order of triggers.
+    fn bucket(trigger: Fx) -> usize {
+        match Octave::of(trigger) {
+            Octave::AtMostOne => 0,
+            Octave::Below => 1,
+            Octave::Above => BUCKETS.saturating_sub(1),
+            Octave::Within { top, x } => {
+                let quarter =
+                    (x >> top.saturating_sub(SPLIT_BITS)) as u32 & ((1 << SPLIT_BITS) - 1);
+                let octave = top.saturating_sub(LOW_BIT) << SPLIT_BITS;
+                octave.saturating_add(quarter).saturating_add(2) as usize
+            }
+        }
+    }
+
+    pub(super) fn add(&mut self, trigger: Fx) {
+        if let Some(c) = self.counts.get_mut(Self::bucket(trigger)) {
+            *c = c.saturating_add(1);
+        }
+    }
+
+    pub(super) fn remove(&mut self, trigger: Fx) {
+        if let Some(c) = self.counts.get_mut(Self::bucket(trigger)) {
+            *c = c.saturating_sub(1);
+        }
+    }
+
+    /// An estimate of the watched accounts due at `drift`: those in
+    /// buckets wholly below the drift's own (every trigger there is below
+    /// the drift), and of the drift's own bucket the share below the drift,
+    /// as if its triggers were spread evenly. A heuristic: it chooses the
+    /// work, not the results.
+    pub(super) fn reached(&self, drift: Fx) -> u64 {
+        let own = Self::bucket(drift);
+        let below: u64 = self.counts.iter().take(own).map(|&c| u64::from(c)).sum();
+        let in_own = self.counts.get(own).map_or(0, |&c| u64::from(c));
+        below.saturating_add(in_own.saturating_mul(Self::share_of_bucket(drift)) >> 16)
+    }
+
+    /// Where `trigger` lies within its bucket, in 1/65,536ths (0 for the
+    /// first and last buckets, which have no width to interpolate in).
+    fn share_of_bucket(trigger: Fx) -> u64 {
+        let Octave::Within { top, x } = Octave::of(trigger) else {
+            return 0;
+        };
+        // The bits below the octave's leading bit and its quarter.
+        let width_bits = top.saturating_sub(SPLIT_BITS);
+        let within = x & !(u64::MAX << width_bits);
+        within >> width_bits.saturating_sub(16)
+    }
+}
+
+/// Where `trigger − 1` lies among the octaves kept apart.
+enum Octave {
+    AtMostOne,
+    Below,
+    Above,
+    /// `x = trigger − 1` in ulps, whose leading bit is bit `top`.
+    Within {
+        top: u32,
+        x: u64,
+    },
+}
+
+impl Octave {
+    fn of(trigger: Fx) -> Self {
+        let above_one = trigger.to_bits().saturating_sub(Fx::ONE.to_bits());
+        if above_one <= 0 {
+            return Self::AtMostOne;
+        }
+        let Ok(x) = u64::try_from(above_one) else {
+            return Self::Above;
+        };
+        match 63u32.saturating_sub(x.leading_zeros()) {
+            top if top < LOW_BIT => Self::Below,
+            top if top >= HIGH_BIT => Self::Above,
+            top => Self::Within { top, x },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fx(x: f64) -> Fx {
+        Fx::from_num(x)
+    }
+
+    #[test]
+    fn buckets_follow_the_order_of_triggers() {
+        let triggers = [
+            0.0,
+            1.0,
+            1.000_000_1,
+            1.000_01,
+            1.01,
+            1.011,
+            1.02,
+            1.25,
+            1.3,
+            1.9,
+            2.0,
+            3.0,
+            1e3,
+            1e6,
+            1e7,
+        ];
+        let buckets = triggers.map(|t| DueCounts::bucket(fx(t)));
+        assert!(buckets.windows(2).all(|w| w[0] <= w[1]), "{buckets:?}");
+        assert_eq!(buckets[0], 0);
+        assert_eq!(buckets[1], 0);
+        assert_eq!(DueCounts::bucket(Fx::MAX), BUCKETS - 1);
+        assert!(
+            DueCounts::bucket(fx(1.01)) < DueCounts::bucket(fx(1.02)),
+            "an octave is split"
+        );
+        assert!(DueCounts::bucket(fx(1.3)) < BUCKETS - 1);
+        assert!(
+            DueCounts::bucket(fx(1.000_01)) == 1,
+            "below the octaves kept apart"
+        );
+        assert!(DueCounts::bucket(fx(3.0)) < DueCounts::bucket(fx(16.0)));
+        assert_eq!(DueCounts::bucket(fx(17.5)), BUCKETS - 1, "above them");
+    }
+
+    #[test]
+    fn reached_counts_only_triggers_below_the_drift() {
+        let mut due = DueCounts::new();
+        for t in [0.0, 1.01, 1.02, 1.04, 1.5, 2.5, 1e9] {
+            due.add(fx(t));
+        }
+        assert_eq!(due.reached(Fx::ONE), 0);
+        assert_eq!(due.reached(fx(1.0275)), 3, "0, 1.01 and 1.02");
+        assert_eq!(due.reached(fx(2.0)), 5);
+        assert_eq!(
+            due.reached(Fx::MAX),
+            6,
+            "never-due triggers share the last bucket"
+        );
+        due.remove(fx(1.02));
+        assert_eq!(due.reached(fx(1.03)), 2);
+        // A bucket's share below the drift: [1.625, 1.75) holds four
+        // triggers, and 1.6875 lies half way.
+        let mut spread = DueCounts::new();
+        for t in [1.63, 1.66, 1.7, 1.74] {
+            spread.add(fx(t));
+        }
+        assert_eq!(spread.reached(fx(1.6875)), 2);
+        assert_eq!(spread.reached(fx(1.71875)), 3, "three quarters of four");
+        assert_eq!(spread.reached(fx(1.625)), 0);
+        let mut empty = DueCounts::new();
+        empty.remove(fx(1.5));
+        assert_eq!(
+            empty.reached(Fx::MAX),
+            0,
+            "a removal from nothing saturates"
+        );
+    }
+}
