@@ -3,11 +3,12 @@
 //!
 //! A round with a large move can reach a large part of the watch list. Each
 //! account reached costs a pop from a heap of up to a million entries, the
-//! deepest levels of which miss the caches, while a full scan reads the
-//! rows in order. On a large list, when the drift reaches more than about
-//! one account in `WATCH_COST`, the full scan is the cheaper of the two, and
-//! it finds the same candidates (see `scan`): the choice changes the work,
-//! never the results.
+//! deepest levels of which miss the caches. A sweep instead visits every
+//! entry in slot order, takes out those reached, and restores the heap
+//! order bottom-up (Floyd's construction, linear in the list). When the
+//! drift reaches more than about one entry in 16 to 24, the sweep is
+//! the cheaper of the two, and it finds the same candidates (see `scan`):
+//! the choice changes the work, never the results.
 
 use crate::num::Fx;
 
@@ -20,16 +21,17 @@ const HIGH_BIT: u32 = 52;
 const SPLIT_BITS: u32 = 2;
 const BUCKETS: usize = (((HIGH_BIT - LOW_BIT) << SPLIT_BITS) + 3) as usize;
 
-/// At 10^6 accounts a watch-list pop and its evaluation take as long as
-/// about 13 full-scan evaluations (the scan reads rows in order; a pop's
-/// deep levels and the popped account's row miss the caches), and as many
-/// instructions as about 5 (docs/performance.md).
-pub(super) const WATCH_COST: u64 = 8;
-
-/// Below this many watched accounts (3 MB of heap), the heap's pops mostly
-/// hit the caches, and a full scan would cost more instructions than it
-/// saves time: the watch list serves every round it can.
-pub(super) const LARGE_WATCH: usize = 1 << 17;
+/// Whether sweeping a watch list of `len` entries costs less than popping
+/// the `reached` ones. A pop descends the heap, two instructions' worth of
+/// a sweep's visit per level, roughly, plus a fixed part (past the caches
+/// a pop also misses at its deep levels, where a sweep reads in order).
+/// Measured: a pop costs about 16 visits of a sweep (restoring the order
+/// included) at 3,000 entries and 24 at 10^6 (docs/performance.md).
+pub(super) fn sweep_is_cheaper(reached: u64, len: usize) -> bool {
+    let levels = usize::BITS.saturating_sub(len.leading_zeros()).div_ceil(2);
+    let pop_cost = u64::from(levels).saturating_mul(2).saturating_add(4);
+    reached > 0 && reached.saturating_mul(pop_cost) >= len as u64
+}
 
 /// Watched accounts counted by trigger.
 #[derive(Clone, Copy, Debug)]
@@ -170,6 +172,18 @@ mod tests {
         );
         assert!(DueCounts::bucket(fx(3.0)) < DueCounts::bucket(fx(16.0)));
         assert_eq!(DueCounts::bucket(fx(17.5)), BUCKETS - 1, "above them");
+    }
+
+    #[test]
+    fn a_sweep_pays_for_a_larger_share_of_a_smaller_list() {
+        // 3,000 entries: 6 levels, a pop costs 16 visits.
+        assert!(sweep_is_cheaper(188, 3_000));
+        assert!(!sweep_is_cheaper(187, 3_000));
+        // 10^6 entries: 10 levels, 24 visits.
+        assert!(sweep_is_cheaper(41_667, 1_000_000));
+        assert!(!sweep_is_cheaper(41_666, 1_000_000));
+        assert!(!sweep_is_cheaper(0, 0), "nothing reached, nothing to sweep");
+        assert!(sweep_is_cheaper(1, 1));
     }
 
     #[test]

@@ -166,13 +166,16 @@ impl<const TOP: bool> Heap<'_, TOP> {
         let top = self.peek()?;
         self.len = self.len.checked_sub(1)?;
         let last = self.get(self.len)?;
-        if self.len == 0 {
-            return Some(top);
+        if self.len > 0 {
+            self.settle(0, last);
         }
-        // A hole sinks from the root while its least child is below the
-        // last entry, which fills it where it stops.
-        let key = Self::key(&last);
-        let mut hole = 0usize;
+        Some(top)
+    }
+
+    /// Puts `entry` at heap position `hole` or below it: a hole sinks while
+    /// its least child is below the entry, which fills it where it stops.
+    fn settle(&mut self, mut hole: usize, entry: Candidate) {
+        let key = Self::key(&entry);
         loop {
             let first = hole.saturating_mul(ARITY).saturating_add(1);
             let end = first.saturating_add(ARITY).min(self.len);
@@ -192,8 +195,61 @@ impl<const TOP: bool> Heap<'_, TOP> {
                 _ => break,
             }
         }
-        self.set(hole, last);
-        Some(top)
+        self.set(hole, entry);
+    }
+
+    /// The entry at heap position `i`, in no particular order (a sweep).
+    pub fn at_position(&self, i: usize) -> Option<Candidate> {
+        if i >= self.len {
+            return None;
+        }
+        self.get(i)
+    }
+
+    /// Removes the entry at heap position `i`, moving the last entry into
+    /// its place: heap order is lost until `restore_order`.
+    pub fn swap_remove(&mut self, i: usize) -> Option<Candidate> {
+        let entry = self.at_position(i)?;
+        self.len = self.len.checked_sub(1)?;
+        // Between two slots borrowed apart: a copy within one slice may
+        // alias, and would pull a `memmove` into the firmware for 24 bytes.
+        let (at, last) = (self.at(i), self.at(self.len));
+        let (low, high) = (at.min(last), at.max(last));
+        if let Some((below, above)) = self
+            .slots
+            .get_mut(..high.saturating_add(1))
+            .map(|s| s.split_at_mut(high))
+        {
+            if let (Some(a), Some(b)) = (below.get_mut(low), above.first_mut()) {
+                core::mem::swap(a, b);
+            }
+        }
+        Some(entry)
+    }
+
+    /// Appends an entry without ordering it (a sweep); `false` when the
+    /// scratch is full.
+    pub fn push_unordered(&mut self, c: Candidate) -> bool {
+        if self.len >= self.slots.len() {
+            return false;
+        }
+        self.set(self.len, c);
+        self.len = self.len.saturating_add(1);
+        true
+    }
+
+    /// How many heap positions have children: `restore_order` visits them
+    /// from the last to the first.
+    pub fn parents(&self) -> usize {
+        self.len.saturating_add(ARITY - 2) / ARITY
+    }
+
+    /// One step of restoring heap order bottom-up (Floyd): settles the
+    /// entry at position `i`, whose subtrees must be in order already.
+    pub fn restore_order(&mut self, i: usize) {
+        if let Some(entry) = self.at_position(i) {
+            self.settle(i, entry);
+        }
     }
 }
 
@@ -299,6 +355,50 @@ mod tests {
                 assert_eq!(got, Some(expected));
             }
             assert_eq!(if top { top_heap.pop() } else { bottom.pop() }, None);
+        }
+    }
+
+    /// A sweep removes entries anywhere and appends others unordered;
+    /// restoring order from the last parent to the root makes a heap that
+    /// pops in order again.
+    #[test]
+    fn a_swept_heap_pops_in_order_after_its_order_is_restored() {
+        extern crate std;
+        use std::vec::Vec;
+        let mut next = crate::test_rng::xorshift(0x51ed_270b_a15e_c0de);
+        for len in [0usize, 1, 2, 5, 17, 300] {
+            let mut slots = std::vec![Candidate::default(); 400];
+            let mut heap = Watch {
+                slots: &mut slots,
+                len: 0,
+            };
+            let mut kept: Vec<Candidate> = Vec::new();
+            for id in 0..len as u32 {
+                assert!(heap.push(Candidate::new(Value::from_int((next() % 100) as i64), id)));
+            }
+            // Remove every entry below 30 and append a replacement above 50.
+            let mut i = 0;
+            while let Some(c) = heap.at_position(i) {
+                if c.value() < Value::from_int(30) {
+                    assert_eq!(heap.swap_remove(i), Some(c));
+                    let again = Candidate::new(Value::from_int(50 + (next() % 50) as i64), c.id);
+                    assert!(heap.push_unordered(again));
+                } else {
+                    i += 1;
+                }
+            }
+            for i in (0..heap.parents()).rev() {
+                heap.restore_order(i);
+            }
+            for i in 0..heap.len {
+                kept.extend(heap.at_position(i));
+            }
+            kept.sort_by_key(|c| (c.value(), c.id));
+            assert_eq!(kept.len(), len);
+            for expected in kept {
+                assert_eq!(heap.pop(), Some(expected));
+            }
+            assert_eq!(heap.pop(), None);
         }
     }
 

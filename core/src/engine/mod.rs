@@ -112,8 +112,19 @@ pub enum StepOutcome {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Phase {
     BeginRound,
-    Scan { next: usize },
+    Scan {
+        next: usize,
+    },
     Watch,
+    /// A sweep of the watch list, at heap position `next` (see `scan`).
+    Sweep {
+        next: usize,
+    },
+    /// Restoring the watch list's order after a sweep: `remaining`
+    /// parents to settle.
+    Order {
+        remaining: usize,
+    },
     Liquidate,
     EndRound,
     Done(Termination),
@@ -587,6 +598,11 @@ impl<'s, const A: usize> Engine<'s, A> {
             // A scan mutates nothing before its last fallible operation.
             Phase::Scan { next } => self.scan(next).map_err(|f| (f, u32::try_from(next).ok())),
             Phase::Watch => self.watch_unit().map_err(|f| (f, None)),
+            Phase::Sweep { next } => self.sweep_unit(next).map_err(|f| (f, None)),
+            Phase::Order { remaining } => {
+                self.order_unit(remaining);
+                Ok(())
+            }
             Phase::BeginRound => self.begin_round_unit(sink),
             Phase::EndRound => self.end_round_unit(sink),
             Phase::Liquidate => {
@@ -840,6 +856,8 @@ impl<'s, const A: usize> Engine<'s, A> {
             Phase::BeginRound => (0, 0),
             Phase::Scan { next } => (1, next),
             Phase::Watch => (5, 0),
+            Phase::Sweep { next } => (6, next),
+            Phase::Order { remaining } => (7, remaining),
             Phase::Liquidate => (2, self.heap_len),
             Phase::EndRound => (3, 0),
             Phase::Done(_) => (4, 0),

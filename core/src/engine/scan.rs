@@ -27,10 +27,10 @@
 //! orders them by `(round, health, id)`, a total order, so liquidations,
 //! events and digests are the same bit for bit. A full scan still runs in
 //! the first round, after a unit wrote another account's row (deleveraging,
-//! auctions), when the drift grows past `MAX_DRIFT`, when the drift reaches
-//! so much of the watch list that a full scan is cheaper than popping it
-//! (see `due`), or on every round if asked ([`Engine::scan_every_round`]);
-//! tests compare all three ways.
+//! auctions), when the drift grows past `MAX_DRIFT`, or on every round if
+//! asked ([`Engine::scan_every_round`]). A round whose drift reaches much of
+//! the watch list sweeps the list in slot order instead of popping it (see
+//! `due`). Tests compare the three ways.
 //!
 //! A full scan also runs when a watched account's health might overflow,
 //! which the scan bounds from the largest `assets + liabilities` it saw,
@@ -40,7 +40,7 @@
 //! at all. The fuzzer found that difference (`regression-overflow-unwatched`
 //! in its corpus).
 
-use super::due::{DueCounts, LARGE_WATCH, WATCH_COST};
+use super::due::{sweep_is_cheaper, DueCounts};
 use super::liquidate::Ended;
 use super::{Candidate, Engine, Phase, Watch};
 use crate::account::{self, Health, WeightedPrice};
@@ -80,8 +80,9 @@ pub(super) struct ScanState<const A: usize> {
     due: DueCounts,
     /// Scan every account every round (the reference behaviour).
     pub every_round: bool,
-    /// Scan in full when that is cheaper than the watch list (see `due`).
-    pub when_cheaper: bool,
+    /// Sweep the watch list when that is cheaper than popping it (see
+    /// `due`).
+    pub sweep_when_cheaper: bool,
 }
 
 impl<const A: usize> ScanState<A> {
@@ -98,7 +99,7 @@ impl<const A: usize> ScanState<A> {
             built: false,
             due: DueCounts::new(),
             every_round: false,
-            when_cheaper: true,
+            sweep_when_cheaper: true,
         }
     }
 }
@@ -127,44 +128,40 @@ fn rise(old: (Fx, Fx), new: (Fx, Fx)) -> Result<Option<Fx>, ArithError> {
     Ok(Some(num::div(new_hi, old_lo, Round::Up)?))
 }
 
-/// A lower bound on `margin / exposed` for positive `margin` and `exposed`,
-/// to 32 bits: both are scaled so that `exposed` has 32 bits, the margin
-/// rounded down and the exposure up, and divided in 64 bits. The
-/// trigger only has to be low, never exact (an account evaluated a little
-/// early costs a little work, one evaluated late would be missed), and a
-/// full-width quotient took a 256-by-128-bit division on every evaluation.
-/// The margin never passes the exposure (`net ≤ assets`), so the bound is
-/// at most 1, which it returns if it ever did.
-fn room_below(margin: Fx, exposed: Fx) -> Fx {
+/// A lower bound on `margin / exposed` for positive `margin` and `exposed`.
+/// The trigger only has to be low, never exact (an account evaluated a
+/// little early costs a little work, one evaluated late would be missed),
+/// and a full-width quotient takes a 256-by-128-bit division, on every
+/// evaluation. While the exposure is below 2^16 (as 64-bit ulps), both are
+/// scaled so that it has 32 bits, the margin rounded down and the exposure
+/// up, and divided in 64 bits: a quotient to 2^-32. Larger exposures take
+/// the exact quotient. The margin never passes the exposure (`net ≤
+/// assets`), so the bound is at most 1, which it returns if it ever did.
+fn room_below(margin: Fx, exposed: Fx) -> Result<Fx, ArithError> {
     if margin >= exposed {
-        return Fx::ONE;
+        return Ok(Fx::ONE);
     }
     let (Ok(m), Ok(e)) = (
-        u128::try_from(margin.to_bits()),
-        u128::try_from(exposed.to_bits()),
+        u64::try_from(margin.to_bits()),
+        u64::try_from(exposed.to_bits()),
     ) else {
-        return Fx::ZERO;
+        return num::div(margin, exposed, Round::Down);
     };
-    // Bring the exposure's leading bit to bit 31: exactly from below, and
-    // from above with the dropped bits rounding it up.
-    let length = 128u32.saturating_sub(e.leading_zeros());
+    let length = 64u32.saturating_sub(e.leading_zeros());
     let (m32, e32) = match length.checked_sub(32) {
         Some(shift) => {
-            let dropped = e & !(u128::MAX << shift) != 0;
-            (
-                (m >> shift) as u64,
-                ((e >> shift) as u64).saturating_add(u64::from(dropped)),
-            )
+            let dropped = e & !(u64::MAX << shift) != 0;
+            (m >> shift, (e >> shift).saturating_add(u64::from(dropped)))
         }
         None => {
             let up = 32u32.saturating_sub(length);
-            ((m << up) as u64, (e << up) as u64)
+            (m << up, e << up)
         }
     };
     // m32 < e32 ≤ 2^32, so the quotient is below 2^32: a fraction of 1 in
     // units of 2^-32, widened to the 48 fractional bits.
     let quotient = (m32 << 32).checked_div(e32).unwrap_or(0);
-    Fx::from_bits(i128::from(quotient) << (Fx::FRAC_NBITS - 32))
+    Ok(Fx::from_bits(i128::from(quotient) << (Fx::FRAC_NBITS - 32)))
 }
 
 /// What a negative health makes of an evaluated account.
@@ -210,11 +207,11 @@ impl<const A: usize> Engine<'_, A> {
     }
 
     /// Whether a round whose drift reaches a large part of the watch list
-    /// scans every account instead, as cheaper (on by default; see
-    /// `due`). The results are the same either way; off, the watch list
-    /// serves every round it can, for tests of it.
-    pub fn full_scan_when_cheaper(&mut self, on: bool) {
-        self.scan.when_cheaper = on;
+    /// sweeps the whole list in slot order instead of popping the accounts
+    /// it reached one by one (on by default; see `due`). The results are
+    /// the same either way; off, for tests of the pops.
+    pub fn sweep_when_cheaper(&mut self, on: bool) {
+        self.scan.sweep_when_cheaper = on;
     }
 
     /// Chooses this round's scan after the round's prices are set: the
@@ -271,17 +268,19 @@ impl<const A: usize> Engine<'_, A> {
         let drift = drift.filter(|g| *g < Fx::from_num(MAX_DRIFT) && measurable);
         let headroom = num::mul(s.headroom, largest_rise, Round::Up).ok();
         let headroom = headroom.filter(|h| *h < SAFE_GROSS);
-        // A drift that reaches a large part of the watch list: a full scan
-        // is cheaper than as many pops (see `due`), and finds the same.
+        // A drift that reaches a large part of the watch list: sweeping the
+        // whole list in slot order is cheaper than as many pops (see `due`),
+        // and finds the same.
         let reached = drift.map_or(0, |g| s.due.reached(g));
-        let scan_cheaper = s.when_cheaper
-            && s.watch_len >= LARGE_WATCH
-            && reached.saturating_mul(WATCH_COST) > self.accounts as u64;
+        let sweep = s.sweep_when_cheaper && sweep_is_cheaper(reached, s.watch_len);
         match (drift, headroom) {
-            (Some(g), Some(h)) if s.built && !s.rescan && !s.every_round && !scan_cheaper => {
+            (Some(g), Some(h)) if s.built && !s.rescan && !s.every_round => {
                 s.drift = g;
                 s.headroom = h;
-                Ok(Phase::Watch)
+                match sweep {
+                    true => Ok(Phase::Sweep { next: 0 }),
+                    false => Ok(Phase::Watch),
+                }
             }
             _ => {
                 s.drift = Fx::ONE;
@@ -330,6 +329,47 @@ impl<const A: usize> Engine<'_, A> {
         self.evaluate(entry.id as usize, Found::Candidate)
     }
 
+    /// One unit of a sweep of the watch list: the entry at heap position
+    /// `next` stays if the drift has not reached its trigger; else it
+    /// leaves the list (the last entry takes its place, visited next) and
+    /// its account is evaluated, which queues it or appends it again with a
+    /// trigger above the drift. Past the last entry, the list's heap order
+    /// is restored.
+    pub(super) fn sweep_unit(&mut self, next: usize) -> Result<(), StepFault> {
+        let drift = self.scan.drift;
+        let mut watch = self.watch();
+        let Some(entry) = watch.at_position(next) else {
+            self.state.phase = Phase::Order {
+                remaining: watch.parents(),
+            };
+            return Ok(());
+        };
+        if entry.value().0 > drift {
+            self.state.phase = Phase::Sweep {
+                next: next.saturating_add(1),
+            };
+            return Ok(());
+        }
+        watch.swap_remove(next);
+        self.scan.watch_len = watch.len;
+        self.scan.due.remove(entry.value().0);
+        self.count_debtors(entry.round(), false);
+        self.evaluate(entry.id as usize, Found::Candidate)
+    }
+
+    /// One unit of restoring the watch list's heap order after a sweep:
+    /// settles one parent, from the last to the root.
+    pub(super) fn order_unit(&mut self, remaining: usize) {
+        let mut watch = self.watch();
+        self.state.phase = match remaining.checked_sub(1) {
+            Some(i) => {
+                watch.restore_order(i);
+                Phase::Order { remaining: i }
+            }
+            None => Phase::Liquidate,
+        };
+    }
+
     /// Adds or removes a watched entry's debts (bit `i`: asset `i`) from
     /// the per-asset counts.
     fn count_debtors(&mut self, debts: u32, add: bool) {
@@ -376,8 +416,15 @@ impl<const A: usize> Engine<'_, A> {
         trigger: Fx,
         debts: u32,
     ) -> Result<(), StepFault> {
+        let sweeping = matches!(self.state.phase, Phase::Sweep { .. });
         let mut watch = self.watch();
-        if !watch.push(Candidate::tagged(Value(trigger), id, debts)) {
+        let entry = Candidate::tagged(Value(trigger), id, debts);
+        // A sweep restores the order once it is over.
+        let pushed = match sweeping {
+            true => watch.push_unordered(entry),
+            false => watch.push(entry),
+        };
+        if !pushed {
             return Err(StepFault::Arith(ArithError::Overflow));
         }
         self.scan.watch_len = watch.len;
@@ -460,7 +507,7 @@ impl<const A: usize> Engine<'_, A> {
             return Ok(least);
         }
         let exposed = num::add(num::add(health.assets.0, moving_debt.0)?, self.scan.slack)?;
-        let room = room_below(margin, exposed);
+        let room = room_below(margin, exposed)?;
         // The drift second: right after a full scan it is exactly 1, which
         // `mul` skips (a million accounts' worth of multiplications).
         let trigger = num::mul(num::add(Fx::ONE, room)?, drift, Round::Down)?;
@@ -472,8 +519,9 @@ impl<const A: usize> Engine<'_, A> {
 mod tests {
     use super::*;
 
-    /// The 32-bit room never passes the exact quotient and stays within
-    /// `2^-29` of it, over margins and exposures from one ulp to 2^60.
+    /// The room never passes the exact quotient and stays within `2^-29`
+    /// of it, over margins and exposures from one ulp to 2^76 ulps (both
+    /// ways of computing it).
     #[test]
     fn the_room_is_a_close_lower_bound() {
         let mut next = crate::test_rng::xorshift(0x9e37_79b9_7f4a_7c15);
@@ -485,7 +533,7 @@ mod tests {
                 Fx::from_bits(margin_bits.max(1)),
                 Fx::from_bits(exposed_bits),
             );
-            let room = room_below(margin, exposed);
+            let room = room_below(margin, exposed).unwrap();
             let exact = num::div(margin, exposed, Round::Down).unwrap();
             assert!(room <= exact, "{margin} / {exposed}: {room} > {exact}");
             let error = num::sub(exact, room).unwrap();
@@ -494,11 +542,10 @@ mod tests {
                 "{margin} / {exposed}: {room} against {exact}"
             );
         }
-        assert_eq!(room_below(Fx::ONE, Fx::ONE), Fx::ONE);
-        assert_eq!(room_below(Fx::from_num(3), Fx::from_num(2)), Fx::ONE);
-        assert_eq!(
-            room_below(Fx::from_num(1), Fx::from_num(4)),
-            Fx::from_num(0.25)
-        );
+        let room = |m: f64, e: f64| room_below(Fx::from_num(m), Fx::from_num(e)).unwrap();
+        assert_eq!(room(1.0, 1.0), Fx::ONE);
+        assert_eq!(room(3.0, 2.0), Fx::ONE);
+        assert_eq!(room(1.0, 4.0), Fx::from_num(0.25));
+        assert_eq!(room(1e6, 4e6), Fx::from_num(0.25), "past 2^16, exactly");
     }
 }
