@@ -8,7 +8,7 @@ use crate::account::{self, Health};
 use crate::error::{Invariant, StepFault};
 use crate::event::{Event, EventSink};
 use crate::ledger::Book;
-use crate::num::{self, mul, ArithError, Fx, Qty, Round, Value};
+use crate::num::{self, mul, ArithError, Fx, Qty, Ratio, Round, Value};
 use crate::policy::{clamp_repay, to_target_repay, PairLimits, Policy};
 use crate::venue::Venue;
 
@@ -176,6 +176,28 @@ impl<const A: usize> Engine<'_, A> {
         })
     }
 
+    /// Whether `pick_pair` would find debt but no collateral
+    /// ([`Pair::NoCollateral`]): some debt not blocked, and no collateral
+    /// outside `skip`, blocked or not. It reads only signs, not the
+    /// weighted values `pick_pair` compares: called on the balances a unit
+    /// ended with, whose every value `pick_pair` computed (in magnitude no
+    /// smaller) at the unit's start, it cannot meet an error `pick_pair`
+    /// would.
+    fn left_without_collateral(
+        &self,
+        bal: &Balances<A>,
+        skip: u32,
+        blocked: u32,
+    ) -> Result<bool, ArithError> {
+        let (mut debt, mut collateral) = (false, false);
+        for (i, m) in self.state.markets.iter().enumerate() {
+            let b = account::effective(*bal.get(i).unwrap_or(&Qty::ZERO), m.deposit_index)?;
+            debt |= b.is_negative() && blocked & (1 << i) == 0;
+            collateral |= b.is_positive() && skip & (1 << i) == 0;
+        }
+        Ok(debt && !collateral)
+    }
+
     /// Whether a close-factor liquidation may repay the whole debt.
     fn close_in_full(&self, before: &Health, bal: &Balances<A>) -> Result<bool, ArithError> {
         let Policy::CloseFactor {
@@ -186,10 +208,7 @@ impl<const A: usize> Engine<'_, A> {
         else {
             return Ok(true);
         };
-        if before
-            .factor()?
-            .is_some_and(|hf| hf <= full_close_health_factor)
-        {
+        if self.factor_at_most(before, full_close_health_factor)? {
             return Ok(true);
         }
         // Aave closes small positions whole: the debt's unweighted value.
@@ -201,6 +220,20 @@ impl<const A: usize> Engine<'_, A> {
             }
         }
         Ok(debt_value < full_close_debt_value)
+    }
+
+    /// Whether the health factor is at most `limit`, as `Health::factor`
+    /// rounds it. Below a factor of 1 (every liquidatable account) it is
+    /// decided by two products instead of a wide division; elsewhere the
+    /// factor is computed, with its errors.
+    fn factor_at_most(&self, health: &Health, limit: Ratio) -> Result<bool, ArithError> {
+        let (assets, liabilities) = (health.assets.0, health.liabilities.0);
+        if !assets.is_negative() && assets < liabilities {
+            if let Some(at_most) = num::quotient_at_most(assets, liabilities, limit.0) {
+                return Ok(at_most);
+            }
+        }
+        Ok(health.factor()?.is_some_and(|hf| hf <= limit))
     }
 
     /// Sizes one pair step under the policy, repaying at most `room`
@@ -389,10 +422,7 @@ impl<const A: usize> Engine<'_, A> {
         if deferred {
             self.defer(1);
         }
-        let bankrupt = matches!(
-            self.pick_pair(&bal, skip, blocked | waiting)?,
-            Pair::NoCollateral
-        );
+        let bankrupt = self.left_without_collateral(&bal, skip, blocked | waiting)?;
         if bankrupt && steps == 0 && !deleveraged {
             self.mark_changed(id);
         }

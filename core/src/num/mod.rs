@@ -75,6 +75,21 @@ pub fn div(a: Fx, b: Fx, round: Round) -> ArithResult<Fx> {
         .ok_or(ArithError::Overflow)
 }
 
+/// Whether `div(a, b, Round::Down) <= t` for `a >= 0`, `b > 0` and
+/// `t >= 0`, exactly, without dividing: `⌊a·2^48/b⌋ ≤ t` (bits) holds iff
+/// `a·2^48 < (t + 1)·b`, both sides as 256-bit products. `None` outside
+/// that domain.
+pub fn quotient_at_most(a: Fx, b: Fx, t: Fx) -> Option<bool> {
+    let (a, b, t) = (
+        u128::try_from(a.to_bits()).ok()?,
+        u128::try_from(b.to_bits()).ok().filter(|b| *b > 0)?,
+        u128::try_from(t.to_bits()).ok()?,
+    );
+    let scaled = wide::mul_u128_wide(a, 1 << wide::FRAC_BITS);
+    let bound = wide::mul_u128_wide(t.checked_add(1)?, b);
+    Some(scaled < bound)
+}
+
 /// `a × b / c`, each step rounded as asked (the error stays within 2 ulps).
 pub fn mul_div(a: Fx, b: Fx, c: Fx, round: Round) -> ArithResult<Fx> {
     div(mul(a, b, round)?, c, round)
@@ -243,6 +258,33 @@ impl Qty {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The division-free comparison agrees with the division on both sides
+    /// of every quotient: at it, one ulp below and one above.
+    #[test]
+    fn quotient_at_most_agrees_with_the_division() {
+        let mut next = crate::test_rng::xorshift(0x0dd_c0ffee);
+        for _ in 0..50_000 {
+            let b = Fx::from_bits(i128::from(next() >> (next() % 63)).max(1));
+            let a = Fx::from_bits(i128::from(next() >> (next() % 63)));
+            let Ok(q) = div(a, b, Round::Down) else {
+                continue;
+            };
+            for t in [q, q - Fx::DELTA, q + Fx::DELTA] {
+                if t.is_negative() {
+                    continue;
+                }
+                assert_eq!(
+                    quotient_at_most(a, b, t),
+                    Some(q <= t),
+                    "{a} / {b} against {t}"
+                );
+            }
+        }
+        let one = Fx::ONE;
+        assert_eq!(quotient_at_most(one, Fx::ZERO, one), None, "no divisor");
+        assert_eq!(quotient_at_most(-one, one, one), None, "negative");
+    }
 
     #[test]
     fn value_rounding_is_visible_and_brackets_the_exact_product() {
