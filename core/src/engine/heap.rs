@@ -61,8 +61,10 @@ impl Candidate {
         Value(crate::num::Fx::from_bits(bits))
     }
 
-    /// Ordered as `(round, value, id)`: the value by its signed high half,
-    /// then its low half.
+    /// The order as a tuple, `(round, value, id)`: the value by its signed
+    /// high half, then its low half. The heap compares field by field
+    /// (`Heap::before`); the tests check it against this.
+    #[cfg(test)]
     fn key(&self) -> (u32, i64, u64, u32) {
         (self.round, self.key_high, self.key_low, self.id)
     }
@@ -95,7 +97,9 @@ pub(crate) type Candidates<'a> = Heap<'a, false>;
 pub(crate) type Watch<'a> = Heap<'a, true>;
 
 impl<const TOP: bool> Heap<'_, TOP> {
-    /// The order: the queue's key whole; the watch list's without the tag.
+    /// The order as a tuple: the queue's key whole; the watch list's
+    /// without the tag.
+    #[cfg(test)]
     fn key(c: &Candidate) -> (u32, i64, u64, u32) {
         let key = c.key();
         if TOP {
@@ -141,7 +145,6 @@ impl<const TOP: bool> Heap<'_, TOP> {
         if self.len >= self.slots.len() {
             return false;
         }
-        let key = Self::key(&c);
         // A hole rises from the new last position while its parent is
         // larger: each level moves one entry instead of swapping two.
         let mut hole = self.len;
@@ -151,7 +154,7 @@ impl<const TOP: bool> Heap<'_, TOP> {
             let Some(above) = self.get(parent) else {
                 break;
             };
-            if key >= Self::key(&above) {
+            if !Self::before(&c, &above) {
                 break;
             }
             self.set(hole, above);
@@ -174,28 +177,50 @@ impl<const TOP: bool> Heap<'_, TOP> {
 
     /// Puts `entry` at heap position `hole` or below it: a hole sinks while
     /// its least child is below the entry, which fills it where it stops.
+    /// The children are compared in place, by reference: this loop is most
+    /// of a pop.
     fn settle(&mut self, mut hole: usize, entry: Candidate) {
-        let key = Self::key(&entry);
         loop {
             let first = hole.saturating_mul(ARITY).saturating_add(1);
             let end = first.saturating_add(ARITY).min(self.len);
-            let mut least: Option<(usize, Candidate)> = None;
-            for child in first..end {
-                if let Some(c) = self.get(child) {
-                    if least.is_none_or(|(_, l)| Self::key(&c) < Self::key(&l)) {
-                        least = Some((child, c));
-                    }
+            let Some(mut least) = self.slot(first).filter(|_| first < end) else {
+                break;
+            };
+            let mut least_at = first;
+            for child in first.saturating_add(1)..end {
+                if let Some(c) = self.slot(child).filter(|c| Self::before(c, least)) {
+                    (least, least_at) = (c, child);
                 }
             }
-            match least {
-                Some((child, c)) if Self::key(&c) < key => {
-                    self.set(hole, c);
-                    hole = child;
-                }
-                _ => break,
+            if !Self::before(least, &entry) {
+                break;
             }
+            let moved = *least;
+            self.set(hole, moved);
+            hole = least_at;
         }
         self.set(hole, entry);
+    }
+
+    /// Strictly before in this heap's order, field by field.
+    #[inline]
+    fn before(a: &Candidate, b: &Candidate) -> bool {
+        if !TOP && a.round != b.round {
+            return a.round < b.round;
+        }
+        if a.key_high != b.key_high {
+            return a.key_high < b.key_high;
+        }
+        if a.key_low != b.key_low {
+            return a.key_low < b.key_low;
+        }
+        a.id < b.id
+    }
+
+    /// The slot of heap position `i`.
+    #[inline]
+    fn slot(&self, i: usize) -> Option<&Candidate> {
+        self.slots.get(self.at(i))
     }
 
     /// The entry at heap position `i`, in no particular order (a sweep).
