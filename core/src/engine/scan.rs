@@ -132,10 +132,10 @@ fn rise(old: (Fx, Fx), new: (Fx, Fx)) -> Result<Option<Fx>, ArithError> {
 /// The trigger only has to be low, never exact (an account evaluated a
 /// little early costs a little work, one evaluated late would be missed),
 /// and a full-width quotient takes a 256-by-128-bit division, on every
-/// evaluation. While the exposure is below 2^16 (as 64-bit ulps), both are
-/// scaled so that it has 32 bits, the margin rounded down and the exposure
-/// up, and divided in 64 bits: a quotient to 2^-32. Larger exposures take
-/// the exact quotient. The margin never passes the exposure (`net ≤
+/// evaluation. While the exposure is below 2^16 (its bits fit in 64), both
+/// are scaled so that it has 32 bits, the margin rounded down and the
+/// exposure up, and divided in 64 bits: a quotient to 2^-32. Larger
+/// exposures take the exact quotient. The margin never passes the exposure (`net ≤
 /// assets`), so the bound is at most 1, which it returns if it ever did.
 fn room_below(margin: Fx, exposed: Fx) -> Result<Fx, ArithError> {
     if margin >= exposed {
