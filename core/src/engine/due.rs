@@ -22,9 +22,9 @@ const SPLIT_BITS: u32 = 2;
 const BUCKETS: usize = (((HIGH_BIT - LOW_BIT) << SPLIT_BITS) + 3) as usize;
 
 /// Whether sweeping a watch list of `len` entries costs less than popping
-/// the `reached` ones. A pop descends the heap, two instructions' worth of
-/// a sweep's visit per level, roughly, plus a fixed part (past the caches
-/// a pop also misses at its deep levels, where a sweep reads in order).
+/// the `reached` ones. A pop descends the heap: about two sweep visits'
+/// worth of work per level, plus a fixed part (past the caches a pop also
+/// misses at its deep levels, where a sweep reads in order).
 /// Measured: a pop costs about 16 visits of a sweep (restoring the order
 /// included) at 3,000 entries and 24 at 10^6 (docs/performance.md).
 pub(super) fn sweep_is_cheaper(reached: u64, len: usize) -> bool {
