@@ -68,6 +68,20 @@ impl Health {
             .ratio_to(self.liabilities, Round::Down)
             .map(Some)
     }
+
+    /// Whether the health factor, as [`Health::factor`] rounds it, is at
+    /// most `limit` (`false` without debt). Below a factor of 1 (every
+    /// liquidatable account) two products decide it instead of a wide
+    /// division; elsewhere the factor is computed, with its errors.
+    pub fn factor_at_most(&self, limit: Ratio) -> ArithResult<bool> {
+        let (assets, liabilities) = (self.assets.0, self.liabilities.0);
+        if !assets.is_negative() && assets < liabilities {
+            if let Some(at_most) = num::quotient_at_most(assets, liabilities, limit.0) {
+                return Ok(at_most);
+            }
+        }
+        Ok(self.factor()?.is_some_and(|hf| hf <= limit))
+    }
 }
 
 /// The effective balance of a stored balance under a deposit index.

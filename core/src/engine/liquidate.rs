@@ -8,7 +8,7 @@ use crate::account::{self, Health};
 use crate::error::{Invariant, StepFault};
 use crate::event::{Event, EventSink};
 use crate::ledger::Book;
-use crate::num::{self, mul, ArithError, Fx, Qty, Ratio, Round, Value};
+use crate::num::{self, mul, ArithError, Fx, Qty, Round, Value};
 use crate::policy::{clamp_repay, to_target_repay, PairLimits, Policy};
 use crate::venue::Venue;
 
@@ -208,7 +208,7 @@ impl<const A: usize> Engine<'_, A> {
         else {
             return Ok(true);
         };
-        if self.factor_at_most(before, full_close_health_factor)? {
+        if before.factor_at_most(full_close_health_factor)? {
             return Ok(true);
         }
         // Aave closes small positions whole: the debt's unweighted value.
@@ -220,20 +220,6 @@ impl<const A: usize> Engine<'_, A> {
             }
         }
         Ok(debt_value < full_close_debt_value)
-    }
-
-    /// Whether the health factor is at most `limit`, as `Health::factor`
-    /// rounds it. Below a factor of 1 (every liquidatable account) it is
-    /// decided by two products instead of a wide division; elsewhere the
-    /// factor is computed, with its errors.
-    fn factor_at_most(&self, health: &Health, limit: Ratio) -> Result<bool, ArithError> {
-        let (assets, liabilities) = (health.assets.0, health.liabilities.0);
-        if !assets.is_negative() && assets < liabilities {
-            if let Some(at_most) = num::quotient_at_most(assets, liabilities, limit.0) {
-                return Ok(at_most);
-            }
-        }
-        Ok(health.factor()?.is_some_and(|hf| hf <= limit))
     }
 
     /// Sizes one pair step under the policy, repaying at most `room`

@@ -135,8 +135,9 @@ fn rise(old: (Fx, Fx), new: (Fx, Fx)) -> Result<Option<Fx>, ArithError> {
 /// evaluation. While the exposure is below 2^16 (its bits fit in 64), both
 /// are scaled so that it has 32 bits, the margin rounded down and the
 /// exposure up, and divided in 64 bits: a quotient to 2^-32. Larger
-/// exposures take the exact quotient. The margin never passes the exposure (`net ≤
-/// assets`), so the bound is at most 1, which it returns if it ever did.
+/// exposures take the exact quotient. The margin never passes the exposure
+/// (`net ≤ assets`), so the bound is at most 1, which it returns if it ever
+/// did.
 fn room_below(margin: Fx, exposed: Fx) -> Result<Fx, ArithError> {
     if margin >= exposed {
         return Ok(Fx::ONE);
@@ -324,8 +325,7 @@ impl<const A: usize> Engine<'_, A> {
         let next = watch.peek().filter(|w| w.value().0 <= drift).map(|w| w.id);
         self.scan.watch_len = watch.len;
         self.touch_row(next);
-        self.scan.due.remove(entry.value().0);
-        self.count_debtors(entry.round(), false);
+        self.unwatched(&entry);
         self.evaluate(entry.id as usize, Found::Candidate)
     }
 
@@ -352,8 +352,7 @@ impl<const A: usize> Engine<'_, A> {
         }
         watch.swap_remove(next);
         self.scan.watch_len = watch.len;
-        self.scan.due.remove(entry.value().0);
-        self.count_debtors(entry.round(), false);
+        self.unwatched(&entry);
         self.evaluate(entry.id as usize, Found::Candidate)
     }
 
@@ -368,6 +367,13 @@ impl<const A: usize> Engine<'_, A> {
             }
             None => Phase::Liquidate,
         };
+    }
+
+    /// Takes an entry that left the watch list out of the counts
+    /// `watch_account` put it in: its trigger's and its debts'.
+    fn unwatched(&mut self, entry: &Candidate) {
+        self.scan.due.remove(entry.value().0);
+        self.count_debtors(entry.round(), false);
     }
 
     /// Adds or removes a watched entry's debts (bit `i`: asset `i`) from

@@ -79,7 +79,7 @@ pub fn div(a: Fx, b: Fx, round: Round) -> ArithResult<Fx> {
 /// `t >= 0`, exactly, without dividing: `⌊a·2^48/b⌋ ≤ t` (bits) holds iff
 /// `a·2^48 < (t + 1)·b`, both sides as 256-bit products. `None` outside
 /// that domain.
-pub fn quotient_at_most(a: Fx, b: Fx, t: Fx) -> Option<bool> {
+pub(crate) fn quotient_at_most(a: Fx, b: Fx, t: Fx) -> Option<bool> {
     let (a, b, t) = (
         u128::try_from(a.to_bits()).ok()?,
         u128::try_from(b.to_bits()).ok().filter(|b| *b > 0)?,
