@@ -24,6 +24,7 @@ mod limits;
 mod liquidate;
 mod queue;
 mod scan;
+mod sweep;
 mod undo;
 mod waterfall;
 
@@ -86,8 +87,9 @@ pub struct Storage<'s, const A: usize = MAX_ASSETS> {
     /// Work space for the liquidation queue and the scan's watch list: one
     /// slot per account.
     pub scratch: &'s mut [Candidate],
-    /// Two bits per account (`flag_words(accounts)` words): liquidated
-    /// yet, and waiting in the liquidation queue.
+    /// Three bits per account (`flag_words(accounts)` words), in three
+    /// planes: liquidated yet, waiting in the liquidation queue, and
+    /// reached by a sweep of the watch list (clear between sweeps).
     pub flags: &'s mut [u32],
     /// Where each unit saves the engine's state, to restore it if the
     /// unit fails.
@@ -96,8 +98,14 @@ pub struct Storage<'s, const A: usize = MAX_ASSETS> {
 
 /// Words of `Storage::flags` needed for `accounts` accounts.
 pub const fn flag_words(accounts: usize) -> usize {
-    accounts.div_ceil(32).saturating_mul(2)
+    accounts.div_ceil(32).saturating_mul(FLAG_PLANES)
 }
+
+/// The planes of `Storage::flags`, one bit per account each: liquidated
+/// yet (plane 0, see `liquidate`), queued, and reached by a sweep.
+const FLAG_PLANES: usize = 3;
+const FLAG_PLANE_QUEUED: usize = 1;
+const FLAG_PLANE_REACHED: usize = 2;
 
 /// What one call to `step` returns.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -116,9 +124,13 @@ enum Phase {
         next: usize,
     },
     Watch,
-    /// A sweep of the watch list, at heap position `next` (see `scan`).
+    /// A sweep of the watch list, at heap position `next` (see `sweep`).
     Sweep {
         next: usize,
+    },
+    /// The accounts the sweep reached, evaluated in id order from `from`.
+    Reached {
+        from: usize,
     },
     /// Restoring the watch list's order after a sweep: `remaining`
     /// parents to settle.
@@ -504,6 +516,28 @@ impl<'s, const A: usize> Engine<'s, A> {
         }
     }
 
+    /// The word of flag plane `plane` that holds account `id`'s bit.
+    fn flag_word_of(&self, plane: usize, id: usize) -> u32 {
+        let at = self.flag_index(plane, id);
+        self.flags.get(at).copied().unwrap_or(0)
+    }
+
+    /// Sets or clears account `id`'s bit in flag plane `plane`.
+    fn set_flag(&mut self, plane: usize, id: usize, on: bool) {
+        let (at, bit) = (self.flag_index(plane, id), 1u32 << (id % 32));
+        if let Some(w) = self.flags.get_mut(at) {
+            match on {
+                true => *w |= bit,
+                false => *w &= !bit,
+            }
+        }
+    }
+
+    fn flag_index(&self, plane: usize, id: usize) -> usize {
+        let plane_words = self.accounts.div_ceil(32);
+        plane_words.saturating_mul(plane).saturating_add(id / 32)
+    }
+
     /// Effective balance of one account in one asset.
     pub fn balance(&self, id: usize, asset: usize) -> Option<Qty> {
         let stored = *self.stored_balances(id)?.get(asset)?;
@@ -598,7 +632,11 @@ impl<'s, const A: usize> Engine<'s, A> {
             // A scan mutates nothing before its last fallible operation.
             Phase::Scan { next } => self.scan(next).map_err(|f| (f, u32::try_from(next).ok())),
             Phase::Watch => self.watch_unit().map_err(|f| (f, None)),
-            Phase::Sweep { next } => self.sweep_unit(next).map_err(|f| (f, None)),
+            Phase::Sweep { next } => {
+                self.sweep_unit(next);
+                Ok(())
+            }
+            Phase::Reached { from } => self.reached_unit(from).map_err(|f| (f, None)),
             Phase::Order { remaining } => {
                 self.order_unit(remaining);
                 Ok(())
@@ -858,6 +896,7 @@ impl<'s, const A: usize> Engine<'s, A> {
             Phase::Watch => (5, 0),
             Phase::Sweep { next } => (6, next),
             Phase::Order { remaining } => (7, remaining),
+            Phase::Reached { from } => (8, from),
             Phase::Liquidate => (2, self.heap_len),
             Phase::EndRound => (3, 0),
             Phase::Done(_) => (4, 0),

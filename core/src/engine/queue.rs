@@ -18,10 +18,10 @@
 //! 1,000 liquidations a round over hundreds of rounds re-evaluates nobody
 //! who waits (docs/performance.md).
 //!
-//! Membership is one bit per account in the second plane of
+//! Membership is one bit per account in the queued plane of
 //! `Storage::flags`, so that a full scan can skip queued accounts.
 
-use super::{Candidate, Candidates, Engine};
+use super::{Candidate, Candidates, Engine, FLAG_PLANE_QUEUED};
 use crate::error::StepFault;
 use crate::num::{ArithError, Value};
 
@@ -73,25 +73,11 @@ impl<const A: usize> Engine<'_, A> {
 
     /// Whether account `id` waits in the queue.
     pub(super) fn is_queued(&self, id: usize) -> bool {
-        let (word, bit) = self.queued_bit(id);
-        self.flags.get(word).is_some_and(|w| w & bit != 0)
+        self.flag_word_of(FLAG_PLANE_QUEUED, id) & (1 << (id % 32)) != 0
     }
 
     fn set_queued(&mut self, id: u32, on: bool) {
-        let (word, bit) = self.queued_bit(id as usize);
-        if let Some(w) = self.flags.get_mut(word) {
-            match on {
-                true => *w |= bit,
-                false => *w &= !bit,
-            }
-        }
-    }
-
-    /// The word and mask of account `id`'s queue bit: the second plane of
-    /// the flags, after the liquidated bits.
-    fn queued_bit(&self, id: usize) -> (usize, u32) {
-        let plane = self.accounts.div_ceil(32);
-        (plane.saturating_add(id / 32), 1 << (id % 32))
+        self.set_flag(FLAG_PLANE_QUEUED, id as usize, on);
     }
 
     /// The queue's entries as a set, for the digest: the sum of their

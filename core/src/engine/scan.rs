@@ -29,8 +29,8 @@
 //! the first round, after a unit wrote another account's row (deleveraging,
 //! auctions), when the drift grows past `MAX_DRIFT`, or on every round if
 //! asked ([`Engine::scan_every_round`]). A round whose drift reaches much of
-//! the watch list sweeps the list in slot order instead of popping it (see
-//! `due`). Tests compare the three ways.
+//! the watch list sweeps the list instead of popping it (see `sweep`). Tests
+//! compare the three ways.
 //!
 //! A full scan also runs when a watched account's health might overflow,
 //! which the scan bounds from the largest `assets + liabilities` it saw,
@@ -167,7 +167,7 @@ fn room_below(margin: Fx, exposed: Fx) -> Result<Fx, ArithError> {
 
 /// What a negative health makes of an evaluated account.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Found {
+pub(super) enum Found {
     /// A candidate of this round (a scan).
     Candidate,
     /// Due at the next round's scan (after its liquidation this round).
@@ -329,49 +329,9 @@ impl<const A: usize> Engine<'_, A> {
         self.evaluate(entry.id as usize, Found::Candidate)
     }
 
-    /// One unit of a sweep of the watch list: the entry at heap position
-    /// `next` stays if the drift has not reached its trigger; else it
-    /// leaves the list (the last entry takes its place, visited next) and
-    /// its account is evaluated, which queues it or appends it again with a
-    /// trigger above the drift. Past the last entry, the list's heap order
-    /// is restored.
-    pub(super) fn sweep_unit(&mut self, next: usize) -> Result<(), StepFault> {
-        let drift = self.scan.drift;
-        let mut watch = self.watch();
-        let Some(entry) = watch.at_position(next) else {
-            self.state.phase = Phase::Order {
-                remaining: watch.parents(),
-            };
-            return Ok(());
-        };
-        if entry.value().0 > drift {
-            self.state.phase = Phase::Sweep {
-                next: next.saturating_add(1),
-            };
-            return Ok(());
-        }
-        watch.swap_remove(next);
-        self.scan.watch_len = watch.len;
-        self.unwatched(&entry);
-        self.evaluate(entry.id as usize, Found::Candidate)
-    }
-
-    /// One unit of restoring the watch list's heap order after a sweep:
-    /// settles one parent, from the last to the root.
-    pub(super) fn order_unit(&mut self, remaining: usize) {
-        let mut watch = self.watch();
-        self.state.phase = match remaining.checked_sub(1) {
-            Some(i) => {
-                watch.restore_order(i);
-                Phase::Order { remaining: i }
-            }
-            None => Phase::Liquidate,
-        };
-    }
-
     /// Takes an entry that left the watch list out of the counts
     /// `watch_account` put it in: its trigger's and its debts'.
-    fn unwatched(&mut self, entry: &Candidate) {
+    pub(super) fn unwatched(&mut self, entry: &Candidate) {
         self.scan.due.remove(entry.value().0);
         self.count_debtors(entry.round(), false);
     }
@@ -405,7 +365,7 @@ impl<const A: usize> Engine<'_, A> {
     }
 
     /// The watch list, over the scratch above the candidates.
-    fn watch(&mut self) -> Watch<'_> {
+    pub(super) fn watch(&mut self) -> Watch<'_> {
         let from = self.heap_len.min(self.scratch.len());
         Watch {
             slots: self.scratch.get_mut(from..).unwrap_or(&mut []),
@@ -422,7 +382,7 @@ impl<const A: usize> Engine<'_, A> {
         trigger: Fx,
         debts: u32,
     ) -> Result<(), StepFault> {
-        let sweeping = matches!(self.state.phase, Phase::Sweep { .. });
+        let sweeping = matches!(self.state.phase, Phase::Reached { .. });
         let mut watch = self.watch();
         let entry = Candidate::tagged(Value(trigger), id, debts);
         // A sweep restores the order once it is over.
@@ -442,7 +402,7 @@ impl<const A: usize> Engine<'_, A> {
     /// Evaluates account `id` at this round's prices: if its health is
     /// negative, a candidate now or due next round (`found`); else watched
     /// until the drift can make it negative.
-    fn evaluate(&mut self, id: usize, found: Found) -> Result<(), StepFault> {
+    pub(super) fn evaluate(&mut self, id: usize, found: Found) -> Result<(), StepFault> {
         self.evaluate_from(id, found, None)
     }
 
