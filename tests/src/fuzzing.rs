@@ -36,7 +36,7 @@ pub fn config_validation(data: &[u8]) {
 }
 
 /// One unbounded run against one under arbitrary budgets (from the input's
-/// tail): the same digest, events and ending.
+/// tail): the same digest, events, report and ending.
 pub fn budget_equivalence(data: &[u8]) {
     let (scenario, _) = bytes::scenario(data);
     let budgets: Vec<u32> = data
@@ -53,6 +53,7 @@ pub fn budget_equivalence(data: &[u8]) {
     assert_eq!(whole.digest, stepped.digest, "budgets {budgets:?}");
     assert_eq!(whole.events, stepped.events);
     assert_eq!(whole.termination, stepped.termination);
+    assert_eq!(whole.report, stepped.report);
 }
 
 /// Arbitrary bytes as a scenario file: a scenario or a located error, never

@@ -55,7 +55,7 @@ proptest! {
     }
 
     /// Determinism and budget equivalence: the same scenario under random
-    /// step budgets gives the same digest, events and ending as one
+    /// step budgets gives the same digest, events, report and ending as one
     /// unbounded run, and as a second unbounded run. Catches state kept
     /// between units outside the engine, or a phase that skips on resume.
     #[test]
@@ -67,6 +67,8 @@ proptest! {
         prop_assert_eq!(whole.digest, stepped.digest);
         prop_assert_eq!(&whole.events, &stepped.events);
         prop_assert_eq!(whole.termination, stepped.termination);
+        // Prices included: a pool's report catches up after a run of sales.
+        prop_assert_eq!(whole.report, stepped.report);
     }
 
     /// A liquidation never repays more than the debt nor seizes more than

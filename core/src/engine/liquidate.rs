@@ -547,6 +547,8 @@ impl<const A: usize> Engine<'_, A> {
         let cost = if l == 0 {
             s.repay.as_quote_value()
         } else {
+            // A purchase raises the price: the report's low comes first.
+            self.track_untracked(l)?;
             self.venue_mut(l)?
                 .buy(s.repay)
                 .map_err(|e| StepFault::from_venue(as_u8(l), e))?
@@ -617,7 +619,7 @@ impl<const A: usize> Engine<'_, A> {
             self.charge(c, repaid, proceeds.sub(fee)?)?;
         }
         self.track_price(l)?;
-        self.track_price(c)?;
+        self.track_sale(c)?;
         sink.emit(&Event::Liquidation {
             round: self.state.round,
             account: id,

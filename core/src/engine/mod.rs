@@ -49,7 +49,7 @@ use crate::num::{ArithError, Price, Qty, Ratio, Value};
 use crate::policy::Policy;
 use crate::report::{AssetReport, Report};
 use crate::shock::{validate_schedule, Shock, ShockKind};
-use crate::venue::{Fill, Venue};
+use crate::venue::{Fill, Mechanism, Venue};
 use heap::{Candidates, Watch};
 use limits::LimitState;
 use liquidate::Ended;
@@ -182,6 +182,12 @@ struct State<const A: usize> {
     auctions: heapless::Vec<auction::Auction, MAX_AUCTIONS>,
     /// This round's clearing prices under equilibrium settlement.
     clearing: Option<[Price; A]>,
+    /// Pools sold into since the report last recorded their price (bit
+    /// `i`: asset `i`; see `track_sale`).
+    untracked_sales: u32,
+    /// Venues moved by a purchase the report does not record (the
+    /// insurance fund's): their next sale is recorded at once.
+    untracked_buys: u32,
     phase: Phase,
 }
 
@@ -203,6 +209,8 @@ impl<const A: usize> State<A> {
             limits: LimitState::new(Value::ZERO),
             auctions: heapless::Vec::new(),
             clearing: None,
+            untracked_sales: 0,
+            untracked_buys: 0,
             phase: Phase::BeginRound,
         }
     }
@@ -226,6 +234,8 @@ impl<const A: usize> State<A> {
             limits,
             auctions,
             clearing,
+            untracked_sales,
+            untracked_buys,
             phase,
         } = src;
         self.markets.clear();
@@ -245,6 +255,8 @@ impl<const A: usize> State<A> {
         self.auctions.clear();
         let _ = self.auctions.extend_from_slice(auctions);
         self.clearing = *clearing;
+        self.untracked_sales = *untracked_sales;
+        self.untracked_buys = *untracked_buys;
         self.phase = *phase;
     }
 }
@@ -406,6 +418,8 @@ impl<'s, const A: usize> Engine<'s, A> {
             ),
             auctions: heapless::Vec::new(),
             clearing: None,
+            untracked_sales: 0,
+            untracked_buys: 0,
             phase: Phase::BeginRound,
         };
         let mut engine = Self {
@@ -578,14 +592,17 @@ impl<'s, const A: usize> Engine<'s, A> {
     /// Runs at most `budget` units of work.
     pub fn step(&mut self, budget: u32, sink: &mut dyn EventSink) -> StepOutcome {
         let mut used = 0;
-        while used < budget {
-            if let Phase::Done(t) = self.state.phase {
-                return StepOutcome::Done(t);
-            }
+        while used < budget && !matches!(self.state.phase, Phase::Done(_)) {
             if let Err(fault) = self.unit(sink) {
                 self.finish(self.fault_termination(fault), sink);
             }
             used = used.saturating_add(1);
+        }
+        // The report is whole whenever the caller can read it.
+        if let Err(fault) = self.track_sales() {
+            if !matches!(self.state.phase, Phase::Done(_)) {
+                self.finish(self.fault_termination((fault, None)), sink);
+            }
         }
         match self.state.phase {
             Phase::Done(t) => StepOutcome::Done(t),
@@ -710,6 +727,9 @@ impl<'s, const A: usize> Engine<'s, A> {
     }
 
     fn begin_round(&mut self, sink: &mut dyn EventSink) -> Result<(), StepFault> {
+        // Shocks and arbitrage move the venues: the report catches up with
+        // the sales before (`track_sale`).
+        self.track_sales()?;
         self.state.round = self.state.round.saturating_add(1);
         self.state.report.rounds = self.state.round;
         self.state.round_liquidations = 0;
@@ -819,6 +839,9 @@ impl<'s, const A: usize> Engine<'s, A> {
     }
 
     fn end_round(&mut self, sink: &mut UnitSink<'_, A>) -> Result<(), StepFault> {
+        // Auctions and recovery move the venues: the report catches up with
+        // the sales before (`track_sale`).
+        self.track_sales()?;
         self.run_auctions(sink)?;
         let mut stationary = true;
         for asset in 0..self.state.markets.len() {
@@ -865,6 +888,50 @@ impl<'s, const A: usize> Engine<'s, A> {
         (0..self.state.markets.len()).try_for_each(|asset| self.track_price(asset))
     }
 
+    /// Records a sale into market `asset`. A constant-product pool's price
+    /// only falls with a sale, so after a run of sales its lowest price is
+    /// its last: the report catches up with the pool once, before anything
+    /// else moves it (`track_sales`), instead of dividing its reserves after
+    /// every sale. The run must start from a price the report recorded (not
+    /// after the insurance fund's purchase, which it does not record). The
+    /// price cannot fail to compute then: it is at most a recorded one, over
+    /// a larger base reserve. Other venues are recorded at once.
+    fn track_sale(&mut self, asset: usize) -> Result<(), StepFault> {
+        let pool = self
+            .state
+            .markets
+            .get(asset)
+            .is_some_and(|m| matches!(m.venue.mechanism, Mechanism::Pool { .. }));
+        let bit = asset_bit(asset);
+        match pool && self.state.untracked_buys & bit == 0 {
+            true => {
+                self.state.untracked_sales |= bit;
+                Ok(())
+            }
+            false => self.track_price(asset),
+        }
+    }
+
+    /// Records the price of every pool sold into since the report last
+    /// recorded it.
+    fn track_sales(&mut self) -> Result<(), StepFault> {
+        while self.state.untracked_sales != 0 {
+            let asset = self.state.untracked_sales.trailing_zeros() as usize;
+            self.state.untracked_sales &= !asset_bit(asset);
+            self.track_price(asset)?;
+        }
+        Ok(())
+    }
+
+    /// Records market `asset`'s price if a sale left it untracked: before
+    /// anything but another sale moves it.
+    fn track_untracked(&mut self, asset: usize) -> Result<(), StepFault> {
+        match self.state.untracked_sales & asset_bit(asset) {
+            0 => Ok(()),
+            _ => self.track_price(asset),
+        }
+    }
+
     /// Records market `asset`'s price and deposit index in the report. A
     /// trade calls it for the two markets it touched only: the others did
     /// not move.
@@ -880,6 +947,9 @@ impl<'s, const A: usize> Engine<'s, A> {
         r.min_price = r.min_price.min(p);
         r.max_price = r.max_price.max(p);
         r.deposit_index = m.deposit_index;
+        let bit = asset_bit(asset);
+        self.state.untracked_sales &= !bit;
+        self.state.untracked_buys &= !bit;
         Ok(())
     }
 
@@ -938,6 +1008,15 @@ impl<'s, const A: usize> Engine<'s, A> {
         }
         d.finish()
     }
+}
+
+/// Asset `asset`'s bit in a per-asset mask (the engine holds at most 32
+/// assets).
+fn asset_bit(asset: usize) -> u32 {
+    u32::try_from(asset)
+        .ok()
+        .and_then(|a| 1u32.checked_shl(a))
+        .unwrap_or(0)
 }
 
 /// A report of nothing yet.

@@ -466,3 +466,70 @@ fn a_failed_unit_restores_other_rows_up_to_its_last_savepoint() {
     );
     assert_eq!(engine.load(0)[0], original[0]);
 }
+
+/// The report's low, high and final prices of a pool are the same whether
+/// the engine records them after every unit (a budget of one) or catches
+/// up after a run of sales (one unbounded step), around the insurance
+/// fund's purchase too: a long sells into the pool (the round's low), a
+/// short without collateral goes bankrupt and the fund buys its debt from
+/// the pool (a purchase the report does not record), and two small longs
+/// then sell into it (the first sale is the round's high).
+#[test]
+fn a_pools_report_prices_do_not_depend_on_the_budget() {
+    let mut assets = market(0.0, 0.0);
+    assets[1].venue = VenueConfig::ConstantProduct {
+        base_reserve: Qty::from_int(1_000),
+        fee: Ratio::ZERO,
+        resilience: Ratio::ZERO,
+    };
+    let balances = [
+        // Health 80 − 580: liquidated first.
+        Qty::from_int(-580),
+        Qty::from_int(1),
+        // Owes 2 ETH and holds nothing: bankrupt.
+        Qty::ZERO,
+        Qty::from_int(-2),
+        // Two small longs, liquidated last.
+        Qty::from_f64(-17.5),
+        Qty::from_f64(0.2),
+        Qty::from_int(-17),
+        Qty::from_f64(0.2),
+    ];
+    let report_at = |budget: u32| {
+        let mut balances = balances.to_vec();
+        let mut scratch = std::vec![Candidate::default(); 4];
+        let mut flags = std::vec![0u32; flag_words(4)];
+        let config = EngineConfig {
+            assets: &assets,
+            policy: Policy::ToTarget,
+            max_rounds: 1,
+            oracle_lag_rounds: 0,
+            insurance_fund: Value::from_int(100_000),
+            shocks: &[],
+            containment: crate::Containment::OFF,
+        };
+        let storage = Storage {
+            balances: &mut balances,
+            scratch: &mut scratch,
+            flags: &mut flags,
+            checkpoint: &mut Checkpoint::new(),
+        };
+        let mut engine: Engine<'_, 2> = Engine::new(&config, storage).unwrap();
+        let mut log = Log::default();
+        while engine.step(budget, &mut log) == StepOutcome::Pending {}
+        (*engine.report(), log.0)
+    };
+    let (each_unit, events) = report_at(1);
+    let (caught_up, _) = report_at(u32::MAX);
+    assert_eq!(caught_up, each_unit);
+    let mut sellers: std::vec::Vec<u32> = liquidations(&events)
+        .iter()
+        .map(|(account, _, _)| *account)
+        .collect();
+    sellers.dedup();
+    assert_eq!(sellers, [0, 2, 3], "the deep long, then the small ones");
+    let eth = each_unit.per_asset[1];
+    assert!(eth.covered.is_positive(), "the fund bought ETH");
+    assert!(eth.min_price < Price::from_int(100) && eth.min_price < eth.final_price);
+    assert!(eth.max_price > eth.final_price && eth.max_price > Price::from_int(100));
+}

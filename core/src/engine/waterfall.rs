@@ -182,9 +182,13 @@ impl<const A: usize> Engine<'_, A> {
             self.state
                 .ledger
                 .transfer(asset, Book::Venue, Book::BadDebt, cover.qty)?;
+            // The report does not record this purchase's price: the low
+            // of the sales before it first, and the next sale at once.
+            self.track_untracked(asset)?;
             if let Some(m) = self.state.markets.get_mut(asset) {
                 m.venue = venue;
             }
+            self.state.untracked_buys |= super::asset_bit(asset);
         } else {
             self.state
                 .ledger
