@@ -13,14 +13,46 @@
 //!   liquidations a round, 10^5 and 10^6 accounts: hundreds of rounds.
 //! - `firesale_cross8`: 10^5 accounts cross-margined over 7 risky assets
 //!   (8 with the quote), one of them falling 25%.
+//! - `health`: one maintenance health evaluation of a row of 2 and 8
+//!   assets.
+//!
+//! Each cascade bench runs its cascade once untimed, to count its
+//! liquidations, then once timed: divan's throughput column is liquidations
+//! per second. The kernel's bytes of state per account are printed first.
 
+use divan::counter::ItemsCount;
+use firesale_core::account::{health, WeightedPrice};
+use firesale_core::engine::{flag_words, Candidate};
+use firesale_core::num::Fx;
 use firesale_core::{Qty, Ratio, Shock, ShockKind, VenueConfig};
 use firesale_harness::population::Population;
 use firesale_harness::scenario::risky;
 use firesale_harness::{run_scenario, Scenario};
+use std::hint::black_box;
 
 fn main() {
+    for assets in [2, 8] {
+        println!(
+            "kernel state per account, {assets} assets: {} B",
+            state_bytes_per_account(assets, 1_000_000)
+        );
+    }
     divan::main();
+}
+
+/// The caller storage one account takes: its balances, its scratch slot
+/// and its share of the flag words (the engine's own state and checkpoint
+/// do not grow with the accounts).
+fn state_bytes_per_account(assets: usize, accounts: usize) -> f64 {
+    let row = assets * size_of::<Qty>() + size_of::<Candidate>();
+    let flags = flag_words(accounts) * size_of::<u32>();
+    row as f64 + flags as f64 / accounts as f64
+}
+
+/// The liquidations of a kernel run: the throughput counter.
+fn liquidations(s: &Scenario) -> ItemsCount {
+    let outcome = run_scenario(s, &mut ()).expect("the bench's scenario is valid");
+    ItemsCount::new(outcome.report.liquidations)
 }
 
 /// The default market scaled to `accounts`.
@@ -41,8 +73,8 @@ fn single(accounts: usize) -> Scenario {
 fn firesale_single(bencher: divan::Bencher, accounts: usize) {
     let s = single(accounts);
     bencher
-        .counter(divan::counter::ItemsCount::new(accounts))
-        .bench(|| run_scenario(divan::black_box(&s), &mut ()).map(|o| o.report.liquidations));
+        .counter(liquidations(&s))
+        .bench(|| run_scenario(black_box(&s), &mut ()).map(|o| o.report.liquidations));
 }
 
 #[divan::bench(args = [10_000, 100_000, 1_000_000], sample_count = 1, sample_size = 1)]
@@ -50,8 +82,8 @@ fn naive_single(bencher: divan::Bencher, accounts: usize) {
     let s = single(accounts);
     let market = naive::Market::from(&s);
     bencher
-        .counter(divan::counter::ItemsCount::new(accounts))
-        .bench(|| naive::run(divan::black_box(&market)));
+        .counter(ItemsCount::new(naive::run(&market)))
+        .bench(|| naive::run(black_box(&market)));
 }
 
 /// The single-collateral market with at most 1,000 liquidations per round
@@ -68,8 +100,8 @@ fn long(accounts: usize) -> Scenario {
 fn firesale_long(bencher: divan::Bencher, accounts: usize) {
     let s = long(accounts);
     bencher
-        .counter(divan::counter::ItemsCount::new(accounts))
-        .bench(|| run_scenario(divan::black_box(&s), &mut ()).map(|o| o.report.rounds));
+        .counter(liquidations(&s))
+        .bench(|| run_scenario(black_box(&s), &mut ()).map(|o| o.report.rounds));
 }
 
 #[divan::bench(args = [100_000, 1_000_000], sample_count = 1, sample_size = 1)]
@@ -78,8 +110,8 @@ fn naive_long(bencher: divan::Bencher, accounts: usize) {
     let mut market = naive::Market::from(&s);
     market.cap = 1_000;
     bencher
-        .counter(divan::counter::ItemsCount::new(accounts))
-        .bench(|| naive::run(divan::black_box(&market)));
+        .counter(ItemsCount::new(naive::run(&market)))
+        .bench(|| naive::run(black_box(&market)));
 }
 
 /// 10^5 accounts over 7 risky assets in their own pools.
@@ -117,8 +149,29 @@ fn cross8(accounts: usize) -> Scenario {
 fn firesale_cross8(bencher: divan::Bencher) {
     let s = cross8(100_000);
     bencher
-        .counter(divan::counter::ItemsCount::new(100_000usize))
-        .bench(|| run_scenario(divan::black_box(&s), &mut ()).map(|o| o.report.liquidations));
+        .counter(liquidations(&s))
+        .bench(|| run_scenario(black_box(&s), &mut ()).map(|o| o.report.liquidations));
+}
+
+/// One maintenance health evaluation of a row of `assets`: deposits in
+/// every other asset, debts in the rest, at a deposit index below 1, so
+/// that every branch and product runs.
+#[divan::bench(args = [2, 8])]
+fn health_evaluation(bencher: divan::Bencher, assets: usize) {
+    let row: Vec<Qty> = (0..assets)
+        .map(|i| match i % 2 {
+            0 => Qty::from_f64(10.0 + i as f64),
+            _ => Qty::from_f64(-3.0 - i as f64),
+        })
+        .collect();
+    let index = vec![Ratio::from_f64(0.97); assets];
+    let weighted: Vec<WeightedPrice> = (0..assets)
+        .map(|i| WeightedPrice {
+            asset: Fx::from_num(0.8 * (1.0 + i as f64)),
+            liability: Fx::from_num(1.2 * (1.0 + i as f64)),
+        })
+        .collect();
+    bencher.bench_local(|| health(black_box(&row), black_box(&index), black_box(&weighted)));
 }
 
 /// The first cascade an analyst writes: floats, a full rescan every round.
