@@ -92,6 +92,8 @@ pub enum Capacity {
     BalanceStorage,
     /// The scratch storage is shorter than the accounts.
     ScratchStorage,
+    /// The flag storage is shorter than `flag_words(accounts)`.
+    FlagStorage,
 }
 
 /// What overflowed while the engine was being built.

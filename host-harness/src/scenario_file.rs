@@ -1130,7 +1130,10 @@ fn explain(e: ConfigError, names: &[String]) -> FileError {
         ConfigError::CapacityExceeded { what, limit, got } => {
             let key = match what {
                 Capacity::Assets => "assets",
-                Capacity::Accounts | Capacity::BalanceStorage | Capacity::ScratchStorage => "accounts",
+                Capacity::Accounts
+                | Capacity::BalanceStorage
+                | Capacity::ScratchStorage
+                | Capacity::FlagStorage => "accounts",
             };
             fail(key, format!("{got} is more than the kernel holds ({limit})"))
         }

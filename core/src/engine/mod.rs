@@ -329,11 +329,18 @@ impl<'s, const A: usize> Engine<'s, A> {
         if u32::try_from(accounts).is_err() {
             return Err(capacity(Capacity::Accounts, u32::MAX as usize, accounts));
         }
-        if storage.scratch.len() < accounts || storage.flags.len() < flag_words(accounts) {
+        if storage.scratch.len() < accounts {
             return Err(capacity(
                 Capacity::ScratchStorage,
                 accounts,
                 storage.scratch.len(),
+            ));
+        }
+        if storage.flags.len() < flag_words(accounts) {
+            return Err(capacity(
+                Capacity::FlagStorage,
+                flag_words(accounts),
+                storage.flags.len(),
             ));
         }
         storage.flags.iter_mut().for_each(|w| *w = 0);

@@ -371,6 +371,53 @@ fn invalid_configurations_are_named_errors() {
     ));
 }
 
+/// Storage too short for the accounts is named: the scratch, then the
+/// flags (sized for two planes, as before the sweep's third).
+#[test]
+fn short_storage_is_a_named_error() {
+    let assets = market(0.1, 0.0);
+    let accounts = 40;
+    let try_with = |scratch_len: usize, flag_len: usize| {
+        let mut balances = std::vec![Qty::ZERO; accounts * 2];
+        let mut scratch = std::vec![Candidate::default(); scratch_len];
+        let mut flags = std::vec![0u32; flag_len];
+        let config = EngineConfig {
+            assets: &assets,
+            policy: Policy::ToTarget,
+            max_rounds: 10,
+            oracle_lag_rounds: 0,
+            insurance_fund: Value::ZERO,
+            shocks: &[],
+            containment: crate::Containment::OFF,
+        };
+        let storage = Storage {
+            balances: &mut balances,
+            scratch: &mut scratch,
+            flags: &mut flags,
+            checkpoint: &mut Checkpoint::new(),
+        };
+        Engine::<'_, 2>::new(&config, storage).err()
+    };
+    let capacity = |what, limit, got| {
+        Some(Error::Config(ConfigError::CapacityExceeded {
+            what,
+            limit,
+            got,
+        }))
+    };
+    let words = flag_words(accounts);
+    assert_eq!(words, 6, "three planes of two words");
+    assert_eq!(
+        try_with(accounts - 1, words),
+        capacity(Capacity::ScratchStorage, accounts, accounts - 1)
+    );
+    assert_eq!(
+        try_with(accounts, 4),
+        capacity(Capacity::FlagStorage, words, 4)
+    );
+    assert_eq!(try_with(accounts, words), None);
+}
+
 /// A unit that writes another account's row and then fails leaves that row
 /// as it was; one that took a savepoint keeps what came before it. Either
 /// way the books balance.
