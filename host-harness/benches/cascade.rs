@@ -21,11 +21,10 @@
 //! per second. The kernel's bytes of state per account are printed first.
 
 use divan::counter::ItemsCount;
-use firesale_core::account::{health, WeightedPrice};
+use firesale_core::account::health;
 use firesale_core::engine::{flag_words, Candidate};
-use firesale_core::num::Fx;
 use firesale_core::{Qty, Ratio, Shock, ShockKind, VenueConfig};
-use firesale_harness::population::Population;
+use firesale_harness::population::{health_sample, Population};
 use firesale_harness::scenario::risky;
 use firesale_harness::{run_scenario, Scenario};
 use std::hint::black_box;
@@ -153,24 +152,11 @@ fn firesale_cross8(bencher: divan::Bencher) {
         .bench(|| run_scenario(black_box(&s), &mut ()).map(|o| o.report.liquidations));
 }
 
-/// One maintenance health evaluation of a row of `assets`: deposits in
-/// every other asset, debts in the rest, at a deposit index below 1, so
-/// that every branch and product runs.
+/// One maintenance health evaluation of a row of `assets`
+/// (`population::health_sample`: every branch and product runs).
 #[divan::bench(args = [2, 8])]
 fn health_evaluation(bencher: divan::Bencher, assets: usize) {
-    let row: Vec<Qty> = (0..assets)
-        .map(|i| match i % 2 {
-            0 => Qty::from_f64(10.0 + i as f64),
-            _ => Qty::from_f64(-3.0 - i as f64),
-        })
-        .collect();
-    let index = vec![Ratio::from_f64(0.97); assets];
-    let weighted: Vec<WeightedPrice> = (0..assets)
-        .map(|i| WeightedPrice {
-            asset: Fx::from_num(0.8 * (1.0 + i as f64)),
-            liability: Fx::from_num(1.2 * (1.0 + i as f64)),
-        })
-        .collect();
+    let (row, index, weighted) = health_sample(assets);
     bencher.bench_local(|| health(black_box(&row), black_box(&index), black_box(&weighted)));
 }
 

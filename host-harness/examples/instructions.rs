@@ -9,6 +9,7 @@
 use firesale_core::account::{health, WeightedPrice};
 use firesale_core::num::Fx;
 use firesale_core::{Qty, Ratio, StepOutcome};
+use firesale_harness::population::health_sample;
 use firesale_harness::run::{engine_sized, Buffers};
 use firesale_harness::Scenario;
 use std::hint::black_box;
@@ -29,24 +30,9 @@ fn measured_health(row: &[Qty], index: &[Ratio], weighted: &[WeightedPrice]) -> 
     total
 }
 
+/// `EVALUATIONS` evaluations of `population::health_sample(assets)`.
 fn health_of(assets: usize) -> Fx {
-    // Deposits in every other asset, debts in the rest: both branches run.
-    let row: Vec<Qty> = (0..assets)
-        .map(|i| {
-            Qty::from_f64(if i % 2 == 0 {
-                10.0 + i as f64
-            } else {
-                -3.0 - i as f64
-            })
-        })
-        .collect();
-    let index = vec![Ratio::from_f64(0.97); assets];
-    let weighted: Vec<WeightedPrice> = (0..assets)
-        .map(|i| WeightedPrice {
-            asset: Fx::from_num(0.8 * (1.0 + i as f64)),
-            liability: Fx::from_num(1.2 * (1.0 + i as f64)),
-        })
-        .collect();
+    let (row, index, weighted) = health_sample(assets);
     measured_health(&row, &index, &weighted)
 }
 

@@ -6,7 +6,9 @@
 //! the draws bit-identical on every host.
 
 use crate::rng::SplitMix64;
-use firesale_core::{AssetConfig, Qty};
+use firesale_core::account::WeightedPrice;
+use firesale_core::num::Fx;
+use firesale_core::{AssetConfig, Qty, Ratio};
 
 /// Which way the generated positions lean.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -234,6 +236,28 @@ fn maint_weight(assets: &[AssetConfig], asset: usize) -> f64 {
     assets
         .get(asset)
         .map_or(1.0, |a| a.asset_weights.maint.to_f64())
+}
+
+/// One row for timing a health evaluation (the bench and the instruction
+/// counts): deposits in every other asset of `assets`, debts in the rest,
+/// a deposit index of 0.97 and a distinct weighted price for each asset, so
+/// that every branch and product of the evaluation runs. Returns the row,
+/// the indices and the weighted prices, as `account::health` takes them.
+pub fn health_sample(assets: usize) -> (Vec<Qty>, Vec<Ratio>, Vec<WeightedPrice>) {
+    let row = (0..assets)
+        .map(|i| match i % 2 {
+            0 => Qty::from_f64(10.0 + i as f64),
+            _ => Qty::from_f64(-3.0 - i as f64),
+        })
+        .collect();
+    let index = vec![Ratio::from_f64(0.97); assets];
+    let weighted = (0..assets)
+        .map(|i| WeightedPrice {
+            asset: Fx::from_num(0.8 * (1.0 + i as f64)),
+            liability: Fx::from_num(1.2 * (1.0 + i as f64)),
+        })
+        .collect();
+    (row, index, weighted)
 }
 
 #[cfg(test)]

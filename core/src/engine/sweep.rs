@@ -26,7 +26,7 @@ use crate::error::StepFault;
 
 /// Words of the reached plane a `Reached` unit reads at most before it
 /// yields: 256 accounts, so that a unit stays bounded on a sparse plane.
-const WORDS_PER_UNIT: usize = 8;
+pub(super) const WORDS_PER_UNIT: usize = 8;
 
 impl<const A: usize> Engine<'_, A> {
     /// One unit of the first pass: the entry at heap position `next` stays
@@ -93,105 +93,5 @@ impl<const A: usize> Engine<'_, A> {
             }
             None => Phase::Liquidate,
         };
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    extern crate std;
-    use super::*;
-    use crate::asset::{AssetConfig, Weights};
-    use crate::engine::{flag_words, Candidate, Checkpoint, EngineConfig, Storage};
-    use crate::num::{Fx, Price, Qty, Ratio, Value};
-    use crate::shock::{Shock, ShockKind};
-    use crate::venue::VenueConfig;
-    use crate::{Policy, StepOutcome};
-
-    /// 3,000 accounts at leverages spread evenly, and two drops: the second
-    /// round's drift reaches a large part of the watch list.
-    #[test]
-    fn a_sweep_evaluates_what_it_reached_in_id_order_and_clears_its_marks() {
-        let eth = AssetConfig {
-            price: Price::from_int(100),
-            asset_weights: Weights {
-                init: Ratio::from_f64(0.6),
-                liq_end: Ratio::from_f64(0.7),
-                maint: Ratio::from_f64(0.8),
-            },
-            liability_weights: Weights {
-                init: Ratio::from_f64(1.4),
-                liq_end: Ratio::from_f64(1.3),
-                maint: Ratio::from_f64(1.2),
-            },
-            liquidation_bonus: Ratio::from_f64(0.05),
-            protocol_fee: Ratio::ZERO,
-            dust: Qty::from_f64(0.000_001),
-            venue: VenueConfig::Linear {
-                lambda: Fx::from_num(0.000_01),
-                resilience: Ratio::ZERO,
-                floor: Price::from_f64(0.01),
-            },
-        };
-        let assets = [AssetConfig::quote(), eth];
-        let accounts = 3_000;
-        let mut balances = std::vec::Vec::new();
-        for id in 0..accounts {
-            // Debt from 20 to 79.99 against 1 ETH (80 of maintenance value).
-            let debt = 20.0 + 60.0 * ((id * 7 % accounts) as f64) / accounts as f64;
-            balances.extend([Qty::from_f64(-debt), Qty::from_int(1)]);
-        }
-        let drop = |round| Shock {
-            round,
-            asset: 1,
-            kind: ShockKind::MovePrice(Ratio::from_f64(0.85)),
-        };
-        let shocks = [drop(1), drop(2)];
-        let config = EngineConfig {
-            assets: &assets,
-            policy: Policy::ToTarget,
-            max_rounds: 20,
-            oracle_lag_rounds: 0,
-            insurance_fund: Value::from_int(1_000_000),
-            shocks: &shocks,
-            containment: crate::Containment::OFF,
-        };
-        let n = accounts as usize;
-        let mut scratch = std::vec![Candidate::default(); n];
-        let mut flags = std::vec![0u32; flag_words(n)];
-        let storage = Storage {
-            balances: &mut balances,
-            scratch: &mut scratch,
-            flags: &mut flags,
-            checkpoint: &mut Checkpoint::new(),
-        };
-        let mut engine: Engine<'_, 2> = Engine::new(&config, storage).unwrap();
-        let plane = n.div_ceil(32) * FLAG_PLANE_REACHED..flag_words(n);
-        let (mut marked_most, mut reached_units, mut last) = (0, 0, None);
-        loop {
-            let marked: u32 = engine.flags[plane.clone()]
-                .iter()
-                .map(|w| w.count_ones())
-                .sum();
-            match engine.state.phase {
-                Phase::Sweep { .. } => marked_most = marked_most.max(marked),
-                Phase::Reached { from } => {
-                    reached_units += 1;
-                    // Ascending, and at most `WORDS_PER_UNIT` words a unit.
-                    if let Some(before) = last {
-                        assert!(from > before && from <= before + 32 * WORDS_PER_UNIT);
-                    }
-                    last = Some(from);
-                }
-                _ => {
-                    assert_eq!(marked, 0, "marks left in {:?}", engine.state.phase);
-                    last = None;
-                }
-            }
-            if let StepOutcome::Done(_) = engine.step(1, &mut ()) {
-                break;
-            }
-        }
-        assert!(marked_most > 300, "a sweep marked {marked_most} accounts");
-        assert!(reached_units >= marked_most, "{reached_units} units");
     }
 }

@@ -44,6 +44,55 @@ impl EventSink for Log {
 
 extern crate std;
 
+/// A configuration without containment or oracle lag.
+fn plain_config<'a>(
+    assets: &'a [AssetConfig],
+    policy: Policy,
+    insurance: Value,
+    shocks: &'a [Shock],
+    max_rounds: u32,
+) -> EngineConfig<'a> {
+    EngineConfig {
+        assets,
+        policy,
+        max_rounds,
+        oracle_lag_rounds: 0,
+        insurance_fund: insurance,
+        shocks,
+        containment: crate::Containment::OFF,
+    }
+}
+
+/// Caller storage for an engine of capacity `A`, sized as an embedder
+/// sizes it for `balances`, `assets` to an account.
+struct Buffers<const A: usize> {
+    balances: std::vec::Vec<Qty>,
+    scratch: std::vec::Vec<Candidate>,
+    flags: std::vec::Vec<u32>,
+    checkpoint: Checkpoint<A>,
+}
+
+impl<const A: usize> Buffers<A> {
+    fn new(balances: &[Qty], assets: usize) -> Self {
+        let accounts = balances.len() / assets;
+        Self {
+            balances: balances.to_vec(),
+            scratch: std::vec![Candidate::default(); accounts],
+            flags: std::vec![0u32; flag_words(accounts)],
+            checkpoint: Checkpoint::new(),
+        }
+    }
+
+    fn storage(&mut self) -> Storage<'_, A> {
+        Storage {
+            balances: &mut self.balances,
+            scratch: &mut self.scratch,
+            flags: &mut self.flags,
+            checkpoint: &mut self.checkpoint,
+        }
+    }
+}
+
 struct Run {
     termination: Termination,
     report: Report,
@@ -58,26 +107,9 @@ fn run(
     shocks: &[Shock],
     balances: &[Qty],
 ) -> Run {
-    let mut balances = balances.to_vec();
-    let accounts = balances.len() / assets.len();
-    let mut scratch = std::vec![Candidate::default(); accounts];
-    let mut flags = std::vec![0u32; flag_words(accounts)];
-    let config = EngineConfig {
-        assets,
-        policy,
-        max_rounds: 50,
-        oracle_lag_rounds: 0,
-        insurance_fund: Value::from_int(insurance),
-        shocks,
-        containment: crate::Containment::OFF,
-    };
-    let storage = Storage {
-        balances: &mut balances,
-        scratch: &mut scratch,
-        flags: &mut flags,
-        checkpoint: &mut Checkpoint::new(),
-    };
-    let mut engine = Engine::new(&config, storage).unwrap();
+    let mut buffers = Buffers::<MAX_ASSETS>::new(balances, assets.len());
+    let config = plain_config(assets, policy, Value::from_int(insurance), shocks, 50);
+    let mut engine = Engine::new(&config, buffers.storage()).unwrap();
     let mut log = Log::default();
     loop {
         let outcome = engine.step(1, &mut log);
@@ -89,7 +121,7 @@ fn run(
                 termination,
                 report,
                 events: log.0,
-                balances,
+                balances: buffers.balances,
             };
         }
     }
@@ -309,26 +341,11 @@ fn a_sale_the_venue_cannot_absorb_breaks_the_market() {
 
 #[test]
 fn invalid_configurations_are_named_errors() {
-    let mut balances = [Qty::ZERO; 2];
-    let mut scratch = [Candidate::default(); 1];
-    let mut flags = [0u32; 1];
+    // One account of two assets, whatever the configuration asks.
+    let mut buffers = Buffers::<MAX_ASSETS>::new(&[Qty::ZERO; 2], 2);
     let mut try_new = |assets: &[AssetConfig], policy: Policy, shocks: &[Shock]| {
-        let config = EngineConfig {
-            assets,
-            policy,
-            max_rounds: 10,
-            oracle_lag_rounds: 0,
-            insurance_fund: Value::ZERO,
-            shocks,
-            containment: crate::Containment::OFF,
-        };
-        let storage = Storage {
-            balances: &mut balances,
-            scratch: &mut scratch,
-            flags: &mut flags,
-            checkpoint: &mut Checkpoint::new(),
-        };
-        <Engine>::new(&config, storage).err()
+        let config = plain_config(assets, policy, Value::ZERO, shocks, 10);
+        Engine::new(&config, buffers.storage()).err()
     };
     let mut generous = market(0.1, 0.0);
     generous[1].liquidation_bonus = Ratio::from_f64(0.3);
@@ -377,26 +394,12 @@ fn invalid_configurations_are_named_errors() {
 fn short_storage_is_a_named_error() {
     let assets = market(0.1, 0.0);
     let accounts = 40;
+    let config = plain_config(&assets, Policy::ToTarget, Value::ZERO, &[], 10);
     let try_with = |scratch_len: usize, flag_len: usize| {
-        let mut balances = std::vec![Qty::ZERO; accounts * 2];
-        let mut scratch = std::vec![Candidate::default(); scratch_len];
-        let mut flags = std::vec![0u32; flag_len];
-        let config = EngineConfig {
-            assets: &assets,
-            policy: Policy::ToTarget,
-            max_rounds: 10,
-            oracle_lag_rounds: 0,
-            insurance_fund: Value::ZERO,
-            shocks: &[],
-            containment: crate::Containment::OFF,
-        };
-        let storage = Storage {
-            balances: &mut balances,
-            scratch: &mut scratch,
-            flags: &mut flags,
-            checkpoint: &mut Checkpoint::new(),
-        };
-        Engine::<'_, 2>::new(&config, storage).err()
+        let mut buffers = Buffers::<2>::new(&std::vec![Qty::ZERO; accounts * 2], 2);
+        buffers.scratch.truncate(scratch_len);
+        buffers.flags.truncate(flag_len);
+        Engine::new(&config, buffers.storage()).err()
     };
     let capacity = |what, limit, got| {
         Some(Error::Config(ConfigError::CapacityExceeded {
@@ -424,7 +427,7 @@ fn short_storage_is_a_named_error() {
 #[test]
 fn a_failed_unit_restores_other_rows_up_to_its_last_savepoint() {
     let assets = market(0.1, 0.5);
-    let mut balances = std::vec![
+    let balances = std::vec![
         Qty::from_int(10),
         Qty::from_int(1),
         Qty::from_int(20),
@@ -433,24 +436,9 @@ fn a_failed_unit_restores_other_rows_up_to_its_last_savepoint() {
         Qty::from_int(3),
     ];
     let original = balances.clone();
-    let mut scratch = std::vec![Candidate::default(); 3];
-    let mut flags = std::vec![0u32; flag_words(3)];
-    let config = EngineConfig {
-        assets: &assets,
-        policy: Policy::Absorb,
-        max_rounds: 5,
-        oracle_lag_rounds: 0,
-        insurance_fund: Value::ZERO,
-        shocks: &[],
-        containment: crate::Containment::OFF,
-    };
-    let storage = Storage {
-        balances: &mut balances,
-        scratch: &mut scratch,
-        flags: &mut flags,
-        checkpoint: &mut Checkpoint::new(),
-    };
-    let mut engine: Engine<'_, 2> = Engine::new(&config, storage).unwrap();
+    let mut buffers = Buffers::<2>::new(&balances, 2);
+    let config = plain_config(&assets, Policy::Absorb, Value::ZERO, &[], 5);
+    let mut engine = Engine::new(&config, buffers.storage()).unwrap();
     let overflow = StepFault::Arith(ArithError::Overflow);
     // Move one quote unit from account 1 to account 2 with the books
     // unchanged (accounts to accounts), then fail.
@@ -542,26 +530,10 @@ fn a_pools_report_prices_do_not_depend_on_the_budget() {
         Qty::from_int(-17),
         Qty::from_f64(0.2),
     ];
+    let config = plain_config(&assets, Policy::ToTarget, Value::from_int(100_000), &[], 1);
     let report_at = |budget: u32| {
-        let mut balances = balances.to_vec();
-        let mut scratch = std::vec![Candidate::default(); 4];
-        let mut flags = std::vec![0u32; flag_words(4)];
-        let config = EngineConfig {
-            assets: &assets,
-            policy: Policy::ToTarget,
-            max_rounds: 1,
-            oracle_lag_rounds: 0,
-            insurance_fund: Value::from_int(100_000),
-            shocks: &[],
-            containment: crate::Containment::OFF,
-        };
-        let storage = Storage {
-            balances: &mut balances,
-            scratch: &mut scratch,
-            flags: &mut flags,
-            checkpoint: &mut Checkpoint::new(),
-        };
-        let mut engine: Engine<'_, 2> = Engine::new(&config, storage).unwrap();
+        let mut buffers = Buffers::<2>::new(&balances, 2);
+        let mut engine = Engine::new(&config, buffers.storage()).unwrap();
         let mut log = Log::default();
         while engine.step(budget, &mut log) == StepOutcome::Pending {}
         (*engine.report(), log.0)
@@ -579,4 +551,63 @@ fn a_pools_report_prices_do_not_depend_on_the_budget() {
     assert!(eth.covered.is_positive(), "the fund bought ETH");
     assert!(eth.min_price < Price::from_int(100) && eth.min_price < eth.final_price);
     assert!(eth.max_price > eth.final_price && eth.max_price > Price::from_int(100));
+}
+
+/// 3,000 accounts at leverages spread evenly, and two drops: the second
+/// round's drift reaches a large part of the watch list, which is swept.
+/// Outside a sweep no account is marked; the second pass only moves
+/// forward, at most `WORDS_PER_UNIT` words a unit.
+#[test]
+fn a_sweep_evaluates_what_it_reached_in_id_order_and_clears_its_marks() {
+    let assets = market(0.000_01, 0.0);
+    let accounts: usize = 3_000;
+    let mut balances = std::vec::Vec::new();
+    for id in 0..accounts {
+        // Debt from 20 to 79.99 against 1 ETH (80 of maintenance value).
+        let debt = 20.0 + 60.0 * ((id * 7 % accounts) as f64) / accounts as f64;
+        balances.extend([Qty::from_f64(-debt), Qty::from_int(1)]);
+    }
+    let drop = |round| Shock {
+        round,
+        asset: 1,
+        kind: ShockKind::MovePrice(Ratio::from_f64(0.85)),
+    };
+    let shocks = [drop(1), drop(2)];
+    let config = plain_config(
+        &assets,
+        Policy::ToTarget,
+        Value::from_int(1_000_000),
+        &shocks,
+        20,
+    );
+    let mut buffers = Buffers::<2>::new(&balances, 2);
+    let mut engine = Engine::new(&config, buffers.storage()).unwrap();
+    let plane = accounts.div_ceil(32) * FLAG_PLANE_REACHED..flag_words(accounts);
+    let (mut marked_most, mut reached_units, mut last) = (0, 0, None);
+    loop {
+        let marked: u32 = engine.flags[plane.clone()]
+            .iter()
+            .map(|w| w.count_ones())
+            .sum();
+        match engine.state.phase {
+            Phase::Sweep { .. } => marked_most = marked_most.max(marked),
+            Phase::Reached { from } => {
+                reached_units += 1;
+                if let Some(before) = last {
+                    let most = before + 32 * sweep::WORDS_PER_UNIT;
+                    assert!(from > before && from <= most, "{before} → {from}");
+                }
+                last = Some(from);
+            }
+            _ => {
+                assert_eq!(marked, 0, "marks left in {:?}", engine.state.phase);
+                last = None;
+            }
+        }
+        if let StepOutcome::Done(_) = engine.step(1, &mut ()) {
+            break;
+        }
+    }
+    assert!(marked_most > 300, "a sweep marked {marked_most} accounts");
+    assert!(reached_units >= marked_most, "{reached_units} units");
 }
