@@ -158,6 +158,28 @@ struct Market {
     initial_total: Qty,
 }
 
+impl Market {
+    /// Overwrites `self` with `src` in place (see `Venue::copy_from`).
+    fn copy_from(&mut self, src: &Self) {
+        let Self {
+            venue,
+            oracle,
+            maint,
+            liq_end,
+            deposit_index,
+            deposit_shares,
+            initial_total,
+        } = src;
+        self.venue.copy_from(venue);
+        self.oracle = *oracle;
+        self.maint = *maint;
+        self.liq_end = *liq_end;
+        self.deposit_index = *deposit_index;
+        self.deposit_shares = *deposit_shares;
+        self.initial_total = *initial_total;
+    }
+}
+
 /// The engine's own state that a unit may change: saved before a unit and
 /// restored if the unit fails (see `undo`). Not `Clone`: it is only ever
 /// copied in place, into and out of the caller's checkpoint.
@@ -238,9 +260,15 @@ impl<const A: usize> State<A> {
             untracked_buys,
             phase,
         } = src;
-        self.markets.clear();
-        // Same capacity on both sides: the extension cannot fail.
-        let _ = self.markets.extend_from_slice(markets);
+        if self.markets.len() == markets.len() {
+            for (mine, theirs) in self.markets.iter_mut().zip(markets) {
+                mine.copy_from(theirs);
+            }
+        } else {
+            self.markets.clear();
+            // Same capacity on both sides: the extension cannot fail.
+            let _ = self.markets.extend_from_slice(markets);
+        }
         self.indices = *indices;
         self.maint_prices = *maint_prices;
         self.ledger = *ledger;

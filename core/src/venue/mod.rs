@@ -144,6 +144,42 @@ pub struct Venue {
 }
 
 impl Venue {
+    /// Overwrites `self` with `src` in place: a pool or a curve copies its
+    /// own fields only, not the order book's ladder that sizes the enum (a
+    /// unit's checkpoint copies every venue). Any other pair of mechanisms
+    /// is copied whole.
+    pub(crate) fn copy_from(&mut self, src: &Self) {
+        let Self {
+            mechanism,
+            base_in,
+            quote_out,
+            settle_below,
+        } = src;
+        self.base_in = *base_in;
+        self.quote_out = *quote_out;
+        self.settle_below = *settle_below;
+        match (&mut self.mechanism, mechanism) {
+            (
+                Mechanism::Pool {
+                    pool,
+                    reference,
+                    resilience,
+                },
+                Mechanism::Pool {
+                    pool: p,
+                    reference: r,
+                    resilience: z,
+                },
+            ) => {
+                *pool = *p;
+                *reference = *r;
+                *resilience = *z;
+            }
+            (Mechanism::Quote, Mechanism::Quote) => {}
+            (mine, theirs) => *mine = *theirs,
+        }
+    }
+
     /// Builds a venue at `price` from its configuration (already validated);
     /// impact smaller than `settle_below` units settles at once.
     pub fn new(config: &VenueConfig, price: Price, settle_below: Qty) -> Result<Self, ArithError> {
@@ -586,6 +622,46 @@ mod tests {
                 "{config:?}"
             );
             assert_eq!(v, full, "{config:?}");
+        }
+    }
+
+    /// A checkpoint's in-place copy gives back the venue it copied, between
+    /// any two mechanisms (a pool's own fields, or the whole enum).
+    #[test]
+    fn an_in_place_copy_equals_its_source() {
+        let configs = [
+            VenueConfig::Quote,
+            VenueConfig::Linear {
+                lambda: Fx::from_num(0.5),
+                resilience: Ratio::from_f64(0.5),
+                floor: Price::from_f64(0.01),
+            },
+            VenueConfig::ConstantProduct {
+                base_reserve: Qty::from_int(1_000),
+                fee: Ratio::from_f64(0.003),
+                resilience: Ratio::from_f64(0.2),
+            },
+            VenueConfig::OrderBook {
+                levels: 4,
+                tick: Ratio::from_f64(0.01),
+                depth: Qty::from_int(10),
+                resilience: Ratio::from_f64(0.5),
+            },
+        ];
+        let venue = |config: &VenueConfig, sold: i64| {
+            let mut v = Venue::new(config, Price::from_int(100), Qty::from_f64(1e-6)).unwrap();
+            if !matches!(config, VenueConfig::Quote) {
+                v.sell(Qty::from_int(sold)).unwrap();
+            }
+            v
+        };
+        for from in &configs {
+            for to in &configs {
+                let src = venue(from, 3);
+                let mut dst = venue(to, 1);
+                dst.copy_from(&src);
+                assert_eq!(dst, src, "{to:?} ← {from:?}");
+            }
         }
     }
 
