@@ -18,15 +18,19 @@
 //!
 //! Each cascade bench runs its cascade once untimed, to count its
 //! liquidations, then once timed: divan's throughput column is liquidations
-//! per second. The kernel's bytes of state per account are printed first.
+//! per second. The kernel's runs keep their storage from the untimed run
+//! to the timed one (`run_scenario_in`), as the peer's allocator keeps its
+//! freed memory: neither run faults in fresh pages. The kernel's bytes of
+//! state per account are printed first.
 
 use divan::counter::ItemsCount;
 use firesale_core::account::health;
 use firesale_core::engine::{flag_words, Candidate};
 use firesale_core::{Qty, Ratio, Shock, ShockKind, VenueConfig};
 use firesale_harness::population::{health_sample, Population};
+use firesale_harness::run::{run_scenario_in, Buffers};
 use firesale_harness::scenario::risky;
-use firesale_harness::{run_scenario, Scenario};
+use firesale_harness::Scenario;
 use std::hint::black_box;
 
 fn main() {
@@ -48,9 +52,10 @@ fn state_bytes_per_account(assets: usize, accounts: usize) -> f64 {
     row as f64 + flags as f64 / accounts as f64
 }
 
-/// The liquidations of a kernel run: the throughput counter.
-fn liquidations(s: &Scenario) -> ItemsCount {
-    let outcome = run_scenario(s, &mut ()).expect("the bench's scenario is valid");
+/// The liquidations of a kernel run, the throughput counter, from an
+/// untimed run in `buffers`, which the timed run then reuses.
+fn liquidations(buffers: &mut Buffers, s: &Scenario) -> ItemsCount {
+    let outcome = run_scenario_in(buffers, s, &mut ()).expect("the bench's scenario is valid");
     ItemsCount::new(outcome.report.liquidations)
 }
 
@@ -71,18 +76,22 @@ fn single(accounts: usize) -> Scenario {
 #[divan::bench(args = [10_000, 100_000, 1_000_000], sample_count = 1, sample_size = 1)]
 fn firesale_single(bencher: divan::Bencher, accounts: usize) {
     let s = single(accounts);
+    let mut buffers = Buffers::new(&s);
     bencher
-        .counter(liquidations(&s))
-        .bench(|| run_scenario(black_box(&s), &mut ()).map(|o| o.report.liquidations));
+        .counter(liquidations(&mut buffers, &s))
+        .bench_local(|| {
+            run_scenario_in(&mut buffers, black_box(&s), &mut ()).map(|o| o.report.liquidations)
+        });
 }
 
 #[divan::bench(args = [10_000, 100_000, 1_000_000], sample_count = 1, sample_size = 1)]
 fn naive_single(bencher: divan::Bencher, accounts: usize) {
     let s = single(accounts);
     let market = naive::Market::from(&s);
+    let mut accounts = Vec::new();
     bencher
-        .counter(ItemsCount::new(naive::run(&market)))
-        .bench(|| naive::run(black_box(&market)));
+        .counter(ItemsCount::new(naive::run(&mut accounts, &market)))
+        .bench_local(|| naive::run(&mut accounts, black_box(&market)));
 }
 
 /// The single-collateral market with at most 1,000 liquidations per round
@@ -98,9 +107,12 @@ fn long(accounts: usize) -> Scenario {
 #[divan::bench(args = [100_000, 1_000_000], sample_count = 1, sample_size = 1)]
 fn firesale_long(bencher: divan::Bencher, accounts: usize) {
     let s = long(accounts);
+    let mut buffers = Buffers::new(&s);
     bencher
-        .counter(liquidations(&s))
-        .bench(|| run_scenario(black_box(&s), &mut ()).map(|o| o.report.rounds));
+        .counter(liquidations(&mut buffers, &s))
+        .bench_local(|| {
+            run_scenario_in(&mut buffers, black_box(&s), &mut ()).map(|o| o.report.rounds)
+        });
 }
 
 #[divan::bench(args = [100_000, 1_000_000], sample_count = 1, sample_size = 1)]
@@ -108,9 +120,10 @@ fn naive_long(bencher: divan::Bencher, accounts: usize) {
     let s = long(accounts);
     let mut market = naive::Market::from(&s);
     market.cap = 1_000;
+    let mut accounts = Vec::new();
     bencher
-        .counter(ItemsCount::new(naive::run(&market)))
-        .bench(|| naive::run(black_box(&market)));
+        .counter(ItemsCount::new(naive::run(&mut accounts, &market)))
+        .bench_local(|| naive::run(&mut accounts, black_box(&market)));
 }
 
 /// 10^5 accounts over 7 risky assets in their own pools.
@@ -147,9 +160,12 @@ fn cross8(accounts: usize) -> Scenario {
 #[divan::bench(sample_count = 1, sample_size = 1)]
 fn firesale_cross8(bencher: divan::Bencher) {
     let s = cross8(100_000);
+    let mut buffers = Buffers::new(&s);
     bencher
-        .counter(liquidations(&s))
-        .bench(|| run_scenario(black_box(&s), &mut ()).map(|o| o.report.liquidations));
+        .counter(liquidations(&mut buffers, &s))
+        .bench_local(|| {
+            run_scenario_in(&mut buffers, black_box(&s), &mut ()).map(|o| o.report.liquidations)
+        });
 }
 
 /// One maintenance health evaluation of a row of `assets`
@@ -223,10 +239,13 @@ mod naive {
         }
     }
 
-    /// Runs to the end; returns the liquidations. Under a cap it takes the
-    /// first liquidatable accounts in id order, as a first cascade would.
-    pub fn run(m: &Market) -> u64 {
-        let mut accounts = m.accounts.clone();
+    /// Runs to the end over a copy of the accounts in `accounts` (kept from
+    /// run to run, as the kernel's storage is); returns the liquidations.
+    /// Under a cap it takes the first liquidatable accounts in id order, as
+    /// a first cascade would.
+    pub fn run(accounts: &mut Vec<(f64, f64)>, m: &Market) -> u64 {
+        accounts.clear();
+        accounts.extend_from_slice(&m.accounts);
         let (mut base, mut quote) = (m.base, m.quote);
         // The shock moves the outside price and the pool with it.
         let mut outside = quote / base * m.shock;
