@@ -21,7 +21,9 @@
 //! per second. The kernel's runs keep their storage from the untimed run
 //! to the timed one (`run_scenario_in`), as the peer's allocator keeps its
 //! freed memory: neither run faults in fresh pages. The kernel's bytes of
-//! state per account are printed first.
+//! state per account are printed first. A run of the whole suite (no name
+//! filter) also prints each market's firesale/peer ratio first, from one
+//! timed run of each side after an untimed one.
 
 use divan::counter::ItemsCount;
 use firesale_core::account::health;
@@ -40,7 +42,55 @@ fn main() {
             state_bytes_per_account(assets, 1_000_000)
         );
     }
+    // `cargo bench` passes flags only; a name filter is a bare argument.
+    if std::env::args().skip(1).all(|a| a.starts_with('-')) {
+        print_ratios();
+    }
     divan::main();
+}
+
+/// Each market's kernel and peer runs, one after the other, and the ratio
+/// of their times (above 1: the kernel is slower).
+fn print_ratios() {
+    // Accounts, and at most how many liquidations a round (0: no cap).
+    let markets = [
+        (10_000, 0),
+        (100_000, 0),
+        (1_000_000, 0),
+        (100_000, 1_000),
+        (1_000_000, 1_000),
+    ];
+    for (accounts, cap) in markets {
+        let (name, s) = match cap {
+            0 => ("single", single(accounts)),
+            _ => ("long", long(accounts)),
+        };
+        let mut buffers = Buffers::new(&s);
+        let kernel = time_second_run(|| {
+            run_scenario_in(&mut buffers, &s, &mut ()).expect("the bench's scenario is valid");
+        });
+        let mut market = naive::Market::from(&s);
+        market.cap = cap;
+        let mut accounts_f64 = Vec::new();
+        let peer = time_second_run(|| {
+            naive::run(&mut accounts_f64, &market);
+        });
+        println!(
+            "{name} {accounts}: firesale {:.2} ms, peer {:.2} ms, firesale/peer {:.2}",
+            kernel * 1e3,
+            peer * 1e3,
+            kernel / peer
+        );
+    }
+}
+
+/// Seconds the second of two runs of `run` takes (the first warms the
+/// caches and the storage).
+fn time_second_run(mut run: impl FnMut()) -> f64 {
+    run();
+    let start = std::time::Instant::now();
+    run();
+    start.elapsed().as_secs_f64()
 }
 
 /// The caller storage one account takes: its balances, its scratch slot
