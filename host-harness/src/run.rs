@@ -31,13 +31,14 @@ pub struct Buffers {
 impl Buffers {
     /// Fresh storage holding the scenario's starting balances.
     pub fn new(s: &Scenario) -> Self {
-        let n = s.accounts();
-        Self {
-            balances: s.balances.clone(),
-            scratch: vec![Candidate::default(); n],
-            flags: vec![0; flag_words(n)],
+        let mut fresh = Self {
+            balances: Vec::new(),
+            scratch: Vec::new(),
+            flags: Vec::new(),
             checkpoint: None,
-        }
+        };
+        fresh.refill(s);
+        fresh
     }
 
     /// Refills the storage with `s`'s starting balances, keeping its

@@ -3,7 +3,7 @@
 //! no collateral is left.
 
 use super::undo::UnitSink;
-use super::Engine;
+use super::{Engine, FLAG_PLANE_LIQUIDATED};
 use crate::account::{self, Health};
 use crate::error::{Invariant, StepFault};
 use crate::event::{Event, EventSink};
@@ -114,8 +114,10 @@ impl<const A: usize> Engine<'_, A> {
         account::health(bal.get(..n).unwrap_or(&[]), &self.state.indices, &weighted)?.net()
     }
 
+    /// The word of the liquidated plane that holds account `id`'s bit: a
+    /// unit's undo record keeps it.
     pub(super) fn flag_word(&self, id: u32) -> u32 {
-        self.flags.get((id / 32) as usize).copied().unwrap_or(0)
+        self.flag_word_of(FLAG_PLANE_LIQUIDATED, id as usize)
     }
 
     /// Records that a liquidation or bankruptcy changed account `id` this
@@ -126,13 +128,10 @@ impl<const A: usize> Engine<'_, A> {
     }
 
     fn mark_liquidated(&mut self, id: u32) {
-        let (word, bit) = ((id / 32) as usize, id % 32);
-        if let Some(w) = self.flags.get_mut(word) {
-            if *w & (1 << bit) == 0 {
-                *w |= 1 << bit;
-                self.state.report.accounts_liquidated =
-                    self.state.report.accounts_liquidated.saturating_add(1);
-            }
+        if !self.flag(FLAG_PLANE_LIQUIDATED, id as usize) {
+            self.set_flag(FLAG_PLANE_LIQUIDATED, id as usize, true);
+            self.state.report.accounts_liquidated =
+                self.state.report.accounts_liquidated.saturating_add(1);
         }
     }
 

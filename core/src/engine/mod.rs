@@ -102,8 +102,9 @@ pub const fn flag_words(accounts: usize) -> usize {
 }
 
 /// The planes of `Storage::flags`, one bit per account each: liquidated
-/// yet (plane 0, see `liquidate`), queued, and reached by a sweep.
+/// yet, queued, and reached by a sweep.
 const FLAG_PLANES: usize = 3;
+const FLAG_PLANE_LIQUIDATED: usize = 0;
 const FLAG_PLANE_QUEUED: usize = 1;
 const FLAG_PLANE_REACHED: usize = 2;
 
@@ -563,6 +564,11 @@ impl<'s, const A: usize> Engine<'s, A> {
             let at = (id as usize).saturating_mul(self.state.markets.len());
             core::hint::black_box(self.balances.get(at).copied());
         }
+    }
+
+    /// Account `id`'s bit in flag plane `plane`.
+    fn flag(&self, plane: usize, id: usize) -> bool {
+        self.flag_word_of(plane, id) & (1 << (id % 32)) != 0
     }
 
     /// The word of flag plane `plane` that holds account `id`'s bit.

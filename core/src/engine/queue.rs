@@ -73,7 +73,7 @@ impl<const A: usize> Engine<'_, A> {
 
     /// Whether account `id` waits in the queue.
     pub(super) fn is_queued(&self, id: usize) -> bool {
-        self.flag_word_of(FLAG_PLANE_QUEUED, id) & (1 << (id % 32)) != 0
+        self.flag(FLAG_PLANE_QUEUED, id)
     }
 
     fn set_queued(&mut self, id: u32, on: bool) {

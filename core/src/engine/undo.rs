@@ -18,7 +18,7 @@
 //! them.
 
 use super::liquidate::Balances;
-use super::{Engine, State};
+use super::{Engine, State, FLAG_PLANE_LIQUIDATED};
 use crate::error::{Invariant, StepFault};
 use crate::event::{Event, EventSink};
 use crate::ledger::MAX_ASSETS;
@@ -93,7 +93,8 @@ impl<const A: usize> Engine<'_, A> {
                 .zip(row.balances)
                 .for_each(|(s, b)| *s = b);
         }
-        if let Some(word) = self.flags.get_mut((row.id / 32) as usize) {
+        let at = self.flag_index(FLAG_PLANE_LIQUIDATED, row.id as usize);
+        if let Some(word) = self.flags.get_mut(at) {
             *word = row.flags;
         }
     }

@@ -571,12 +571,10 @@ mod tests {
         assert_eq!(v, before);
     }
 
-    /// Every mechanism: a trade the venue cannot fill, and one whose running
-    /// total would overflow after the mechanism priced it, leave the venue
-    /// exactly as it was.
-    #[test]
-    fn a_failed_trade_changes_nothing_on_any_mechanism() {
-        let configs = [
+    /// One configuration of each mechanism: the quote, a curve, a pool and
+    /// a book.
+    fn every_mechanism() -> [VenueConfig; 4] {
+        [
             VenueConfig::Quote,
             VenueConfig::Linear {
                 lambda: Fx::from_num(0.5),
@@ -594,7 +592,15 @@ mod tests {
                 depth: Qty::from_int(10),
                 resilience: Ratio::from_f64(0.5),
             },
-        ];
+        ]
+    }
+
+    /// Every mechanism: a trade the venue cannot fill, and one whose running
+    /// total would overflow after the mechanism priced it, leave the venue
+    /// exactly as it was.
+    #[test]
+    fn a_failed_trade_changes_nothing_on_any_mechanism() {
+        let configs = every_mechanism();
         for config in configs {
             let mut v = Venue::new(&config, Price::from_int(100), Qty::from_f64(1e-6)).unwrap();
             v.sell(Qty::from_int(1)).unwrap();
@@ -629,25 +635,7 @@ mod tests {
     /// any two mechanisms (a pool's own fields, or the whole enum).
     #[test]
     fn an_in_place_copy_equals_its_source() {
-        let configs = [
-            VenueConfig::Quote,
-            VenueConfig::Linear {
-                lambda: Fx::from_num(0.5),
-                resilience: Ratio::from_f64(0.5),
-                floor: Price::from_f64(0.01),
-            },
-            VenueConfig::ConstantProduct {
-                base_reserve: Qty::from_int(1_000),
-                fee: Ratio::from_f64(0.003),
-                resilience: Ratio::from_f64(0.2),
-            },
-            VenueConfig::OrderBook {
-                levels: 4,
-                tick: Ratio::from_f64(0.01),
-                depth: Qty::from_int(10),
-                resilience: Ratio::from_f64(0.5),
-            },
-        ];
+        let configs = every_mechanism();
         let venue = |config: &VenueConfig, sold: i64| {
             let mut v = Venue::new(config, Price::from_int(100), Qty::from_f64(1e-6)).unwrap();
             if !matches!(config, VenueConfig::Quote) {
