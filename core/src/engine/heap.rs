@@ -145,10 +145,16 @@ impl<const TOP: bool> Heap<'_, TOP> {
         if self.len >= self.slots.len() {
             return false;
         }
-        // A hole rises from the new last position while its parent is
-        // larger: each level moves one entry instead of swapping two.
-        let mut hole = self.len;
+        let hole = self.len;
         self.len = self.len.saturating_add(1);
+        self.rise(hole, c);
+        true
+    }
+
+    /// Puts `entry` at heap position `hole` or above it: a hole rises while
+    /// its parent is larger, each level moving one entry instead of
+    /// swapping two. Positions below `hole` must be in heap order.
+    fn rise(&mut self, mut hole: usize, c: Candidate) {
         while hole > 0 {
             let parent = hole.saturating_sub(1) / ARITY;
             let Some(above) = self.get(parent) else {
@@ -161,7 +167,15 @@ impl<const TOP: bool> Heap<'_, TOP> {
             hole = parent;
         }
         self.set(hole, c);
-        true
+    }
+
+    /// Orders the entry at heap position `i`, appended by `push_unordered`,
+    /// into the positions below it, which must be in heap order: one
+    /// `push`, later.
+    pub fn order_appended(&mut self, i: usize) {
+        if let Some(entry) = self.at_position(i) {
+            self.rise(i, entry);
+        }
     }
 
     /// Removes and returns the lowest candidate.
@@ -243,6 +257,15 @@ impl<const TOP: bool> Heap<'_, TOP> {
             return a.key_low < b.key_low;
         }
         a.id < b.id
+    }
+
+    /// Whether every entry is in heap order under its parent.
+    #[cfg(test)]
+    pub(crate) fn is_ordered(&self) -> bool {
+        (1..self.len).all(|i| match (self.get((i - 1) / ARITY), self.get(i)) {
+            (Some(parent), Some(child)) => !Self::before(&child, &parent),
+            _ => false,
+        })
     }
 
     /// The slot of heap position `i`.
@@ -437,6 +460,40 @@ mod tests {
             kept.sort_by_key(|c| (c.value(), c.id));
             assert_eq!(kept.len(), len);
             for expected in kept {
+                assert_eq!(heap.pop(), Some(expected));
+            }
+            assert_eq!(heap.pop(), None);
+        }
+    }
+
+    /// Entries appended unordered and then ordered one by one, first
+    /// appended first, pop as if each had been pushed.
+    #[test]
+    fn appended_entries_ordered_later_pop_in_order() {
+        extern crate std;
+        use std::vec::Vec;
+        let mut next = crate::test_rng::xorshift(0x0dde_0a11_5eed_0001);
+        for (pushed, appended) in [(0usize, 1usize), (1, 1), (5, 20), (300, 7), (40, 200)] {
+            let mut slots = std::vec![Candidate::default(); 300 + 200];
+            let mut heap = Watch {
+                slots: &mut slots,
+                len: 0,
+            };
+            let mut all: Vec<Candidate> = Vec::new();
+            for id in 0..(pushed + appended) as u32 {
+                let c = Candidate::new(Value::from_int((next() % 64) as i64), id);
+                all.push(c);
+                match (id as usize) < pushed {
+                    true => assert!(heap.push(c)),
+                    false => assert!(heap.push_unordered(c)),
+                }
+            }
+            for i in pushed..heap.len {
+                heap.order_appended(i);
+            }
+            assert!(heap.is_ordered());
+            all.sort_by_key(|c| (c.value(), c.id));
+            for expected in all {
                 assert_eq!(heap.pop(), Some(expected));
             }
             assert_eq!(heap.pop(), None);

@@ -138,6 +138,9 @@ enum Phase {
     Order {
         remaining: usize,
     },
+    /// Ordering the entries the last liquidation phase appended to the
+    /// watch list, before it is popped (see `scan`).
+    OrderAppended,
     Liquidate,
     EndRound,
     Done(Termination),
@@ -699,6 +702,10 @@ impl<'s, const A: usize> Engine<'s, A> {
                 self.order_unit(remaining);
                 Ok(())
             }
+            Phase::OrderAppended => {
+                self.order_appended_unit();
+                Ok(())
+            }
             Phase::BeginRound => self.begin_round_unit(sink),
             Phase::EndRound => self.end_round_unit(sink),
             Phase::Liquidate => {
@@ -1008,6 +1015,7 @@ impl<'s, const A: usize> Engine<'s, A> {
             Phase::Sweep { next } => (6, next),
             Phase::Order { remaining } => (7, remaining),
             Phase::Reached { from } => (8, from),
+            Phase::OrderAppended => (9, self.scan.appended),
             Phase::Liquidate => (2, self.heap_len),
             Phase::EndRound => (3, 0),
             Phase::Done(_) => (4, 0),

@@ -22,6 +22,14 @@
 //! with a trigger of zero). A falling price thus walks down the watch list;
 //! cross-margined accounts far from their threshold are not touched.
 //!
+//! The accounts a liquidation phase watches again are appended to the list
+//! out of heap order, and `appended` counts them. Most of them are near
+//! their threshold, so a push would carry each up to near the root, a
+//! cache miss a level at 10^6 entries. A round that sweeps the list visits
+//! them with the rest and orders it after; only a round that pops the list
+//! orders them first, one a unit (`Phase::OrderAppended`). The run's first
+//! rounds sweep, and their pushes cost nothing (docs/performance.md).
+//!
 //! The candidates found are exactly those of a full scan (every account
 //! that is negative now and not queued already is due), and the queue
 //! orders them by `(round, health, id)`, a total order, so liquidations,
@@ -55,6 +63,9 @@ const MAX_DRIFT: i32 = 1 << 20;
 pub(super) struct ScanState<const A: usize> {
     /// Entries of the watch list (the top of the scratch).
     pub watch_len: usize,
+    /// The last of them, appended out of heap order by a liquidation
+    /// phase (see `order_appended_unit`).
+    pub appended: usize,
     /// `G`, the product of `1 + ε` over the rounds since the last full scan.
     pub drift: Fx,
     /// The factors of the last scan, to measure the next round's `ε`.
@@ -89,6 +100,7 @@ impl<const A: usize> ScanState<A> {
     pub(super) fn new() -> Self {
         Self {
             watch_len: 0,
+            appended: 0,
             drift: Fx::ONE,
             seen_index: [Ratio::ONE; A],
             seen_prices: [WeightedPrice::default(); A],
@@ -278,15 +290,17 @@ impl<const A: usize> Engine<'_, A> {
             (Some(g), Some(h)) if s.built && !s.rescan && !s.every_round => {
                 s.drift = g;
                 s.headroom = h;
-                match sweep {
-                    true => Ok(Phase::Sweep { next: 0 }),
-                    false => Ok(Phase::Watch),
+                match (sweep, s.appended > 0) {
+                    (true, _) => Ok(Phase::Sweep { next: 0 }),
+                    (false, true) => Ok(Phase::OrderAppended),
+                    (false, false) => Ok(Phase::Watch),
                 }
             }
             _ => {
                 s.drift = Fx::ONE;
                 s.headroom = Fx::ZERO;
                 s.watch_len = 0;
+                s.appended = 0;
                 s.debtors = [0; A];
                 s.due = DueCounts::new();
                 s.rescan = false;
@@ -327,6 +341,24 @@ impl<const A: usize> Engine<'_, A> {
         self.touch_row(next);
         self.unwatched(&entry);
         self.evaluate(entry.id as usize, Found::Candidate)
+    }
+
+    /// One unit before a round pops the watch list: orders the first entry
+    /// the last liquidation phase appended (one `push`, deferred). Once
+    /// none is left, the pops.
+    pub(super) fn order_appended_unit(&mut self) {
+        let appended = self.scan.appended;
+        let mut watch = self.watch();
+        match watch.len.checked_sub(appended).filter(|_| appended > 0) {
+            Some(first) => {
+                watch.order_appended(first);
+                self.scan.appended = appended.saturating_sub(1);
+            }
+            None => {
+                self.scan.appended = 0;
+                self.state.phase = Phase::Watch;
+            }
+        }
     }
 
     /// Takes an entry that left the watch list out of the counts
@@ -382,11 +414,14 @@ impl<const A: usize> Engine<'_, A> {
         trigger: Fx,
         debts: u32,
     ) -> Result<(), StepFault> {
-        let sweeping = matches!(self.state.phase, Phase::Reached { .. });
+        // A sweep restores the order once it is over. A liquidation phase
+        // appends the accounts it liquidated: the next round orders them
+        // only if it pops the list, and a sweep round never does.
+        let liquidating = matches!(self.state.phase, Phase::Liquidate);
+        let unordered = liquidating || matches!(self.state.phase, Phase::Reached { .. });
         let mut watch = self.watch();
         let entry = Candidate::tagged(Value(trigger), id, debts);
-        // A sweep restores the order once it is over.
-        let pushed = match sweeping {
+        let pushed = match unordered {
             true => watch.push_unordered(entry),
             false => watch.push(entry),
         };
@@ -394,6 +429,9 @@ impl<const A: usize> Engine<'_, A> {
             return Err(StepFault::Arith(ArithError::Overflow));
         }
         self.scan.watch_len = watch.len;
+        if liquidating {
+            self.scan.appended = self.scan.appended.saturating_add(1);
+        }
         self.scan.due.add(trigger);
         self.count_debtors(debts, true);
         Ok(())

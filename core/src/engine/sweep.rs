@@ -91,7 +91,11 @@ impl<const A: usize> Engine<'_, A> {
                 watch.restore_order(i);
                 Phase::Order { remaining: i }
             }
-            None => Phase::Liquidate,
+            None => {
+                // The sweep visited the appended entries too.
+                self.scan.appended = 0;
+                Phase::Liquidate
+            }
         };
     }
 }

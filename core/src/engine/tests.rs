@@ -553,33 +553,49 @@ fn a_pools_report_prices_do_not_depend_on_the_budget() {
     assert!(eth.max_price > eth.final_price && eth.max_price > Price::from_int(100));
 }
 
-/// 3,000 accounts at leverages spread evenly, and two drops: the second
-/// round's drift reaches a large part of the watch list, which is swept.
-/// Outside a sweep no account is marked; the second pass only moves
-/// forward, at most `WORDS_PER_UNIT` words a unit.
-#[test]
-fn a_sweep_evaluates_what_it_reached_in_id_order_and_clears_its_marks() {
-    let assets = market(0.000_01, 0.0);
-    let accounts: usize = 3_000;
+/// 3,000 accounts at leverages spread evenly, one ETH each.
+fn spread_leverage(accounts: usize) -> std::vec::Vec<Qty> {
     let mut balances = std::vec::Vec::new();
     for id in 0..accounts {
         // Debt from 20 to 79.99 against 1 ETH (80 of maintenance value).
         let debt = 20.0 + 60.0 * ((id * 7 % accounts) as f64) / accounts as f64;
         balances.extend([Qty::from_f64(-debt), Qty::from_int(1)]);
     }
-    let drop = |round| Shock {
+    balances
+}
+
+/// ETH drops 15% in each of `rounds`.
+fn drops<const N: usize>(rounds: [u32; N]) -> [Shock; N] {
+    rounds.map(|round| Shock {
         round,
         asset: 1,
         kind: ShockKind::MovePrice(Ratio::from_f64(0.85)),
-    };
-    let shocks = [drop(1), drop(2)];
-    let config = plain_config(
-        &assets,
+    })
+}
+
+/// Repay-to-target liquidations over `spread_leverage`, with a fund that
+/// covers any loss.
+fn spread_config<'a>(assets: &'a [AssetConfig], shocks: &'a [Shock]) -> EngineConfig<'a> {
+    plain_config(
+        assets,
         Policy::ToTarget,
         Value::from_int(1_000_000),
-        &shocks,
+        shocks,
         20,
-    );
+    )
+}
+
+/// Two drops over `spread_leverage`: the second round's drift reaches a
+/// large part of the watch list, which is swept. Outside a sweep no
+/// account is marked; the second pass only moves forward, at most
+/// `WORDS_PER_UNIT` words a unit.
+#[test]
+fn a_sweep_evaluates_what_it_reached_in_id_order_and_clears_its_marks() {
+    let assets = market(0.000_01, 0.0);
+    let accounts: usize = 3_000;
+    let balances = spread_leverage(accounts);
+    let shocks = drops([1, 2]);
+    let config = spread_config(&assets, &shocks);
     let mut buffers = Buffers::<2>::new(&balances, 2);
     let mut engine = Engine::new(&config, buffers.storage()).unwrap();
     let plane = accounts.div_ceil(32) * FLAG_PLANE_REACHED..flag_words(accounts);
@@ -610,4 +626,40 @@ fn a_sweep_evaluates_what_it_reached_in_id_order_and_clears_its_marks() {
     }
     assert!(marked_most > 300, "a sweep marked {marked_most} accounts");
     assert!(reached_units >= marked_most, "{reached_units} units");
+}
+
+/// The accounts a liquidation phase watches again are appended out of
+/// order; with sweeps off, every round that pops the list first orders
+/// them, so each pop starts from a whole heap.
+#[test]
+fn a_round_orders_the_appended_entries_before_it_pops_the_watch_list() {
+    let assets = market(0.000_01, 0.0);
+    let balances = spread_leverage(3_000);
+    let shocks = drops([1, 2, 3, 4]);
+    let config = spread_config(&assets, &shocks);
+    let mut buffers = Buffers::<2>::new(&balances, 2);
+    let mut engine = Engine::new(&config, buffers.storage()).unwrap();
+    engine.sweep_when_cheaper(false);
+    let (mut ordering_units, mut most_appended, mut pops) = (0, 0, 0);
+    loop {
+        match engine.state.phase {
+            Phase::OrderAppended => ordering_units += 1,
+            Phase::Watch => {
+                pops += 1;
+                assert_eq!(engine.scan.appended, 0);
+                assert!(engine.watch().is_ordered(), "a pop from a broken heap");
+            }
+            Phase::Liquidate => most_appended = most_appended.max(engine.scan.appended),
+            _ => {}
+        }
+        if let StepOutcome::Done(_) = engine.step(1, &mut ()) {
+            break;
+        }
+    }
+    assert!(most_appended > 100, "{most_appended} appended at most");
+    assert!(
+        ordering_units > most_appended,
+        "{ordering_units} ordering units"
+    );
+    assert!(pops > 100, "{pops} watch-list units");
 }
