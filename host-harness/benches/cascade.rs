@@ -17,13 +17,14 @@
 //!   assets.
 //!
 //! Each cascade bench runs its cascade once untimed, to count its
-//! liquidations, then once timed: divan's throughput column is liquidations
-//! per second. The kernel's runs keep their storage from the untimed run
-//! to the timed one (`run_scenario_in`), as the peer's allocator keeps its
-//! freed memory: neither run faults in fresh pages. The kernel's bytes of
-//! state per account are printed first. A run of the whole suite (no name
-//! filter) also prints each market's firesale/peer ratio first, from one
-//! timed run of each side after an untimed one.
+//! liquidations, then five times timed: divan's columns are the fastest,
+//! slowest, median and mean of the five, and its throughput column is
+//! liquidations per second. The kernel's runs keep their storage from run
+//! to run (`run_scenario_in`), as the peer's allocator keeps its freed
+//! memory: no timed run faults in fresh pages. The kernel's bytes of state
+//! per account are printed first. A run of the whole suite (no name filter)
+//! also prints each market's firesale/peer ratio first: the median of
+//! seven interleaved pairs of timed runs, with their range.
 
 use divan::counter::ItemsCount;
 use firesale_core::account::health;
@@ -49,8 +50,13 @@ fn main() {
     divan::main();
 }
 
-/// Each market's kernel and peer runs, one after the other, and the ratio
-/// of their times (above 1: the kernel is slower).
+/// Timed pairs of runs per market for the ratio lines.
+const PAIRS: usize = 7;
+
+/// Each market's kernel and peer runs, interleaved in `PAIRS` pairs after
+/// an untimed run of each, and the ratio of their times (above 1: the
+/// kernel is slower): the median pair's, with the range of all pairs.
+/// Interleaving gives both sides the same moments of a noisy machine.
 fn print_ratios() {
     // Accounts, and at most how many liquidations a round (0: no cap).
     let markets = [
@@ -66,28 +72,45 @@ fn print_ratios() {
             _ => ("long", long(accounts)),
         };
         let mut buffers = Buffers::new(&s);
-        let kernel = time_second_run(|| {
+        let mut kernel = || {
             run_scenario_in(&mut buffers, &s, &mut ()).expect("the bench's scenario is valid");
-        });
+        };
         let mut market = naive::Market::from(&s);
         market.cap = cap;
         let mut accounts_f64 = Vec::new();
-        let peer = time_second_run(|| {
+        let mut peer = || {
             naive::run(&mut accounts_f64, &market);
-        });
+        };
+        kernel();
+        peer();
+        let mut pairs: Vec<(f64, f64)> = (0..PAIRS)
+            .map(|_| (seconds(&mut kernel), seconds(&mut peer)))
+            .collect();
+        let spread = |values: &mut Vec<f64>| {
+            values.sort_by(f64::total_cmp);
+            (
+                values[values.len() / 2],
+                values[0],
+                values[values.len() - 1],
+            )
+        };
+        let (k, k_low, k_high) = spread(&mut pairs.iter().map(|p| p.0 * 1e3).collect());
+        let (p, p_low, p_high) = spread(&mut pairs.iter().map(|p| p.1 * 1e3).collect());
+        pairs.sort_by(|a, b| (a.0 / a.1).total_cmp(&(b.0 / b.1)));
+        let ratios: Vec<f64> = pairs.iter().map(|(k, p)| k / p).collect();
         println!(
-            "{name} {accounts}: firesale {:.2} ms, peer {:.2} ms, firesale/peer {:.2}",
-            kernel * 1e3,
-            peer * 1e3,
-            kernel / peer
+            "{name} {accounts}: firesale {k:.2} ms ({k_low:.2}-{k_high:.2}), \
+             peer {p:.2} ms ({p_low:.2}-{p_high:.2}), \
+             firesale/peer {:.2} ({:.2}-{:.2}, {PAIRS} pairs)",
+            ratios[PAIRS / 2],
+            ratios[0],
+            ratios[PAIRS - 1],
         );
     }
 }
 
-/// Seconds the second of two runs of `run` takes (the first warms the
-/// caches and the storage).
-fn time_second_run(mut run: impl FnMut()) -> f64 {
-    run();
+/// Seconds one call of `run` takes.
+fn seconds(run: &mut impl FnMut()) -> f64 {
     let start = std::time::Instant::now();
     run();
     start.elapsed().as_secs_f64()
@@ -123,7 +146,7 @@ fn single(accounts: usize) -> Scenario {
     s
 }
 
-#[divan::bench(args = [10_000, 100_000, 1_000_000], sample_count = 1, sample_size = 1)]
+#[divan::bench(args = [10_000, 100_000, 1_000_000], sample_count = 5, sample_size = 1)]
 fn firesale_single(bencher: divan::Bencher, accounts: usize) {
     let s = single(accounts);
     let mut buffers = Buffers::new(&s);
@@ -134,7 +157,7 @@ fn firesale_single(bencher: divan::Bencher, accounts: usize) {
         });
 }
 
-#[divan::bench(args = [10_000, 100_000, 1_000_000], sample_count = 1, sample_size = 1)]
+#[divan::bench(args = [10_000, 100_000, 1_000_000], sample_count = 5, sample_size = 1)]
 fn naive_single(bencher: divan::Bencher, accounts: usize) {
     let s = single(accounts);
     let market = naive::Market::from(&s);
@@ -154,7 +177,7 @@ fn long(accounts: usize) -> Scenario {
     s
 }
 
-#[divan::bench(args = [100_000, 1_000_000], sample_count = 1, sample_size = 1)]
+#[divan::bench(args = [100_000, 1_000_000], sample_count = 5, sample_size = 1)]
 fn firesale_long(bencher: divan::Bencher, accounts: usize) {
     let s = long(accounts);
     let mut buffers = Buffers::new(&s);
@@ -165,7 +188,7 @@ fn firesale_long(bencher: divan::Bencher, accounts: usize) {
         });
 }
 
-#[divan::bench(args = [100_000, 1_000_000], sample_count = 1, sample_size = 1)]
+#[divan::bench(args = [100_000, 1_000_000], sample_count = 5, sample_size = 1)]
 fn naive_long(bencher: divan::Bencher, accounts: usize) {
     let s = long(accounts);
     let mut market = naive::Market::from(&s);
@@ -207,7 +230,7 @@ fn cross8(accounts: usize) -> Scenario {
     s
 }
 
-#[divan::bench(sample_count = 1, sample_size = 1)]
+#[divan::bench(sample_count = 5, sample_size = 1)]
 fn firesale_cross8(bencher: divan::Bencher) {
     let s = cross8(100_000);
     let mut buffers = Buffers::new(&s);
