@@ -83,30 +83,28 @@ fn print_ratios() {
         };
         kernel();
         peer();
-        let mut pairs: Vec<(f64, f64)> = (0..PAIRS)
+        let pairs: Vec<(f64, f64)> = (0..PAIRS)
             .map(|_| (seconds(&mut kernel), seconds(&mut peer)))
             .collect();
-        let spread = |values: &mut Vec<f64>| {
-            values.sort_by(f64::total_cmp);
-            (
-                values[values.len() / 2],
-                values[0],
-                values[values.len() - 1],
-            )
-        };
-        let (k, k_low, k_high) = spread(&mut pairs.iter().map(|p| p.0 * 1e3).collect());
-        let (p, p_low, p_high) = spread(&mut pairs.iter().map(|p| p.1 * 1e3).collect());
-        pairs.sort_by(|a, b| (a.0 / a.1).total_cmp(&(b.0 / b.1)));
-        let ratios: Vec<f64> = pairs.iter().map(|(k, p)| k / p).collect();
+        let (k, k_low, k_high) = spread(pairs.iter().map(|p| p.0 * 1e3).collect());
+        let (p, p_low, p_high) = spread(pairs.iter().map(|p| p.1 * 1e3).collect());
+        let (r, r_low, r_high) = spread(pairs.iter().map(|p| p.0 / p.1).collect());
         println!(
             "{name} {accounts}: firesale {k:.2} ms ({k_low:.2}-{k_high:.2}), \
              peer {p:.2} ms ({p_low:.2}-{p_high:.2}), \
-             firesale/peer {:.2} ({:.2}-{:.2}, {PAIRS} pairs)",
-            ratios[PAIRS / 2],
-            ratios[0],
-            ratios[PAIRS - 1],
+             firesale/peer {r:.2} ({r_low:.2}-{r_high:.2}, {PAIRS} pairs)"
         );
     }
+}
+
+/// The median, least and greatest of `values` (an odd count).
+fn spread(mut values: Vec<f64>) -> (f64, f64, f64) {
+    values.sort_by(f64::total_cmp);
+    (
+        values[values.len() / 2],
+        values[0],
+        values[values.len() - 1],
+    )
 }
 
 /// Seconds one call of `run` takes.
