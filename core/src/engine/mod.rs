@@ -89,7 +89,8 @@ pub struct Storage<'s, const A: usize = MAX_ASSETS> {
     pub scratch: &'s mut [Candidate],
     /// Three bits per account (`flag_words(accounts)` words), in three
     /// planes: liquidated yet, waiting in the liquidation queue, and
-    /// reached by a sweep of the watch list (clear between sweeps).
+    /// reached by a sweep of the watch list (clear between sweeps). The
+    /// engine owns the layout; a caller only sizes and provides it.
     pub flags: &'s mut [u32],
     /// Where each unit saves the engine's state, to restore it if the
     /// unit fails.
@@ -556,16 +557,25 @@ impl<'s, const A: usize> Engine<'s, A> {
             .get(id.checked_mul(n)?..id.checked_add(1)?.checked_mul(n)?)
     }
 
-    /// Reads the first balance of account `id` and throws it away, so that
-    /// its row's cache miss overlaps the unit now running instead of
-    /// stalling the next one, which reads the row (1,000,000 accounts'
-    /// rows are 32 MB, read in health order: a miss each). The kernel
-    /// forbids `unsafe`, so this is a plain load rather than a prefetch
-    /// instruction; it changes no state.
-    fn touch_row(&self, id: Option<u32>) {
-        if let Some(id) = id {
-            let at = (id as usize).saturating_mul(self.state.markets.len());
-            core::hint::black_box(self.balances.get(at).copied());
+    /// Prefetches what the next unit reads of account `id`: its row (the
+    /// first and last balance, which may lie in two cache lines) and its
+    /// flag words. 1,000,000 accounts' rows are 32 MB, read in health
+    /// order, so each is a cache miss; prefetched, it overlaps the unit now
+    /// running instead of stalling the next one. A hint only: it changes no
+    /// state.
+    fn prefetch_account(&self, id: Option<u32>) {
+        let Some(id) = id.map(|id| id as usize) else {
+            return;
+        };
+        if let Some(row) = self.stored_balances(id) {
+            row.first()
+                .into_iter()
+                .chain(row.last())
+                .for_each(firesale_hint::prefetch);
+        }
+        // The planes' words for an account lie together (`flag_index`).
+        if let Some(word) = self.flags.get(self.flag_index(FLAG_PLANE_LIQUIDATED, id)) {
+            firesale_hint::prefetch(word);
         }
     }
 
@@ -591,9 +601,12 @@ impl<'s, const A: usize> Engine<'s, A> {
         }
     }
 
+    /// The planes are interleaved word by word: the three words of 32
+    /// accounts lie together, so the two a liquidation reads and writes
+    /// (liquidated, queued) are adjacent: one cache line, unless they
+    /// straddle two.
     fn flag_index(&self, plane: usize, id: usize) -> usize {
-        let plane_words = self.accounts.div_ceil(32);
-        plane_words.saturating_mul(plane).saturating_add(id / 32)
+        (id / 32).saturating_mul(FLAG_PLANES).saturating_add(plane)
     }
 
     /// Effective balance of one account in one asset.
@@ -722,7 +735,7 @@ impl<'s, const A: usize> Engine<'s, A> {
                         Ok(())
                     }
                     Some(c) => {
-                        self.touch_row(self.next_queued());
+                        self.prefetch_account(self.next_queued());
                         let end = self.liquidate_unit(c.id, sink)?;
                         // Its balances changed: watch it from its new health.
                         self.rewatch(c.id, end).map_err(|f| (f, Some(c.id)))

@@ -338,7 +338,7 @@ impl<const A: usize> Engine<'_, A> {
         };
         let next = watch.peek().filter(|w| w.value().0 <= drift).map(|w| w.id);
         self.scan.watch_len = watch.len;
-        self.touch_row(next);
+        self.prefetch_account(next);
         self.unwatched(&entry);
         self.evaluate(entry.id as usize, Found::Candidate)
     }

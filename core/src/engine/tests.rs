@@ -598,12 +598,10 @@ fn a_sweep_evaluates_what_it_reached_in_id_order_and_clears_its_marks() {
     let config = spread_config(&assets, &shocks);
     let mut buffers = Buffers::<2>::new(&balances, 2);
     let mut engine = Engine::new(&config, buffers.storage()).unwrap();
-    let plane = accounts.div_ceil(32) * FLAG_PLANE_REACHED..flag_words(accounts);
     let (mut marked_most, mut reached_units, mut last) = (0, 0, None);
     loop {
-        let marked: u32 = engine.flags[plane.clone()]
-            .iter()
-            .map(|w| w.count_ones())
+        let marked: u32 = (0..accounts)
+            .map(|id| u32::from(engine.flag(FLAG_PLANE_REACHED, id)))
             .sum();
         match engine.state.phase {
             Phase::Sweep { .. } => marked_most = marked_most.max(marked),
