@@ -10,7 +10,8 @@
 //! digests are the same with it or without it (the golden digests in CI
 //! check this on every target). It is an instruction only on x86-64, where
 //! the kernel's big runs happen. Everywhere else it compiles to nothing:
-//! Cortex-M cores without a data cache, wasm32, and Miri.
+//! Cortex-M (most have no data cache, and a 24-account firmware's state
+//! fits in its RAM anyway), wasm32 (which has no prefetch), and Miri.
 //!
 //! The kernel forbids `unsafe` in its own source. The instruction needs one
 //! `unsafe` block, so it lives here, in a crate of one function, where it
