@@ -109,6 +109,14 @@ const FLAG_PLANE_LIQUIDATED: usize = 0;
 const FLAG_PLANE_QUEUED: usize = 1;
 const FLAG_PLANE_REACHED: usize = 2;
 
+/// The word of `Storage::flags` that holds account `id`'s bit in `plane`.
+/// The planes are interleaved word by word: the three words of 32 accounts
+/// lie together, so the two a liquidation reads and writes (liquidated,
+/// queued) are adjacent: one cache line, unless they straddle two.
+const fn flag_index(plane: usize, id: usize) -> usize {
+    (id / 32).saturating_mul(FLAG_PLANES).saturating_add(plane)
+}
+
 /// What one call to `step` returns.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
@@ -574,7 +582,7 @@ impl<'s, const A: usize> Engine<'s, A> {
                 .for_each(firesale_hint::prefetch);
         }
         // The planes' words for an account lie together (`flag_index`).
-        if let Some(word) = self.flags.get(self.flag_index(FLAG_PLANE_LIQUIDATED, id)) {
+        if let Some(word) = self.flags.get(flag_index(FLAG_PLANE_LIQUIDATED, id)) {
             firesale_hint::prefetch(word);
         }
     }
@@ -586,27 +594,19 @@ impl<'s, const A: usize> Engine<'s, A> {
 
     /// The word of flag plane `plane` that holds account `id`'s bit.
     fn flag_word_of(&self, plane: usize, id: usize) -> u32 {
-        let at = self.flag_index(plane, id);
+        let at = flag_index(plane, id);
         self.flags.get(at).copied().unwrap_or(0)
     }
 
     /// Sets or clears account `id`'s bit in flag plane `plane`.
     fn set_flag(&mut self, plane: usize, id: usize, on: bool) {
-        let (at, bit) = (self.flag_index(plane, id), 1u32 << (id % 32));
+        let (at, bit) = (flag_index(plane, id), 1u32 << (id % 32));
         if let Some(w) = self.flags.get_mut(at) {
             match on {
                 true => *w |= bit,
                 false => *w &= !bit,
             }
         }
-    }
-
-    /// The planes are interleaved word by word: the three words of 32
-    /// accounts lie together, so the two a liquidation reads and writes
-    /// (liquidated, queued) are adjacent: one cache line, unless they
-    /// straddle two.
-    fn flag_index(&self, plane: usize, id: usize) -> usize {
-        (id / 32).saturating_mul(FLAG_PLANES).saturating_add(plane)
     }
 
     /// Effective balance of one account in one asset.

@@ -18,7 +18,7 @@
 //! them.
 
 use super::liquidate::Balances;
-use super::{Engine, State, FLAG_PLANE_LIQUIDATED};
+use super::{flag_index, Engine, State, FLAG_PLANE_LIQUIDATED};
 use crate::error::{Invariant, StepFault};
 use crate::event::{Event, EventSink};
 use crate::ledger::MAX_ASSETS;
@@ -93,7 +93,7 @@ impl<const A: usize> Engine<'_, A> {
                 .zip(row.balances)
                 .for_each(|(s, b)| *s = b);
         }
-        let at = self.flag_index(FLAG_PLANE_LIQUIDATED, row.id as usize);
+        let at = flag_index(FLAG_PLANE_LIQUIDATED, row.id as usize);
         if let Some(word) = self.flags.get_mut(at) {
             *word = row.flags;
         }
