@@ -1,7 +1,8 @@
 //! The incremental scan (a watch list keyed by price drift, see
 //! core/src/engine/scan.rs) against the reference scan of every account
-//! every round: the same digest, events, report and ending, on generated
-//! markets of every kind (cross-margined, long and short, every venue and
+//! every round, with its queue a heap, against the queue sorted as a batch:
+//! the same digest, events, report and ending, on generated markets of
+//! every kind (cross-margined, long and short, every venue and
 //! policy, containment on), on the bundled replays, and under budgets;
 //! and far fewer health evaluations on a large market.
 
@@ -41,6 +42,10 @@ fn run(s: &Scenario, scan: Scan, budget: u32) -> Option<Run> {
     let mut e = engine(s, &mut buffers).ok()?;
     e.scan_every_round(scan == Scan::Full);
     e.sweep_when_cheaper(scan == Scan::Adaptive);
+    // The reference keeps its queue a heap; the others sort each round's
+    // batch when no budget can leave an account waiting (see
+    // core/src/engine/batch.rs): the same order, so the same run.
+    e.sort_batches(scan != Scan::Full);
     let mut log = Log::default();
     let mut units = 0u64;
     loop {

@@ -69,6 +69,18 @@ impl Candidate {
         (self.round, self.key_high, self.key_low, self.id)
     }
 
+    /// The key within one round as three words whose order, compared in
+    /// turn, is the queue's: the value's bits with the sign flipped (so
+    /// that unsigned order is signed order), then the id.
+    pub(crate) fn order_words(&self) -> (u64, u64, u32) {
+        (
+            // The bits reinterpreted: the sign flip makes the order.
+            (self.key_high as u64) ^ (1 << 63),
+            self.key_low,
+            self.id,
+        )
+    }
+
     /// A fingerprint of the slot, for the digest of the queue as a set.
     pub(crate) fn fingerprint(&self) -> u64 {
         let mut d = crate::digest::Digest::default();

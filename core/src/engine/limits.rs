@@ -187,6 +187,14 @@ impl<const A: usize> Engine<'_, A> {
         blocked
     }
 
+    /// Whether a round's global caps can end it with candidates left
+    /// waiting (`round_exhausted` is never true without them): if not, the
+    /// queue empties every round (see `batch`).
+    pub(super) fn rounds_can_leave_accounts_waiting(&self) -> bool {
+        let rate = self.containment.rate_limit;
+        rate.max_accounts_per_round > 0 || rate.max_notional_per_round.is_some()
+    }
+
     /// Whether the round's global caps are spent: the rest of its
     /// candidates wait. (Spent keeper capital stops sales pair by pair
     /// instead: starting an auction needs none.)

@@ -16,6 +16,7 @@
 
 mod auction;
 mod audit;
+mod batch;
 mod deleverage;
 mod due;
 mod equilibrium;
@@ -327,6 +328,13 @@ pub struct Engine<'s, const A: usize = MAX_ASSETS> {
     budgets: bool,
     initial_insurance: Value,
     heap_len: usize,
+    /// How the queue keeps its order this round (see `batch`).
+    batch: batch::Batch,
+    /// The sort of this round's batch, while `batch` is `Sorting`.
+    sorter: batch::Sorter,
+    /// Whether a round that cannot leave accounts waiting sorts its
+    /// candidates as one batch (on by default; off, the heap throughout).
+    sort_batches: bool,
     scan: scan::ScanState<A>,
     balances: &'s mut [Qty],
     scratch: &'s mut [Candidate],
@@ -491,6 +499,9 @@ impl<'s, const A: usize> Engine<'s, A> {
             },
             initial_insurance: config.insurance_fund,
             heap_len: 0,
+            batch: batch::Batch::Heap,
+            sorter: batch::Sorter::new(),
+            sort_batches: true,
             scan: scan::ScanState::new(),
             balances: storage.balances,
             scratch: storage.scratch,
@@ -633,7 +644,7 @@ impl<'s, const A: usize> Engine<'s, A> {
     /// liquidating: the first of the queue (see `queue`).
     pub fn next_liquidation(&self) -> Option<u32> {
         match self.state.phase {
-            Phase::Liquidate => self.scratch.get(..self.heap_len)?.first().map(|c| c.id),
+            Phase::Liquidate => self.next_queued(),
             _ => None,
         }
     }
@@ -727,6 +738,9 @@ impl<'s, const A: usize> Engine<'s, A> {
                     // remaining candidates keep their place in the queue.
                     self.defer(self.heap_len);
                     self.state.phase = Phase::EndRound;
+                    return Ok(());
+                }
+                if self.sort_batch_unit() {
                     return Ok(());
                 }
                 match self.dequeue() {
@@ -831,6 +845,7 @@ impl<'s, const A: usize> Engine<'s, A> {
         self.refresh_prices();
         self.track_prices()?;
         self.state.phase = self.start_scan()?;
+        self.batch = self.batch_for_round();
         sink.emit(&Event::RoundStarted {
             round: self.state.round,
         });

@@ -18,9 +18,15 @@
 //! 1,000 liquidations a round over hundreds of rounds re-evaluates nobody
 //! who waits (docs/performance.md).
 //!
+//! The queue is a heap when a budget can leave accounts waiting. Without
+//! one it empties every round, and a round's candidates are appended as
+//! they are found and sorted once, before the round liquidates (`batch`):
+//! the same order, read from the end of a sorted run instead of popped.
+//!
 //! Membership is one bit per account in the queued plane of
 //! `Storage::flags`, so that a full scan can skip queued accounts.
 
+use super::batch::Batch;
 use super::{Candidate, Candidates, Engine, FLAG_PLANE_QUEUED};
 use crate::error::StepFault;
 use crate::num::{ArithError, Value};
@@ -41,34 +47,105 @@ impl<const A: usize> Engine<'_, A> {
 
     /// Queues account `id`, found liquidatable with `health` this round;
     /// the queue grows into the slots the watch list gave up.
+    /// A round's batch is appended unordered, and sorted before the first
+    /// liquidation (see `batch`).
     pub(super) fn queue(&mut self, id: u32, health: Value) -> Result<(), StepFault> {
         let round = self.state.round;
+        let batch = !matches!(self.batch, Batch::Heap);
         let mut heap = self.candidates();
-        if !heap.push(Candidate::queued(round, health, id)) {
+        let entry = Candidate::queued(round, health, id);
+        let pushed = match batch {
+            true => heap.push_unordered(entry),
+            false => heap.push(entry),
+        };
+        if !pushed {
             return Err(StepFault::Arith(ArithError::Overflow));
         }
         self.heap_len = heap.len;
+        // Scans queue before the round liquidates, so a batch is still
+        // collecting; were it not, this sorts it again.
+        if batch && !matches!(self.batch, Batch::Collecting) {
+            self.batch = Batch::Collecting;
+        }
         self.set_queued(id, true);
         Ok(())
     }
 
-    /// Takes the first account of the queue.
+    /// Takes the first account of the queue: the root of the heap, or the
+    /// last slot of a sorted batch.
     pub(super) fn dequeue(&mut self) -> Option<Candidate> {
-        let mut heap = self.candidates();
-        let first = heap.pop();
-        self.heap_len = heap.len;
+        let first = match self.batch {
+            Batch::Sorted => {
+                let last = self.heap_len.checked_sub(1)?;
+                self.heap_len = last;
+                self.scratch.get(last).copied()
+            }
+            _ => {
+                let mut heap = self.candidates();
+                let first = heap.pop();
+                self.heap_len = heap.len;
+                first
+            }
+        };
         if let Some(c) = first {
             self.set_queued(c.id, false);
         }
         first
     }
 
-    /// The account first in the queue, without taking it.
+    /// The account first in the queue, without taking it (`None` while a
+    /// batch is not sorted yet).
     pub(super) fn next_queued(&self) -> Option<u32> {
+        let at = match self.batch {
+            Batch::Heap => 0,
+            Batch::Sorted => self.heap_len.checked_sub(1)?,
+            Batch::Collecting | Batch::Sorting => return None,
+        };
         self.scratch
-            .first()
+            .get(at)
             .filter(|_| self.heap_len > 0)
             .map(|c| c.id)
+    }
+
+    /// How this round keeps its queue: as a batch when no budget can leave
+    /// an account waiting (the queue is then empty when the round starts),
+    /// else as a heap.
+    pub(super) fn batch_for_round(&self) -> Batch {
+        let batch =
+            self.sort_batches && self.heap_len == 0 && !self.rounds_can_leave_accounts_waiting();
+        match batch {
+            true => Batch::Collecting,
+            false => Batch::Heap,
+        }
+    }
+
+    /// Sorts the round's batch on by one unit, if it is not sorted yet;
+    /// `true` if it did (the unit's work is done).
+    pub(super) fn sort_batch_unit(&mut self) -> bool {
+        if let Batch::Collecting = self.batch {
+            if self.heap_len <= 1 {
+                self.batch = Batch::Sorted;
+                return false;
+            }
+            self.batch = Batch::Sorting;
+            self.sorter.start(self.heap_len);
+        }
+        if self.batch != Batch::Sorting {
+            return false;
+        }
+        let slots = self.scratch.get_mut(..self.heap_len).unwrap_or(&mut []);
+        if self.sorter.unit(slots) {
+            self.batch = Batch::Sorted;
+        }
+        true
+    }
+
+    /// Whether a round without a budget that can leave accounts waiting
+    /// sorts its candidates as one batch instead of keeping a heap (on by
+    /// default). The results are the same either way; off, for tests and
+    /// benchmarks of the heap.
+    pub fn sort_batches(&mut self, on: bool) {
+        self.sort_batches = on;
     }
 
     /// Whether account `id` waits in the queue.
