@@ -641,7 +641,9 @@ impl<'s, const A: usize> Engine<'s, A> {
     }
 
     /// The account the next unit of work will liquidate, if the engine is
-    /// liquidating: the first of the queue (see `queue`).
+    /// liquidating: the first of the queue (see `queue`). `None` while a
+    /// round's batch of candidates is being sorted: those units liquidate
+    /// nobody (see `batch`).
     pub fn next_liquidation(&self) -> Option<u32> {
         match self.state.phase {
             Phase::Liquidate => self.next_queued(),
