@@ -32,7 +32,7 @@ use super::Candidate;
 
 /// Element steps a sort unit takes at most: a count or a move of one
 /// entry, or one bucket skipped.
-pub(super) const STEPS_PER_UNIT: usize = 128;
+const STEPS_PER_UNIT: usize = 128;
 /// Segments this small are sorted by insertion, in one unit.
 const SMALL: usize = 16;
 /// Digits in a key: 128 bits of health and 32 of id, four bits each.
