@@ -25,8 +25,12 @@
 //! are sorted by insertion. The stack holds one frame per digit at most:
 //! 41 frames of 16 bytes, about 800 bytes of engine state in all.
 //!
-//! With a rate limit the queue stays a heap (`queue`): accounts wait there
-//! across rounds, and each round's candidates join them.
+//! A round a rate limit can cut short keeps the heap (`BatchRounds`): its
+//! waiting accounts carry across rounds, and each round's candidates join
+//! them. Were such a round ever sorted as a batch and cut short, its
+//! sorted remainder would be reversed into ascending order, which is a
+//! heap, before it waits (`Batch::Reversing`): the batch is correct
+//! whatever ends a round, and the choice of rounds is one of cost only.
 
 use super::Candidate;
 
@@ -99,6 +103,21 @@ fn first_difference(x: &Key) -> Option<u8> {
     }
 }
 
+/// Which rounds sort their candidates as a batch (a round whose queue is
+/// not empty when it starts keeps the heap in any case).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum BatchRounds {
+    /// None: the queue is a heap throughout (a reference, for tests).
+    Never,
+    /// Those no budget can cut short (the default). A round a cap can
+    /// stop usually leaves most of its candidates waiting, and a heap's
+    /// pushes cost less than sorting what waits anyway.
+    Uncapped,
+    /// All (a test of the cut-short path, which is then exercised).
+    #[cfg(test)]
+    Always,
+}
+
 /// How the queue keeps its order this round.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Batch {
@@ -111,6 +130,24 @@ pub(super) enum Batch {
     Sorting,
     /// Sorted, largest key first: the next candidate is the last slot.
     Sorted,
+    /// A budget ended the round with candidates left: their sorted run is
+    /// being reversed into ascending order, a valid heap, before they wait
+    /// in it; the first `done` pairs are swapped.
+    Reversing { done: usize },
+}
+
+/// Reverses `slots` on from pair `done` (the first `done` slots and as many
+/// last ones are swapped already) for at most `STEPS_PER_UNIT` pairs;
+/// returns the pairs done, `slots.len() / 2` once it is reversed. An
+/// ascending run is a heap: every parent comes before its children.
+pub(super) fn reverse_unit(slots: &mut [Candidate], done: usize) -> usize {
+    let half = slots.len() / 2;
+    let end = done.saturating_add(STEPS_PER_UNIT).min(half);
+    let last = slots.len().saturating_sub(1);
+    for i in done..end {
+        swap(slots, i, last.saturating_sub(i));
+    }
+    end
 }
 
 /// A segment `[lo, hi)` of the batch, being sorted by digit `digit` (if it
@@ -494,6 +531,34 @@ mod tests {
         batch.sort_by_key(|c| c.order_words());
         batch.dedup_by_key(|c| c.order_words());
         sorts_like_a_comparison_sort(batch);
+    }
+
+    /// A sorted run cut short, reversed unit by unit: ascending (so a
+    /// heap), the same entries, and `STEPS_PER_UNIT` pairs a unit.
+    #[test]
+    fn a_sorted_run_reverses_into_ascending_order_in_bounded_units() {
+        let mut next = crate::test_rng::xorshift(0x3c6e_f372_fe94_f82b);
+        for len in [0usize, 1, 2, 3, 255, 256, 257, 1_001] {
+            let mut slots: Vec<Candidate> = (0..len)
+                .map(|i| candidate(-((next() % 5_000) as i128) << 24, i as u32))
+                .collect();
+            slots.sort_by_key(|c| core::cmp::Reverse(c.order_words()));
+            let mut expected = slots.clone();
+            expected.reverse();
+            let (mut done, mut units) = (0, 0);
+            loop {
+                let before = done;
+                done = reverse_unit(&mut slots, done);
+                units += 1;
+                assert!(done - before <= STEPS_PER_UNIT);
+                if done >= len / 2 {
+                    break;
+                }
+                assert!(done > before, "no progress at {done} of {len}");
+            }
+            assert_eq!(slots, expected, "{len} entries");
+            assert!(units <= len / 2 / STEPS_PER_UNIT + 1, "{units} units");
+        }
     }
 
     #[test]

@@ -189,7 +189,8 @@ impl<const A: usize> Engine<'_, A> {
 
     /// Whether a round's global caps can end it with candidates left
     /// waiting (`round_exhausted` is never true without them): if not, the
-    /// queue empties every round (see `batch`).
+    /// queue empties every round, and its candidates are sorted as a batch
+    /// (see `batch`; a cost choice: a batch cut short becomes a heap).
     pub(super) fn rounds_can_leave_accounts_waiting(&self) -> bool {
         let rate = self.containment.rate_limit;
         rate.max_accounts_per_round > 0 || rate.max_notional_per_round.is_some()

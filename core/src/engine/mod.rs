@@ -332,9 +332,8 @@ pub struct Engine<'s, const A: usize = MAX_ASSETS> {
     batch: batch::Batch,
     /// The sort of this round's batch, while `batch` is `Sorting`.
     sorter: batch::Sorter,
-    /// Whether a round that cannot leave accounts waiting sorts its
-    /// candidates as one batch (on by default; off, the heap throughout).
-    sort_batches: bool,
+    /// Which rounds sort their candidates as one batch.
+    batch_rounds: batch::BatchRounds,
     scan: scan::ScanState<A>,
     balances: &'s mut [Qty],
     scratch: &'s mut [Candidate],
@@ -501,7 +500,7 @@ impl<'s, const A: usize> Engine<'s, A> {
             heap_len: 0,
             batch: batch::Batch::Heap,
             sorter: batch::Sorter::new(),
-            sort_batches: true,
+            batch_rounds: batch::BatchRounds::Uncapped,
             scan: scan::ScanState::new(),
             balances: storage.balances,
             scratch: storage.scratch,
@@ -737,7 +736,11 @@ impl<'s, const A: usize> Engine<'s, A> {
             Phase::Liquidate => {
                 if self.round_exhausted() {
                     // A rate limit or the keepers' capital is spent: the
-                    // remaining candidates keep their place in the queue.
+                    // remaining candidates keep their place in the queue,
+                    // a heap.
+                    if self.batch_to_heap_unit() {
+                        return Ok(());
+                    }
                     self.defer(self.heap_len);
                     self.state.phase = Phase::EndRound;
                     return Ok(());

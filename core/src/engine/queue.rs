@@ -22,11 +22,13 @@
 //! one it empties every round, and a round's candidates are appended as
 //! they are found and sorted once, before the round liquidates (`batch`):
 //! the same order, read from the end of a sorted run instead of popped.
+//! A batch cut short all the same becomes a heap before its candidates
+//! wait (`batch_to_heap_unit`).
 //!
 //! Membership is one bit per account in the queued plane of
 //! `Storage::flags`, so that a full scan can skip queued accounts.
 
-use super::batch::Batch;
+use super::batch::{self, Batch, BatchRounds};
 use super::{Candidate, Candidates, Engine, FLAG_PLANE_QUEUED};
 use crate::error::StepFault;
 use crate::num::{ArithError, Value};
@@ -99,7 +101,7 @@ impl<const A: usize> Engine<'_, A> {
         let at = match self.batch {
             Batch::Heap => 0,
             Batch::Sorted => self.heap_len.checked_sub(1)?,
-            Batch::Collecting | Batch::Sorting => return None,
+            Batch::Collecting | Batch::Sorting | Batch::Reversing { .. } => return None,
         };
         self.scratch
             .get(at)
@@ -107,13 +109,17 @@ impl<const A: usize> Engine<'_, A> {
             .map(|c| c.id)
     }
 
-    /// How this round keeps its queue: as a batch when no budget can leave
-    /// an account waiting (the queue is then empty when the round starts),
+    /// How this round keeps its queue: as a batch if its queue is empty
+    /// when it starts and no budget can cut it short (see `BatchRounds`),
     /// else as a heap.
     pub(super) fn batch_for_round(&self) -> Batch {
-        let batch =
-            self.sort_batches && self.heap_len == 0 && !self.rounds_can_leave_accounts_waiting();
-        match batch {
+        let sorted = match self.batch_rounds {
+            BatchRounds::Never => false,
+            BatchRounds::Uncapped => !self.rounds_can_leave_accounts_waiting(),
+            #[cfg(test)]
+            BatchRounds::Always => true,
+        };
+        match sorted && self.heap_len == 0 {
             true => Batch::Collecting,
             false => Batch::Heap,
         }
@@ -140,12 +146,37 @@ impl<const A: usize> Engine<'_, A> {
         true
     }
 
+    /// One unit of turning a batch that a budget cut short into the heap
+    /// its candidates wait in: the sort finishes (a budget may be spent
+    /// before the first liquidation), then the sorted run is reversed.
+    /// `false` once the queue is a heap (nothing was done).
+    pub(super) fn batch_to_heap_unit(&mut self) -> bool {
+        if self.sort_batch_unit() {
+            return true;
+        }
+        let done = match self.batch {
+            Batch::Sorted => 0,
+            Batch::Reversing { done } => done,
+            Batch::Heap | Batch::Collecting | Batch::Sorting => return false,
+        };
+        let slots = self.scratch.get_mut(..self.heap_len).unwrap_or(&mut []);
+        let done = batch::reverse_unit(slots, done);
+        self.batch = match done >= slots.len() / 2 {
+            true => Batch::Heap,
+            false => Batch::Reversing { done },
+        };
+        true
+    }
+
     /// Whether a round without a budget that can leave accounts waiting
     /// sorts its candidates as one batch instead of keeping a heap (on by
     /// default). The results are the same either way; off, for tests and
     /// benchmarks of the heap.
     pub fn sort_batches(&mut self, on: bool) {
-        self.sort_batches = on;
+        self.batch_rounds = match on {
+            true => BatchRounds::Uncapped,
+            false => BatchRounds::Never,
+        };
     }
 
     /// Whether account `id` waits in the queue.

@@ -661,3 +661,52 @@ fn a_round_orders_the_appended_entries_before_it_pops_the_watch_list() {
     );
     assert!(pops > 100, "{pops} watch-list units");
 }
+
+/// A rate limit cuts short a round that sorts its candidates as a batch:
+/// the sorted remainder is reversed, in bounded units, into the heap they
+/// wait in, and the run is the heap's throughout, event for event.
+#[test]
+fn a_batch_cut_short_waits_in_a_heap_and_the_run_does_not_change() {
+    let assets = market(0.000_01, 0.0);
+    let balances = spread_leverage(10_000);
+    let shocks = drops([1, 2]);
+    let mut config = spread_config(&assets, &shocks);
+    config.containment.rate_limit.max_accounts_per_round = 40;
+    let run = |rounds: batch::BatchRounds| {
+        let mut buffers = Buffers::<2>::new(&balances, 2);
+        let mut engine = Engine::new(&config, buffers.storage()).unwrap();
+        engine.batch_rounds = rounds;
+        let mut log = Log::default();
+        let (mut reversing_units, mut rounds_cut_short) = (0, 0);
+        let termination = loop {
+            let reversing = matches!(engine.batch, batch::Batch::Reversing { .. });
+            reversing_units += u32::from(reversing);
+            let outcome = engine.step(1, &mut log);
+            if matches!(engine.state.phase, Phase::EndRound) && engine.heap_len > 0 {
+                rounds_cut_short += 1;
+                assert_eq!(engine.batch, batch::Batch::Heap);
+                assert!(engine.candidates().is_ordered(), "a queue out of order");
+            }
+            if let StepOutcome::Done(termination) = outcome {
+                break termination;
+            }
+        };
+        (
+            termination,
+            log.0,
+            engine.digest(),
+            reversing_units,
+            rounds_cut_short,
+        )
+    };
+    let heap = run(batch::BatchRounds::Never);
+    let sorted = run(batch::BatchRounds::Always);
+    assert_eq!(sorted.0, heap.0);
+    assert_eq!(sorted.1, heap.1);
+    assert_eq!(sorted.2, heap.2);
+    assert!(heap.4 > 10, "{} rounds cut short", heap.4);
+    assert_eq!(heap.3, 0);
+    // Round 1 leaves about 2,000 accounts waiting: a reversal of several
+    // units.
+    assert!(sorted.3 > 4, "{} reversing units", sorted.3);
+}
