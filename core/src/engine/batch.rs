@@ -22,7 +22,8 @@
 //! costs one pass, not one each). It is then counted by that digit,
 //! permuted into its 16 buckets in place, and each bucket sorted as a
 //! segment of its own, depth first. Segments of at most `SMALL` entries
-//! are sorted by insertion. The stack holds one frame per digit at most:
+//! are sorted by insertion; a bucket that small (most are) is found and
+//! sorted by its parent, without a frame of its own to measure it. The stack holds one frame per digit at most:
 //! 41 frames of 16 bytes, about 800 bytes of engine state in all.
 //!
 //! A round a rate limit can cut short keeps the heap (`BatchRounds`): its
@@ -389,14 +390,35 @@ impl Sorter {
         spent
     }
 
-    /// Starts sorting the top frame's next bucket, or ends the frame once
-    /// its buckets are sorted.
-    fn next_bucket(&mut self, slots: &[Candidate], top: Frame) -> usize {
+    /// Sorts the top frame's next bucket if it is small, else starts
+    /// sorting it as a frame of its own; ends the frame once its buckets
+    /// are sorted. Returns the steps taken.
+    fn next_bucket(&mut self, slots: &mut [Candidate], top: Frame) -> usize {
         if top.cursor >= top.hi {
             self.finish_frame(top.hi);
             return 1;
         }
-        let value = Place::of(top.digit).digit(&Self::key(slots, top.cursor)) as u8;
+        let place = Place::of(top.digit);
+        let value = place.digit(&Self::key(slots, top.cursor));
+        // A bucket of at most `SMALL` entries (most are) is sorted here,
+        // without a frame of its own to measure it.
+        let within = top
+            .hi
+            .min(top.cursor.saturating_add(SMALL as u32).saturating_add(1));
+        let mut end = top.cursor.saturating_add(1);
+        while end < within && place.digit(&Self::key(slots, end)) == value {
+            end = end.saturating_add(1);
+        }
+        let len = end.saturating_sub(top.cursor) as usize;
+        if (end < within || end == top.hi) && len <= SMALL {
+            let bucket = slots.get_mut(top.cursor as usize..end as usize);
+            insertion_sort(bucket.unwrap_or(&mut []));
+            if let Some(f) = self.top_mut() {
+                f.cursor = end;
+            }
+            return len.saturating_add(len.saturating_mul(len) / 4);
+        }
+        let value = value as u8;
         let child = Frame {
             lo: top.cursor,
             hi: top.hi,
@@ -414,7 +436,7 @@ impl Sorter {
             at: top.cursor,
             parent: Some((top.digit, value)),
         };
-        1
+        len
     }
 
     /// Ends the top frame, sorted up to `hi`: the frame below goes on with
@@ -441,19 +463,26 @@ fn swap(slots: &mut [Candidate], a: usize, b: usize) {
     }
 }
 
-/// Sorts a small segment, largest key first.
+/// Sorts a small segment, largest key first: each entry's key is read once,
+/// and the smaller entries before it shift up one slot.
 fn insertion_sort(slots: &mut [Candidate]) {
     for i in 1..slots.len() {
+        let Some(&entry) = slots.get(i) else {
+            break;
+        };
+        let key = entry.order_words();
         let mut j = i;
-        while j > 0 {
-            let (Some(a), Some(b)) = (slots.get(j.saturating_sub(1)), slots.get(j)) else {
-                break;
-            };
-            if a.order_words() >= b.order_words() {
+        while let Some(&before) = slots.get(j.wrapping_sub(1)) {
+            if before.order_words() >= key {
                 break;
             }
-            swap(slots, j.saturating_sub(1), j);
+            if let Some(slot) = slots.get_mut(j) {
+                *slot = before;
+            }
             j = j.saturating_sub(1);
+        }
+        if let Some(slot) = slots.get_mut(j) {
+            *slot = entry;
         }
     }
 }
@@ -466,19 +495,47 @@ mod tests {
     use std::vec::Vec;
 
     /// Sorts `keys` unit by unit; checks every unit's bound and the result
-    /// against a comparison sort.
-    fn sorts_like_a_comparison_sort(batch: Vec<Candidate>) {
+    /// against a comparison sort. Returns the deepest stack.
+    fn sorts_like_a_comparison_sort(batch: Vec<Candidate>) -> usize {
         let mut slots = batch.clone();
         let mut sorter = Sorter::new();
         sorter.start(slots.len());
-        let mut units = 0usize;
+        let (mut units, mut deepest) = (0usize, 0);
         while !sorter.unit(&mut slots) {
             units += 1;
+            deepest = deepest.max(sorter.frames.len());
             assert!(units <= 64 * batch.len() + 64, "the sort does not end");
         }
         let mut expected = batch;
         expected.sort_by_key(|c| core::cmp::Reverse(c.order_words()));
         assert_eq!(slots, expected);
+        deepest
+    }
+
+    /// A candidate whose 160-bit key (health bits, sign flipped, then id)
+    /// is `top · 2^32 + id`.
+    fn keyed(top: u128, id: u32) -> Candidate {
+        candidate((top ^ (1 << 127)) as i128, id)
+    }
+
+    /// At each of the key's 40 digits, 15 keys branch off a run of keys
+    /// whose digits there are zero: the run goes on down every digit, so
+    /// the stack goes nearly as deep as the digits. No frame is ever
+    /// refused (a refused one would leave its segment unsorted).
+    #[test]
+    fn a_run_down_every_nibble_fills_the_stack() {
+        let mut batch = Vec::new();
+        for nibble in 0..40u32 {
+            let shift = 156 - 4 * nibble;
+            for value in 1..16u32 {
+                batch.push(match shift.checked_sub(32) {
+                    Some(s) => keyed(u128::from(value) << s, 0),
+                    None => keyed(0, value << shift),
+                });
+            }
+        }
+        let deepest = sorts_like_a_comparison_sort(batch);
+        assert!((37..=DEPTH).contains(&deepest), "{deepest} frames");
     }
 
     fn candidate(bits: i128, id: u32) -> Candidate {
@@ -499,11 +556,11 @@ mod tests {
                     )
                 })
                 .collect();
-            sorts_like_a_comparison_sort(wide);
+            let _ = sorts_like_a_comparison_sort(wide);
             let near = (0..len)
                 .map(|i| candidate(-((next() % 4096) as i128) << 20, (len - i) as u32 * 7))
                 .collect();
-            sorts_like_a_comparison_sort(near);
+            let _ = sorts_like_a_comparison_sort(near);
             let few = (0..len)
                 .map(|i| candidate(-((next() % 3) as i128), (next() as u32) ^ i as u32))
                 .collect::<Vec<_>>();
@@ -511,7 +568,7 @@ mod tests {
             ids.sort_unstable();
             ids.dedup();
             if ids.len() == len {
-                sorts_like_a_comparison_sort(few);
+                let _ = sorts_like_a_comparison_sort(few);
             }
         }
     }
@@ -530,7 +587,7 @@ mod tests {
         }
         batch.sort_by_key(|c| c.order_words());
         batch.dedup_by_key(|c| c.order_words());
-        sorts_like_a_comparison_sort(batch);
+        let _ = sorts_like_a_comparison_sort(batch);
     }
 
     /// A sorted run cut short, reversed unit by unit: ascending (so a
