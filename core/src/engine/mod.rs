@@ -735,9 +735,9 @@ impl<'s, const A: usize> Engine<'s, A> {
             Phase::EndRound => self.end_round_unit(sink),
             Phase::Liquidate => {
                 if self.round_exhausted() {
-                    // A rate limit or the keepers' capital is spent: the
-                    // remaining candidates keep their place in the queue,
-                    // a heap.
+                    // A rate limit is spent (spent keeper capital stops
+                    // sales instead): the remaining candidates keep their
+                    // place in the queue, a heap.
                     if self.batch_to_heap_unit() {
                         return Ok(());
                     }
