@@ -23,8 +23,9 @@
 //! permuted into its 16 buckets in place, and each bucket sorted as a
 //! segment of its own, depth first. Segments of at most `SMALL` entries
 //! are sorted by insertion; a bucket that small (most are) is found and
-//! sorted by its parent, without a frame of its own to measure it. The stack holds one frame per digit at most:
-//! 41 frames of 16 bytes, about 800 bytes of engine state in all.
+//! sorted by its parent, without a frame of its own to measure it. The
+//! stack holds one frame per digit at most: 41 frames of 16 bytes, about
+//! 800 bytes of engine state in all.
 //!
 //! A round a rate limit can cut short keeps the heap (`BatchRounds`): its
 //! waiting accounts carry across rounds, and each round's candidates join
@@ -472,7 +473,7 @@ fn insertion_sort(slots: &mut [Candidate]) {
         };
         let key = entry.order_words();
         let mut j = i;
-        while let Some(&before) = slots.get(j.wrapping_sub(1)) {
+        while let Some(&before) = j.checked_sub(1).and_then(|k| slots.get(k)) {
             if before.order_words() >= key {
                 break;
             }
@@ -556,11 +557,11 @@ mod tests {
                     )
                 })
                 .collect();
-            let _ = sorts_like_a_comparison_sort(wide);
+            sorts_like_a_comparison_sort(wide);
             let near = (0..len)
                 .map(|i| candidate(-((next() % 4096) as i128) << 20, (len - i) as u32 * 7))
                 .collect();
-            let _ = sorts_like_a_comparison_sort(near);
+            sorts_like_a_comparison_sort(near);
             let few = (0..len)
                 .map(|i| candidate(-((next() % 3) as i128), (next() as u32) ^ i as u32))
                 .collect::<Vec<_>>();
@@ -568,7 +569,7 @@ mod tests {
             ids.sort_unstable();
             ids.dedup();
             if ids.len() == len {
-                let _ = sorts_like_a_comparison_sort(few);
+                sorts_like_a_comparison_sort(few);
             }
         }
     }
@@ -587,7 +588,7 @@ mod tests {
         }
         batch.sort_by_key(|c| c.order_words());
         batch.dedup_by_key(|c| c.order_words());
-        let _ = sorts_like_a_comparison_sort(batch);
+        sorts_like_a_comparison_sort(batch);
     }
 
     /// A sorted run cut short, reversed unit by unit: ascending (so a

@@ -667,6 +667,13 @@ fn a_round_orders_the_appended_entries_before_it_pops_the_watch_list() {
 /// wait in, and the run is the heap's throughout, event for event.
 #[test]
 fn a_batch_cut_short_waits_in_a_heap_and_the_run_does_not_change() {
+    struct Queued {
+        termination: Termination,
+        events: std::vec::Vec<Event>,
+        digest: u64,
+        reversing_units: u32,
+        rounds_cut_short: u32,
+    }
     let assets = market(0.000_01, 0.0);
     let balances = spread_leverage(10_000);
     let shocks = drops([1, 2]);
@@ -691,22 +698,30 @@ fn a_batch_cut_short_waits_in_a_heap_and_the_run_does_not_change() {
                 break termination;
             }
         };
-        (
+        Queued {
             termination,
-            log.0,
-            engine.digest(),
+            events: log.0,
+            digest: engine.digest(),
             reversing_units,
             rounds_cut_short,
-        )
+        }
     };
     let heap = run(batch::BatchRounds::Never);
     let sorted = run(batch::BatchRounds::Always);
-    assert_eq!(sorted.0, heap.0);
-    assert_eq!(sorted.1, heap.1);
-    assert_eq!(sorted.2, heap.2);
-    assert!(heap.4 > 10, "{} rounds cut short", heap.4);
-    assert_eq!(heap.3, 0);
+    assert_eq!(sorted.termination, heap.termination);
+    assert_eq!(sorted.events, heap.events);
+    assert_eq!(sorted.digest, heap.digest);
+    assert!(
+        heap.rounds_cut_short > 10,
+        "{} rounds cut short",
+        heap.rounds_cut_short
+    );
+    assert_eq!(heap.reversing_units, 0);
     // Round 1 leaves about 2,000 accounts waiting: a reversal of several
     // units.
-    assert!(sorted.3 > 4, "{} reversing units", sorted.3);
+    assert!(
+        sorted.reversing_units > 4,
+        "{} reversing units",
+        sorted.reversing_units
+    );
 }
