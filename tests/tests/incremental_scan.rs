@@ -206,3 +206,68 @@ fn a_drift_that_reaches_much_of_the_watch_list_sweeps_it() {
         full.units
     );
 }
+
+/// A round whose drift has not grown since the last scan reaches nobody,
+/// however many triggers sit just above that drift (every account a
+/// liquidation leaves healthy is watched again from just above it). A
+/// price falling 1.5% a round for 15 rounds, then recovering for a hundred:
+/// the recovering rounds must not sweep the watch list. Each takes a few
+/// units, where a sweep of 20,000 entries would take thousands.
+#[test]
+fn a_round_whose_drift_has_not_grown_does_not_sweep() {
+    let mut s = bundled::find("default")
+        .expect("bundled")
+        .scenario()
+        .expect("parses");
+    // The default's depth per account, at 20,000 accounts.
+    s.assets[1].venue = firesale_core::VenueConfig::ConstantProduct {
+        base_reserve: firesale_core::Qty::from_f64(40_000.0 * 20.0 / 3.0),
+        fee: firesale_core::Ratio::from_f64(0.003),
+        resilience: firesale_core::Ratio::from_f64(0.2),
+    };
+    s.balances = Population::lending(20_000, 7, 1).generate(&s.assets);
+    let fall = s.shocks[0];
+    s.shocks = (1..=15)
+        .map(|round| firesale_core::Shock {
+            round,
+            kind: firesale_core::ShockKind::MovePrice(firesale_core::Ratio::from_f64(0.985)),
+            ..fall
+        })
+        .collect();
+    let mut buffers = Buffers::new(&s);
+    let mut e = engine(&s, &mut buffers).expect("valid");
+    let mut log = Log::default();
+    // Units and liquidations per round, by the last `RoundStarted`.
+    let mut rounds: Vec<(u64, u64)> = Vec::new();
+    let termination = loop {
+        let seen = log.0.len();
+        let outcome = e.step(1, &mut log);
+        for event in &log.0[seen..] {
+            match event {
+                Event::RoundStarted { .. } => rounds.push((0, 0)),
+                Event::Liquidation { .. } => {
+                    if let Some(r) = rounds.last_mut() {
+                        r.1 += 1;
+                    }
+                }
+                _ => {}
+            }
+        }
+        if let Some(r) = rounds.last_mut() {
+            r.0 += 1;
+        }
+        if let StepOutcome::Done(t) = outcome {
+            break t;
+        }
+        assert!(rounds.len() < 1_000, "the run does not end");
+    };
+    assert_eq!(termination, Termination::FixedPoint);
+    let liquidating = rounds.iter().filter(|r| r.1 > 0).count();
+    assert!(liquidating >= 15, "{liquidating} rounds with liquidations");
+    let quiet: Vec<u64> = rounds[20..].iter().map(|r| r.0).collect();
+    assert!(quiet.len() >= 50, "{} quiet rounds", quiet.len());
+    let most = quiet.iter().max().copied().unwrap_or(0);
+    assert!(most <= 16, "a quiet round took {most} units: {quiet:?}");
+    // The same run as the reference's, and as the watch list popped only.
+    assert_same(&s, 64).expect("valid");
+}

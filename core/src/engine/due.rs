@@ -20,6 +20,9 @@ const HIGH_BIT: u32 = 52;
 /// Each octave in four.
 const SPLIT_BITS: u32 = 2;
 const BUCKETS: usize = (((HIGH_BIT - LOW_BIT) << SPLIT_BITS) + 3) as usize;
+/// A share of a bucket is counted in `2^-SHARE_BITS`ths.
+const SHARE_BITS: u32 = 16;
+const ONE_SHARE: u64 = 1 << SHARE_BITS;
 
 /// Whether sweeping a watch list of `len` entries costs less than popping
 /// the `reached` ones. A pop descends the heap: about two sweep visits'
@@ -75,19 +78,42 @@ impl DueCounts {
         }
     }
 
-    /// An estimate of the watched accounts due at `drift`: those in
-    /// buckets wholly below the drift's own (every trigger there is below
-    /// the drift), and of the drift's own bucket the share below the drift,
-    /// as if its triggers were spread evenly. A heuristic: it chooses the
-    /// work, not the results.
-    pub(super) fn reached(&self, drift: Fx) -> u64 {
-        let own = Self::bucket(drift);
-        let below: u64 = self.counts.iter().take(own).map(|&c| u64::from(c)).sum();
+    /// An estimate of the watched accounts due at `drift`, given that none
+    /// is due at `cleared`: the last scan took out every trigger at or below
+    /// the drift it ran at, and every trigger added since lies above it.
+    /// Buckets from `cleared`'s up to the drift's own count whole; of the
+    /// drift's own bucket, the share below the drift counts, as if its
+    /// triggers were spread evenly over the part of it above `cleared`. So a
+    /// drift that has not grown reaches nobody, however many triggers sit
+    /// just above it. A heuristic: it chooses the work, not the results.
+    pub(super) fn reached(&self, cleared: Fx, drift: Fx) -> u64 {
+        if drift <= cleared {
+            return 0;
+        }
+        let (first, own) = (Self::bucket(cleared), Self::bucket(drift));
         let in_own = self.counts.get(own).map_or(0, |&c| u64::from(c));
-        below.saturating_add(in_own.saturating_mul(Self::share_of_bucket(drift)) >> 16)
+        let share = Self::share_of_bucket(drift);
+        if first == own {
+            // Spread over the part of the bucket above `cleared`.
+            let floor = Self::share_of_bucket(cleared);
+            let part = share
+                .saturating_sub(floor)
+                .saturating_mul(ONE_SHARE)
+                .checked_div(ONE_SHARE.saturating_sub(floor))
+                .unwrap_or(0);
+            return in_own.saturating_mul(part) >> SHARE_BITS;
+        }
+        let whole: u64 = self
+            .counts
+            .iter()
+            .take(own)
+            .skip(first)
+            .map(|&c| u64::from(c))
+            .sum();
+        whole.saturating_add(in_own.saturating_mul(share) >> SHARE_BITS)
     }
 
-    /// Where `trigger` lies within its bucket, in 1/65,536ths (0 for the
+    /// Where `trigger` lies within its bucket, in `ONE_SHARE`ths (0 for the
     /// first and last buckets, which have no width to interpolate in).
     fn share_of_bucket(trigger: Fx) -> u64 {
         let Octave::Within { top, x } = Octave::of(trigger) else {
@@ -96,7 +122,7 @@ impl DueCounts {
         // The bits below the octave's leading bit and its quarter.
         let width_bits = top.saturating_sub(SPLIT_BITS);
         let within = x & !(u64::MAX << width_bits);
-        within >> width_bits.saturating_sub(16)
+        within >> width_bits.saturating_sub(SHARE_BITS)
     }
 }
 
@@ -188,35 +214,59 @@ mod tests {
 
     #[test]
     fn reached_counts_only_triggers_below_the_drift() {
+        let one = Fx::ONE;
         let mut due = DueCounts::new();
         for t in [0.0, 1.01, 1.02, 1.04, 1.5, 2.5, 1e9] {
             due.add(fx(t));
         }
-        assert_eq!(due.reached(Fx::ONE), 0);
-        assert_eq!(due.reached(fx(1.0275)), 3, "0, 1.01 and 1.02");
-        assert_eq!(due.reached(fx(2.0)), 5);
+        assert_eq!(due.reached(one, one), 0);
+        assert_eq!(due.reached(one, fx(1.0275)), 3, "0, 1.01 and 1.02");
+        assert_eq!(due.reached(one, fx(2.0)), 5);
         assert_eq!(
-            due.reached(Fx::MAX),
+            due.reached(one, Fx::MAX),
             6,
             "never-due triggers share the last bucket"
         );
         due.remove(fx(1.02));
-        assert_eq!(due.reached(fx(1.03)), 2);
+        assert_eq!(due.reached(one, fx(1.03)), 2);
         // A bucket's share below the drift: [1.625, 1.75) holds four
         // triggers, and 1.6875 lies half way.
         let mut spread = DueCounts::new();
         for t in [1.63, 1.66, 1.7, 1.74] {
             spread.add(fx(t));
         }
-        assert_eq!(spread.reached(fx(1.6875)), 2);
-        assert_eq!(spread.reached(fx(1.71875)), 3, "three quarters of four");
-        assert_eq!(spread.reached(fx(1.625)), 0);
+        assert_eq!(spread.reached(one, fx(1.6875)), 2);
+        assert_eq!(
+            spread.reached(one, fx(1.71875)),
+            3,
+            "three quarters of four"
+        );
+        assert_eq!(spread.reached(one, fx(1.625)), 0);
         let mut empty = DueCounts::new();
         empty.remove(fx(1.5));
         assert_eq!(
-            empty.reached(Fx::MAX),
+            empty.reached(one, Fx::MAX),
             0,
             "a removal from nothing saturates"
         );
+    }
+
+    #[test]
+    fn a_drift_that_has_not_grown_reaches_nobody() {
+        // A scan at drift 1.6875 left only triggers above it, all in the
+        // upper half of the bucket [1.625, 1.75).
+        let cleared = fx(1.6875);
+        let mut due = DueCounts::new();
+        for t in [1.69, 1.7, 1.72, 1.74] {
+            due.add(fx(t));
+        }
+        assert_eq!(due.reached(cleared, cleared), 0, "no growth, no reach");
+        assert_eq!(due.reached(cleared, fx(1.68)), 0, "a lower drift");
+        // Three quarters of the bucket is half of the part above 1.6875.
+        assert_eq!(due.reached(cleared, fx(1.71875)), 2);
+        // A drift in the next bucket takes the whole of the first.
+        due.add(fx(1.8));
+        assert_eq!(due.reached(cleared, fx(1.75)), 4);
+        assert_eq!(due.reached(cleared, fx(2.0)), 5);
     }
 }

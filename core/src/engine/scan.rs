@@ -283,8 +283,9 @@ impl<const A: usize> Engine<'_, A> {
         let headroom = headroom.filter(|h| *h < SAFE_GROSS);
         // A drift that reaches a large part of the watch list: sweeping the
         // whole list in slot order is cheaper than as many pops (see `due`),
-        // and finds the same.
-        let reached = drift.map_or(0, |g| s.due.reached(g));
+        // and finds the same. The last round's scan took out every trigger
+        // up to its drift, `s.drift` still.
+        let reached = drift.map_or(0, |g| s.due.reached(s.drift, g));
         let sweep = s.sweep_when_cheaper && sweep_is_cheaper(reached, s.watch_len);
         match (drift, headroom) {
             (Some(g), Some(h)) if s.built && !s.rescan && !s.every_round => {
