@@ -1,14 +1,16 @@
 //! Whole cascades, timed: `cargo bench -p firesale-harness --bench cascade`.
 //!
 //! - `firesale_single`: the bundled default market scaled to 10^4, 10^5 and
-//!   10^6 accounts (the pool and the insurance fund grow with them), a 20%
-//!   drop, run to its fixed point through the kernel.
-//! - `naive_single`: the same market and shock in the cascade an analyst
+//!   10^6 accounts (the pool and the insurance fund grow with them), its
+//!   price falling 1.5% at the start of each of the first 15 rounds, run to
+//!   its fixed point through the kernel: about half of the accounts are
+//!   liquidated, over 17 or 18 rounds (the issue's fast cascade).
+//! - `naive_single`: the same market and shocks in the cascade an analyst
 //!   writes first: `f64`, every account rescanned every round, the same
 //!   close-factor rule, constant-product pool and bad-debt write-off. Its
-//!   rounds and liquidations come within 10% of the kernel's (117 rounds
-//!   and 539,765 liquidations against 128 and 498,937 at 10^6), so the
-//!   ratio of the two times is the cost of exactness (docs/performance.md).
+//!   rounds and liquidations come close to the kernel's (the shape line
+//!   printed first gives both), so the ratio of the two times is the cost
+//!   of exactness (docs/performance.md).
 //! - `firesale_long`, `naive_long`: the same with at most 1,000
 //!   liquidations a round, 10^5 and 10^6 accounts: hundreds of rounds.
 //! - `firesale_cross8`: 10^5 accounts cross-margined over 7 risky assets
@@ -23,12 +25,15 @@
 //! to run (`run_scenario_in`), as the peer's allocator keeps its freed
 //! memory: no timed run faults in fresh pages. The kernel's bytes of state
 //! per account are printed first. A run of the whole suite (no name filter)
-//! also prints each market's firesale/peer ratio first: the median of
-//! seven interleaved pairs of timed runs, with their range.
+//! also prints each market's shape first (rounds, rounds with a
+//! liquidation, liquidation steps and accounts liquidated, for each side),
+//! then its firesale/peer ratio: the median of seven interleaved pairs of
+//! timed runs, with their range.
 
 use divan::counter::ItemsCount;
 use firesale_core::account::health;
 use firesale_core::engine::{flag_words, Candidate};
+use firesale_core::event::{Event, EventSink};
 use firesale_core::{Qty, Ratio, Shock, ShockKind, VenueConfig};
 use firesale_harness::population::{health_sample, Population};
 use firesale_harness::run::{run_scenario_in, Buffers};
@@ -72,6 +77,7 @@ fn print_ratios() {
             _ => ("long", long(accounts)),
         };
         let mut buffers = Buffers::new(&s);
+        print_shape(name, accounts, &s, &mut buffers);
         let mut kernel = || {
             run_scenario_in(&mut buffers, &s, &mut ()).expect("the bench's scenario is valid");
         };
@@ -94,6 +100,51 @@ fn print_ratios() {
              firesale/peer {r:.2} ({r_low:.2}-{r_high:.2}, {PAIRS} pairs)"
         );
     }
+}
+
+/// Counts what a cascade did, from its events: the rounds, and those with
+/// at least one liquidation (the report counts the rest).
+#[derive(Default)]
+struct Shape {
+    rounds: u32,
+    liquidating_rounds: u32,
+    last_liquidating_round: u32,
+}
+
+impl EventSink for Shape {
+    fn emit(&mut self, event: &Event) {
+        match *event {
+            Event::RoundStarted { round } => self.rounds = round,
+            Event::Liquidation { round, .. } if round != self.last_liquidating_round => {
+                self.liquidating_rounds += 1;
+                self.last_liquidating_round = round;
+            }
+            _ => {}
+        }
+    }
+}
+
+/// One line of what each side's cascade of `s` did (untimed), so that a
+/// ratio is read beside the work behind it.
+fn print_shape(name: &str, accounts: usize, s: &Scenario, buffers: &mut Buffers) {
+    let mut shape = Shape::default();
+    let kernel = run_scenario_in(buffers, s, &mut shape).expect("the bench's scenario is valid");
+    let market = naive::Market::from(s);
+    let mut rows = Vec::new();
+    let peer = naive::run(&mut rows, &market);
+    let peer_accounts = naive::accounts_liquidated(&rows, &market);
+    println!(
+        "{name} {accounts} shape: firesale {} rounds, {} with liquidations, {} steps, \
+         {} accounts; peer {} rounds, {} with liquidations, {} steps, {} accounts",
+        shape.rounds,
+        shape.liquidating_rounds,
+        kernel.report.liquidations,
+        kernel.report.accounts_liquidated,
+        peer.rounds,
+        peer.liquidating_rounds,
+        peer.liquidations,
+        peer_accounts,
+    );
 }
 
 /// The median, least and greatest of `values` (an odd count).
@@ -141,11 +192,26 @@ fn bench_peer(bencher: divan::Bencher, s: &Scenario) {
     let market = naive::Market::from(s);
     let mut accounts = Vec::new();
     bencher
-        .counter(ItemsCount::new(naive::run(&mut accounts, &market)))
-        .bench_local(|| naive::run(&mut accounts, black_box(&market)));
+        .counter(ItemsCount::new(
+            naive::run(&mut accounts, &market).liquidations,
+        ))
+        .bench_local(|| naive::run(&mut accounts, black_box(&market)).liquidations);
 }
 
-/// The default market scaled to `accounts`.
+/// How far the price falls at the start of each falling round.
+const FALL_PER_ROUND: f64 = 0.985;
+/// The rounds that start with a fall: 0.985^15 = 0.797, the bundled
+/// default's 20% drop spread over 15 rounds.
+const FALLING_ROUNDS: u32 = 15;
+
+/// The default market scaled to `accounts`, its price falling
+/// `FALL_PER_ROUND` at the start of each of the first `FALLING_ROUNDS`
+/// rounds: the issue's fast cascade, about half of the accounts liquidated
+/// over 15 to 30 rounds (501,117 of 10^6 over 17). Each fall and the sales
+/// it sets off bring the next accounts down. One drop does not give that
+/// shape here: its spiral either ends within a few rounds (the bundled
+/// default's 20% drop liquidates in rounds 1 to 3) or, on a thinner pool,
+/// takes every borrower.
 fn single(accounts: usize) -> Scenario {
     let mut s = Scenario::default_lending();
     let scale = accounts as f64 / 3_000.0;
@@ -156,6 +222,13 @@ fn single(accounts: usize) -> Scenario {
     };
     s.insurance_fund = firesale_core::Value::from_f64(250_000.0 * scale);
     s.balances = Population::lending(accounts, 20_200_312, 1).generate(&s.assets);
+    s.shocks = (1..=FALLING_ROUNDS)
+        .map(|round| Shock {
+            round,
+            asset: 1,
+            kind: ShockKind::MovePrice(Ratio::from_f64(FALL_PER_ROUND)),
+        })
+        .collect();
     s
 }
 
@@ -170,8 +243,7 @@ fn naive_single(bencher: divan::Bencher, accounts: usize) {
 }
 
 /// The single-collateral market with at most 1,000 liquidations per round
-/// (the containment rate limit): a cascade of hundreds of rounds (377 at
-/// 10^6 accounts).
+/// (the containment rate limit): a cascade of hundreds of rounds.
 fn long(accounts: usize) -> Scenario {
     let mut s = single(accounts);
     s.limits.rate_limit.max_accounts_per_round = 1_000;
@@ -235,7 +307,7 @@ fn health_evaluation(bencher: divan::Bencher, assets: usize) {
 
 /// The first cascade an analyst writes: floats, a full rescan every round.
 mod naive {
-    use firesale_core::{Policy, VenueConfig};
+    use firesale_core::{Policy, ShockKind, VenueConfig};
     use firesale_harness::Scenario;
 
     /// Accounts as (collateral units, debt in quote), and the pool.
@@ -249,7 +321,9 @@ mod naive {
         quote: f64,
         fee: f64,
         resilience: f64,
-        shock: f64,
+        /// Falls as (round, ratio), in round order: the scenario's
+        /// `MovePrice` shocks (the only kind the peer models).
+        shocks: Vec<(u32, f64)>,
         max_rounds: u32,
         /// Most liquidations per round (0: none): the scenario's rate
         /// limit, as the kernel applies it.
@@ -276,6 +350,14 @@ mod naive {
                 } => (close_factor.to_f64(), full_close_health_factor.to_f64()),
                 _ => (1.0, 1.0),
             };
+            let shocks = s
+                .shocks
+                .iter()
+                .map(|shock| match shock.kind {
+                    ShockKind::MovePrice(r) if shock.asset == 1 => (shock.round, r.to_f64()),
+                    _ => panic!("the peer models only price moves of asset 1"),
+                })
+                .collect();
             Market {
                 accounts: s
                     .balances
@@ -290,27 +372,43 @@ mod naive {
                 quote: base * eth.price.to_f64(),
                 fee,
                 resilience,
-                shock: 0.8,
+                shocks,
                 max_rounds: s.max_rounds,
                 cap: u64::from(s.limits.rate_limit.max_accounts_per_round),
             }
         }
     }
 
+    /// What a run did.
+    pub struct Summary {
+        pub rounds: u32,
+        pub liquidating_rounds: u32,
+        pub liquidations: u64,
+    }
+
     /// Runs to the end over a copy of the accounts in `accounts` (kept from
-    /// run to run, as the kernel's storage is); returns the liquidations.
-    /// Under a cap it takes the first liquidatable accounts in id order, as
-    /// a first cascade would.
-    pub fn run(accounts: &mut Vec<(f64, f64)>, m: &Market) -> u64 {
+    /// run to run, as the kernel's storage is). Under a cap it takes the
+    /// first liquidatable accounts in id order, as a first cascade would.
+    pub fn run(accounts: &mut Vec<(f64, f64)>, m: &Market) -> Summary {
         accounts.clear();
         accounts.extend_from_slice(&m.accounts);
         let (mut base, mut quote) = (m.base, m.quote);
-        // The shock moves the outside price and the pool with it.
-        let mut outside = quote / base * m.shock;
-        base = (base * quote / outside).sqrt();
-        quote = base * outside;
-        let mut liquidations = 0u64;
-        for _ in 0..m.max_rounds {
+        let mut outside = quote / base;
+        let mut shocks = m.shocks.iter().peekable();
+        let mut summary = Summary {
+            rounds: 0,
+            liquidating_rounds: 0,
+            liquidations: 0,
+        };
+        for round in 1..=m.max_rounds {
+            summary.rounds = round;
+            // A fall moves the outside price from the pool's, and
+            // arbitrage takes the pool there along its curve.
+            while let Some((_, ratio)) = shocks.next_if(|(at, _)| *at == round) {
+                outside = quote / base * ratio;
+                base = (base * quote / outside).sqrt();
+                quote = base * outside;
+            }
             let price = quote / base;
             let mut this_round = 0u64;
             for (collateral, debt) in accounts.iter_mut() {
@@ -341,17 +439,29 @@ mod naive {
                 }
                 this_round += 1;
             }
-            liquidations += this_round;
+            summary.liquidations += this_round;
+            summary.liquidating_rounds += u32::from(this_round > 0);
             // Arbitrage pulls the pool a share of the way back to outside.
             let target_base = (base * quote / outside).sqrt();
             let k = base * quote;
             base += (target_base - base) * m.resilience;
             quote = k / base;
-            if this_round == 0 && ((quote / base) / outside - 1.0).abs() < 1e-12 {
+            let settled = ((quote / base) / outside - 1.0).abs() < 1e-12;
+            if this_round == 0 && settled && shocks.peek().is_none() {
                 break;
             }
-            outside = outside.max(0.0);
         }
-        liquidations
+        summary
+    }
+
+    /// How many accounts a run left in `accounts` differ from the market's:
+    /// those it liquidated (counted after the run, not inside the timed
+    /// loop).
+    pub fn accounts_liquidated(accounts: &[(f64, f64)], m: &Market) -> usize {
+        accounts
+            .iter()
+            .zip(&m.accounts)
+            .filter(|(now, before)| now != before)
+            .count()
     }
 }
