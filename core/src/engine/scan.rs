@@ -12,12 +12,18 @@
 //! account owes that asset: a collateral whose price recovers after a fall
 //! does not grow the drift of a market where nobody borrows it.
 //!
-//! An account evaluated at drift `G₀` cannot have gone negative while
-//! `G/G₀ − 1 < net / exposed` (a deposit factor is at least
-//! `Π (1 − εᵣ) ≥ 2 − G/G₀` of what it was): it is put on a watch list (a
-//! heap in the top of the scratch) keyed by the trigger
-//! `G₀·(1 + net/exposed)` (rounded down, after a slack that covers every
-//! term's rounding), and a round evaluates only the accounts whose trigger
+//! A round's `εᵣ` is a ratio less one (`old/new − 1` for a fall), so the
+//! rounds' `1 + εᵣ` multiply up to the whole move: since drift `G₀`, a
+//! deposit factor keeps at least `G₀/G` of its value and a debt factor
+//! grows at most `G/G₀` times. With `x = G/G₀`, the health is then at least
+//! `assets/x − moving debts·x − quote debt ≥ net − (x − 1)·exposed`. So an
+//! account evaluated at drift `G₀` cannot have gone negative while
+//! `x − 1 < net / exposed`, or, if it owes only the quote, while
+//! `x < assets / debt = 1 + net / debt`, which is exact. It is put on a
+//! watch list (a heap in the top of the scratch) keyed by the trigger
+//! `G₀·(1 + net/exposed)` or `G₀·(1 + net/debt)` (rounded down, after a
+//! slack that covers every term's rounding), and a round evaluates only the
+//! accounts whose trigger
 //! the drift has reached, plus those whose balances changed (re-watched
 //! with a trigger of zero). A falling price thus walks down the watch list;
 //! cross-margined accounts far from their threshold are not touched.
@@ -194,9 +200,12 @@ enum Against {
     Rise,
 }
 
-/// The largest relative move against the account from `old` to `new` (each
-/// given as bounds on an exact non-negative value), rounded up; `None` if
-/// `old` may be zero and `new` is not.
+/// The largest move against the account from `old` to `new` (each given as
+/// bounds on an exact non-negative value), as a ratio less one, rounded
+/// up: `old/new − 1` for a fall, `new/old − 1` for a rise, so that the
+/// rounds' `1 + ε` multiply up to the whole move since any round, however
+/// many rounds it took. `None` if `old` may be zero and `new` is not, or a
+/// fall may have reached zero.
 fn adverse_move(old: (Fx, Fx), new: (Fx, Fx), against: Against) -> Result<Option<Fx>, ArithError> {
     let (old_lo, old_hi) = old;
     let (new_lo, new_hi) = new;
@@ -204,11 +213,18 @@ fn adverse_move(old: (Fx, Fx), new: (Fx, Fx), against: Against) -> Result<Option
         // A factor that was zero stays zero or moves without bound.
         return Ok((new_hi <= Fx::ZERO && old_hi <= Fx::ZERO).then_some(Fx::ZERO));
     }
-    let moved = match against {
-        Against::Rise => num::sub(new_hi, old_lo)?,
-        Against::Fall => num::sub(old_hi, new_lo)?,
+    let (before, after) = match against {
+        Against::Rise => (old_lo, new_hi),
+        Against::Fall => (new_lo, old_hi),
     };
-    Ok(Some(num::div(moved.max(Fx::ZERO), old_lo, Round::Up)?))
+    if after <= before {
+        return Ok(Some(Fx::ZERO));
+    }
+    if before <= Fx::ZERO {
+        return Ok(None);
+    }
+    let ratio = num::div(after, before, Round::Up)?;
+    Ok(Some(num::sub(ratio, Fx::ONE)?))
 }
 
 impl<const A: usize> Engine<'_, A> {
@@ -499,8 +515,13 @@ impl<const A: usize> Engine<'_, A> {
         Ok(())
     }
 
-    /// `G·(1 + (net − slack)/(exposed + slack))`, rounded down, and above
-    /// the drift now; an account without liabilities never goes negative.
+    /// `G·(1 + (net − slack)/(over + slack))`, rounded down, and above the
+    /// drift now; an account without liabilities never goes negative.
+    /// `over` is the exposure, its deposit and moving debt terms; for an
+    /// account that owes only the quote it is that debt, which its deposits
+    /// cover while they keep `1 + net/debt` of their value: exact in the
+    /// drift, so a falling price reaches the account when it is
+    /// liquidatable, not rounds before.
     fn trigger(&self, health: &Health, moving_debt: Value) -> Result<Fx, ArithError> {
         if !health.liabilities.is_positive() {
             return Ok(Fx::MAX);
@@ -511,7 +532,11 @@ impl<const A: usize> Engine<'_, A> {
         if !margin.is_positive() {
             return Ok(least);
         }
-        let exposed = num::add(num::add(health.assets.0, moving_debt.0)?, self.scan.slack)?;
+        let over = match moving_debt.is_positive() {
+            true => num::add(health.assets.0, moving_debt.0)?,
+            false => health.liabilities.0,
+        };
+        let exposed = num::add(over, self.scan.slack)?;
         let room = room_below(margin, exposed)?;
         // The drift second: right after a full scan it is exactly 1, which
         // `mul` skips (a million accounts' worth of multiplications).
@@ -552,5 +577,38 @@ mod tests {
         assert_eq!(room(3.0, 2.0), Fx::ONE);
         assert_eq!(room(1.0, 4.0), Fx::from_num(0.25));
         assert_eq!(room(1e6, 4e6), Fx::from_num(0.25), "past 2^16, exactly");
+    }
+
+    /// A fall counts as `old/new − 1`, so the rounds' `1 + ε` multiply up
+    /// to the whole fall, never below it and within rounding of it; a rise
+    /// of a debt as `new/old − 1`; a favourable move as nothing.
+    #[test]
+    fn moves_multiply_up_to_the_whole_move() {
+        let exact = |x: f64| (Fx::from_num(x), Fx::from_num(x));
+        let fall = |from: f64, to: f64| {
+            adverse_move(exact(from), exact(to), Against::Fall)
+                .unwrap()
+                .unwrap()
+        };
+        assert_eq!(fall(100.0, 80.0), Fx::from_num(0.25), "not 0.2");
+        assert_eq!(fall(80.0, 100.0), Fx::ZERO, "a rise of a deposit");
+        let rise = adverse_move(exact(80.0), exact(100.0), Against::Rise).unwrap();
+        assert_eq!(rise, Some(Fx::from_num(0.25)));
+        let to_zero = adverse_move(exact(100.0), (Fx::ZERO, Fx::ZERO), Against::Fall);
+        assert_eq!(to_zero.unwrap(), None, "a fall to zero is unbounded");
+        // Fifteen falls of 1.5%: the product is the whole fall's ratio.
+        let (mut price, mut drift) = (2_000.0f64, Fx::ONE);
+        for _ in 0..15 {
+            let next = price * 0.985;
+            let epsilon = fall(price, next);
+            drift = num::mul(drift, num::add(Fx::ONE, epsilon).unwrap(), Round::Up).unwrap();
+            price = next;
+        }
+        let whole = Fx::from_num(2_000.0 / price);
+        assert!(drift >= num::sub(whole, Fx::from_bits(1 << 8)).unwrap());
+        assert!(
+            num::sub(drift, whole).unwrap() < Fx::from_num(1e-9),
+            "{drift} against {whole}"
+        );
     }
 }

@@ -725,3 +725,61 @@ fn a_batch_cut_short_waits_in_a_heap_and_the_run_does_not_change() {
         sorted.reversing_units
     );
 }
+
+/// A falling price reaches an account that owes only the quote in the
+/// round it becomes liquidatable, not rounds before: its trigger is exact
+/// in the drift, whose rounds multiply up to the whole fall. ETH falls 2%
+/// a round for 12 rounds over `spread_leverage` (quote borrowers only) on
+/// a venue too deep to move; with sweeps off, every watched account
+/// evaluated is a pop, and nearly every pop finds an account to liquidate.
+#[test]
+fn a_falling_price_reaches_a_quote_borrower_when_it_is_liquidatable() {
+    let assets = market(0.000_000_01, 0.0);
+    let balances = spread_leverage(3_000);
+    let shocks: [Shock; 12] = core::array::from_fn(|i| Shock {
+        round: i as u32 + 1,
+        asset: 1,
+        kind: ShockKind::MovePrice(Ratio::from_f64(0.98)),
+    });
+    let config = plain_config(
+        &assets,
+        Policy::CloseFactor {
+            close_factor: Ratio::from_f64(0.5),
+            full_close_health_factor: Ratio::from_f64(0.5),
+            full_close_debt_value: Value::ZERO,
+        },
+        Value::from_int(1_000_000),
+        &shocks,
+        20,
+    );
+    let mut buffers = Buffers::<2>::new(&balances, 2);
+    let mut engine = Engine::new(&config, buffers.storage()).unwrap();
+    engine.sweep_when_cheaper(false);
+    let mut log = Log::default();
+    let (mut pops, mut pop_rounds, mut watching) = (0u32, 0u32, false);
+    loop {
+        match engine.state.phase {
+            Phase::Watch => {
+                pops += 1;
+                pop_rounds += u32::from(!watching);
+                watching = true;
+            }
+            _ => watching = false,
+        }
+        if let StepOutcome::Done(_) = engine.step(1, &mut log) {
+            break;
+        }
+    }
+    // Each round's last watch unit finds nothing due and ends the scan.
+    let evaluated = pops - pop_rounds;
+    let found = log
+        .0
+        .iter()
+        .filter(|e| matches!(e, Event::Liquidation { round, .. } if *round > 1))
+        .count() as u32;
+    assert!(found > 1_000, "{found} liquidations after the first round");
+    assert!(
+        evaluated <= found + found / 50,
+        "{evaluated} watched accounts evaluated for {found} liquidations"
+    );
+}
