@@ -87,10 +87,17 @@ impl DueCounts {
     /// drift that has not grown reaches nobody, however many triggers sit
     /// just above it. A heuristic: it chooses the work, not the results.
     pub(super) fn reached(&self, cleared: Fx, drift: Fx) -> u64 {
+        // Triggers of at most 1 are due whatever the drift: accounts still
+        // liquidatable after their liquidation, watched again to be
+        // evaluated at the next round.
+        let always = self.counts.first().map_or(0, |&c| u64::from(c));
         if drift <= cleared {
-            return 0;
+            return always;
         }
-        let (first, own) = (Self::bucket(cleared), Self::bucket(drift));
+        let (first, own) = (Self::bucket(cleared).max(1), Self::bucket(drift));
+        if own == 0 {
+            return always;
+        }
         let in_own = self.counts.get(own).map_or(0, |&c| u64::from(c));
         let share = Self::share_of_bucket(drift);
         if first == own {
@@ -101,7 +108,7 @@ impl DueCounts {
                 .saturating_mul(ONE_SHARE)
                 .checked_div(ONE_SHARE.saturating_sub(floor))
                 .unwrap_or(0);
-            return in_own.saturating_mul(part) >> SHARE_BITS;
+            return always.saturating_add(in_own.saturating_mul(part) >> SHARE_BITS);
         }
         let whole: u64 = self
             .counts
@@ -110,7 +117,9 @@ impl DueCounts {
             .skip(first)
             .map(|&c| u64::from(c))
             .sum();
-        whole.saturating_add(in_own.saturating_mul(share) >> SHARE_BITS)
+        always
+            .saturating_add(whole)
+            .saturating_add(in_own.saturating_mul(share) >> SHARE_BITS)
     }
 
     /// Where `trigger` lies within its bucket, in `ONE_SHARE`ths (0 for the
@@ -219,7 +228,7 @@ mod tests {
         for t in [0.0, 1.01, 1.02, 1.04, 1.5, 2.5, 1e9] {
             due.add(fx(t));
         }
-        assert_eq!(due.reached(one, one), 0);
+        assert_eq!(due.reached(one, one), 1, "a trigger of zero at once");
         assert_eq!(due.reached(one, fx(1.0275)), 3, "0, 1.01 and 1.02");
         assert_eq!(due.reached(one, fx(2.0)), 5);
         assert_eq!(
@@ -268,5 +277,11 @@ mod tests {
         due.add(fx(1.8));
         assert_eq!(due.reached(cleared, fx(1.75)), 4);
         assert_eq!(due.reached(cleared, fx(2.0)), 5);
+        // Triggers of zero are due however little the drift moved.
+        due.add(Fx::ZERO);
+        due.add(Fx::ZERO);
+        assert_eq!(due.reached(cleared, cleared), 2);
+        assert_eq!(due.reached(cleared, fx(1.71875)), 4);
+        assert_eq!(due.reached(cleared, fx(2.0)), 7);
     }
 }
