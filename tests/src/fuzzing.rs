@@ -35,6 +35,17 @@ pub fn config_validation(data: &[u8]) {
     }
 }
 
+/// The incremental scan, adaptive and popped only, against the reference
+/// scan of every account every round, at the input's first budget: the
+/// same digest, events, report and ending. The watch list's triggers are
+/// bounds; one too high would miss a liquidation, and this is where a
+/// fuzzer looks for it.
+pub fn scan_equivalence(data: &[u8]) {
+    let (scenario, budgets) = bytes::scenario(data);
+    let budget = budgets.first().copied().unwrap_or(1).max(1);
+    let _ = crate::scans::assert_same(&scenario, budget);
+}
+
 /// One unbounded run against one under arbitrary budgets (from the input's
 /// tail): the same digest, events, report and ending.
 pub fn budget_equivalence(data: &[u8]) {

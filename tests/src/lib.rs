@@ -5,6 +5,7 @@
 pub mod bytes;
 pub mod fuzzing;
 pub mod oracle;
+pub mod scans;
 pub mod strategies;
 
 use firesale_core::account::Health;

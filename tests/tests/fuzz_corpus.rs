@@ -36,6 +36,11 @@ fn the_budget_equivalence_corpus_replays_clean() {
 }
 
 #[test]
+fn the_scan_equivalence_corpus_replays_clean() {
+    replay("scan_equivalence", fuzzing::scan_equivalence);
+}
+
+#[test]
 fn the_scenario_parser_corpus_replays_clean() {
     replay("scenario_parser", fuzzing::scenario_parser);
 }

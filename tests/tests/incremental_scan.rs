@@ -6,75 +6,14 @@
 //! policy, containment on), on the bundled replays, and under budgets;
 //! and far fewer health evaluations on a large market.
 
-use firesale_core::{Event, Report, StepOutcome, Termination};
+use firesale_core::{Event, StepOutcome, Termination};
+use firesale_harness::bundled;
 use firesale_harness::population::Population;
 use firesale_harness::rng::SplitMix64;
 use firesale_harness::run::{engine, Buffers};
-use firesale_harness::{bundled, Scenario};
+use firesale_tests::scans::{assert_same, run, Scan};
 use firesale_tests::{bytes, strategies, Log};
 use proptest::prelude::*;
-
-#[derive(Debug, PartialEq)]
-struct Run {
-    digest: u64,
-    events: Vec<Event>,
-    report: Report,
-    termination: Termination,
-    units: u64,
-}
-
-/// How a run finds its candidates.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Scan {
-    /// Every account every round: the reference.
-    Full,
-    /// The watch list, popped, or swept when the drift reaches so much of
-    /// it that a sweep is cheaper (the default).
-    Adaptive,
-    /// The watch list, always popped.
-    WatchList,
-}
-
-/// Runs `s` one unit at a time (`budget` 1) or in larger steps; `None` if
-/// the configuration is invalid.
-fn run(s: &Scenario, scan: Scan, budget: u32) -> Option<Run> {
-    let mut buffers = Buffers::new(s);
-    let mut e = engine(s, &mut buffers).ok()?;
-    e.scan_every_round(scan == Scan::Full);
-    e.sweep_when_cheaper(scan == Scan::Adaptive);
-    // The reference keeps its queue a heap; the others sort each round's
-    // batch when no budget can leave an account waiting (see
-    // core/src/engine/batch.rs): the same order, so the same run.
-    e.sort_batches(scan != Scan::Full);
-    let mut log = Log::default();
-    let mut units = 0u64;
-    loop {
-        units += 1;
-        if let StepOutcome::Done(termination) = e.step(budget, &mut log) {
-            assert_eq!(e.audit(), Ok(()));
-            return Some(Run {
-                digest: e.digest(),
-                events: log.0,
-                report: *e.report(),
-                termination,
-                units,
-            });
-        }
-        assert!(units < 50_000_000, "the run does not end");
-    }
-}
-
-fn assert_same(s: &Scenario, budget: u32) -> Option<Report> {
-    let full = run(s, Scan::Full, budget)?;
-    for scan in [Scan::Adaptive, Scan::WatchList] {
-        let incremental = run(s, scan, budget).expect("valid once, valid twice");
-        assert_eq!(incremental.digest, full.digest, "{}", s.name);
-        assert_eq!(incremental.events, full.events, "{}", s.name);
-        assert_eq!(incremental.report, full.report, "{}", s.name);
-        assert_eq!(incremental.termination, full.termination, "{}", s.name);
-    }
-    Some(full.report)
-}
 
 proptest! {
     #[test]

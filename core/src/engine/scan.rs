@@ -23,10 +23,10 @@
 //! watch list (a heap in the top of the scratch) keyed by the trigger
 //! `G₀·(1 + net/exposed)` or `G₀·(1 + net/debt)` (rounded down, after a
 //! slack that covers every term's rounding), and a round evaluates only the
-//! accounts whose trigger
-//! the drift has reached, plus those whose balances changed (re-watched
-//! with a trigger of zero). A falling price thus walks down the watch list;
-//! cross-margined accounts far from their threshold are not touched.
+//! accounts whose trigger the drift has reached, plus those whose balances
+//! changed (re-watched with a trigger of zero). A falling price thus walks
+//! down the watch list; cross-margined accounts far from their threshold
+//! are not touched.
 //!
 //! The accounts a liquidation phase watches again are appended to the list
 //! out of heap order, and `appended` counts them. Most of them are near
