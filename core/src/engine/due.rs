@@ -72,6 +72,11 @@ impl DueCounts {
         }
     }
 
+    /// Watched accounts due whatever the drift (triggers of at most 1).
+    pub(super) fn due_at_once(&self) -> u32 {
+        self.counts.first().copied().unwrap_or(0)
+    }
+
     pub(super) fn remove(&mut self, trigger: Fx) {
         if let Some(c) = self.counts.get_mut(Self::bucket(trigger)) {
             *c = c.saturating_sub(1);
@@ -90,7 +95,7 @@ impl DueCounts {
         // Triggers of at most 1 are due whatever the drift: accounts still
         // liquidatable after their liquidation, watched again to be
         // evaluated at the next round.
-        let always = self.counts.first().map_or(0, |&c| u64::from(c));
+        let always = u64::from(self.due_at_once());
         if drift <= cleared {
             return always;
         }

@@ -143,8 +143,8 @@ enum Phase {
     Reached {
         from: usize,
     },
-    /// Restoring the watch list's order after a sweep: `remaining`
-    /// parents to settle.
+    /// Restoring the watch list's order, left out of order by a sweep,
+    /// before a round pops it: `remaining` parents to settle.
     Order {
         remaining: usize,
     },

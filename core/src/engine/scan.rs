@@ -72,6 +72,9 @@ pub(super) struct ScanState<const A: usize> {
     /// The last of them, appended out of heap order by a liquidation
     /// phase (see `order_appended_unit`).
     pub appended: usize,
+    /// The whole list is out of heap order: a sweep took entries out and
+    /// left the order to the next round that pops (see `sweep`).
+    pub unordered: bool,
     /// `G`, the product of `1 + ε` over the rounds since the last full scan.
     pub drift: Fx,
     /// The factors of the last scan, to measure the next round's `ε`.
@@ -107,6 +110,7 @@ impl<const A: usize> ScanState<A> {
         Self {
             watch_len: 0,
             appended: 0,
+            unordered: false,
             drift: Fx::ONE,
             seen_index: [Ratio::ONE; A],
             seen_prices: [WeightedPrice::default(); A],
@@ -290,6 +294,7 @@ impl<const A: usize> Engine<'_, A> {
         // the round that reads the trigger, where `x` is at most doubled.
         let count = Fx::from_num(u8::try_from(n).unwrap_or(u8::MAX));
         self.scan.slack = num::mul(num::add(slack, count)?, Fx::from_bits(1 << 6), Round::Up)?;
+        let parents = self.watch().parents();
         let s = &mut self.scan;
         s.seen_index = self.state.indices;
         s.seen_prices = self.state.maint_prices;
@@ -305,19 +310,25 @@ impl<const A: usize> Engine<'_, A> {
         let sweep = s.sweep_when_cheaper && sweep_is_cheaper(reached, s.watch_len);
         match (drift, headroom) {
             (Some(g), Some(h)) if s.built && !s.rescan && !s.every_round => {
+                // Nothing is due if the drift has not grown past the last
+                // scan's and no trigger is zero: no pop, so no order needed.
+                let none_due = g <= s.drift && s.due.due_at_once() == 0;
                 s.drift = g;
                 s.headroom = h;
-                match (sweep, s.appended > 0) {
-                    (true, _) => Ok(Phase::Sweep { next: 0 }),
-                    (false, true) => Ok(Phase::OrderAppended),
-                    (false, false) => Ok(Phase::Watch),
-                }
+                Ok(match (sweep, none_due, s.unordered, s.appended > 0) {
+                    (true, ..) => Phase::Sweep { next: 0 },
+                    (false, true, ..) => Phase::Liquidate,
+                    (false, false, true, _) => Phase::Order { remaining: parents },
+                    (false, false, false, true) => Phase::OrderAppended,
+                    (false, false, false, false) => Phase::Watch,
+                })
             }
             _ => {
                 s.drift = Fx::ONE;
                 s.headroom = Fx::ZERO;
                 s.watch_len = 0;
                 s.appended = 0;
+                s.unordered = false;
                 s.debtors = [0; A];
                 s.due = DueCounts::new();
                 s.rescan = false;

@@ -1,7 +1,7 @@
 //! A sweep of the watch list: what a round does instead of popping the
 //! list when its drift reaches a large part of it (`due` decides when).
 //!
-//! Three passes, each a run of bounded units:
+//! Two passes, each a run of bounded units:
 //!
 //! 1. `Sweep`: every entry in slot order. One the drift has not reached
 //!    stays; one it has reached leaves the list (the last entry takes its
@@ -10,8 +10,11 @@
 //! 2. `Reached`: the marked accounts in id order, each evaluated (queued,
 //!    or appended to the list again with a trigger above the drift) and
 //!    unmarked. A unit reads at most `WORDS_PER_UNIT` words of the plane.
-//! 3. `Order`: the list's heap order restored bottom-up (Floyd's
-//!    construction), one parent a unit.
+//!
+//! The list is then out of heap order, and stays so while rounds sweep it:
+//! only a round that pops it first restores the order bottom-up (Floyd's
+//! construction), one parent a unit (`Order`). On a long decline most
+//! rounds sweep, and each restore would have been undone by the next sweep.
 //!
 //! The marks put the evaluations in id order, which is the order of the
 //! rows in memory: at 10^6 accounts a sweep reaches about 172,000 accounts
@@ -73,17 +76,20 @@ impl<const A: usize> Engine<'_, A> {
             }
         }
         let next = first_word.saturating_add(WORDS_PER_UNIT).saturating_mul(32);
-        self.state.phase = match next < self.accounts {
-            true => Phase::Reached { from: next },
-            false => Phase::Order {
-                remaining: self.watch().parents(),
-            },
-        };
+        if next < self.accounts {
+            self.state.phase = Phase::Reached { from: next };
+        } else {
+            // The sweep visited the appended entries too; the whole list
+            // now waits for its order.
+            self.scan.appended = 0;
+            self.scan.unordered = true;
+            self.state.phase = Phase::Liquidate;
+        }
         Ok(())
     }
 
-    /// One unit of the third pass: settles one parent, from the last to
-    /// the root.
+    /// One unit of restoring the order a sweep left, before the pops:
+    /// settles one parent, from the last to the root.
     pub(super) fn order_unit(&mut self, remaining: usize) {
         let mut watch = self.watch();
         self.state.phase = match remaining.checked_sub(1) {
@@ -92,9 +98,10 @@ impl<const A: usize> Engine<'_, A> {
                 Phase::Order { remaining: i }
             }
             None => {
-                // The sweep visited the appended entries too.
+                // Entries appended since the sweep are ordered with the rest.
                 self.scan.appended = 0;
-                Phase::Liquidate
+                self.scan.unordered = false;
+                Phase::Watch
             }
         };
     }

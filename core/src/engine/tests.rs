@@ -783,3 +783,56 @@ fn a_falling_price_reaches_a_quote_borrower_when_it_is_liquidatable() {
         "{evaluated} watched accounts evaluated for {found} liquidations"
     );
 }
+
+/// A sweep leaves the watch list out of heap order, and only a round that
+/// pops it restores the order first: two large drops sweep (the second
+/// without restoring what the first left), a small one pops, from a whole
+/// heap. Every restore runs straight into the pops.
+#[test]
+fn a_sweep_leaves_the_order_to_the_next_round_that_pops() {
+    let assets = market(0.000_01, 0.0);
+    let balances = spread_leverage(3_000);
+    let fall = |round, ratio| Shock {
+        round,
+        asset: 1,
+        kind: ShockKind::MovePrice(Ratio::from_f64(ratio)),
+    };
+    let shocks = [fall(1, 0.85), fall(2, 0.85), fall(3, 0.85), fall(5, 0.99)];
+    let config = spread_config(&assets, &shocks);
+    let mut buffers = Buffers::<2>::new(&balances, 2);
+    let mut engine = Engine::new(&config, buffers.storage()).unwrap();
+    let (mut sweeps, mut restores, mut pops, mut last) = (0, 0, 0, None);
+    loop {
+        let phase = engine.state.phase;
+        match phase {
+            Phase::Sweep { .. } => {
+                sweeps += u32::from(!matches!(last, Some(Phase::Sweep { .. })));
+                assert!(!matches!(last, Some(Phase::Order { .. })));
+            }
+            Phase::Order { remaining } => {
+                assert!(engine.scan.unordered, "a restore of an ordered list");
+                restores += u32::from(matches!(last, Some(p) if !matches!(p, Phase::Order { .. })));
+                assert!(remaining <= engine.watch().parents());
+            }
+            Phase::Watch => {
+                pops += 1;
+                assert!(!engine.scan.unordered && engine.scan.appended == 0);
+                assert!(engine.watch().is_ordered(), "a pop from a broken heap");
+            }
+            _ => {}
+        }
+        if let (Some(Phase::Order { .. }), false) = (last, matches!(phase, Phase::Order { .. })) {
+            assert_eq!(phase, Phase::Watch, "a restore that no pop follows");
+        }
+        last = Some(phase);
+        if let StepOutcome::Done(_) = engine.step(1, &mut ()) {
+            break;
+        }
+    }
+    assert!(sweeps >= 2, "{sweeps} sweeps");
+    assert!(
+        restores >= 1 && restores < sweeps,
+        "{restores} restores, {sweeps} sweeps"
+    );
+    assert!(pops > 10, "{pops} pops");
+}
