@@ -59,9 +59,10 @@ fn main() {
 const PAIRS: usize = 7;
 
 /// Each market's kernel and peer runs, interleaved in `PAIRS` pairs after
-/// an untimed run of each, and the ratio of their times (above 1: the
-/// kernel is slower): the median pair's, with the range of all pairs.
-/// Interleaving gives both sides the same moments of a noisy machine.
+/// an untimed run of each (the one that prints the market's shape), and
+/// the ratio of their times (above 1: the kernel is slower): the median
+/// pair's, with the range of all pairs. Interleaving gives both sides the
+/// same moments of a noisy machine.
 fn print_ratios() {
     // Accounts, and at most how many liquidations a round (0: no cap).
     let markets = [
@@ -77,17 +78,15 @@ fn print_ratios() {
             _ => ("long", long(accounts)),
         };
         let mut buffers = Buffers::new(&s);
-        print_shape(name, accounts, &s, &mut buffers);
+        let market = naive::Market::from(&s);
+        let mut accounts_f64 = Vec::new();
+        print_shape(name, accounts, &s, &mut buffers, &market, &mut accounts_f64);
         let mut kernel = || {
             run_scenario_in(&mut buffers, &s, &mut ()).expect("the bench's scenario is valid");
         };
-        let market = naive::Market::from(&s);
-        let mut accounts_f64 = Vec::new();
         let mut peer = || {
             naive::run(&mut accounts_f64, &market);
         };
-        kernel();
-        peer();
         let pairs: Vec<(f64, f64)> = (0..PAIRS)
             .map(|_| (seconds(&mut kernel), seconds(&mut peer)))
             .collect();
@@ -124,15 +123,21 @@ impl EventSink for Shape {
     }
 }
 
-/// One line of what each side's cascade of `s` did (untimed), so that a
-/// ratio is read beside the work behind it.
-fn print_shape(name: &str, accounts: usize, s: &Scenario, buffers: &mut Buffers) {
+/// One line of what each side's cascade of `s` did, from an untimed run of
+/// each in the storage the timed runs then reuse, so that a ratio is read
+/// beside the work behind it.
+fn print_shape(
+    name: &str,
+    accounts: usize,
+    s: &Scenario,
+    buffers: &mut Buffers,
+    market: &naive::Market,
+    rows: &mut Vec<(f64, f64)>,
+) {
     let mut shape = Shape::default();
     let kernel = run_scenario_in(buffers, s, &mut shape).expect("the bench's scenario is valid");
-    let market = naive::Market::from(s);
-    let mut rows = Vec::new();
-    let peer = naive::run(&mut rows, &market);
-    let peer_accounts = naive::accounts_liquidated(&rows, &market);
+    let peer = naive::run(rows, market);
+    let peer_accounts = naive::accounts_liquidated(rows, market);
     println!(
         "{name} {accounts} shape: firesale {} rounds, {} with liquidations, {} steps, \
          {} accounts; peer {} rounds, {} with liquidations, {} steps, {} accounts",

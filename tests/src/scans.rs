@@ -32,7 +32,7 @@ pub enum Scan {
     WatchList,
 }
 
-/// Runs `s` in steps of `budget` units, auditing the books after each;
+/// Runs `s` in steps of `budget` units and audits the books at the end;
 /// `None` if the configuration is invalid.
 pub fn run(s: &Scenario, scan: Scan, budget: u32) -> Option<Run> {
     let mut buffers = Buffers::new(s);

@@ -128,11 +128,7 @@ fn run(
 }
 
 fn drop_to(ratio: f64) -> [Shock; 1] {
-    [Shock {
-        round: 1,
-        asset: 1,
-        kind: ShockKind::MovePrice(Ratio::from_f64(ratio)),
-    }]
+    [fall(1, ratio)]
 }
 
 fn liquidations(events: &[Event]) -> std::vec::Vec<(u32, Qty, Qty)> {
@@ -564,13 +560,18 @@ fn spread_leverage(accounts: usize) -> std::vec::Vec<Qty> {
     balances
 }
 
-/// ETH drops 15% in each of `rounds`.
-fn drops<const N: usize>(rounds: [u32; N]) -> [Shock; N] {
-    rounds.map(|round| Shock {
+/// ETH's price moves by `ratio` at the start of `round`.
+fn fall(round: u32, ratio: f64) -> Shock {
+    Shock {
         round,
         asset: 1,
-        kind: ShockKind::MovePrice(Ratio::from_f64(0.85)),
-    })
+        kind: ShockKind::MovePrice(Ratio::from_f64(ratio)),
+    }
+}
+
+/// ETH drops 15% in each of `rounds`.
+fn drops<const N: usize>(rounds: [u32; N]) -> [Shock; N] {
+    rounds.map(|round| fall(round, 0.85))
 }
 
 /// Repay-to-target liquidations over `spread_leverage`, with a fund that
@@ -736,11 +737,7 @@ fn a_batch_cut_short_waits_in_a_heap_and_the_run_does_not_change() {
 fn a_falling_price_reaches_a_quote_borrower_when_it_is_liquidatable() {
     let assets = market(0.000_000_01, 0.0);
     let balances = spread_leverage(3_000);
-    let shocks: [Shock; 12] = core::array::from_fn(|i| Shock {
-        round: i as u32 + 1,
-        asset: 1,
-        kind: ShockKind::MovePrice(Ratio::from_f64(0.98)),
-    });
+    let shocks: [Shock; 12] = core::array::from_fn(|i| fall(i as u32 + 1, 0.98));
     let config = plain_config(
         &assets,
         Policy::CloseFactor {
@@ -792,11 +789,6 @@ fn a_falling_price_reaches_a_quote_borrower_when_it_is_liquidatable() {
 fn a_sweep_leaves_the_order_to_the_next_round_that_pops() {
     let assets = market(0.000_01, 0.0);
     let balances = spread_leverage(3_000);
-    let fall = |round, ratio| Shock {
-        round,
-        asset: 1,
-        kind: ShockKind::MovePrice(Ratio::from_f64(ratio)),
-    };
     let shocks = [fall(1, 0.85), fall(2, 0.85), fall(3, 0.85), fall(5, 0.99)];
     let config = spread_config(&assets, &shocks);
     let mut buffers = Buffers::<2>::new(&balances, 2);
