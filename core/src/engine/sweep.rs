@@ -9,7 +9,8 @@
 //!    of `Storage::flags`.
 //! 2. `Reached`: the marked accounts in id order, each evaluated (queued,
 //!    or appended to the list again with a trigger above the drift) and
-//!    unmarked. A unit reads at most `WORDS_PER_UNIT` words of the plane.
+//!    unmarked, the next one's row read ahead. A unit reads at most
+//!    `WORDS_PER_UNIT` words of the plane.
 //!
 //! The list is then out of heap order, and stays so while rounds sweep it:
 //! only a round that pops it first restores the order bottom-up (Floyd's
@@ -69,6 +70,7 @@ impl<const A: usize> Engine<'_, A> {
             if bits != 0 {
                 let id = start.saturating_add(bits.trailing_zeros() as usize);
                 self.set_flag(FLAG_PLANE_REACHED, id, false);
+                self.prefetch_account(self.next_reached(id));
                 self.state.phase = Phase::Reached {
                     from: id.saturating_add(1),
                 };
@@ -86,6 +88,23 @@ impl<const A: usize> Engine<'_, A> {
             self.state.phase = Phase::Liquidate;
         }
         Ok(())
+    }
+
+    /// The first account after `id` marked in the reached plane, within
+    /// this word of the plane or the next: the next `Reached` unit's, whose
+    /// row is read ahead.
+    pub(super) fn next_reached(&self, id: usize) -> Option<u32> {
+        let start = id.saturating_sub(id % 32);
+        let later = u32::MAX.checked_shl((id % 32) as u32).unwrap_or(0) << 1;
+        let (base, bits) = match self.flag_word_of(FLAG_PLANE_REACHED, start) & later {
+            0 => {
+                let next = start.saturating_add(32);
+                (next, self.flag_word_of(FLAG_PLANE_REACHED, next))
+            }
+            bits => (start, bits),
+        };
+        let next = base.saturating_add(bits.trailing_zeros() as usize);
+        u32::try_from(next).ok().filter(|_| bits != 0)
     }
 
     /// One unit of restoring the order a sweep left, before the pops:

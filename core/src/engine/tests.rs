@@ -600,6 +600,7 @@ fn a_sweep_evaluates_what_it_reached_in_id_order_and_clears_its_marks() {
     let mut buffers = Buffers::<2>::new(&balances, 2);
     let mut engine = Engine::new(&config, buffers.storage()).unwrap();
     let (mut marked_most, mut reached_units, mut last) = (0, 0, None);
+    let mut read_ahead = 0;
     loop {
         let marked: u32 = (0..accounts)
             .map(|id| u32::from(engine.flag(FLAG_PLANE_REACHED, id)))
@@ -608,6 +609,14 @@ fn a_sweep_evaluates_what_it_reached_in_id_order_and_clears_its_marks() {
             Phase::Sweep { .. } => marked_most = marked_most.max(marked),
             Phase::Reached { from } => {
                 reached_units += 1;
+                // The row read ahead is the next marked account's, if it
+                // is in this word of the plane or the next.
+                let mut marks = (from..accounts).filter(|&id| engine.flag(FLAG_PLANE_REACHED, id));
+                if let Some(id) = marks.next() {
+                    let ahead = marks.next().filter(|next| next / 32 <= id / 32 + 1);
+                    assert_eq!(engine.next_reached(id), ahead.map(|a| a as u32));
+                    read_ahead += usize::from(ahead.is_some());
+                }
                 if let Some(before) = last {
                     let most = before + 32 * sweep::WORDS_PER_UNIT;
                     assert!(from > before && from <= most, "{before} → {from}");
@@ -625,6 +634,7 @@ fn a_sweep_evaluates_what_it_reached_in_id_order_and_clears_its_marks() {
     }
     assert!(marked_most > 300, "a sweep marked {marked_most} accounts");
     assert!(reached_units >= marked_most, "{reached_units} units");
+    assert!(read_ahead > 300, "{read_ahead} rows read ahead");
 }
 
 /// The accounts a liquidation phase watches again are appended out of
