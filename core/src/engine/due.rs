@@ -6,9 +6,9 @@
 //! deepest levels of which miss the caches. A sweep instead visits every
 //! entry in slot order, takes out those reached, and restores the heap
 //! order bottom-up (Floyd's construction, linear in the list). When the
-//! drift reaches more than about one entry in 16 to 24, the sweep is
-//! the cheaper of the two, and it finds the same candidates (see `scan`):
-//! the choice changes the work, never the results.
+//! drift reaches more than about one entry in 16 to 22 (one in 72 past
+//! the caches), the sweep is the cheaper of the two, and it finds the same
+//! candidates (see `scan`): the choice changes the work, never the results.
 
 use crate::num::Fx;
 
@@ -24,15 +24,26 @@ const BUCKETS: usize = (((HIGH_BIT - LOW_BIT) << SPLIT_BITS) + 3) as usize;
 const SHARE_BITS: u32 = 16;
 const ONE_SHARE: u64 = 1 << SHARE_BITS;
 
+/// A watch list longer than this (24 B entries: 6 MB) no longer keeps its
+/// deep levels in the caches beside the rows the evaluations read.
+const CACHED_ENTRIES: usize = 1 << 18;
+/// How many times the visits a pop costs on a list past `CACHED_ENTRIES`.
+const PAST_CACHE_FACTOR: u64 = 3;
+
 /// Whether sweeping a watch list of `len` entries costs less than popping
 /// the `reached` ones. A pop descends the heap: about two sweep visits'
-/// worth of work per level, plus a fixed part (past the caches a pop also
-/// misses at its deep levels, where a sweep reads in order).
-/// Measured: a pop costs about 16 visits of a sweep (restoring the order
-/// included) at 3,000 entries and 24 at 10^6 (docs/performance.md).
+/// worth of work per level, plus a fixed part. Past the caches it also
+/// misses at its deep levels, where a sweep reads in order.
+/// Measured on the fast cascade with every phase timed (docs/performance.md):
+/// a pop costs about 25 visits of a sweep at 10^4 and 10^5 entries, and
+/// 65-90 at 10^6, where the formula without the factor said 24.
 pub(super) fn sweep_is_cheaper(reached: u64, len: usize) -> bool {
     let levels = usize::BITS.saturating_sub(len.leading_zeros()).div_ceil(2);
-    let pop_cost = u64::from(levels).saturating_mul(2).saturating_add(4);
+    let in_cache = u64::from(levels).saturating_mul(2).saturating_add(4);
+    let pop_cost = match len > CACHED_ENTRIES {
+        true => in_cache.saturating_mul(PAST_CACHE_FACTOR),
+        false => in_cache,
+    };
     reached > 0 && reached.saturating_mul(pop_cost) >= len as u64
 }
 
@@ -219,9 +230,15 @@ mod tests {
         // 3,000 entries: 6 levels, a pop costs 16 visits.
         assert!(sweep_is_cheaper(188, 3_000));
         assert!(!sweep_is_cheaper(187, 3_000));
-        // 10^6 entries: 10 levels, 24 visits.
-        assert!(sweep_is_cheaper(41_667, 1_000_000));
-        assert!(!sweep_is_cheaper(41_666, 1_000_000));
+        // 10^5 entries: 9 levels, 22 visits.
+        assert!(sweep_is_cheaper(4_546, 100_000));
+        assert!(!sweep_is_cheaper(4_545, 100_000));
+        // 10^6 entries, past the caches: 10 levels, 24 visits, three times.
+        assert!(sweep_is_cheaper(13_889, 1_000_000));
+        assert!(!sweep_is_cheaper(13_888, 1_000_000));
+        // The factor starts one entry past the caches' share.
+        assert!(sweep_is_cheaper(3_641, CACHED_ENTRIES + 1));
+        assert!(!sweep_is_cheaper(3_641, CACHED_ENTRIES));
         assert!(!sweep_is_cheaper(0, 0), "nothing reached, nothing to sweep");
         assert!(sweep_is_cheaper(1, 1));
     }
