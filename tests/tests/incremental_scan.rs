@@ -121,9 +121,11 @@ fn a_long_decline_evaluates_a_fraction_of_the_accounts_per_round() {
 }
 
 /// A drop that reaches much of the watch list at once: the adaptive scan
-/// sweeps the list there, visiting every entry (more units than the pops
-/// of the entries reached), with the same results, and still far fewer
-/// units than the reference over the whole run.
+/// sweeps the list there, with the same results. The two watch-list runs
+/// differ only in that choice, so a different count of units shows the
+/// sweep ran; and it took fewer units than the pops of the entries it
+/// reached (a sweep unit visits up to 64 entries), and far fewer than the
+/// reference over the whole run.
 #[test]
 fn a_drift_that_reaches_much_of_the_watch_list_sweeps_it() {
     let mut s = bundled::find("default")
@@ -138,7 +140,7 @@ fn a_drift_that_reaches_much_of_the_watch_list_sweeps_it() {
     assert_eq!(watch.digest, full.digest);
     assert_eq!(adaptive.events, full.events);
     assert!(
-        adaptive.units > watch.units && adaptive.units * 5 < full.units,
+        adaptive.units < watch.units && adaptive.units * 5 < full.units,
         "adaptive {} units, watch list {}, full {}",
         adaptive.units,
         watch.units,

@@ -294,6 +294,33 @@ impl<const TOP: bool> Heap<'_, TOP> {
         self.get(i)
     }
 
+    /// The first heap position from `from` on, of at most `count`, whose
+    /// entry's value is at most `bound`; else the position after the last
+    /// one looked at. A sweep's window: a plain run of slots, read in
+    /// order.
+    pub fn first_at_most(&self, from: usize, count: usize, bound: Value) -> Result<usize, usize> {
+        let end = from.saturating_add(count).min(self.len);
+        if end <= from {
+            return Err(from);
+        }
+        let reached = |c: &Candidate| c.value() <= bound;
+        let found = match TOP {
+            // Positions `from..end` are the slots below `at(from)`, downwards.
+            true => {
+                let (low, high) = (self.at(end.saturating_sub(1)), self.at(from));
+                let window = self.slots.get(low..=high).unwrap_or(&[]);
+                window.iter().rev().position(reached)
+            }
+            false => self
+                .slots
+                .get(from..end)
+                .unwrap_or(&[])
+                .iter()
+                .position(reached),
+        };
+        found.map(|offset| from.saturating_add(offset)).ok_or(end)
+    }
+
     /// Removes the entry at heap position `i`, moving the last entry into
     /// its place: heap order is lost until `restore_order`.
     pub fn swap_remove(&mut self, i: usize) -> Option<Candidate> {
@@ -346,6 +373,39 @@ mod tests {
         let order: [u32; 6] = core::array::from_fn(|_| heap.pop().map_or(99, |c| c.id));
         assert_eq!(order, [9, 2, 7, 4, 0, 1]);
         assert_eq!(heap.pop(), None);
+    }
+
+    /// A window of a sweep finds what a position-by-position walk finds,
+    /// in both layouts, and never looks past the length.
+    #[test]
+    fn a_sweep_window_finds_the_first_entry_at_most_its_bound() {
+        fn check<const TOP: bool>() {
+            // Slots past the length hold a value every bound reaches.
+            let mut slots = [Candidate::new(Value::from_int(-1), 99); 12];
+            let mut heap: Heap<'_, TOP> = Heap {
+                slots: &mut slots,
+                len: 0,
+            };
+            assert_eq!(heap.first_at_most(0, 4, Value::from_int(100)), Err(0));
+            for (value, id) in [(9, 0), (7, 1), (8, 2), (3, 3), (9, 4), (2, 5), (6, 6)] {
+                assert!(heap.push_unordered(Candidate::new(Value::from_int(value), id)));
+            }
+            for bound in 0..10 {
+                for from in 0..9 {
+                    for count in 1..9 {
+                        let walk = (from..(from + count).min(heap.len)).find(|&i| {
+                            heap.at_position(i)
+                                .is_some_and(|c| c.value() <= Value::from_int(bound))
+                        });
+                        let end = (from + count).min(heap.len).max(from);
+                        let window = heap.first_at_most(from, count, Value::from_int(bound));
+                        assert_eq!(window, walk.ok_or(end), "{bound} {from} {count}");
+                    }
+                }
+            }
+        }
+        check::<false>();
+        check::<true>();
     }
 
     #[test]

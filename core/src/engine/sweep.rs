@@ -3,10 +3,10 @@
 //!
 //! Two passes, each a run of bounded units:
 //!
-//! 1. `Sweep`: every entry in slot order. One the drift has not reached
-//!    stays; one it has reached leaves the list (the last entry takes its
-//!    place, visited next), and its account is marked in the reached plane
-//!    of `Storage::flags`.
+//! 1. `Sweep`: every entry in slot order, up to `VISITS_PER_UNIT` a unit.
+//!    One the drift has not reached stays; one it has reached leaves the
+//!    list (the last entry takes its place, visited next), and its account
+//!    is marked in the reached plane of `Storage::flags`.
 //! 2. `Reached`: the marked accounts in id order, each evaluated (queued,
 //!    or appended to the list again with a trigger above the drift) and
 //!    unmarked, the next one's row read ahead. A unit reads at most
@@ -27,30 +27,43 @@
 use super::scan::Found;
 use super::{Engine, Phase, FLAG_PLANE_REACHED};
 use crate::error::StepFault;
+use crate::num::Value;
+
+/// Entries a `Sweep` unit visits at most: a run of 1.5 KB of the list,
+/// read in order, about the work of one evaluation.
+pub(super) const VISITS_PER_UNIT: usize = 64;
 
 /// Words of the reached plane a `Reached` unit reads at most before it
 /// yields: 256 accounts, so that a unit stays bounded on a sparse plane.
 pub(super) const WORDS_PER_UNIT: usize = 8;
 
 impl<const A: usize> Engine<'_, A> {
-    /// One unit of the first pass: the entry at heap position `next` stays
-    /// if the drift has not reached its trigger; else it leaves the list
-    /// and its account is marked. Past the last entry, the second pass.
+    /// One unit of the first pass: the entries from heap position `next`
+    /// on, up to `VISITS_PER_UNIT` of them, stay while the drift has not
+    /// reached their triggers; the first it has reached leaves the list
+    /// and its account is marked, which ends the unit. Past the last
+    /// entry, the second pass.
     pub(super) fn sweep_unit(&mut self, next: usize) {
-        let drift = self.scan.drift;
+        let drift = Value(self.scan.drift);
         let mut watch = self.watch();
-        let Some(entry) = watch.at_position(next) else {
+        let at = match watch.first_at_most(next, VISITS_PER_UNIT, drift) {
+            Ok(at) => at,
+            Err(end) => {
+                self.state.phase = match end < watch.len {
+                    true => Phase::Sweep { next: end },
+                    false => Phase::Reached { from: 0 },
+                };
+                return;
+            }
+        };
+        // The last entry takes its place: the next unit starts there.
+        let Some(entry) = watch.swap_remove(at) else {
+            // Not taken: `at` is below the length.
             self.state.phase = Phase::Reached { from: 0 };
             return;
         };
-        if entry.value().0 > drift {
-            self.state.phase = Phase::Sweep {
-                next: next.saturating_add(1),
-            };
-            return;
-        }
-        watch.swap_remove(next);
         self.scan.watch_len = watch.len;
+        self.state.phase = Phase::Sweep { next: at };
         self.unwatched(&entry);
         self.set_flag(FLAG_PLANE_REACHED, entry.id as usize, true);
     }
