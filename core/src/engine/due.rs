@@ -34,9 +34,14 @@ const PAST_CACHE_FACTOR: u64 = 3;
 /// the `reached` ones. A pop descends the heap: about two sweep visits'
 /// worth of work per level, plus a fixed part. Past the caches it also
 /// misses at its deep levels, where a sweep reads in order.
-/// Measured on the fast cascade with every phase timed (docs/performance.md):
-/// a pop costs about 25 visits of a sweep at 10^4 and 10^5 entries, and
-/// 65-90 at 10^6, where the formula without the factor said 24.
+/// Measured on the fast cascade with every phase timed (docs/performance.md),
+/// when a sweep unit visited one entry: a pop cost about 25 visits at 10^4
+/// and 10^5 entries, and 65-90 at 10^6, where the formula without the
+/// factor said 24. A unit now visits up to 64 and a visit is cheaper, but
+/// a sweep also costs the restore the next popping round pays; measured
+/// again, factors of 1 and 12 past the caches both made the long cascade's
+/// scans slower than 3, and in the caches factors of 1 to 16 moved the
+/// instructions of the 10^5 cascades by at most 3%.
 pub(super) fn sweep_is_cheaper(reached: u64, len: usize) -> bool {
     let levels = usize::BITS.saturating_sub(len.leading_zeros()).div_ceil(2);
     let in_cache = u64::from(levels).saturating_mul(2).saturating_add(4);
