@@ -59,7 +59,7 @@ use super::liquidate::Ended;
 use super::{Candidate, Engine, Phase, Watch};
 use crate::account::{self, Health, WeightedPrice};
 use crate::error::StepFault;
-use crate::num::{self, ArithError, Fx, Ratio, Round, Value};
+use crate::num::{self, ArithError, Fx, Qty, Ratio, Round, Value};
 
 /// Past this drift the triggers lose precision: a full scan restarts it.
 const MAX_DRIFT: i32 = 1 << 20;
@@ -494,16 +494,6 @@ impl<const A: usize> Engine<'_, A> {
                 self.watch_account(id32, Fx::ZERO, 0)
             }
             (false, _) => {
-                // The quote's debt term, computed as `health` does, never
-                // moves.
-                let quote_debt = match (stored.first(), self.state.maint_prices.first()) {
-                    (Some(b), Some(w)) if b.is_negative() => {
-                        Value(num::mul(b.0, w.liability, Round::Down)?).neg()?
-                    }
-                    _ => Value::ZERO,
-                };
-                let moving_debt = health.liabilities.sub(quote_debt)?;
-                let trigger = self.trigger(&health, moving_debt)?;
                 // The risky assets it owes (the engine holds at most 32).
                 let debts = stored
                     .iter()
@@ -513,10 +503,28 @@ impl<const A: usize> Engine<'_, A> {
                     .fold(0u32, |m, (i, _)| {
                         m | 1u32.checked_shl(i as u32).unwrap_or(0)
                     });
+                let moving_debt = match debts {
+                    // Its liabilities are the quote's term alone.
+                    0 => Value::ZERO,
+                    _ => self.moving_debt(stored, &health)?,
+                };
+                let trigger = self.trigger(&health, moving_debt)?;
                 self.note_gross(&health)?;
                 self.watch_account(id32, trigger, debts)
             }
         }
+    }
+
+    /// The liabilities of `health` less the quote's debt term, which never
+    /// moves (computed as `health` computes it).
+    fn moving_debt(&self, stored: &[Qty], health: &Health) -> Result<Value, ArithError> {
+        let quote_debt = match (stored.first(), self.state.maint_prices.first()) {
+            (Some(b), Some(w)) if b.is_negative() => {
+                Value(num::mul(b.0, w.liability, Round::Down)?).neg()?
+            }
+            _ => Value::ZERO,
+        };
+        health.liabilities.sub(quote_debt)
     }
 
     /// Counts a watched account's terms in the headroom.
