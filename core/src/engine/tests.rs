@@ -588,8 +588,10 @@ fn spread_config<'a>(assets: &'a [AssetConfig], shocks: &'a [Shock]) -> EngineCo
 
 /// Two drops over `spread_leverage`: the second round's drift reaches a
 /// large part of the watch list, which is swept. Outside a sweep no
-/// account is marked; the second pass only moves forward, at most
-/// `WORDS_PER_UNIT` words a unit.
+/// account is marked; the first pass moves at most `VISITS_PER_UNIT`
+/// entries on and takes out at most one a unit; the second pass only
+/// moves forward, at most `WORDS_PER_UNIT` words a unit, reading the next
+/// marked account's row ahead.
 #[test]
 fn a_sweep_evaluates_what_it_reached_in_id_order_and_clears_its_marks() {
     let assets = market(0.000_01, 0.0);
@@ -600,12 +602,13 @@ fn a_sweep_evaluates_what_it_reached_in_id_order_and_clears_its_marks() {
     let mut buffers = Buffers::<2>::new(&balances, 2);
     let mut engine = Engine::new(&config, buffers.storage()).unwrap();
     let (mut marked_most, mut reached_units, mut last) = (0, 0, None);
-    let mut read_ahead = 0;
+    let (mut read_ahead, mut windows) = (0, 0);
     loop {
         let marked: u32 = (0..accounts)
             .map(|id| u32::from(engine.flag(FLAG_PLANE_REACHED, id)))
             .sum();
-        match engine.state.phase {
+        let (phase, listed) = (engine.state.phase, engine.scan.watch_len);
+        match phase {
             Phase::Sweep { .. } => marked_most = marked_most.max(marked),
             Phase::Reached { from } => {
                 reached_units += 1;
@@ -631,7 +634,16 @@ fn a_sweep_evaluates_what_it_reached_in_id_order_and_clears_its_marks() {
         if let StepOutcome::Done(_) = engine.step(1, &mut ()) {
             break;
         }
+        // A sweep unit moves at most a window on, and takes out one entry
+        // at most, which the next unit then starts from.
+        if let (Phase::Sweep { next }, Phase::Sweep { next: after }) = (phase, engine.state.phase) {
+            let taken = listed - engine.scan.watch_len;
+            assert!(after >= next && after - next <= sweep::VISITS_PER_UNIT);
+            assert!(taken <= 1 && (taken == 1 || after - next == sweep::VISITS_PER_UNIT));
+            windows += usize::from(taken == 0);
+        }
     }
+    assert!(windows > 10, "{windows} units that took nothing out");
     assert!(marked_most > 300, "a sweep marked {marked_most} accounts");
     assert!(reached_units >= marked_most, "{reached_units} units");
     assert!(read_ahead > 300, "{read_ahead} rows read ahead");
