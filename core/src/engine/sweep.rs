@@ -73,22 +73,13 @@ impl<const A: usize> Engine<'_, A> {
     /// Past the last account, the third pass.
     pub(super) fn reached_unit(&mut self, from: usize) -> Result<(), StepFault> {
         let first_word = from / 32;
-        let words = first_word..first_word.saturating_add(WORDS_PER_UNIT);
-        for word in words.take_while(|w| w.saturating_mul(32) < self.accounts) {
-            let start = word.saturating_mul(32);
-            // The bits of accounts below `from` were evaluated already.
-            let below = from.saturating_sub(start).min(32);
-            let unseen = u32::MAX.checked_shl(below as u32).unwrap_or(0);
-            let bits = self.flag_word_of(FLAG_PLANE_REACHED, start) & unseen;
-            if bits != 0 {
-                let id = start.saturating_add(bits.trailing_zeros() as usize);
-                self.set_flag(FLAG_PLANE_REACHED, id, false);
-                self.prefetch_account(self.next_reached(id));
-                self.state.phase = Phase::Reached {
-                    from: id.saturating_add(1),
-                };
-                return self.evaluate(id, Found::Candidate);
-            }
+        if let Some(id) = self.first_marked(from, first_word.saturating_add(WORDS_PER_UNIT)) {
+            self.set_flag(FLAG_PLANE_REACHED, id, false);
+            self.prefetch_account(self.next_reached(id));
+            self.state.phase = Phase::Reached {
+                from: id.saturating_add(1),
+            };
+            return self.evaluate(id, Found::Candidate);
         }
         let next = first_word.saturating_add(WORDS_PER_UNIT).saturating_mul(32);
         if next < self.accounts {
@@ -103,21 +94,27 @@ impl<const A: usize> Engine<'_, A> {
         Ok(())
     }
 
+    /// The first account from `from` on marked in the reached plane, in the
+    /// plane's words from `from`'s up to `end_word` (not included).
+    fn first_marked(&self, from: usize, end_word: usize) -> Option<usize> {
+        let words = from / 32..end_word;
+        let mut words = words.take_while(|w| w.saturating_mul(32) < self.accounts);
+        words.find_map(|word| {
+            let start = word.saturating_mul(32);
+            // The bits of accounts below `from` are not looked at.
+            let below = from.saturating_sub(start).min(32);
+            let unseen = u32::MAX.checked_shl(below as u32).unwrap_or(0);
+            let bits = self.flag_word_of(FLAG_PLANE_REACHED, start) & unseen;
+            (bits != 0).then(|| start.saturating_add(bits.trailing_zeros() as usize))
+        })
+    }
+
     /// The first account after `id` marked in the reached plane, within
     /// this word of the plane or the next: the next `Reached` unit's, whose
     /// row is read ahead.
     pub(super) fn next_reached(&self, id: usize) -> Option<u32> {
-        let start = id.saturating_sub(id % 32);
-        let later = u32::MAX.checked_shl((id % 32) as u32).unwrap_or(0) << 1;
-        let (base, bits) = match self.flag_word_of(FLAG_PLANE_REACHED, start) & later {
-            0 => {
-                let next = start.saturating_add(32);
-                (next, self.flag_word_of(FLAG_PLANE_REACHED, next))
-            }
-            bits => (start, bits),
-        };
-        let next = base.saturating_add(bits.trailing_zeros() as usize);
-        u32::try_from(next).ok().filter(|_| bits != 0)
+        let next = self.first_marked(id.saturating_add(1), (id / 32).saturating_add(2))?;
+        u32::try_from(next).ok()
     }
 
     /// One unit of restoring the order a sweep left, before the pops:
