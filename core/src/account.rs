@@ -22,7 +22,7 @@
 //! liabilities, and every term rounds down: health is never overstated.
 
 use crate::asset::{AssetConfig, HealthTier};
-use crate::num::{self, mul, ArithResult, Fx, Price, Qty, Ratio, Round, Value};
+use crate::num::{self, mul, ArithError, ArithResult, Fx, Price, Qty, Ratio, Round, Value};
 
 /// Weighted prices of one asset for one health tier.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -94,19 +94,35 @@ pub fn effective(stored: Qty, deposit_index: Ratio) -> ArithResult<Qty> {
 }
 
 /// Health of one account's stored balances.
+///
+/// The hottest function of a run (every scan and every liquidation step
+/// evaluates a row), so it works on the raw bits: the same products,
+/// roundings and checks as [`effective`] and [`mul`], without a `Result`
+/// per term.
 pub fn health(stored: &[Qty], index: &[Ratio], weighted: &[WeightedPrice]) -> ArithResult<Health> {
-    let mut h = Health::default();
-    for ((&b, &i), w) in stored.iter().zip(index).zip(weighted) {
-        let b = effective(b, i)?;
-        if b.is_positive() {
-            h.assets = h.assets.add(Value(mul(b.0, w.asset, Round::Down)?))?;
-        } else if b.is_negative() {
+    let (mut assets, mut liabilities) = (0i128, 0i128);
+    let overflow = ArithError::Overflow;
+    for ((b, i), w) in stored.iter().zip(index).zip(weighted) {
+        let b = b.0.to_bits();
+        if b > 0 {
+            let held = num::mul_bits_down(b, i.0.to_bits()).ok_or(overflow)?;
+            // A deposit the index rounds to zero counts for nothing.
+            if held > 0 {
+                let worth = num::mul_bits_down(held, w.asset.to_bits()).ok_or(overflow)?;
+                assets = assets.checked_add(worth).ok_or(overflow)?;
+            }
+        } else if b < 0 {
             // b·w is negative; rounding down makes the liability larger.
-            let owed = Value(mul(b.0, w.liability, Round::Down)?).neg()?;
-            h.liabilities = h.liabilities.add(owed)?;
+            let owed = num::mul_bits_down(b, w.liability.to_bits()).ok_or(overflow)?;
+            liabilities = liabilities
+                .checked_add(owed.checked_neg().ok_or(overflow)?)
+                .ok_or(overflow)?;
         }
     }
-    Ok(h)
+    Ok(Health {
+        assets: Value(Fx::from_bits(assets)),
+        liabilities: Value(Fx::from_bits(liabilities)),
+    })
 }
 
 /// The stored balance after crediting `amount >= 0` (effective units).

@@ -62,6 +62,17 @@ pub fn mul(a: Fx, b: Fx, round: Round) -> ArithResult<Fx> {
         .ok_or(ArithError::Overflow)
 }
 
+/// `a × b` on raw `I80F48` bits, rounded down: [`mul`] for loops that keep
+/// their sums as bits (`account::health`). `None` on overflow.
+/// As in [`mul`], a second factor of exactly 1 returns the first.
+#[inline]
+pub(crate) fn mul_bits_down(a: i128, b: i128) -> Option<i128> {
+    if b == Fx::ONE.to_bits() {
+        return Some(a);
+    }
+    wide::mul_bits(a, b, Round::Down)
+}
+
 /// `a / b`, rounded as asked.
 pub fn div(a: Fx, b: Fx, round: Round) -> ArithResult<Fx> {
     if b == Fx::ZERO {

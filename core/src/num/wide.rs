@@ -42,15 +42,15 @@ pub(crate) fn div_wide_u128(high: u128, low: u128, divisor: u128) -> Option<(u12
         return None;
     }
     if high == 0 {
-        return Some((low.checked_div(divisor)?, low.checked_rem(divisor)?));
+        return div_rem_u128(low, divisor);
     }
     if divisor >> 64 == 0 {
         // Two steps of 64 bits: each partial numerator stays below
         // divisor · 2^64, which fits in 128 bits.
         let upper = (high << 64) | (low >> 64);
-        let (q1, r1) = (upper.checked_div(divisor)?, upper.checked_rem(divisor)?);
+        let (q1, r1) = div_rem_u128(upper, divisor)?;
         let lower = (r1 << 64) | (low & LOW_MASK_64);
-        let (q0, r0) = (lower.checked_div(divisor)?, lower.checked_rem(divisor)?);
+        let (q0, r0) = div_rem_u128(lower, divisor)?;
         return Some(((q1 << 64) | q0, r0));
     }
     // Schoolbook division in base 2^64 (Knuth's algorithm D): normalise
@@ -68,6 +68,14 @@ pub(crate) fn div_wide_u128(high: u128, low: u128, divisor: u128) -> Option<(u12
     let (q1, r1) = quotient_digit(n_high, n_low >> 64, d)?;
     let (q0, r0) = quotient_digit(r1, n_low & LOW_MASK_64, d)?;
     Some(((q1 << 64) | q0, r0 >> shift))
+}
+
+/// `n / d` and its remainder, `None` for a zero divisor. One library
+/// division: the remainder is `n − q·d`, which cannot wrap (`q·d ≤ n`),
+/// where `checked_rem` would divide a second time.
+fn div_rem_u128(n: u128, d: u128) -> Option<(u128, u128)> {
+    let q = n.checked_div(d)?;
+    Some((q, n.wrapping_sub(q.wrapping_mul(d))))
 }
 
 /// One digit of a base-2^64 long division: `(r·2^64 + digit) / d` and its
@@ -96,6 +104,7 @@ fn quotient_digit(r: u128, digit: u128, d: u128) -> Option<(u128, u128)> {
 
 /// Applies a sign to a magnitude rounded toward zero, with `inexact` telling
 /// whether a nonzero remainder was dropped; rounds as `round` asks.
+#[inline]
 fn signed_result(magnitude: u128, negative: bool, inexact: bool, round: Round) -> Option<i128> {
     let bump = inexact
         && match round {
@@ -115,14 +124,27 @@ fn signed_result(magnitude: u128, negative: bool, inexact: bool, round: Round) -
 }
 
 /// Product of two `I80F48` bit patterns, rounded as `round` asks.
+#[inline]
 pub(crate) fn mul_bits(a: i128, b: i128, round: Round) -> Option<i128> {
     let negative = (a < 0) != (b < 0);
-    let (high, low) = mul_u128_wide(a.unsigned_abs(), b.unsigned_abs());
-    if high >> FRAC_BITS != 0 {
-        return None;
-    }
-    let magnitude = (high << (128 - FRAC_BITS)) | (low >> FRAC_BITS);
-    signed_result(magnitude, negative, low & FRAC_MASK != 0, round)
+    let (a, b) = (a.unsigned_abs(), b.unsigned_abs());
+    let (magnitude, inexact) = match (u64::try_from(a), u64::try_from(b)) {
+        // Both below 2^64 (prices, weights and most balances): one
+        // 64 × 64-bit product, below 2^128, so it cannot wrap.
+        (Ok(a), Ok(b)) => {
+            let product = u128::from(a).wrapping_mul(u128::from(b));
+            (product >> FRAC_BITS, product & FRAC_MASK != 0)
+        }
+        _ => {
+            let (high, low) = mul_u128_wide(a, b);
+            if high >> FRAC_BITS != 0 {
+                return None;
+            }
+            let magnitude = (high << (128 - FRAC_BITS)) | (low >> FRAC_BITS);
+            (magnitude, low & FRAC_MASK != 0)
+        }
+    };
+    signed_result(magnitude, negative, inexact, round)
 }
 
 /// Quotient of two `I80F48` bit patterns, rounded as `round` asks.
@@ -226,6 +248,39 @@ mod tests {
                         div_wide_reference(high, low, divisor)
                     );
                 }
+            }
+        }
+    }
+
+    /// The 64-bit product the fast path takes, against the wide product
+    /// it skips, with both signs and directions, at the edge of 2^64.
+    #[test]
+    fn narrow_products_match_the_wide_path() {
+        let mut next = crate::test_rng::xorshift(0x5EED_0F_F457);
+        let wide = |a: i128, b: i128, round: Round| {
+            let negative = (a < 0) != (b < 0);
+            let (high, low) = mul_u128_wide(a.unsigned_abs(), b.unsigned_abs());
+            if high >> FRAC_BITS != 0 {
+                return None;
+            }
+            let magnitude = (high << (128 - FRAC_BITS)) | (low >> FRAC_BITS);
+            signed_result(magnitude, negative, low & FRAC_MASK != 0, round)
+        };
+        let edges = [0i128, 1, (1 << 64) - 1, 1 << 64, (1 << 64) + 1, 1 << 63];
+        for case in 0..100_000u32 {
+            let pick = |r: u64| match r % 4 {
+                0 => *edges.get((r >> 8) as usize % edges.len()).unwrap_or(&1),
+                _ => i128::from(r >> (r % 64)),
+            };
+            let (a, b) = (pick(next()), pick(next()));
+            let (a, b) = match case % 4 {
+                0 => (a, b),
+                1 => (-a, b),
+                2 => (a, -b),
+                _ => (-a, -b),
+            };
+            for round in [Round::Down, Round::Up] {
+                assert_eq!(mul_bits(a, b, round), wide(a, b, round), "{a} × {b}");
             }
         }
     }
