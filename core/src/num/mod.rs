@@ -65,7 +65,12 @@ pub fn mul(a: Fx, b: Fx, round: Round) -> ArithResult<Fx> {
 /// `a × b` on raw `I80F48` bits, rounded down: [`mul`] for loops that keep
 /// their sums as bits (`account::health`). `None` on overflow.
 /// As in [`mul`], a second factor of exactly 1 returns the first.
-#[inline]
+///
+/// Inlined on 64-bit targets, where the narrow product is one instruction
+/// and a call would cost more than it; kept out of line on 32-bit ones,
+/// where each inlined copy cost the firmware about 600 bytes of flash.
+#[cfg_attr(target_pointer_width = "64", inline)]
+#[cfg_attr(not(target_pointer_width = "64"), inline(never))]
 pub(crate) fn mul_bits_down(a: i128, b: i128) -> Option<i128> {
     if b == Fx::ONE.to_bits() {
         return Some(a);
