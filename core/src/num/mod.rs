@@ -50,6 +50,7 @@ pub enum ArithError {
 pub type ArithResult<T> = Result<T, ArithError>;
 
 /// `a × b`, rounded as asked.
+#[cfg_attr(target_pointer_width = "64", inline)]
 pub fn mul(a: Fx, b: Fx, round: Round) -> ArithResult<Fx> {
     // A second factor of exactly 1 is common (a deposit index before any
     // loss, the quote's weights and price: callers pass the balance first)
@@ -79,6 +80,7 @@ pub(crate) fn mul_bits_down(a: i128, b: i128) -> Option<i128> {
 }
 
 /// `a / b`, rounded as asked.
+#[cfg_attr(target_pointer_width = "64", inline)]
 pub fn div(a: Fx, b: Fx, round: Round) -> ArithResult<Fx> {
     if b == Fx::ZERO {
         return Err(ArithError::Domain);
