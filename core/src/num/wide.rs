@@ -148,14 +148,16 @@ pub(crate) fn mul_bits(a: i128, b: i128, round: Round) -> Option<i128> {
 }
 
 /// Quotient of two `I80F48` bit patterns, rounded as `round` asks.
+#[inline]
 pub(crate) fn div_bits(a: i128, b: i128, round: Round) -> Option<i128> {
     let negative = (a < 0) != (b < 0);
-    let numerator = a.unsigned_abs();
-    let (quotient, remainder) = div_wide_u128(
-        numerator >> (128 - FRAC_BITS),
-        numerator << FRAC_BITS,
-        b.unsigned_abs(),
-    )?;
+    let (numerator, divisor) = (a.unsigned_abs(), b.unsigned_abs());
+    let (quotient, remainder) = match numerator >> (128 - FRAC_BITS) {
+        // Below 2^80 (most values) the shifted numerator fits in 128 bits:
+        // one library division, without the wide one's checks.
+        0 => div_rem_u128(numerator << FRAC_BITS, divisor)?,
+        high => div_wide_u128(high, numerator << FRAC_BITS, divisor)?,
+    };
     signed_result(quotient, negative, remainder != 0, round)
 }
 
