@@ -103,8 +103,14 @@ pub(crate) fn quotient_at_most(a: Fx, b: Fx, t: Fx) -> Option<bool> {
         u128::try_from(b.to_bits()).ok().filter(|b| *b > 0)?,
         u128::try_from(t.to_bits()).ok()?,
     );
+    let t_next = t.checked_add(1)?;
+    // Below 2^80 the scaled numerator fits in 128 bits, and a bound that
+    // does not is larger than it: no 256-bit product is needed.
+    if let Some(scaled) = a.checked_mul(1 << wide::FRAC_BITS) {
+        return Some(t_next.checked_mul(b).is_none_or(|bound| scaled < bound));
+    }
     let scaled = wide::mul_u128_wide(a, 1 << wide::FRAC_BITS);
-    let bound = wide::mul_u128_wide(t.checked_add(1)?, b);
+    let bound = wide::mul_u128_wide(t_next, b);
     Some(scaled < bound)
 }
 
@@ -282,9 +288,15 @@ mod tests {
     #[test]
     fn quotient_at_most_agrees_with_the_division() {
         let mut next = crate::test_rng::xorshift(0x0dd_c0ffee);
-        for _ in 0..50_000 {
-            let b = Fx::from_bits(i128::from(next() >> (next() % 63)).max(1));
-            let a = Fx::from_bits(i128::from(next() >> (next() % 63)));
+        // Every other case is wide: the numerator past 2^80, so both the
+        // 128-bit comparison and the 256-bit one are exercised.
+        for case in 0..100_000 {
+            let widen = |x: u64, by: u64| match case % 2 {
+                0 => i128::from(x),
+                _ => i128::from(x) << (by % 63),
+            };
+            let b = Fx::from_bits(widen(next() >> (next() % 63), next()).max(1));
+            let a = Fx::from_bits(widen(next() >> (next() % 63), next()));
             let Ok(q) = div(a, b, Round::Down) else {
                 continue;
             };
@@ -300,6 +312,11 @@ mod tests {
             }
         }
         let one = Fx::ONE;
+        assert_eq!(
+            quotient_at_most(one, one, Fx::MAX),
+            Some(true),
+            "a bound past 2^128 is above any 128-bit numerator"
+        );
         assert_eq!(quotient_at_most(one, Fx::ZERO, one), None, "no divisor");
         assert_eq!(quotient_at_most(-one, one, one), None, "negative");
     }
