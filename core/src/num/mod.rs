@@ -63,9 +63,9 @@ pub fn mul(a: Fx, b: Fx, round: Round) -> ArithResult<Fx> {
         .ok_or(ArithError::Overflow)
 }
 
-/// `a × b` on raw `I80F48` bits, rounded down: [`mul`] for loops that keep
-/// their sums as bits (`account::health`). `None` on overflow.
-/// As in [`mul`], a second factor of exactly 1 returns the first.
+/// [`mul`] rounded down, on raw `I80F48` bits, `None` on overflow: for
+/// loops that keep their sums as bits (`account::health`). As in `mul`, a
+/// second factor of exactly 1 returns the first.
 ///
 /// Inlined on 64-bit targets, where the narrow product is one instruction
 /// and a call would cost more than it; kept out of line on 32-bit ones,

@@ -135,16 +135,21 @@ pub(crate) fn mul_bits(a: i128, b: i128, round: Round) -> Option<i128> {
             let product = u128::from(a).wrapping_mul(u128::from(b));
             (product >> FRAC_BITS, product & FRAC_MASK != 0)
         }
-        _ => {
-            let (high, low) = mul_u128_wide(a, b);
-            if high >> FRAC_BITS != 0 {
-                return None;
-            }
-            let magnitude = (high << (128 - FRAC_BITS)) | (low >> FRAC_BITS);
-            (magnitude, low & FRAC_MASK != 0)
-        }
+        _ => wide_product(a, b)?,
     };
     signed_result(magnitude, negative, inexact, round)
+}
+
+/// The magnitude of `a·b / 2^48` rounded toward zero, and whether a nonzero
+/// remainder was dropped, through the 256-bit product; `None` when it does
+/// not fit in 128 bits.
+fn wide_product(a: u128, b: u128) -> Option<(u128, bool)> {
+    let (high, low) = mul_u128_wide(a, b);
+    if high >> FRAC_BITS != 0 {
+        return None;
+    }
+    let magnitude = (high << (128 - FRAC_BITS)) | (low >> FRAC_BITS);
+    Some((magnitude, low & FRAC_MASK != 0))
 }
 
 /// Quotient of two `I80F48` bit patterns, rounded as `round` asks.
@@ -260,13 +265,8 @@ mod tests {
     fn narrow_products_match_the_wide_path() {
         let mut next = crate::test_rng::xorshift(0x5EED_0FF4_5700);
         let wide = |a: i128, b: i128, round: Round| {
-            let negative = (a < 0) != (b < 0);
-            let (high, low) = mul_u128_wide(a.unsigned_abs(), b.unsigned_abs());
-            if high >> FRAC_BITS != 0 {
-                return None;
-            }
-            let magnitude = (high << (128 - FRAC_BITS)) | (low >> FRAC_BITS);
-            signed_result(magnitude, negative, low & FRAC_MASK != 0, round)
+            let (magnitude, inexact) = wide_product(a.unsigned_abs(), b.unsigned_abs())?;
+            signed_result(magnitude, (a < 0) != (b < 0), inexact, round)
         };
         let edges = [0i128, 1, (1 << 64) - 1, 1 << 64, (1 << 64) + 1, 1 << 63];
         for case in 0..100_000u32 {
