@@ -100,9 +100,33 @@ pub fn effective(stored: Qty, deposit_index: Ratio) -> ArithResult<Qty> {
 /// roundings and checks as [`effective`] and [`mul`], without a `Result`
 /// per term.
 pub fn health(stored: &[Qty], index: &[Ratio], weighted: &[WeightedPrice]) -> ArithResult<Health> {
+    health_terms(stored, index, weighted, |_, _| {})
+}
+
+/// One asset's part of a health, as raw `I80F48` bits.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Term {
+    /// The effective balance: a deposit's after its index, a debt's as
+    /// stored (negative). Zero for a deposit the index rounds away.
+    pub held: i128,
+    /// Its weighted value: the deposit's worth, or the debt's (negative);
+    /// zero where nothing is held.
+    pub value: i128,
+}
+
+/// [`health`], handing each asset's [`Term`] to `term` as it is summed:
+/// a liquidation chooses its pair from them instead of computing the same
+/// products again.
+#[inline]
+pub(crate) fn health_terms(
+    stored: &[Qty],
+    index: &[Ratio],
+    weighted: &[WeightedPrice],
+    mut term: impl FnMut(usize, Term),
+) -> ArithResult<Health> {
     let (mut assets, mut liabilities) = (0i128, 0i128);
     let overflow = ArithError::Overflow;
-    for ((b, i), w) in stored.iter().zip(index).zip(weighted) {
+    for (asset, ((b, i), w)) in stored.iter().zip(index).zip(weighted).enumerate() {
         let b = b.0.to_bits();
         if b > 0 {
             let held = num::mul_bits_down(b, i.0.to_bits()).ok_or(overflow)?;
@@ -110,6 +134,7 @@ pub fn health(stored: &[Qty], index: &[Ratio], weighted: &[WeightedPrice]) -> Ar
             if held > 0 {
                 let worth = num::mul_bits_down(held, w.asset.to_bits()).ok_or(overflow)?;
                 assets = assets.checked_add(worth).ok_or(overflow)?;
+                term(asset, Term { held, value: worth });
             }
         } else if b < 0 {
             // b·w is negative; rounding down makes the liability larger.
@@ -117,6 +142,13 @@ pub fn health(stored: &[Qty], index: &[Ratio], weighted: &[WeightedPrice]) -> Ar
             liabilities = liabilities
                 .checked_add(owed.checked_neg().ok_or(overflow)?)
                 .ok_or(overflow)?;
+            term(
+                asset,
+                Term {
+                    held: b,
+                    value: owed,
+                },
+            );
         }
     }
     Ok(Health {

@@ -4,7 +4,7 @@
 
 use super::undo::UnitSink;
 use super::{Engine, FLAG_PLANE_LIQUIDATED};
-use crate::account::{self, Health};
+use crate::account::{self, Health, Term};
 use crate::error::{Invariant, StepFault};
 use crate::event::{Event, EventSink};
 use crate::ledger::Book;
@@ -32,6 +32,10 @@ pub(super) type Balances<const A: usize> = [Qty; A];
 /// computed them: the scan watches the account from them.
 pub(super) type Ended<const A: usize> = Option<(Balances<A>, Health)>;
 
+/// Each asset's term of a row's maintenance health: what the pair choice
+/// compares.
+pub(super) type Terms<const A: usize> = [Term; A];
+
 fn balance<const A: usize>(bal: &Balances<A>, asset: usize) -> Result<Qty, ArithError> {
     bal.get(asset).copied().ok_or(ArithError::Domain)
 }
@@ -46,6 +50,7 @@ fn set_balance<const A: usize>(
 }
 
 /// The pair a step works on.
+#[derive(Debug, PartialEq, Eq)]
 enum Pair {
     /// No liability left.
     NoDebt,
@@ -55,6 +60,55 @@ enum Pair {
     Blocked,
     /// Repay `liability`, seize `collateral`.
     Step { liability: usize, collateral: usize },
+}
+
+/// Largest weighted liability and largest weighted collateral (not in
+/// `skip`, the account's dust, nor in `blocked`, the assets no
+/// liquidation may touch now); ties go to the lower index. Read off the
+/// terms of the row's maintenance health, whose products they are.
+#[inline]
+fn pick_pair<const A: usize>(terms: &Terms<A>, skip: u32, blocked: u32) -> Pair {
+    // The largest liability is the most negative debt term.
+    let mut liability: Option<(usize, i128)> = None;
+    let mut collateral: Option<(usize, i128)> = None;
+    let (mut blocked_debt, mut blocked_collateral) = (false, false);
+    for (i, t) in terms.iter().enumerate() {
+        let is_blocked = blocked & (1 << i) != 0;
+        let seizable = skip & (1 << i) == 0;
+        let (debt, held) = (t.held < 0, t.held > 0 && seizable);
+        if debt && is_blocked {
+            blocked_debt = true;
+        } else if debt && liability.is_none_or(|(_, most)| t.value < most) {
+            liability = Some((i, t.value));
+        } else if held && is_blocked {
+            blocked_collateral = true;
+        } else if held && collateral.is_none_or(|(_, best)| t.value > best) {
+            collateral = Some((i, t.value));
+        }
+    }
+    match (liability, collateral) {
+        (None, _) if blocked_debt => Pair::Blocked,
+        (None, _) => Pair::NoDebt,
+        (Some(_), None) if blocked_collateral => Pair::Blocked,
+        (Some(_), None) => Pair::NoCollateral,
+        (Some((l, _)), Some((c, _))) => Pair::Step {
+            liability: l,
+            collateral: c,
+        },
+    }
+}
+
+/// Whether `pick_pair` would find debt but no collateral
+/// ([`Pair::NoCollateral`]): some debt not blocked, and no collateral
+/// outside `skip`, blocked or not.
+#[inline]
+fn left_without_collateral<const A: usize>(terms: &Terms<A>, skip: u32, blocked: u32) -> bool {
+    let (mut debt, mut collateral) = (false, false);
+    for (i, t) in terms.iter().enumerate() {
+        debt |= t.held < 0 && blocked & (1 << i) == 0;
+        collateral |= t.held > 0 && skip & (1 << i) == 0;
+    }
+    debt && !collateral
 }
 
 /// One sized pair step, before it trades.
@@ -104,6 +158,23 @@ impl<const A: usize> Engine<'_, A> {
         )
     }
 
+    /// [`Self::maint_health`] with each asset's term.
+    fn maint_terms(&self, bal: &Balances<A>) -> Result<(Health, Terms<A>), ArithError> {
+        let n = self.state.markets.len();
+        let mut terms = [Term::default(); A];
+        let health = account::health_terms(
+            bal.get(..n).unwrap_or(&[]),
+            &self.state.indices,
+            &self.state.maint_prices,
+            |asset, term| {
+                if let Some(slot) = terms.get_mut(asset) {
+                    *slot = term;
+                }
+            },
+        )?;
+        Ok((health, terms))
+    }
+
     fn liq_end_health(&self, bal: &Balances<A>) -> Result<Value, ArithError> {
         let mut weighted = [account::WeightedPrice::default(); A];
         weighted
@@ -133,68 +204,6 @@ impl<const A: usize> Engine<'_, A> {
             self.state.report.accounts_liquidated =
                 self.state.report.accounts_liquidated.saturating_add(1);
         }
-    }
-
-    /// Largest weighted liability and largest weighted collateral (not in
-    /// `skip`, the account's dust, nor in `blocked`, the assets no
-    /// liquidation may touch now); ties go to the lower index.
-    fn pick_pair(&self, bal: &Balances<A>, skip: u32, blocked: u32) -> Result<Pair, ArithError> {
-        let mut liability: Option<(usize, Fx)> = None;
-        let mut collateral: Option<(usize, Fx)> = None;
-        let (mut blocked_debt, mut blocked_collateral) = (false, false);
-        for (i, m) in self.state.markets.iter().enumerate() {
-            let b = account::effective(*bal.get(i).unwrap_or(&Qty::ZERO), m.deposit_index)?;
-            let is_blocked = blocked & (1 << i) != 0;
-            if b.is_negative() && is_blocked {
-                blocked_debt = true;
-            } else if b.is_negative() {
-                let owed = mul(b.0, m.maint.liability, Round::Down)?
-                    .checked_neg()
-                    .ok_or(ArithError::Overflow)?;
-                if liability.is_none_or(|(_, best)| owed > best) {
-                    liability = Some((i, owed));
-                }
-            } else if b.is_positive() && skip & (1 << i) == 0 && is_blocked {
-                blocked_collateral = true;
-            } else if b.is_positive() && skip & (1 << i) == 0 {
-                let worth = mul(b.0, m.maint.asset, Round::Down)?;
-                if collateral.is_none_or(|(_, best)| worth > best) {
-                    collateral = Some((i, worth));
-                }
-            }
-        }
-        Ok(match (liability, collateral) {
-            (None, _) if blocked_debt => Pair::Blocked,
-            (None, _) => Pair::NoDebt,
-            (Some(_), None) if blocked_collateral => Pair::Blocked,
-            (Some(_), None) => Pair::NoCollateral,
-            (Some((l, _)), Some((c, _))) => Pair::Step {
-                liability: l,
-                collateral: c,
-            },
-        })
-    }
-
-    /// Whether `pick_pair` would find debt but no collateral
-    /// ([`Pair::NoCollateral`]): some debt not blocked, and no collateral
-    /// outside `skip`, blocked or not. It reads only signs, not the
-    /// weighted values `pick_pair` compares: called on the balances a unit
-    /// ended with, whose every value `pick_pair` computed (in magnitude no
-    /// smaller) at the unit's start, it cannot meet an error `pick_pair`
-    /// would.
-    fn left_without_collateral(
-        &self,
-        bal: &Balances<A>,
-        skip: u32,
-        blocked: u32,
-    ) -> Result<bool, ArithError> {
-        let (mut debt, mut collateral) = (false, false);
-        for (i, m) in self.state.markets.iter().enumerate() {
-            let b = account::effective(*bal.get(i).unwrap_or(&Qty::ZERO), m.deposit_index)?;
-            debt |= b.is_negative() && blocked & (1 << i) == 0;
-            collateral |= b.is_positive() && skip & (1 << i) == 0;
-        }
-        Ok(debt && !collateral)
     }
 
     /// Whether a close-factor liquidation may repay the whole debt.
@@ -302,7 +311,7 @@ impl<const A: usize> Engine<'_, A> {
         let idx = id as usize;
         let n = self.state.markets.len();
         let mut bal = self.load(idx);
-        let before = self.maint_health(&bal)?;
+        let (before, mut terms) = self.maint_terms(&bal)?;
         if !before.net()?.is_negative() {
             return Ok(Some((bal, before)));
         }
@@ -319,7 +328,7 @@ impl<const A: usize> Engine<'_, A> {
         let mut now = before;
         if deleveraged {
             self.mark_changed(id);
-            now = self.maint_health(&bal)?;
+            (now, terms) = self.maint_terms(&bal)?;
         }
         let one_step_only = matches!(self.policy, Policy::CloseFactor { .. });
         let mut skip: u32 = 0;
@@ -333,7 +342,7 @@ impl<const A: usize> Engine<'_, A> {
         let mut exposure: Option<usize> = None;
         let max_tries = n.saturating_mul(3).saturating_add(4);
         for _ in 0..max_tries {
-            let (l, c) = match self.pick_pair(&bal, skip, blocked | waiting)? {
+            let (l, c) = match pick_pair(&terms, skip, blocked | waiting) {
                 Pair::Step {
                     liability,
                     collateral,
@@ -367,7 +376,8 @@ impl<const A: usize> Engine<'_, A> {
                 let debt = balance(&bal, l)?.neg()?;
                 sized.seize = Qty(num::mul_div(held.0, sized.repay.0, debt.0, Round::Down)?);
             }
-            let Some((next, after)) = self.stepped((&bal, &now), (l, c), &sized)? else {
+            let Some((next, after, next_terms)) = self.stepped((&bal, &now), (l, c), &sized)?
+            else {
                 skip |= 1 << c;
                 continue;
             };
@@ -393,7 +403,7 @@ impl<const A: usize> Engine<'_, A> {
                 // debit() rounded the shares up and effective() rounds down.
                 self.state.ledger.add_slack(c, Fx::from_num(2))?;
             }
-            (bal, now) = (next, after);
+            (bal, now, terms) = (next, after, next_terms);
             steps = steps.saturating_add(1);
             if steps == 1 && !deleveraged {
                 // Counted at once: a later step may end the run (a broken
@@ -407,7 +417,7 @@ impl<const A: usize> Engine<'_, A> {
         if deferred {
             self.defer(1);
         }
-        let bankrupt = self.left_without_collateral(&bal, skip, blocked | waiting)?;
+        let bankrupt = left_without_collateral(&terms, skip, blocked | waiting);
         if bankrupt && steps == 0 && !deleveraged {
             self.mark_changed(id);
         }
@@ -424,16 +434,16 @@ impl<const A: usize> Engine<'_, A> {
         Ok(Some((bal, now)))
     }
 
-    /// The row after a sized step and its maintenance health, given the
-    /// row's maintenance health `now`; `None` when the step is too small to
-    /// beat rounding and would lower health: that collateral is dust for
-    /// this account, and is left alone.
+    /// The row after a sized step and its maintenance health with its
+    /// terms, given the row's maintenance health `now`; `None` when the
+    /// step is too small to beat rounding and would lower health: that
+    /// collateral is dust for this account, and is left alone.
     pub(super) fn stepped(
         &self,
         (bal, now): (&Balances<A>, &Health),
         (l, c): (usize, usize),
         sized: &Sized,
-    ) -> Result<Option<(Balances<A>, Health)>, ArithError> {
+    ) -> Result<Option<(Balances<A>, Health, Terms<A>)>, ArithError> {
         let (il, ic) = (self.index_of(l), self.index_of(c));
         let (bl, bc) = (balance(bal, l)?, balance(bal, c)?);
         let mut next = *bal;
@@ -442,11 +452,11 @@ impl<const A: usize> Engine<'_, A> {
         if !sized.repay.is_positive() {
             return Ok(None);
         }
-        let after = self.maint_health(&next)?;
+        let (after, terms) = self.maint_terms(&next)?;
         if after.net()? < now.net()? {
             return Ok(None);
         }
-        Ok(Some((next, after)))
+        Ok(Some((next, after, terms)))
     }
 
     /// What the policy would seize of each asset from account `id` at the
@@ -455,7 +465,7 @@ impl<const A: usize> Engine<'_, A> {
     pub(super) fn planned_seizure(&self, id: usize) -> Result<[Qty; A], ArithError> {
         let mut seized = [Qty::ZERO; A];
         let mut bal = self.load(id);
-        let before = self.maint_health(&bal)?;
+        let (before, mut terms) = self.maint_terms(&bal)?;
         if !before.net()?.is_negative() {
             return Ok(seized);
         }
@@ -467,14 +477,14 @@ impl<const A: usize> Engine<'_, A> {
             let Pair::Step {
                 liability,
                 collateral,
-            } = self.pick_pair(&bal, skip, 0)?
+            } = pick_pair(&terms, skip, 0)
             else {
                 break;
             };
             let Some(sized) = self.size_step(&bal, (liability, collateral), full, None)? else {
                 break;
             };
-            let Some((next, after)) =
+            let Some((next, after, next_terms)) =
                 self.stepped((&bal, &now), (liability, collateral), &sized)?
             else {
                 skip |= 1 << collateral;
@@ -483,7 +493,7 @@ impl<const A: usize> Engine<'_, A> {
             if let Some(total) = seized.get_mut(collateral) {
                 *total = total.add(sized.seize)?;
             }
-            (bal, now) = (next, after);
+            (bal, now, terms) = (next, after, next_terms);
             if one_step_only {
                 break;
             }
@@ -631,5 +641,71 @@ impl<const A: usize> Engine<'_, A> {
             fee,
         });
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Terms of a row: a deposit held `h > 0` worth `v`, or a debt `h < 0`
+    /// owing `v < 0`; zero where nothing is held.
+    fn row(terms: &[(i128, i128)]) -> Terms<4> {
+        let mut row = [Term::default(); 4];
+        for (slot, &(held, value)) in row.iter_mut().zip(terms) {
+            *slot = Term { held, value };
+        }
+        row
+    }
+
+    fn step(liability: usize, collateral: usize) -> Pair {
+        Pair::Step {
+            liability,
+            collateral,
+        }
+    }
+
+    #[test]
+    fn the_pair_is_the_largest_debt_and_the_largest_collateral() {
+        let terms = row(&[(-5, -5), (2, 30), (-1, -9), (4, 40)]);
+        assert_eq!(pick_pair(&terms, 0, 0), step(2, 3));
+        // Ties go to the lower index, on both sides.
+        let tied = row(&[(-5, -9), (2, 40), (-1, -9), (4, 40)]);
+        assert_eq!(pick_pair(&tied, 0, 0), step(0, 1));
+        assert_eq!(pick_pair(&row(&[(3, 3), (1, 1)]), 0, 0), Pair::NoDebt);
+        assert_eq!(pick_pair(&row(&[(-3, -3)]), 0, 0), Pair::NoCollateral);
+    }
+
+    #[test]
+    fn skipped_and_blocked_assets_are_passed_over() {
+        let terms = row(&[(-5, -5), (2, 30), (-1, -9), (4, 40)]);
+        // Dust collateral (skipped) leaves the next largest.
+        assert_eq!(pick_pair(&terms, 1 << 3, 0), step(2, 1));
+        assert_eq!(
+            pick_pair(&terms, (1 << 3) | (1 << 1), 0),
+            Pair::NoCollateral
+        );
+        // A blocked asset leaves the next largest; with none left, the
+        // step waits.
+        assert_eq!(pick_pair(&terms, 0, 1 << 2), step(0, 3));
+        assert_eq!(pick_pair(&terms, 0, (1 << 2) | 1), Pair::Blocked);
+        assert_eq!(pick_pair(&terms, 1 << 1, 1 << 3), Pair::Blocked);
+        // A skipped collateral that is also blocked is not waited for.
+        assert_eq!(
+            pick_pair(&terms, (1 << 1) | (1 << 3), 1 << 3),
+            Pair::NoCollateral
+        );
+    }
+
+    #[test]
+    fn an_account_is_left_without_collateral_when_its_debt_has_none_to_seize() {
+        let terms = row(&[(-5, -5), (2, 30)]);
+        assert!(!left_without_collateral(&terms, 0, 0));
+        assert!(left_without_collateral(&terms, 1 << 1, 0));
+        // Its only debt blocked: nothing to write off now.
+        assert!(!left_without_collateral(&terms, 1 << 1, 1));
+        // Blocked collateral is still collateral.
+        assert!(!left_without_collateral(&terms, 0, 1 << 1));
+        assert!(!left_without_collateral(&row(&[(3, 3)]), 0, 0));
     }
 }
