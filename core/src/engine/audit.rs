@@ -47,6 +47,13 @@ pub enum AuditError {
         /// The asset.
         asset: u8,
     },
+    /// The report's deposit index differs from the asset's: a loss was
+    /// socialized and not recorded (a trade records only the prices it
+    /// moves, and repaying the quote records nothing).
+    ReportBehind {
+        /// The asset.
+        asset: u8,
+    },
     /// The audit's own arithmetic overflowed.
     Overflow,
 }
@@ -109,12 +116,11 @@ impl<const A: usize> Engine<'_, A> {
             if asset != 0 && self.state.ledger.balance(asset, Book::Keepers) != Qty::ZERO {
                 return Err(AuditError::KeepersHoldInventory { asset: tag });
             }
-            let unrecovered = self
-                .state
-                .report
-                .per_asset
-                .get(asset)
-                .map_or(Qty::ZERO, |r| r.unrecovered);
+            let reported = self.state.report.per_asset.get(asset);
+            if reported.is_some_and(|r| r.deposit_index != m.deposit_index) {
+                return Err(AuditError::ReportBehind { asset: tag });
+            }
+            let unrecovered = reported.map_or(Qty::ZERO, |r| r.unrecovered);
             if self
                 .state
                 .ledger

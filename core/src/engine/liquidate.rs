@@ -627,7 +627,12 @@ impl<const A: usize> Engine<'_, A> {
             let repaid = s.repay.value_at(liability_oracle, Round::Up)?;
             self.charge(c, repaid, proceeds.sub(fee)?)?;
         }
-        self.track_price(l)?;
+        // Repaying the quote moves no price the report records: the
+        // quote's is 1, and its deposit index moves only in the waterfall,
+        // which records it there.
+        if l != 0 {
+            self.track_price(l)?;
+        }
         self.track_sale(c)?;
         sink.emit(&Event::Liquidation {
             round: self.state.round,
