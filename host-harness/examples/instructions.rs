@@ -12,6 +12,7 @@ use firesale_core::{Qty, Ratio, StepOutcome};
 use firesale_harness::population::health_sample;
 use firesale_harness::run::{engine_sized, Buffers};
 use firesale_harness::Scenario;
+use firesale_next as next;
 use std::hint::black_box;
 use std::process::ExitCode;
 
@@ -34,6 +35,44 @@ fn measured_health(row: &[Qty], index: &[Ratio], weighted: &[WeightedPrice]) -> 
 fn health_of(assets: usize) -> Fx {
     let (row, index, weighted) = health_sample(assets);
     measured_health(&row, &index, &weighted)
+}
+
+/// `EVALUATIONS` health evaluations of one row in the next number
+/// representation (`firesale-next`): the same shape as `health_sample`
+/// (alternating deposits and debts, a deposit index of 0.97 everywhere,
+/// prices that need a division), in base units of 9 decimals against a
+/// 6-decimal quote.
+#[inline(never)]
+fn measured_next_health(row: &[next::num::Qty], terms: &[next::account::Terms]) -> i128 {
+    let mut total = 0i128;
+    for _ in 0..EVALUATIONS {
+        if let Ok(h) = next::account::health(black_box(row), black_box(terms)) {
+            total = total.wrapping_add(h.assets.0);
+        }
+    }
+    total
+}
+
+fn next_health_of(assets: u64) -> Result<i128, String> {
+    use next::num::{Index, Price, Qty, Ratio, INDEX_SCALE};
+    let row: Vec<Qty> = (0..assets)
+        .map(|i| match i % 2 {
+            0 => Qty((10 + i as i64) * 1_000_000_000),
+            _ => Qty(-(3 + i as i64) * 1_000_000_000),
+        })
+        .collect();
+    let terms = (0..assets)
+        .map(|i| {
+            Ok(next::account::Terms {
+                price: Price::new(1_000_000_000_000 + 7 * i + 1, 12)?,
+                index: Index(INDEX_SCALE / 100 * 97),
+                asset_weight: Ratio::from_bps(8_000),
+                liability_weight: Ratio::from_bps(12_000),
+            })
+        })
+        .collect::<Result<Vec<_>, next::num::ArithError>>()
+        .map_err(|e| format!("{e:?}"))?;
+    Ok(measured_next_health(&row, &terms))
 }
 
 /// One unit of work: the first liquidation of the default market's cascade
@@ -77,6 +116,12 @@ fn main() -> ExitCode {
             black_box(health_of(8));
             Ok(())
         }
+        "next-health2" => next_health_of(2).map(|h| {
+            black_box(h);
+        }),
+        "next-health8" => next_health_of(8).map(|h| {
+            black_box(h);
+        }),
         "liquidation" => liquidation(&scenario),
         "cascade" => measured_cascade(&scenario)
             .map(|n| {
