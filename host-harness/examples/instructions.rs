@@ -63,12 +63,12 @@ fn next_health_of(assets: u64) -> Result<i128, String> {
         .collect();
     let terms = (0..assets)
         .map(|i| {
-            Ok(next::account::Terms {
-                price: Price::new(1_000_000_000_000 + 7 * i + 1, 12)?,
-                index: Index(INDEX_SCALE / 100 * 97),
-                asset_weight: Ratio::from_bps(8_000),
-                liability_weight: Ratio::from_bps(12_000),
-            })
+            next::account::Terms::new(
+                Price::new(1_000_000_000_000 + 7 * i + 1, 12)?,
+                Index(INDEX_SCALE / 100 * 97),
+                Ratio::from_bps(8_000),
+                Ratio::from_bps(12_000),
+            )
         })
         .collect::<Result<Vec<_>, next::num::ArithError>>()
         .map_err(|e| format!("{e:?}"))?;

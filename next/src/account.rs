@@ -1,11 +1,17 @@
 //! Health of one account's stored balances, exactly.
 //!
-//! For effective balances `b_i` at oracle prices `p_i`,
+//! For balances `b_i` at oracle prices `p_i`,
 //! `H = Σ_{b_i > 0} wa_i·value(b_i) + Σ_{b_i < 0} wl_i·value(b_i)`. Each
 //! value is rounded once, to a quote base unit, in the protocol's favour (a
 //! holding down, a debt up); the weighting is exact ([`Weighted`]). So
 //! health is never overstated, and an account exactly at its threshold has
 //! `H = 0`: not liquidatable, as on chain.
+//!
+//! A positive balance is a number of deposit shares. Health values them at
+//! the asset's share price `⌊index × price⌋`, computed once when the price
+//! or the index moves, so a term is one product and one division whether
+//! or not a loss was ever socialized. (The amount a share holds, for moving
+//! it, is `⌊shares × index⌋`: both round in the protocol's favour.)
 
 use crate::num::{
     mul_div_index, mul_div_pow10, ArithError, ArithResult, Index, Price, Qty, Ratio, Weighted,
@@ -15,14 +21,37 @@ use crate::num::{
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Terms {
-    /// The oracle price.
-    pub price: Price,
-    /// The deposit index of positive balances (shares).
-    pub index: Index,
+    /// The oracle price, at which debts are valued.
+    price: Price,
+    /// `⌊index × price mantissa⌋`: the mantissa of one share's price, over
+    /// the same exponent (zero once the index has rounded a share away).
+    share_mantissa: u64,
     /// Weight of a holding, at most 1.
-    pub asset_weight: Ratio,
+    asset_weight: Ratio,
     /// Weight of a debt, at least 1.
-    pub liability_weight: Ratio,
+    liability_weight: Ratio,
+}
+
+impl Terms {
+    /// The terms of an asset at `price` and deposit `index` with one tier's
+    /// weights.
+    pub fn new(
+        price: Price,
+        index: Index,
+        asset_weight: Ratio,
+        liability_weight: Ratio,
+    ) -> ArithResult<Self> {
+        let share_mantissa = match index {
+            Index::ONE => price.mantissa(),
+            index => mul_div_index(price.mantissa(), index.0, false)?.unsigned_abs(),
+        };
+        Ok(Self {
+            price,
+            share_mantissa,
+            asset_weight,
+            liability_weight,
+        })
+    }
 }
 
 /// Health split into its two sides, both as positive weighted values.
@@ -53,19 +82,16 @@ impl Health {
 pub fn health(stored: &[Qty], terms: &[Terms]) -> ArithResult<Health> {
     let (mut assets, mut liabilities) = (0u128, 0u128);
     for (&b, t) in stored.iter().zip(terms) {
-        let (price, exponent) = (t.price.mantissa(), t.price.exponent());
         // The products below fit: an amount is under 2^63, a ratio 2^64.
         if b.0 > 0 {
-            let held = match t.index {
-                Index::ONE => b.0.unsigned_abs(),
-                index => mul_div_index(b.0.unsigned_abs(), index.0, false)?.unsigned_abs(),
-            };
-            let worth = mul_div_pow10(held, price, exponent, false)?.unsigned_abs();
-            let weighted = u128::from(worth).wrapping_mul(u128::from(t.asset_weight.0));
+            let worth = mul_div_pow10(b.0.unsigned_abs(), t.share_mantissa, t.price, false)?;
+            let weighted =
+                u128::from(worth.unsigned_abs()).wrapping_mul(u128::from(t.asset_weight.0));
             assets = assets.checked_add(weighted).ok_or(ArithError::Overflow)?;
         } else if b.0 < 0 {
-            let owed = mul_div_pow10(b.0.unsigned_abs(), price, exponent, true)?.unsigned_abs();
-            let weighted = u128::from(owed).wrapping_mul(u128::from(t.liability_weight.0));
+            let owed = mul_div_pow10(b.0.unsigned_abs(), t.price.mantissa(), t.price, true)?;
+            let weighted =
+                u128::from(owed.unsigned_abs()).wrapping_mul(u128::from(t.liability_weight.0));
             liabilities = liabilities
                 .checked_add(weighted)
                 .ok_or(ArithError::Overflow)?;
@@ -88,21 +114,12 @@ mod tests {
     use crate::num::Value;
 
     fn usdc() -> Terms {
-        Terms {
-            price: Price::ONE,
-            index: Index::ONE,
-            asset_weight: Ratio::ONE,
-            liability_weight: Ratio::ONE,
-        }
+        Terms::new(Price::ONE, Index::ONE, Ratio::ONE, Ratio::ONE).unwrap()
     }
 
     fn eth(mantissa: u64) -> Terms {
-        Terms {
-            price: Price::new(mantissa, 12).unwrap(),
-            index: Index::ONE,
-            asset_weight: Ratio::from_bps(8_300),
-            liability_weight: Ratio::ONE,
-        }
+        let price = Price::new(mantissa, 12).unwrap();
+        Terms::new(price, Index::ONE, Ratio::from_bps(8_300), Ratio::ONE).unwrap()
     }
 
     #[test]
@@ -120,10 +137,8 @@ mod tests {
         // 3 base units at 1/3 quote base unit each (mantissa 333..., e=12)
         // are worth 0.999... : rounded down to 0; a debt of the same rounds
         // up to 1.
-        let third = Terms {
-            price: Price::new(333_333_333_333, 12).unwrap(),
-            ..usdc()
-        };
+        let price = Price::new(333_333_333_333, 12).unwrap();
+        let third = Terms::new(price, Index::ONE, Ratio::ONE, Ratio::ONE).unwrap();
         let h = health(&[Qty(0), Qty(3)], &[usdc(), third]).unwrap();
         assert_eq!(h.assets, Value(0).weighted(Ratio::ONE));
         let h = health(&[Qty(0), Qty(-3)], &[usdc(), third]).unwrap();
@@ -132,9 +147,15 @@ mod tests {
 
     #[test]
     fn a_socialized_loss_lowers_what_shares_hold() {
-        let mut t = usdc();
-        t.index = Index(crate::num::INDEX_SCALE / 2);
+        let half = Index(crate::num::INDEX_SCALE / 2);
+        // A share price of half a base unit rounds down to nothing at
+        // exponent 0: a finer exponent keeps it.
+        let t = Terms::new(Price::new(2, 0).unwrap(), half, Ratio::ONE, Ratio::ONE).unwrap();
         let h = health(&[Qty(10)], &[t]).unwrap();
+        assert_eq!(h.assets, Value(10).weighted(Ratio::ONE));
+        let t = Terms::new(Price::new(1_000, 3).unwrap(), half, Ratio::ONE, Ratio::ONE).unwrap();
+        let h = health(&[Qty(10), Qty(-3)], &[t, t]).unwrap();
         assert_eq!(h.assets, Value(5).weighted(Ratio::ONE));
+        assert_eq!(h.liabilities, Value(3).weighted(Ratio::ONE));
     }
 }

@@ -136,17 +136,23 @@ pub fn mul_div_by(a: u64, b: u64, d: &Divisor, up: bool) -> ArithResult<i64> {
     i64::try_from(q).map_err(|_| ArithError::Overflow)
 }
 
-/// `a·b / 10^k` ([`mul_div`]'s rounding and errors). On 64-bit targets the
-/// division instruction is cheaper than the reciprocal's extra multiplies
-/// (callgrind: a 2-asset health takes 166 instructions one way, 191 the
-/// other); elsewhere the 128-bit division is a loop in software and the
-/// reciprocal replaces it. Both are exact, so the results are the same.
+/// `a·b / 10^e` for `price`'s exponent `e` ([`mul_div`]'s rounding and
+/// errors). On 64-bit targets the division instruction is cheaper than the
+/// reciprocal's extra multiplies (callgrind: a 2-asset health took 166
+/// instructions one way, 191 the other); elsewhere the 128-bit division is a
+/// loop in software and the reciprocal replaces it. Both are exact, so the
+/// results are the same.
 #[inline]
-pub fn mul_div_pow10(a: u64, b: u64, k: u8, up: bool) -> ArithResult<i64> {
+pub fn mul_div_pow10(a: u64, b: u64, price: Price, up: bool) -> ArithResult<i64> {
     #[cfg(target_pointer_width = "64")]
-    return mul_div(a, b, pow10(k).ok_or(ArithError::Domain)?, up);
+    return mul_div(a, b, price.divisor, up);
     #[cfg(not(target_pointer_width = "64"))]
-    return mul_div_by(a, b, pow10_divisor(k).ok_or(ArithError::Domain)?, up);
+    return mul_div_by(
+        a,
+        b,
+        pow10_divisor(price.exponent).ok_or(ArithError::Domain)?,
+        up,
+    );
 }
 
 /// `a·b / 10^18` (the deposit index's scale), as [`mul_div_pow10`].
@@ -163,9 +169,7 @@ pub fn mul_div_index(a: u64, b: u64, up: bool) -> ArithResult<i64> {
 /// can wrap: `a·b + d − 1 < 2^128` for factors and divisor under 2^64.
 #[inline]
 pub fn mul_div(a: u64, b: u64, d: u64, up: bool) -> ArithResult<i64> {
-    if d == 0 {
-        return Err(ArithError::Domain);
-    }
+    // For d = 0 the bias wraps, and the division below reports `Domain`.
     let bias = if up { d.wrapping_sub(1) } else { 0 };
     let n = u128::from(a)
         .wrapping_mul(u128::from(b))
@@ -495,7 +499,7 @@ mod tests {
             let d = pow10(k).unwrap();
             prop_assert_eq!(mul_div(a, b, d, up), mul_div_by(a, b, pow10_divisor(k).unwrap(), up));
             prop_assert_eq!(mul_div(a >> 20, b >> 30, INDEX_SCALE, up), mul_div_by(a >> 20, b >> 30, &INDEX_DIVISOR, up));
-            prop_assert_eq!(mul_div_pow10(a, b, k, up), mul_div(a, b, d, up));
+            prop_assert_eq!(mul_div_pow10(a, b, Price::new(1, k).unwrap(), up), mul_div(a, b, d, up));
         }
     }
 
