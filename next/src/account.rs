@@ -14,7 +14,7 @@
 //! it, is `⌊shares × index⌋`: both round in the protocol's favour.)
 
 use crate::num::{
-    mul_div_index, mul_div_pow10, ArithError, ArithResult, Index, Price, Qty, Ratio, Weighted,
+    mul_div_index, mul_div_pow10, ArithResult, Index, Price, Qty, Ratio, Round, Value, Weighted,
 };
 
 /// What one asset contributes to a health in one tier.
@@ -80,38 +80,106 @@ impl Health {
 /// base units), one [`Terms`] per asset.
 #[inline]
 pub fn health(stored: &[Qty], terms: &[Terms]) -> ArithResult<Health> {
-    let (mut assets, mut liabilities) = (0u128, 0u128);
-    for (&b, t) in stored.iter().zip(terms) {
-        // The products below fit: an amount is under 2^63, a ratio 2^64.
-        if b.0 > 0 {
-            let worth = mul_div_pow10(b.0.unsigned_abs(), t.share_mantissa, t.price, false)?;
-            let weighted =
-                u128::from(worth.unsigned_abs()).wrapping_mul(u128::from(t.asset_weight.0));
-            assets = assets.checked_add(weighted).ok_or(ArithError::Overflow)?;
-        } else if b.0 < 0 {
-            let owed = mul_div_pow10(b.0.unsigned_abs(), t.price.mantissa(), t.price, true)?;
-            let weighted =
-                u128::from(owed.unsigned_abs()).wrapping_mul(u128::from(t.liability_weight.0));
-            liabilities = liabilities
-                .checked_add(weighted)
-                .ok_or(ArithError::Overflow)?;
+    health_terms(stored, terms, |_, _, _| {})
+}
+
+/// The stored balance after crediting `amount >= 0` (effective units):
+/// shares given to a deposit round down.
+pub fn credit(stored: Qty, amount: Qty, index: Index) -> ArithResult<Qty> {
+    if !stored.is_negative() {
+        return stored.add(amount.shares(index, Round::Down)?);
+    }
+    let after = stored.add(amount)?;
+    if after.is_positive() {
+        // The part past zero becomes a deposit.
+        return after.shares(index, Round::Down);
+    }
+    Ok(after)
+}
+
+/// The stored balance after debiting `amount >= 0` (effective units):
+/// shares taken from a deposit round up.
+pub fn debit(stored: Qty, amount: Qty, index: Index) -> ArithResult<Qty> {
+    if !stored.is_positive() {
+        return stored.sub(amount);
+    }
+    let held = stored.held(index)?;
+    if amount >= held {
+        // The whole deposit goes; the rest becomes a debt.
+        return amount.sub(held)?.neg();
+    }
+    let shares = amount.shares(index, Round::Up)?;
+    Ok(stored.sub(shares)?.max(Qty::ZERO))
+}
+
+/// A deposit of `shares > 0`: its worth, rounded down, and weighted.
+#[inline]
+fn deposit_term(shares: Qty, t: &Terms) -> ArithResult<(Value, Weighted)> {
+    let worth = Value(mul_div_pow10(
+        shares.0.unsigned_abs(),
+        t.share_mantissa,
+        t.price,
+        false,
+    )?);
+    Ok((worth, worth.weighted(t.asset_weight)))
+}
+
+/// A debt `b < 0`: what it owes, rounded up, and weighted (both positive).
+#[inline]
+fn debt_term(b: Qty, t: &Terms) -> ArithResult<(Value, Weighted)> {
+    let owed = Value(mul_div_pow10(
+        b.0.unsigned_abs(),
+        t.price.mantissa(),
+        t.price,
+        true,
+    )?);
+    Ok((owed, owed.weighted(t.liability_weight)))
+}
+
+/// One balance's part of a health: its unweighted and weighted values,
+/// negative for a debt, zero for a zero balance.
+#[inline]
+pub fn term(b: Qty, t: &Terms) -> ArithResult<(Value, Weighted)> {
+    if b.is_positive() {
+        deposit_term(b, t)
+    } else if b.is_negative() {
+        let (owed, weighted) = debt_term(b, t)?;
+        Ok((owed.neg()?, Weighted(weighted.0.wrapping_neg())))
+    } else {
+        Ok((Value::ZERO, Weighted::ZERO))
+    }
+}
+
+/// [`health`], handing each held or owed asset's [`term`] to `each` as it
+/// goes: a liquidation picks its pair and judges a small debt from them
+/// without valuing the row again.
+#[inline]
+pub fn health_terms(
+    stored: &[Qty],
+    terms: &[Terms],
+    mut each: impl FnMut(usize, Value, Weighted),
+) -> ArithResult<Health> {
+    let (mut assets, mut liabilities) = (Weighted::ZERO, Weighted::ZERO);
+    for (asset, (&b, t)) in stored.iter().zip(terms).enumerate() {
+        if b.is_positive() {
+            let (worth, weighted) = deposit_term(b, t)?;
+            assets = assets.add(weighted)?;
+            each(asset, worth, weighted);
+        } else if b.is_negative() {
+            let (owed, weighted) = debt_term(b, t)?;
+            liabilities = liabilities.add(weighted)?;
+            each(asset, owed.neg()?, Weighted(weighted.0.wrapping_neg()));
         }
     }
-    let side = |x: u128| {
-        i128::try_from(x)
-            .map(Weighted)
-            .map_err(|_| ArithError::Overflow)
-    };
     Ok(Health {
-        assets: side(assets)?,
-        liabilities: side(liabilities)?,
+        assets,
+        liabilities,
     })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::num::Value;
 
     fn usdc() -> Terms {
         Terms::new(Price::ONE, Index::ONE, Ratio::ONE, Ratio::ONE).unwrap()
@@ -143,6 +211,33 @@ mod tests {
         assert_eq!(h.assets, Value(0).weighted(Ratio::ONE));
         let h = health(&[Qty(0), Qty(-3)], &[usdc(), third]).unwrap();
         assert_eq!(h.liabilities, Value(1).weighted(Ratio::ONE));
+    }
+
+    #[test]
+    fn the_terms_sum_to_the_health() {
+        let terms = [usdc(), eth(2_000_000_000_000)];
+        let row = [Qty(-1_700_000_000), Qty(1_000_000_000)];
+        let mut seen = [(Value::ZERO, Weighted::ZERO); 2];
+        let h = health_terms(&row, &terms, |i, v, w| seen[i] = (v, w)).unwrap();
+        assert_eq!(h, health(&row, &terms).unwrap());
+        assert_eq!(seen[0].0, Value(-1_700_000_000));
+        assert_eq!(
+            seen[1].1,
+            Value(2_000_000_000).weighted(Ratio::from_bps(8_300))
+        );
+        assert_eq!(h.net().unwrap(), Weighted(seen[0].1 .0 + seen[1].1 .0));
+    }
+
+    #[test]
+    fn credits_and_debits_cross_zero_and_round_for_the_protocol() {
+        let half = Index(crate::num::INDEX_SCALE / 2);
+        // −3 + 5 = 2 effective: 4 shares at index 0.5.
+        assert_eq!(credit(Qty(-3), Qty(5), half), Ok(Qty(4)));
+        // 4 shares hold 2; debiting 5 leaves −3.
+        assert_eq!(debit(Qty(4), Qty(5), half), Ok(Qty(-3)));
+        // 5 shares hold 2 (rounded down); debiting 1 takes 2 shares (up).
+        assert_eq!(debit(Qty(5), Qty(1), half), Ok(Qty(3)));
+        assert_eq!(credit(Qty(0), Qty(1), Index::ONE), Ok(Qty(1)));
     }
 
     #[test]

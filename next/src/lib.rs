@@ -20,7 +20,13 @@
     )
 )]
 
+#[cfg(test)]
+extern crate std;
+
 pub mod account;
 pub mod divisor;
+pub mod ledger;
+pub mod liquidate;
 pub mod num;
+pub mod policy;
 pub mod pool;

@@ -164,6 +164,21 @@ pub fn mul_div_index(a: u64, b: u64, up: bool) -> ArithResult<i64> {
     return mul_div_by(a, b, &INDEX_DIVISOR, up);
 }
 
+/// `x·y / d` for a signed amount `x`, rounded as asked (toward −∞ or +∞):
+/// [`mul_div`] on the magnitude, rounded away from zero where the direction
+/// points away from zero on `x`'s side.
+#[inline]
+pub fn signed_mul_div(x: i64, y: u64, d: u64, round: Round) -> ArithResult<i64> {
+    // The quote's price, an index of one: exact, and common.
+    if y == d {
+        return Ok(x);
+    }
+    let away = (round == Round::Up) == (x >= 0);
+    let q = mul_div(x.unsigned_abs(), y, d, away)?;
+    // q <= i64::MAX: its negation fits.
+    Ok(if x < 0 { q.wrapping_neg() } else { q })
+}
+
 /// `a·b / d` on unsigned 64-bit factors, rounded down or (`up`) up, as an
 /// amount: `Overflow` past `i64::MAX`, `Domain` for `d = 0`. Nothing here
 /// can wrap: `a·b + d − 1 < 2^128` for factors and divisor under 2^64.
@@ -223,8 +238,7 @@ macro_rules! amount_type {
             /// `self × ratio`, rounded as asked.
             #[inline]
             pub fn scale(self, ratio: Ratio, round: Round) -> ArithResult<Self> {
-                let n = i128::from(self.0).wrapping_mul(i128::from(ratio.0));
-                narrow(div_round(n, u128::from(RATIO_SCALE), round)?).map(Self)
+                signed_mul_div(self.0, ratio.0, RATIO_SCALE, round).map(Self)
             }
             /// Whether the amount is below zero.
             #[inline]
@@ -283,6 +297,13 @@ impl Price {
             divisor,
         })
     }
+    /// The price net of a bonus, `⌊price / (1 + bonus)⌋`: what a liquidator
+    /// pays per unit of collateral. `Domain` when it rounds to nothing.
+    pub fn discounted(self, bonus: Ratio) -> ArithResult<Self> {
+        let one_plus = Ratio::ONE.add(bonus)?;
+        let m = mul_div(self.mantissa, RATIO_SCALE, one_plus.0, false)?;
+        self.with_mantissa(m.unsigned_abs())
+    }
     /// The same exponent with another mantissa.
     pub fn with_mantissa(self, mantissa: u64) -> ArithResult<Self> {
         Self::new(mantissa, self.exponent)
@@ -306,11 +327,7 @@ impl Qty {
     /// worth rounds down, a debt's (negative) rounds down too, to more owed.
     #[inline]
     pub fn value(self, price: Price, round: Round) -> ArithResult<Value> {
-        let n = i128::from(self.0).wrapping_mul(i128::from(price.mantissa));
-        if price.divisor == 1 {
-            return narrow(n).map(Value);
-        }
-        narrow(div_round(n, u128::from(price.divisor), round)?).map(Value)
+        signed_mul_div(self.0, price.mantissa, price.divisor, round).map(Value)
     }
 
     /// The effective amount of `self` deposit shares under `index`, rounded
@@ -320,8 +337,7 @@ impl Qty {
         if index == Index::ONE {
             return Ok(self);
         }
-        let n = i128::from(self.0).wrapping_mul(i128::from(index.0));
-        narrow(div_round(n, u128::from(INDEX_SCALE), Round::Down)?).map(Qty)
+        signed_mul_div(self.0, index.0, INDEX_SCALE, Round::Down).map(Qty)
     }
 
     /// The shares that hold `self` effective units under `index`, rounded as
@@ -331,8 +347,7 @@ impl Qty {
         if index == Index::ONE {
             return Ok(self);
         }
-        let n = i128::from(self.0).wrapping_mul(i128::from(INDEX_SCALE));
-        narrow(div_round(n, u128::from(index.0), round)?).map(Qty)
+        signed_mul_div(self.0, INDEX_SCALE, index.0, round).map(Qty)
     }
 }
 
@@ -340,8 +355,13 @@ impl Value {
     /// The amount of an asset worth `self` at `price`, rounded as asked.
     #[inline]
     pub fn qty(self, price: Price, round: Round) -> ArithResult<Qty> {
-        let n = i128::from(self.0).wrapping_mul(i128::from(price.divisor));
-        narrow(div_round(n, u128::from(price.mantissa), round)?).map(Qty)
+        signed_mul_div(self.0, price.divisor, price.mantissa, round).map(Qty)
+    }
+
+    /// `self / ratio`, rounded as asked.
+    #[inline]
+    pub fn unscale(self, ratio: Ratio, round: Round) -> ArithResult<Value> {
+        signed_mul_div(self.0, RATIO_SCALE, ratio.0, round).map(Value)
     }
 
     /// `self × ratio`, exact.
@@ -500,6 +520,22 @@ mod tests {
             prop_assert_eq!(mul_div(a, b, d, up), mul_div_by(a, b, pow10_divisor(k).unwrap(), up));
             prop_assert_eq!(mul_div(a >> 20, b >> 30, INDEX_SCALE, up), mul_div_by(a >> 20, b >> 30, &INDEX_DIVISOR, up));
             prop_assert_eq!(mul_div_pow10(a, b, Price::new(1, k).unwrap(), up), mul_div(a, b, d, up));
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn signed_mul_div_is_the_exact_quotient_rounded(x in any::<i64>(), y in any::<u64>(), d in 1u64..) {
+            for round in [Round::Down, Round::Up] {
+                let exact = reference(i128::from(x) * i128::from(y), i128::from(d), round);
+                match signed_mul_div(x, y, d, round) {
+                    Ok(q) => prop_assert_eq!(i128::from(q), exact),
+                    Err(e) => {
+                        prop_assert_eq!(e, ArithError::Overflow);
+                        prop_assert!(exact.unsigned_abs() > i64::MAX as u128);
+                    }
+                }
+            }
         }
     }
 

@@ -1,0 +1,250 @@
+use super::*;
+use crate::num::{Price, INDEX_SCALE};
+use proptest::prelude::*;
+
+const ETH: u64 = 2_000_000_000_000; // 2,000 USDC (6 dp) per ETH (9 dp), exponent 12
+
+fn aave() -> Policy {
+    Policy::CloseFactor {
+        close_factor: Ratio::from_bps(5_000),
+        full_close_health_factor: Ratio::from_bps(9_500),
+        full_close_debt_value: Value(2_000_000_000),
+    }
+}
+
+fn quote_market() -> Market {
+    Market {
+        oracle: Price::ONE,
+        index: Index::ONE,
+        pool: None,
+        discounted: Price::ONE,
+        fee_share: Ratio::ZERO,
+        dust: Qty(1_000_000),
+        deposit_shares: Qty::ZERO,
+        books: Books::default(),
+    }
+}
+
+fn eth_market(base_reserve: i64) -> Market {
+    let bonus = Ratio::from_bps(500);
+    Market {
+        oracle: Price::new(ETH, 12).unwrap(),
+        index: Index::ONE,
+        pool: Some(Pool {
+            base: Qty(base_reserve),
+            quote: Value(base_reserve.saturating_mul(2)),
+            fee: Ratio::from_bps(30),
+        }),
+        discounted: Price::new(ETH, 12).unwrap().discounted(bonus).unwrap(),
+        fee_share: fee_share(bonus, Ratio::from_bps(1_000)).unwrap(),
+        dust: Qty(1_000),
+        deposit_shares: Qty::ZERO,
+        books: Books::default(),
+    }
+}
+
+fn maint_terms(markets: &[Market]) -> [Terms; 2] {
+    let weights = [
+        (Ratio::ONE, Ratio::ONE),
+        (Ratio::from_bps(8_300), Ratio::ONE),
+    ];
+    core::array::from_fn(|i| {
+        let (wa, wl) = weights[i];
+        Terms::new(markets[i].oracle, markets[i].index, wa, wl).unwrap()
+    })
+}
+
+/// 10 ETH against `debt` USDC, the ETH pool 10,000 ETH deep.
+fn market(debt: i64) -> ([Qty; 2], [Market; 2]) {
+    let mut markets = [quote_market(), eth_market(10_000_000_000_000)];
+    markets[1].deposit_shares = Qty(10_000_000_000);
+    ([Qty(-debt), Qty(10_000_000_000)], markets)
+}
+
+#[test]
+fn a_close_factor_step_repays_half_sells_the_seizure_and_books_every_flow() {
+    let (mut row, mut markets) = market(17_000_000_000);
+    let terms = maint_terms(&markets);
+    let mut insurance = Value(0);
+    let s = liquidate_step(&mut row, &terms, &mut markets, &mut insurance, &aave())
+        .unwrap()
+        .unwrap();
+    assert_eq!((s.liability, s.collateral), (0, 1));
+    assert_eq!(s.repaid, Qty(8_500_000_000));
+    assert_eq!(s.seized, Qty(4_462_500_001));
+    // (8,500 × 1.05 / 2,000 = 4.4625 ETH; the discounted price rounds down.)
+    assert_eq!(
+        row,
+        [Qty(-8_500_000_000), Qty(10_000_000_000 - 4_462_500_001)]
+    );
+    assert!(s.health.1 > s.health.0);
+    // The pool paid for the seizure, less its fee and impact.
+    assert!(s.proceeds.0 > 8_850_000_000 && s.proceeds.0 < 8_925_000_000);
+    assert_eq!(insurance, s.fee);
+    assert!(s.fee.is_positive());
+    for m in &markets {
+        assert_eq!(m.books.sum(), Ok(0));
+    }
+    assert_eq!(markets[1].books.balance(Book::Accounts), -s.seized.0);
+    assert_eq!(markets[0].books.balance(Book::Accounts), s.repaid.0);
+    assert_eq!(markets[0].books.balance(Book::Insurance), s.fee.0);
+    assert_eq!(markets[1].deposit_shares, row[1]);
+}
+
+#[test]
+fn a_small_debt_or_a_deep_fall_closes_in_full() {
+    // 1,700 USDC owed is under the 2,000 small-debt line: repaid whole.
+    let (mut row, mut markets) = market(1_700_000_000);
+    row[1] = Qty(1_000_000_000);
+    let terms = maint_terms(&markets);
+    let s = liquidate_step(&mut row, &terms, &mut markets, &mut Value(0), &aave())
+        .unwrap()
+        .unwrap();
+    assert_eq!(s.repaid, Qty(1_700_000_000));
+    // A health factor of 16,600 / 17,500 < 0.95: whole too.
+    let (mut row, mut markets) = market(17_500_000_000);
+    let s = liquidate_step(&mut row, &terms, &mut markets, &mut Value(0), &aave())
+        .unwrap()
+        .unwrap();
+    assert_eq!(s.repaid, Qty(17_500_000_000));
+}
+
+#[test]
+fn healthy_accounts_and_accounts_without_collateral_are_left_alone() {
+    let (mut row, mut markets) = market(16_600_000_000); // exactly at 83%
+    let terms = maint_terms(&markets);
+    let before = (row, markets);
+    let r = liquidate_step(&mut row, &terms, &mut markets, &mut Value(0), &aave());
+    assert_eq!(r, Ok(Err(Idle::Healthy)));
+    assert_eq!((row, markets), before);
+    row[1] = Qty::ZERO;
+    let r = liquidate_step(&mut row, &terms, &mut markets, &mut Value(0), &aave());
+    assert_eq!(r, Ok(Err(Idle::NoCollateral)));
+}
+
+/// Every way a step can fail after it has sized itself leaves every byte
+/// as it was: the venue that cannot fill, the insurance fund, each book.
+#[test]
+fn a_failed_step_writes_nothing() {
+    let terms_of = |m: &[Market; 2]| maint_terms(m);
+    // The fee overflows the insurance fund.
+    let (mut row, mut markets) = market(17_000_000_000);
+    let terms = terms_of(&markets);
+    let mut insurance = Value(i64::MAX);
+    let before = (row, markets, insurance);
+    let r = liquidate_step(&mut row, &terms, &mut markets, &mut insurance, &aave());
+    assert_eq!(r, Err(Fault::Arith(ArithError::Overflow)));
+    assert_eq!((row, markets, insurance), before);
+    // Each book of each side, one at a time, at the edge of its range.
+    for asset in 0..2 {
+        for book in [Book::Accounts, Book::Venue, Book::Keepers, Book::Insurance] {
+            for edge in [i64::MIN, i64::MAX] {
+                let (mut row, mut markets) = market(17_000_000_000);
+                let mut books = Books::default();
+                // Opposite entries elsewhere keep the books summing to zero.
+                books
+                    .transfer(Book::Exogenous, book, Qty(edge / 2))
+                    .unwrap();
+                books
+                    .transfer(Book::Exogenous, book, Qty(edge - edge / 2))
+                    .unwrap_or(());
+                markets[asset].books = books;
+                let mut insurance = Value(0);
+                let before = (row, markets, insurance);
+                if liquidate_step(&mut row, &terms, &mut markets, &mut insurance, &aave()).is_err()
+                {
+                    assert_eq!((row, markets, insurance), before, "{asset} {book:?} {edge}");
+                }
+            }
+        }
+    }
+    // A debt in a risky asset whose pool cannot sell it back.
+    let mut markets = [
+        quote_market(),
+        eth_market(10_000_000_000_000),
+        eth_market(1_000),
+    ];
+    markets[2].discounted = markets[2].oracle;
+    let mut row = [Qty(1_000_000), Qty(0), Qty(-2_000_000)];
+    let terms: [Terms; 3] = core::array::from_fn(|i| {
+        let w = if i == 0 {
+            Ratio::from_bps(5_000)
+        } else {
+            Ratio::ONE
+        };
+        Terms::new(markets[i].oracle, Index::ONE, w, Ratio::ONE).unwrap()
+    });
+    let mut insurance = Value(0);
+    let before = (row, markets, insurance);
+    let r = liquidate_step(
+        &mut row,
+        &terms,
+        &mut markets,
+        &mut insurance,
+        &Policy::Absorb,
+    );
+    assert_eq!(r, Err(Fault::VenueExhausted { asset: 2 }));
+    assert_eq!((row, markets, insurance), before);
+}
+
+#[test]
+fn the_health_factor_test_is_exact() {
+    assert!(ratio_at_most(95, 100, Ratio::from_bps(9_500)));
+    assert!(!ratio_at_most(96, 100, Ratio::from_bps(9_500)));
+    // Past 2^64 on both sides, where a 128-bit product would overflow.
+    let big = u128::MAX >> 2;
+    assert!(ratio_at_most(
+        big / 100 * 95,
+        big / 100,
+        Ratio::from_bps(950_000)
+    ));
+    assert!(!ratio_at_most(big, big - 1, Ratio::ONE));
+}
+
+proptest! {
+    /// Any step either writes nothing or moves exactly what its books say:
+    /// each asset's books sum to zero, the accounts' book changes by the
+    /// row's change (the index is one), and health never falls.
+    #[test]
+    fn a_step_conserves_every_asset_and_raises_health(
+        held in 1_000i64..(1 << 40), reserve in 1i64..(1 << 50),
+        mantissa in 1_000_000_000u64..(1 << 44), bps in 0u32..1_500, absorb in any::<bool>(),
+        index_part in 1u64..=1_000, debt_percent in 50i128..300,
+    ) {
+        // A debt around the collateral's value: most accounts liquidatable.
+        let worth = i128::from(held) * i128::from(mantissa) / 1_000_000_000_000;
+        let debt = i64::try_from(worth * debt_percent / 100).unwrap().max(1);
+        let mut markets = [quote_market(), eth_market(reserve.max(1_000))];
+        markets[1].oracle = Price::new(mantissa, 12).unwrap();
+        markets[1].discounted = markets[1].oracle.discounted(Ratio::from_bps(bps)).unwrap();
+        markets[1].index = Index(INDEX_SCALE / 1_000 * index_part);
+        markets[1].deposit_shares = Qty(held);
+        let mut row = [Qty(-debt), Qty(held)];
+        let terms = maint_terms(&markets);
+        let policy = if absorb { Policy::Absorb } else { aave() };
+        let before = (row, markets);
+        let mut insurance = Value(0);
+        match liquidate_step(&mut row, &terms, &mut markets, &mut insurance, &policy) {
+            Ok(Ok(s)) => {
+                prop_assert!(s.health.1 >= s.health.0);
+                for m in &markets {
+                    prop_assert_eq!(m.books.sum(), Ok(0));
+                }
+                prop_assert_eq!(markets[0].books.balance(Book::Accounts), row[0].0 - before.0[0].0);
+                let held_before = before.0[1].held(markets[1].index).unwrap();
+                let held_after = row[1].held(markets[1].index).unwrap();
+                // Shares round against the account: it gives up at least
+                // the seizure.
+                prop_assert!(held_before.0 - held_after.0 >= s.seized.0);
+                prop_assert_eq!(markets[1].deposit_shares, row[1].max(Qty::ZERO));
+                prop_assert_eq!(insurance, s.fee);
+            }
+            Ok(Err(Idle::Healthy)) => {
+                let h = crate::account::health(&before.0, &terms).unwrap();
+                prop_assert!(!h.is_liquidatable());
+                prop_assert_eq!((row, markets), before);
+            }
+            _ => prop_assert_eq!((row, markets), before),
+        }
+    }
+}
