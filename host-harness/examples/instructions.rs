@@ -53,89 +53,21 @@ fn measured_next_health(row: &[next::num::Qty], terms: &[next::account::Terms]) 
     total
 }
 
-fn next_health_of(assets: u64) -> Result<i128, String> {
-    use next::num::{Index, Price, Qty, Ratio, INDEX_SCALE};
-    let row: Vec<Qty> = (0..assets)
-        .map(|i| match i % 2 {
-            0 => Qty((10 + i as i64) * 1_000_000_000),
-            _ => Qty(-(3 + i as i64) * 1_000_000_000),
-        })
-        .collect();
-    let terms = (0..assets)
-        .map(|i| {
-            next::account::Terms::new(
-                Price::new(1_000_000_000_000 + 7 * i + 1, 12)?,
-                Index(INDEX_SCALE / 100 * 97),
-                Ratio::from_bps(8_000),
-                Ratio::from_bps(12_000),
-            )
-        })
-        .collect::<Result<Vec<_>, next::num::ArithError>>()
-        .map_err(|e| format!("{e:?}"))?;
-    Ok(measured_next_health(&row, &terms))
+fn next_health_of(assets: usize) -> Result<i128, String> {
+    let (row, terms) = next::fixtures::health_sample().map_err(|e| format!("{e:?}"))?;
+    Ok(measured_next_health(&row[..assets], &terms[..assets]))
 }
 
-/// One close-factor pair step in the next representation: 17,000 USDC owed
-/// against 10 ETH at 2,000 (maintenance weight 0.83), the seizure sold into
-/// a 10,000-ETH constant-product pool, every flow booked. Effects first:
-/// no state is saved before it.
+/// One close-factor pair step in the next representation
+/// (`next::fixtures::PairStep`): effects first, no state saved before it.
 #[inline(never)]
-fn measured_next_liquidation(
-    row: &mut [next::num::Qty],
-    terms: &[next::account::Terms],
-    markets: &mut [next::liquidate::Market],
-    insurance: &mut next::num::Value,
-    policy: &next::policy::Policy,
-) -> bool {
-    matches!(
-        next::liquidate::liquidate_step(row, terms, markets, insurance, policy),
-        Ok(Ok(_))
-    )
+fn measured_next_liquidation(step: &mut next::fixtures::PairStep) -> bool {
+    step.run()
 }
 
 fn next_liquidation() -> Result<(), String> {
-    use next::liquidate::{fee_share, Market};
-    use next::num::{Index, Price, Qty, Ratio, Value};
-    let err = |e: next::num::ArithError| format!("{e:?}");
-    let quote = Market {
-        oracle: Price::ONE,
-        index: Index::ONE,
-        pool: None,
-        discounted: Price::ONE,
-        fee_share: Ratio::ZERO,
-        dust: Qty(1_000_000),
-        deposit_shares: Qty::ZERO,
-        books: Default::default(),
-    };
-    let bonus = Ratio::from_bps(500);
-    let oracle = Price::new(2_000_000_000_000, 12).map_err(err)?;
-    let eth = Market {
-        oracle,
-        discounted: oracle.discounted(bonus).map_err(err)?,
-        pool: Some(next::pool::Pool {
-            base: Qty(10_000_000_000_000),
-            quote: Value(20_000_000_000_000),
-            fee: Ratio::from_bps(30),
-        }),
-        fee_share: fee_share(bonus, Ratio::from_bps(1_000)).map_err(err)?,
-        dust: Qty(1_000),
-        deposit_shares: Qty(10_000_000_000),
-        ..quote
-    };
-    let mut markets = [quote, eth];
-    let terms = [
-        next::account::Terms::new(Price::ONE, Index::ONE, Ratio::ONE, Ratio::ONE).map_err(err)?,
-        next::account::Terms::new(eth.oracle, Index::ONE, Ratio::from_bps(8_300), Ratio::ONE)
-            .map_err(err)?,
-    ];
-    let mut row = [Qty(-17_000_000_000), Qty(10_000_000_000)];
-    let policy = next::policy::Policy::CloseFactor {
-        close_factor: Ratio::from_bps(5_000),
-        full_close_health_factor: Ratio::from_bps(9_500),
-        full_close_debt_value: Value(2_000_000_000),
-    };
-    let mut insurance = Value(0);
-    match measured_next_liquidation(&mut row, &terms, &mut markets, &mut insurance, &policy) {
+    let mut step = next::fixtures::PairStep::new().map_err(|e| format!("{e:?}"))?;
+    match measured_next_liquidation(black_box(&mut step)) {
         true => Ok(()),
         false => Err("the step did not liquidate".into()),
     }

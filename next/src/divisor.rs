@@ -8,6 +8,38 @@
 //! division routine; on wasm32 and thumbv7, where that routine is a loop in
 //! software, it replaces the loop.
 
+/// `a × b` in full. One instruction on 64-bit targets; elsewhere four
+/// 32 × 32-bit products ([`widening_mul_by_halves`]), where the compiler's
+/// 128-bit multiply is a call that multiplies all 128 bits.
+#[inline]
+pub fn widening_mul(a: u64, b: u64) -> u128 {
+    #[cfg(target_pointer_width = "64")]
+    return u128::from(a).wrapping_mul(u128::from(b));
+    #[cfg(not(target_pointer_width = "64"))]
+    return widening_mul_by_halves(a, b);
+}
+
+/// `a × b` from the four products of their 32-bit halves.
+#[inline]
+pub fn widening_mul_by_halves(a: u64, b: u64) -> u128 {
+    const LOW: u64 = 0xFFFF_FFFF;
+    let (a1, a0, b1, b0) = (a >> 32, a & LOW, b >> 32, b & LOW);
+    // Each product of halves is below 2^64; `middle` below 3·2^32.
+    let (p00, p01, p10, p11) = (
+        a0.wrapping_mul(b0),
+        a0.wrapping_mul(b1),
+        a1.wrapping_mul(b0),
+        a1.wrapping_mul(b1),
+    );
+    let middle = (p00 >> 32).wrapping_add(p01 & LOW).wrapping_add(p10 & LOW);
+    let low = (middle << 32) | (p00 & LOW);
+    let high = p11
+        .wrapping_add(p01 >> 32)
+        .wrapping_add(p10 >> 32)
+        .wrapping_add(middle >> 32);
+    (u128::from(high) << 64) | u128::from(low)
+}
+
 /// A nonzero divisor under 2^64 with its precomputed reciprocal.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
@@ -65,9 +97,7 @@ impl Divisor {
         };
         let n = (u128::from(u1) << 64) | u128::from(u0);
         let d = self.normalized;
-        let product = u128::from(self.reciprocal)
-            .wrapping_mul(u128::from(u1))
-            .wrapping_add(n);
+        let product = widening_mul(self.reciprocal, u1).wrapping_add(n);
         let mut q = ((product >> 64) as u64).wrapping_add(1);
         let mut r = u0.wrapping_sub(q.wrapping_mul(d));
         if r > product as u64 {
@@ -97,6 +127,12 @@ mod tests {
     }
 
     proptest! {
+        #[test]
+        fn the_product_by_halves_is_the_product(a in any::<u64>(), b in any::<u64>()) {
+            prop_assert_eq!(widening_mul_by_halves(a, b), u128::from(a) * u128::from(b));
+            prop_assert_eq!(widening_mul(a, b), u128::from(a) * u128::from(b));
+        }
+
         #[test]
         fn quotient_and_remainder_are_exact(n in any::<u128>(), d in 1u64.., shift in 0u32..64) {
             // Small divisors too: every normalization shift is exercised.

@@ -25,6 +25,8 @@ extern crate std;
 
 pub mod account;
 pub mod divisor;
+#[cfg(any(test, feature = "fixtures"))]
+pub mod fixtures;
 pub mod ledger;
 pub mod liquidate;
 pub mod num;

@@ -129,9 +129,7 @@ fn div_magnitude(m: u128, d: u128, up: bool) -> ArithResult<u128> {
 #[inline]
 pub fn mul_div_by(a: u64, b: u64, d: &Divisor, up: bool) -> ArithResult<i64> {
     let bias = if up { d.get().wrapping_sub(1) } else { 0 };
-    let n = u128::from(a)
-        .wrapping_mul(u128::from(b))
-        .wrapping_add(u128::from(bias));
+    let n = crate::divisor::widening_mul(a, b).wrapping_add(u128::from(bias));
     let (q, _) = d.div_rem(n).ok_or(ArithError::Overflow)?;
     i64::try_from(q).map_err(|_| ArithError::Overflow)
 }

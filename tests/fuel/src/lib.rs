@@ -132,6 +132,31 @@ impl Meter {
         Ok((many - none + per / 2) / per)
     }
 
+    /// Fuel per evaluation of the `assets`-asset sample row in the next
+    /// number representation (`next::fixtures::health_sample`), as
+    /// [`Self::health`] measures the kernel's.
+    pub fn next_health(&self, assets: u32) -> Result<u64, String> {
+        let (_, none) = self.call("next_health", (assets, 0))?;
+        let (sum, many) = self.call("next_health", (assets, EVALUATIONS))?;
+        if sum == 0 {
+            return Err(format!("next_health({assets}) evaluated nothing"));
+        }
+        let per = u64::from(EVALUATIONS);
+        Ok((many - none + per / 2) / per)
+    }
+
+    /// Fuel of the next representation's close-factor pair step
+    /// (`next::fixtures::PairStep`): its set-up and the step less the
+    /// set-up alone.
+    pub fn next_liquidation(&self) -> Result<u64, String> {
+        let (_, setup) = self.call("next_pair_step", 0u32)?;
+        let (liquidated, both) = self.call("next_pair_step", 1u32)?;
+        if liquidated != 1 {
+            return Err("the next pair step did not liquidate".to_string());
+        }
+        Ok(both - setup)
+    }
+
     /// Fuel of golden scenario `index`'s first liquidation unit: the fuel
     /// of the set-up and the unit less that of the set-up alone.
     pub fn liquidation(&self, index: u32) -> Result<u64, String> {
@@ -159,6 +184,9 @@ impl Meter {
         let mut all = vec![
             ("health2".to_string(), self.health(2)?),
             ("health8".to_string(), self.health(8)?),
+            ("next-health2".to_string(), self.next_health(2)?),
+            ("next-health8".to_string(), self.next_health(8)?),
+            ("next-liquidation".to_string(), self.next_liquidation()?),
         ];
         for index in 0..GOLDEN {
             all.push((format!("liquidation{index}"), self.liquidation(index)?));

@@ -19,6 +19,9 @@
 //! - `liquidation_unit(index: u32) -> u32`: the same, then one more unit,
 //!   the liquidation; returns the units stepped. The liquidation's fuel is
 //!   the difference between the two calls' fuel.
+//! - `next_health(assets: u32, evaluations: u32) -> u32` and
+//!   `next_pair_step(run: u32) -> u32`: the same health row and a pair step
+//!   in the next number representation (`firesale-next`, issue 21)
 //! - `cascade(index: u32) -> u32`: runs golden scenario `index` to its end,
 //!   as `golden_line` does but without writing the line; returns the low 32
 //!   bits of its digest (0 for an unknown index or an error)
@@ -30,6 +33,7 @@ use core::sync::atomic::{AtomicU8, Ordering};
 use firesale_core::account::{self, WeightedPrice};
 use firesale_core::num::Fx;
 use firesale_core::{Engine, Qty, Ratio, StepOutcome};
+use firesale_next as next;
 
 const LINE_CAPACITY: usize = 256;
 
@@ -143,6 +147,40 @@ pub extern "C" fn health(assets: u32, evaluations: u32) -> u32 {
         }
     }
     total.to_bits() as u32
+}
+
+/// `evaluations` health evaluations of the first `assets` assets of the
+/// next representation's sample row (`next::fixtures::health_sample`);
+/// returns the low bits of the sum of their weighted assets (0 for more
+/// assets than the sample holds or a failed set-up).
+#[no_mangle]
+pub extern "C" fn next_health(assets: u32, evaluations: u32) -> u32 {
+    let Ok((row, terms)) = next::fixtures::health_sample() else {
+        return 0;
+    };
+    let n = assets as usize;
+    let (Some(row), Some(terms)) = (row.get(..n), terms.get(..n)) else {
+        return 0;
+    };
+    let mut total = 0i128;
+    for _ in 0..evaluations {
+        if let Ok(h) = next::account::health(black_box(row), black_box(terms)) {
+            total = total.wrapping_add(h.assets.0);
+        }
+    }
+    total as u32
+}
+
+/// Builds the next representation's pair-step fixture
+/// (`next::fixtures::PairStep`) and, if `run` is 1, runs the step; returns
+/// 1 if it liquidated, else 0.
+#[no_mangle]
+pub extern "C" fn next_pair_step(run: u32) -> u32 {
+    let Ok(mut step) = next::fixtures::PairStep::new() else {
+        return 0;
+    };
+    let step = black_box(&mut step);
+    u32::from(run == 1 && step.run())
 }
 
 /// Steps `engine` one unit at a time until a liquidation is next; the units

@@ -1,0 +1,132 @@
+//! The rows the instruction counts (`tests/instructions.sh`) and the fuel
+//! counts (`tests/fuel.sh`) measure, built from integers only so that the
+//! host and the wasm32 module measure the same thing.
+
+use crate::account::Terms;
+use crate::liquidate::{fee_share, liquidate_step, Market};
+use crate::num::{ArithResult, Index, Price, Qty, Ratio, Value, INDEX_SCALE};
+use crate::policy::Policy;
+use crate::pool::Pool;
+
+/// Assets in the health sample.
+pub const SAMPLE_ASSETS: usize = 8;
+
+/// A row of alternating deposits (`10 + i` units) and debts (`3 + i`
+/// units) in 9-decimal base units, every asset at a price that needs a
+/// division (exponent 12), a deposit index of 0.97 everywhere, weights 0.8
+/// and 1.2: the shape of the kernel's `population::health_sample`.
+pub fn health_sample() -> ArithResult<([Qty; SAMPLE_ASSETS], [Terms; SAMPLE_ASSETS])> {
+    let mut row = [Qty::ZERO; SAMPLE_ASSETS];
+    let mut terms = [Terms::new(Price::ONE, Index::ONE, Ratio::ONE, Ratio::ONE)?; SAMPLE_ASSETS];
+    for (i, (b, t)) in (0i64..).zip(row.iter_mut().zip(&mut terms)) {
+        let units = if i % 2 == 0 {
+            i.wrapping_add(10)
+        } else {
+            (-3i64).wrapping_sub(i)
+        };
+        *b = Qty(units.wrapping_mul(1_000_000_000));
+        let mantissa =
+            1_000_000_000_000u64.wrapping_add(i.unsigned_abs().wrapping_mul(7).wrapping_add(1));
+        *t = Terms::new(
+            Price::new(mantissa, 12)?,
+            Index(INDEX_SCALE / 100 * 97),
+            Ratio::from_bps(8_000),
+            Ratio::from_bps(12_000),
+        )?;
+    }
+    Ok((row, terms))
+}
+
+/// One close-factor pair step's state: 17,000 USDC owed against 10 ETH at
+/// 2,000 (maintenance weight 0.83, bonus 5%, a tenth of it to the
+/// protocol), the ETH pool 10,000 ETH deep with a 0.3% fee, Aave's 50%
+/// close factor.
+#[derive(Clone, Copy, Debug)]
+pub struct PairStep {
+    /// The account's stored balances: USDC, ETH.
+    pub row: [Qty; 2],
+    /// Maintenance terms.
+    pub terms: [Terms; 2],
+    /// USDC and ETH.
+    pub markets: [Market; 2],
+    /// The insurance fund.
+    pub insurance: Value,
+    /// The policy.
+    pub policy: Policy,
+}
+
+impl PairStep {
+    /// The state before the step.
+    pub fn new() -> ArithResult<Self> {
+        let quote = Market {
+            oracle: Price::ONE,
+            index: Index::ONE,
+            pool: None,
+            discounted: Price::ONE,
+            fee_share: Ratio::ZERO,
+            dust: Qty(1_000_000),
+            deposit_shares: Qty::ZERO,
+            books: Default::default(),
+        };
+        let bonus = Ratio::from_bps(500);
+        let oracle = Price::new(2_000_000_000_000, 12)?;
+        let eth = Market {
+            oracle,
+            discounted: oracle.discounted(bonus)?,
+            pool: Some(Pool {
+                base: Qty(10_000_000_000_000),
+                quote: Value(20_000_000_000_000),
+                fee: Ratio::from_bps(30),
+            }),
+            fee_share: fee_share(bonus, Ratio::from_bps(1_000))?,
+            dust: Qty(1_000),
+            deposit_shares: Qty(10_000_000_000),
+            ..quote
+        };
+        let terms = [
+            Terms::new(Price::ONE, Index::ONE, Ratio::ONE, Ratio::ONE)?,
+            Terms::new(oracle, Index::ONE, Ratio::from_bps(8_300), Ratio::ONE)?,
+        ];
+        Ok(Self {
+            row: [Qty(-17_000_000_000), Qty(10_000_000_000)],
+            terms,
+            markets: [quote, eth],
+            insurance: Value::ZERO,
+            policy: Policy::CloseFactor {
+                close_factor: Ratio::from_bps(5_000),
+                full_close_health_factor: Ratio::from_bps(9_500),
+                full_close_debt_value: Value(2_000_000_000),
+            },
+        })
+    }
+
+    /// Runs the step; whether it liquidated.
+    #[inline]
+    pub fn run(&mut self) -> bool {
+        matches!(
+            liquidate_step(
+                &mut self.row,
+                &self.terms,
+                &mut self.markets,
+                &mut self.insurance,
+                &self.policy,
+            ),
+            Ok(Ok(_))
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_fixtures_measure_what_they_say() {
+        let (row, terms) = health_sample().unwrap();
+        let h = crate::account::health(&row, &terms).unwrap();
+        assert!(h.assets.0 > 0 && h.liabilities.0 > 0);
+        let mut step = PairStep::new().unwrap();
+        assert!(step.run(), "the fixture's account is liquidatable");
+        assert_eq!(step.row[0], Qty(-8_500_000_000));
+    }
+}
