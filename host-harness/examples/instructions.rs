@@ -58,15 +58,20 @@ fn next_health_of(assets: usize) -> Result<i128, String> {
     Ok(measured_next_health(&row[..assets], &terms[..assets]))
 }
 
-/// One close-factor pair step in the next representation
-/// (`next::fixtures::PairStep`): effects first, no state saved before it.
+/// One liquidation unit in the next representation
+/// (`next::fixtures::PairStep`): a close-factor step, or an absorb that ends
+/// in the waterfall; planned on an overlay, no state saved before it.
 #[inline(never)]
 fn measured_next_liquidation(step: &mut next::fixtures::PairStep) -> bool {
     step.run()
 }
 
-fn next_liquidation() -> Result<(), String> {
-    let mut step = next::fixtures::PairStep::new().map_err(|e| format!("{e:?}"))?;
+fn next_liquidation(bankrupt: bool) -> Result<(), String> {
+    let fixture = match bankrupt {
+        false => next::fixtures::PairStep::new(),
+        true => next::fixtures::PairStep::bankrupt(),
+    };
+    let mut step = fixture.map_err(|e| format!("{e:?}"))?;
     match measured_next_liquidation(black_box(&mut step)) {
         true => Ok(()),
         false => Err("the step did not liquidate".into()),
@@ -120,7 +125,8 @@ fn main() -> ExitCode {
         "next-health8" => next_health_of(8).map(|h| {
             black_box(h);
         }),
-        "next-liquidation" => next_liquidation(),
+        "next-liquidation" => next_liquidation(false),
+        "next-bankruptcy" => next_liquidation(true),
         "liquidation" => liquidation(&scenario),
         "cascade" => measured_cascade(&scenario)
             .map(|n| {

@@ -3,7 +3,7 @@
 //! host and the wasm32 module measure the same thing.
 
 use crate::account::Terms;
-use crate::liquidate::{fee_share, liquidate_step, Market};
+use crate::liquidate::{fee_share, liquidate_unit, Liquidated, Market};
 use crate::num::{ArithResult, Index, Price, Qty, Ratio, Value, INDEX_SCALE};
 use crate::policy::Policy;
 use crate::pool::Pool;
@@ -100,19 +100,30 @@ impl PairStep {
         })
     }
 
-    /// Runs the step; whether it liquidated.
+    /// The same market under absorb with 25,000 USDC owed, a fund of 3,000
+    /// and 100,000 USDC lent by others: the step seizes all 10 ETH, covers
+    /// about 19,048, and the waterfall takes the rest from the fund and
+    /// the lenders. The kernel's `liquidation` workload is such a unit.
+    pub fn bankrupt() -> ArithResult<Self> {
+        let mut unit = Self::new()?;
+        unit.row[0] = Qty(-25_000_000_000);
+        unit.policy = Policy::Absorb;
+        unit.insurance = Value(3_000_000_000);
+        unit.markets[0].deposit_shares = Qty(100_000_000_000);
+        Ok(unit)
+    }
+
+    /// Runs the liquidation unit; whether it liquidated.
     #[inline]
     pub fn run(&mut self) -> bool {
-        matches!(
-            liquidate_step(
-                &mut self.row,
-                &self.terms,
-                &mut self.markets,
-                &mut self.insurance,
-                &self.policy,
-            ),
-            Ok(Ok(_))
-        )
+        let done: Result<Result<Liquidated<2>, _>, _> = liquidate_unit(
+            &mut self.row,
+            &self.terms,
+            &mut self.markets,
+            &mut self.insurance,
+            &self.policy,
+        );
+        matches!(done, Ok(Ok(_)))
     }
 }
 
@@ -128,5 +139,13 @@ mod tests {
         let mut step = PairStep::new().unwrap();
         assert!(step.run(), "the fixture's account is liquidatable");
         assert_eq!(step.row[0], Qty(-8_500_000_000));
+        let mut unit = PairStep::bankrupt().unwrap();
+        assert!(unit.run());
+        assert_eq!(unit.row, [Qty::ZERO, Qty::ZERO]);
+        assert_eq!(unit.insurance, Value(0), "the fund paid what it had");
+        assert!(
+            unit.markets[0].index < Index::ONE,
+            "the lenders took the rest"
+        );
     }
 }

@@ -1,6 +1,27 @@
+use super::step::ratio_at_most;
 use super::*;
+use crate::ledger::Book;
 use crate::num::{Price, INDEX_SCALE};
 use proptest::prelude::*;
+
+type Outcome<const A: usize> = Result<Result<Liquidated<A>, Idle>, Fault>;
+
+fn unit<const A: usize>(
+    row: &mut [Qty; A],
+    terms: &[Terms],
+    markets: &mut [Market; A],
+    insurance: &mut Value,
+    policy: &Policy,
+) -> Outcome<A> {
+    liquidate_unit::<A>(row, terms, markets, insurance, policy)
+}
+
+/// The unit's one pair step.
+fn stepped<const A: usize>(outcome: Outcome<A>) -> Stepped {
+    let done = outcome.unwrap().unwrap();
+    assert_eq!(done.steps, 1);
+    done.last.unwrap()
+}
 
 const ETH: u64 = 2_000_000_000_000; // 2,000 USDC (6 dp) per ETH (9 dp), exponent 12
 
@@ -66,9 +87,13 @@ fn a_close_factor_step_repays_half_sells_the_seizure_and_books_every_flow() {
     let (mut row, mut markets) = market(17_000_000_000);
     let terms = maint_terms(&markets);
     let mut insurance = Value(0);
-    let s = liquidate_step(&mut row, &terms, &mut markets, &mut insurance, &aave())
-        .unwrap()
-        .unwrap();
+    let s = stepped(unit(
+        &mut row,
+        &terms,
+        &mut markets,
+        &mut insurance,
+        &aave(),
+    ));
     assert_eq!((s.liability, s.collateral), (0, 1));
     assert_eq!(s.repaid, Qty(8_500_000_000));
     assert_eq!(s.seized, Qty(4_462_500_001));
@@ -97,29 +122,83 @@ fn a_small_debt_or_a_deep_fall_closes_in_full() {
     let (mut row, mut markets) = market(1_700_000_000);
     row[1] = Qty(1_000_000_000);
     let terms = maint_terms(&markets);
-    let s = liquidate_step(&mut row, &terms, &mut markets, &mut Value(0), &aave())
-        .unwrap()
-        .unwrap();
+    let s = stepped(unit(&mut row, &terms, &mut markets, &mut Value(0), &aave()));
     assert_eq!(s.repaid, Qty(1_700_000_000));
     // A health factor of 16,600 / 17,500 < 0.95: whole too.
     let (mut row, mut markets) = market(17_500_000_000);
-    let s = liquidate_step(&mut row, &terms, &mut markets, &mut Value(0), &aave())
-        .unwrap()
-        .unwrap();
+    let s = stepped(unit(&mut row, &terms, &mut markets, &mut Value(0), &aave()));
     assert_eq!(s.repaid, Qty(17_500_000_000));
 }
 
 #[test]
-fn healthy_accounts_and_accounts_without_collateral_are_left_alone() {
+fn a_healthy_account_is_left_alone() {
     let (mut row, mut markets) = market(16_600_000_000); // exactly at 83%
     let terms = maint_terms(&markets);
     let before = (row, markets);
-    let r = liquidate_step(&mut row, &terms, &mut markets, &mut Value(0), &aave());
+    let r = unit(&mut row, &terms, &mut markets, &mut Value(0), &aave());
     assert_eq!(r, Ok(Err(Idle::Healthy)));
     assert_eq!((row, markets), before);
+}
+
+#[test]
+fn debt_without_collateral_goes_down_the_waterfall() {
+    // 5,000 USDC owed, nothing held; the fund holds 1,200; lenders of
+    // USDC hold 10,000 in shares (their balances live in other rows).
+    let (mut row, mut markets) = market(5_000_000_000);
     row[1] = Qty::ZERO;
-    let r = liquidate_step(&mut row, &terms, &mut markets, &mut Value(0), &aave());
-    assert_eq!(r, Ok(Err(Idle::NoCollateral)));
+    markets[1].deposit_shares = Qty::ZERO;
+    markets[0].deposit_shares = Qty(10_000_000_000);
+    let terms = maint_terms(&markets);
+    let mut insurance = Value(1_200_000_000);
+    let done = unit(&mut row, &terms, &mut markets, &mut insurance, &aave())
+        .unwrap()
+        .unwrap();
+    assert_eq!(done.steps, 0);
+    let w = done.written[0].unwrap();
+    assert_eq!(w.written_off, Qty(5_000_000_000));
+    assert_eq!(
+        (w.covered, w.insurance_paid),
+        (Qty(1_200_000_000), Value(1_200_000_000))
+    );
+    assert_eq!(w.socialized, Qty(3_800_000_000));
+    assert_eq!(w.unrecovered, Qty::ZERO);
+    assert_eq!(row, [Qty::ZERO, Qty::ZERO]);
+    assert_eq!(insurance, Value(0));
+    // 10,000 - 3,800 = 6,200 left for 10,000 shares: index 0.62.
+    assert_eq!(markets[0].index, Index(INDEX_SCALE / 100 * 62));
+    assert_eq!(markets[0].books.sum(), Ok(0));
+    assert_eq!(
+        markets[0].books.balance(Book::Accounts),
+        5_000_000_000 - 3_800_000_000
+    );
+    assert_eq!(markets[0].books.balance(Book::Insurance), -1_200_000_000);
+    assert!(done.written[1].is_none());
+}
+
+#[test]
+fn a_risky_debt_is_bought_back_in_its_pool_as_far_as_the_fund_affords() {
+    // A short of 3 ETH with nothing held; the fund holds 4,000 USDC: it
+    // cannot buy 3 ETH (about 6,000), so it buys what 4,000 affords.
+    let (mut row, mut markets) = market(0);
+    row[0] = Qty::ZERO;
+    row[1] = Qty(-3_000_000_000);
+    markets[1].deposit_shares = Qty::ZERO;
+    let terms = maint_terms(&markets);
+    let mut insurance = Value(4_000_000_000);
+    let pool_before = markets[1].pool.unwrap();
+    let done = unit(&mut row, &terms, &mut markets, &mut insurance, &aave())
+        .unwrap()
+        .unwrap();
+    let w = done.written[1].unwrap();
+    assert!(w.covered.is_positive() && w.covered < Qty(3_000_000_000));
+    assert!(w.insurance_paid <= Value(4_000_000_000));
+    assert_eq!(insurance, Value(4_000_000_000 - w.insurance_paid.0));
+    assert_eq!(w.unrecovered, Qty(3_000_000_000 - w.covered.0));
+    let pool = markets[1].pool.unwrap();
+    assert_eq!(pool.base, Qty(pool_before.base.0 - w.covered.0));
+    for m in &markets {
+        assert_eq!(m.books.sum(), Ok(0));
+    }
 }
 
 /// Every way a step can fail after it has sized itself leaves every byte
@@ -132,7 +211,7 @@ fn a_failed_step_writes_nothing() {
     let terms = terms_of(&markets);
     let mut insurance = Value(i64::MAX);
     let before = (row, markets, insurance);
-    let r = liquidate_step(&mut row, &terms, &mut markets, &mut insurance, &aave());
+    let r = unit(&mut row, &terms, &mut markets, &mut insurance, &aave());
     assert_eq!(r, Err(Fault::Arith(ArithError::Overflow)));
     assert_eq!((row, markets, insurance), before);
     // Each book of each side, one at a time, at the edge of its range.
@@ -151,8 +230,7 @@ fn a_failed_step_writes_nothing() {
                 markets[asset].books = books;
                 let mut insurance = Value(0);
                 let before = (row, markets, insurance);
-                if liquidate_step(&mut row, &terms, &mut markets, &mut insurance, &aave()).is_err()
-                {
+                if unit(&mut row, &terms, &mut markets, &mut insurance, &aave()).is_err() {
                     assert_eq!((row, markets, insurance), before, "{asset} {book:?} {edge}");
                 }
             }
@@ -176,7 +254,7 @@ fn a_failed_step_writes_nothing() {
     });
     let mut insurance = Value(0);
     let before = (row, markets, insurance);
-    let r = liquidate_step(
+    let r = unit(
         &mut row,
         &terms,
         &mut markets,
@@ -184,6 +262,29 @@ fn a_failed_step_writes_nothing() {
         &Policy::Absorb,
     );
     assert_eq!(r, Err(Fault::VenueExhausted { asset: 2 }));
+    assert_eq!((row, markets, insurance), before);
+    // A unit whose pair step plans well and whose waterfall then fails (the
+    // write-off overflows the bad-debt book) writes neither.
+    let (mut row, mut markets) = market(30_000_000_000);
+    let terms = maint_terms(&markets);
+    let mut books = Books::default();
+    books
+        .transfer(Book::BadDebt, Book::Exogenous, Qty(i64::MAX))
+        .unwrap();
+    books
+        .transfer(Book::BadDebt, Book::Arbitrage, Qty(1))
+        .unwrap();
+    markets[0].books = books;
+    let mut insurance = Value(0);
+    let before = (row, markets, insurance);
+    let r = unit(
+        &mut row,
+        &terms,
+        &mut markets,
+        &mut insurance,
+        &Policy::Absorb,
+    );
+    assert_eq!(r, Err(Fault::Arith(ArithError::Overflow)));
     assert_eq!((row, markets, insurance), before);
 }
 
@@ -209,10 +310,12 @@ proptest! {
     fn a_step_conserves_every_asset_and_raises_health(
         held in 1_000i64..(1 << 40), reserve in 1i64..(1 << 50),
         mantissa in 1_000_000_000u64..(1 << 44), bps in 0u32..1_500, absorb in any::<bool>(),
-        index_part in 1u64..=1_000, debt_percent in 50i128..300,
+        index_part in 1u64..=1_000, debt_percent in 70i128..150,
     ) {
-        // A debt around the collateral's value: most accounts liquidatable.
-        let worth = i128::from(held) * i128::from(mantissa) / 1_000_000_000_000;
+        // A debt around the collateral's value (its shares at the index):
+        // most accounts liquidatable, some of them left with debt.
+        let worth = i128::from(held) * i128::from(mantissa) / 1_000_000_000_000
+            * i128::from(index_part) / 1_000;
         let debt = i64::try_from(worth * debt_percent / 100).unwrap().max(1);
         let mut markets = [quote_market(), eth_market(reserve.max(1_000))];
         markets[1].oracle = Price::new(mantissa, 12).unwrap();
@@ -224,8 +327,8 @@ proptest! {
         let policy = if absorb { Policy::Absorb } else { aave() };
         let before = (row, markets);
         let mut insurance = Value(0);
-        match liquidate_step(&mut row, &terms, &mut markets, &mut insurance, &policy) {
-            Ok(Ok(s)) => {
+        match unit(&mut row, &terms, &mut markets, &mut insurance, &policy).map(|r| r.map(|d| (d.last, d))) {
+            Ok(Ok((Some(s), done))) if done.written.iter().all(Option::is_none) => {
                 prop_assert!(s.health.1 >= s.health.0);
                 for m in &markets {
                     prop_assert_eq!(m.books.sum(), Ok(0));
@@ -239,12 +342,23 @@ proptest! {
                 prop_assert_eq!(markets[1].deposit_shares, row[1].max(Qty::ZERO));
                 prop_assert_eq!(insurance, s.fee);
             }
+            Ok(Ok((_, done))) => {
+                // The waterfall ran (absorb took all and debt was left):
+                // every asset's books still balance.
+                prop_assert!(done.written[0].is_some());
+                for m in &markets {
+                    prop_assert_eq!(m.books.sum(), Ok(0));
+                }
+                prop_assert_eq!(row[0], Qty::ZERO);
+            }
             Ok(Err(Idle::Healthy)) => {
                 let h = crate::account::health(&before.0, &terms).unwrap();
                 prop_assert!(!h.is_liquidatable());
                 prop_assert_eq!((row, markets), before);
             }
-            _ => prop_assert_eq!((row, markets), before),
+            _ => {
+                prop_assert_eq!((row, markets), before)
+            }
         }
     }
 }

@@ -145,14 +145,15 @@ impl Meter {
         Ok((many - none + per / 2) / per)
     }
 
-    /// Fuel of the next representation's close-factor pair step
-    /// (`next::fixtures::PairStep`): its set-up and the step less the
+    /// Fuel of a liquidation unit of the next representation
+    /// (`next::fixtures::PairStep`; `fixture` 0 a close-factor step, 1 an
+    /// absorb that ends in the waterfall): its set-up and the unit less the
     /// set-up alone.
-    pub fn next_liquidation(&self) -> Result<u64, String> {
-        let (_, setup) = self.call("next_pair_step", 0u32)?;
-        let (liquidated, both) = self.call("next_pair_step", 1u32)?;
+    pub fn next_unit(&self, fixture: u32) -> Result<u64, String> {
+        let (_, setup) = self.call("next_unit", (fixture, 0u32))?;
+        let (liquidated, both) = self.call("next_unit", (fixture, 1u32))?;
         if liquidated != 1 {
-            return Err("the next pair step did not liquidate".to_string());
+            return Err(format!("the next unit {fixture} did not liquidate"));
         }
         Ok(both - setup)
     }
@@ -186,7 +187,8 @@ impl Meter {
             ("health8".to_string(), self.health(8)?),
             ("next-health2".to_string(), self.next_health(2)?),
             ("next-health8".to_string(), self.next_health(8)?),
-            ("next-liquidation".to_string(), self.next_liquidation()?),
+            ("next-liquidation".to_string(), self.next_unit(0)?),
+            ("next-bankruptcy".to_string(), self.next_unit(1)?),
         ];
         for index in 0..GOLDEN {
             all.push((format!("liquidation{index}"), self.liquidation(index)?));

@@ -4,6 +4,7 @@
 //! golden lines the module writes under wasmi.
 
 use firesale_fuel::Meter;
+use std::io::{ErrorKind, Write};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
@@ -17,11 +18,20 @@ fn main() -> ExitCode {
         }
     };
     let result = Meter::load(path.as_ref()).and_then(|meter| {
-        if lines {
-            meter.golden_lines()?.iter().for_each(|l| println!("{l}"));
-        } else {
-            for w in meter.workloads()? {
-                println!("{} {}", w.name, w.fuel);
+        let rows = match lines {
+            true => meter.golden_lines()?,
+            false => meter
+                .workloads()?
+                .iter()
+                .map(|w| format!("{} {}", w.name, w.fuel))
+                .collect(),
+        };
+        let mut out = std::io::stdout().lock();
+        for row in rows {
+            // A reader that stops early (`| head`) is not an error.
+            match writeln!(out, "{row}") {
+                Err(e) if e.kind() == ErrorKind::BrokenPipe => return Ok(()),
+                other => other.map_err(|e| e.to_string())?,
             }
         }
         Ok(())

@@ -70,7 +70,7 @@ fn the_module_under_wasmi_reproduces_the_goldens_and_its_fuel_is_deterministic()
         .workloads()
         .expect("workloads");
     assert_eq!(first, again);
-    assert_eq!(first.len(), 5 + 2 * GOLDEN as usize);
+    assert_eq!(first.len(), 6 + 2 * GOLDEN as usize);
     assert!(first.iter().all(|w| w.fuel > 0), "{first:?}");
     assert!(
         first[1].fuel > first[0].fuel,

@@ -20,8 +20,9 @@
 //!   the liquidation; returns the units stepped. The liquidation's fuel is
 //!   the difference between the two calls' fuel.
 //! - `next_health(assets: u32, evaluations: u32) -> u32` and
-//!   `next_pair_step(run: u32) -> u32`: the same health row and a pair step
-//!   in the next number representation (`firesale-next`, issue 21)
+//!   `next_unit(fixture: u32, run: u32) -> u32`: the same health row and two
+//!   liquidation units in the next number representation (`firesale-next`,
+//!   issue 21)
 //! - `cascade(index: u32) -> u32`: runs golden scenario `index` to its end,
 //!   as `golden_line` does but without writing the line; returns the low 32
 //!   bits of its digest (0 for an unknown index or an error)
@@ -171,16 +172,21 @@ pub extern "C" fn next_health(assets: u32, evaluations: u32) -> u32 {
     total as u32
 }
 
-/// Builds the next representation's pair-step fixture
-/// (`next::fixtures::PairStep`) and, if `run` is 1, runs the step; returns
+/// Builds a liquidation unit of the next representation
+/// (`next::fixtures::PairStep`: `fixture` 0 a close-factor step, 1 an
+/// absorb that ends in the waterfall) and, if `run` is 1, runs it; returns
 /// 1 if it liquidated, else 0.
 #[no_mangle]
-pub extern "C" fn next_pair_step(run: u32) -> u32 {
-    let Ok(mut step) = next::fixtures::PairStep::new() else {
+pub extern "C" fn next_unit(fixture: u32, run: u32) -> u32 {
+    let built = match fixture {
+        0 => next::fixtures::PairStep::new(),
+        _ => next::fixtures::PairStep::bankrupt(),
+    };
+    let Ok(mut unit) = built else {
         return 0;
     };
-    let step = black_box(&mut step);
-    u32::from(run == 1 && step.run())
+    let unit = black_box(&mut unit);
+    u32::from(run == 1 && unit.run())
 }
 
 /// Steps `engine` one unit at a time until a liquidation is next; the units

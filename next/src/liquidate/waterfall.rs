@@ -1,0 +1,166 @@
+//! The bad-debt waterfall, planned on the unit's overlay, for an account
+//! left with debt and no collateral: each debt is written off, then bought
+//! back by the insurance fund as far as it can afford, then socialized over
+//! the asset's lenders by lowering its deposit index (O(1)); the rest is
+//! unrecovered. Penalties and fees come first implicitly: every liquidation
+//! before paid them into the fund.
+
+use super::overlay::Overlay;
+use super::step::transfer;
+use super::{Market, Written};
+use crate::ledger::Book;
+use crate::num::INDEX_SCALE;
+use crate::num::{mul_div, signed_mul_div, ArithError, ArithResult, Index, Qty, Round, Value};
+
+/// The lowest deposit index: lenders keep at least a billionth of each
+/// share, and a larger loss stays unrecovered rather than zeroing the pool.
+pub const MIN_DEPOSIT_INDEX: Index = Index(1_000_000_000);
+/// Tries at shrinking a risky debt's purchase until the fund affords it.
+const INSURANCE_TRIES: usize = 8;
+
+/// How much of `debt` in `asset` the fund buys back, and what it pays;
+/// plans the purchase in the asset's pool.
+fn cover<const A: usize>(
+    o: &mut Overlay<A>,
+    base: &[Market],
+    asset: usize,
+    debt: Qty,
+) -> ArithResult<(Qty, Value)> {
+    let fund = o.insurance;
+    if !fund.is_positive() {
+        return Ok((Qty::ZERO, Value::ZERO));
+    }
+    if asset == 0 {
+        let qty = debt.min(Qty(fund.0));
+        return Ok((qty, Value(qty.0)));
+    }
+    let Some(pool) = o.market(base, asset)?.pool else {
+        return Ok((Qty::ZERO, Value::ZERO));
+    };
+    let mut qty = debt;
+    for _ in 0..INSURANCE_TRIES {
+        if !qty.is_positive() {
+            break;
+        }
+        let mut after = pool;
+        match after.buy(qty)? {
+            Some(cost) if cost <= fund => {
+                o.market_mut(base, asset)?.pool = Some(after);
+                return Ok((qty, cost));
+            }
+            // Too dear: scale down by what the fund affords (a convex cost
+            // makes the smaller purchase cheaper per unit).
+            Some(cost) => {
+                let scaled = mul_div(
+                    qty.0.unsigned_abs(),
+                    fund.0.unsigned_abs(),
+                    cost.0.unsigned_abs(),
+                    false,
+                )?;
+                qty = Qty(scaled.min(qty.0.saturating_sub(1)));
+            }
+            // More than the pool holds: half as much.
+            None => qty = Qty(qty.0 / 2),
+        }
+    }
+    Ok((Qty::ZERO, Value::ZERO))
+}
+
+/// How much of `loss` the lenders of `asset` absorb, and the index that
+/// takes it from them: `⌊(deposits − loss)·10^18 / shares⌋`, never below
+/// [`MIN_DEPOSIT_INDEX`].
+fn haircut(shares: Qty, index: Index, loss: Qty) -> ArithResult<Option<(Qty, Index)>> {
+    if !loss.is_positive() || !shares.is_positive() {
+        return Ok(None);
+    }
+    let deposits = shares.held(index)?;
+    let kept = Qty(signed_mul_div(
+        shares.0,
+        MIN_DEPOSIT_INDEX.0,
+        INDEX_SCALE,
+        Round::Up,
+    )?);
+    let socialized = loss.min(deposits.sub(kept)?.max(Qty::ZERO));
+    if !socialized.is_positive() {
+        return Ok(None);
+    }
+    let left = deposits.sub(socialized)?;
+    let new_index = signed_mul_div(left.0, INDEX_SCALE, shares.0.unsigned_abs(), Round::Down)?;
+    match u64::try_from(new_index) {
+        Ok(i) if i > 0 => Ok(Some((socialized, Index(i)))),
+        _ => Ok(None),
+    }
+}
+
+/// Plans the waterfall for every debt of the planned row; hands each
+/// asset's record to `written`.
+pub(super) fn bankrupt<const A: usize>(
+    o: &mut Overlay<A>,
+    base: &[Market],
+    mut written: impl FnMut(Written),
+) -> ArithResult<()> {
+    for asset in 0..o.assets() {
+        let stored = o.balance(asset)?;
+        if !stored.is_negative() {
+            continue;
+        }
+        let debt = stored.neg()?;
+        let (covered, paid) = cover(o, base, asset, debt)?;
+        let left = debt.sub(covered)?;
+        let m = o.market(base, asset)?;
+        let cut = haircut(m.deposit_shares, m.index, left)?;
+        o.set_balance(asset, Qty::ZERO)?;
+        transfer(o, base, asset, Book::BadDebt, Book::Accounts, debt)?;
+        if covered.is_positive() {
+            if asset == 0 {
+                transfer(o, base, 0, Book::Insurance, Book::BadDebt, covered)?;
+            } else {
+                transfer(o, base, 0, Book::Insurance, Book::Venue, Qty(paid.0))?;
+                transfer(o, base, asset, Book::Venue, Book::BadDebt, covered)?;
+            }
+            o.insurance = o.insurance.sub(paid)?;
+        }
+        let socialized = match cut {
+            Some((socialized, index)) => {
+                o.market_mut(base, asset)?.index = index;
+                transfer(o, base, asset, Book::Accounts, Book::BadDebt, socialized)?;
+                socialized
+            }
+            None => Qty::ZERO,
+        };
+        written(Written {
+            asset,
+            written_off: debt,
+            covered,
+            insurance_paid: paid,
+            socialized,
+            unrecovered: left.sub(socialized)?,
+        });
+    }
+    if o.insurance.is_negative() {
+        return Err(ArithError::Domain);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_haircut_takes_the_loss_from_the_index_and_keeps_a_floor() {
+        // 1,000 shares at index 1 lose 250: index 0.75.
+        assert_eq!(
+            haircut(Qty(1_000), Index::ONE, Qty(250)),
+            Ok(Some((Qty(250), Index(INDEX_SCALE / 4 * 3))))
+        );
+        // A loss past the deposits leaves the floor.
+        let (taken, index) = haircut(Qty(1_000_000_000_000), Index::ONE, Qty(i64::MAX))
+            .unwrap()
+            .unwrap();
+        assert_eq!(index, MIN_DEPOSIT_INDEX);
+        assert_eq!(taken, Qty(1_000_000_000_000 - 1_000));
+        assert_eq!(haircut(Qty(0), Index::ONE, Qty(5)), Ok(None));
+        assert_eq!(haircut(Qty(10), Index::ONE, Qty(0)), Ok(None));
+    }
+}
