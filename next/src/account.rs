@@ -52,6 +52,14 @@ impl Terms {
             liability_weight,
         })
     }
+    /// The weight of a holding.
+    pub fn asset_weight(&self) -> Ratio {
+        self.asset_weight
+    }
+    /// The weight of a debt.
+    pub fn liability_weight(&self) -> Ratio {
+        self.liability_weight
+    }
 }
 
 /// Health split into its two sides, both as positive weighted values.

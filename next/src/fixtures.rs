@@ -3,7 +3,7 @@
 //! host and the wasm32 module measure the same thing.
 
 use crate::account::Terms;
-use crate::liquidate::{fee_share, liquidate_unit, Liquidated, Market};
+use crate::liquidate::{fee_share, liquidate_unit, Liquidated, Market, Tiers};
 use crate::num::{ArithResult, Index, Price, Qty, Ratio, Value, INDEX_SCALE};
 use crate::policy::Policy;
 use crate::pool::Pool;
@@ -47,6 +47,8 @@ pub struct PairStep {
     pub row: [Qty; 2],
     /// Maintenance terms.
     pub terms: [Terms; 2],
+    /// Liquidation-end terms (ETH at 0.80).
+    pub liq_end: [Terms; 2],
     /// USDC and ETH.
     pub markets: [Market; 2],
     /// The insurance fund.
@@ -83,13 +85,13 @@ impl PairStep {
             deposit_shares: Qty(10_000_000_000),
             ..quote
         };
-        let terms = [
-            Terms::new(Price::ONE, Index::ONE, Ratio::ONE, Ratio::ONE)?,
-            Terms::new(oracle, Index::ONE, Ratio::from_bps(8_300), Ratio::ONE)?,
-        ];
+        let usdc = Terms::new(Price::ONE, Index::ONE, Ratio::ONE, Ratio::ONE)?;
+        let eth_terms =
+            |weight_bps| Terms::new(oracle, Index::ONE, Ratio::from_bps(weight_bps), Ratio::ONE);
         Ok(Self {
             row: [Qty(-17_000_000_000), Qty(10_000_000_000)],
-            terms,
+            terms: [usdc, eth_terms(8_300)?],
+            liq_end: [usdc, eth_terms(8_000)?],
             markets: [quote, eth],
             insurance: Value::ZERO,
             policy: Policy::CloseFactor {
@@ -116,9 +118,13 @@ impl PairStep {
     /// Runs the liquidation unit; whether it liquidated.
     #[inline]
     pub fn run(&mut self) -> bool {
+        let tiers = Tiers {
+            maint: &self.terms,
+            liq_end: &self.liq_end,
+        };
         let done: Result<Result<Liquidated<2>, _>, _> = liquidate_unit(
             &mut self.row,
-            &self.terms,
+            tiers,
             &mut self.markets,
             &mut self.insurance,
             &self.policy,

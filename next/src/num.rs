@@ -438,6 +438,11 @@ impl Weighted {
             .map(Self)
             .ok_or(ArithError::Overflow)
     }
+    /// `-self`, checked.
+    #[inline]
+    pub fn neg(self) -> ArithResult<Self> {
+        self.0.checked_neg().map(Self).ok_or(ArithError::Overflow)
+    }
     /// The value, rounded as asked (for reports: the sign test needs none).
     pub fn value(self, round: Round) -> ArithResult<Value> {
         narrow(div_round(self.0, u128::from(RATIO_SCALE), round)?).map(Value)

@@ -16,14 +16,14 @@
 //!
 //! Each rounding is one 128-bit product and one division.
 
-use crate::num::{ArithResult, Price, Qty, Ratio, Round, Value};
+use crate::num::{ArithResult, Price, Qty, Ratio, Round, Value, Weighted};
 
-/// Which liquidation rule applies (the kernel's three; to-target comes
-/// with the port of the engine).
+/// Which liquidation rule applies.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum Policy {
-    /// Seize all collateral (Compound III `absorb`).
+    /// Repay the whole debt, pair by pair, seizing what covers each
+    /// repayment (Compound III's `absorb`, as docs/semantics.md models it).
     Absorb,
     /// Repay a fraction of one debt per liquidation (Aave v3).
     CloseFactor {
@@ -35,6 +35,9 @@ pub enum Policy {
         /// Below this debt value the whole debt may be repaid.
         full_close_debt_value: Value,
     },
+    /// Repay the least that restores liquidation-end health to zero, over
+    /// as many pairs as needed (Mango v4, marginfi).
+    ToTarget,
 }
 
 /// One pair's inputs, in effective base units.
@@ -62,6 +65,41 @@ pub fn covered(p: &PairInputs) -> ArithResult<Qty> {
 pub fn seizure(p: &PairInputs, repay: Qty) -> ArithResult<Qty> {
     let repaid = repay.value(p.liability_price, Round::Up)?;
     repaid.qty(p.collateral_discounted, Round::Up)
+}
+
+/// To-target: the liquidation-end health one unit of value repaid gains,
+/// `wl_L − wa_C·(1+b)` (C's bonus factor `(1+b) = p_C / p̃_C`, rounded up),
+/// rounded down; `None` when a repayment gains nothing.
+pub fn gain_per_value(
+    liability_weight: Ratio,
+    collateral_weight: Ratio,
+    collateral_price: Price,
+    collateral_discounted: Price,
+) -> ArithResult<Option<Ratio>> {
+    let bonus_factor = Ratio(
+        crate::num::mul_div(
+            collateral_price.mantissa(),
+            crate::num::RATIO_SCALE,
+            collateral_discounted.mantissa(),
+            true,
+        )?
+        .unsigned_abs(),
+    );
+    let given = collateral_weight.mul(bonus_factor, Round::Up)?;
+    Ok(liability_weight
+        .0
+        .checked_sub(given.0)
+        .filter(|g| *g > 0)
+        .map(Ratio))
+}
+
+/// To-target: the repayment of L whose gain covers `deficit` (a positive
+/// weighted value), `⌈⌈deficit / gain⌉ / p_L⌉`. The caller checks the
+/// health it reaches after the step's own roundings.
+pub fn to_target(deficit: Weighted, gain: Ratio, liability_price: Price) -> ArithResult<Qty> {
+    let value = crate::num::div_round(deficit.0, u128::from(gain.0), Round::Up)?;
+    let value = Value(i64::try_from(value).map_err(|_| crate::num::ArithError::Overflow)?);
+    value.qty(liability_price, Round::Up)
 }
 
 /// The policy's wanted repayment: the whole debt, or (close factor, not in

@@ -10,7 +10,8 @@
 //! state first (docs/performance.md).
 //!
 //! The pair steps ([`step`]): close factor, one; absorb, until the debt is
-//! cleared or the collateral is gone. A step too small to beat rounding
+//! cleared or the collateral is gone; to target, until liquidation-end
+//! health is back at zero or the collateral is gone. A step too small to beat rounding
 //! (it would lower health) marks its collateral as dust for the unit, and
 //! the next is tried. The waterfall: [`waterfall`].
 
@@ -18,9 +19,9 @@ mod overlay;
 mod step;
 mod waterfall;
 
+pub use step::Tiers;
 pub use waterfall::MIN_DEPOSIT_INDEX;
 
-use crate::account::Terms;
 use crate::ledger::Books;
 use crate::num::{ArithError, ArithResult, Index, Qty, Ratio, Round, Value, Weighted, RATIO_SCALE};
 use crate::policy::Policy;
@@ -130,17 +131,17 @@ pub struct Liquidated<const A: usize> {
 }
 
 /// Liquidates the account whose stored balances are `row` (one per market),
-/// with maintenance `terms`, under `policy`. Writes the row, the markets it
+/// with its health `tiers`, under `policy`. Writes the row, the markets it
 /// touched and the insurance fund only when it returns `Ok`; `Ok(Err(_))`
 /// says why it did nothing.
 pub fn liquidate_unit<const A: usize>(
     row: &mut [Qty],
-    terms: &[Terms],
+    tiers: Tiers<'_>,
     markets: &mut [Market],
     insurance: &mut Value,
     policy: &Policy,
 ) -> Result<Result<Liquidated<A>, Idle>, Fault> {
-    if terms.len() != markets.len() {
+    if tiers.maint.len() != markets.len() || tiers.liq_end.len() != markets.len() {
         return Err(ArithError::Domain.into());
     }
     let base: &[Market] = markets;
@@ -154,7 +155,8 @@ pub fn liquidate_unit<const A: usize>(
     let mut idle = Idle::Healthy;
     let tries = o.assets().saturating_mul(2).saturating_add(4);
     for _ in 0..tries {
-        match step::pair_step(&mut o, base, terms, policy, skip)? {
+        let first = done.steps == 0 && skip == 0;
+        match step::pair_step(&mut o, base, tiers, policy, skip, first)? {
             Ok(stepped) => {
                 done.steps = done.steps.saturating_add(1);
                 done.last = Some(stepped);
@@ -163,7 +165,7 @@ pub fn liquidate_unit<const A: usize>(
                 }
             }
             Err(Idle::Dust) => {
-                let c = step::value_row(o.row(), terms, skip)?.collateral;
+                let c = step::value_row(o.row(), tiers.maint, skip)?.collateral;
                 skip |= c.map_or(0, |(c, _)| 1u32.checked_shl(c as u32).unwrap_or(0));
             }
             Err(why) => {

@@ -13,7 +13,8 @@ use super::{Fault, Idle, Market, Stepped};
 use crate::account::{credit, debit, health_terms, term, Health, Terms};
 use crate::ledger::Book;
 use crate::num::{ArithError, ArithResult, Qty, Ratio, Round, Value, Weighted, RATIO_SCALE};
-use crate::policy::{size, wanted, PairInputs, Policy};
+use crate::num::{Index, Price};
+use crate::policy::{gain_per_value, size, to_target, wanted, PairInputs, Policy};
 
 /// The row's maintenance health, its pair and the debts' value.
 pub(super) struct Valued {
@@ -68,7 +69,7 @@ pub(super) fn ratio_at_most(a: u128, b: u128, t: Ratio) -> bool {
 /// small-debt line. Decided once, from the row the unit started with.
 pub(super) fn in_full(policy: &Policy, v: &Valued) -> bool {
     match *policy {
-        Policy::Absorb => true,
+        Policy::Absorb | Policy::ToTarget => true,
         Policy::CloseFactor {
             full_close_health_factor,
             full_close_debt_value,
@@ -86,19 +87,35 @@ fn shares_after(total: Qty, old: Qty, new: Qty) -> ArithResult<Qty> {
     total.sub(old.max(Qty::ZERO))?.add(new.max(Qty::ZERO))
 }
 
-/// Plans one pair step on `o`, with maintenance `terms` and collateral in
-/// `skip` passed over. (Only a close-factor step asks whether to close in
-/// full, and a close-factor unit takes one step: the decision is made from
-/// the row the unit started with.)
+/// The terms of the two health tiers a unit reads.
+#[derive(Clone, Copy, Debug)]
+pub struct Tiers<'t> {
+    /// Maintenance: who is liquidatable, which pair, whether a step helps.
+    pub maint: &'t [Terms],
+    /// Liquidation end: what a to-target unit restores.
+    pub liq_end: &'t [Terms],
+}
+
+/// Attempts at raising a to-target repayment until the step's own
+/// roundings leave liquidation-end health at zero or above.
+const TARGET_TRIES: usize = 4;
+
+/// Plans one pair step on `o` with collateral in `skip` passed over. The
+/// unit's first step requires maintenance health below zero; later steps
+/// (absorb, to-target) go on while the policy wants more. Only a
+/// close-factor step asks whether to close in full, and a close-factor unit
+/// takes one step: the decision is made from the row the unit started with.
 pub(super) fn pair_step<const A: usize>(
     o: &mut Overlay<A>,
     base: &[Market],
-    terms: &[Terms],
+    tiers: Tiers<'_>,
     policy: &Policy,
     skip: u32,
+    first: bool,
 ) -> Result<Result<Stepped, Idle>, Fault> {
+    let terms = tiers.maint;
     let v = value_row(o.row(), terms, skip)?;
-    if !v.health.is_liquidatable() {
+    if first && !v.health.is_liquidatable() {
         return Ok(Err(Idle::Healthy));
     }
     let (Some((l, old_l)), Some((c, old_c))) = (v.liability, v.collateral) else {
@@ -116,7 +133,17 @@ pub(super) fn pair_step<const A: usize>(
         collateral_discounted: mc.discounted,
         dust: ml.dust,
     };
-    let (repay, seize) = size(&pair, wanted(policy, pair.debt, full)?)?;
+    let (repay, seize) = match policy {
+        Policy::ToTarget => {
+            let prices = (mc.oracle, mc.discounted);
+            let indices = (index_l, index_c);
+            match to_target_step(o.row(), tiers.liq_end, (l, c), indices, &pair, prices)? {
+                Some(sized) => sized,
+                None => return Ok(Err(Idle::Healthy)),
+            }
+        }
+        _ => size(&pair, wanted(policy, pair.debt, full)?)?,
+    };
     let (new_l, new_c) = (credit(bl, repay, index_l)?, debit(bc, seize, index_c)?);
     // Health after, from the two terms that change.
     let (tl, tc) = (
@@ -179,6 +206,58 @@ pub(super) fn pair_step<const A: usize>(
         fee,
         health: (before, after),
     }))
+}
+
+/// A to-target step's `(repay, seize)`: the repayment whose gain covers
+/// the liquidation-end deficit, raised (at most [`TARGET_TRIES`] times) by
+/// what the step's own roundings still leave short, so that the step
+/// restores liquidation-end health to zero or above unless it is clamped
+/// to the debt or the collateral. `None` when the target is met.
+fn to_target_step(
+    row: &[Qty],
+    liq_end: &[Terms],
+    (l, c): (usize, usize),
+    (index_l, index_c): (Index, Index),
+    pair: &PairInputs,
+    (collateral_price, collateral_discounted): (Price, Price),
+) -> ArithResult<Option<(Qty, Qty)>> {
+    let health = value_row(row, liq_end, 0)?.health.net()?;
+    if health.0 >= 0 {
+        return Ok(None);
+    }
+    let (tl, tc) = (
+        liq_end.get(l).ok_or(ArithError::Domain)?,
+        liq_end.get(c).ok_or(ArithError::Domain)?,
+    );
+    let gain = gain_per_value(
+        tl.liability_weight(),
+        tc.asset_weight(),
+        collateral_price,
+        collateral_discounted,
+    )?;
+    let Some(gain) = gain else {
+        return size(pair, pair.debt).map(Some);
+    };
+    let (bl, bc) = (get(row, l)?, get(row, c)?);
+    let unchanged = health.sub(term(bl, tl)?.1)?.sub(term(bc, tc)?.1)?;
+    let (mut repay, mut seize) = size(pair, to_target(health.neg()?, gain, pair.liability_price)?)?;
+    for _ in 0..TARGET_TRIES {
+        // The two balances exactly as the step will write them.
+        let after = unchanged
+            .add(term(credit(bl, repay, index_l)?, tl)?.1)?
+            .add(term(debit(bc, seize, index_c)?, tc)?.1)?;
+        let clamped = repay >= pair.debt || seize >= pair.held;
+        if after.0 >= 0 || clamped {
+            break;
+        }
+        let more = to_target(after.neg()?, gain, pair.liability_price)?.max(Qty(1));
+        (repay, seize) = size(pair, repay.add(more)?)?;
+    }
+    Ok(Some((repay, seize)))
+}
+
+fn get(row: &[Qty], i: usize) -> ArithResult<Qty> {
+    row.get(i).copied().ok_or(ArithError::Domain)
 }
 
 /// Books a transfer in market `asset`'s planned books.

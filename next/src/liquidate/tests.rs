@@ -1,11 +1,13 @@
 use super::step::ratio_at_most;
 use super::*;
+use crate::account::Terms;
 use crate::ledger::Book;
 use crate::num::{Price, INDEX_SCALE};
 use proptest::prelude::*;
 
 type Outcome<const A: usize> = Result<Result<Liquidated<A>, Idle>, Fault>;
 
+/// A unit whose liquidation-end tier is its maintenance tier.
 fn unit<const A: usize>(
     row: &mut [Qty; A],
     terms: &[Terms],
@@ -13,7 +15,11 @@ fn unit<const A: usize>(
     insurance: &mut Value,
     policy: &Policy,
 ) -> Outcome<A> {
-    liquidate_unit::<A>(row, terms, markets, insurance, policy)
+    let tiers = Tiers {
+        maint: terms,
+        liq_end: terms,
+    };
+    liquidate_unit::<A>(row, tiers, markets, insurance, policy)
 }
 
 /// The unit's one pair step.
@@ -359,6 +365,92 @@ proptest! {
             _ => {
                 prop_assert_eq!((row, markets), before)
             }
+        }
+    }
+}
+
+/// Maintenance 0.83 and liquidation-end 0.80 on ETH.
+fn tiers_of(markets: &[Market; 2]) -> ([Terms; 2], [Terms; 2]) {
+    let eth = |bps| {
+        Terms::new(
+            markets[1].oracle,
+            markets[1].index,
+            Ratio::from_bps(bps),
+            Ratio::ONE,
+        )
+    };
+    let usdc = Terms::new(Price::ONE, markets[0].index, Ratio::ONE, Ratio::ONE).unwrap();
+    ([usdc, eth(8_300).unwrap()], [usdc, eth(8_000).unwrap()])
+}
+
+fn to_target_unit(row: &mut [Qty; 2], markets: &mut [Market; 2]) -> Outcome<2> {
+    let (maint, liq_end) = tiers_of(markets);
+    let tiers = Tiers {
+        maint: &maint,
+        liq_end: &liq_end,
+    };
+    liquidate_unit::<2>(row, tiers, markets, &mut Value(0), &Policy::ToTarget)
+}
+
+#[test]
+fn to_target_repays_what_restores_liquidation_end_health() {
+    // Liquidation-end health 16,000 - 17,000 = -1,000; each unit of value
+    // repaid gains 1 - 0.8 × 1.05 = 0.16: 6,250 USDC. The gain is rounded
+    // down to a billionth (the bonus factor p_C / p̃_C rounds up), which
+    // repays up to 10^-8 of the amount more: 40 base units here.
+    let (mut row, mut markets) = market(17_000_000_000);
+    let s = stepped(to_target_unit(&mut row, &mut markets));
+    assert!(
+        s.repaid.0 >= 6_250_000_000 && s.repaid.0 <= 6_250_000_063,
+        "{s:?}"
+    );
+    let (_, liq_end) = tiers_of(&markets);
+    let h = crate::account::health(&row, &liq_end)
+        .unwrap()
+        .net()
+        .unwrap();
+    assert!(h.0 >= 0, "liquidation-end health after: {h:?}");
+}
+
+proptest! {
+    /// A to-target unit leaves liquidation-end health at zero or above
+    /// (unless it took all the collateral or repaid all the debt), and not
+    /// far above: a couple of base units of the debt's value.
+    #[test]
+    fn to_target_restores_the_target_and_no_more(
+        held in 1_000_000i64..(1 << 40), mantissa in 1_000_000_000u64..(1 << 44),
+        bps in 0u32..1_500, debt_percent in 81i128..99, reserve in 1i64..(1 << 50),
+    ) {
+        let worth = i128::from(held) * i128::from(mantissa) / 1_000_000_000_000;
+        let debt = i64::try_from(worth * debt_percent / 100).unwrap().max(1);
+        let mut markets = [quote_market(), eth_market(reserve.max(1_000))];
+        markets[1].oracle = Price::new(mantissa, 12).unwrap();
+        markets[1].discounted = markets[1].oracle.discounted(Ratio::from_bps(bps)).unwrap();
+        markets[1].deposit_shares = Qty(held);
+        markets[0].dust = Qty(1);
+        let mut row = [Qty(-debt), Qty(held)];
+        let before = row;
+        let outcome = to_target_unit(&mut row, &mut markets);
+        let (_, liq_end) = tiers_of(&markets);
+        let h = crate::account::health(&row, &liq_end).unwrap().net().unwrap();
+        match outcome {
+            Ok(Ok(done)) if done.written.iter().all(Option::is_none) => {
+                let clamped = row[0] == Qty::ZERO || row[1] == Qty::ZERO;
+                prop_assert!(h.0 >= 0 || clamped, "short of the target: {:?} {:?}", h, row);
+                // Not far over: each of the two changed terms rounds by
+                // less than one base unit, the repayment by less than one
+                // unit of L, and the gain, rounded to a billionth, adds up
+                // to 10^-8 of the repayment.
+                let over = h.0 / i128::from(crate::num::RATIO_SCALE);
+                let repaid = i128::from(row[0].0 - before[0].0);
+                let bound = 4 + repaid / 10_000_000;
+                prop_assert!(clamped || over <= bound, "{} over the target (bound {}), {:?} -> {:?}", over, bound, before, row);
+            }
+            Ok(Err(Idle::Healthy)) => {
+                let (maint, _) = tiers_of(&markets);
+                prop_assert!(!crate::account::health(&before, &maint).unwrap().is_liquidatable());
+            }
+            other => prop_assert!(matches!(other, Ok(Ok(_))), "{:?}", other),
         }
     }
 }
