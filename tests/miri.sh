@@ -23,4 +23,9 @@ for target in s390x-unknown-linux-gnu i686-unknown-linux-gnu; do
     FIRESALE_GOLDEN_ONLY=$index cargo +nightly miri test -q -p firesale-golden --target "$target" --test digests
   done
 done
-echo "OK: golden digests under Miri on s390x (big-endian) and i686 (32-bit) match x86_64"
+for target in s390x-unknown-linux-gnu i686-unknown-linux-gnu; do
+  echo "==> the next representation's fixtures under Miri on $target"
+  cargo +nightly miri test -q -p firesale-next --features fixtures --target "$target" --lib \
+    fixtures::tests::the_fixtures_line_is_the_committed_one
+done
+echo "OK: golden digests and next's fixtures under Miri on s390x (big-endian) and i686 (32-bit) match x86_64"

@@ -24,8 +24,16 @@ timeout 120 qemu-system-arm -cpu cortex-m3 -machine lm3s6965evb -nographic \
   || { echo "firmware failed:"; cat "$out/qemu-full.txt" "$out/qemu-stderr.txt"; exit 1; }
 grep '^golden ' "$out/qemu-full.txt" > "$out/qemu.txt"
 
+# The next number representation's fixtures (issue 21) on the Cortex-M3.
+(cd tests/embedded && cargo build -q --release --bin next --target-dir ../../target)
+next_elf=target/thumbv7m-none-eabi/release/next
+timeout 120 qemu-system-arm -cpu cortex-m3 -machine lm3s6965evb -nographic \
+  -semihosting-config enable=on,target=native -kernel "$next_elf" > "$out/qemu-next-full.txt" 2> /dev/null \
+  || { echo "next firmware failed:"; cat "$out/qemu-next-full.txt"; exit 1; }
+
 cargo build -q --release -p firesale-wasm --target wasm32-unknown-unknown
-node tests/wasm/run.mjs target/wasm32-unknown-unknown/release/firesale_wasm.wasm > "$out/node.txt"
+node tests/wasm/run.mjs target/wasm32-unknown-unknown/release/firesale_wasm.wasm > "$out/node-full.txt"
+grep '^golden ' "$out/node-full.txt" > "$out/node.txt"
 
 # The defmt variant: the device sends interned ids and raw values over
 # semihosting; defmt-print formats them on the host with the ELF's table.
@@ -49,6 +57,16 @@ diff -u "$out/host.txt" "$out/qemu.txt" || { echo "FAIL: firmware digests differ
 diff -u "$out/host.txt" "$out/node.txt" || { echo "FAIL: wasm digests differ from the host's"; exit 1; }
 diff -u tests/golden/digests.txt "$out/host.txt" || { echo "FAIL: host digests differ from the committed golden file"; exit 1; }
 echo "OK: $(wc -l < "$out/host.txt") golden digests equal on host, Cortex-M3 and wasm32"
+
+# next/fixtures.txt is the host's line (firesale-next's own test checks it).
+for target in qemu-next-full node-full; do
+  grep '^next fixtures' "$out/$target.txt" | diff -u next/fixtures.txt - \
+    || { echo "FAIL: the next representation's fixtures differ on $target"; exit 1; }
+done
+next_flash=$(size -A "$next_elf" | awk '$1 == ".vector_table" || $1 == ".text" || $1 == ".rodata" || $1 == ".data" { f += $2 } END { print f }')
+next_stack=$(sed -n 's/^stack high-water \([0-9]*\) bytes.*/\1/p' "$out/qemu-next-full.txt")
+echo "OK: the next representation's fixtures equal on host, Cortex-M3 and wasm32 ($(cat next/fixtures.txt))"
+printf 'next fixtures firmware: flash %s B, stack high-water %s B\n' "$next_flash" "$next_stack"
 
 read -r flash ram < <(size -A "$elf" | awk '
   $1 == ".vector_table" || $1 == ".text" || $1 == ".rodata" { flash += $2 }

@@ -3,6 +3,8 @@
 //! host and the wasm32 module measure the same thing.
 
 use crate::account::Terms;
+use crate::digest::Digest;
+use crate::ledger::ALL_BOOKS;
 use crate::liquidate::{fee_share, liquidate_unit, Liquidated, Market, Tiers};
 use crate::num::{ArithResult, Index, Price, Qty, Ratio, Value, INDEX_SCALE};
 use crate::policy::Policy;
@@ -133,9 +135,70 @@ impl PairStep {
     }
 }
 
+impl PairStep {
+    /// Feeds the state a unit leaves: the row, the fund, each market's
+    /// pool, index, shares and books.
+    fn feed(&self, d: &mut Digest) {
+        self.row.iter().for_each(|b| d.i64(b.0));
+        d.i64(self.insurance.0);
+        for m in &self.markets {
+            if let Some(pool) = m.pool {
+                d.i64(pool.base.0);
+                d.i64(pool.quote.0);
+            }
+            d.u64(m.index.0);
+            d.i64(m.deposit_shares.0);
+            ALL_BOOKS.iter().for_each(|&b| d.i64(m.books.balance(b)));
+        }
+    }
+}
+
+/// Runs every fixture and writes one line: the health sample's sides and
+/// both units' results, and a digest over all of them. The host, the
+/// Cortex-M3 firmware and the wasm32 module must write the same line
+/// (`tests/targets.sh`): on 32-bit targets every fixed divisor divides by
+/// its reciprocal, on 64-bit ones by the division instruction.
+pub fn line(w: &mut impl core::fmt::Write) -> Result<(), core::fmt::Error> {
+    let mut d = Digest::default();
+    d.bytes(b"firesale-next-fixtures-v1");
+    let fail = |_| core::fmt::Error;
+    let (row, terms) = health_sample().map_err(fail)?;
+    let health = crate::account::health(&row, &terms).map_err(fail)?;
+    d.i128(health.assets.0);
+    d.i128(health.liabilities.0);
+    let mut step = PairStep::new().map_err(fail)?;
+    let stepped = step.run();
+    step.feed(&mut d);
+    let mut unit = PairStep::bankrupt().map_err(fail)?;
+    let bankrupt = unit.run();
+    unit.feed(&mut d);
+    write!(
+        w,
+        "next fixtures digest={:016x} health={} step={}/{} bankrupt={}/{}/{}",
+        d.finish(),
+        health.net().map_err(fail)?.0,
+        u8::from(stepped),
+        step.row[0].0,
+        u8::from(bankrupt),
+        unit.insurance.0,
+        unit.markets[0].index.0,
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The line the other targets must write (tests/targets.sh compares
+    /// theirs with this file). It changes only when a result does: then
+    /// regenerate it, and say why in the commit.
+    #[test]
+    fn the_fixtures_line_is_the_committed_one() {
+        let mut line = std::string::String::new();
+        super::line(&mut line).unwrap();
+        let committed = include_str!("../fixtures.txt");
+        assert_eq!(line, committed.trim_end());
+    }
 
     #[test]
     fn the_fixtures_measure_what_they_say() {

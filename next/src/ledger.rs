@@ -36,6 +36,19 @@ pub enum Book {
 /// Number of books.
 pub const BOOKS: usize = 9;
 
+/// Every book, in canonical order.
+pub const ALL_BOOKS: [Book; BOOKS] = [
+    Book::Accounts,
+    Book::Venue,
+    Book::Keepers,
+    Book::Insurance,
+    Book::BadDebt,
+    Book::Exogenous,
+    Book::Arbitrage,
+    Book::Backstop,
+    Book::Auction,
+];
+
 /// One asset's books.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]

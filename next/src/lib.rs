@@ -24,6 +24,7 @@
 extern crate std;
 
 pub mod account;
+pub mod digest;
 pub mod divisor;
 #[cfg(any(test, feature = "fixtures"))]
 pub mod fixtures;

@@ -21,4 +21,14 @@ for (let i = 0; i < golden_count(); i++) {
   const bytes = new Uint8Array(memory.buffer, line_buffer(), len);
   console.log(new TextDecoder().decode(bytes));
 }
+// The next number representation's fixtures (issue 21), if the module has them.
+if (instance.exports.next_line) {
+  const len = instance.exports.next_line();
+  if (len === 0) {
+    console.log("next fixtures error");
+    failed = true;
+  } else {
+    console.log(new TextDecoder().decode(new Uint8Array(memory.buffer, line_buffer(), len)));
+  }
+}
 process.exit(failed ? 1 : 0);

@@ -19,6 +19,8 @@
 //! - `liquidation_unit(index: u32) -> u32`: the same, then one more unit,
 //!   the liquidation; returns the units stepped. The liquidation's fuel is
 //!   the difference between the two calls' fuel.
+//! - `next_line() -> u32`: writes the next representation's fixtures line
+//!   (`next/fixtures.txt`) into the line buffer; returns its length
 //! - `next_health(assets: u32, evaluations: u32) -> u32` and
 //!   `next_unit(fixture: u32, run: u32) -> u32`: the same health row and two
 //!   liquidation units in the next number representation (`firesale-next`,
@@ -170,6 +172,18 @@ pub extern "C" fn next_health(assets: u32, evaluations: u32) -> u32 {
         }
     }
     total as u32
+}
+
+/// Writes the next representation's fixtures line
+/// (`next::fixtures::line`, committed in `next/fixtures.txt`) into the
+/// line buffer; returns its length (0 on an error).
+#[no_mangle]
+pub extern "C" fn next_line() -> u32 {
+    let mut writer = LineWriter { len: 0 };
+    match next::fixtures::line(&mut writer) {
+        Ok(()) => writer.len as u32,
+        Err(_) => 0,
+    }
 }
 
 /// Builds a liquidation unit of the next representation
