@@ -33,3 +33,4 @@ pub mod liquidate;
 pub mod num;
 pub mod policy;
 pub mod pool;
+pub mod venue;

@@ -1,0 +1,51 @@
+//! Venues in base units: where seized collateral is sold and liabilities
+//! are bought back (docs/semantics.md, "Venues"; the kernel's
+//! `core/src/venue`), carried over a kind at a time: the arithmetic they
+//! need beyond `crate::num`, and the impact curves.
+
+mod curve;
+mod math;
+
+pub use curve::{Curve, CurveVenue, Slope, MAX_SLOPE_EXPONENT};
+
+use crate::num::ArithError;
+
+/// The parameter a configuration gets wrong (the kernel's `AssetParam`
+/// names for venues).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum VenueParam {
+    /// A quote venue at a price other than one.
+    Kind,
+    /// A slope, depth, volume, `Y·σ` or reserve that is zero or out of
+    /// range (a pool whose quote reserve rounds to nothing).
+    Liquidity,
+    /// A resilience above one.
+    Resilience,
+    /// A floor with another exponent than the price's.
+    Floor,
+    /// A fee of one or more.
+    Fee,
+    /// No levels, more than the ladder holds, a zero tick, or
+    /// `levels·tick >= 1`.
+    Levels,
+}
+
+/// Why a venue could not do what it was asked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum VenueError {
+    /// The venue's liquidity cannot absorb the trade or the move.
+    Exhausted,
+    /// The arithmetic failed outside a trade, or a parameter was out of its
+    /// domain (a negative size, a price with another exponent).
+    Arith(ArithError),
+    /// The configuration is invalid.
+    Invalid(VenueParam),
+}
+
+impl From<ArithError> for VenueError {
+    fn from(e: ArithError) -> Self {
+        VenueError::Arith(e)
+    }
+}
