@@ -1,14 +1,19 @@
 //! Venues in base units: where seized collateral is sold and liabilities
 //! are bought back (docs/semantics.md, "Venues"; the kernel's
 //! `core/src/venue`), carried over a kind at a time: the arithmetic they
-//! need beyond `crate::num`, and the impact curves.
+//! need beyond `crate::num`, the impact curves, the constant-product pool
+//! and the order book.
 
+mod amm;
+mod book;
 mod curve;
 mod math;
 
+pub use amm::{rebalanced, PoolVenue};
+pub use book::{Ladder, Side, Taken, MAX_BOOK_LEVELS};
 pub use curve::{Curve, CurveVenue, Slope, MAX_SLOPE_EXPONENT};
 
-use crate::num::ArithError;
+use crate::num::{ArithError, Qty, Value};
 
 /// The parameter a configuration gets wrong (the kernel's `AssetParam`
 /// names for venues).
@@ -48,4 +53,15 @@ impl From<ArithError> for VenueError {
     fn from(e: ArithError) -> Self {
         VenueError::Arith(e)
     }
+}
+
+/// A trade's effect seen from the trader: base given to the venue
+/// (negative: taken from it) and quote received from it (negative: paid).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Fill {
+    /// Base the trader gave the venue (negative: took).
+    pub base_in: Qty,
+    /// Quote the venue paid the trader (negative: received).
+    pub quote_out: Value,
 }
