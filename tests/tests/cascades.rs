@@ -96,3 +96,43 @@ fn the_same_scenario_gives_the_same_digest_and_a_different_one_differs() {
     tweaked.balances[4] = firesale_core::Qty::from_f64(tweaked.balances[4].to_f64() * 1.01);
     assert_ne!(run_checked(&tweaked, &[u32::MAX]).digest, a.digest);
 }
+
+/// A shock that moves a price by a ratio of one changes nothing, on every
+/// venue kind and mid-cascade: the same liquidations, prices and digest.
+/// (On a constant-product pool it used to re-anchor the outside price to the
+/// pool's depressed one, and recovery then pulled toward it: issue 22.)
+#[test]
+fn a_shock_by_a_ratio_of_one_changes_nothing() {
+    let venues = venue_kinds();
+    for (i, (name, venue)) in venues.iter().enumerate() {
+        let (_, other) = &venues[(i + 1) % venues.len()];
+        let s = mixed_market(
+            40 + i as u64,
+            200,
+            *venue,
+            *other,
+            firesale_core::Policy::aave_like(),
+        );
+        let plain = run_checked(&s, &[u32::MAX]);
+        let mut noop = s.clone();
+        for (round, asset) in [(2, 1), (2, 2), (4, 1)] {
+            noop.shocks.push(firesale_core::Shock {
+                round,
+                asset,
+                kind: firesale_core::ShockKind::MovePrice(firesale_core::Ratio::ONE),
+            });
+        }
+        noop.shocks.sort_by_key(|s| s.round);
+        let moved = run_checked(&noop, &[u32::MAX]);
+        assert!(
+            plain.report.liquidations > 0,
+            "{name}: the fixture cascades"
+        );
+        assert_eq!(
+            moved.report.liquidations, plain.report.liquidations,
+            "{name}"
+        );
+        assert_eq!(moved.report.per_asset, plain.report.per_asset, "{name}");
+        assert_eq!(moved.digest, plain.digest, "{name}");
+    }
+}

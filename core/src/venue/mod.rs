@@ -457,8 +457,17 @@ impl Venue {
             Mechanism::Pool {
                 pool, reference, ..
             } => {
-                *reference = target;
-                pool.rebalance_to(target)?
+                // The outside price moves by the same ratio as the pool's
+                // (recovery arbitrages toward it), and a move to where the
+                // pool already is trades nothing: a shock by a ratio of one
+                // changes nothing.
+                if target == now {
+                    Fill::default()
+                } else {
+                    let ratio: Ratio = target.ratio_to(now, Round::Down)?;
+                    *reference = reference.scale(ratio, Round::Down)?;
+                    pool.rebalance_to(target)?
+                }
             }
             Mechanism::Book(ladder) => {
                 ladder.shift(now, target)?;
@@ -667,6 +676,42 @@ mod tests {
         assert_eq!(rounds, 24);
         v.recover().unwrap();
         assert_eq!(v.price().unwrap(), Price::from_int(100));
+    }
+
+    /// A shock that moves a venue to the price it already shows trades
+    /// nothing and changes nothing, on every mechanism (a pool used to take
+    /// its depressed price as the new outside price: issue 22). A real move
+    /// scales a pool's outside price by the same ratio as the pool's.
+    #[test]
+    fn a_move_by_a_ratio_of_one_changes_nothing() {
+        for config in every_mechanism() {
+            if matches!(config, VenueConfig::Quote) {
+                continue;
+            }
+            let mut v = Venue::new(&config, Price::from_int(100), Qty::from_f64(1e-6)).unwrap();
+            v.sell(Qty::from_int(7)).unwrap();
+            let sold = v;
+            let now = v.price().unwrap();
+            assert_eq!(v.move_price(now), Ok(Fill::default()), "{config:?}");
+            assert_eq!(v, sold, "{config:?}");
+        }
+        let config = VenueConfig::ConstantProduct {
+            base_reserve: Qty::from_int(1_000),
+            fee: Ratio::ZERO,
+            resilience: Ratio::from_f64(0.5),
+        };
+        let mut v = Venue::new(&config, Price::from_int(100), Qty::from_f64(1e-6)).unwrap();
+        v.sell(Qty::from_int(100)).unwrap();
+        let now = v.price().unwrap();
+        v.move_price(now.scale(Ratio::from_f64(0.5), Round::Down).unwrap())
+            .unwrap();
+        let Mechanism::Pool { reference, .. } = v.mechanism else {
+            panic!("a pool");
+        };
+        assert!(
+            (reference.to_f64() - 50.0).abs() < 1e-9,
+            "the outside price halves with the pool's: {reference:?}"
+        );
     }
 
     #[test]
