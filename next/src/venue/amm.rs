@@ -145,15 +145,33 @@ impl PoolVenue {
         ))
     }
 
-    /// A shock to the outside price `target`: the pool is arbitraged all
-    /// the way to it. Returns the venue after and the arbitrageur's fill.
+    /// A shock that moves the pool's price from `now` (as reported) to
+    /// `target`: the pool is arbitraged all the way to it, and the outside
+    /// price, which recovery pulls toward, moves by the same ratio
+    /// (`⌊ref·target / now⌋`), so a pool mid-recovery keeps its gap. A
+    /// move to the price the pool shows changes nothing. Returns the venue
+    /// after and the arbitrageur's fill.
     pub fn moved(&self, exponent: u8, target: u64) -> Result<(Self, Fill), VenueError> {
+        let now = price_mantissa(&self.pool, exponent)?;
+        if target == now {
+            return Ok((*self, Fill::default()));
+        }
+        let reference = mul_div_wide(
+            u128::from(self.reference_mantissa),
+            u128::from(target),
+            u128::from(now),
+            false,
+        )?;
+        let reference = match u64::try_from(reference) {
+            Ok(0) | Err(_) => return Err(VenueError::Exhausted),
+            Ok(r) => r,
+        };
         let (pool, fill) = rebalanced(&self.pool, target, exponent)?;
         price_mantissa(&pool, exponent)?;
         Ok((
             Self {
                 pool,
-                reference_mantissa: target,
+                reference_mantissa: reference,
                 resilience: self.resilience,
             },
             fill,
@@ -290,6 +308,19 @@ mod tests {
         let mut drifted = next;
         drifted.reference_mantissa = 2_000_000_000_000;
         assert_eq!(drifted.recovered(E, Qty(1)).unwrap().0, drifted);
+    }
+
+    #[test]
+    fn a_shock_scales_the_outside_price_with_the_pool_s() {
+        // Mid-recovery, 20% below the outside price: a shock that halves
+        // the pool's price halves the outside price too, and keeps the gap.
+        let mut v = venue(500_000_000);
+        v.reference_mantissa = 2_500_000_000_000;
+        let (next, _) = v.moved(E, 1_000_000_000_000).unwrap();
+        assert_eq!(next.reference_mantissa, 1_250_000_000_000);
+        // A move to the price the pool shows: nothing trades or changes.
+        let now = price_mantissa(&next.pool, E).unwrap();
+        assert_eq!(next.moved(E, now), Ok((next, Fill::default())));
     }
 
     #[test]

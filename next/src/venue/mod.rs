@@ -495,9 +495,11 @@ impl<const N: usize> Venue<N> {
     /// Moves the venue's price to `target` from outside (a shock): a curve
     /// or a book moves its reference (a linear curve shifts it, keeping its
     /// impact; the others scale it), refusing a target or a reference at or
-    /// below the floor; a pool is arbitraged to the new price. Returns the
-    /// arbitrageur's fill (pools only), which the running totals count.
-    /// `target` must have the venue's exponent. On error nothing changes.
+    /// below the floor; a pool is arbitraged to the new price and its
+    /// outside price moves by the same ratio. A move to the price the venue
+    /// shows changes nothing. Returns the arbitrageur's fill (pools only),
+    /// which the running totals count. `target` must have the venue's
+    /// exponent. On error nothing changes.
     pub fn move_price(&mut self, target: Price) -> Result<Fill, VenueError> {
         if matches!(self.mechanism, Mechanism::Quote) {
             return Err(VenueError::Exhausted);

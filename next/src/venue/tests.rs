@@ -337,6 +337,24 @@ fn a_shock_moves_the_price_to_its_target() {
     );
 }
 
+/// A shock to the price a venue already shows trades nothing and changes
+/// nothing, on every kind, mid-cascade (issue 22: a pool used to take its
+/// depressed price as the new outside price).
+#[test]
+fn a_move_by_a_ratio_of_one_changes_nothing() {
+    for kind in 0..5 {
+        for q in [7 * ETH, -7 * ETH] {
+            let mut v = venue(kind);
+            trade(&mut v, q).unwrap();
+            v.recover().unwrap();
+            let before = v;
+            let now = v.price().unwrap();
+            assert_eq!(v.move_price(now), Ok(Fill::default()), "kind {kind}");
+            assert_eq!(v, before, "kind {kind}");
+        }
+    }
+}
+
 #[test]
 fn a_linear_shock_keeps_the_impact() {
     let mut v = venue(0);
