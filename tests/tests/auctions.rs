@@ -163,14 +163,21 @@ fn keepers_without_capital_let_lots_go_for_nothing() {
     });
     let dry = run(&s);
     assert!(dry.report.zero_bid_takes > 0);
-    let taken_at_zero = dry.events.iter().all(|e| match *e {
-        Event::AuctionTaken { paid, .. } => paid == Value::ZERO,
-        _ => true,
-    });
+    // Keepers hold at most 1 (what their takes' sales bring back, capped):
+    // no take pays more, and most clear at a price of zero.
+    let paid: Vec<f64> = dry
+        .events
+        .iter()
+        .filter_map(|e| match *e {
+            Event::AuctionTaken { paid, .. } => Some(paid.to_f64()),
+            _ => None,
+        })
+        .collect();
     assert!(
-        taken_at_zero,
-        "with no capital, only a price of zero clears"
+        paid.iter().all(|&p| p <= 1.0),
+        "with at most 1 of capital no take pays more: {paid:?}"
     );
+    let raised: f64 = paid.iter().sum();
     let auctioned: f64 = dry
         .events
         .iter()
@@ -181,8 +188,8 @@ fn keepers_without_capital_let_lots_go_for_nothing() {
         .sum();
     let bad = dry.report.bad_debt.to_f64();
     assert!(
-        (bad - auctioned).abs() < 1e-6 * auctioned,
-        "every auctioned debt is lost: {bad} of {auctioned}"
+        bad <= auctioned && bad >= auctioned - raised - 1e-6 * auctioned,
+        "the auctioned debt is lost but for what the takes paid: {bad} of {auctioned}, {raised} raised"
     );
     assert_eq!(
         dry.report.unrecovered, dry.report.bad_debt,
@@ -257,4 +264,63 @@ fn an_auction_resets_below_its_cusp() {
         }
     }
     assert!(resets > 0);
+}
+
+/// Starting an auction costs the keepers nothing: their capital is spent
+/// when they take (docs/containment.md). With 20,000 of capital and one
+/// vault owing 12,000, the first take may buy the whole lot; when starting
+/// charged the capital, it was capped at the 8,000 left (issue 22).
+#[test]
+fn starting_an_auction_spends_no_keeper_capital() {
+    let mut s = parse(
+        r#"
+policy = "absorb"
+max_rounds = 60
+insurance_fund = 100000
+
+[[assets]]
+name = "USDC"
+quote = true
+
+[[assets]]
+name = "ETH"
+price = 2000
+weights = { init = 0.60, liq_end = 0.62, maint = 0.69 }
+venue = { kind = "constant-product", base_reserve = 20000, fee = 0.003, resilience = 0.2 }
+
+[[shocks]]
+round = 1
+asset = "ETH"
+move_price = 0.65
+
+[[accounts.list]]
+balances = { ETH = 10, USDC = -12000 }
+"#,
+    )
+    .unwrap();
+    s.limits = vaults(LINEAR, 0.0).limits;
+    s.limits.keepers = Some(KeeperCapital {
+        initial: Value::from_int(20_000),
+        replenish_per_round: Value::ZERO,
+        max: Value::from_int(20_000),
+    });
+    let checked = run(&s);
+    let started: Vec<f64> = checked
+        .events
+        .iter()
+        .filter_map(|e| match *e {
+            Event::AuctionStarted { debt, .. } => Some(debt.to_f64()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(started, vec![12_000.0], "one auction of the whole vault");
+    let first_take = checked.events.iter().find_map(|e| match *e {
+        Event::AuctionTaken { paid, .. } => Some(paid.to_f64()),
+        _ => None,
+    });
+    let paid = first_take.expect("the lot is taken");
+    assert!(
+        paid > 8_000.0 + 1.0,
+        "the first take paid {paid}: capped by capital the start spent"
+    );
 }

@@ -140,7 +140,7 @@ impl<const A: usize> Engine<'_, A> {
         r.insurance_fund = self.state.insurance;
         self.state.round_liquidations = self.state.round_liquidations.saturating_add(1);
         if self.budgets {
-            self.charge(asset, debt, Value::ZERO)?;
+            self.charge_caps(asset, debt)?;
         }
         sink.emit(&Event::AuctionStarted {
             round: self.state.round,

@@ -246,15 +246,27 @@ impl<const A: usize> Engine<'_, A> {
         repaid: Value,
         returns: Value,
     ) -> Result<(), ArithError> {
-        let keepers = self.containment.keepers.is_some();
+        self.charge_caps(collateral, repaid)?;
+        if self.containment.keepers.is_some() {
+            let l = &mut self.state.limits;
+            l.keeper_capital = l.keeper_capital.sub(repaid)?.max(Value::ZERO);
+            l.keeper_returns = l.keeper_returns.add(returns)?;
+        }
+        Ok(())
+    }
+
+    /// Charges `repaid` debt value against the rate limits only: an auction
+    /// counts against them when it starts (MakerDAO's `Hole`), but its
+    /// keepers pay when they take, not before.
+    pub(super) fn charge_caps(
+        &mut self,
+        collateral: usize,
+        repaid: Value,
+    ) -> Result<(), ArithError> {
         let l = &mut self.state.limits;
         l.round_notional = l.round_notional.add(repaid)?;
         if let Some(used) = l.asset_notional.get_mut(collateral) {
             *used = used.add(repaid)?;
-        }
-        if keepers {
-            l.keeper_capital = l.keeper_capital.sub(repaid)?.max(Value::ZERO);
-            l.keeper_returns = l.keeper_returns.add(returns)?;
         }
         Ok(())
     }
