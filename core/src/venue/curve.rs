@@ -6,10 +6,11 @@
 //! |--------------|----------------------------------|------------------------------|
 //! | linear (Kyle)| ref − λ·Q                        | ref·Q − λ·Q²/2               |
 //! | exponential  | ref · e^(−Q/D)                   | ref·D·(1 − e^(−Q/D))         |
-//! | square root  | ref · (1 − c·sign(Q)·√abs(Q))    | ref·(Q − ⅔·c·Q·√abs(Q))      |
+//! | square root  | ref · (1 − c·sign(Q)·√abs(Q))    | ref·(Q − ⅔·c·abs(Q)·√abs(Q)) |
 //!
 //! For the square-root law Δp/p = Y·σ·√(q/V), `c = Y·σ/√V`; buying (Q < 0)
-//! raises the price by the same law, and one area formula covers both sides.
+//! raises the price by the same law, and one area formula covers both sides:
+//! `∫₀^Q sign(x)·√abs(x) dx = ⅔·abs(Q)^(3/2)` whatever the sign of `Q`.
 
 use crate::num::{self, exp, mul, sqrt, ArithResult, Fx, Price, Qty, Ratio, Round, Value};
 
@@ -89,8 +90,9 @@ impl Curve {
                     Fx::from_num(3),
                     round,
                 )?;
+                let magnitude = q.0.checked_abs().ok_or(num::ArithError::Overflow)?;
                 let concave = mul(
-                    mul(two_thirds_c, q.0, opposite(round))?,
+                    mul(two_thirds_c, magnitude, opposite(round))?,
                     root,
                     opposite(round),
                 )?;
@@ -176,8 +178,12 @@ mod tests {
         let curve = Curve::SquareRoot { coefficient: fx(c) };
         let want = 100.0 * (16.0 - 2.0 / 3.0 * c * 16.0 * 4.0);
         assert!((area(curve, 16.0) - want).abs() < 1e-8);
-        let want_buy = 100.0 * (-16.0 + 2.0 / 3.0 * c * 16.0 * 4.0);
+        // Buying raises the price: 16 units bought from Q = 0 cost more
+        // than 16 at the reference (the area once had the sign of Q where
+        // it needs abs(Q), and buys were charged at the pre-trade price).
+        let want_buy = 100.0 * (-16.0 - 2.0 / 3.0 * c * 16.0 * 4.0);
         assert!((area(curve, -16.0) - want_buy).abs() < 1e-8);
+        assert!(-area(curve, -16.0) > 1_600.0 + 40.0);
         let p = curve
             .price(Price(fx(100.0)), Qty(fx(16.0)), Round::Down)
             .unwrap();
