@@ -123,23 +123,21 @@ impl Meter {
     /// [`EVALUATIONS`] evaluations less that of none (the sample's set-up),
     /// divided by [`EVALUATIONS`] and rounded to the nearest unit.
     pub fn health(&self, assets: u32) -> Result<u64, String> {
-        let (_, none) = self.call("health", (assets, 0))?;
-        let (sum, many) = self.call("health", (assets, EVALUATIONS))?;
-        if sum == 0 {
-            return Err(format!("health({assets}) evaluated nothing"));
-        }
-        let per = u64::from(EVALUATIONS);
-        Ok((many - none + per / 2) / per)
+        self.per_evaluation("health", assets)
     }
 
-    /// Fuel per evaluation of the `assets`-asset sample row in the next
-    /// number representation (`next::fixtures::health_sample`), as
-    /// [`Self::health`] measures the kernel's.
+    /// [`Self::health`] for the next number representation's sample row
+    /// (`next::fixtures::health_sample`).
     pub fn next_health(&self, assets: u32) -> Result<u64, String> {
-        let (_, none) = self.call("next_health", (assets, 0))?;
-        let (sum, many) = self.call("next_health", (assets, EVALUATIONS))?;
+        self.per_evaluation("next_health", assets)
+    }
+
+    /// Fuel per evaluation of export `name(assets, evaluations)`.
+    fn per_evaluation(&self, name: &str, assets: u32) -> Result<u64, String> {
+        let (_, none) = self.call(name, (assets, 0))?;
+        let (sum, many) = self.call(name, (assets, EVALUATIONS))?;
         if sum == 0 {
-            return Err(format!("next_health({assets}) evaluated nothing"));
+            return Err(format!("{name}({assets}) evaluated nothing"));
         }
         let per = u64::from(EVALUATIONS);
         Ok((many - none + per / 2) / per)
