@@ -7,7 +7,8 @@
 //! weighted liability and its largest weighted collateral (ties: the lower
 //! asset index). The policy sets `r`:
 //!
-//! - **absorb** (Compound III): seize everything; repay what it covers.
+//! - **absorb** (Compound III): repay the whole debt, seizing what covers it,
+//!   pair after pair until the debt or the collateral is gone.
 //! - **close factor** (Aave v3): one pair step repaying up to `cf × debt`,
 //!   or all of it when the health factor is at or below
 //!   `full_close_health_factor` or the debt is worth less than
@@ -28,7 +29,8 @@ use crate::num::{self, Fx, Qty, Ratio, Round, Value};
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum Policy {
-    /// Seize all collateral (Compound III `absorb`).
+    /// Repay the whole debt, pair by pair, seizing what covers each
+    /// repayment (Compound III's `absorb`, as docs/semantics.md models it).
     Absorb,
     /// Repay a fraction of one debt per liquidation (Aave v3).
     CloseFactor {
