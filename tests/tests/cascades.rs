@@ -136,3 +136,45 @@ fn a_shock_by_a_ratio_of_one_changes_nothing() {
         assert_eq!(moved.digest, plain.digest, "{name}");
     }
 }
+
+/// Under the to-target policy one pair step restores liquidation-end health:
+/// no unit takes a second step on the same pair in the same round. (The
+/// step's own roundings used to leave the health an ulp below zero, and a
+/// second step, forced up to the dust size, followed: issue 22.)
+#[test]
+fn a_to_target_step_restores_the_target_at_once() {
+    use std::collections::BTreeMap;
+    let venues = venue_kinds();
+    let mut steps = 0;
+    for (i, (name, venue)) in venues.iter().enumerate() {
+        let (_, other) = &venues[(i + 3) % venues.len()];
+        for seed in 0..4 {
+            let s = mixed_market(
+                60 + 7 * i as u64 + seed,
+                200,
+                *venue,
+                *other,
+                firesale_core::Policy::ToTarget,
+            );
+            let checked = run_checked(&s, &[u32::MAX]);
+            let mut seen = BTreeMap::new();
+            for e in &checked.events {
+                if let Event::Liquidation {
+                    round,
+                    account,
+                    liability,
+                    collateral,
+                    ..
+                } = *e
+                {
+                    steps += 1;
+                    let again = seen
+                        .insert((round, account, liability, collateral), ())
+                        .is_some();
+                    assert!(!again, "{name} seed {seed}: account {account} stepped twice on ({liability}, {collateral}) in round {round}");
+                }
+            }
+        }
+    }
+    assert!(steps > 100, "the fixtures liquidate: {steps} steps");
+}

@@ -25,6 +25,10 @@ pub(super) fn fee_share(asset: &crate::asset::AssetConfig) -> Result<Fx, ArithEr
     )
 }
 
+/// Attempts at raising a to-target repayment until the step's own roundings
+/// leave liquidation-end health at zero or above.
+const TARGET_TRIES: usize = 4;
+
 /// A copy of one account's stored balances.
 pub(super) type Balances<const A: usize> = [Qty; A];
 
@@ -271,32 +275,87 @@ impl<const A: usize> Engine<'_, A> {
                     return Ok(None);
                 }
                 // Health gained per unit repaid, rounded down (repay more).
-                let kept = mul(ml.oracle.0, cl.liability_weights.liq_end.0, Round::Down)?;
-                let given = mul(seize_value_per_unit, cc.asset_weights.liq_end.0, Round::Up)?;
-                let gain = num::sub(kept, given)?;
-                if gain > Fx::ZERO {
-                    to_target_repay(deficit, gain)?
-                } else {
-                    debt
+                match self.to_target_gain((l, c), seize_value_per_unit)? {
+                    Some(gain) => to_target_repay(deficit, gain)?,
+                    None => debt,
                 }
             }
         };
-        let repay = clamp_repay(
-            wanted,
-            PairLimits {
-                debt,
-                covered,
-                dust: cl.dust,
-            },
-        );
-        let repay = room.map_or(repay, |r| repay.min(r));
-        let seize = if repay >= covered {
-            held
-        } else {
-            let value = mul(repay.0, seize_value_per_unit, Round::Up)?;
-            Qty(num::div(value, mc.oracle.0, Round::Up)?).min(held)
+        let limits = PairLimits {
+            debt,
+            covered,
+            dust: cl.dust,
         };
-        Ok(Some(Sized { repay, seize }))
+        let size = |wanted: Qty| -> Result<Sized, ArithError> {
+            let repay = clamp_repay(wanted, limits);
+            let repay = room.map_or(repay, |r| repay.min(r));
+            let seize = if repay >= covered {
+                held
+            } else {
+                let value = mul(repay.0, seize_value_per_unit, Round::Up)?;
+                Qty(num::div(value, mc.oracle.0, Round::Up)?).min(held)
+            };
+            Ok(Sized { repay, seize })
+        };
+        let mut sized = size(wanted)?;
+        if self.policy == Policy::ToTarget {
+            // The repayment was sized from the exact deficit; the step's own
+            // roundings (the seizure up, each health term down) can still
+            // leave liquidation-end health a few ulps short. Raise it by
+            // what is left, so one step restores the target (issue 22).
+            for _ in 0..TARGET_TRIES {
+                let short = self.liq_end_health(&self.after_step(bal, (l, c), &sized)?)?;
+                let clamped = sized.repay >= debt
+                    || sized.seize >= held
+                    || room.is_some_and(|r| sized.repay >= r);
+                if !short.is_negative() || clamped {
+                    break;
+                }
+                let gain = self.to_target_gain((l, c), seize_value_per_unit)?;
+                let more = match gain {
+                    Some(gain) => to_target_repay(short.neg()?, gain)?.max(Qty(num::ULP)),
+                    None => debt,
+                };
+                sized = size(sized.repay.add(more)?)?;
+            }
+        }
+        Ok(Some(sized))
+    }
+
+    /// Liquidation-end health gained per unit of L repaid against C,
+    /// `p_L·wl_L − p_L·(1+bonus_C)·wa_C`, rounded down; `None` if not positive.
+    fn to_target_gain(
+        &self,
+        (l, c): (usize, usize),
+        seize_value_per_unit: Fx,
+    ) -> Result<Option<Fx>, ArithError> {
+        let (ml, cl, cc) = (self.market(l)?, self.config(l)?, self.config(c)?);
+        let kept = mul(ml.oracle.0, cl.liability_weights.liq_end.0, Round::Down)?;
+        let given = mul(seize_value_per_unit, cc.asset_weights.liq_end.0, Round::Up)?;
+        let gain = num::sub(kept, given)?;
+        Ok((gain > Fx::ZERO).then_some(gain))
+    }
+
+    /// The row after a sized step, as `stepped` writes it.
+    fn after_step(
+        &self,
+        bal: &Balances<A>,
+        (l, c): (usize, usize),
+        sized: &Sized,
+    ) -> Result<Balances<A>, ArithError> {
+        let (il, ic) = (self.index_of(l), self.index_of(c));
+        let mut next = *bal;
+        set_balance(
+            &mut next,
+            l,
+            account::credit(balance(bal, l)?, sized.repay, il)?,
+        )?;
+        set_balance(
+            &mut next,
+            c,
+            account::debit(balance(bal, c)?, sized.seize, ic)?,
+        )?;
+        Ok(next)
     }
 
     /// Liquidates one account found liquidatable by this round's scan.
