@@ -346,7 +346,7 @@ fn bad_flags_and_unwritable_outputs_say_what_is_wrong() {
         (
             &["montecarlo", "--threads", "0", "--paths", "1"],
             2,
-            "--threads must be at least 1",
+            "--threads must be 1 to 256",
         ),
         (
             &["sweep", "--vary", "shocks[0].move_price=1:2"],
