@@ -226,7 +226,9 @@ fn single(accounts: usize) -> Scenario {
         resilience: Ratio::from_f64(0.2),
     };
     s.insurance_fund = firesale_core::Value::from_f64(250_000.0 * scale);
-    s.balances = Population::lending(accounts, 20_200_312, 1).generate(&s.assets);
+    s.balances = Population::lending(accounts, 20_200_312, 1)
+        .generate(&s.assets)
+        .expect("the bench's population is valid");
     s.shocks = (1..=FALLING_ROUNDS)
         .map(|round| Shock {
             round,
@@ -288,7 +290,9 @@ fn cross8(accounts: usize) -> Scenario {
     }
     let mut population = Population::lending(accounts, 8, 1);
     population.assets = (1..8).collect();
-    s.balances = population.generate(&s.assets);
+    s.balances = population
+        .generate(&s.assets)
+        .expect("the bench's population is valid");
     s.shocks = vec![Shock {
         round: 1,
         asset: 1,

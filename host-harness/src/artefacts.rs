@@ -13,9 +13,18 @@ pub fn create_dir(dir: &Path) -> Result<(), String> {
     std::fs::create_dir_all(dir).map_err(|e| format!("{}: cannot create: {e}", dir.display()))
 }
 
-/// Opens `dir/name` for writing.
+/// Opens `dir/name` for writing. Something already there that is not a
+/// regular file (a FIFO, which would block, or a device) is refused.
 pub fn create(dir: &Path, name: &str) -> Result<BufWriter<File>, String> {
     let path = dir.join(name);
+    if let Ok(meta) = std::fs::metadata(&path) {
+        if !meta.is_file() {
+            return Err(format!(
+                "{}: cannot write: not a regular file (a folder, a FIFO or a device)",
+                path.display()
+            ));
+        }
+    }
     File::create(&path)
         .map(BufWriter::new)
         .map_err(|e| format!("{}: cannot write: {e}", path.display()))
@@ -29,25 +38,42 @@ pub fn write(dir: &Path, name: &str, text: &str) -> Result<(), String> {
         .map_err(|e| format!("{}: cannot write: {e}", dir.join(name).display()))
 }
 
+/// Why [`run_into`] failed.
+#[derive(Debug)]
+pub enum RunIntoError {
+    /// The kernel refused the scenario.
+    Invalid(firesale_core::Error),
+    /// An artefact could not be written.
+    Output(String),
+}
+
 /// Runs `scenario` and writes every artefact into `dir`.
-pub fn run_into(scenario: &Scenario, dir: &Path) -> Result<Observed, String> {
-    create_dir(dir)?;
-    let mut events = create(dir, "events.jsonl")?;
+pub fn run_into(scenario: &Scenario, dir: &Path) -> Result<Observed, RunIntoError> {
+    let out = RunIntoError::Output;
+    create_dir(dir).map_err(out)?;
+    let mut events = create(dir, "events.jsonl").map_err(out)?;
     let observed = observe(scenario, Some(&mut events)).map_err(|e| match e {
-        RunError::Invalid(e) => format!("the scenario is invalid: {e:?}"),
-        RunError::Io(e) => format!("{}: cannot write: {e}", dir.join("events.jsonl").display()),
+        RunError::Invalid(e) => RunIntoError::Invalid(e),
+        RunError::Io(e) => out(format!(
+            "{}: cannot write: {e}",
+            dir.join("events.jsonl").display()
+        )),
     })?;
-    events
-        .flush()
-        .map_err(|e| format!("{}: cannot write: {e}", dir.join("events.jsonl").display()))?;
+    events.flush().map_err(|e| {
+        out(format!(
+            "{}: cannot write: {e}",
+            dir.join("events.jsonl").display()
+        ))
+    })?;
     let report = json::report(scenario, &observed);
-    write(dir, "report.json", &format!("{report:#}\n"))?;
+    write(dir, "report.json", &format!("{report:#}\n")).map_err(out)?;
     write(
         dir,
         "timeline.csv",
         &timeline_csv(scenario, &observed.timeline),
-    )?;
-    plot::price_path(&dir.join("price"), scenario, &observed)?;
+    )
+    .map_err(out)?;
+    plot::price_path(&dir.join("price"), scenario, &observed).map_err(out)?;
     Ok(observed)
 }
 

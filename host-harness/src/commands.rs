@@ -2,10 +2,12 @@
 
 use clap::ValueEnum;
 use firesale_harness::artefacts::{self, create_dir};
+use firesale_harness::bounds::{self, Bounds, MAX_THREADS, RESULT_BYTES};
 use firesale_harness::montecarlo::{self, PathModel, Tail, LEVELS};
 use firesale_harness::observe::observe;
 use firesale_harness::plot::{self, Grid, Marker};
-use firesale_harness::scenario_file::{parse_in, read_text, MAX_ACCOUNTS};
+use firesale_harness::preflight::describe;
+use firesale_harness::scenario_file::{parse_with, read_text};
 use firesale_harness::sweep::{self, Axis, Sweep};
 use firesale_harness::{bundled, json, presets, progress, summary::summary, Scenario};
 use serde_json::json;
@@ -90,10 +92,51 @@ fn source(arg: Option<&str>) -> Result<Source, Failure> {
 }
 
 impl Source {
-    fn scenario(&self) -> Result<Scenario, Failure> {
-        parse_in(&self.text, self.dir.as_deref(), MAX_ACCOUNTS)
+    fn scenario(&self, bounds: &Bounds) -> Result<Scenario, Failure> {
+        parse_with(&self.text, self.dir.as_deref(), bounds)
             .map_err(|e| Failure::Input(format!("{}: {e}", self.label)))
     }
+}
+
+/// The limits given on the command line (`--max-memory`, `--round-limit`).
+#[derive(Clone, Copy, Debug)]
+pub struct Budget {
+    /// The command's memory budget, in bytes.
+    pub memory: u64,
+    /// The largest `max_rounds` a scenario may set.
+    pub round_limit: u32,
+}
+
+impl Budget {
+    /// The bounds of `runs` runs at once, after `reserved` bytes of results;
+    /// `timeline`: whether each run keeps one.
+    fn bounds(&self, timeline: bool, reserved: u64, runs: usize) -> Bounds {
+        Bounds {
+            round_limit: self.round_limit,
+            timeline,
+            ..Bounds::default()
+        }
+        .shared(self.memory, reserved, runs)
+    }
+}
+
+/// Refuses results that alone would take more than the budget: `what`
+/// names the flag that asks for them.
+fn reserve(what: &str, bytes: u64, budget: &Budget) -> Result<(), Failure> {
+    if bytes > budget.memory / 2 {
+        return Err(Failure::Input(format!(
+            "{what} keeps about {} of results to the end, more than half the memory budget of {} (--max-memory raises it)",
+            bounds::show_bytes(bytes),
+            bounds::show_bytes(budget.memory)
+        )));
+    }
+    Ok(())
+}
+
+/// Runs made at once by a command of `jobs` runs on the current pool.
+fn at_once(jobs: u64) -> usize {
+    let threads = rayon::current_num_threads().max(1);
+    usize::try_from(jobs).map_or(threads, |j| j.clamp(1, threads))
 }
 
 fn print_json(value: &serde_json::Value) {
@@ -115,15 +158,26 @@ pub fn run(
     preset_name: Option<&str>,
     as_json: bool,
     out: Option<&Path>,
+    budget: &Budget,
 ) -> Outcome {
-    let mut scenario = source(arg)?.scenario()?;
-    if let Some(name) = preset_name {
-        scenario = preset(name)?.apply(&scenario);
+    let chosen = preset_name.map(preset).transpose()?;
+    let mut scenario = source(arg)?.scenario(&budget.bounds(true, 0, 1))?;
+    if let Some(p) = chosen {
+        scenario = p.apply(&scenario);
     }
+    let invalid = |e: &firesale_core::Error| {
+        let under = preset_name.map_or(String::new(), |p| format!(" under --preset {p}"));
+        Failure::Input(format!("the scenario is invalid{under}: {}", describe(e)))
+    };
     let observed = match out {
-        Some(dir) => artefacts::run_into(&scenario, dir).map_err(Failure::Output)?,
-        None => observe(&scenario, None)
-            .map_err(|e| Failure::Input(format!("the scenario is invalid: {e:?}")))?,
+        Some(dir) => artefacts::run_into(&scenario, dir).map_err(|e| match e {
+            artefacts::RunIntoError::Invalid(e) => invalid(&e),
+            artefacts::RunIntoError::Output(m) => Failure::Output(m),
+        })?,
+        None => observe(&scenario, None).map_err(|e| match e {
+            firesale_harness::observe::RunError::Invalid(e) => invalid(&e),
+            firesale_harness::observe::RunError::Io(e) => Failure::Output(e.to_string()),
+        })?,
     };
     if as_json {
         print_json(&json::report(&scenario, &observed));
@@ -148,9 +202,9 @@ fn written(as_json: bool, files: &str, dir: &Path) {
 }
 
 /// `firesale check`.
-pub fn check(arg: &str) -> Outcome {
+pub fn check(arg: &str, budget: &Budget) -> Outcome {
     let source = source(Some(arg))?;
-    let s = source.scenario()?;
+    let s = source.scenario(&budget.bounds(true, 0, 1))?;
     say!(
         "{}: valid: {} assets, {} accounts, {} shocks",
         source.label,
@@ -172,8 +226,10 @@ pub fn scenarios() {
 /// Runs `work` on a rayon pool of `threads` workers (default: one per
 /// core).
 pub fn in_pool(threads: Option<usize>, work: impl FnOnce() -> Outcome + Send) -> Outcome {
-    if threads == Some(0) {
-        return Err(Failure::Input("--threads must be at least 1".into()));
+    if threads.is_some_and(|t| !(1..=MAX_THREADS).contains(&t)) {
+        return Err(Failure::Input(format!(
+            "--threads must be 1 to {MAX_THREADS}"
+        )));
     }
     rayon::ThreadPoolBuilder::new()
         .num_threads(threads.unwrap_or(0))
@@ -214,11 +270,8 @@ pub fn sweep(
     metric: Metric,
     as_json: bool,
     out: Option<&Path>,
+    budget: &Budget,
 ) -> Outcome {
-    let source = source(arg)?;
-    source.scenario()?;
-    let base: toml::Table = toml::from_str(&source.text)
-        .map_err(|e| Failure::Input(format!("{}: {}", source.label, e.message())))?;
     let axes = vary
         .iter()
         .map(|v| v.parse::<Axis>())
@@ -227,9 +280,28 @@ pub fn sweep(
     if axes.len() > 2 {
         return Err(Failure::Input("--vary: at most two axes".into()));
     }
-    let points = axes.iter().map(|a| a.values.len() as u64).product();
+    let source = source(arg)?;
+    let points: u64 = axes.iter().map(|a| a.values.len() as u64).product();
+    // Kept to the end: each point's figures, and the file's table.
+    let reserved = points
+        .saturating_mul(RESULT_BYTES)
+        .saturating_add(bounds::toml_bytes(source.text.len()));
+    reserve(&format!("a sweep of {points} points"), reserved, budget)?;
+    let bounds = budget.bounds(false, reserved, at_once(points));
+    source.scenario(&bounds)?;
+    let base: toml::Table = toml::from_str(&source.text)
+        .map_err(|e| Failure::Input(format!("{}: {}", source.label, e.message())))?;
+    sweep::check_axes(&base, &axes).map_err(|e| Failure::Input(format!("--vary {e}")))?;
     let bar = progress::bar(points, "sweep");
-    let result = sweep::sweep(&base, source.dir.as_deref(), axes, &bar).map_err(Failure::Input)?;
+    let result = sweep::sweep(
+        &base,
+        source.dir.as_deref(),
+        axes,
+        &bounds,
+        source.text.len(),
+        &bar,
+    )
+    .map_err(Failure::Input)?;
     let document = sweep_json(&source.label, &result, metric);
     if as_json {
         print_json(&document);
@@ -358,29 +430,30 @@ fn write_sweep(
 /// The shock-path model's flags.
 #[derive(clap::Args)]
 pub struct ModelArgs {
-    /// Paths to draw.
-    #[arg(long, default_value_t = 1_000)]
+    /// Paths to draw (1 to 10,000,000).
+    #[arg(long, default_value_t = 1_000, allow_negative_numbers = true)]
     paths: u32,
     /// Seed of the experiment: the same seed gives the same paths.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 1, allow_negative_numbers = true)]
     seed: u64,
-    /// Rounds that receive a shock.
-    #[arg(long, default_value_t = 5)]
+    /// Rounds that receive a shock (1 to 10,000, and at most the
+    /// scenario's max_rounds).
+    #[arg(long, default_value_t = 5, allow_negative_numbers = true)]
     rounds: u32,
     /// Mean log return per round.
     #[arg(long, default_value_t = -0.01, allow_negative_numbers = true)]
     drift: f64,
     /// Standard deviation of the log return per round.
-    #[arg(long, default_value_t = 0.05)]
+    #[arg(long, default_value_t = 0.05, allow_negative_numbers = true)]
     volatility: f64,
     /// Correlation between the risky assets' moves.
-    #[arg(long, default_value_t = 0.8)]
+    #[arg(long, default_value_t = 0.8, allow_negative_numbers = true)]
     correlation: f64,
     /// Chance per round of a crash jump on every risky asset.
-    #[arg(long, default_value_t = 0.05)]
+    #[arg(long, default_value_t = 0.05, allow_negative_numbers = true)]
     jump_probability: f64,
     /// A crash jump multiplies prices by 1 − this.
-    #[arg(long, default_value_t = 0.25)]
+    #[arg(long, default_value_t = 0.25, allow_negative_numbers = true)]
     jump_size: f64,
 }
 
@@ -405,11 +478,22 @@ pub fn montecarlo(
     args: &ModelArgs,
     as_json: bool,
     out: Option<&Path>,
+    budget: &Budget,
 ) -> Outcome {
-    let source = source(arg)?;
-    let scenario = source.scenario()?;
     let model = args.model();
     model.validate().map_err(Failure::Input)?;
+    let source = source(arg)?;
+    let paths = u64::from(model.paths);
+    let reserved = paths.saturating_mul(RESULT_BYTES);
+    reserve(&format!("--paths {paths}"), reserved, budget)?;
+    let bounds = budget.bounds(false, reserved, at_once(paths));
+    let scenario = source.scenario(&bounds)?;
+    if model.rounds > scenario.max_rounds {
+        return Err(Failure::Input(format!(
+            "--rounds {}: shocks after the scenario's round cap (max_rounds = {}) would never be applied",
+            model.rounds, scenario.max_rounds
+        )));
+    }
     let bar = progress::bar(u64::from(model.paths), "montecarlo");
     let paths = montecarlo::run(&scenario, &model, &bar).map_err(Failure::Input)?;
     let losses: Vec<f64> = paths.iter().map(|p| p.bad_debt).collect();
@@ -500,10 +584,14 @@ fn write_montecarlo(
 }
 
 /// `firesale compare`: the same scenario under each preset, in parallel.
-pub fn compare(arg: Option<&str>, names: &[String], as_json: bool, out: Option<&Path>) -> Outcome {
+pub fn compare(
+    arg: Option<&str>,
+    names: &[String],
+    as_json: bool,
+    out: Option<&Path>,
+    budget: &Budget,
+) -> Outcome {
     use rayon::prelude::*;
-    let source = source(arg)?;
-    let base = source.scenario()?;
     let chosen: Vec<presets::Preset> = if names.is_empty() {
         presets::all()
     } else {
@@ -512,6 +600,16 @@ pub fn compare(arg: Option<&str>, names: &[String], as_json: bool, out: Option<&
             .map(|n| preset(n.trim()))
             .collect::<Result<_, _>>()?
     };
+    for (i, p) in chosen.iter().enumerate() {
+        if chosen[..i].iter().any(|q| q.name == p.name) {
+            return Err(Failure::Input(format!(
+                "--presets: `{}` is given twice",
+                p.name
+            )));
+        }
+    }
+    let source = source(arg)?;
+    let base = source.scenario(&budget.bounds(true, 0, at_once(chosen.len() as u64)))?;
     let bar = progress::bar(chosen.len() as u64, "compare");
     let runs: Vec<(
         presets::Preset,
@@ -521,8 +619,14 @@ pub fn compare(arg: Option<&str>, names: &[String], as_json: bool, out: Option<&
         .par_iter()
         .map(|p| {
             let s = p.apply(&base);
-            let observed = observe(&s, None)
-                .map_err(|e| Failure::Input(format!("{} under {}: {e:?}", source.label, p.name)));
+            let observed = observe(&s, None).map_err(|e| {
+                Failure::Input(match e {
+                    firesale_harness::observe::RunError::Invalid(e) => {
+                        format!("{} under {}: {}", source.label, p.name, describe(&e))
+                    }
+                    firesale_harness::observe::RunError::Io(e) => e.to_string(),
+                })
+            });
             bar.inc(1);
             observed.map(|o| (*p, s, o))
         })

@@ -2,6 +2,7 @@
 //! plots on a host, over the `no_std` kernel.
 
 pub mod artefacts;
+pub mod bounds;
 pub mod bundled;
 pub mod json;
 pub mod montecarlo;
@@ -9,6 +10,7 @@ pub mod observe;
 pub mod plot;
 pub mod population;
 pub mod positions;
+pub mod preflight;
 pub mod presets;
 pub mod progress;
 pub mod rng;

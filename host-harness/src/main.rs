@@ -14,10 +14,29 @@ use std::process::ExitCode;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Memory the command may use, such as 4G or 512M (powers of 1024;
+    /// default 2G). A scenario estimated to need more is refused before
+    /// anything is allocated; parallel runs share it.
+    #[arg(long, global = true, value_name = "SIZE", value_parser = parse_size)]
+    max_memory: Option<u64>,
+    /// The largest max_rounds a scenario may set, and so the latest round
+    /// a shock may be scheduled in (default 100,000): the kernel runs every
+    /// round up to it, empty ones too.
+    #[arg(
+        long,
+        global = true,
+        value_name = "ROUNDS",
+        allow_negative_numbers = true
+    )]
+    round_limit: Option<u32>,
 }
 
 const EXIT_CODES: &str =
     "Exit codes: 0 success; 1 an output could not be written; 2 invalid input (the message names the key and the line).";
+
+fn parse_size(text: &str) -> Result<u64, String> {
+    firesale_harness::bounds::parse_size(text)
+}
 
 #[derive(Subcommand)]
 enum Command {
@@ -96,13 +115,23 @@ struct Output {
 /// How much parallelism.
 #[derive(Args)]
 struct Parallel {
-    /// Worker threads (default: one per core). Results do not depend on it.
-    #[arg(long)]
+    /// Worker threads, 1 to 256 (default: one per core). Results do not
+    /// depend on it.
+    #[arg(long, allow_negative_numbers = true)]
     threads: Option<usize>,
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let budget = commands::Budget {
+        memory: cli
+            .max_memory
+            .unwrap_or(firesale_harness::bounds::DEFAULT_MEMORY),
+        round_limit: cli
+            .round_limit
+            .unwrap_or(firesale_harness::bounds::DEFAULT_ROUND_LIMIT),
+    };
+    let budget = &budget;
     let result = match cli.command {
         Command::Run {
             scenario,
@@ -113,6 +142,7 @@ fn main() -> ExitCode {
             preset.as_deref(),
             output.json,
             output.out.as_deref(),
+            budget,
         ),
         Command::Compare {
             scenario,
@@ -125,9 +155,10 @@ fn main() -> ExitCode {
                 &presets,
                 output.json,
                 output.out.as_deref(),
+                budget,
             )
         }),
-        Command::Check { scenario } => commands::check(&scenario),
+        Command::Check { scenario } => commands::check(&scenario, budget),
         Command::Sweep {
             scenario,
             vary,
@@ -141,6 +172,7 @@ fn main() -> ExitCode {
                 metric,
                 output.json,
                 output.out.as_deref(),
+                budget,
             )
         }),
         Command::Montecarlo {
@@ -154,6 +186,7 @@ fn main() -> ExitCode {
                 &model,
                 output.json,
                 output.out.as_deref(),
+                budget,
             )
         }),
         Command::Scenarios => {

@@ -109,14 +109,50 @@ impl Population {
         }
     }
 
+    /// How many of `count` only lend.
+    pub fn lenders(&self) -> usize {
+        let lenders = libm::round(self.count as f64 * self.lender_share);
+        match lenders.is_finite() && lenders > 0.0 {
+            true => (lenders as usize).min(self.count),
+            false => 0,
+        }
+    }
+
+    /// Accounts [`Population::generate`] makes: `count`, or under isolated
+    /// margin over several assets one per asset of each position.
+    pub fn accounts(&self) -> u64 {
+        let lenders = self.lenders();
+        let positions = (self.count - lenders) as u64;
+        let per_position = match self.splits() {
+            true => self.assets.len() as u64,
+            false => 1,
+        };
+        (lenders as u64).saturating_add(positions.saturating_mul(per_position))
+    }
+
+    /// Whether each position becomes one account per asset.
+    fn splits(&self) -> bool {
+        self.margin == Margin::Isolated && self.side == Side::Long && self.assets.len() > 1
+    }
+
     /// Balances, `assets.len()` per account: the lenders first, then the
     /// positions (under isolated margin, one account per asset of each).
-    pub fn generate(&self, assets: &[AssetConfig]) -> Vec<Qty> {
+    pub fn generate(&self, assets: &[AssetConfig]) -> Result<Vec<Qty>, String> {
+        let mut out = Vec::new();
+        self.generate_into(assets, &mut out)?;
+        Ok(out)
+    }
+
+    /// [`Population::generate`], appending to `out`. A balance that is not
+    /// a finite number within the kernel's fixed point (from a price or a
+    /// size too large or too small) is an error, not a saturated number.
+    pub fn generate_into(&self, assets: &[AssetConfig], out: &mut Vec<Qty>) -> Result<(), String> {
         let width = assets.len();
-        let lenders = libm::round(self.count as f64 * self.lender_share) as usize;
-        let lenders = lenders.min(self.count);
+        let lenders = self.lenders();
         let mut rng = SplitMix64::new(self.seed);
-        let mut positions = Vec::with_capacity((self.count - lenders) * width);
+        let first = out.len();
+        // The lenders' rows, filled once the positions say what they lend.
+        out.resize(first + lenders * width, Qty::ZERO);
         let mut borrowed = 0.0;
         let mut row = vec![0.0; width];
         for _ in lenders..self.count {
@@ -125,29 +161,25 @@ impl Population {
                 Side::Long => self.long(&mut rng, assets, &mut row),
                 Side::Short => self.short(&mut rng, assets, &mut row),
             };
-            if self.margin == Margin::Isolated && self.side == Side::Long && self.assets.len() > 1 {
-                isolate(&row, &self.assets, assets, &mut positions);
+            if self.splits() {
+                isolate(&row, &self.assets, assets, out)?;
             } else {
-                positions.extend(row.iter().map(|&x| Qty::from_f64(x)));
+                for &x in &row {
+                    out.push(qty(x)?);
+                }
             }
         }
         let lent_asset = match self.side {
             Side::Long => 0,
             Side::Short => self.assets.first().copied().unwrap_or(0),
         };
-        let deposit = borrowed * 1.25 / lenders.max(1) as f64;
-        let mut balances = Vec::with_capacity(self.count * width);
-        for _ in 0..lenders {
-            balances.extend((0..width).map(|a| {
-                if a == lent_asset {
-                    Qty::from_f64(deposit)
-                } else {
-                    Qty::ZERO
-                }
-            }));
+        let deposit = qty(borrowed * 1.25 / lenders.max(1) as f64)?;
+        for lender in 0..lenders {
+            if let Some(slot) = out.get_mut(first + lender * width + lent_asset) {
+                *slot = deposit;
+            }
         }
-        balances.extend(positions);
-        balances
+        Ok(())
     }
 
     /// One long position into `row`; returns the quote borrowed.
@@ -211,11 +243,16 @@ impl Population {
 /// Splits a cross-margined long `row` into one account per held asset,
 /// each owing the share of the debt its weighted collateral carries, so
 /// every part starts at the same health factor.
-fn isolate(row: &[f64], held: &[usize], assets: &[AssetConfig], out: &mut Vec<Qty>) {
+fn isolate(
+    row: &[f64],
+    held: &[usize],
+    assets: &[AssetConfig],
+    out: &mut Vec<Qty>,
+) -> Result<(), String> {
     let weighted = |a: usize| row[a] * price(assets, a) * maint_weight(assets, a);
     let total: f64 = held.iter().map(|&a| weighted(a)).sum();
     for &a in held {
-        out.extend((0..row.len()).map(|i| {
+        for i in 0..row.len() {
             let x = if i == a {
                 row[a]
             } else if i == 0 && total > 0.0 {
@@ -223,9 +260,18 @@ fn isolate(row: &[f64], held: &[usize], assets: &[AssetConfig], out: &mut Vec<Qt
             } else {
                 0.0
             };
-            Qty::from_f64(x)
-        }));
+            out.push(qty(x)?);
+        }
     }
+    Ok(())
+}
+
+/// A generated balance in the kernel's fixed point, checked: a NaN, an
+/// infinity or a number beyond its range is an error.
+fn qty(x: f64) -> Result<Qty, String> {
+    Fx::checked_from_num(x).map(Qty).ok_or_else(|| {
+        format!("a generated balance is {x}, not a number the kernel's fixed point holds (below 2^79): a price or size too large or too small")
+    })
 }
 
 fn price(assets: &[AssetConfig], asset: usize) -> f64 {
@@ -297,7 +343,7 @@ mod tests {
         let assets = market();
         let mut p = Population::lending(1_000, 9, 1);
         p.assets = vec![1, 2];
-        let rows = p.generate(&assets);
+        let rows = p.generate(&assets).unwrap();
         assert_eq!(rows.len(), 1_000 * 3);
         let (lenders, positions) = rows.split_at(100 * 3);
         let lent: f64 = lenders.chunks(3).map(|r| r[0].to_f64()).sum();
@@ -320,7 +366,10 @@ mod tests {
         cross.assets = vec![1, 2];
         let mut isolated = cross.clone();
         isolated.margin = Margin::Isolated;
-        let (c, i) = (cross.generate(&assets), isolated.generate(&assets));
+        let (c, i) = (
+            cross.generate(&assets).unwrap(),
+            isolated.generate(&assets).unwrap(),
+        );
         assert_eq!(i.len(), c.len() + 180 * 3, "one more account per position");
         let positions_c: Vec<&[Qty]> = c.chunks(3).skip(20).collect();
         let positions_i: Vec<&[Qty]> = i.chunks(3).skip(20).collect();
@@ -345,7 +394,7 @@ mod tests {
         let mut p = Population::lending(500, 3, 1);
         p.side = Side::Short;
         p.leverage = Leverage::Notional { min: 2.0, max: 5.0 };
-        let rows = p.generate(&assets);
+        let rows = p.generate(&assets).unwrap();
         for row in rows.chunks(3).skip(50) {
             let notional = -row[1].to_f64() * 2_000.0;
             let equity = row[0].to_f64() - notional;
@@ -359,7 +408,7 @@ mod tests {
     #[test]
     fn sizes_have_a_heavy_tail_up_to_the_cap() {
         let assets = market();
-        let rows = Population::lending(20_000, 1, 1).generate(&assets);
+        let rows = Population::lending(20_000, 1, 1).generate(&assets).unwrap();
         let sizes: Vec<f64> = rows.chunks(3).map(|r| r[1].to_f64()).collect();
         let max = sizes.iter().copied().fold(0.0, f64::max);
         // 18,000 borrowers, P(size > 100) = 100^-1.3 ≈ 0.25%: about 45.

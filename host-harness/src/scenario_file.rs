@@ -1,25 +1,29 @@
 //! Scenario files: TOML in, a validated [`Scenario`] out, or an error that
 //! names the key and the line and column (docs/scenario.md has the schema).
 
+use crate::bounds::{self, show_bytes, Bounds};
 use crate::population::{Leverage, Margin, Population, Side, Size};
 use crate::positions;
+use crate::preflight::{self, Origin};
 use crate::scenario::{Limits, Scenario};
-use firesale_core::error::{AssetParam, Capacity, ConfigError, EngineParam, Magnitude};
 use firesale_core::num::Fx;
 use firesale_core::{
     AdlRanking, AssetConfig, AssetLimits, AuctionCurve, AuctionRule, Backstop, Breaker,
     KeeperCapital, OracleRule, Policy, Price, Qty, RateLimit, Ratio, Settlement, Shock, ShockKind,
     Value, VenueConfig, Weights,
 };
+use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
-use std::collections::BTreeMap;
 use std::fmt;
+use std::io::Read;
 use std::path::Path;
+
+pub use crate::bounds::MAX_ACCOUNTS;
 
 /// Largest scenario file read, in bytes.
 pub const MAX_FILE_BYTES: usize = 64 << 20;
-/// Most accounts a file may list or generate.
-pub const MAX_ACCOUNTS: u64 = 10_000_000;
+/// Longest asset name, in characters.
+pub const MAX_NAME_CHARS: usize = 64;
 
 /// A scenario file that could not be used: what is wrong and where.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,7 +48,7 @@ impl fmt::Display for FileError {
     }
 }
 
-fn fail(key: impl Into<String>, message: impl Into<String>) -> FileError {
+pub(crate) fn fail(key: impl Into<String>, message: impl Into<String>) -> FileError {
     FileError {
         key: Some(key.into()),
         at: None,
@@ -53,45 +57,140 @@ fn fail(key: impl Into<String>, message: impl Into<String>) -> FileError {
 }
 
 /// A number as TOML writes it, or as a decimal string for exact values.
-#[derive(Deserialize, Clone, Copy, Debug)]
-#[serde(untagged)]
+#[derive(Clone, Copy, Debug)]
 enum Number {
     Int(i64),
     Float(f64),
-    #[serde(skip)]
-    Exact(Fx),
+    /// A decimal string read exactly; `underflow` when it has a non-zero
+    /// digit but rounds to zero.
+    Exact {
+        value: Fx,
+        underflow: bool,
+    },
 }
 
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum NumberOrText {
-    Number(Number),
-    Text(String),
-}
+/// What a number field accepts, for messages.
+const A_NUMBER: &str = "a number (an integer, a float, or a decimal in a string such as \"0.1\")";
 
-fn number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Number, D::Error> {
-    match NumberOrText::deserialize(d)? {
-        NumberOrText::Number(n) => Ok(n),
-        NumberOrText::Text(t) => firesale_core::num::parse_decimal(&t)
-            .map(Number::Exact)
-            .ok_or_else(|| serde::de::Error::custom(format!("`{t}` is not a decimal number"))),
+struct NumberVisitor;
+
+impl Visitor<'_> for NumberVisitor {
+    type Value = Number;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(A_NUMBER)
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Number, E> {
+        Ok(Number::Int(v))
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Number, E> {
+        Ok(i64::try_from(v).map_or(Number::Float(v as f64), Number::Int))
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Number, E> {
+        Ok(Number::Float(v))
+    }
+    fn visit_str<E: de::Error>(self, t: &str) -> Result<Number, E> {
+        decimal(t).map_err(E::custom)
     }
 }
 
-fn opt_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Number>, D::Error> {
+/// A decimal string as an exact number.
+fn decimal(t: &str) -> Result<Number, String> {
+    let value = firesale_core::num::parse_decimal(t.trim()).ok_or_else(|| {
+        format!("`{t}` is not a decimal number (digits with an optional sign and point, such as \"-0.25\"; at most 38 digits each side of the point, below 2^79)")
+    })?;
+    let underflow = value == Fx::ZERO && t.bytes().any(|b| (b'1'..=b'9').contains(&b));
+    Ok(Number::Exact { value, underflow })
+}
+
+fn number<'de, D: Deserializer<'de>>(d: D) -> Result<Number, D::Error> {
+    d.deserialize_any(NumberVisitor)
+}
+
+fn opt_number<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Number>, D::Error> {
     number(d).map(Some)
 }
 
+/// A number the harness uses as a float (population parameters): an
+/// integer, a float, or a decimal string, which is read as the float
+/// nearest to it, as TOML reads a float.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Real(f64);
+
+impl<'de> Deserialize<'de> for Real {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct RealVisitor;
+        impl Visitor<'_> for RealVisitor {
+            type Value = Real;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(A_NUMBER)
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Real, E> {
+                Ok(Real(v as f64))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Real, E> {
+                Ok(Real(v as f64))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Real, E> {
+                Ok(Real(v))
+            }
+            fn visit_str<E: de::Error>(self, t: &str) -> Result<Real, E> {
+                // The decimal grammar first, then Rust's float parser, which
+                // reads the string to the nearest float as TOML reads 0.1.
+                decimal(t).map_err(E::custom)?;
+                t.trim()
+                    .trim_start_matches('+')
+                    .parse()
+                    .map(Real)
+                    .map_err(|_| E::custom(format!("`{t}` is not a decimal number")))
+            }
+        }
+        d.deserialize_any(RealVisitor)
+    }
+}
+
+/// A number field, as its own type (a balance in a map of them).
+#[derive(Clone, Copy, Debug)]
+struct NumberField(Number);
+
+impl<'de> Deserialize<'de> for NumberField {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        number(d).map(NumberField)
+    }
+}
+
+/// The smallest step of the kernel's fixed point, for messages.
+const RESOLUTION: &str = "2^-48, about 3.6e-15";
+/// The largest float accepted.
+const MAX_FLOAT: f64 = 1e23;
+
 impl Number {
     fn fx(self, key: &str) -> Result<Fx, FileError> {
+        let too_small = |shown: String| {
+            fail(
+                key,
+                format!("{shown} is too small for the kernel's fixed point (its smallest step is {RESOLUTION}): it would be 0"),
+            )
+        };
         match self {
             Number::Int(i) => Ok(Fx::from_num(i)),
-            Number::Exact(x) => Ok(x),
-            Number::Float(x) if x.is_finite() && x.abs() < 1e23 => Ok(Fx::from_num(x)),
-            Number::Float(x) => Err(fail(
+            Number::Exact {
+                underflow: true, ..
+            } => Err(too_small("the decimal".into())),
+            Number::Exact { value, .. } => Ok(value),
+            Number::Float(x) if !x.is_finite() => {
+                Err(fail(key, format!("{x} is not a finite number")))
+            }
+            Number::Float(x) if x.abs() >= MAX_FLOAT => Err(fail(
                 key,
-                format!("{x} is out of range (at most 1e23 in magnitude)"),
+                format!("{x:e} is out of range (at most 1e23 in magnitude)"),
             )),
+            Number::Float(x) => {
+                let value = Fx::from_num(x);
+                match value == Fx::ZERO && x != 0.0 {
+                    true => Err(too_small(format!("{x:e}"))),
+                    false => Ok(value),
+                }
+            }
         }
     }
 }
@@ -196,11 +295,31 @@ fn zero() -> Number {
     Number::Int(0)
 }
 
-#[derive(Deserialize)]
-#[serde(untagged)]
 enum FilePolicy {
     Name(String),
     CloseFactor(FileCloseFactor),
+}
+
+/// By hand rather than `untagged`, so that a wrong type says what a policy
+/// is, and a typo inside the table keeps its own message.
+impl<'de> Deserialize<'de> for FilePolicy {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl<'de> Visitor<'de> for Visit {
+            type Value = FilePolicy;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a policy: \"absorb\", \"close-factor\", \"to-target\", or a table { kind = \"close-factor\", close_factor, full_close_health_factor, full_close_debt_value }")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<FilePolicy, E> {
+                Ok(FilePolicy::Name(v.to_string()))
+            }
+            fn visit_map<M: MapAccess<'de>>(self, map: M) -> Result<FilePolicy, M::Error> {
+                FileCloseFactor::deserialize(de::value::MapAccessDeserializer::new(map))
+                    .map(FilePolicy::CloseFactor)
+            }
+        }
+        d.deserialize_any(Visit)
+    }
 }
 
 #[derive(Deserialize)]
@@ -354,7 +473,32 @@ struct FileAccounts {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct FileAccount {
-    balances: BTreeMap<String, toml::Value>,
+    balances: Balances,
+}
+
+/// An account's balances, in the file's order: a list of pairs rather than
+/// a map, which would take a tree node per account (a file of a million
+/// listed accounts holds a million of these).
+struct Balances(Vec<(Box<str>, Number)>);
+
+impl<'de> Deserialize<'de> for Balances {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl<'de> Visitor<'de> for Visit {
+            type Value = Balances;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a table of balances such as { USDC = -1000, ETH = 2.5 }")
+            }
+            fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<Balances, M::Error> {
+                let mut pairs = Vec::with_capacity(map.size_hint().unwrap_or(0).min(16));
+                while let Some((name, NumberField(n))) = map.next_entry::<String, NumberField>()? {
+                    pairs.push((name.into_boxed_str(), n));
+                }
+                Ok(Balances(pairs))
+            }
+        }
+        d.deserialize_map(Visit)
+    }
 }
 
 #[derive(Deserialize)]
@@ -366,7 +510,7 @@ struct FilePopulation {
     side: FileSide,
     assets: OneOrMany,
     #[serde(default = "default_lender_share")]
-    lenders: f64,
+    lenders: Real,
     size: Option<FileSize>,
     health_factor: Option<FileRange>,
     leverage: Option<FileRange>,
@@ -427,30 +571,56 @@ enum FileSide {
     Short,
 }
 
-#[derive(Deserialize)]
-#[serde(untagged)]
 enum OneOrMany {
     One(String),
     Many(Vec<String>),
 }
 
-fn default_lender_share() -> f64 {
-    0.1
+impl<'de> Deserialize<'de> for OneOrMany {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl<'de> Visitor<'de> for Visit {
+            type Value = OneOrMany;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an asset name or a list of names")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<OneOrMany, E> {
+                Ok(OneOrMany::One(v.to_string()))
+            }
+            fn visit_seq<S: SeqAccess<'de>>(self, seq: S) -> Result<OneOrMany, S::Error> {
+                Vec::<String>::deserialize(de::value::SeqAccessDeserializer::new(seq))
+                    .map(OneOrMany::Many)
+            }
+        }
+        d.deserialize_any(Visit)
+    }
+}
+
+fn default_lender_share() -> Real {
+    Real(0.1)
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct FileSize {
-    min: f64,
-    alpha: f64,
-    max: f64,
+    min: Real,
+    alpha: Real,
+    max: Real,
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct FileRange {
-    min: f64,
-    max: f64,
+    min: Real,
+    max: Real,
+}
+
+impl FileRange {
+    /// `1 < min <= max < 1e6`.
+    fn valid(&self) -> bool {
+        let (min, max) = (self.min.0, self.max.0);
+        min > 1.0 && max >= min && max < 1e6
+    }
 }
 
 /// Line and column (from 1) of byte `offset` in `text`.
@@ -464,13 +634,17 @@ fn line_column(text: &str, offset: usize) -> (usize, usize) {
 /// Parses and validates a scenario file's text (a file that names a
 /// positions CSV needs [`load`], which knows where to look).
 pub fn parse(text: &str) -> Result<Scenario, FileError> {
-    parse_in(text, None, MAX_ACCOUNTS)
+    parse_with(text, None, &Bounds::default())
 }
 
 /// [`parse`], generating at most `max_accounts` accounts (the fuzz target
 /// keeps runs small with it).
 pub fn parse_with_limit(text: &str, max_accounts: u64) -> Result<Scenario, FileError> {
-    parse_in(text, None, max_accounts)
+    let bounds = Bounds {
+        max_accounts,
+        ..Bounds::default()
+    };
+    parse_with(text, None, &bounds)
 }
 
 /// Reads, parses and validates the scenario file at `path`; the error names
@@ -478,19 +652,40 @@ pub fn parse_with_limit(text: &str, max_accounts: u64) -> Result<Scenario, FileE
 pub fn load(path: &Path) -> Result<Scenario, String> {
     let shown = path.display();
     let text = read_text(path)?;
-    parse_in(&text, path.parent(), MAX_ACCOUNTS).map_err(|e| format!("{shown}: {e}"))
+    parse_with(&text, path.parent(), &Bounds::default()).map_err(|e| format!("{shown}: {e}"))
+}
+
+/// Opens `path` for reading if it is a regular file of at most `max`
+/// bytes, and gives its size. A FIFO, a device (`/dev/zero`) or a folder
+/// is refused before it is opened: reading one could block, or never end.
+pub fn open_input(path: &Path, max: u64) -> Result<(std::fs::File, u64), String> {
+    let shown = path.display();
+    let meta = std::fs::metadata(path).map_err(|e| format!("{shown}: cannot read: {e}"))?;
+    if !meta.is_file() {
+        return Err(format!(
+            "{shown}: not a regular file (a folder, a FIFO or a device): only files are read"
+        ));
+    }
+    if meta.len() > max {
+        return Err(format!("{shown}: the file is larger than {max} bytes"));
+    }
+    let file = std::fs::File::open(path).map_err(|e| format!("{shown}: cannot read: {e}"))?;
+    Ok((file, meta.len()))
 }
 
 /// A file's text, refusing one too large to be a scenario or not UTF-8.
+/// At most [`MAX_FILE_BYTES`] are read, whatever the file's size says.
 pub fn read_text(path: &Path) -> Result<String, String> {
     let shown = path.display();
-    let meta = std::fs::metadata(path).map_err(|e| format!("{shown}: cannot read: {e}"))?;
-    if meta.len() > MAX_FILE_BYTES as u64 {
-        return Err(format!(
-            "{shown}: the file is larger than {MAX_FILE_BYTES} bytes"
-        ));
+    let limit = MAX_FILE_BYTES as u64;
+    let (file, size) = open_input(path, limit)?;
+    let mut bytes = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
+    file.take(limit + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("{shown}: cannot read: {e}"))?;
+    if bytes.len() as u64 > limit {
+        return Err(format!("{shown}: the file is larger than {limit} bytes"));
     }
-    let bytes = std::fs::read(path).map_err(|e| format!("{shown}: cannot read: {e}"))?;
     String::from_utf8(bytes).map_err(|e| {
         format!(
             "{shown}: not UTF-8 text (byte {})",
@@ -501,26 +696,40 @@ pub fn read_text(path: &Path) -> Result<String, String> {
 
 /// Parses `text`, resolving a positions CSV against `base`.
 pub fn parse_in(text: &str, base: Option<&Path>, max_accounts: u64) -> Result<Scenario, FileError> {
+    let bounds = Bounds {
+        max_accounts,
+        ..Bounds::default()
+    };
+    parse_with(text, base, &bounds)
+}
+
+/// Parses `text` under `bounds`, resolving a positions CSV against `base`.
+pub fn parse_with(text: &str, base: Option<&Path>, bounds: &Bounds) -> Result<Scenario, FileError> {
+    let whole = |message: String| FileError {
+        key: None,
+        at: None,
+        message,
+    };
     if text.trim().is_empty() {
-        return Err(FileError {
-            key: None,
-            at: None,
-            message: "the file is empty".into(),
-        });
+        return Err(whole("the file is empty".into()));
     }
     if text.len() > MAX_FILE_BYTES {
-        return Err(FileError {
-            key: None,
-            at: None,
-            message: format!("the file is larger than {MAX_FILE_BYTES} bytes"),
-        });
+        return Err(whole(format!(
+            "the file is larger than {MAX_FILE_BYTES} bytes"
+        )));
     }
-    let file: FileScenario = toml::from_str(text).map_err(|e| FileError {
-        key: None,
-        at: e.span().map(|s| line_column(text, s.start)),
-        message: e.message().trim().to_string(),
-    })?;
-    build(file, base, max_accounts).map_err(|mut e| {
+    let parsing = parse_bytes(text.len());
+    if parsing > bounds.memory {
+        return Err(whole(format!(
+            "reading a file of {} takes up to {} ({}× its size at worst, for many small tables), more than {}; list many accounts in a positions CSV instead",
+            show_bytes(text.len() as u64),
+            show_bytes(parsing),
+            bounds::TOML_BYTES_PER_BYTE,
+            bounds.budget_text()
+        )));
+    }
+    let file: FileScenario = toml::from_str(text).map_err(|e| toml_error(text, &e))?;
+    build(file, base, bounds, text.len()).map_err(|mut e| {
         if e.at.is_none() {
             e.at = e
                 .key
@@ -532,12 +741,87 @@ pub fn parse_in(text: &str, base: Option<&Path>, max_accounts: u64) -> Result<Sc
     })
 }
 
+/// The most memory the TOML parser takes for a file of `len` bytes.
+fn parse_bytes(len: usize) -> u64 {
+    bounds::toml_bytes(len)
+}
+
+/// A TOML error as a [`FileError`]: the parser's line and column, and a
+/// message in the schema's words rather than Rust's.
+fn toml_error(text: &str, e: &toml::de::Error) -> FileError {
+    let message = readable(e.message().trim());
+    match e.span() {
+        Some(span) => FileError {
+            key: None,
+            at: Some(line_column(text, span.start)),
+            message,
+        },
+        // The parser gives no place for a key of too many parts: find it.
+        None if message.contains("recursion limit") => FileError {
+            key: None,
+            at: deep_key(text).map(|line| (line, 1)),
+            message: format!("a key of more than {TOML_DEPTH} parts (`a.b.c...`): a scenario's keys have at most 5"),
+        },
+        None => FileError {
+            key: None,
+            at: None,
+            message,
+        },
+    }
+}
+
+/// How deep the TOML parser nests keys and values before it refuses.
+const TOML_DEPTH: usize = 80;
+
+/// The first line whose key (before `=`, or in a `[table]` header) has
+/// [`TOML_DEPTH`] or more dotted parts.
+fn deep_key(text: &str) -> Option<usize> {
+    text.lines()
+        .position(|line| {
+            let line = line.trim_start();
+            let key = match line.strip_prefix('[') {
+                Some(header) => header.split(']').next().unwrap_or(""),
+                None => line.split('=').next().unwrap_or(""),
+            };
+            key.matches('.').count() + 1 >= TOML_DEPTH
+        })
+        .map(|i| i + 1)
+}
+
+/// A serde or TOML message in the schema's words: the integer types by
+/// their ranges, the recursion guard as what it means.
+fn readable(message: &str) -> String {
+    const WORDS: [(&str, &str); 7] = [
+        ("expected u8", "expected an integer from 0 to 255"),
+        ("expected u16", "expected an integer from 0 to 65535"),
+        ("expected u32", "expected an integer from 0 to 4294967295"),
+        (
+            "expected u64",
+            "expected an integer from 0 to 18446744073709551615",
+        ),
+        ("expected i64", "expected an integer"),
+        ("expected f64", "expected a number"),
+        (
+            "cannot recurse further; max recursion depth met",
+            "nested more than 80 levels deep (a scenario nests at most 5)",
+        ),
+    ];
+    let mut out = message.to_string();
+    for (from, to) in WORDS {
+        out = out.replace(from, to);
+    }
+    out
+}
+
 /// Parses a scenario already read into a TOML table: how sweeps build each
-/// variant after editing one value. Errors name the key but no line.
+/// variant after editing one value (`source_bytes`: the size of the file it
+/// came from, which each point's copy of the table takes again). Errors
+/// name the key but no line.
 pub fn parse_table(
     table: toml::Table,
     base: Option<&Path>,
-    max_accounts: u64,
+    bounds: &Bounds,
+    source_bytes: usize,
 ) -> Result<Scenario, FileError> {
     let file: FileScenario =
         toml::Value::Table(table)
@@ -545,9 +829,9 @@ pub fn parse_table(
             .map_err(|e: toml::de::Error| FileError {
                 key: None,
                 at: None,
-                message: e.message().trim().to_string(),
+                message: readable(e.message().trim()),
             })?;
-    build(file, base, max_accounts)
+    build(file, base, bounds, source_bytes)
 }
 
 /// Byte offset of the deepest part of `key` (such as `assets[1] (ETH).venue.fee`)
@@ -557,7 +841,6 @@ fn locate(text: &str, key: &str) -> Option<usize> {
     use toml::de::{DeTable, DeValue};
     let root = DeTable::parse(text).ok()?;
     let mut at = None;
-    let mut value: Option<&DeValue<'_>>;
     let mut table = Some(root.get_ref());
     for part in key.split('.') {
         let part = part.split(" (").next().unwrap_or(part);
@@ -565,30 +848,77 @@ fn locate(text: &str, key: &str) -> Option<usize> {
             Some((name, rest)) => (name, rest.trim_end_matches(']').parse::<usize>().ok()),
             None => (part, None),
         };
-        let entry = table?
-            .iter()
-            .find(|(k, _)| k.get_ref().as_ref() == name)
-            .map(|(_, v)| v)?;
+        let Some(entry) = table.and_then(|t| {
+            t.iter()
+                .find(|(k, _)| k.get_ref().as_ref() == name)
+                .map(|(_, v)| v)
+        }) else {
+            break;
+        };
         at = Some(entry.span().start);
-        value = Some(entry.get_ref());
-        if let (Some(i), Some(DeValue::Array(items))) = (index, value) {
-            let item = items.get(i)?;
+        let mut value = entry.get_ref();
+        if let (Some(i), DeValue::Array(items)) = (index, value) {
+            let Some(item) = items.get(i) else {
+                break;
+            };
             at = Some(item.span().start);
-            value = Some(item.get_ref());
+            value = item.get_ref();
         }
         table = match value {
-            Some(DeValue::Table(t)) => Some(t),
+            DeValue::Table(t) => Some(t),
             _ => None,
         };
     }
     at
 }
 
+/// Text that names something (the scenario, an asset): shown in reports,
+/// and an asset's name in CSV headers and plot labels. No control
+/// characters; an asset's name is also not empty, has no comma or double
+/// quote, and no space at either end.
+fn check_name(key: &str, text: &str, asset: bool) -> Result<(), FileError> {
+    if text.chars().any(char::is_control) {
+        return Err(fail(
+            key,
+            "has a control character (a newline, a tab...): names are one line of text",
+        ));
+    }
+    if !asset {
+        return Ok(());
+    }
+    if text.is_empty() {
+        return Err(fail(key, "an asset's name cannot be empty"));
+    }
+    if text.chars().count() > MAX_NAME_CHARS {
+        return Err(fail(
+            key,
+            format!("an asset's name is at most {MAX_NAME_CHARS} characters"),
+        ));
+    }
+    if text.contains([',', '"']) {
+        return Err(fail(
+            key,
+            format!("`{text}`: an asset's name cannot hold a comma or a double quote (it heads CSV columns)"),
+        ));
+    }
+    if text.trim() != text {
+        return Err(fail(
+            key,
+            format!("`{text}`: an asset's name cannot start or end with a space"),
+        ));
+    }
+    Ok(())
+}
+
 fn build(
     file: FileScenario,
     base: Option<&Path>,
-    max_accounts: u64,
+    bounds: &Bounds,
+    source_bytes: usize,
 ) -> Result<Scenario, FileError> {
+    if let Some(name) = &file.name {
+        check_name("name", name, false)?;
+    }
     let names: Vec<String> = file.assets.iter().map(|a| a.name.clone()).collect();
     let index_of = |key: &str, name: &str| {
         names.iter().position(|n| n == name).ok_or_else(|| {
@@ -604,6 +934,7 @@ fn build(
     let mut assets = Vec::with_capacity(file.assets.len());
     for (i, a) in file.assets.iter().enumerate() {
         let key = format!("assets[{i}]");
+        check_name(&format!("{key}.name"), &a.name, true)?;
         if a.quote != (i == 0) {
             return Err(fail(
                 &key,
@@ -649,6 +980,15 @@ fn build(
             ))
         }
     };
+    if file.max_rounds > bounds.round_limit {
+        return Err(fail(
+            "max_rounds",
+            format!(
+                "{} rounds is more than the round limit of {} (--round-limit raises it): the kernel runs every round to the last shock and on to a fixed point, empty rounds too",
+                file.max_rounds, bounds.round_limit
+            ),
+        ));
+    }
     let mut shocks = Vec::with_capacity(file.shocks.len());
     for (i, s) in file.shocks.iter().enumerate() {
         let key = format!("shocks[{i}]");
@@ -670,60 +1010,25 @@ fn build(
                 ))
             }
         };
+        if s.round > file.max_rounds {
+            return Err(fail(
+                format!("{key}.round"),
+                format!(
+                    "round {} is after the round cap (max_rounds = {}): the shock would never be applied",
+                    s.round, file.max_rounds
+                ),
+            ));
+        }
         shocks.push(Shock {
             round: s.round,
             asset: u8::try_from(asset).unwrap_or(u8::MAX),
             kind,
         });
     }
-    let n = assets.len();
-    let mut balances = Vec::new();
-    for (i, account) in file.accounts.list.iter().enumerate() {
-        let mut row = vec![Qty::ZERO; n];
-        for (name, value) in &account.balances {
-            let key = format!("accounts.list[{i}].balances.{name}");
-            let asset = index_of(&key, name)?;
-            let value: Number = value
-                .clone()
-                .try_into()
-                .map_err(|e: toml::de::Error| fail(&key, e.message().trim().to_string()))?;
-            row[asset] = Qty(value.fx(&key)?);
-        }
-        balances.extend(row);
-    }
-    if let Some(path) = &file.accounts.positions {
-        let rows =
-            positions::load(path, base, n, &index_of).map_err(|e| fail("accounts.positions", e))?;
-        balances.extend(rows);
-    }
-    let populations = match &file.accounts.population {
-        None => &[][..],
-        Some(Populations::One(p)) => std::slice::from_ref(p),
-        Some(Populations::Many(list)) => list.as_slice(),
-    };
-    for (i, p) in populations.iter().enumerate() {
-        let key = match file.accounts.population {
-            Some(Populations::Many(_)) => format!("accounts.population[{i}]"),
-            _ => "accounts.population".to_string(),
-        };
-        let population = population(p, &key, max_accounts, &index_of)?;
-        balances.extend(population.generate(&assets));
-    }
-    if (balances.len() / n) as u64 > max_accounts {
-        return Err(fail(
-            "accounts",
-            format!("more than {max_accounts} accounts"),
-        ));
-    }
-    if balances.is_empty() {
-        return Err(fail(
-            "accounts",
-            "no accounts: give accounts.list or accounts.population",
-        ));
-    }
     let limits = limits(&file)?;
-    let scenario = Scenario {
-        name: file.name.unwrap_or_else(|| "scenario".into()),
+    let n = assets.len();
+    let mut scenario = Scenario {
+        name: file.name.clone().unwrap_or_else(|| "scenario".into()),
         asset_names: names.clone(),
         limits,
         assets,
@@ -732,9 +1037,134 @@ fn build(
         oracle_lag_rounds: file.oracle_lag_rounds,
         insurance_fund: Value(file.insurance_fund.fx("insurance_fund")?),
         shocks,
-        balances,
+        balances: Vec::new(),
     };
-    validate(&scenario, &names)?;
+    // The market on its own first: a price of zero is named here, before
+    // any account is generated from it.
+    preflight::validate_market(&scenario)?;
+
+    // Count every account, and what they will take, before allocating any.
+    let book = match &file.accounts.positions {
+        Some(path) => Some(
+            positions::read(path, base, &index_of, bounds)
+                .map_err(|e| fail("accounts.positions", e))?,
+        ),
+        None => None,
+    };
+    let populations: Vec<(String, Population)> = match &file.accounts.population {
+        None => Vec::new(),
+        Some(Populations::One(p)) => {
+            let key = "accounts.population".to_string();
+            vec![(key.clone(), population(p, &key, &index_of)?)]
+        }
+        Some(Populations::Many(list)) => list
+            .iter()
+            .enumerate()
+            .map(|(i, p)| {
+                let key = format!("accounts.population[{i}]");
+                population(p, &key, &index_of).map(|p| (key, p))
+            })
+            .collect::<Result<_, _>>()?,
+    };
+    let mut parts: Vec<(String, u64)> = Vec::new();
+    if !file.accounts.list.is_empty() {
+        parts.push(("accounts.list".into(), file.accounts.list.len() as u64));
+    }
+    if let Some(book) = &book {
+        parts.push(("accounts.positions".into(), book.accounts()));
+    }
+    for (key, p) in &populations {
+        parts.push((key.clone(), p.accounts()));
+    }
+    let total = parts.iter().fold(0u64, |t, (_, c)| t.saturating_add(*c));
+    if total == 0 {
+        return Err(fail(
+            "accounts",
+            "no accounts: give accounts.list, accounts.positions or accounts.population",
+        ));
+    }
+    let listing = || {
+        parts
+            .iter()
+            .map(|(key, count)| format!("{key}: {count}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    if total > bounds.max_accounts {
+        return Err(fail(
+            "accounts",
+            format!(
+                "{total} accounts in all ({}) is more than the limit of {}",
+                listing(),
+                bounds.max_accounts
+            ),
+        ));
+    }
+    let needed = bounds::run_bytes(total, n as u64, u64::from(file.max_rounds), bounds.timeline)
+        .saturating_add(parse_bytes(source_bytes))
+        .saturating_add(book.as_ref().map_or(0, positions::Book::bytes));
+    if needed > bounds.memory {
+        return Err(fail(
+            "accounts",
+            format!(
+                "this scenario may take {} ({total} accounts of {n} assets: {}; up to {} rounds{}), more than {}",
+                show_bytes(needed),
+                listing(),
+                file.max_rounds,
+                if bounds.timeline { " of timeline" } else { "" },
+                bounds.budget_text()
+            ),
+        ));
+    }
+    let width = usize::try_from(total)
+        .ok()
+        .and_then(|t| t.checked_mul(n))
+        .unwrap_or(usize::MAX);
+    let mut balances: Vec<Qty> = Vec::new();
+    balances.try_reserve_exact(width).map_err(|_| {
+        fail(
+            "accounts",
+            format!("cannot allocate {} for the balances", show_bytes(needed)),
+        )
+    })?;
+    let mut segments = Vec::new();
+    if !file.accounts.list.is_empty() {
+        segments.push(preflight::Segment {
+            start: 0,
+            origin: Origin::List,
+        });
+    }
+    for (i, account) in file.accounts.list.iter().enumerate() {
+        let start = balances.len();
+        balances.resize(start + n, Qty::ZERO);
+        for (name, value) in &account.balances.0 {
+            let key = format!("accounts.list[{i}].balances.{name}");
+            let asset = index_of(&key, name)?;
+            if let Some(slot) = balances.get_mut(start + asset) {
+                *slot = Qty(value.fx(&key)?);
+            }
+        }
+    }
+    if let Some(book) = book {
+        let start = balances.len() / n;
+        let labels = book.fill(n, &mut balances);
+        segments.push(preflight::Segment {
+            start,
+            origin: Origin::Positions(labels),
+        });
+    }
+    for (key, population) in populations {
+        let start = balances.len() / n;
+        population
+            .generate_into(&scenario.assets, &mut balances)
+            .map_err(|e| fail(&key, e))?;
+        segments.push(preflight::Segment {
+            start,
+            origin: Origin::Population(key),
+        });
+    }
+    scenario.balances = balances;
+    preflight::validate(&scenario, &segments)?;
     Ok(scenario)
 }
 
@@ -849,14 +1279,13 @@ fn auction(a: &FileAuction, key: &str) -> Result<AuctionRule, FileError> {
 fn population(
     p: &FilePopulation,
     key: &str,
-    max_accounts: u64,
     index_of: &dyn Fn(&str, &str) -> Result<usize, FileError>,
 ) -> Result<Population, FileError> {
     let key_of = |field: &str| format!("{key}.{field}");
-    if p.count == 0 || p.count > max_accounts {
+    if p.count == 0 || p.count > MAX_ACCOUNTS {
         return Err(fail(
             key_of("count"),
-            format!("must be between 1 and {max_accounts}"),
+            format!("must be between 1 and {MAX_ACCOUNTS}"),
         ));
     }
     let names = match &p.assets {
@@ -884,41 +1313,54 @@ fn population(
             "name one or more assets held long, or exactly one shorted",
         ));
     }
-    if !(0.0..1.0).contains(&p.lenders) || (p.lenders == 0.0 && p.count > 0) {
+    let share = p.lenders.0;
+    if !(share > 0.0 && share < 1.0) {
         return Err(fail(
             key_of("lenders"),
             "the lenders' share must be in (0, 1): someone lends what positions borrow",
         ));
     }
     let mut population = Population::lending(p.count as usize, p.seed, 0);
+    population.lender_share = share;
+    match population.lenders() {
+        0 => {
+            return Err(fail(
+                key_of("lenders"),
+                format!("{share} of {} accounts rounds to no lender: nobody would lend what the positions borrow", p.count),
+            ))
+        }
+        l if l >= population.count => {
+            return Err(fail(
+                key_of("lenders"),
+                format!("{share} of {} accounts rounds to {l} lenders and no position", p.count),
+            ))
+        }
+        _ => {}
+    }
     population.side = side;
     population.assets = assets;
-    population.lender_share = p.lenders;
     population.margin = match p.margin {
         FileMargin::Cross => Margin::Cross,
         FileMargin::Isolated => Margin::Isolated,
     };
     if let Some(size) = &p.size {
-        let valid = size.min > 0.0 && size.alpha > 0.0 && size.max >= size.min;
-        if !(valid && size.max.is_finite() && size.max < 1e15) {
+        let (min, alpha, max) = (size.min.0, size.alpha.0, size.max.0);
+        let valid = min > 0.0 && alpha > 0.0 && max >= min;
+        if !(valid && max.is_finite() && alpha.is_finite() && max < 1e15) {
             return Err(fail(
                 key_of("size"),
                 "need 0 < min <= max < 1e15 and alpha > 0",
             ));
         }
-        population.size = Size {
-            min: size.min,
-            alpha: size.alpha,
-            max: size.max,
-        };
+        population.size = Size { min, alpha, max };
     }
     population.leverage = match (&p.health_factor, &p.leverage) {
         (Some(_), Some(_)) => {
             return Err(fail(key, "give health_factor or leverage, not both"));
         }
-        (Some(h), None) if h.min > 1.0 && h.max >= h.min && h.max < 1e6 => Leverage::HealthFactor {
-            min: h.min,
-            max: h.max,
+        (Some(h), None) if h.valid() => Leverage::HealthFactor {
+            min: h.min.0,
+            max: h.max.0,
         },
         (Some(_), None) => {
             return Err(fail(
@@ -926,9 +1368,9 @@ fn population(
                 "need 1 < min <= max < 1e6 (below 1 the account starts liquidatable)",
             ));
         }
-        (None, Some(l)) if l.min > 1.0 && l.max >= l.min && l.max < 1e6 => Leverage::Notional {
-            min: l.min,
-            max: l.max,
+        (None, Some(l)) if l.valid() => Leverage::Notional {
+            min: l.min.0,
+            max: l.max.0,
         },
         (None, Some(_)) => {
             return Err(fail(key_of("leverage"), "need 1 < min <= max < 1e6"));
@@ -1058,98 +1500,6 @@ fn risky_asset(a: &FileAsset, key: &str) -> Result<AssetConfig, FileError> {
             .map_or(Ok(Fx::from_num(1) / 1_000_000), |d| d.fx(&k("dust")))?),
         venue,
     })
-}
-
-/// Runs the kernel's own validation and names the file's key for its error.
-fn validate(s: &Scenario, names: &[String]) -> Result<(), FileError> {
-    let mut buffers = crate::run::Buffers::new(s);
-    match crate::run::engine(s, &mut buffers) {
-        Ok(_) => Ok(()),
-        Err(firesale_core::Error::Config(e)) => Err(explain(e, names)),
-        Err(other) => Err(FileError {
-            key: None,
-            at: None,
-            message: format!("{other:?}"),
-        }),
-    }
-}
-
-fn explain(e: ConfigError, names: &[String]) -> FileError {
-    let asset_key = |a: u8| {
-        format!(
-            "assets[{a}] ({})",
-            names.get(usize::from(a)).map_or("?", String::as_str)
-        )
-    };
-    match e {
-        ConfigError::Asset { asset, param } => {
-            let (field, rule) = match param {
-                AssetParam::Price => ("price", "must be above zero (and 1 for the quote)"),
-                AssetParam::AssetWeights => ("weights", "need 0 <= init <= liq_end <= maint <= 1"),
-                AssetParam::LiabilityWeights => ("liability_weights", "need 1 <= maint <= liq_end <= init"),
-                AssetParam::LiquidationBonus => ("liquidation_bonus", "must be in [0, 1]"),
-                AssetParam::ProtocolFee => ("protocol_fee", "must be in [0, 1]"),
-                AssetParam::Dust => ("dust", "must be above zero"),
-                AssetParam::VenueKind => ("venue", "only the quote asset has no venue"),
-                AssetParam::VenueLiquidity => ("venue", "liquidity (depth, reserve, volume, lambda) must be above zero"),
-                AssetParam::VenueResilience => ("venue.resilience", "must be in [0, 1]"),
-                AssetParam::VenueFloor => ("venue.floor", "must be above zero"),
-                AssetParam::VenueFee => ("venue.fee", "must be in [0, 1)"),
-                AssetParam::VenueLevels => ("venue", "levels must be 1 to 16 and levels × tick below 1"),
-                AssetParam::NotionalCap => ("max_notional_per_round", "must be above zero"),
-                AssetParam::BreakerMove => ("breaker.max_move", "must be above zero"),
-                AssetParam::BreakerWindow => ("breaker.window_rounds", "must be 1 to 15"),
-                AssetParam::BreakerPause => ("breaker.pause_rounds", "must be at least 1"),
-                AssetParam::Auction => ("auction", "need buf >= 1, a falling curve (rounds >= 1, or cut in (0, 1) and step_rounds >= 1), tail_rounds >= 1, cusp in [0, 1), penalty, tip, chip >= 0; not on the quote"),
-            };
-            fail(format!("{}.{field}", asset_key(asset)), rule)
-        }
-        ConfigError::BonusLowersHealth { collateral, liability } => fail(
-            format!("{}.liquidation_bonus", asset_key(collateral)),
-            format!("maint weight × (1 + bonus) must stay below the maint liability weight of {}, or a liquidation lowers health", asset_key(liability)),
-        ),
-        ConfigError::Engine(p) => {
-            let (key, rule) = match p {
-                EngineParam::CloseFactor => ("policy.close_factor", "must be in (0, 1]"),
-                EngineParam::FullCloseHealthFactor => ("policy.full_close_health_factor", "must be in (0, 1]"),
-                EngineParam::FullCloseDebtValue => ("policy.full_close_debt_value", "must be >= 0"),
-                EngineParam::MaxRounds => ("max_rounds", "must be at least 1"),
-                EngineParam::OracleLag => ("oracle_lag_rounds", "must be at most 15"),
-                EngineParam::InsuranceFund => ("insurance_fund", "must be >= 0"),
-                EngineParam::RateLimit => ("containment.max_notional_per_round", "must be above zero"),
-                EngineParam::KeeperCapital => ("containment.keepers", "need initial, replenish_per_round >= 0 and max >= initial, max > 0"),
-                EngineParam::OracleTwap => ("containment.oracle.twap_rounds", "must be at least 1, and oracle_lag_rounds + twap_rounds at most 16"),
-                EngineParam::OracleHeartbeat => ("containment.oracle.heartbeat_rounds", "must be at least 1"),
-                EngineParam::OracleDeviation => ("containment.oracle.deviation", "must be in [0, 1)"),
-                EngineParam::AssetLimits => ("assets", "more per-asset limits than assets"),
-                EngineParam::Backstop => ("containment.backstop.below", "must be in (0, 1]: a share of the maintenance margin"),
-                EngineParam::Settlement => ("containment.settlement", "equilibrium needs oracle_lag_rounds = 0, the plain oracle, no other containment, and no account short a risky asset"),
-            };
-            fail(key, rule)
-        }
-        ConfigError::CapacityExceeded { what, limit, got } => {
-            let key = match what {
-                Capacity::Assets => "assets",
-                Capacity::Accounts
-                | Capacity::BalanceStorage
-                | Capacity::ScratchStorage
-                | Capacity::FlagStorage => "accounts",
-            };
-            fail(key, format!("{got} is more than the kernel holds ({limit})"))
-        }
-        ConfigError::TooLarge { asset, what } => {
-            let part = match what {
-                Magnitude::Venue => "venue",
-                Magnitude::WeightedPrice => "price",
-                Magnitude::BalanceTotal => "balances",
-            };
-            fail(format!("{}.{part}", asset_key(asset)), "a number is too large for the kernel's fixed point")
-        }
-        ConfigError::Shock { index } => fail(
-            format!("shocks[{index}]"),
-            "shocks must be in round order from round 1, on a risky asset, with a positive price, ratio or quantity",
-        ),
-    }
 }
 
 #[cfg(test)]

@@ -2,8 +2,9 @@
 //! grid point run in parallel. Results come back in grid order whatever
 //! the thread count: each point is its own deterministic run.
 
+use crate::bounds::Bounds;
 use crate::observe::{self, Figures};
-use crate::scenario_file::{parse_table, MAX_ACCOUNTS};
+use crate::scenario_file::parse_table;
 use indicatif::ProgressBar;
 use rayon::prelude::*;
 use std::path::Path;
@@ -52,12 +53,15 @@ impl FromStr for Axis {
             .ok()
             .filter(|n| (1..=MAX_STEPS).contains(n))
             .ok_or_else(|| format!("`{text}`: STEPS must be 1 to {MAX_STEPS}"))?;
-        let values = (0..steps)
+        let values: Vec<f64> = (0..steps)
             .map(|i| match steps {
                 1 => from,
-                _ => from + (to - from) * i as f64 / (steps - 1) as f64,
+                _ => from + (to - from) * (i as f64 / (steps - 1) as f64),
             })
             .collect();
+        if values.iter().any(|v| !v.is_finite()) {
+            return Err(format!("`{text}`: the grid's values overflow a float"));
+        }
         if key.trim().is_empty() {
             return Err(usage());
         }
@@ -106,8 +110,32 @@ impl Sweep {
     }
 }
 
-/// Sets `key` (dotted, with `[i]` indices) in `table` to `value`: an
-/// integer where the file has an integer (rounded), else a float.
+/// The scenario file's integer fields (counts, rounds, seeds, levels): a
+/// value swept over one of them is rounded to an integer. Any other number
+/// is written as a float, even where the file wrote an integer (`price =
+/// 2000`), so that a sweep of it is not rounded.
+const INTEGER_FIELDS: [&str; 15] = [
+    "max_rounds",
+    "oracle_lag_rounds",
+    "round",
+    "count",
+    "seed",
+    "levels",
+    "max_accounts_per_round",
+    "twap_rounds",
+    "heartbeat_rounds",
+    "max_age_rounds",
+    "window_rounds",
+    "pause_rounds",
+    "rounds",
+    "step_rounds",
+    "tail_rounds",
+];
+
+/// Sets `key` (dotted, with `[i]` indices) in `table` to `value`. The key
+/// must be in the file and hold a number (or a decimal string): a sweep of
+/// a value the file does not set, or of text, is refused rather than
+/// quietly added.
 pub fn set(table: &mut toml::Table, key: &str, value: f64) -> Result<(), String> {
     let parts: Vec<&str> = key.split('.').collect();
     let (last, parents) = parts
@@ -120,20 +148,26 @@ pub fn set(table: &mut toml::Table, key: &str, value: f64) -> Result<(), String>
             _ => return Err(format!("{key}: `{part}` is not a table")),
         };
     }
-    let (name, index) = split_index(last, key)?;
-    let slot = match index {
-        Some(i) => match here.get_mut(name) {
-            Some(toml::Value::Array(items)) => items
-                .get_mut(i)
-                .ok_or_else(|| format!("{key}: `{name}` has no element {i}"))?,
-            _ => return Err(format!("{key}: `{name}` is not an array in the scenario")),
-        },
-        None => here.entry(name).or_insert(toml::Value::Float(f64::NAN)),
-    };
+    let slot = step(here, last, key)?;
+    let (name, _) = split_index(last, key)?;
+    let integer = INTEGER_FIELDS.contains(&name);
     *slot = match slot {
-        toml::Value::Integer(_) => toml::Value::Integer(value.round() as i64),
-        toml::Value::Float(_) | toml::Value::String(_) => toml::Value::Float(value),
-        other => return Err(format!("{key}: is a {}, not a number", other.type_str())),
+        toml::Value::Integer(_) | toml::Value::Float(_) if integer => {
+            toml::Value::Integer(value.round() as i64)
+        }
+        toml::Value::Integer(_) | toml::Value::Float(_) => toml::Value::Float(value),
+        toml::Value::String(text) if firesale_core::num::parse_decimal(text.trim()).is_some() => {
+            toml::Value::Float(value)
+        }
+        other => {
+            return Err(format!(
+                "{key}: holds {}, not a number",
+                match other {
+                    toml::Value::String(t) => format!("the text `{t}`"),
+                    other => format!("a {}", other.type_str()),
+                }
+            ))
+        }
     };
     Ok(())
 }
@@ -155,9 +189,9 @@ fn step<'t>(
     key: &str,
 ) -> Result<&'t mut toml::Value, String> {
     let (name, index) = split_index(part, key)?;
-    let value = table
-        .get_mut(name)
-        .ok_or_else(|| format!("{key}: the scenario has no `{name}`"))?;
+    let value = table.get_mut(name).ok_or_else(|| {
+        format!("{key}: the scenario has no `{name}` (a sweep varies a value the file sets)")
+    })?;
     match index {
         None => Ok(value),
         Some(i) => match value {
@@ -178,11 +212,11 @@ pub fn sweep(
     base: &toml::Table,
     dir: Option<&Path>,
     axes: Vec<Axis>,
+    bounds: &Bounds,
+    source_bytes: usize,
     progress: &ProgressBar,
 ) -> Result<Sweep, String> {
-    if axes.is_empty() || axes.len() > 2 {
-        return Err("give one or two --vary axes".into());
-    }
+    check_axes(base, &axes)?;
     let xs = axes[0].values.clone();
     let ys = axes.get(1).map_or(vec![f64::NAN], |a| a.values.clone());
     let grid: Vec<Vec<f64>> = ys
@@ -195,7 +229,7 @@ pub fn sweep(
     let points: Result<Vec<Point>, String> = grid
         .into_par_iter()
         .map(|at| {
-            let point = run_point(base, dir, &axes, at);
+            let point = run_point(base, dir, &axes, at, bounds, source_bytes);
             progress.inc(1);
             point
         })
@@ -207,11 +241,30 @@ pub fn sweep(
     })
 }
 
+/// One or two axes, each a different key the scenario sets to a number.
+pub fn check_axes(base: &toml::Table, axes: &[Axis]) -> Result<(), String> {
+    if axes.is_empty() || axes.len() > 2 {
+        return Err("give one or two --vary axes".into());
+    }
+    if let [a, b] = axes {
+        if a.key == b.key {
+            return Err(format!("{}: varied twice; give each key once", a.key));
+        }
+    }
+    for axis in axes {
+        let first = axis.values.first().copied().unwrap_or(0.0);
+        set(&mut base.clone(), &axis.key, first)?;
+    }
+    Ok(())
+}
+
 fn run_point(
     base: &toml::Table,
     dir: Option<&Path>,
     axes: &[Axis],
     at: Vec<f64>,
+    bounds: &Bounds,
+    source_bytes: usize,
 ) -> Result<Point, String> {
     let mut table = base.clone();
     for (axis, &value) in axes.iter().zip(&at) {
@@ -224,9 +277,10 @@ fn run_point(
             .collect::<Vec<_>>()
             .join(", ")
     };
-    let scenario =
-        parse_table(table, dir, MAX_ACCOUNTS).map_err(|e| format!("at {}: {e}", describe()))?;
-    let figures = observe::figures(&scenario).map_err(|e| format!("at {}: {e:?}", describe()))?;
+    let scenario = parse_table(table, dir, bounds, source_bytes)
+        .map_err(|e| format!("at {}: {e}", describe()))?;
+    let figures = observe::figures(&scenario)
+        .map_err(|e| format!("at {}: {}", describe(), crate::preflight::describe(&e)))?;
     Ok(Point { at, figures })
 }
 
@@ -262,5 +316,31 @@ mod tests {
         assert!(set(&mut t, "assets[0].price", 1.0)
             .unwrap_err()
             .contains("no `assets`"));
+        assert!(set(&mut t, "insurance_fund", 1.0)
+            .unwrap_err()
+            .contains("no `insurance_fund`"));
+        let mut u: toml::Table =
+            toml::from_str("name = \"x\"\nprice = 2000\ndust = \"0.001\"\n").unwrap();
+        set(&mut u, "price", 1999.5).unwrap();
+        assert_eq!(
+            u["price"].as_float(),
+            Some(1999.5),
+            "a price is not rounded"
+        );
+        set(&mut u, "dust", 0.002).unwrap();
+        assert_eq!(u["dust"].as_float(), Some(0.002));
+        assert!(set(&mut u, "name", 1.0)
+            .unwrap_err()
+            .contains("the text `x`"));
+        let axis = |key: &str| Axis {
+            key: key.into(),
+            values: vec![1.0],
+        };
+        assert!(check_axes(&u, &[axis("price"), axis("price")])
+            .unwrap_err()
+            .contains("varied twice"));
+        assert!(check_axes(&u, &[axis("fee")])
+            .unwrap_err()
+            .contains("no `fee`"));
     }
 }

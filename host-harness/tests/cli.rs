@@ -346,7 +346,7 @@ fn bad_flags_and_unwritable_outputs_say_what_is_wrong() {
         (
             &["montecarlo", "--threads", "0", "--paths", "1"],
             2,
-            "--threads must be at least 1",
+            "--threads must be 1 to 256",
         ),
         (
             &["sweep", "--vary", "shocks[0].move_price=1:2"],
@@ -456,5 +456,594 @@ fn historical_replays_run_and_show_their_mechanism() {
         number(&perps, "socialized_loss"),
         0.0,
         "flat accounts never pay"
+    );
+}
+
+// Hostile input (issue 22): every class of bad input is refused with exit
+// code 2 and a message that names the problem and where it is, in bounded
+// time and memory, and never with a panic.
+
+/// A small generated scenario, for edits: 100 accounts against ETH in a
+/// pool, a 20% drop in round 1. Lines: `price = 2000` is line 12, the
+/// `[[assets]]` of ETH line 10, the `[[shocks]]` line 17.
+const SMALL: &str = r#"name = "small"
+policy = "close-factor"
+max_rounds = 200
+insurance_fund = 1000
+
+[[assets]]
+name = "USDC"
+quote = true
+
+[[assets]]
+name = "ETH"
+price = 2000
+weights = { init = 0.80, liq_end = 0.805, maint = 0.83 }
+liquidation_bonus = 0.05
+venue = { kind = "constant-product", base_reserve = 40000, fee = 0.003, resilience = 0.2 }
+
+[[shocks]]
+round = 1
+asset = "ETH"
+move_price = 0.8
+
+[accounts.population]
+count = 100
+seed = 1
+assets = "ETH"
+"#;
+
+/// The binary at `args`, killed if it has not finished after `seconds`,
+/// and limited to `memory_kb` of address space when one is given (through
+/// the shell's `ulimit -v`): a run that would hang or take the machine's
+/// memory fails the test instead.
+fn bounded(seconds: u64, memory_kb: Option<u64>, args: &[&str]) -> (i32, String, String) {
+    use std::io::Read;
+    use std::process::Stdio;
+    let mut command = match memory_kb {
+        Some(kb) => {
+            let mut c = Command::new("sh");
+            c.arg("-c")
+                .arg("ulimit -v \"$1\"; shift; exec \"$@\"")
+                .arg("sh")
+                .arg(kb.to_string())
+                .arg(env!("CARGO_BIN_EXE_firesale"));
+            c
+        }
+        None => Command::new(env!("CARGO_BIN_EXE_firesale")),
+    };
+    let mut child = command
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the binary starts");
+    let mut out = child.stdout.take().unwrap();
+    let mut err = child.stderr.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = out.read_to_string(&mut text);
+        text
+    });
+    let err_reader = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = err.read_to_string(&mut text);
+        text
+    });
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(seconds);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{args:?} did not finish within {seconds} s");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    (
+        status.code().unwrap_or(-1),
+        reader.join().unwrap(),
+        err_reader.join().unwrap(),
+    )
+}
+
+/// Writes `body` as `dir/name` and gives its path.
+fn file(dir: &Path, name: &str, body: &str) -> String {
+    let path = dir.join(name);
+    std::fs::write(&path, body).unwrap();
+    path.to_str().unwrap().to_string()
+}
+
+/// Exit code 2, every `expected` piece in the message, and no panic.
+fn refused(result: (i32, String, String), expected: &[&str], what: &str) {
+    let (code, _, err) = result;
+    assert_eq!(code, 2, "{what}: {err}");
+    for piece in expected {
+        assert!(err.contains(piece), "{what}: `{piece}` not in: {err}");
+    }
+    assert!(
+        !err.contains("panicked") && !err.contains("RUST_BACKTRACE"),
+        "{what}: {err}"
+    );
+}
+
+/// A gigabyte of address space: enough for these small scenarios, far
+/// from what an unbounded read or generation would take.
+const ONE_GB: Option<u64> = Some(1 << 20);
+
+#[test]
+fn hostile_panics_float_to_fixed_conversions_are_checked() {
+    let dir = scratch("hostile-panics");
+    let cases = [
+        (
+            "price-zero",
+            SMALL.replace("price = 2000", "price = 0"),
+            &["line 12, column 9", "assets[1] (ETH).price", "above zero"][..],
+        ),
+        (
+            "price-tiny",
+            SMALL.replace("price = 2000", "price = 1e-300"),
+            &[
+                "line 12, column 9",
+                "assets[1].price",
+                "1e-300 is too small",
+            ][..],
+        ),
+        (
+            "decimal-tiny",
+            SMALL.replace("price = 2000", "price = \"0.0000000000000000001\""),
+            &["assets[1].price", "too small"][..],
+        ),
+        (
+            "generated-overflow",
+            SMALL.replace("price = 2000", "price = 1e12").replace(
+                "assets = \"ETH\"",
+                "assets = \"ETH\"\nsize = { min = 1e13, alpha = 1.3, max = 1e14 }",
+            ),
+            &["accounts.population", "kernel's fixed point"][..],
+        ),
+        (
+            "nan-size",
+            SMALL.replace(
+                "assets = \"ETH\"",
+                "assets = \"ETH\"\nsize = { min = nan, alpha = 1.3, max = 10 }",
+            ),
+            &["accounts.population.size"][..],
+        ),
+    ];
+    for (name, body, expected) in cases {
+        let path = file(&dir, &format!("{name}.toml"), &body);
+        refused(bounded(60, ONE_GB, &["check", &path]), expected, name);
+        refused(bounded(60, ONE_GB, &["run", &path]), expected, name);
+    }
+    // A sweep that reaches a price of zero stops on it, named.
+    let path = file(&dir, "small.toml", SMALL);
+    refused(
+        bounded(
+            60,
+            None,
+            &["sweep", &path, "--vary", "assets[1].price=0:2000:2"],
+        ),
+        &["at assets[1].price = 0", "above zero"],
+        "sweep to zero",
+    );
+}
+
+#[test]
+fn hostile_memory_is_estimated_from_counts_before_allocating() {
+    let dir = scratch("hostile-memory");
+    // Several populations, each under the cap: refused together, at once.
+    let two = SMALL
+        .replace("[accounts.population]", "[[accounts.population]]")
+        .replace("count = 100", "count = 6000000")
+        + "\n[[accounts.population]]\ncount = 6000000\nseed = 2\nassets = \"ETH\"\n";
+    let path = file(&dir, "two.toml", &two);
+    refused(
+        bounded(20, ONE_GB, &["check", &path]),
+        &[
+            "12000000 accounts in all",
+            "accounts.population[1]: 6000000",
+            "limit of 10000000",
+        ],
+        "two populations",
+    );
+    // Isolated margin multiplies a population's accounts: counted first.
+    let mut wide = SMALL
+        .replace("name = \"ETH\"", "name = \"A1\"")
+        .replace("asset = \"ETH\"", "asset = \"A1\"");
+    for i in 2..=15 {
+        wide = wide.replace(
+            "[[shocks]]",
+            &format!("[[assets]]\nname = \"A{i}\"\nprice = 10\nweights = {{ init = 0.8, liq_end = 0.805, maint = 0.83 }}\nvenue = {{ kind = \"linear\", lambda = 0.001, resilience = 0.2, floor = 1 }}\n\n[[shocks]]"),
+        );
+    }
+    let names: Vec<String> = (1..=15).map(|i| format!("\"A{i}\"")).collect();
+    let isolated = wide.replace("count = 100", "count = 1000000").replace(
+        "assets = \"ETH\"",
+        &format!("assets = [{}]\nmargin = \"isolated\"", names.join(", ")),
+    );
+    let path = file(&dir, "isolated.toml", &isolated);
+    refused(
+        bounded(20, ONE_GB, &["check", &path]),
+        &["13600000 accounts in all"],
+        "isolated margin",
+    );
+    // Under the account cap, over the memory budget: 16 assets × 9 million.
+    let big = wide.replace("count = 100", "count = 9000000").replace(
+        "assets = \"ETH\"",
+        &format!("assets = [{}]", names.join(", ")),
+    );
+    let path = file(&dir, "big.toml", &big);
+    refused(
+        bounded(20, ONE_GB, &["check", &path]),
+        &[
+            "may take",
+            "9000000 accounts of 16 assets",
+            "memory budget of 2.0 GiB",
+            "--max-memory",
+        ],
+        "over the budget",
+    );
+    // The budget is a flag, and a file read or a CSV row counts too.
+    let small = file(&dir, "small.toml", SMALL);
+    refused(
+        bounded(20, None, &["check", &small, "--max-memory", "1M"]),
+        &["memory budget of 1.0 MiB"],
+        "--max-memory 1M",
+    );
+    let (code, out, err) = bounded(20, None, &["check", &small, "--max-memory", "1G"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("valid"), "{out}");
+    refused(
+        bounded(20, None, &["check", &small, "--max-memory", "lots"]),
+        &["--max-memory", "expected a size such as 4G"],
+        "--max-memory lots",
+    );
+    let padded = format!("{SMALL}\n{}", "# padding\n".repeat(100_000));
+    let path = file(&dir, "padded.toml", &padded);
+    refused(
+        bounded(20, None, &["check", &path, "--max-memory", "64M"]),
+        &["reading a file of", "takes up to", "positions CSV"],
+        "a file too large to parse in the budget",
+    );
+    // Devices are not read: /dev/zero as a scenario or a positions file.
+    refused(
+        bounded(20, ONE_GB, &["check", "/dev/zero"]),
+        &["/dev/zero: not a regular file"],
+        "/dev/zero scenario",
+    );
+    let zero_book = SMALL.replace(
+        "[accounts.population]",
+        "[accounts]\npositions = \"/dev/zero\"\n\n[accounts.population]",
+    );
+    let path = file(&dir, "zero-book.toml", &zero_book);
+    refused(
+        bounded(20, ONE_GB, &["check", &path]),
+        &["accounts.positions: /dev/zero: not a regular file"],
+        "/dev/zero positions",
+    );
+}
+
+#[test]
+fn hostile_time_every_command_finishes_or_refuses() {
+    let dir = scratch("hostile-time");
+    // A shock at round 10^7 under a huge round cap: every empty round
+    // before it would run.
+    let late = SMALL
+        .replace("round = 1", "round = 10000000")
+        .replace("max_rounds = 200", "max_rounds = 4000000000");
+    let path = file(&dir, "late.toml", &late);
+    refused(
+        bounded(20, ONE_GB, &["check", &path]),
+        &[
+            "line 3, column 14",
+            "max_rounds",
+            "round limit of 100000",
+            "--round-limit",
+        ],
+        "a late shock",
+    );
+    // A FIFO as the scenario: refused, not waited on.
+    let fifo = dir.join("fifo.toml");
+    let made = Command::new("mkfifo").arg(&fifo).status();
+    if made.is_ok_and(|s| s.success()) {
+        refused(
+            bounded(20, None, &["check", fifo.to_str().unwrap()]),
+            &["not a regular file"],
+            "a FIFO",
+        );
+        // Nor as an artefact to write.
+        let out = dir.join("out");
+        std::fs::create_dir_all(&out).unwrap();
+        let blocked = Command::new("mkfifo")
+            .arg(out.join("events.jsonl"))
+            .status();
+        assert!(blocked.is_ok_and(|s| s.success()));
+        let small = file(&dir, "small.toml", SMALL);
+        let (code, _, err) = bounded(60, None, &["run", &small, "--out", out.to_str().unwrap()]);
+        assert_eq!(code, 1, "{err}");
+        assert!(err.contains("not a regular file"), "{err}");
+    }
+    refused(
+        bounded(
+            20,
+            None,
+            &[
+                "sweep",
+                "--threads",
+                "100000",
+                "--vary",
+                "shocks[0].move_price=0.9:0.8:2",
+            ],
+        ),
+        &["--threads must be 1 to 256"],
+        "100,000 threads",
+    );
+}
+
+#[test]
+fn hostile_check_refuses_what_run_would_fail_on() {
+    let dir = scratch("hostile-check-run");
+    let list = |balances: &str| {
+        SMALL.replace(
+            "[accounts.population]",
+            &format!("[[accounts.list]]\nbalances = {{ {balances} }}\n\n[accounts.population]"),
+        )
+    };
+    let cases = [
+        (
+            "price-2-63",
+            SMALL.replace("price = 2000", "price = 9223372036854775807"),
+            &["shocks[0]", "overflows", "assets[1] (ETH)"][..],
+        ),
+        (
+            "reserve-4e-15",
+            SMALL.replace("base_reserve = 40000", "base_reserve = 4e-15"),
+            &["shocks[0]", "assets[1] (ETH)", "fixed point"][..],
+        ),
+        (
+            "balance-1e22",
+            list("ETH = 1e22, USDC = 1"),
+            &[
+                "line 22, column 1",
+                "accounts.list[0]",
+                "overflows",
+                "ETH at 2000",
+            ][..],
+        ),
+        (
+            "set-price-1e20",
+            list("ETH = 100000, USDC = 1").replace("move_price = 0.8", "set_price = 1e20"),
+            &["accounts.list[0]", "ETH at 1.0000e20"][..],
+        ),
+        (
+            "no-shock-huge-pool",
+            SMALL
+                .replace("price = 2000", "price = 9223372036854775807")
+                .replace("move_price = 0.8", "sell = 0.000001"),
+            &["overflows"][..],
+        ),
+    ];
+    for (name, body, expected) in cases {
+        let path = file(&dir, &format!("{name}.toml"), &body);
+        refused(bounded(60, ONE_GB, &["check", &path]), expected, name);
+        refused(bounded(60, ONE_GB, &["run", &path]), expected, name);
+    }
+}
+
+#[test]
+fn hostile_nothing_is_silently_ignored() {
+    let dir = scratch("hostile-ignored");
+    let after = SMALL.replace("round = 1", "round = 500");
+    let path = file(&dir, "after.toml", &after);
+    refused(
+        bounded(20, None, &["check", &path]),
+        &[
+            "line 18, column 9",
+            "shocks[0].round",
+            "after the round cap (max_rounds = 200)",
+            "never be applied",
+        ],
+        "a shock after the cap",
+    );
+    refused(
+        bounded(60, None, &["montecarlo", "--rounds", "300", "--paths", "2"]),
+        &["--rounds 300", "max_rounds = 200"],
+        "Monte Carlo rounds after the cap",
+    );
+    let example = example();
+    refused(
+        bounded(
+            60,
+            None,
+            &[
+                "sweep",
+                &example,
+                "--vary",
+                "assets[2].dust=0.00001:0.001:2",
+            ],
+        ),
+        &["assets[2].dust", "the scenario has no `dust`"],
+        "a sweep key the file does not set",
+    );
+    refused(
+        bounded(
+            60,
+            None,
+            &[
+                "sweep",
+                "--vary",
+                "shocks[0].move_price=0.9:0.8:2",
+                "--vary",
+                "shocks[0].move_price=0.9:0.7:2",
+            ],
+        ),
+        &["shocks[0].move_price: varied twice"],
+        "a sweep key twice",
+    );
+    refused(
+        bounded(60, None, &["sweep", "--vary", "name=1:2:2"]),
+        &["name: holds the text"],
+        "a sweep of text",
+    );
+    refused(
+        bounded(
+            60,
+            None,
+            &["compare", "--presets", "aave-v3,maker-liq2,aave-v3"],
+        ),
+        &["`aave-v3` is given twice"],
+        "a preset twice",
+    );
+    for (name, asset, expected) in [
+        ("empty", "", "cannot be empty"),
+        ("comma", "E,TH", "comma"),
+        ("newline", "E\\nTH", "control character"),
+        ("space", " ETH", "start or end with a space"),
+    ] {
+        let body = SMALL.replace("\"ETH\"", &format!("\"{asset}\""));
+        let path = file(&dir, &format!("name-{name}.toml"), &body);
+        refused(
+            bounded(20, None, &["check", &path]),
+            &["line 11, column 8", "assets[1].name", expected],
+            name,
+        );
+    }
+    let few = SMALL.replace("count = 100", "count = 4");
+    let path = file(&dir, "few.toml", &few);
+    refused(
+        bounded(20, None, &["check", &path]),
+        &["accounts.population.lenders", "rounds to no lender"],
+        "no lender",
+    );
+}
+
+#[test]
+fn hostile_messages_read_as_the_schema_not_as_rust() {
+    let dir = scratch("hostile-messages");
+    let cases = [
+        (
+            "policy",
+            SMALL.replace("policy = \"close-factor\"", "policy = 3"),
+            &["line 2, column 10", "expected a policy"][..],
+        ),
+        (
+            "number",
+            SMALL.replace("move_price = 0.8", "move_price = true"),
+            &["line 20, column 14", "expected a number"][..],
+        ),
+        (
+            "assets",
+            SMALL.replace("assets = \"ETH\"", "assets = 3"),
+            &["line 25, column 10", "an asset name or a list of names"][..],
+        ),
+        (
+            "unsigned",
+            SMALL.replace("max_rounds = 200", "max_rounds = -1"),
+            &[
+                "line 3, column 14",
+                "expected an integer from 0 to 4294967295",
+            ][..],
+        ),
+        (
+            "deep-key",
+            format!("a{} = 1\n", ".b".repeat(200)),
+            &["line 1, column 1", "a key of more than 80 parts"][..],
+        ),
+        (
+            "deep-value",
+            format!("a = {}{}\n", "[".repeat(200), "]".repeat(200)),
+            &["line 1", "nested more than 80 levels"][..],
+        ),
+        (
+            "missing-key",
+            SMALL.replace(
+                "weights = { init = 0.80, liq_end = 0.805, maint = 0.83 }\n",
+                "",
+            ),
+            &["line 10, column 1", "assets[1].weights: missing"][..],
+        ),
+    ];
+    for (name, body, expected) in cases {
+        let path = file(&dir, &format!("{name}.toml"), &body);
+        let result = bounded(20, None, &["check", &path]);
+        for internal in [
+            "untagged",
+            "NumberOrText",
+            "FilePolicy",
+            "OneOrMany",
+            "u32",
+            "recursion limit",
+        ] {
+            assert!(!result.2.contains(internal), "{name}: {}", result.2);
+        }
+        refused(result, expected, name);
+    }
+    refused(
+        bounded(20, None, &["montecarlo", "--jump-probability", "-0.5"]),
+        &["--jump-probability must be in [0, 1]"],
+        "a negative flag value",
+    );
+}
+
+#[test]
+fn hostile_docs_hold_decimal_strings_and_byte_order_marks() {
+    let dir = scratch("hostile-docs");
+    let digest = |body: &str, name: &str| {
+        let path = file(&dir, name, body);
+        let report = json(&["run", &path, "--json"]);
+        report["digest"].as_str().unwrap().to_string()
+    };
+    let generated = SMALL.replace(
+        "assets = \"ETH\"",
+        "assets = \"ETH\"\nlenders = 0.2\nsize = { min = 1, alpha = 1.3, max = 50 }\nhealth_factor = { min = 1.01, max = 1.5 }",
+    );
+    let as_strings = SMALL.replace(
+        "assets = \"ETH\"",
+        "assets = \"ETH\"\nlenders = \"0.2\"\nsize = { min = \"1\", alpha = \"1.3\", max = \"50\" }\nhealth_factor = { min = \"1.01\", max = \"1.5\" }",
+    );
+    assert_eq!(
+        digest(&generated, "numbers.toml"),
+        digest(&as_strings, "strings.toml"),
+        "a population's numbers may be decimal strings"
+    );
+    let listed = |a: &str, b: &str| {
+        SMALL.replace(
+            "[accounts.population]",
+            &format!("[[accounts.list]]\nbalances = {{ USDC = {a}, ETH = {b} }}\n\n[accounts.population]"),
+        )
+    };
+    assert_eq!(
+        digest(&listed("-90", "1"), "balances.toml"),
+        digest(&listed("\"-90\"", "\"1\""), "balance-strings.toml"),
+        "balances may be decimal strings"
+    );
+    // A byte-order mark, accepted in a scenario file, is accepted in a CSV.
+    let with_book = SMALL.replace(
+        "[accounts.population]",
+        "[accounts]\npositions = \"book.csv\"\n\n[accounts.population]",
+    );
+    let path = file(&dir, "book.toml", &format!("\u{feff}{with_book}"));
+    file(
+        &dir,
+        "book.csv",
+        "\u{feff}account,asset,balance\n1,USDC,-1500\n1,ETH,1\n",
+    );
+    let (code, out, err) = bounded(20, None, &["check", &path]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("101 accounts"), "{out}");
+    // Quoted fields and spaces are CSV too; a bad row is still located.
+    file(
+        &dir,
+        "book.csv",
+        "account,asset,balance\n1, USDC ,\"-1500\"\n2,ETH,x\n",
+    );
+    refused(
+        bounded(20, None, &["check", &path]),
+        &["book.csv: line 3, column 7: balance `x`"],
+        "a bad CSV row",
     );
 }

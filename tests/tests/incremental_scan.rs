@@ -95,7 +95,9 @@ fn a_long_decline_evaluates_a_fraction_of_the_accounts_per_round() {
         .expect("bundled")
         .scenario()
         .expect("parses");
-    s.balances = Population::lending(20_000, 7, 1).generate(&s.assets);
+    s.balances = Population::lending(20_000, 7, 1)
+        .generate(&s.assets)
+        .unwrap();
     s.limits.rate_limit.max_accounts_per_round = 200;
     let full = run(&s, Scan::Full, 1).expect("valid");
     // Popped only: a sweep visits the whole list in cheap units, which
@@ -132,7 +134,9 @@ fn a_drift_that_reaches_much_of_the_watch_list_sweeps_it() {
         .expect("bundled")
         .scenario()
         .expect("parses");
-    s.balances = Population::lending(20_000, 7, 1).generate(&s.assets);
+    s.balances = Population::lending(20_000, 7, 1)
+        .generate(&s.assets)
+        .unwrap();
     let full = run(&s, Scan::Full, 1).expect("valid");
     let watch = run(&s, Scan::WatchList, 1).expect("valid");
     let adaptive = run(&s, Scan::Adaptive, 1).expect("valid");
@@ -166,7 +170,9 @@ fn a_round_whose_drift_has_not_grown_does_not_sweep() {
         fee: firesale_core::Ratio::from_f64(0.003),
         resilience: firesale_core::Ratio::from_f64(0.2),
     };
-    s.balances = Population::lending(20_000, 7, 1).generate(&s.assets);
+    s.balances = Population::lending(20_000, 7, 1)
+        .generate(&s.assets)
+        .unwrap();
     let fall = s.shocks[0];
     s.shocks = (1..=15)
         .map(|round| firesale_core::Shock {
