@@ -17,6 +17,14 @@
 //!   (8 with the quote), one of them falling 25%.
 //! - `health`: one maintenance health evaluation of a row of 2 and 8
 //!   assets.
+//! - `adl_pro_rata`, `adl_ranked`: auto-deleveraging, the perp-crash-2025
+//!   replay (levered BTC longs against shorts, a thin book, the insurance
+//!   fund run out) at the issue's 1,375 and 2,750 accounts (a few seconds
+//!   in all), or at the sizes in `FIRESALE_ADL_ACCOUNTS`, a comma-separated
+//!   list (10^4 takes seconds a run, 10^5 minutes); three timed runs each.
+//!   A run filtered to a name with `adl` in it, or of the whole suite,
+//!   prints each size's shape first: bankruptcies, deleveragings at the
+//!   bankruptcy price and their slices, and the time of that one run.
 //!
 //! Each cascade bench runs its cascade once untimed, to count its
 //! liquidations, then five times timed: divan's columns are the fastest,
@@ -34,7 +42,7 @@ use divan::counter::ItemsCount;
 use firesale_core::account::health;
 use firesale_core::engine::{flag_words, Candidate};
 use firesale_core::event::{Event, EventSink};
-use firesale_core::{Qty, Ratio, Shock, ShockKind, VenueConfig};
+use firesale_core::{AdlRanking, Qty, Ratio, Shock, ShockKind, VenueConfig};
 use firesale_harness::population::{health_sample, Population};
 use firesale_harness::run::{run_scenario_in, Buffers};
 use firesale_harness::scenario::risky;
@@ -49,8 +57,15 @@ fn main() {
         );
     }
     // `cargo bench` passes flags only; a name filter is a bare argument.
-    if std::env::args().skip(1).all(|a| a.starts_with('-')) {
+    let filters: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
+    if filters.is_empty() {
         print_ratios();
+    }
+    if filters.is_empty() || filters.iter().any(|f| f.contains("adl")) {
+        print_adl_shapes();
     }
     divan::main();
 }
@@ -473,4 +488,101 @@ mod naive {
             .filter(|(now, before)| now != before)
             .count()
     }
+}
+
+/// Sizes of the auto-deleveraging benches: `FIRESALE_ADL_ACCOUNTS` (a
+/// comma-separated list), else the issue's 1,375 and 2,750.
+fn adl_sizes() -> Vec<usize> {
+    match std::env::var("FIRESALE_ADL_ACCOUNTS") {
+        Ok(list) => list
+            .split(',')
+            .map(|n| n.trim().parse().expect("FIRESALE_ADL_ACCOUNTS: numbers"))
+            .collect(),
+        Err(_) => vec![1_375, 2_750],
+    }
+}
+
+/// The bundled perp-crash-2025 replay (4,000 levered BTC longs, 1,500
+/// shorts, a 16-level book of 100 BTC a level, an insurance fund of 300,000
+/// that runs out) at `accounts` accounts in the same proportions, with
+/// `ranking`. The book keeps its depth up to the replay's 5,500 accounts
+/// (the issue's runs at 1,375 and 2,750) and deepens with the accounts
+/// beyond, so that a larger market's sales do not exhaust it.
+fn perp_crash(accounts: usize, ranking: AdlRanking) -> Scenario {
+    let source = firesale_harness::bundled::find("perp-crash-2025")
+        .expect("the replay is bundled")
+        .source;
+    let longs = accounts * 4_000 / 5_500;
+    let depth = 100.0 * (accounts as f64 / 5_500.0).max(1.0);
+    let text = source
+        .replace("count = 4000", &format!("count = {longs}"))
+        .replace("count = 1500", &format!("count = {}", accounts - longs))
+        .replace("depth = 100,", &format!("depth = {depth},"));
+    let mut s = firesale_harness::scenario_file::parse(&text).expect("the replay parses");
+    assert_eq!(s.accounts(), accounts);
+    s.limits.deleveraging = Some(ranking);
+    s
+}
+
+/// Counts deleveragings at the bankruptcy price (the units that slice) and
+/// their slices.
+#[derive(Default)]
+struct AdlShape {
+    units: u64,
+    slices: u64,
+    last: Option<(u32, u32)>,
+}
+
+impl EventSink for AdlShape {
+    fn emit(&mut self, event: &Event) {
+        if let Event::Deleveraged { round, account, .. } = *event {
+            self.slices += 1;
+            if self.last != Some((round, account)) {
+                self.units += 1;
+                self.last = Some((round, account));
+            }
+        }
+    }
+}
+
+/// One untimed run of each auto-deleveraging market: what it did and how
+/// long it took.
+fn print_adl_shapes() {
+    for ranking in [AdlRanking::ProRata, AdlRanking::Ranked] {
+        for accounts in adl_sizes() {
+            let s = perp_crash(accounts, ranking);
+            let mut shape = AdlShape::default();
+            let mut outcome = None;
+            let time = seconds(&mut || {
+                outcome = Some(run_scenario_in(&mut Buffers::new(&s), &s, &mut shape));
+            });
+            let report = outcome
+                .expect("ran")
+                .expect("the bench's scenario is valid")
+                .report;
+            println!(
+                "adl {ranking:?} {accounts} shape: {} rounds, {} bankruptcies, {} deleveragings \
+                 at the bankruptcy price in {} slices; {time:.2} s",
+                report.rounds, report.bankruptcies, shape.units, shape.slices
+            );
+        }
+    }
+}
+
+fn bench_adl(bencher: divan::Bencher, accounts: usize, ranking: AdlRanking) {
+    let s = perp_crash(accounts, ranking);
+    let mut buffers = Buffers::new(&s);
+    bencher.bench_local(|| {
+        run_scenario_in(&mut buffers, black_box(&s), &mut ()).map(|o| o.report.bankruptcies)
+    });
+}
+
+#[divan::bench(args = adl_sizes(), sample_count = 3, sample_size = 1)]
+fn adl_pro_rata(bencher: divan::Bencher, accounts: usize) {
+    bench_adl(bencher, accounts, AdlRanking::ProRata);
+}
+
+#[divan::bench(args = adl_sizes(), sample_count = 3, sample_size = 1)]
+fn adl_ranked(bencher: divan::Bencher, accounts: usize) {
+    bench_adl(bencher, accounts, AdlRanking::Ranked);
 }

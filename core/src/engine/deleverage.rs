@@ -8,6 +8,16 @@
 //! computes every new balance without writing, and committed in a second
 //! pass that repeats the same computations, so an arithmetic failure leaves
 //! every account as it was.
+//!
+//! Finding counterparties ([`Walk`]) costs passes over the accounts, not a
+//! pass per counterparty: pro rata goes through the ids once, each search
+//! continuing from the last account found; ranked keeps the best [`AHEAD`]
+//! of each pass, so `k` counterparties cost ⌈k / `AHEAD`⌉ passes. Within
+//! an event only the rows already taken change, and a walk never comes
+//! back to them. A pro-rata deleveraging makes three passes (the total,
+//! the plan, the commit), a ranked one usually one (the commit replays a
+//! plan of up to `AHEAD` slices); a loss in the waterfall two pro rata,
+//! ⌈takes / `AHEAD`⌉ ranked.
 
 use super::liquidate::Balances;
 use super::undo::UnitSink;
@@ -44,6 +54,140 @@ type Key = (Fx, u32);
 
 fn before(a: Key, b: Key) -> bool {
     a.0 > b.0 || (a.0 == b.0 && a.1 < b.1)
+}
+
+/// How many counterparties a ranked walk keeps from one pass over the
+/// accounts, and how many planned slices a commit replays without walking
+/// again.
+const AHEAD: usize = 8;
+
+/// The best counterparties after a cursor, best first, from one pass.
+struct Ahead {
+    entries: [(Qty, Key); AHEAD],
+    /// Entries held: `entries[next..len]` are not handed out yet.
+    len: usize,
+    next: usize,
+    /// The last key handed out: a pass keeps only the keys after it.
+    cursor: Option<Key>,
+    /// The last pass found fewer than [`AHEAD`]: none is left after them.
+    last: bool,
+}
+
+impl Ahead {
+    fn new() -> Self {
+        Self {
+            entries: [(Qty::ZERO, (Fx::ZERO, 0)); AHEAD],
+            len: 0,
+            next: 0,
+            cursor: None,
+            last: false,
+        }
+    }
+
+    /// Keeps `(size, key)` if it comes after the cursor and among the best
+    /// [`AHEAD`] seen in this pass (insertion into the sorted entries).
+    fn offer(&mut self, size: Qty, key: Key) {
+        if self.cursor.is_some_and(|c| !before(c, key)) {
+            return;
+        }
+        let held = self.entries.get(..self.len).unwrap_or(&[]);
+        let at = held.iter().take_while(|e| before(e.1, key)).count();
+        if at >= AHEAD {
+            return;
+        }
+        // Shift `at..end` one place down (the last falls off when full).
+        let end = self.len.min(AHEAD.saturating_sub(1));
+        let mut i = end;
+        while i > at {
+            let j = i.saturating_sub(1);
+            if let Some(&moved) = self.entries.get(j) {
+                if let Some(slot) = self.entries.get_mut(i) {
+                    *slot = moved;
+                }
+            }
+            i = j;
+        }
+        if let Some(slot) = self.entries.get_mut(at) {
+            *slot = (size, key);
+        }
+        self.len = end.saturating_add(1);
+    }
+
+    /// The next entry not handed out, which becomes the cursor.
+    fn pop(&mut self) -> Option<(Qty, Key)> {
+        if self.next >= self.len {
+            return None;
+        }
+        let entry = self.entries.get(self.next).copied()?;
+        self.next = self.next.saturating_add(1);
+        self.cursor = Some(entry.1);
+        Some(entry)
+    }
+}
+
+/// A walk over the eligible opposite positions in the order they are
+/// taken, `(size, key)` each, evaluated by the walk's caller: pro rata by
+/// id, ranked by key.
+struct Walk {
+    ranking: AdlRanking,
+    /// Pro rata: the next id to look at.
+    next_id: usize,
+    /// Ranked: what the last pass kept.
+    ahead: Ahead,
+}
+
+impl Walk {
+    fn new(ranking: AdlRanking) -> Self {
+        Self {
+            ranking,
+            next_id: 0,
+            ahead: Ahead::new(),
+        }
+    }
+
+    /// The next eligible account (`eval` says which are, and their size
+    /// and key) other than `skip`, among `accounts`. Pro rata continues
+    /// from the last one found; ranked hands out what its last pass kept
+    /// and passes again over every account when that is spent.
+    fn next(
+        &mut self,
+        accounts: usize,
+        skip: usize,
+        eval: &mut dyn FnMut(usize) -> Result<Option<(Qty, Key)>, ArithError>,
+    ) -> Result<Option<(Qty, Key)>, ArithError> {
+        let ahead = &mut self.ahead;
+        match self.ranking {
+            AdlRanking::ProRata => {
+                while self.next_id < accounts {
+                    let id = self.next_id;
+                    self.next_id = id.saturating_add(1);
+                    if id == skip {
+                        continue;
+                    }
+                    if let Some(found) = eval(id)? {
+                        return Ok(Some(found));
+                    }
+                }
+                Ok(None)
+            }
+            AdlRanking::Ranked => {
+                if let Some(found) = ahead.pop() {
+                    return Ok(Some(found));
+                }
+                if ahead.last {
+                    return Ok(None);
+                }
+                (ahead.len, ahead.next) = (0, 0);
+                for id in (0..accounts).filter(|&id| id != skip) {
+                    if let Some((size, key)) = eval(id)? {
+                        ahead.offer(size, key);
+                    }
+                }
+                ahead.last = ahead.len < AHEAD;
+                Ok(ahead.pop())
+            }
+        }
+    }
 }
 
 impl<const A: usize> Engine<'_, A> {
@@ -178,44 +322,15 @@ impl<const A: usize> Engine<'_, A> {
         Ok(Some((size, (score, u32::try_from(id).unwrap_or(u32::MAX)))))
     }
 
-    /// The next slice after `cursor` (ranked: the best key after it; pro
-    /// rata: the next id), for `left` units still to close out of `total`
-    /// opposite units.
-    fn next_slice(
+    /// The slice of the counterparty `(size, key)`, for `left` units still
+    /// to close out of `total` opposite units (pro rata).
+    fn slice(
         &self,
-        bankrupt: u32,
         p: &Position,
         ranking: AdlRanking,
-        cursor: Option<Key>,
+        (size, key): (Qty, Key),
         (left, total): (Qty, Qty),
-    ) -> Result<Option<(Slice, Key)>, ArithError> {
-        let mut best: Option<(Qty, Key)> = None;
-        for id in 0..self.accounts {
-            if id == bankrupt as usize {
-                continue;
-            }
-            let Some((size, key)) = self.counterparty(id, p)? else {
-                continue;
-            };
-            let after_cursor = match (ranking, cursor) {
-                (_, None) => true,
-                (AdlRanking::Ranked, Some(c)) => before(c, key),
-                (AdlRanking::ProRata, Some(c)) => key.1 > c.1,
-            };
-            if !after_cursor {
-                continue;
-            }
-            if ranking == AdlRanking::ProRata {
-                best = Some((size, key));
-                break;
-            }
-            if best.is_none_or(|(_, b)| before(key, b)) {
-                best = Some((size, key));
-            }
-        }
-        let Some((size, key)) = best else {
-            return Ok(None);
-        };
+    ) -> Result<Slice, ArithError> {
         let whole = p.risky.abs()?;
         let qty = match ranking {
             AdlRanking::Ranked => size.min(left),
@@ -224,12 +339,11 @@ impl<const A: usize> Engine<'_, A> {
         }
         .min(left);
         let quote = Value(num::mul_div(qty.0, p.quote.abs()?.0, whole.0, Round::Down)?);
-        let slice = Slice {
+        Ok(Slice {
             counterparty: key.1,
             qty,
             quote,
-        };
-        Ok(Some((slice, key)))
+        })
     }
 
     /// Σ of the opposite positions (pro rata needs it before any slice).
@@ -261,15 +375,20 @@ impl<const A: usize> Engine<'_, A> {
             AdlRanking::ProRata => self.opposite_total(id, &p)?,
             AdlRanking::Ranked => Qty::ZERO,
         };
-        // Plan: every slice and every new balance, nothing written.
+        // Plan: every slice and every new balance, nothing written. The
+        // first slices are kept for the commit.
         let mut planned = *bal;
         let mut planned_health = self.maint_health(&planned)?.net()?;
-        let (mut left, mut cursor, mut slices) = (p.risky.abs()?, None, 0usize);
+        let mut kept = [None::<Slice>; AHEAD];
+        let (mut left, mut walk, mut slices) = (p.risky.abs()?, Walk::new(ranking), 0usize);
         while left.is_positive() && slices < self.accounts {
-            let Some((slice, key)) = self.next_slice(id, &p, ranking, cursor, (left, total))?
+            let Some(found) = walk.next(self.accounts, id as usize, &mut |c| {
+                self.counterparty(c, &p)
+            })?
             else {
                 break;
             };
+            let slice = self.slice(&p, ranking, found, (left, total))?;
             // A slice too small to beat rounding (its quote rounds to
             // nothing) would lower the account's health: it and the rest
             // of the position are left to the waterfall.
@@ -281,25 +400,38 @@ impl<const A: usize> Engine<'_, A> {
             }
             (planned, planned_health) = (next, next_health);
             left = left.sub(slice.qty)?;
-            cursor = Some(key);
+            if let Some(slot) = kept.get_mut(slices) {
+                *slot = Some(slice);
+            }
             slices = slices.saturating_add(1);
         }
         if slices == 0 {
             return Ok(false);
         }
-        // Commit: the same slices again, written. The ranked order cannot
-        // change between the passes: a slice either closes its
-        // counterparty's whole position (which leaves the ranking) or is
-        // the last.
-        let (mut left, mut cursor) = (p.risky.abs()?, None);
+        // Commit: the same slices again, written. The order cannot change
+        // between the passes: a slice either closes its counterparty's
+        // whole position (which leaves the walk) or is the last, and a
+        // walk never comes back to an account it has passed. A plan of at
+        // most `AHEAD` slices is replayed as kept; a longer one is walked
+        // again.
+        if slices <= AHEAD {
+            for slice in kept.iter().flatten() {
+                self.commit_slice(id, &p, slice, bal, sink)?;
+            }
+            return Ok(true);
+        }
+        let mut left = p.risky.abs()?;
+        walk = Walk::new(ranking);
         for _ in 0..slices {
-            let Some((slice, key)) = self.next_slice(id, &p, ranking, cursor, (left, total))?
+            let Some(found) = walk.next(self.accounts, id as usize, &mut |c| {
+                self.counterparty(c, &p)
+            })?
             else {
                 break;
             };
+            let slice = self.slice(&p, ranking, found, (left, total))?;
             self.commit_slice(id, &p, &slice, bal, sink)?;
             left = left.sub(slice.qty)?;
-            cursor = Some(key);
         }
         Ok(true)
     }
@@ -520,22 +652,32 @@ impl<const A: usize> Engine<'_, A> {
                 }
             }
             AdlRanking::Ranked => {
-                for _ in 0..self.accounts {
+                // Only the account just taken from changes: every other
+                // key stays where the walk found it. One taken from is
+                // left without capacity, except by a rounding residue; if
+                // one is not, the walk starts again, to rank it anew
+                // against the rest.
+                let mut walk = Walk::new(ranking);
+                let most = self.accounts;
+                for take in 0..most {
                     if !left.is_positive() {
                         break;
                     }
-                    let mut best: Option<(usize, Qty, Key)> = None;
-                    for id in others.clone() {
-                        if let Some((capacity, key)) = self.loss_capacity(id, side)? {
-                            if best.is_none_or(|(_, _, b)| before(key, b)) {
-                                best = Some((id, capacity, key));
-                            }
-                        }
-                    }
-                    let Some((id, capacity, _)) = best else {
+                    let Some((capacity, key)) =
+                        walk.next(self.accounts, bankrupt as usize, &mut |id| {
+                            self.loss_capacity(id, side)
+                        })?
+                    else {
                         break;
                     };
+                    let id = key.1 as usize;
                     left = left.sub(self.take_loss(id, side, capacity.min(left), sink)?)?;
+                    if left.is_positive()
+                        && take.saturating_add(1) < most
+                        && self.loss_capacity(id, side)?.is_some()
+                    {
+                        walk = Walk::new(ranking);
+                    }
                 }
             }
         }
