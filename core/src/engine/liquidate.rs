@@ -336,7 +336,7 @@ impl<const A: usize> Engine<'_, A> {
         Ok((gain > Fx::ZERO).then_some(gain))
     }
 
-    /// The row after a sized step, as `stepped` writes it.
+    /// The row after a sized step (`stepped` and the to-target check).
     fn after_step(
         &self,
         bal: &Balances<A>,
@@ -503,11 +503,7 @@ impl<const A: usize> Engine<'_, A> {
         (l, c): (usize, usize),
         sized: &Sized,
     ) -> Result<Option<(Balances<A>, Health, Terms<A>)>, ArithError> {
-        let (il, ic) = (self.index_of(l), self.index_of(c));
-        let (bl, bc) = (balance(bal, l)?, balance(bal, c)?);
-        let mut next = *bal;
-        set_balance(&mut next, l, account::credit(bl, sized.repay, il)?)?;
-        set_balance(&mut next, c, account::debit(bc, sized.seize, ic)?)?;
+        let next = self.after_step(bal, (l, c), sized)?;
         if !sized.repay.is_positive() {
             return Ok(None);
         }
