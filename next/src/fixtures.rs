@@ -124,12 +124,13 @@ impl PairStep {
             maint: &self.terms,
             liq_end: &self.liq_end,
         };
-        let done: Result<Result<Liquidated<2>, _>, _> = liquidate_unit(
+        let done: Result<Result<Liquidated, _>, _> = liquidate_unit::<2>(
             &mut self.row,
             tiers,
             &mut self.markets,
             &mut self.insurance,
             &self.policy,
+            |_| {},
         );
         matches!(done, Ok(Ok(_)))
     }
@@ -148,7 +149,7 @@ impl PairStep {
             }
             d.u64(m.index.0);
             d.i64(m.deposit_shares.0);
-            ALL_BOOKS.iter().for_each(|&b| d.i64(m.books.balance(b)));
+            ALL_BOOKS.iter().for_each(|&b| d.i128(m.books.balance(b)));
         }
     }
 }

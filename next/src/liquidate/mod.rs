@@ -1,13 +1,16 @@
 //! A liquidation unit: pair steps sized by the policy, then the bad-debt
 //! waterfall if the account is left with debt and no collateral.
 //!
-//! The unit plans on an overlay ([`overlay`]): a copy of the account's row,
-//! of each market it touches (copied on its first write) and of the
+//! Each step is a plan first ([`step`]): every value it will write,
+//! computed from a view of the state. A unit that ends with its first step
+//! writes that plan directly. One that goes on plans on an overlay
+//! ([`overlay`]): a copy of the account's row, of the part of each market
+//! it changes (copied on its first write), the amounts it moves and the
 //! insurance fund. Only once the whole plan has succeeded is it written,
-//! by assignments that cannot fail. A unit that fails (an overflow, a venue
-//! that cannot fill) has written nothing: no state is saved before it and
-//! none restored after, where the kernel's unit copies the engine's whole
-//! state first (docs/performance.md).
+//! by assignments and transfers that cannot fail. A unit that fails (an
+//! overflow, a venue that cannot fill) has written nothing: no state is
+//! saved before it and none restored after, where the kernel's unit copies
+//! the engine's whole state first (docs/performance.md).
 //!
 //! The pair steps ([`step`]): close factor, one; absorb, until the debt is
 //! cleared or the collateral is gone; to target, until liquidation-end
@@ -119,48 +122,81 @@ pub struct Written {
 
 /// What a unit did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Liquidated<const A: usize> {
+pub struct Liquidated {
     /// Pair steps taken.
     pub steps: u32,
     /// The last of them.
     pub last: Option<Stepped>,
-    /// Each debt the waterfall wrote off, by asset (none if the account
-    /// kept collateral). An asset whose index moved needs its terms
-    /// refreshed.
-    pub written: [Option<Written>; A],
+    /// Whether the account's debts went down the waterfall (each one's
+    /// record went to the unit's `written`). An asset whose index moved
+    /// needs its terms refreshed.
+    pub bankrupt: bool,
 }
 
 /// Liquidates the account whose stored balances are `row` (one per market),
-/// with its health `tiers`, under `policy`. Writes the row, the markets it
-/// touched and the insurance fund only when it returns `Ok`; `Ok(Err(_))`
-/// says why it did nothing.
+/// with its health `tiers`, under `policy`, over at most `A` assets. Writes
+/// the row, the markets it touched and the insurance fund only when it
+/// returns `Ok`, and only then hands each debt it wrote off to `written`;
+/// `Ok(Err(_))` says why it did nothing.
+///
+/// The first step is planned on the state itself, and a unit that ends
+/// with it (a close-factor step, an absorb that clears the debt, a
+/// to-target step that restores the target: most units) writes that plan
+/// directly. A unit that goes on, or down the waterfall, continues on an
+/// overlay ([`overlay`]).
 pub fn liquidate_unit<const A: usize>(
     row: &mut [Qty],
     tiers: Tiers<'_>,
     markets: &mut [Market],
     insurance: &mut Value,
     policy: &Policy,
-) -> Result<Result<Liquidated<A>, Idle>, Fault> {
-    if tiers.maint.len() != markets.len() || tiers.liq_end.len() != markets.len() {
+    written: impl FnMut(Written),
+) -> Result<Result<Liquidated, Idle>, Fault> {
+    if tiers.maint.len() != markets.len()
+        || tiers.liq_end.len() != markets.len()
+        || row.len() != markets.len()
+        || markets.len() > A
+    {
         return Err(ArithError::Domain.into());
+    }
+    let direct = step::Direct {
+        row,
+        markets,
+        insurance: *insurance,
+    };
+    let first = step::plan_step(&direct, markets, tiers, policy, 0, true)?;
+    if let Ok(plan) = &first {
+        if ends_with(policy, plan, row) {
+            plan.write(row, markets, insurance);
+            return Ok(Ok(Liquidated {
+                steps: 1,
+                last: Some(plan.stepped),
+                bankrupt: false,
+            }));
+        }
     }
     let base: &[Market] = markets;
     let mut o = Overlay::<A>::new(row, base, *insurance)?;
     let mut done = Liquidated {
         steps: 0,
         last: None,
-        written: [None; A],
+        bankrupt: false,
     };
     let mut skip = 0u32;
     let mut idle = Idle::Healthy;
+    let mut next = Some(first);
     let tries = o.assets().saturating_mul(2).saturating_add(4);
     for _ in 0..tries {
-        let first = done.steps == 0 && skip == 0;
-        match step::pair_step(&mut o, base, tiers, policy, skip, first)? {
-            Ok(stepped) => {
+        let planned = match next.take() {
+            Some(first) => first,
+            None => step::plan_step(&o.view(base), base, tiers, policy, skip, false)?,
+        };
+        match planned {
+            Ok(plan) => {
+                o.write(base, &plan)?;
                 done.steps = done.steps.saturating_add(1);
-                done.last = Some(stepped);
-                if matches!(policy, Policy::CloseFactor { .. }) {
+                done.last = Some(plan.stepped);
+                if !goes_on(policy, &plan, owes_and_holds(o.row(), skip)) {
                     break;
                 }
             }
@@ -174,24 +210,59 @@ pub fn liquidate_unit<const A: usize>(
             }
         }
     }
-    let owes = o.row().iter().any(|b| b.is_negative());
-    let holds = o
-        .row()
-        .iter()
-        .enumerate()
-        .any(|(i, b)| b.is_positive() && skip.checked_shr(i as u32).unwrap_or(0) & 1 == 0);
+    let (owes, holds) = owes_and_holds(o.row(), skip);
     if owes && !holds {
-        let written = &mut done.written;
-        waterfall::bankrupt(&mut o, base, |w| {
-            if let Some(slot) = written.get_mut(w.asset) {
-                *slot = Some(w);
-            }
-        })?;
+        waterfall::bankrupt(&mut o, base)?;
+        done.bankrupt = true;
     } else if done.steps == 0 {
         return Ok(Err(idle));
     }
     o.apply(row, markets, insurance);
+    o.written().for_each(written);
     Ok(Ok(done))
+}
+
+/// Whether `row` owes anything, and whether it holds collateral outside
+/// `skip` (collateral marked as dust for the unit).
+fn owes_and_holds(row: &[Qty], skip: u32) -> (bool, bool) {
+    let (mut owes, mut holds) = (false, false);
+    for (i, b) in row.iter().enumerate() {
+        owes |= b.is_negative();
+        holds |= b.is_positive() && skip.checked_shr(i as u32).unwrap_or(0) & 1 == 0;
+    }
+    (owes, holds)
+}
+
+/// Whether the policy takes another step after `plan`, given whether the
+/// row then owes and holds: a close-factor unit takes one; absorb goes on
+/// while a debt and collateral are left; to target, until liquidation-end
+/// health is restored.
+fn goes_on(policy: &Policy, plan: &step::StepPlan, (owes, holds): (bool, bool)) -> bool {
+    let more = owes && holds;
+    match policy {
+        Policy::CloseFactor { .. } => false,
+        Policy::Absorb => more,
+        Policy::ToTarget => more && !plan.target_met,
+    }
+}
+
+/// Whether a unit ends with its first step `plan` and writes nothing else:
+/// no further step ([`goes_on`]) and no waterfall (a debt left with no
+/// collateral).
+fn ends_with(policy: &Policy, plan: &step::StepPlan, row: &[Qty]) -> bool {
+    let s = &plan.stepped;
+    let (mut owes, mut holds) = (false, false);
+    for (i, &b) in row.iter().enumerate() {
+        let b = match i {
+            i if i == s.liability => plan.balances[0],
+            i if i == s.collateral => plan.balances[1],
+            _ => b,
+        };
+        owes |= b.is_negative();
+        holds |= b.is_positive();
+    }
+    let bankrupt = owes && !holds;
+    !bankrupt && !goes_on(policy, plan, (owes, holds))
 }
 
 /// The protocol's share of a sale's proceeds for a bonus and a fee share

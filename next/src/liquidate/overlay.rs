@@ -1,22 +1,121 @@
-//! What a unit plans on: a copy of the account's row, of each market the
-//! unit touches (copied when first written), and of the insurance fund. The
-//! state itself is only read until the plan is whole; then
-//! [`Overlay::apply`] writes the copies back with plain assignments, which
-//! cannot fail. A unit that fails drops its overlay: nothing was written,
-//! so nothing is saved before a unit and nothing restored after.
+//! What a unit plans on: a copy of the account's row, of the part of each
+//! market the unit changes (its index, pool and shares, copied when first
+//! written), the amounts it moves, and the insurance fund. The state itself
+//! is only read until the plan is whole; then [`Overlay::apply`] writes the
+//! copies back with plain assignments and books the amounts, neither of
+//! which can fail. A unit that fails drops its overlay: nothing was
+//! written, so nothing is saved before a unit and nothing restored after.
+//!
+//! A market's parameters (oracle, discounted price, fee share, dust) do not
+//! change in a unit and are read from the state; its books are not copied
+//! either: the unit sums what it moves in each asset ([`Flows`]) and books
+//! the sums, the same transfers added in another order.
 //!
 //! The overlay does not hold the markets it was made over: each read takes
 //! them (`base`), so that the same slice can be written once the plan is
 //! done.
 
-use super::Market;
-use crate::num::{ArithError, ArithResult, Qty, Value};
+use super::step::{market, StepPlan, View};
+use super::{Market, Written};
+use crate::ledger::{Book, Books};
+use crate::num::{ArithError, ArithResult, Index, Qty, Value};
+use crate::pool::Pool;
+
+/// The part of a market a unit changes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct MarketState {
+    /// The deposit index.
+    pub index: Index,
+    /// Where the asset trades.
+    pub pool: Option<Pool>,
+    /// Σ of positive stored balances.
+    pub deposit_shares: Qty,
+}
+
+impl MarketState {
+    /// The state of `m`.
+    pub fn of(m: &Market) -> Self {
+        Self {
+            index: m.index,
+            pool: m.pool,
+            deposit_shares: m.deposit_shares,
+        }
+    }
+}
+
+/// What a unit moves in one asset, summed over its steps and its waterfall,
+/// each amount `>= 0` in the asset's base units.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(super) struct Flows {
+    /// Seized from the accounts (to the venue; the quote to the keepers).
+    pub seized: Qty,
+    /// Repaid to the accounts (from the venue; the quote by the keepers).
+    pub repaid: Qty,
+    /// Debt written off.
+    pub written_off: Qty,
+    /// Written-off debt the insurance fund bought back.
+    pub covered: Qty,
+    /// Written-off debt taken from the asset's lenders.
+    pub socialized: Qty,
+    /// What the insurance fund paid for what it bought back, in quote.
+    pub insurance_paid: Value,
+}
+
+impl Flows {
+    /// Books the flows of asset `asset` in its books.
+    pub fn book(&self, asset: usize, books: &mut Books) {
+        let (trader, payer) = match asset {
+            0 => (Book::Keepers, Book::Insurance),
+            _ => (Book::Venue, Book::Venue),
+        };
+        books.transfer(Book::Accounts, trader, self.seized);
+        books.transfer(trader, Book::Accounts, self.repaid);
+        books.transfer(Book::BadDebt, Book::Accounts, self.written_off);
+        books.transfer(payer, Book::BadDebt, self.covered);
+        books.transfer(Book::Accounts, Book::BadDebt, self.socialized);
+    }
+}
+
+/// What a unit moves in the quote for the other assets' trades, each `>= 0`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(super) struct QuoteFlows {
+    /// Paid by venues for seized collateral, to the keepers.
+    pub proceeds: Value,
+    /// Paid to venues by the keepers for repaid liabilities.
+    pub cost: Value,
+    /// The protocol's fee, from the keepers to the insurance fund.
+    pub fee: Value,
+    /// Paid by the insurance fund to venues for debt it bought back.
+    pub insurance_paid: Value,
+}
+
+impl QuoteFlows {
+    /// Books the quote's side of the other assets' flows.
+    pub fn book(&self, books: &mut Books) {
+        let quote = |v: Value| Qty(v.0);
+        books.transfer(Book::Venue, Book::Keepers, quote(self.proceeds));
+        books.transfer(Book::Keepers, Book::Venue, quote(self.cost));
+        books.transfer(Book::Keepers, Book::Insurance, quote(self.fee));
+        books.transfer(Book::Insurance, Book::Venue, quote(self.insurance_paid));
+    }
+}
+
+/// One market as a unit plans it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct Planned {
+    /// Its state after the plan.
+    pub state: MarketState,
+    /// What the plan moves in it.
+    pub flows: Flows,
+}
 
 /// The planned state of a unit over `A` assets at most.
 pub(super) struct Overlay<const A: usize> {
     assets: usize,
-    planned: [Option<Market>; A],
+    planned: [Option<Planned>; A],
     row: [Qty; A],
+    /// The quote the plan moves for the other assets.
+    pub quote: QuoteFlows,
     /// The insurance fund as planned.
     pub insurance: Value,
 }
@@ -33,6 +132,7 @@ impl<const A: usize> Overlay<A> {
             assets: base.len(),
             planned: [None; A],
             row: copy,
+            quote: QuoteFlows::default(),
             insurance,
         })
     }
@@ -61,35 +161,119 @@ impl<const A: usize> Overlay<A> {
         Ok(())
     }
 
-    /// Market `asset` as planned.
-    pub fn market<'a>(&'a self, base: &'a [Market], asset: usize) -> ArithResult<&'a Market> {
+    /// The state of market `asset` as planned.
+    pub fn state(&self, base: &[Market], asset: usize) -> ArithResult<MarketState> {
         match self.planned.get(asset) {
-            Some(Some(planned)) => Ok(planned),
-            _ => base.get(asset).ok_or(ArithError::Domain),
+            Some(Some(planned)) => Ok(planned.state),
+            _ => base
+                .get(asset)
+                .map(MarketState::of)
+                .ok_or(ArithError::Domain),
         }
     }
 
-    /// Market `asset`, to plan a change: copied on its first write.
-    pub fn market_mut(&mut self, base: &[Market], asset: usize) -> ArithResult<&mut Market> {
+    /// Market `asset`, to plan a change: its state copied on its first
+    /// write.
+    pub fn plan(&mut self, base: &[Market], asset: usize) -> ArithResult<&mut Planned> {
         let slot = self.planned.get_mut(asset).ok_or(ArithError::Domain)?;
         if slot.is_none() {
-            *slot = Some(*base.get(asset).ok_or(ArithError::Domain)?);
+            let state = MarketState::of(base.get(asset).ok_or(ArithError::Domain)?);
+            *slot = Some(Planned {
+                state,
+                flows: Flows::default(),
+            });
         }
         slot.as_mut().ok_or(ArithError::Domain)
     }
 
-    /// Writes the plan: the row, every touched market, the fund. The
-    /// lengths were checked when the overlay was made.
+    /// Adds a planned step to the plan.
+    pub fn write(&mut self, base: &[Market], plan: &StepPlan) -> ArithResult<()> {
+        let s = &plan.stepped;
+        let (seized, repaid, quote) = plan.flows();
+        for (asset, balance, state, flows) in [
+            (s.liability, plan.balances[0], plan.states[0], repaid),
+            (s.collateral, plan.balances[1], plan.states[1], seized),
+        ] {
+            self.set_balance(asset, balance)?;
+            let planned = self.plan(base, asset)?;
+            planned.state = state;
+            planned.flows.seized = planned.flows.seized.add(flows.seized)?;
+            planned.flows.repaid = planned.flows.repaid.add(flows.repaid)?;
+        }
+        self.quote.proceeds = self.quote.proceeds.add(quote.proceeds)?;
+        self.quote.cost = self.quote.cost.add(quote.cost)?;
+        self.quote.fee = self.quote.fee.add(quote.fee)?;
+        self.insurance = plan.insurance;
+        Ok(())
+    }
+
+    /// The overlay over `base`, as a step reads it.
+    pub fn view<'a>(&'a self, base: &'a [Market]) -> Planning<'a, A> {
+        Planning {
+            overlay: self,
+            base,
+        }
+    }
+
+    /// The debts the plan writes off, one record an asset.
+    pub fn written(&self) -> impl Iterator<Item = Written> + '_ {
+        self.planned.iter().enumerate().filter_map(|(asset, p)| {
+            let f = p.as_ref()?.flows;
+            f.written_off.is_positive().then(|| Written {
+                asset,
+                written_off: f.written_off,
+                covered: f.covered,
+                insurance_paid: f.insurance_paid,
+                socialized: f.socialized,
+                unrecovered: Qty(f
+                    .written_off
+                    .0
+                    .saturating_sub(f.covered.0)
+                    .saturating_sub(f.socialized.0)),
+            })
+        })
+    }
+
+    /// Writes the plan: the row, every touched market's state and books,
+    /// the quote's books, the fund. The lengths were checked when the
+    /// overlay was made.
     pub fn apply(&self, row: &mut [Qty], markets: &mut [Market], insurance: &mut Value) {
         row.iter_mut()
             .zip(&self.row)
             .take(self.assets)
             .for_each(|(r, b)| *r = *b);
-        for (market, planned) in markets.iter_mut().zip(&self.planned) {
-            if let Some(planned) = planned {
-                *market = *planned;
+        for (asset, (market, planned)) in markets.iter_mut().zip(&self.planned).enumerate() {
+            if let Some(Planned { state, flows }) = planned {
+                market.index = state.index;
+                market.pool = state.pool;
+                market.deposit_shares = state.deposit_shares;
+                flows.book(asset, &mut market.books);
             }
         }
+        if let Some(quote) = markets.first_mut() {
+            self.quote.book(&mut quote.books);
+        }
         *insurance = self.insurance;
+    }
+}
+
+/// An overlay over the markets it was made over: what a step reads.
+pub(super) struct Planning<'a, const A: usize> {
+    overlay: &'a Overlay<A>,
+    base: &'a [Market],
+}
+
+impl<const A: usize> View for Planning<'_, A> {
+    fn row(&self) -> &[Qty] {
+        self.overlay.row()
+    }
+    fn state(&self, asset: usize) -> ArithResult<MarketState> {
+        match self.overlay.planned.get(asset) {
+            Some(Some(planned)) => Ok(planned.state),
+            _ => market(self.base, asset).map(MarketState::of),
+        }
+    }
+    fn insurance(&self) -> Value {
+        self.overlay.insurance
     }
 }

@@ -6,12 +6,13 @@
 //! step under the policy ([`crate::policy`]); check that it raises
 //! maintenance health, from the four terms that change rather than the
 //! whole row; sell the seizure into C's pool and buy L back in L's (a quote
-//! side is paid directly); book every flow.
+//! side is paid directly). The step is a plan ([`StepPlan`]): every value
+//! it writes, computed from a [`View`] of the state, and written by the
+//! unit only once the unit's whole plan has succeeded.
 
-use super::overlay::Overlay;
+use super::overlay::{Flows, MarketState, QuoteFlows};
 use super::{Fault, Idle, Market, Stepped};
 use crate::account::{credit, debit, health_terms, term, Health, Terms};
-use crate::ledger::Book;
 use crate::num::{ArithError, ArithResult, Qty, Ratio, Round, Value, Weighted, RATIO_SCALE};
 use crate::num::{Index, Price};
 use crate::policy::{gain_per_value, size, to_target, wanted, PairInputs, Policy};
@@ -55,6 +56,13 @@ pub(super) fn value_row(row: &[Qty], terms: &[Terms], skip: u32) -> ArithResult<
 /// `a / b <= t` exactly, as `a × 10^9 <= t × b`: a 128-by-64-bit product on
 /// each side, compared in 192 bits.
 pub(super) fn ratio_at_most(a: u128, b: u128, t: Ratio) -> bool {
+    // Most healths are under 2^98 weighted units: 128 bits hold both sides.
+    if let (Some(x), Some(y)) = (
+        a.checked_mul(u128::from(RATIO_SCALE)),
+        b.checked_mul(u128::from(t.0)),
+    ) {
+        return x <= y;
+    }
     fn wide(x: u128, y: u64) -> (u128, u64) {
         let (hi, lo) = (x >> 64, x & u128::from(u64::MAX));
         let low = lo.wrapping_mul(u128::from(y));
@@ -77,7 +85,7 @@ pub(super) fn in_full(policy: &Policy, v: &Valued) -> bool {
         } => {
             let (a, l) = (v.health.assets.0, v.health.liabilities.0);
             let (a, l) = (a.unsigned_abs(), l.unsigned_abs());
-            ratio_at_most(a, l, full_close_health_factor) || v.debt_value < full_close_debt_value
+            v.debt_value < full_close_debt_value || ratio_at_most(a, l, full_close_health_factor)
         }
     }
 }
@@ -100,21 +108,126 @@ pub struct Tiers<'t> {
 /// roundings leave liquidation-end health at zero or above.
 const TARGET_TRIES: usize = 4;
 
-/// Plans one pair step on `o` with collateral in `skip` passed over. The
-/// unit's first step requires maintenance health below zero; later steps
-/// (absorb, to-target) go on while the policy wants more. Only a
+/// What a step reads: the row and the markets' state, as they stand or as
+/// a unit has planned them so far.
+pub(super) trait View {
+    /// The row.
+    fn row(&self) -> &[Qty];
+    /// Market `asset`'s state.
+    fn state(&self, asset: usize) -> ArithResult<MarketState>;
+    /// The insurance fund.
+    fn insurance(&self) -> Value;
+}
+
+/// The state as it stands: a unit's first step reads it directly.
+pub(super) struct Direct<'a> {
+    /// The account's row.
+    pub row: &'a [Qty],
+    /// The markets.
+    pub markets: &'a [Market],
+    /// The insurance fund.
+    pub insurance: Value,
+}
+
+impl View for Direct<'_> {
+    fn row(&self) -> &[Qty] {
+        self.row
+    }
+    fn state(&self, asset: usize) -> ArithResult<MarketState> {
+        market(self.markets, asset).map(MarketState::of)
+    }
+    fn insurance(&self) -> Value {
+        self.insurance
+    }
+}
+
+/// A pair step planned and not yet written: what it did, and every value it
+/// writes.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct StepPlan {
+    /// What the step did.
+    pub stepped: Stepped,
+    /// L's and C's stored balances after.
+    pub balances: [Qty; 2],
+    /// L's and C's market state after (pool and shares; the index does not
+    /// move in a step).
+    pub states: [MarketState; 2],
+    /// The insurance fund after the fee.
+    pub insurance: Value,
+    /// To target: whether the step restored liquidation-end health.
+    pub target_met: bool,
+}
+
+impl StepPlan {
+    /// C's and L's flows and the quote's: what the step books.
+    pub fn flows(&self) -> (Flows, Flows, QuoteFlows) {
+        let s = &self.stepped;
+        let seized = Flows {
+            seized: s.seized,
+            ..Flows::default()
+        };
+        let repaid = Flows {
+            repaid: s.repaid,
+            ..Flows::default()
+        };
+        let quote = QuoteFlows {
+            proceeds: if s.collateral != 0 {
+                s.proceeds
+            } else {
+                Value::ZERO
+            },
+            cost: if s.liability != 0 {
+                s.cost
+            } else {
+                Value::ZERO
+            },
+            fee: s.fee,
+            insurance_paid: Value::ZERO,
+        };
+        (seized, repaid, quote)
+    }
+
+    /// Writes the step to the state itself: assignments and transfers,
+    /// none of which can fail (the step checked the assets and the row).
+    pub fn write(&self, row: &mut [Qty], markets: &mut [Market], insurance: &mut Value) {
+        let s = &self.stepped;
+        let (seized, repaid, quote) = self.flows();
+        for (asset, balance, state, flows) in [
+            (s.liability, self.balances[0], self.states[0], repaid),
+            (s.collateral, self.balances[1], self.states[1], seized),
+        ] {
+            if let Some(b) = row.get_mut(asset) {
+                *b = balance;
+            }
+            if let Some(m) = markets.get_mut(asset) {
+                m.pool = state.pool;
+                m.deposit_shares = state.deposit_shares;
+                flows.book(asset, &mut m.books);
+            }
+        }
+        if let Some(m) = markets.first_mut() {
+            quote.book(&mut m.books);
+        }
+        *insurance = self.insurance;
+    }
+}
+
+/// Plans one pair step on `view` with collateral in `skip` passed over.
+/// The unit's first step requires maintenance health below zero; later
+/// steps (absorb, to-target) go on while the policy wants more. Only a
 /// close-factor step asks whether to close in full, and a close-factor unit
 /// takes one step: the decision is made from the row the unit started with.
-pub(super) fn pair_step<const A: usize>(
-    o: &mut Overlay<A>,
+pub(super) fn plan_step(
+    view: &impl View,
     base: &[Market],
     tiers: Tiers<'_>,
     policy: &Policy,
     skip: u32,
     first: bool,
-) -> Result<Result<Stepped, Idle>, Fault> {
+) -> Result<Result<StepPlan, Idle>, Fault> {
     let terms = tiers.maint;
-    let v = value_row(o.row(), terms, skip)?;
+    let row = view.row();
+    let v = value_row(row, terms, skip)?;
     if first && !v.health.is_liquidatable() {
         return Ok(Err(Idle::Healthy));
     }
@@ -122,29 +235,31 @@ pub(super) fn pair_step<const A: usize>(
         return Ok(Err(Idle::NoCollateral));
     };
     let full = in_full(policy, &v);
-    let (ml, mc) = (o.market(base, l)?, o.market(base, c)?);
-    let (index_l, index_c, shares_l, fee_share) =
-        (ml.index, mc.index, ml.deposit_shares, mc.fee_share);
-    let (bl, bc) = (o.balance(l)?, o.balance(c)?);
+    let (ml, mc) = (market(base, l)?, market(base, c)?);
+    let (mut sl, mut sc) = (view.state(l)?, view.state(c)?);
+    let (bl, bc) = (get(row, l)?, get(row, c)?);
     let pair = PairInputs {
         debt: bl.neg()?,
-        held: bc.held(index_c)?,
+        held: bc.held(sc.index)?,
         liability_price: ml.oracle,
         collateral_discounted: mc.discounted,
         dust: ml.dust,
     };
-    let (repay, seize) = match policy {
+    let (repay, seize, target_met) = match policy {
         Policy::ToTarget => {
             let prices = (mc.oracle, mc.discounted);
-            let indices = (index_l, index_c);
-            match to_target_step(o.row(), tiers.liq_end, (l, c), indices, &pair, prices)? {
+            let indices = (sl.index, sc.index);
+            match to_target_step(row, tiers.liq_end, (l, c), indices, &pair, prices)? {
                 Some(sized) => sized,
                 None => return Ok(Err(Idle::Healthy)),
             }
         }
-        _ => size(&pair, wanted(policy, pair.debt, full)?)?,
+        _ => {
+            let (repay, seize) = size(&pair, wanted(policy, pair.debt, full)?)?;
+            (repay, seize, false)
+        }
     };
-    let (new_l, new_c) = (credit(bl, repay, index_l)?, debit(bc, seize, index_c)?);
+    let (new_l, new_c) = (credit(bl, repay, sl.index)?, debit(bc, seize, sc.index)?);
     // Health after, from the two terms that change.
     let (tl, tc) = (
         terms.get(l).ok_or(ArithError::Domain)?,
@@ -159,60 +274,44 @@ pub(super) fn pair_step<const A: usize>(
     if !repay.is_positive() || after < before {
         return Ok(Err(Idle::Dust));
     }
-    let quote = |v: Value| Qty(v.0);
-    // C's side: the sale into its pool, its shares, its books.
-    let m = o.market_mut(base, c)?;
-    let proceeds = match m.pool.as_mut() {
+    // C's side: the sale into its pool, its shares.
+    let proceeds = match sc.pool.as_mut() {
         Some(pool) => pool.sell(seize)?,
         None => Value(seize.0),
     };
-    m.deposit_shares = shares_after(m.deposit_shares, bc, new_c)?;
-    if c != 0 {
-        m.books.transfer(Book::Accounts, Book::Venue, seize)?;
-    }
-    // L's side: the purchase in its pool, its shares, its books.
-    let m = o.market_mut(base, l)?;
-    let cost = match m.pool.as_mut() {
+    sc.deposit_shares = shares_after(sc.deposit_shares, bc, new_c)?;
+    // L's side: the purchase in its pool, its shares.
+    let cost = match sl.pool.as_mut() {
         Some(pool) => pool.buy(repay)?.ok_or(Fault::VenueExhausted { asset: l })?,
         None => Value(repay.0),
     };
-    m.deposit_shares = shares_after(shares_l, bl, new_l)?;
-    if l != 0 {
-        m.books.transfer(Book::Venue, Book::Accounts, repay)?;
-    }
-    // The quote's books: the keepers pay the debt and the fee out of the
-    // proceeds.
-    let fee = proceeds.scale(fee_share, Round::Up)?;
-    let books = &mut o.market_mut(base, 0)?.books;
-    match c {
-        0 => books.transfer(Book::Accounts, Book::Keepers, seize)?,
-        _ => books.transfer(Book::Venue, Book::Keepers, quote(proceeds))?,
-    }
-    match l {
-        0 => books.transfer(Book::Keepers, Book::Accounts, repay)?,
-        _ => books.transfer(Book::Keepers, Book::Venue, quote(cost))?,
-    }
-    books.transfer(Book::Keepers, Book::Insurance, quote(fee))?;
-    o.insurance = o.insurance.add(fee)?;
-    o.set_balance(l, new_l)?;
-    o.set_balance(c, new_c)?;
-    Ok(Ok(Stepped {
-        liability: l,
-        collateral: c,
-        repaid: repay,
-        seized: seize,
-        proceeds,
-        cost,
-        fee,
-        health: (before, after),
+    sl.deposit_shares = shares_after(sl.deposit_shares, bl, new_l)?;
+    // The keepers pay the debt and the fee out of the proceeds.
+    let fee = proceeds.scale(mc.fee_share, Round::Up)?;
+    Ok(Ok(StepPlan {
+        stepped: Stepped {
+            liability: l,
+            collateral: c,
+            repaid: repay,
+            seized: seize,
+            proceeds,
+            cost,
+            fee,
+            health: (before, after),
+        },
+        balances: [new_l, new_c],
+        states: [sl, sc],
+        insurance: view.insurance().add(fee)?,
+        target_met,
     }))
 }
 
-/// A to-target step's `(repay, seize)`: the repayment whose gain covers
+/// A to-target step's `(repay, seize, met)`: the repayment whose gain covers
 /// the liquidation-end deficit, raised (at most [`TARGET_TRIES`] times) by
 /// what the step's own roundings still leave short, so that the step
 /// restores liquidation-end health to zero or above unless it is clamped
-/// to the debt or the collateral. `None` when the target is met.
+/// to the debt or the collateral (`met` says whether it did). `None` when
+/// the target is met already.
 fn to_target_step(
     row: &[Qty],
     liq_end: &[Terms],
@@ -220,7 +319,7 @@ fn to_target_step(
     (index_l, index_c): (Index, Index),
     pair: &PairInputs,
     (collateral_price, collateral_discounted): (Price, Price),
-) -> ArithResult<Option<(Qty, Qty)>> {
+) -> ArithResult<Option<(Qty, Qty, bool)>> {
     let health = value_row(row, liq_end, 0)?.health.net()?;
     if health.0 >= 0 {
         return Ok(None);
@@ -236,38 +335,34 @@ fn to_target_step(
         collateral_discounted,
     )?;
     let Some(gain) = gain else {
-        return size(pair, pair.debt).map(Some);
+        let (repay, seize) = size(pair, pair.debt)?;
+        return Ok(Some((repay, seize, false)));
     };
     let (bl, bc) = (get(row, l)?, get(row, c)?);
     let unchanged = health.sub(term(bl, tl)?.1)?.sub(term(bc, tc)?.1)?;
     let (mut repay, mut seize) = size(pair, to_target(health.neg()?, gain, pair.liability_price)?)?;
+    let mut met = false;
     for _ in 0..TARGET_TRIES {
         // The two balances exactly as the step will write them.
         let after = unchanged
             .add(term(credit(bl, repay, index_l)?, tl)?.1)?
             .add(term(debit(bc, seize, index_c)?, tc)?.1)?;
+        met = after.0 >= 0;
         let clamped = repay >= pair.debt || seize >= pair.held;
-        if after.0 >= 0 || clamped {
+        if met || clamped {
             break;
         }
         let more = to_target(after.neg()?, gain, pair.liability_price)?.max(Qty(1));
         (repay, seize) = size(pair, repay.add(more)?)?;
     }
-    Ok(Some((repay, seize)))
+    Ok(Some((repay, seize, met)))
 }
 
 fn get(row: &[Qty], i: usize) -> ArithResult<Qty> {
     row.get(i).copied().ok_or(ArithError::Domain)
 }
 
-/// Books a transfer in market `asset`'s planned books.
-pub(super) fn transfer<const A: usize>(
-    o: &mut Overlay<A>,
-    base: &[Market],
-    asset: usize,
-    from: Book,
-    to: Book,
-    amount: Qty,
-) -> ArithResult<()> {
-    o.market_mut(base, asset)?.books.transfer(from, to, amount)
+/// Market `asset`'s parameters, which a unit reads and never writes.
+pub(super) fn market(base: &[Market], asset: usize) -> ArithResult<&Market> {
+    base.get(asset).ok_or(ArithError::Domain)
 }

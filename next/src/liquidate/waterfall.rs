@@ -6,9 +6,7 @@
 //! before paid them into the fund.
 
 use super::overlay::Overlay;
-use super::step::transfer;
-use super::{Market, Written};
-use crate::ledger::Book;
+use super::Market;
 use crate::num::INDEX_SCALE;
 use crate::num::{mul_div, signed_mul_div, ArithError, ArithResult, Index, Qty, Round, Value};
 
@@ -34,7 +32,7 @@ fn cover<const A: usize>(
         let qty = debt.min(Qty(fund.0));
         return Ok((qty, Value(qty.0)));
     }
-    let Some(pool) = o.market(base, asset)?.pool else {
+    let Some(pool) = o.state(base, asset)?.pool else {
         return Ok((Qty::ZERO, Value::ZERO));
     };
     let mut qty = debt;
@@ -45,7 +43,7 @@ fn cover<const A: usize>(
         let mut after = pool;
         match after.buy(qty)? {
             Some(cost) if cost <= fund => {
-                o.market_mut(base, asset)?.pool = Some(after);
+                o.plan(base, asset)?.state.pool = Some(after);
                 return Ok((qty, cost));
             }
             // Too dear: scale down by what the fund affords (a convex cost
@@ -92,13 +90,9 @@ fn haircut(shares: Qty, index: Index, loss: Qty) -> ArithResult<Option<(Qty, Ind
     }
 }
 
-/// Plans the waterfall for every debt of the planned row; hands each
-/// asset's record to `written`.
-pub(super) fn bankrupt<const A: usize>(
-    o: &mut Overlay<A>,
-    base: &[Market],
-    mut written: impl FnMut(Written),
-) -> ArithResult<()> {
+/// Plans the waterfall for every debt of the planned row; its records are
+/// the overlay's ([`Overlay::written`]).
+pub(super) fn bankrupt<const A: usize>(o: &mut Overlay<A>, base: &[Market]) -> ArithResult<()> {
     for asset in 0..o.assets() {
         let stored = o.balance(asset)?;
         if !stored.is_negative() {
@@ -107,35 +101,26 @@ pub(super) fn bankrupt<const A: usize>(
         let debt = stored.neg()?;
         let (covered, paid) = cover(o, base, asset, debt)?;
         let left = debt.sub(covered)?;
-        let m = o.market(base, asset)?;
-        let cut = haircut(m.deposit_shares, m.index, left)?;
+        let state = o.state(base, asset)?;
+        let cut = haircut(state.deposit_shares, state.index, left)?;
         o.set_balance(asset, Qty::ZERO)?;
-        transfer(o, base, asset, Book::BadDebt, Book::Accounts, debt)?;
-        if covered.is_positive() {
-            if asset == 0 {
-                transfer(o, base, 0, Book::Insurance, Book::BadDebt, covered)?;
-            } else {
-                transfer(o, base, 0, Book::Insurance, Book::Venue, Qty(paid.0))?;
-                transfer(o, base, asset, Book::Venue, Book::BadDebt, covered)?;
-            }
-            o.insurance = o.insurance.sub(paid)?;
-        }
+        let planned = o.plan(base, asset)?;
         let socialized = match cut {
             Some((socialized, index)) => {
-                o.market_mut(base, asset)?.index = index;
-                transfer(o, base, asset, Book::Accounts, Book::BadDebt, socialized)?;
+                planned.state.index = index;
                 socialized
             }
             None => Qty::ZERO,
         };
-        written(Written {
-            asset,
-            written_off: debt,
-            covered,
-            insurance_paid: paid,
-            socialized,
-            unrecovered: left.sub(socialized)?,
-        });
+        let flows = &mut planned.flows;
+        flows.written_off = flows.written_off.add(debt)?;
+        flows.covered = flows.covered.add(covered)?;
+        flows.socialized = flows.socialized.add(socialized)?;
+        flows.insurance_paid = flows.insurance_paid.add(paid)?;
+        if asset != 0 {
+            o.quote.insurance_paid = o.quote.insurance_paid.add(paid)?;
+        }
+        o.insurance = o.insurance.sub(paid)?;
     }
     if o.insurance.is_negative() {
         return Err(ArithError::Domain);
