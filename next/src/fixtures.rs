@@ -5,10 +5,10 @@
 use crate::account::Terms;
 use crate::digest::Digest;
 use crate::ledger::ALL_BOOKS;
-use crate::liquidate::{fee_share, liquidate_unit, Liquidated, Market, Tiers};
-use crate::num::{ArithResult, Index, Price, Qty, Ratio, Value, INDEX_SCALE};
+use crate::liquidate::{fee_share, liquidate_unit, Liquidated, Market, MarketState, Tiers};
+use crate::num::{ArithError, ArithResult, Index, Price, Qty, Ratio, Value, INDEX_SCALE};
 use crate::policy::Policy;
-use crate::pool::Pool;
+use crate::venue::{Mechanism, Venue, VenueConfig};
 
 /// Assets in the health sample.
 pub const SAMPLE_ASSETS: usize = 8;
@@ -52,7 +52,7 @@ pub struct PairStep {
     /// Liquidation-end terms (ETH at 0.80).
     pub liq_end: [Terms; 2],
     /// USDC and ETH.
-    pub markets: [Market; 2],
+    pub markets: [Market<0>; 2],
     /// The insurance fund.
     pub insurance: Value,
     /// The policy.
@@ -64,27 +64,35 @@ impl PairStep {
     pub fn new() -> ArithResult<Self> {
         let quote = Market {
             oracle: Price::ONE,
-            index: Index::ONE,
-            pool: None,
             discounted: Price::ONE,
             fee_share: Ratio::ZERO,
             dust: Qty(1_000_000),
-            deposit_shares: Qty::ZERO,
+            state: MarketState {
+                index: Index::ONE,
+                venue: None,
+                deposit_shares: Qty::ZERO,
+            },
             books: Default::default(),
         };
         let bonus = Ratio::from_bps(500);
         let oracle = Price::new(2_000_000_000_000, 12)?;
+        let dust = Qty(1_000);
+        // A pool of 10,000 ETH and 20,000,000 USDC.
+        let pool = VenueConfig::ConstantProduct {
+            base_reserve: Qty(10_000_000_000_000),
+            fee: Ratio::from_bps(30),
+            resilience: Ratio::ZERO,
+        };
         let eth = Market {
             oracle,
             discounted: oracle.discounted(bonus)?,
-            pool: Some(Pool {
-                base: Qty(10_000_000_000_000),
-                quote: Value(20_000_000_000_000),
-                fee: Ratio::from_bps(30),
-            }),
             fee_share: fee_share(bonus, Ratio::from_bps(1_000))?,
-            dust: Qty(1_000),
-            deposit_shares: Qty(10_000_000_000),
+            dust,
+            state: MarketState {
+                index: Index::ONE,
+                venue: Some(Venue::new(&pool, oracle, dust).map_err(|_| ArithError::Domain)?),
+                deposit_shares: Qty(10_000_000_000),
+            },
             ..quote
         };
         let usdc = Terms::new(Price::ONE, Index::ONE, Ratio::ONE, Ratio::ONE)?;
@@ -113,7 +121,7 @@ impl PairStep {
         unit.row[0] = Qty(-25_000_000_000);
         unit.policy = Policy::Absorb;
         unit.insurance = Value(3_000_000_000);
-        unit.markets[0].deposit_shares = Qty(100_000_000_000);
+        unit.markets[0].state.deposit_shares = Qty(100_000_000_000);
         Ok(unit)
     }
 
@@ -124,7 +132,7 @@ impl PairStep {
             maint: &self.terms,
             liq_end: &self.liq_end,
         };
-        let done: Result<Result<Liquidated, _>, _> = liquidate_unit::<2>(
+        let done: Result<Result<Liquidated, _>, _> = liquidate_unit::<2, 0>(
             &mut self.row,
             tiers,
             &mut self.markets,
@@ -143,12 +151,12 @@ impl PairStep {
         self.row.iter().for_each(|b| d.i64(b.0));
         d.i64(self.insurance.0);
         for m in &self.markets {
-            if let Some(pool) = m.pool {
-                d.i64(pool.base.0);
-                d.i64(pool.quote.0);
+            if let Some(Mechanism::Pool(p)) = m.state.venue.map(|v| v.mechanism) {
+                d.i64(p.pool.base.0);
+                d.i64(p.pool.quote.0);
             }
-            d.u64(m.index.0);
-            d.i64(m.deposit_shares.0);
+            d.u64(m.state.index.0);
+            d.i64(m.state.deposit_shares.0);
             ALL_BOOKS.iter().for_each(|&b| d.i128(m.books.balance(b)));
         }
     }
@@ -182,7 +190,7 @@ pub fn line(w: &mut impl core::fmt::Write) -> Result<(), core::fmt::Error> {
         step.row[0].0,
         u8::from(bankrupt),
         unit.insurance.0,
-        unit.markets[0].index.0,
+        unit.markets[0].state.index.0,
     )
 }
 
@@ -214,7 +222,7 @@ mod tests {
         assert_eq!(unit.row, [Qty::ZERO, Qty::ZERO]);
         assert_eq!(unit.insurance, Value(0), "the fund paid what it had");
         assert!(
-            unit.markets[0].index < Index::ONE,
+            unit.markets[0].state.index < Index::ONE,
             "the lenders took the rest"
         );
     }

@@ -28,18 +28,15 @@ pub use waterfall::MIN_DEPOSIT_INDEX;
 use crate::ledger::Books;
 use crate::num::{ArithError, ArithResult, Index, Qty, Ratio, Round, Value, Weighted, RATIO_SCALE};
 use crate::policy::Policy;
-use crate::pool::Pool;
+use crate::venue::{Venue, VenueError, MAX_BOOK_LEVELS};
 use overlay::Overlay;
 
-/// Per-asset state a unit reads and may write.
+/// Per-asset state a unit reads and may write. `N` is the most levels a
+/// side an order-book venue can have ([`Venue`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Market {
+pub struct Market<const N: usize = MAX_BOOK_LEVELS> {
     /// The oracle price.
     pub oracle: crate::num::Price,
-    /// The deposit index.
-    pub index: Index,
-    /// Where the asset trades (`None` for the quote, which is paid).
-    pub pool: Option<Pool>,
     /// The oracle price net of the bonus a liquidator gets when this asset
     /// is seized ([`crate::num::Price::discounted`]), set with the oracle.
     pub discounted: crate::num::Price,
@@ -47,10 +44,21 @@ pub struct Market {
     pub fee_share: Ratio,
     /// The dust size of a debt in this asset.
     pub dust: Qty,
-    /// Σ of positive stored balances (deposit shares).
-    pub deposit_shares: Qty,
+    /// What a unit may change.
+    pub state: MarketState<N>,
     /// The asset's books.
     pub books: Books,
+}
+
+/// The part of a market a unit changes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MarketState<const N: usize = MAX_BOOK_LEVELS> {
+    /// The deposit index.
+    pub index: Index,
+    /// Where the asset trades (`None` for the quote, which is paid).
+    pub venue: Option<Venue<N>>,
+    /// Σ of positive stored balances (deposit shares).
+    pub deposit_shares: Qty,
 }
 
 /// What a step did.
@@ -103,6 +111,17 @@ impl From<ArithError> for Fault {
     }
 }
 
+impl Fault {
+    /// A venue's refusal of a trade in `asset`.
+    fn venue(asset: usize, e: VenueError) -> Self {
+        match e {
+            VenueError::Exhausted => Fault::VenueExhausted { asset },
+            VenueError::Arith(e) => Fault::Arith(e),
+            VenueError::Invalid(_) => Fault::Arith(ArithError::Domain),
+        }
+    }
+}
+
 /// One debt's way down the waterfall.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Written {
@@ -144,10 +163,10 @@ pub struct Liquidated {
 /// to-target step that restores the target: most units) writes that plan
 /// directly. A unit that goes on, or down the waterfall, continues on an
 /// overlay ([`overlay`]).
-pub fn liquidate_unit<const A: usize>(
+pub fn liquidate_unit<const A: usize, const N: usize>(
     row: &mut [Qty],
     tiers: Tiers<'_>,
-    markets: &mut [Market],
+    markets: &mut [Market<N>],
     insurance: &mut Value,
     policy: &Policy,
     written: impl FnMut(Written),
@@ -175,8 +194,8 @@ pub fn liquidate_unit<const A: usize>(
             }));
         }
     }
-    let base: &[Market] = markets;
-    let mut o = Overlay::<A>::new(row, base, *insurance)?;
+    let base: &[Market<N>] = markets;
+    let mut o = Overlay::<A, N>::new(row, base, *insurance)?;
     let mut done = Liquidated {
         steps: 0,
         last: None,

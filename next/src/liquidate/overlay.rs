@@ -1,6 +1,6 @@
 //! What a unit plans on: a copy of the account's row, of the part of each
-//! market the unit changes (its index, pool and shares, copied when first
-//! written), the amounts it moves, and the insurance fund. The state itself
+//! market the unit changes ([`MarketState`]: its index, venue and shares,
+//! copied when first written), the amounts it moves, and the insurance fund. The state itself
 //! is only read until the plan is whole; then [`Overlay::apply`] writes the
 //! copies back with plain assignments and books the amounts, neither of
 //! which can fail. A unit that fails drops its overlay: nothing was
@@ -16,32 +16,9 @@
 //! done.
 
 use super::step::{market, StepPlan, View};
-use super::{Market, Written};
+use super::{Market, MarketState, Written};
 use crate::ledger::{Book, Books};
-use crate::num::{ArithError, ArithResult, Index, Qty, Value};
-use crate::pool::Pool;
-
-/// The part of a market a unit changes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) struct MarketState {
-    /// The deposit index.
-    pub index: Index,
-    /// Where the asset trades.
-    pub pool: Option<Pool>,
-    /// Σ of positive stored balances.
-    pub deposit_shares: Qty,
-}
-
-impl MarketState {
-    /// The state of `m`.
-    pub fn of(m: &Market) -> Self {
-        Self {
-            index: m.index,
-            pool: m.pool,
-            deposit_shares: m.deposit_shares,
-        }
-    }
-}
+use crate::num::{ArithError, ArithResult, Qty, Value};
 
 /// What a unit moves in one asset, summed over its steps and its waterfall,
 /// each amount `>= 0` in the asset's base units.
@@ -102,17 +79,17 @@ impl QuoteFlows {
 
 /// One market as a unit plans it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) struct Planned {
+pub(super) struct Planned<const N: usize> {
     /// Its state after the plan.
-    pub state: MarketState,
+    pub state: MarketState<N>,
     /// What the plan moves in it.
     pub flows: Flows,
 }
 
 /// The planned state of a unit over `A` assets at most.
-pub(super) struct Overlay<const A: usize> {
+pub(super) struct Overlay<const A: usize, const N: usize> {
     assets: usize,
-    planned: [Option<Planned>; A],
+    planned: [Option<Planned<N>>; A],
     row: [Qty; A],
     /// The quote the plan moves for the other assets.
     pub quote: QuoteFlows,
@@ -120,9 +97,9 @@ pub(super) struct Overlay<const A: usize> {
     pub insurance: Value,
 }
 
-impl<const A: usize> Overlay<A> {
+impl<const A: usize, const N: usize> Overlay<A, N> {
     /// An overlay of `row` (one balance per market) over `base`.
-    pub fn new(row: &[Qty], base: &[Market], insurance: Value) -> ArithResult<Self> {
+    pub fn new(row: &[Qty], base: &[Market<N>], insurance: Value) -> ArithResult<Self> {
         if row.len() != base.len() || base.len() > A {
             return Err(ArithError::Domain);
         }
@@ -162,22 +139,23 @@ impl<const A: usize> Overlay<A> {
     }
 
     /// The state of market `asset` as planned.
-    pub fn state(&self, base: &[Market], asset: usize) -> ArithResult<MarketState> {
+    pub fn state<'a>(
+        &'a self,
+        base: &'a [Market<N>],
+        asset: usize,
+    ) -> ArithResult<&'a MarketState<N>> {
         match self.planned.get(asset) {
-            Some(Some(planned)) => Ok(planned.state),
-            _ => base
-                .get(asset)
-                .map(MarketState::of)
-                .ok_or(ArithError::Domain),
+            Some(Some(planned)) => Ok(&planned.state),
+            _ => market(base, asset).map(|m| &m.state),
         }
     }
 
     /// Market `asset`, to plan a change: its state copied on its first
     /// write.
-    pub fn plan(&mut self, base: &[Market], asset: usize) -> ArithResult<&mut Planned> {
+    pub fn plan(&mut self, base: &[Market<N>], asset: usize) -> ArithResult<&mut Planned<N>> {
         let slot = self.planned.get_mut(asset).ok_or(ArithError::Domain)?;
         if slot.is_none() {
-            let state = MarketState::of(base.get(asset).ok_or(ArithError::Domain)?);
+            let state = market(base, asset)?.state;
             *slot = Some(Planned {
                 state,
                 flows: Flows::default(),
@@ -186,17 +164,16 @@ impl<const A: usize> Overlay<A> {
         slot.as_mut().ok_or(ArithError::Domain)
     }
 
-    /// Adds a planned step to the plan.
-    pub fn write(&mut self, base: &[Market], plan: &StepPlan) -> ArithResult<()> {
+    /// Adds a planned step to the plan (its trades were planned on this
+    /// overlay's venues).
+    pub fn write(&mut self, base: &[Market<N>], plan: &StepPlan) -> ArithResult<()> {
         let s = &plan.stepped;
         let (seized, repaid, quote) = plan.flows();
-        for (asset, balance, state, flows) in [
-            (s.liability, plan.balances[0], plan.states[0], repaid),
-            (s.collateral, plan.balances[1], plan.states[1], seized),
-        ] {
+        let sides = [(0, s.liability, repaid), (1, s.collateral, seized)];
+        for ((side, asset, flows), balance) in sides.into_iter().zip(plan.balances) {
             self.set_balance(asset, balance)?;
             let planned = self.plan(base, asset)?;
-            planned.state = state;
+            plan.write_state(side, &mut planned.state);
             planned.flows.seized = planned.flows.seized.add(flows.seized)?;
             planned.flows.repaid = planned.flows.repaid.add(flows.repaid)?;
         }
@@ -208,7 +185,7 @@ impl<const A: usize> Overlay<A> {
     }
 
     /// The overlay over `base`, as a step reads it.
-    pub fn view<'a>(&'a self, base: &'a [Market]) -> Planning<'a, A> {
+    pub fn view<'a>(&'a self, base: &'a [Market<N>]) -> Planning<'a, A, N> {
         Planning {
             overlay: self,
             base,
@@ -237,16 +214,14 @@ impl<const A: usize> Overlay<A> {
     /// Writes the plan: the row, every touched market's state and books,
     /// the quote's books, the fund. The lengths were checked when the
     /// overlay was made.
-    pub fn apply(&self, row: &mut [Qty], markets: &mut [Market], insurance: &mut Value) {
+    pub fn apply(&self, row: &mut [Qty], markets: &mut [Market<N>], insurance: &mut Value) {
         row.iter_mut()
             .zip(&self.row)
             .take(self.assets)
             .for_each(|(r, b)| *r = *b);
         for (asset, (market, planned)) in markets.iter_mut().zip(&self.planned).enumerate() {
             if let Some(Planned { state, flows }) = planned {
-                market.index = state.index;
-                market.pool = state.pool;
-                market.deposit_shares = state.deposit_shares;
+                market.state = *state;
                 flows.book(asset, &mut market.books);
             }
         }
@@ -258,20 +233,17 @@ impl<const A: usize> Overlay<A> {
 }
 
 /// An overlay over the markets it was made over: what a step reads.
-pub(super) struct Planning<'a, const A: usize> {
-    overlay: &'a Overlay<A>,
-    base: &'a [Market],
+pub(super) struct Planning<'a, const A: usize, const N: usize> {
+    overlay: &'a Overlay<A, N>,
+    base: &'a [Market<N>],
 }
 
-impl<const A: usize> View for Planning<'_, A> {
+impl<const A: usize, const N: usize> View<N> for Planning<'_, A, N> {
     fn row(&self) -> &[Qty] {
         self.overlay.row()
     }
-    fn state(&self, asset: usize) -> ArithResult<MarketState> {
-        match self.overlay.planned.get(asset) {
-            Some(Some(planned)) => Ok(planned.state),
-            _ => market(self.base, asset).map(MarketState::of),
-        }
+    fn state(&self, asset: usize) -> ArithResult<&MarketState<N>> {
+        self.overlay.state(self.base, asset)
     }
     fn insurance(&self) -> Value {
         self.overlay.insurance

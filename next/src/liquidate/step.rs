@@ -5,17 +5,18 @@
 //! dust, ties to the lower index) and the debts' unweighted value; size the
 //! step under the policy ([`crate::policy`]); check that it raises
 //! maintenance health, from the four terms that change rather than the
-//! whole row; sell the seizure into C's pool and buy L back in L's (a quote
-//! side is paid directly). The step is a plan ([`StepPlan`]): every value
+//! whole row; sell the seizure into C's venue and buy L back in L's (a
+//! quote side is paid directly). The step is a plan ([`StepPlan`]): every value
 //! it writes, computed from a [`View`] of the state, and written by the
 //! unit only once the unit's whole plan has succeeded.
 
-use super::overlay::{Flows, MarketState, QuoteFlows};
-use super::{Fault, Idle, Market, Stepped};
+use super::overlay::{Flows, QuoteFlows};
+use super::{Fault, Idle, Market, MarketState, Stepped};
 use crate::account::{credit, debit, health_terms, term, Health, Terms};
 use crate::num::{ArithError, ArithResult, Qty, Ratio, Round, Value, Weighted, RATIO_SCALE};
 use crate::num::{Index, Price};
 use crate::policy::{gain_per_value, size, to_target, wanted, PairInputs, Policy};
+use crate::venue::Trade;
 
 /// The row's maintenance health, its pair and the debts' value.
 pub(super) struct Valued {
@@ -110,31 +111,31 @@ const TARGET_TRIES: usize = 4;
 
 /// What a step reads: the row and the markets' state, as they stand or as
 /// a unit has planned them so far.
-pub(super) trait View {
+pub(super) trait View<const N: usize> {
     /// The row.
     fn row(&self) -> &[Qty];
     /// Market `asset`'s state.
-    fn state(&self, asset: usize) -> ArithResult<MarketState>;
+    fn state(&self, asset: usize) -> ArithResult<&MarketState<N>>;
     /// The insurance fund.
     fn insurance(&self) -> Value;
 }
 
 /// The state as it stands: a unit's first step reads it directly.
-pub(super) struct Direct<'a> {
+pub(super) struct Direct<'a, const N: usize> {
     /// The account's row.
     pub row: &'a [Qty],
     /// The markets.
-    pub markets: &'a [Market],
+    pub markets: &'a [Market<N>],
     /// The insurance fund.
     pub insurance: Value,
 }
 
-impl View for Direct<'_> {
+impl<const N: usize> View<N> for Direct<'_, N> {
     fn row(&self) -> &[Qty] {
         self.row
     }
-    fn state(&self, asset: usize) -> ArithResult<MarketState> {
-        market(self.markets, asset).map(MarketState::of)
+    fn state(&self, asset: usize) -> ArithResult<&MarketState<N>> {
+        market(self.markets, asset).map(|m| &m.state)
     }
     fn insurance(&self) -> Value {
         self.insurance
@@ -142,16 +143,18 @@ impl View for Direct<'_> {
 }
 
 /// A pair step planned and not yet written: what it did, and every value it
-/// writes.
+/// writes. Its two sides are indexed 0 (L) and 1 (C).
 #[derive(Clone, Copy, Debug)]
 pub(super) struct StepPlan {
     /// What the step did.
     pub stepped: Stepped,
     /// L's and C's stored balances after.
     pub balances: [Qty; 2],
-    /// L's and C's market state after (pool and shares; the index does not
-    /// move in a step).
-    pub states: [MarketState; 2],
+    /// The purchase of L and the sale of C in their venues (none for the
+    /// quote, which is paid directly).
+    pub trades: [Option<Trade>; 2],
+    /// L's and C's deposit shares after.
+    pub shares: [Qty; 2],
     /// The insurance fund after the fee.
     pub insurance: Value,
     /// To target: whether the step restored liquidation-end health.
@@ -187,21 +190,34 @@ impl StepPlan {
         (seized, repaid, quote)
     }
 
-    /// Writes the step to the state itself: assignments and transfers,
-    /// none of which can fail (the step checked the assets and the row).
-    pub fn write(&self, row: &mut [Qty], markets: &mut [Market], insurance: &mut Value) {
+    /// Writes side `side`'s trade and shares to the state they were planned
+    /// on.
+    pub fn write_state<const N: usize>(&self, side: usize, state: &mut MarketState<N>) {
+        if let (Some(venue), Some(Some(trade))) = (state.venue.as_mut(), self.trades.get(side)) {
+            venue.apply(trade);
+        }
+        if let Some(shares) = self.shares.get(side) {
+            state.deposit_shares = *shares;
+        }
+    }
+
+    /// Writes the step to the state itself, which it was planned on:
+    /// assignments and transfers, none of which can fail (the step checked
+    /// the assets and the row).
+    pub fn write<const N: usize>(
+        &self,
+        row: &mut [Qty],
+        markets: &mut [Market<N>],
+        insurance: &mut Value,
+    ) {
         let s = &self.stepped;
         let (seized, repaid, quote) = self.flows();
-        for (asset, balance, state, flows) in [
-            (s.liability, self.balances[0], self.states[0], repaid),
-            (s.collateral, self.balances[1], self.states[1], seized),
-        ] {
-            if let Some(b) = row.get_mut(asset) {
-                *b = balance;
+        for (side, asset, flows) in [(0, s.liability, repaid), (1, s.collateral, seized)] {
+            if let (Some(b), Some(balance)) = (row.get_mut(asset), self.balances.get(side)) {
+                *b = *balance;
             }
             if let Some(m) = markets.get_mut(asset) {
-                m.pool = state.pool;
-                m.deposit_shares = state.deposit_shares;
+                self.write_state(side, &mut m.state);
                 flows.book(asset, &mut m.books);
             }
         }
@@ -212,14 +228,31 @@ impl StepPlan {
     }
 }
 
+/// Plans a trade of `base_in` base units into `asset`'s venue (negative:
+/// out of it): the trade and the quote the venue pays (negative: charges).
+/// The quote asset has no venue: its amount is paid as is.
+fn trade<const N: usize>(
+    state: &MarketState<N>,
+    asset: usize,
+    base_in: Qty,
+) -> Result<(Option<Trade>, Value), Fault> {
+    match &state.venue {
+        None => Ok((None, Value(base_in.0))),
+        Some(venue) => {
+            let trade = venue.plan(base_in).map_err(|e| Fault::venue(asset, e))?;
+            Ok((Some(trade), trade.fill().quote_out))
+        }
+    }
+}
+
 /// Plans one pair step on `view` with collateral in `skip` passed over.
 /// The unit's first step requires maintenance health below zero; later
 /// steps (absorb, to-target) go on while the policy wants more. Only a
 /// close-factor step asks whether to close in full, and a close-factor unit
 /// takes one step: the decision is made from the row the unit started with.
-pub(super) fn plan_step(
-    view: &impl View,
-    base: &[Market],
+pub(super) fn plan_step<const N: usize>(
+    view: &impl View<N>,
+    base: &[Market<N>],
     tiers: Tiers<'_>,
     policy: &Policy,
     skip: u32,
@@ -236,7 +269,7 @@ pub(super) fn plan_step(
     };
     let full = in_full(policy, &v);
     let (ml, mc) = (market(base, l)?, market(base, c)?);
-    let (mut sl, mut sc) = (view.state(l)?, view.state(c)?);
+    let (sl, sc) = (view.state(l)?, view.state(c)?);
     let (bl, bc) = (get(row, l)?, get(row, c)?);
     let pair = PairInputs {
         debt: bl.neg()?,
@@ -274,18 +307,14 @@ pub(super) fn plan_step(
     if !repay.is_positive() || after < before {
         return Ok(Err(Idle::Dust));
     }
-    // C's side: the sale into its pool, its shares.
-    let proceeds = match sc.pool.as_mut() {
-        Some(pool) => pool.sell(seize)?,
-        None => Value(seize.0),
-    };
-    sc.deposit_shares = shares_after(sc.deposit_shares, bc, new_c)?;
-    // L's side: the purchase in its pool, its shares.
-    let cost = match sl.pool.as_mut() {
-        Some(pool) => pool.buy(repay)?.ok_or(Fault::VenueExhausted { asset: l })?,
-        None => Value(repay.0),
-    };
-    sl.deposit_shares = shares_after(sl.deposit_shares, bl, new_l)?;
+    // C's side: the sale into its venue; L's: the purchase in its venue.
+    let (sale, proceeds) = trade(sc, c, seize)?;
+    let (purchase, paid) = trade(sl, l, repay.neg()?)?;
+    let cost = paid.neg()?;
+    let shares = [
+        shares_after(sl.deposit_shares, bl, new_l)?,
+        shares_after(sc.deposit_shares, bc, new_c)?,
+    ];
     // The keepers pay the debt and the fee out of the proceeds.
     let fee = proceeds.scale(mc.fee_share, Round::Up)?;
     Ok(Ok(StepPlan {
@@ -300,7 +329,8 @@ pub(super) fn plan_step(
             health: (before, after),
         },
         balances: [new_l, new_c],
-        states: [sl, sc],
+        trades: [purchase, sale],
+        shares,
         insurance: view.insurance().add(fee)?,
         target_met,
     }))
@@ -362,7 +392,7 @@ fn get(row: &[Qty], i: usize) -> ArithResult<Qty> {
     row.get(i).copied().ok_or(ArithError::Domain)
 }
 
-/// Market `asset`'s parameters, which a unit reads and never writes.
-pub(super) fn market(base: &[Market], asset: usize) -> ArithResult<&Market> {
+/// Market `asset`.
+pub(super) fn market<const N: usize>(base: &[Market<N>], asset: usize) -> ArithResult<&Market<N>> {
     base.get(asset).ok_or(ArithError::Domain)
 }

@@ -3,6 +3,8 @@ use super::*;
 use crate::account::Terms;
 use crate::ledger::Book;
 use crate::num::{Price, INDEX_SCALE};
+use crate::pool::Pool;
+use crate::venue::{Mechanism, Venue, VenueConfig, MAX_BOOK_LEVELS};
 use proptest::prelude::*;
 
 /// A unit's result, with the debts it wrote off by asset.
@@ -25,7 +27,7 @@ fn run_unit<const A: usize>(
     policy: &Policy,
 ) -> Outcome<A> {
     let mut written = [None; A];
-    let done = liquidate_unit::<A>(row, tiers, markets, insurance, policy, |w| {
+    let done = liquidate_unit::<A, MAX_BOOK_LEVELS>(row, tiers, markets, insurance, policy, |w| {
         written[w.asset] = Some(w);
     });
     done.map(|r| {
@@ -75,30 +77,56 @@ fn aave() -> Policy {
 fn quote_market() -> Market {
     Market {
         oracle: Price::ONE,
-        index: Index::ONE,
-        pool: None,
         discounted: Price::ONE,
         fee_share: Ratio::ZERO,
         dust: Qty(1_000_000),
-        deposit_shares: Qty::ZERO,
+        state: MarketState {
+            index: Index::ONE,
+            venue: None,
+            deposit_shares: Qty::ZERO,
+        },
         books: Books::default(),
+    }
+}
+
+/// The constant-product pool of market `m`.
+fn pool(m: &Market) -> Pool {
+    match m.state.venue.map(|v| v.mechanism) {
+        Some(Mechanism::Pool(p)) => p.pool,
+        other => panic!("not a pool: {other:?}"),
+    }
+}
+
+/// Sets the reserves and fee of market `m`'s pool.
+fn set_pool(m: &mut Market, pool: Pool) {
+    if let Some(Venue {
+        mechanism: Mechanism::Pool(p),
+        ..
+    }) = m.state.venue.as_mut()
+    {
+        p.pool = pool;
     }
 }
 
 fn eth_market(base_reserve: i64) -> Market {
     let bonus = Ratio::from_bps(500);
+    let oracle = Price::new(ETH, 12).unwrap();
+    let dust = Qty(1_000);
+    let config = VenueConfig::ConstantProduct {
+        base_reserve: Qty(base_reserve),
+        fee: Ratio::from_bps(30),
+        resilience: Ratio::ZERO,
+    };
     Market {
-        oracle: Price::new(ETH, 12).unwrap(),
-        index: Index::ONE,
-        pool: Some(Pool {
-            base: Qty(base_reserve),
-            quote: Value(base_reserve.saturating_mul(2)),
-            fee: Ratio::from_bps(30),
-        }),
-        discounted: Price::new(ETH, 12).unwrap().discounted(bonus).unwrap(),
+        oracle,
+        discounted: oracle.discounted(bonus).unwrap(),
         fee_share: fee_share(bonus, Ratio::from_bps(1_000)).unwrap(),
-        dust: Qty(1_000),
-        deposit_shares: Qty::ZERO,
+        dust,
+        state: MarketState {
+            index: Index::ONE,
+            venue: Some(Venue::new(&config, oracle, dust).unwrap()),
+            deposit_shares: Qty::ZERO,
+        },
         books: Books::default(),
     }
 }
@@ -110,14 +138,14 @@ fn maint_terms(markets: &[Market]) -> [Terms; 2] {
     ];
     core::array::from_fn(|i| {
         let (wa, wl) = weights[i];
-        Terms::new(markets[i].oracle, markets[i].index, wa, wl).unwrap()
+        Terms::new(markets[i].oracle, markets[i].state.index, wa, wl).unwrap()
     })
 }
 
 /// 10 ETH against `debt` USDC, the ETH pool 10,000 ETH deep.
 fn market(debt: i64) -> ([Qty; 2], [Market; 2]) {
     let mut markets = [quote_market(), eth_market(10_000_000_000_000)];
-    markets[1].deposit_shares = Qty(10_000_000_000);
+    markets[1].state.deposit_shares = Qty(10_000_000_000);
     ([Qty(-debt), Qty(10_000_000_000)], markets)
 }
 
@@ -158,7 +186,7 @@ fn a_close_factor_step_repays_half_sells_the_seizure_and_books_every_flow() {
     // the rest.
     let kept = s.proceeds.0 - s.repaid.0 - s.fee.0;
     assert_eq!(book(0, Book::Keepers), i128::from(kept));
-    assert_eq!(markets[1].deposit_shares, row[1]);
+    assert_eq!(markets[1].state.deposit_shares, row[1]);
 }
 
 #[test]
@@ -191,8 +219,8 @@ fn debt_without_collateral_goes_down_the_waterfall() {
     // USDC hold 10,000 in shares (their balances live in other rows).
     let (mut row, mut markets) = market(5_000_000_000);
     row[1] = Qty::ZERO;
-    markets[1].deposit_shares = Qty::ZERO;
-    markets[0].deposit_shares = Qty(10_000_000_000);
+    markets[1].state.deposit_shares = Qty::ZERO;
+    markets[0].state.deposit_shares = Qty(10_000_000_000);
     let terms = maint_terms(&markets);
     let mut insurance = Value(1_200_000_000);
     let done = unit(&mut row, &terms, &mut markets, &mut insurance, &aave())
@@ -210,7 +238,7 @@ fn debt_without_collateral_goes_down_the_waterfall() {
     assert_eq!(row, [Qty::ZERO, Qty::ZERO]);
     assert_eq!(insurance, Value(0));
     // 10,000 - 3,800 = 6,200 left for 10,000 shares: index 0.62.
-    assert_eq!(markets[0].index, Index(INDEX_SCALE / 100 * 62));
+    assert_eq!(markets[0].state.index, Index(INDEX_SCALE / 100 * 62));
     assert_eq!(markets[0].books.sum(), 0);
     assert_eq!(
         markets[0].books.balance(Book::Accounts),
@@ -227,10 +255,10 @@ fn a_risky_debt_is_bought_back_in_its_pool_as_far_as_the_fund_affords() {
     let (mut row, mut markets) = market(0);
     row[0] = Qty::ZERO;
     row[1] = Qty(-3_000_000_000);
-    markets[1].deposit_shares = Qty::ZERO;
+    markets[1].state.deposit_shares = Qty::ZERO;
     let terms = maint_terms(&markets);
     let mut insurance = Value(4_000_000_000);
-    let pool_before = markets[1].pool.unwrap();
+    let pool_before = pool(&markets[1]);
     let done = unit(&mut row, &terms, &mut markets, &mut insurance, &aave())
         .unwrap()
         .unwrap();
@@ -239,8 +267,10 @@ fn a_risky_debt_is_bought_back_in_its_pool_as_far_as_the_fund_affords() {
     assert!(w.insurance_paid <= Value(4_000_000_000));
     assert_eq!(insurance, Value(4_000_000_000 - w.insurance_paid.0));
     assert_eq!(w.unrecovered, Qty(3_000_000_000 - w.covered.0));
-    let pool = markets[1].pool.unwrap();
-    assert_eq!(pool.base, Qty(pool_before.base.0 - w.covered.0));
+    assert_eq!(
+        pool(&markets[1]).base,
+        Qty(pool_before.base.0 - w.covered.0)
+    );
     for m in &markets {
         assert_eq!(m.books.sum(), 0);
     }
@@ -248,8 +278,9 @@ fn a_risky_debt_is_bought_back_in_its_pool_as_far_as_the_fund_affords() {
 
 /// Every way a step can fail after it has sized itself leaves every byte
 /// as it was: the insurance fund, a pool's reserve, the venue that cannot
-/// fill, the waterfall after a step. (The books cannot fail: they are
-/// `i128`, written last.)
+/// fill. (The books cannot fail: they are `i128`, written last. Nor can
+/// the waterfall once a step has planned: a purchase the venue cannot fill
+/// is made smaller.)
 #[test]
 fn a_failed_step_writes_nothing() {
     let terms_of = |m: &[Market; 2]| maint_terms(m);
@@ -261,16 +292,18 @@ fn a_failed_step_writes_nothing() {
     let r = unit(&mut row, &terms, &mut markets, &mut insurance, &aave());
     assert_eq!(r, Err(Fault::Arith(ArithError::Overflow)));
     assert_eq!((row, markets, insurance), before);
-    // The pool's base reserve at the edge of its range: the sale cannot
-    // add to it.
+    // The pool's base reserve at the edge of its range: the venue cannot
+    // take the sale.
     let (mut row, mut markets) = market(17_000_000_000);
-    if let Some(pool) = markets[1].pool.as_mut() {
-        pool.base = Qty(i64::MAX - 1_000);
-    }
+    let edge = Pool {
+        base: Qty(i64::MAX - 1_000),
+        ..pool(&markets[1])
+    };
+    set_pool(&mut markets[1], edge);
     let mut insurance = Value(0);
     let before = (row, markets, insurance);
     let r = unit(&mut row, &terms, &mut markets, &mut insurance, &aave());
-    assert_eq!(r, Err(Fault::Arith(ArithError::Overflow)));
+    assert_eq!(r, Err(Fault::VenueExhausted { asset: 1 }));
     assert_eq!((row, markets, insurance), before);
     // A debt in a risky asset whose pool cannot sell it back.
     let mut markets = [
@@ -299,39 +332,27 @@ fn a_failed_step_writes_nothing() {
     );
     assert_eq!(r, Err(Fault::VenueExhausted { asset: 2 }));
     assert_eq!((row, markets, insurance), before);
-    // A unit whose pair step plans well and whose waterfall then fails
-    // writes neither: 2 ETH owed against 1 USDC, the ETH pool's quote
-    // reserve 10 USDC short of its range. The step buys back the 0.0005
-    // ETH the USDC covers (about 1 USDC); the fund's purchase of the rest
-    // would take the reserve past its range.
+    // A unit whose pair step plans well goes down the waterfall, whose
+    // purchase the venue cannot fill whole: 2 ETH owed against 1 USDC, the
+    // ETH pool's quote reserve 1,000 USDC short of its range. The step
+    // buys back the 0.0005 ETH the USDC covers (about 1 USDC); the fund's
+    // purchase of the rest (about 4,000 USDC) is halved until the reserve's
+    // range takes it, and the lenders of ETH (none here) take nothing: the
+    // rest is unrecovered.
     let mut markets = [quote_market(), eth_market(1_000)];
-    let reserve = i64::MAX - 10_000_000;
-    markets[1].pool = Some(Pool {
-        base: Qty(reserve / 2),
-        quote: Value(reserve),
-        fee: Ratio::ZERO,
-    });
-    markets[0].deposit_shares = Qty(1_000_000);
+    let reserve = i64::MAX - 1_000_000_000;
+    set_pool(
+        &mut markets[1],
+        Pool {
+            base: Qty(reserve / 2),
+            quote: Value(reserve),
+            fee: Ratio::ZERO,
+        },
+    );
+    markets[0].state.deposit_shares = Qty(1_000_000);
     let mut row = [Qty(1_000_000), Qty(-2_000_000_000)];
     let terms = maint_terms(&markets);
     let mut insurance = Value(1_000_000_000_000);
-    let before = (row, markets, insurance);
-    let r = unit(
-        &mut row,
-        &terms,
-        &mut markets,
-        &mut insurance,
-        &Policy::Absorb,
-    );
-    assert_eq!(r, Err(Fault::Arith(ArithError::Overflow)));
-    assert_eq!((row, markets, insurance), before);
-    // The same unit with room in the reserve goes through the step and the
-    // waterfall, so it is the waterfall that failed above.
-    markets[1].pool = Some(Pool {
-        base: Qty(reserve / 4),
-        quote: Value(reserve / 2),
-        fee: Ratio::ZERO,
-    });
     let done = unit(
         &mut row,
         &terms,
@@ -342,7 +363,16 @@ fn a_failed_step_writes_nothing() {
     .unwrap()
     .unwrap();
     assert_eq!(done.steps, 1);
-    assert!(done.written[1].is_some_and(|w| w.covered.is_positive()));
+    let w = done.written[1].unwrap();
+    assert!(
+        w.covered.is_positive() && w.covered.0 < 1_000_000_000,
+        "{w:?}"
+    );
+    assert_eq!(w.unrecovered.0, w.written_off.0 - w.covered.0, "{w:?}");
+    assert_eq!(row, [Qty::ZERO, Qty::ZERO]);
+    for m in &markets {
+        assert_eq!(m.books.sum(), 0);
+    }
 }
 
 #[test]
@@ -377,8 +407,8 @@ proptest! {
         let mut markets = [quote_market(), eth_market(reserve.max(1_000))];
         markets[1].oracle = Price::new(mantissa, 12).unwrap();
         markets[1].discounted = markets[1].oracle.discounted(Ratio::from_bps(bps)).unwrap();
-        markets[1].index = Index(INDEX_SCALE / 1_000 * index_part);
-        markets[1].deposit_shares = Qty(held);
+        markets[1].state.index = Index(INDEX_SCALE / 1_000 * index_part);
+        markets[1].state.deposit_shares = Qty(held);
         let mut row = [Qty(-debt), Qty(held)];
         let terms = maint_terms(&markets);
         let policy = if absorb { Policy::Absorb } else { aave() };
@@ -391,12 +421,12 @@ proptest! {
                     prop_assert_eq!(m.books.sum(), 0);
                 }
                 prop_assert_eq!(markets[0].books.balance(Book::Accounts), i128::from(row[0].0 - before.0[0].0));
-                let held_before = before.0[1].held(markets[1].index).unwrap();
-                let held_after = row[1].held(markets[1].index).unwrap();
+                let held_before = before.0[1].held(markets[1].state.index).unwrap();
+                let held_after = row[1].held(markets[1].state.index).unwrap();
                 // Shares round against the account: it gives up at least
                 // the seizure.
                 prop_assert!(held_before.0 - held_after.0 >= s.seized.0);
-                prop_assert_eq!(markets[1].deposit_shares, row[1].max(Qty::ZERO));
+                prop_assert_eq!(markets[1].state.deposit_shares, row[1].max(Qty::ZERO));
                 prop_assert_eq!(insurance, s.fee);
             }
             Ok(Ok((_, done))) => {
@@ -425,12 +455,12 @@ fn tiers_of(markets: &[Market; 2]) -> ([Terms; 2], [Terms; 2]) {
     let eth = |bps| {
         Terms::new(
             markets[1].oracle,
-            markets[1].index,
+            markets[1].state.index,
             Ratio::from_bps(bps),
             Ratio::ONE,
         )
     };
-    let usdc = Terms::new(Price::ONE, markets[0].index, Ratio::ONE, Ratio::ONE).unwrap();
+    let usdc = Terms::new(Price::ONE, markets[0].state.index, Ratio::ONE, Ratio::ONE).unwrap();
     ([usdc, eth(8_300).unwrap()], [usdc, eth(8_000).unwrap()])
 }
 
@@ -477,7 +507,7 @@ proptest! {
         let mut markets = [quote_market(), eth_market(reserve.max(1_000))];
         markets[1].oracle = Price::new(mantissa, 12).unwrap();
         markets[1].discounted = markets[1].oracle.discounted(Ratio::from_bps(bps)).unwrap();
-        markets[1].deposit_shares = Qty(held);
+        markets[1].state.deposit_shares = Qty(held);
         markets[0].dust = Qty(1);
         let mut row = [Qty(-debt), Qty(held)];
         let before = row;

@@ -9,6 +9,7 @@ use super::overlay::Overlay;
 use super::Market;
 use crate::num::INDEX_SCALE;
 use crate::num::{mul_div, signed_mul_div, ArithError, ArithResult, Index, Qty, Round, Value};
+use crate::venue::VenueError;
 
 /// The lowest deposit index: lenders keep at least a billionth of each
 /// share, and a larger loss stays unrecovered rather than zeroing the pool.
@@ -17,10 +18,10 @@ pub const MIN_DEPOSIT_INDEX: Index = Index(1_000_000_000);
 const INSURANCE_TRIES: usize = 8;
 
 /// How much of `debt` in `asset` the fund buys back, and what it pays;
-/// plans the purchase in the asset's pool.
-fn cover<const A: usize>(
-    o: &mut Overlay<A>,
-    base: &[Market],
+/// plans the purchase in the asset's venue.
+fn cover<const A: usize, const N: usize>(
+    o: &mut Overlay<A, N>,
+    base: &[Market<N>],
     asset: usize,
     debt: Qty,
 ) -> ArithResult<(Qty, Value)> {
@@ -32,7 +33,7 @@ fn cover<const A: usize>(
         let qty = debt.min(Qty(fund.0));
         return Ok((qty, Value(qty.0)));
     }
-    let Some(pool) = o.state(base, asset)?.pool else {
+    let Some(venue) = o.state(base, asset)?.venue else {
         return Ok((Qty::ZERO, Value::ZERO));
     };
     let mut qty = debt;
@@ -40,15 +41,17 @@ fn cover<const A: usize>(
         if !qty.is_positive() {
             break;
         }
-        let mut after = pool;
-        match after.buy(qty)? {
-            Some(cost) if cost <= fund => {
-                o.plan(base, asset)?.state.pool = Some(after);
-                return Ok((qty, cost));
-            }
-            // Too dear: scale down by what the fund affords (a convex cost
-            // makes the smaller purchase cheaper per unit).
-            Some(cost) => {
+        match venue.plan(qty.neg()?) {
+            Ok(trade) => {
+                let cost = trade.fill().quote_out.neg()?;
+                if cost <= fund {
+                    if let Some(v) = o.plan(base, asset)?.state.venue.as_mut() {
+                        v.apply(&trade);
+                    }
+                    return Ok((qty, cost));
+                }
+                // Too dear: scale down by what the fund affords (a convex
+                // cost makes the smaller purchase cheaper per unit).
                 let scaled = mul_div(
                     qty.0.unsigned_abs(),
                     fund.0.unsigned_abs(),
@@ -57,8 +60,10 @@ fn cover<const A: usize>(
                 )?;
                 qty = Qty(scaled.min(qty.0.saturating_sub(1)));
             }
-            // More than the pool holds: half as much.
-            None => qty = Qty(qty.0 / 2),
+            // More than the venue can sell: half as much.
+            Err(VenueError::Exhausted) => qty = Qty(qty.0 / 2),
+            Err(VenueError::Arith(e)) => return Err(e),
+            Err(VenueError::Invalid(_)) => return Err(ArithError::Domain),
         }
     }
     Ok((Qty::ZERO, Value::ZERO))
@@ -92,7 +97,10 @@ fn haircut(shares: Qty, index: Index, loss: Qty) -> ArithResult<Option<(Qty, Ind
 
 /// Plans the waterfall for every debt of the planned row; its records are
 /// the overlay's ([`Overlay::written`]).
-pub(super) fn bankrupt<const A: usize>(o: &mut Overlay<A>, base: &[Market]) -> ArithResult<()> {
+pub(super) fn bankrupt<const A: usize, const N: usize>(
+    o: &mut Overlay<A, N>,
+    base: &[Market<N>],
+) -> ArithResult<()> {
     for asset in 0..o.assets() {
         let stored = o.balance(asset)?;
         if !stored.is_negative() {
