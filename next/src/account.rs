@@ -8,8 +8,9 @@
 //! `H = 0`: not liquidatable, as on chain.
 //!
 //! A positive balance is a number of deposit shares. Health values them at
-//! the asset's share price `⌊index × price⌋`, computed once when the price
-//! or the index moves, so a term is one product and one division whether
+//! the asset's share price `⌊index × price⌋` (over a finer exponent than the
+//! price's where the mantissa has room), computed once when the price or
+//! the index moves, so a term is one product and one division whether
 //! or not a loss was ever socialized. (The amount a share holds, for moving
 //! it, is `⌊shares × index⌋`: both round in the protocol's favour.)
 
@@ -23,9 +24,11 @@ use crate::num::{
 pub struct Terms {
     /// The oracle price, at which debts are valued.
     price: Price,
-    /// `⌊index × price mantissa⌋`: the mantissa of one share's price, over
-    /// the same exponent (zero once the index has rounded a share away).
-    share_mantissa: u64,
+    /// One share's price, `⌊index × price⌋`: the price itself at an index
+    /// of one, else over as fine an exponent as the mantissa allows (so
+    /// that a quote at `1` over exponent 0 still has a share price of
+    /// `0.99…` once a loss was socialized).
+    share: Price,
     /// Weight of a holding, at most 1.
     asset_weight: Ratio,
     /// Weight of a debt, at least 1.
@@ -41,13 +44,17 @@ impl Terms {
         asset_weight: Ratio,
         liability_weight: Ratio,
     ) -> ArithResult<Self> {
-        let share_mantissa = match index {
-            Index::ONE => price.mantissa(),
-            index => mul_div_index(price.mantissa(), index.0, false)?.unsigned_abs(),
+        let share = match index {
+            Index::ONE => price,
+            index => {
+                let fine = price.refined()?;
+                let mantissa = mul_div_index(fine.mantissa(), index.0, false)?.unsigned_abs();
+                fine.with_mantissa(mantissa)?
+            }
         };
         Ok(Self {
             price,
-            share_mantissa,
+            share,
             asset_weight,
             liability_weight,
         })
@@ -59,6 +66,14 @@ impl Terms {
     /// The weight of a debt.
     pub fn liability_weight(&self) -> Ratio {
         self.liability_weight
+    }
+    /// The oracle price.
+    pub fn price(&self) -> Price {
+        self.price
+    }
+    /// One share's price.
+    pub fn share_price(&self) -> Price {
+        self.share
     }
 }
 
@@ -125,8 +140,8 @@ pub fn debit(stored: Qty, amount: Qty, index: Index) -> ArithResult<Qty> {
 fn deposit_term(shares: Qty, t: &Terms) -> ArithResult<(Value, Weighted)> {
     let worth = Value(mul_div_pow10(
         shares.0.unsigned_abs(),
-        t.share_mantissa,
-        t.price,
+        t.share.mantissa(),
+        t.share,
         false,
     )?);
     Ok((worth, worth.weighted(t.asset_weight)))

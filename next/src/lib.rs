@@ -26,6 +26,7 @@ extern crate std;
 pub mod account;
 pub mod digest;
 pub mod divisor;
+pub mod engine;
 #[cfg(any(test, feature = "fixtures"))]
 pub mod fixtures;
 pub mod ledger;

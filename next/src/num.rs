@@ -302,6 +302,26 @@ impl Price {
         let m = mul_div(self.mantissa, RATIO_SCALE, one_plus.0, false)?;
         self.with_mantissa(m.unsigned_abs())
     }
+    /// The same price over the finest exponent (at most
+    /// [`MAX_PRICE_EXPONENT`]) whose mantissa stays under 2^63 (an amount's
+    /// range): exact.
+    pub fn refined(self) -> ArithResult<Self> {
+        let (mut mantissa, mut exponent) = (self.mantissa, self.exponent);
+        while exponent < MAX_PRICE_EXPONENT {
+            match mantissa.checked_mul(10).filter(|m| *m <= i64::MAX as u64) {
+                Some(m) => mantissa = m,
+                None => break,
+            }
+            exponent = exponent.saturating_add(1);
+        }
+        Self::new(mantissa, exponent)
+    }
+    /// The price in units of `10^-19` quote base units per base unit, for
+    /// comparing prices over different exponents: `mantissa·10^(19−e)`.
+    pub fn at_finest(self) -> u128 {
+        let up = MAX_PRICE_EXPONENT.saturating_sub(self.exponent);
+        u128::from(self.mantissa).saturating_mul(u128::from(pow10(up).unwrap_or(1)))
+    }
     /// The same exponent with another mantissa.
     pub fn with_mantissa(self, mantissa: u64) -> ArithResult<Self> {
         Self::new(mantissa, self.exponent)

@@ -1,0 +1,116 @@
+//! The conservation audit: what the books say against what the state
+//! holds, for every asset. O(accounts): tests run it after every step, and
+//! a user can on their own scenarios.
+//!
+//! - Each asset's books sum to zero (every transfer has two sides).
+//! - Each venue's book is what the venue counts it took in (its base), and
+//!   the quote's venue book what all venues paid out.
+//! - The quote's insurance book is the fund's change.
+//! - The accounts' book is the change of Σ effective balances (debts, and
+//!   deposits at their index). A deposit held in shares rounds against its
+//!   holder each time it is valued or moved at an index below one, so the
+//!   accounts may hold less than booked, by at most one base unit per
+//!   account and per pair step; at an index of one they hold exactly it.
+//! - Each asset's deposit shares are Σ of the positive stored balances.
+
+use super::Engine;
+use crate::ledger::Book;
+use crate::num::Index;
+use crate::venue::Mechanism;
+
+/// A book that does not balance.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AuditError {
+    /// Asset `asset`'s books do not sum to zero.
+    Unbalanced {
+        /// The asset.
+        asset: usize,
+    },
+    /// Asset `asset`'s venue book is not what its venue counts (asset 0:
+    /// what all venues paid out).
+    Venue {
+        /// The asset.
+        asset: usize,
+    },
+    /// The insurance book is not the fund's change.
+    Insurance,
+    /// The accounts hold `held` of asset `asset` where the books say
+    /// `booked`.
+    Accounts {
+        /// The asset.
+        asset: usize,
+        /// Σ effective balances.
+        held: i128,
+        /// The starting total plus the accounts' book.
+        booked: i128,
+    },
+    /// Asset `asset`'s deposit shares are not Σ of positive balances.
+    Shares {
+        /// The asset.
+        asset: usize,
+    },
+}
+
+impl<const A: usize, const N: usize> Engine<'_, A, N> {
+    /// Checks every book against the state.
+    pub fn audit(&self) -> Result<(), AuditError> {
+        let n = self.markets.len();
+        let mut quote_paid = 0i128;
+        for (asset, m) in self.markets.iter().enumerate() {
+            if m.books.sum() != 0 {
+                return Err(AuditError::Unbalanced { asset });
+            }
+            if let Some(v) = &m.state.venue {
+                if m.books.balance(Book::Venue) != i128::from(v.base_in.0) {
+                    return Err(AuditError::Venue { asset });
+                }
+                if !matches!(v.mechanism, Mechanism::Quote) {
+                    quote_paid = quote_paid.wrapping_add(i128::from(v.quote_out.0));
+                }
+            }
+            let (mut held, mut shares) = (0i128, 0i128);
+            for row in self.balances.chunks_exact(n) {
+                let b = row.get(asset).copied().unwrap_or_default();
+                // A deposit is shares at the index; a debt is base units.
+                let effective = match b.is_positive() {
+                    true => b
+                        .held(m.state.index)
+                        .map_err(|_| AuditError::Shares { asset })?,
+                    false => b,
+                };
+                held = held.wrapping_add(i128::from(effective.0));
+                if b.is_positive() {
+                    shares = shares.wrapping_add(i128::from(b.0));
+                }
+            }
+            if shares != i128::from(m.state.deposit_shares.0) {
+                return Err(AuditError::Shares { asset });
+            }
+            let initial = self.initial.get(asset).copied().unwrap_or(0);
+            let booked = initial.wrapping_add(m.books.balance(Book::Accounts));
+            let slack = (self.accounts as i128).wrapping_add(i128::from(self.report.steps));
+            let within = match m.state.index {
+                Index::ONE => held == booked,
+                _ => held <= booked && booked.wrapping_sub(held) <= slack,
+            };
+            if !within {
+                return Err(AuditError::Accounts {
+                    asset,
+                    held,
+                    booked,
+                });
+            }
+        }
+        if let Some(q) = self.markets.first() {
+            if q.books.balance(Book::Venue) != quote_paid.wrapping_neg() {
+                return Err(AuditError::Venue { asset: 0 });
+            }
+            let change =
+                i128::from(self.insurance.0).wrapping_sub(i128::from(self.initial_insurance.0));
+            if q.books.balance(Book::Insurance) != change {
+                return Err(AuditError::Insurance);
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,220 @@
+//! What a run is configured with: assets, policy, shocks, and the checks
+//! that refuse a configuration the engine could not run as documented.
+
+use crate::num::{Price, Qty, Ratio, RATIO_SCALE};
+use crate::policy::Policy;
+use crate::venue::VenueConfig;
+
+/// Weights of one side of an asset in the two tiers the engine reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Weights {
+    /// Maintenance: who is liquidatable.
+    pub maint: Ratio,
+    /// Liquidation end: what a to-target liquidation restores.
+    pub liq_end: Ratio,
+}
+
+impl Weights {
+    /// The same weight in both tiers.
+    pub const fn flat(w: Ratio) -> Self {
+        Self {
+            maint: w,
+            liq_end: w,
+        }
+    }
+}
+
+/// An asset. Asset 0 is the quote: price one, no venue, every value in its
+/// base units.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct AssetConfig {
+    /// Starting oracle and venue price: quote base units per base unit,
+    /// `mantissa / 10^exponent`. The exponent is the asset's for the run.
+    pub price: Price,
+    /// Weights of a deposit: `liq_end <= maint <= 1`.
+    pub asset_weights: Weights,
+    /// Weights of a debt: `1 <= maint <= liq_end`.
+    pub liability_weights: Weights,
+    /// What a liquidator receives over the value repaid when this asset is
+    /// seized.
+    pub liquidation_bonus: Ratio,
+    /// The protocol's share of the bonus, to the insurance fund.
+    pub protocol_fee: Ratio,
+    /// Below this a debt is closed whole (base units).
+    pub dust: Qty,
+    /// Where it trades ([`VenueConfig::Quote`] for asset 0 only).
+    pub venue: VenueConfig,
+}
+
+/// What a shock does to its asset's venue at the start of its round.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum ShockKind {
+    /// Moves the venue's price to this price.
+    SetPrice(Price),
+    /// Moves the venue's price by this ratio (0.8: a 20% drop), rounded down.
+    MovePrice(Ratio),
+    /// An outside seller sells this many base units into the venue.
+    Sell(Qty),
+    /// An outside buyer buys this many base units from the venue.
+    Buy(Qty),
+}
+
+/// A shock to one risky asset.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Shock {
+    /// The round at whose start it applies (rounds count from 1).
+    pub round: u32,
+    /// The risky asset (not 0).
+    pub asset: u8,
+    /// What it does.
+    pub kind: ShockKind,
+}
+
+/// Everything but the accounts.
+#[derive(Clone, Copy, Debug)]
+pub struct EngineConfig<'c> {
+    /// The assets, the quote first.
+    pub assets: &'c [AssetConfig],
+    /// The liquidation policy.
+    pub policy: Policy,
+    /// Rounds before the run stops at the cap.
+    pub max_rounds: u32,
+    /// Rounds by which the oracle trails the venues (at most
+    /// [`super::MAX_ORACLE_LAG`]).
+    pub oracle_lag_rounds: u8,
+    /// The insurance fund's starting quote (base units).
+    pub insurance_fund: crate::num::Value,
+    /// Shocks, in round order.
+    pub shocks: &'c [Shock],
+}
+
+/// What a configuration gets wrong.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum ConfigError {
+    /// No assets, more than the engine holds, or asset 0 is not the quote.
+    Assets,
+    /// Asset `asset`'s price is zero, or the quote's is not one.
+    Price {
+        /// The asset.
+        asset: u8,
+    },
+    /// Asset `asset`'s weights are out of order or range: a deposit's
+    /// above one or its liquidation-end weight above its maintenance one,
+    /// a debt's below one or the other way.
+    Weights {
+        /// The asset.
+        asset: u8,
+    },
+    /// Asset `asset`'s bonus would let a liquidation lower health
+    /// (`asset weight × (1 + bonus) > 1`, while a debt's weight is at least
+    /// one), or its fee is above one.
+    Incentive {
+        /// The asset.
+        asset: u8,
+    },
+    /// Asset `asset`'s dust is negative.
+    Dust {
+        /// The asset.
+        asset: u8,
+    },
+    /// Asset `asset`'s venue is invalid or its numbers out of range.
+    Venue {
+        /// The asset.
+        asset: u8,
+    },
+    /// A close factor outside (0, 1] or a negative small-debt line.
+    Policy,
+    /// No rounds, an oracle lag past the longest, a negative fund.
+    Engine,
+    /// Shock `index` is out of round order, names the quote or no asset,
+    /// or its size is not positive.
+    Shock {
+        /// Its place in the schedule.
+        index: u16,
+    },
+    /// The storage is too small for the accounts, or the accounts more
+    /// than `u32` counts.
+    Storage,
+}
+
+impl AssetConfig {
+    /// Checks asset `asset` (0: the quote).
+    pub fn validate(&self, asset: u8) -> Result<(), ConfigError> {
+        let quote = asset == 0;
+        let price_ok = if quote {
+            self.price == Price::ONE
+        } else {
+            self.price.mantissa() > 0
+        };
+        check(price_ok, ConfigError::Price { asset })?;
+        let (a, l) = (self.asset_weights, self.liability_weights);
+        let one = Ratio::ONE;
+        check(
+            a.liq_end <= a.maint && a.maint <= one && one <= l.maint && l.maint <= l.liq_end,
+            ConfigError::Weights { asset },
+        )?;
+        // A seizure pays `(1 + bonus)` per unit of value repaid; the health
+        // it costs must not pass what the repayment gains (at least one).
+        let given = u128::from(a.maint.0).saturating_mul(
+            u128::from(RATIO_SCALE).saturating_add(u128::from(self.liquidation_bonus.0)),
+        );
+        let scale = u128::from(RATIO_SCALE);
+        check(
+            given <= scale.saturating_mul(scale) && self.protocol_fee <= one,
+            ConfigError::Incentive { asset },
+        )?;
+        check(!self.dust.is_negative(), ConfigError::Dust { asset })?;
+        let quote_venue = matches!(self.venue, VenueConfig::Quote);
+        check(quote == quote_venue, ConfigError::Venue { asset })
+    }
+}
+
+/// Checks a policy's parameters.
+pub fn validate_policy(policy: &Policy) -> Result<(), ConfigError> {
+    match *policy {
+        Policy::CloseFactor {
+            close_factor,
+            full_close_debt_value,
+            ..
+        } => check(
+            close_factor.0 > 0
+                && close_factor <= Ratio::ONE
+                && !full_close_debt_value.is_negative(),
+            ConfigError::Policy,
+        ),
+        Policy::Absorb | Policy::ToTarget => Ok(()),
+    }
+}
+
+/// Checks a schedule against `assets` assets: rounds from 1 in order, risky
+/// assets only, positive sizes.
+pub fn validate_shocks(shocks: &[Shock], assets: usize) -> Result<(), ConfigError> {
+    let mut last = 1;
+    for (index, shock) in shocks.iter().enumerate() {
+        let size_ok = match shock.kind {
+            ShockKind::SetPrice(p) => p.mantissa() > 0,
+            ShockKind::MovePrice(r) => r.0 > 0,
+            ShockKind::Sell(q) | ShockKind::Buy(q) => q.is_positive(),
+        };
+        let asset_ok = shock.asset >= 1 && usize::from(shock.asset) < assets;
+        if !size_ok || !asset_ok || shock.round < last {
+            let index = u16::try_from(index).unwrap_or(u16::MAX);
+            return Err(ConfigError::Shock { index });
+        }
+        last = shock.round;
+    }
+    Ok(())
+}
+
+fn check(ok: bool, e: ConfigError) -> Result<(), ConfigError> {
+    if ok {
+        Ok(())
+    } else {
+        Err(e)
+    }
+}

@@ -1,0 +1,850 @@
+//! The engine: a round loop over caller storage, driven by `step(budget)`.
+//!
+//! A round: the shocks scheduled for it move their venues → each oracle
+//! reads its venue's price of `oracle_lag_rounds` rounds ago → the watch
+//! ([`watch`]) values the accounts the round's moves can have reached
+//! (every account in round 1) → the accounts found liquidatable are
+//! liquidated one unit each ([`crate::liquidate`]), lowest health first,
+//! ties by id ([`queue`]) → each venue recovers. A run ends at a fixed point
+//! (a round without a liquidation, no shock left, every oracle and venue
+//! price stationary), at the round cap, when a market breaks, or on a
+//! fault.
+//!
+//! Work is counted in units: a round's start, one account valued, one
+//! account liquidated, a round's end (a unit that finds only empty buckets
+//! passes at most [`watch::RING`] of them). `step(budget)` does at most
+//! `budget` units and stops between units, so any sequence of budgets
+//! reaches the same state, events and digest as one unbounded call.
+//!
+//! This is the engine being carried over from `firesale-core` (issue 21):
+//! sequential settlement, the three policies, the five venues, the
+//! insurance fund and socialized loss. Containment (limits, breakers,
+//! auctions, the backstop, auto-deleveraging) and equilibrium settlement
+//! are not carried over yet.
+
+mod audit;
+mod config;
+mod queue;
+mod watch;
+
+pub use audit::AuditError;
+pub use config::{AssetConfig, ConfigError, EngineConfig, Shock, ShockKind, Weights};
+pub use queue::Candidate;
+pub use watch::RING;
+
+use crate::account::{health, Health, Terms};
+use crate::digest::Digest;
+use crate::ledger::{Book, ALL_BOOKS};
+use crate::liquidate::{
+    fee_share, liquidate_unit, Fault, Market, MarketState, Stepped, Tiers, Written,
+};
+use crate::num::{mul_div, ArithError, Index, Price, Qty, Value, RATIO_SCALE};
+use crate::policy::Policy;
+use crate::venue::{Fill, Mechanism, Venue, VenueError, MAX_BOOK_LEVELS};
+use queue::Queue;
+use watch::{Lists, Valued, Watch, DRIFT_ONE, NIL};
+
+/// Longest oracle lag, in rounds.
+pub const MAX_ORACLE_LAG: usize = 15;
+const HISTORY: usize = MAX_ORACLE_LAG + 1;
+/// Most assets an engine's type can hold (a unit marks assets in a `u32`).
+pub const ASSET_LIMIT: usize = 32;
+
+/// Caller-provided storage, sized by [`Storage::words`] for `accounts`.
+pub struct Storage<'s> {
+    /// Stored balances, `assets` per account, account-major: the starting
+    /// balances, written by the caller (a deposit in shares at index one,
+    /// that is in base units; a debt negative, in base units).
+    pub balances: &'s mut [Qty],
+    /// The watch's lists: one link per account, then [`RING`] heads.
+    pub links: &'s mut [u32],
+    /// The liquidation queue: one slot per account.
+    pub queue: &'s mut [Candidate],
+}
+
+impl Storage<'_> {
+    /// Words of `links` for `accounts` accounts.
+    pub const fn link_words(accounts: usize) -> usize {
+        accounts.saturating_add(RING)
+    }
+}
+
+/// Why a run ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Termination {
+    /// A round without a liquidation, no shock left, prices stationary.
+    FixedPoint,
+    /// The round cap.
+    RoundCap,
+    /// A venue could not fill a trade or a shock.
+    MarketBroken {
+        /// The asset.
+        asset: u8,
+    },
+    /// An amount left its range.
+    Fault(ArithError),
+}
+
+/// What a call to [`Engine::step`] returns.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StepOutcome {
+    /// More work remains.
+    Pending,
+    /// The run has ended.
+    Done(Termination),
+}
+
+/// What the engine tells its caller as it goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Event {
+    /// A round began (after its shocks and oracle update).
+    RoundStarted {
+        /// The round.
+        round: u32,
+    },
+    /// An account was liquidated.
+    Liquidated {
+        /// The round.
+        round: u32,
+        /// The account.
+        account: u32,
+        /// Pair steps taken.
+        steps: u32,
+        /// The last of them.
+        last: Option<Stepped>,
+    },
+    /// One of an account's debts went down the waterfall.
+    WrittenOff {
+        /// The account.
+        account: u32,
+        /// The record.
+        written: Written,
+    },
+    /// A round ended.
+    RoundEnded {
+        /// The round.
+        round: u32,
+        /// Accounts liquidated in it.
+        liquidations: u32,
+    },
+    /// The run ended.
+    Finished(Termination),
+}
+
+/// Where events go.
+pub trait EventSink {
+    /// Receives one event.
+    fn emit(&mut self, event: &Event);
+}
+
+impl EventSink for () {
+    fn emit(&mut self, _: &Event) {}
+}
+
+/// Counts over the run.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Report {
+    /// Rounds begun.
+    pub rounds: u32,
+    /// Liquidation units that changed an account.
+    pub liquidations: u64,
+    /// Pair steps.
+    pub steps: u64,
+    /// Units that ended in the waterfall.
+    pub bankruptcies: u64,
+    /// Accounts valued by the watch (every account in round 1).
+    pub valued: u64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    BeginRound,
+    /// Round 1: every account, from `next`.
+    ScanAll {
+        next: u32,
+    },
+    /// Valuing the far list again, at `at`.
+    Far {
+        at: u32,
+    },
+    /// Taking the buckets up to the drift's: `at` in a bucket already
+    /// taken, then bucket `next`.
+    Due {
+        next: u64,
+        at: u32,
+    },
+    Liquidate,
+    EndRound,
+    Done(Termination),
+}
+
+/// The cascade engine over caller storage, for up to `A` assets (the
+/// quote included) whose order books have up to `N` levels a side.
+pub struct Engine<'s, const A: usize, const N: usize = MAX_BOOK_LEVELS> {
+    markets: heapless::Vec<Market<N>, A>,
+    configs: heapless::Vec<AssetConfig, A>,
+    maint: heapless::Vec<Terms, A>,
+    liq_end: heapless::Vec<Terms, A>,
+    /// Each asset's share price and price ([`Price::at_finest`]) when the
+    /// drift was last grown.
+    seen: heapless::Vec<(u128, u128), A>,
+    /// Venue prices at the last round starts; `head` is the newest.
+    history: heapless::Vec<[Price; HISTORY], A>,
+    head: usize,
+    /// Σ of each asset's effective balances at the start.
+    initial: heapless::Vec<i128, A>,
+    insurance: Value,
+    initial_insurance: Value,
+    policy: Policy,
+    max_rounds: u32,
+    lag: usize,
+    shocks: &'s [Shock],
+    next_shock: usize,
+    round: u32,
+    round_liquidations: u32,
+    phase: Phase,
+    /// The largest maintenance weight: a term's rounding slack.
+    max_weight: u64,
+    watch: Watch,
+    lists: Lists<'s>,
+    queue: Queue<'s>,
+    balances: &'s mut [Qty],
+    accounts: usize,
+    report: Report,
+}
+
+impl<'s, const A: usize, const N: usize> Engine<'s, A, N> {
+    /// Validates the configuration and the storage and builds the engine.
+    pub fn new(config: &EngineConfig<'s>, storage: Storage<'s>) -> Result<Self, ConfigError> {
+        let n = config.assets.len();
+        if n == 0 || n > A || A > ASSET_LIMIT {
+            return Err(ConfigError::Assets);
+        }
+        for (i, asset) in config.assets.iter().enumerate() {
+            asset.validate(u8::try_from(i).unwrap_or(u8::MAX))?;
+        }
+        config::validate_policy(&config.policy)?;
+        config::validate_shocks(config.shocks, n)?;
+        if config.max_rounds == 0
+            || usize::from(config.oracle_lag_rounds) > MAX_ORACLE_LAG
+            || config.insurance_fund.is_negative()
+        {
+            return Err(ConfigError::Engine);
+        }
+        let accounts = storage.balances.len().checked_div(n).unwrap_or(0);
+        let sized = accounts.checked_mul(n) == Some(storage.balances.len())
+            && u32::try_from(accounts).is_ok_and(|a| a < NIL)
+            && storage.queue.len() >= accounts;
+        let lists = Lists::new(storage.links, accounts).filter(|_| sized);
+        let lists = lists.ok_or(ConfigError::Storage)?;
+        let mut e = Self {
+            markets: heapless::Vec::new(),
+            configs: heapless::Vec::new(),
+            maint: heapless::Vec::new(),
+            liq_end: heapless::Vec::new(),
+            seen: heapless::Vec::new(),
+            history: heapless::Vec::new(),
+            head: 0,
+            initial: heapless::Vec::new(),
+            insurance: config.insurance_fund,
+            initial_insurance: config.insurance_fund,
+            policy: config.policy,
+            max_rounds: config.max_rounds,
+            lag: usize::from(config.oracle_lag_rounds),
+            shocks: config.shocks,
+            next_shock: 0,
+            round: 0,
+            round_liquidations: 0,
+            phase: Phase::BeginRound,
+            max_weight: RATIO_SCALE,
+            watch: Watch::default(),
+            lists,
+            queue: Queue::new(storage.queue),
+            balances: storage.balances,
+            accounts,
+            report: Report::default(),
+        };
+        for (i, asset) in config.assets.iter().enumerate() {
+            e.add_market(asset, u8::try_from(i).unwrap_or(u8::MAX))?;
+        }
+        e.add_balances()?;
+        Ok(e)
+    }
+
+    fn add_market(&mut self, asset: &AssetConfig, id: u8) -> Result<(), ConfigError> {
+        let bad = ConfigError::Venue { asset: id };
+        let venue = match asset.venue {
+            crate::venue::VenueConfig::Quote => None,
+            ref v => Some(Venue::new(v, asset.price, asset.dust).map_err(|_| bad)?),
+        };
+        let price = asset.price;
+        let market = Market {
+            oracle: price,
+            discounted: price.discounted(asset.liquidation_bonus).map_err(|_| bad)?,
+            fee_share: fee_share(asset.liquidation_bonus, asset.protocol_fee).map_err(|_| bad)?,
+            dust: asset.dust,
+            state: MarketState {
+                index: Index::ONE,
+                venue,
+                deposit_shares: Qty::ZERO,
+            },
+            books: Default::default(),
+        };
+        let (maint, liq_end) = tiers(asset, price, Index::ONE).map_err(|_| bad)?;
+        self.max_weight = self.max_weight.max(asset.liability_weights.maint.0);
+        let seen = (maint.share_price().at_finest(), price.at_finest());
+        let full = ConfigError::Assets;
+        self.markets.push(market).map_err(|_| full)?;
+        self.configs.push(*asset).map_err(|_| full)?;
+        self.maint.push(maint).map_err(|_| full)?;
+        self.liq_end.push(liq_end).map_err(|_| full)?;
+        self.seen.push(seen).map_err(|_| full)?;
+        self.history.push([price; HISTORY]).map_err(|_| full)?;
+        self.initial.push(0).map_err(|_| full)
+    }
+
+    /// Sums the starting balances: each asset's deposit shares and total.
+    fn add_balances(&mut self) -> Result<(), ConfigError> {
+        let n = self.markets.len();
+        for row in self.balances.chunks_exact(n) {
+            for (asset, (b, m)) in row.iter().zip(self.markets.iter_mut()).enumerate() {
+                let too_large = ConfigError::Venue {
+                    asset: u8::try_from(asset).unwrap_or(u8::MAX),
+                };
+                if b.is_positive() {
+                    m.state.deposit_shares =
+                        m.state.deposit_shares.add(*b).map_err(|_| too_large)?;
+                }
+                if let Some(total) = self.initial.get_mut(asset) {
+                    *total = total.saturating_add(i128::from(b.0));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Assets.
+    pub fn asset_count(&self) -> usize {
+        self.markets.len()
+    }
+
+    /// Accounts.
+    pub fn account_count(&self) -> usize {
+        self.accounts
+    }
+
+    /// The current round (0 before the first).
+    pub fn round(&self) -> u32 {
+        self.round
+    }
+
+    /// The run's counts.
+    pub fn report(&self) -> &Report {
+        &self.report
+    }
+
+    /// The insurance fund.
+    pub fn insurance_fund(&self) -> Value {
+        self.insurance
+    }
+
+    /// The markets: oracle, venue, index, shares, books.
+    pub fn markets(&self) -> &[Market<N>] {
+        &self.markets
+    }
+
+    /// Account `id`'s stored balances.
+    pub fn row(&self, id: usize) -> Option<&[Qty]> {
+        let n = self.markets.len();
+        self.balances
+            .get(id.checked_mul(n)?..id.checked_add(1)?.checked_mul(n)?)
+    }
+
+    /// The accounts waiting to be liquidated this round, in no order.
+    pub fn queued(&self) -> &[Candidate] {
+        self.queue.waiting()
+    }
+
+    /// Account `id`'s maintenance health now.
+    pub fn health(&self, id: usize) -> Option<Health> {
+        health(self.row(id)?, &self.maint).ok()
+    }
+
+    /// How the run ended, once it has.
+    pub fn termination(&self) -> Option<Termination> {
+        match self.phase {
+            Phase::Done(t) => Some(t),
+            _ => None,
+        }
+    }
+
+    /// Does at most `budget` units of work.
+    pub fn step(&mut self, budget: u32, sink: &mut impl EventSink) -> StepOutcome {
+        for _ in 0..budget {
+            if let Phase::Done(t) = self.phase {
+                return StepOutcome::Done(t);
+            }
+            if let Err(t) = self.unit(sink) {
+                self.phase = Phase::Done(t);
+                sink.emit(&Event::Finished(t));
+            }
+        }
+        match self.phase {
+            Phase::Done(t) => StepOutcome::Done(t),
+            _ => StepOutcome::Pending,
+        }
+    }
+
+    /// Runs to the end.
+    pub fn run(&mut self, sink: &mut impl EventSink) -> Termination {
+        loop {
+            if let StepOutcome::Done(t) = self.step(u32::MAX, sink) {
+                return t;
+            }
+        }
+    }
+
+    fn unit(&mut self, sink: &mut impl EventSink) -> Result<(), Termination> {
+        match self.phase {
+            Phase::BeginRound => self.begin_round(sink),
+            Phase::ScanAll { next } => {
+                if next as usize >= self.accounts {
+                    self.watch.cursor = self.watch.target();
+                    self.phase = Phase::Liquidate;
+                    return Ok(());
+                }
+                self.phase = Phase::ScanAll {
+                    next: next.saturating_add(1),
+                };
+                self.value_and_place(next)
+            }
+            Phase::Far { at } => {
+                if at == NIL {
+                    self.phase = self.due_phase();
+                    return Ok(());
+                }
+                self.phase = Phase::Far {
+                    at: self.lists.next(at),
+                };
+                self.value_and_place(at)
+            }
+            Phase::Due { next, at } => self.due_unit(next, at),
+            Phase::Liquidate => self.liquidate(sink),
+            Phase::EndRound => self.end_round(sink),
+            Phase::Done(_) => Ok(()),
+        }
+    }
+
+    fn due_phase(&self) -> Phase {
+        let target = self.watch.target();
+        let first = target
+            .saturating_sub((RING as u64).saturating_sub(1))
+            .max(self.watch.cursor);
+        Phase::Due {
+            next: first,
+            at: NIL,
+        }
+    }
+
+    /// Values the account `at` of a taken bucket, or takes the next
+    /// non-empty bucket up to the drift's.
+    fn due_unit(&mut self, next: u64, at: u32) -> Result<(), Termination> {
+        if at != NIL {
+            self.phase = Phase::Due {
+                next,
+                at: self.lists.next(at),
+            };
+            return self.value_and_place(at);
+        }
+        let target = self.watch.target();
+        let mut bucket = next;
+        while bucket <= target {
+            let head = self.lists.take_slot(watch::slot_of(bucket));
+            bucket = bucket.saturating_add(1);
+            if head != NIL {
+                self.phase = Phase::Due {
+                    next: bucket,
+                    at: head,
+                };
+                return Ok(());
+            }
+        }
+        self.watch.cursor = target;
+        self.phase = Phase::Liquidate;
+        Ok(())
+    }
+
+    /// Values account `id` and queues it, watches it, or lets it be.
+    fn value_and_place(&mut self, id: u32) -> Result<(), Termination> {
+        let valued = self.value(id)?;
+        self.place(id, valued)
+    }
+
+    fn value(&mut self, id: u32) -> Result<Valued, Termination> {
+        self.report.valued = self.report.valued.saturating_add(1);
+        let n = self.markets.len();
+        let start = (id as usize).saturating_mul(n);
+        let row = self
+            .balances
+            .get(start..start.saturating_add(n))
+            .ok_or(Termination::Fault(ArithError::Domain))?;
+        let (drift, max_weight) = (self.watch.drift, self.max_weight);
+        watch::value(row, &self.maint, drift, max_weight, &mut self.watch.owed)
+            .map_err(Termination::Fault)
+    }
+
+    fn place(&mut self, id: u32, valued: Valued) -> Result<(), Termination> {
+        match valued {
+            Valued::Liquidatable(h) => {
+                if !self.queue.push(Candidate::new(h, id)) {
+                    return Err(Termination::Fault(ArithError::Domain));
+                }
+            }
+            Valued::Watch(trigger) => match self.watch.slot(trigger) {
+                Some(slot) => self.lists.push_slot(slot, id),
+                None => self.lists.push(&mut self.watch.far, id),
+            },
+            Valued::Settled => {}
+        }
+        Ok(())
+    }
+
+    fn begin_round(&mut self, sink: &mut impl EventSink) -> Result<(), Termination> {
+        self.round = self.round.saturating_add(1);
+        self.report.rounds = self.round;
+        self.round_liquidations = 0;
+        while let Some(&shock) = self.shocks.get(self.next_shock) {
+            if shock.round > self.round {
+                break;
+            }
+            self.apply_shock(&shock)?;
+            self.next_shock = self.next_shock.saturating_add(1);
+        }
+        self.head = (self.head.saturating_add(1)) % HISTORY;
+        let back = (self.head.saturating_add(HISTORY).saturating_sub(self.lag)) % HISTORY;
+        let fault = Termination::Fault;
+        for asset in 0..self.markets.len() {
+            let Some(m) = self.markets.get_mut(asset) else {
+                continue;
+            };
+            let price = match &m.state.venue {
+                Some(v) => v.price().map_err(fault)?,
+                None => Price::ONE,
+            };
+            if let Some(h) = self.history.get_mut(asset) {
+                if let Some(slot) = h.get_mut(self.head) {
+                    *slot = price;
+                }
+                let oracle = h.get(back).copied().unwrap_or(price);
+                let bonus = self.configs.get(asset).map(|c| c.liquidation_bonus);
+                m.oracle = oracle;
+                m.discounted = oracle
+                    .discounted(bonus.unwrap_or_default())
+                    .map_err(fault)?;
+            }
+            self.refresh_terms(asset)?;
+        }
+        self.grow_drift()?;
+        self.phase = if self.round == 1 {
+            Phase::ScanAll { next: 0 }
+        } else if self.watch.far_due() {
+            self.watch.far_from = self.watch.cursor;
+            Phase::Far {
+                at: core::mem::replace(&mut self.watch.far, NIL),
+            }
+        } else {
+            self.due_phase()
+        };
+        sink.emit(&Event::RoundStarted { round: self.round });
+        Ok(())
+    }
+
+    /// Recomputes asset `asset`'s terms from its oracle and index.
+    fn refresh_terms(&mut self, asset: usize) -> Result<(), Termination> {
+        let (Some(m), Some(c)) = (self.markets.get(asset), self.configs.get(asset)) else {
+            return Ok(());
+        };
+        let (maint, liq_end) = tiers(c, m.oracle, m.state.index).map_err(Termination::Fault)?;
+        if let (Some(a), Some(b)) = (self.maint.get_mut(asset), self.liq_end.get_mut(asset)) {
+            *a = maint;
+            *b = liq_end;
+        }
+        Ok(())
+    }
+
+    /// Grows the drift by the round's largest adverse move since it was
+    /// last grown: a share price's fall, or the rise of a price some
+    /// watched account owes.
+    fn grow_drift(&mut self) -> Result<(), Termination> {
+        let mut worst = DRIFT_ONE;
+        for (asset, (t, seen)) in self.maint.iter().zip(self.seen.iter_mut()).enumerate() {
+            let (share, price) = (t.share_price().at_finest(), t.price().at_finest());
+            let (old_share, old_price) = *seen;
+            *seen = (share, price);
+            if share < old_share {
+                worst = worst.max(ratio_up(old_share, share));
+            }
+            let owed = self.watch.owed.checked_shr(asset as u32).unwrap_or(0) & 1 == 1;
+            if owed && price > old_price {
+                worst = worst.max(ratio_up(price, old_price));
+            }
+        }
+        if worst > DRIFT_ONE {
+            self.watch.grow(worst).map_err(Termination::Fault)?;
+        }
+        Ok(())
+    }
+
+    fn apply_shock(&mut self, shock: &Shock) -> Result<(), Termination> {
+        let asset = usize::from(shock.asset);
+        let broken = |e| venue_termination(shock.asset, e);
+        let m = self
+            .markets
+            .get_mut(asset)
+            .ok_or(Termination::Fault(ArithError::Domain))?;
+        let venue = m
+            .state
+            .venue
+            .as_mut()
+            .ok_or(Termination::Fault(ArithError::Domain))?;
+        let fill = match shock.kind {
+            ShockKind::SetPrice(p) => venue.move_price(p).map_err(broken)?,
+            ShockKind::MovePrice(r) => {
+                let now = venue.price().map_err(Termination::Fault)?;
+                let moved = mul_div(now.mantissa(), r.0, RATIO_SCALE, false)
+                    .and_then(|m| now.with_mantissa(m.unsigned_abs()))
+                    .map_err(|_| Termination::MarketBroken { asset: shock.asset })?;
+                venue.move_price(moved).map_err(broken)?
+            }
+            ShockKind::Sell(q) => {
+                let proceeds = venue.sell(q).map_err(broken)?;
+                Fill {
+                    base_in: q,
+                    quote_out: proceeds,
+                }
+            }
+            ShockKind::Buy(q) => {
+                let cost = venue.buy(q).map_err(broken)?;
+                Fill {
+                    base_in: Qty(q.0.saturating_neg()),
+                    quote_out: Value(cost.0.saturating_neg()),
+                }
+            }
+        };
+        self.book_fill(asset, Book::Exogenous, fill);
+        Ok(())
+    }
+
+    /// Books an outside party's fill against venue `asset`.
+    fn book_fill(&mut self, asset: usize, party: Book, fill: Fill) {
+        if let Some(m) = self.markets.get_mut(asset) {
+            m.books.transfer(party, Book::Venue, fill.base_in);
+        }
+        if let Some(q) = self.markets.first_mut() {
+            q.books.transfer(Book::Venue, party, Qty(fill.quote_out.0));
+        }
+    }
+
+    fn liquidate(&mut self, sink: &mut impl EventSink) -> Result<(), Termination> {
+        let Some(candidate) = self.queue.pop() else {
+            self.phase = Phase::EndRound;
+            return Ok(());
+        };
+        let id = candidate.id;
+        let n = self.markets.len();
+        let start = (id as usize).saturating_mul(n);
+        let row = self
+            .balances
+            .get_mut(start..start.saturating_add(n))
+            .ok_or(Termination::Fault(ArithError::Domain))?;
+        let tiers = Tiers {
+            maint: &self.maint,
+            liq_end: &self.liq_end,
+        };
+        let mut written = 0u32;
+        let done = liquidate_unit::<A, N>(
+            row,
+            tiers,
+            &mut self.markets,
+            &mut self.insurance,
+            &self.policy,
+            |w| {
+                written |= 1u32.checked_shl(w.asset as u32).unwrap_or(0);
+                sink.emit(&Event::WrittenOff {
+                    account: id,
+                    written: w,
+                });
+            },
+        );
+        match done {
+            Ok(Ok(done)) => {
+                let r = &mut self.report;
+                r.liquidations = r.liquidations.saturating_add(1);
+                r.steps = r.steps.saturating_add(u64::from(done.steps));
+                if done.bankrupt {
+                    r.bankruptcies = r.bankruptcies.saturating_add(1);
+                }
+                self.round_liquidations = self.round_liquidations.saturating_add(1);
+                // A write-off moved the index of each asset it socialized.
+                while written != 0 {
+                    let asset = written.trailing_zeros() as usize;
+                    written &= written.wrapping_sub(1);
+                    self.refresh_terms(asset)?;
+                }
+                sink.emit(&Event::Liquidated {
+                    round: self.round,
+                    account: id,
+                    steps: done.steps,
+                    last: done.last,
+                });
+            }
+            Ok(Err(_idle)) => {}
+            Err(Fault::VenueExhausted { asset }) => {
+                let asset = u8::try_from(asset).unwrap_or(u8::MAX);
+                return Err(Termination::MarketBroken { asset });
+            }
+            Err(Fault::Arith(e)) => return Err(Termination::Fault(e)),
+        }
+        // Still liquidatable: it waits in the drift's bucket, which the
+        // next round takes whatever moves.
+        match self.value(id)? {
+            Valued::Liquidatable(_) => {
+                let slot = watch::slot_of(self.watch.cursor);
+                self.lists.push_slot(slot, id);
+                Ok(())
+            }
+            other => self.place(id, other),
+        }
+    }
+
+    fn end_round(&mut self, sink: &mut impl EventSink) -> Result<(), Termination> {
+        let mut stationary = true;
+        for asset in 0..self.markets.len() {
+            let Some(venue) = self
+                .markets
+                .get_mut(asset)
+                .and_then(|m| m.state.venue.as_mut())
+            else {
+                continue;
+            };
+            let a = u8::try_from(asset).unwrap_or(u8::MAX);
+            let fill = venue.recover().map_err(|e| venue_termination(a, e))?;
+            let price = venue.price().map_err(Termination::Fault)?;
+            if fill != Fill::default() {
+                self.book_fill(asset, Book::Arbitrage, fill);
+            }
+            // The next `lag` rounds' oracles read the entries before this.
+            let settled = self.history.get(asset).is_some_and(|h| {
+                (0..=self.lag).all(|k| {
+                    let at = (self.head.saturating_add(HISTORY).saturating_sub(k)) % HISTORY;
+                    h.get(at) == Some(&price)
+                })
+            });
+            let oracle = self.markets.get(asset).map(|m| m.oracle);
+            stationary &= settled && oracle == Some(price);
+        }
+        sink.emit(&Event::RoundEnded {
+            round: self.round,
+            liquidations: self.round_liquidations,
+        });
+        let shocks_left = self.next_shock < self.shocks.len();
+        if self.round_liquidations == 0 && !shocks_left && stationary {
+            return Err(Termination::FixedPoint);
+        }
+        if self.round >= self.max_rounds {
+            return Err(Termination::RoundCap);
+        }
+        self.phase = Phase::BeginRound;
+        Ok(())
+    }
+
+    /// The state digest: every number a run's result rests on, fed as
+    /// integers (the same on every target).
+    pub fn digest(&self) -> u64 {
+        let mut d = Digest::default();
+        d.bytes(b"firesale-next-engine-v1");
+        d.u64(self.markets.len() as u64);
+        d.u64(self.accounts as u64);
+        d.u64(u64::from(self.round));
+        let (tag, at) = match self.phase {
+            Phase::BeginRound => (0, 0),
+            Phase::ScanAll { next } => (1, u64::from(next)),
+            Phase::Far { at } => (2, u64::from(at)),
+            Phase::Due { next, at } => (3, next ^ (u64::from(at) << 32)),
+            Phase::Liquidate => (4, self.queue.len() as u64),
+            Phase::EndRound => (5, 0),
+            Phase::Done(_) => (6, 0),
+        };
+        d.u64(tag);
+        d.u64(at);
+        for m in &self.markets {
+            d.u64(m.oracle.mantissa());
+            d.u64(m.state.index.0);
+            d.i64(m.state.deposit_shares.0);
+            if let Some(v) = &m.state.venue {
+                feed_venue(&mut d, v);
+            }
+            ALL_BOOKS.iter().for_each(|&b| d.i128(m.books.balance(b)));
+        }
+        d.i64(self.insurance.0);
+        d.u64(self.report.liquidations);
+        d.u64(self.report.steps);
+        d.u64(self.report.bankruptcies);
+        self.balances.iter().for_each(|b| d.i64(b.0));
+        d.finish()
+    }
+}
+
+/// Asset `asset`'s terms in the two tiers at `price` and `index`.
+fn tiers(c: &AssetConfig, price: Price, index: Index) -> Result<(Terms, Terms), ArithError> {
+    let (a, l) = (c.asset_weights, c.liability_weights);
+    Ok((
+        Terms::new(price, index, a.maint, l.maint)?,
+        Terms::new(price, index, a.liq_end, l.liq_end)?,
+    ))
+}
+
+/// `num / den` in Q32.32, rounded up, saturating (a factor that fell to
+/// nothing is an unbounded move). Both under 2^95 after shifting them
+/// right together, `num` rounded up and `den` down.
+fn ratio_up(num: u128, den: u128) -> u64 {
+    let shift = 33u32.saturating_sub(num.leading_zeros());
+    let num = num.div_ceil(1u128 << shift);
+    let den = den >> shift;
+    if den == 0 {
+        return u64::MAX;
+    }
+    u64::try_from((num << 32).div_ceil(den)).unwrap_or(u64::MAX)
+}
+
+fn venue_termination(asset: u8, e: VenueError) -> Termination {
+    match e {
+        VenueError::Exhausted => Termination::MarketBroken { asset },
+        VenueError::Arith(e) => Termination::Fault(e),
+        VenueError::Invalid(_) => Termination::Fault(ArithError::Domain),
+    }
+}
+
+fn feed_venue<const N: usize>(d: &mut Digest, v: &Venue<N>) {
+    d.i64(v.base_in.0);
+    d.i64(v.quote_out.0);
+    match &v.mechanism {
+        Mechanism::Quote => {}
+        Mechanism::Curve(c) => {
+            d.u64(c.reference_mantissa);
+            d.i64(c.outstanding.0);
+        }
+        Mechanism::Pool(p) => {
+            d.i64(p.pool.base.0);
+            d.i64(p.pool.quote.0);
+            d.u64(p.reference_mantissa);
+        }
+        Mechanism::Book(b) => {
+            d.u64(b.reference_mantissa);
+            b.bids.iter().chain(b.asks.iter()).for_each(|q| d.i64(q.0));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

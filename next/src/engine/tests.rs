@@ -1,0 +1,367 @@
+use super::*;
+use crate::num::Ratio;
+use crate::venue::{Slope, VenueConfig};
+use proptest::prelude::*;
+use std::vec;
+use std::vec::Vec;
+
+const ETH: u64 = 2_000_000_000_000; // 2,000 USDC (6 dp) per ETH (9 dp), exponent 12
+
+fn usdc() -> AssetConfig {
+    AssetConfig {
+        price: Price::ONE,
+        asset_weights: Weights::flat(Ratio::ONE),
+        liability_weights: Weights::flat(Ratio::ONE),
+        liquidation_bonus: Ratio::ZERO,
+        protocol_fee: Ratio::ZERO,
+        dust: Qty(1_000_000),
+        venue: VenueConfig::Quote,
+    }
+}
+
+fn eth(venue: VenueConfig) -> AssetConfig {
+    AssetConfig {
+        price: Price::new(ETH, 12).unwrap(),
+        asset_weights: Weights {
+            maint: Ratio::from_bps(8_300),
+            liq_end: Ratio::from_bps(8_000),
+        },
+        liability_weights: Weights {
+            maint: Ratio::from_bps(10_500),
+            liq_end: Ratio::from_bps(11_000),
+        },
+        liquidation_bonus: Ratio::from_bps(500),
+        protocol_fee: Ratio::from_bps(1_000),
+        dust: Qty(1_000_000),
+        venue,
+    }
+}
+
+fn pool(base_reserve: i64) -> VenueConfig {
+    VenueConfig::ConstantProduct {
+        base_reserve: Qty(base_reserve),
+        fee: Ratio::from_bps(30),
+        resilience: Ratio::from_bps(1_000),
+    }
+}
+
+fn aave() -> Policy {
+    Policy::CloseFactor {
+        close_factor: Ratio::from_bps(5_000),
+        full_close_health_factor: Ratio::from_bps(9_500),
+        full_close_debt_value: Value(2_000_000_000),
+    }
+}
+
+/// `accounts` accounts holding 1-10 ETH against USDC debts of 60-82% of
+/// it, and a few shorts of ETH against USDC; drawn from `seed`.
+fn balances(accounts: usize, seed: u64) -> Vec<Qty> {
+    let mut x = seed | 1;
+    let mut draw = |m: u64| {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x % m
+    };
+    let mut rows = Vec::new();
+    for _ in 0..accounts {
+        let held = 1_000_000_000 + draw(9_000_000_000) as i64;
+        if draw(10) == 0 {
+            // A short: 0.5-0.8 of a USDC deposit's worth in ETH owed.
+            let deposit = held * 2;
+            let owed = held * (50 + draw(30) as i64) / 100;
+            rows.extend([Qty(deposit), Qty(-owed)]);
+        } else {
+            let debt = held * 2 * (60 + draw(22) as i64) / 100;
+            rows.extend([Qty(-debt), Qty(held)]);
+        }
+    }
+    rows
+}
+
+struct Run {
+    balances: Vec<Qty>,
+    links: Vec<u32>,
+    queue: Vec<Candidate>,
+}
+
+impl Run {
+    fn new(balances: Vec<Qty>, assets: usize) -> Self {
+        let accounts = balances.len() / assets;
+        Self {
+            balances,
+            links: vec![0; Storage::link_words(accounts)],
+            queue: vec![Candidate::default(); accounts],
+        }
+    }
+    fn engine<'s>(&'s mut self, config: &EngineConfig<'s>) -> Engine<'s, 4, 4> {
+        let storage = Storage {
+            balances: &mut self.balances,
+            links: &mut self.links,
+            queue: &mut self.queue,
+        };
+        Engine::new(config, storage).unwrap()
+    }
+}
+
+fn decline(rounds: u32, bps: u32) -> Vec<Shock> {
+    (1..=rounds)
+        .map(|round| Shock {
+            round,
+            asset: 1,
+            kind: ShockKind::MovePrice(Ratio::from_bps(bps)),
+        })
+        .collect()
+}
+
+fn config<'c>(assets: &'c [AssetConfig], shocks: &'c [Shock], policy: Policy) -> EngineConfig<'c> {
+    EngineConfig {
+        assets,
+        policy,
+        max_rounds: 500,
+        oracle_lag_rounds: 0,
+        insurance_fund: Value(50_000_000_000),
+        shocks,
+    }
+}
+
+/// Every event, for comparing runs.
+#[derive(Default)]
+struct Log(Vec<Event>);
+
+impl EventSink for Log {
+    fn emit(&mut self, e: &Event) {
+        self.0.push(*e);
+    }
+}
+
+#[test]
+fn a_decline_liquidates_runs_to_a_fixed_point_and_conserves_every_asset() {
+    let assets = [usdc(), eth(pool(2_000_000_000_000))];
+    let shocks = decline(12, 9_700);
+    let mut run = Run::new(balances(400, 7), 2);
+    let cfg = config(&assets, &shocks, aave());
+    let mut e = run.engine(&cfg);
+    let mut log = Log::default();
+    let end = loop {
+        e.audit().unwrap();
+        if let StepOutcome::Done(t) = e.step(1, &mut log) {
+            break t;
+        }
+    };
+    e.audit().unwrap();
+    assert_eq!(end, Termination::FixedPoint);
+    let r = *e.report();
+    assert!(r.liquidations > 50, "{r:?}");
+    // The pool took every seizure: its price fell past the shocks' 30%.
+    let price = e.markets()[1].state.venue.unwrap().price().unwrap();
+    assert!(price.mantissa() < ETH * 7 / 10, "{price:?}");
+    // Nobody is left liquidatable who could be liquidated.
+    for id in 0..e.account_count() {
+        let h = e.health(id).unwrap();
+        let row = e.row(id).unwrap();
+        let holds = row.iter().any(|b| b.is_positive());
+        assert!(!h.is_liquidatable() || !holds, "{id}: {row:?}");
+    }
+}
+
+/// After each round's scan, the queue holds exactly the liquidatable
+/// accounts: the watch misses none that a full rescan would find.
+fn check_the_watch_finds_every_liquidatable_account(
+    assets: &[AssetConfig],
+    shocks: &[Shock],
+    policy: Policy,
+    rows: Vec<Qty>,
+) {
+    let n = assets.len();
+    let mut run = Run::new(rows, n);
+    let cfg = config(assets, shocks, policy);
+    let mut e = run.engine(&cfg);
+    let mut checked = 0;
+    loop {
+        let before = e.phase;
+        if let StepOutcome::Done(_) = e.step(1, &mut ()) {
+            break;
+        }
+        if before != Phase::Liquidate && e.phase == Phase::Liquidate {
+            let queued: Vec<u32> = e.queue.waiting().iter().map(|c| c.id).collect();
+            for id in 0..e.account_count() {
+                let liquidatable = e.health(id).unwrap().is_liquidatable();
+                assert_eq!(
+                    liquidatable,
+                    queued.contains(&(id as u32)),
+                    "round {}, account {id}: {:?}",
+                    e.round,
+                    e.row(id)
+                );
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked > 3, "{checked} rounds checked");
+}
+
+#[test]
+fn the_watch_finds_what_a_full_rescan_finds() {
+    let venues = [
+        pool(500_000_000_000),
+        VenueConfig::Linear {
+            slope: Slope {
+                mantissa: 1,
+                exponent: 6,
+            },
+            resilience: Ratio::from_bps(2_000),
+            floor: Price::new(1, 12).unwrap(),
+        },
+    ];
+    for venue in venues {
+        let assets = [usdc(), eth(venue)];
+        // A decline, a recovery, and a second fall.
+        let mut shocks = decline(6, 9_600);
+        shocks.extend([8, 9].map(|round| Shock {
+            round,
+            asset: 1,
+            kind: ShockKind::MovePrice(Ratio::from_bps(10_800)),
+        }));
+        shocks.extend((12..16).map(|round| Shock {
+            round,
+            asset: 1,
+            kind: ShockKind::MovePrice(Ratio::from_bps(9_300)),
+        }));
+        for policy in [aave(), Policy::Absorb, Policy::ToTarget] {
+            check_the_watch_finds_every_liquidatable_account(
+                &assets,
+                &shocks,
+                policy,
+                balances(300, 11),
+            );
+        }
+    }
+}
+
+fn run_with_budgets(budgets: &[u32], rows: Vec<Qty>) -> (u64, Vec<Event>, Termination) {
+    let assets = [usdc(), eth(pool(1_000_000_000_000))];
+    let shocks = decline(8, 9_500);
+    let mut run = Run::new(rows, 2);
+    let cfg = config(&assets, &shocks, Policy::ToTarget);
+    let mut e = run.engine(&cfg);
+    let mut log = Log::default();
+    let mut i = 0;
+    let end = loop {
+        let budget = budgets
+            .get(i % budgets.len().max(1))
+            .copied()
+            .unwrap_or(u32::MAX);
+        i += 1;
+        if let StepOutcome::Done(t) = e.step(budget, &mut log) {
+            break t;
+        }
+    };
+    (e.digest(), log.0, end)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(16))]
+    /// Any sequence of budgets reaches the same state, events and digest as
+    /// one unbounded call.
+    #[test]
+    fn budgets_do_not_change_a_run(budgets in proptest::collection::vec(1u32..40, 1..8), seed in 1u64..1_000) {
+        let rows = balances(150, seed);
+        let whole = run_with_budgets(&[u32::MAX], rows.clone());
+        let stepped = run_with_budgets(&budgets, rows);
+        prop_assert_eq!(whole.2, stepped.2);
+        prop_assert_eq!(&whole.1, &stepped.1);
+        prop_assert_eq!(whole.0, stepped.0);
+    }
+}
+
+#[test]
+fn bad_configurations_are_refused_with_their_reason() {
+    let assets = [usdc(), eth(pool(1_000_000_000_000))];
+    let shocks = decline(3, 9_000);
+    let mut run = Run::new(balances(4, 1), 2);
+    let storage = |r: &mut Run| -> (Vec<Qty>, Vec<u32>, Vec<Candidate>) {
+        (r.balances.clone(), r.links.clone(), r.queue.clone())
+    };
+    let (mut b, mut l, mut q) = storage(&mut run);
+    let mut try_config = |cfg: EngineConfig<'_>| {
+        Engine::<4, 4>::new(
+            &cfg,
+            Storage {
+                balances: &mut b,
+                links: &mut l,
+                queue: &mut q,
+            },
+        )
+        .err()
+    };
+    let mut greedy = eth(pool(1_000));
+    greedy.liquidation_bonus = Ratio::from_bps(2_100); // 0.83 × 1.21 > 1
+    assert_eq!(
+        try_config(config(&[usdc(), greedy], &shocks, aave())),
+        Some(ConfigError::Incentive { asset: 1 })
+    );
+    let mut upside_down = eth(pool(1_000));
+    upside_down.asset_weights.liq_end = Ratio::from_bps(9_000);
+    assert_eq!(
+        try_config(config(&[usdc(), upside_down], &shocks, aave())),
+        Some(ConfigError::Weights { asset: 1 })
+    );
+    let late_first = [
+        Shock {
+            round: 3,
+            asset: 1,
+            kind: ShockKind::MovePrice(Ratio::from_bps(9_000)),
+        },
+        Shock {
+            round: 2,
+            asset: 1,
+            kind: ShockKind::MovePrice(Ratio::from_bps(9_000)),
+        },
+    ];
+    assert_eq!(
+        try_config(config(&assets, &late_first, aave())),
+        Some(ConfigError::Shock { index: 1 })
+    );
+    assert_eq!(
+        try_config(config(&[eth(pool(1_000))], &shocks, aave())),
+        Some(ConfigError::Price { asset: 0 })
+    );
+    // Storage too small for the queue.
+    let (mut b, mut l, mut q) = storage(&mut run);
+    q.pop();
+    let cfg = config(&assets, &shocks, aave());
+    let r = Engine::<4, 4>::new(
+        &cfg,
+        Storage {
+            balances: &mut b,
+            links: &mut l,
+            queue: &mut q,
+        },
+    );
+    assert_eq!(r.err(), Some(ConfigError::Storage));
+}
+
+#[test]
+fn a_market_that_cannot_fill_breaks_the_run() {
+    // A linear market losing 0.05% of its price an ETH sold, with a floor
+    // at half its price, cannot take 400 accounts' seizures (about 2,000
+    // ETH): the sale that would cross the floor breaks the run, and
+    // writes nothing.
+    let thin = VenueConfig::Linear {
+        slope: Slope {
+            mantissa: 1,
+            exponent: 0,
+        },
+        resilience: Ratio::ZERO,
+        floor: Price::new(ETH / 2, 12).unwrap(),
+    };
+    let assets = [usdc(), eth(thin)];
+    let shocks = decline(3, 9_000);
+    let mut run = Run::new(balances(400, 3), 2);
+    let cfg = config(&assets, &shocks, Policy::Absorb);
+    let mut e = run.engine(&cfg);
+    let end = e.run(&mut ());
+    e.audit().unwrap();
+    assert_eq!(end, Termination::MarketBroken { asset: 1 });
+}

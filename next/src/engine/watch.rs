@@ -1,0 +1,311 @@
+//! Which accounts a round's moves can have made liquidatable, without
+//! valuing every account every round.
+//!
+//! Maintenance health is a sum of terms, one per balance: a deposit's
+//! `shares × share price × weight`, a debt's `−debt × price × weight`. Only
+//! a deposit whose share price falls (its price, or its index after a
+//! socialized loss) or a debt whose price rises lowers it; the quote's
+//! price never moves. The engine keeps the **drift** `G`, the product over
+//! rounds of `1 + ε`, where `ε` is the largest relative adverse move of any
+//! such factor in the round, rounded up (only the debts of assets some
+//! watched account owes count). An account valued at drift `G₀` with net
+//! health `net`, `exposed` the sum of its deposit terms and non-quote debt
+//! terms, and `x = G / G₀`, has health now at least
+//! `deposits/x − debts·x − quote debt ≥ net − (x − 1)·exposed`
+//! (as `1/x ≥ 2 − x`), less one base unit of value per term for rounding
+//! (the slack, taken from `net` first). So it cannot be liquidatable while
+//! `G ≤ G₀·(1 + net/exposed)`: its **trigger** (`G₀·deposits/quote debt`,
+//! which is exact, when it owes only the quote).
+//!
+//! The watched accounts wait in **buckets** by trigger: 64 a doubling of
+//! the drift (each about 1.1% wide), in a ring of [`RING`] buckets, each a
+//! list linked through one `u32` per account. A round whose drift grew
+//! values the accounts in every bucket up to the drift's own: those below
+//! it are due, those in it may be, those above it are not. Each is then
+//! a candidate (liquidatable now) or goes back into the bucket of its new
+//! trigger. Triggers past the ring's reach go on a far list, valued again
+//! when the drift has grown by half the ring (16 times). So a round pays
+//! for the accounts its moves reach, and the buckets need no order kept:
+//! inserting and taking an account are O(1). The drift is Q32.32 fixed
+//! point; past 2^16 it is divided by 2^16 and the buckets are counted from
+//! 1,024 further on (an epoch): two whole turns of the ring, so every
+//! waiting account stays in its slot.
+
+use crate::account::Terms;
+use crate::num::{ArithError, ArithResult, Qty, Weighted};
+
+/// The end of a list.
+pub const NIL: u32 = u32::MAX;
+/// Buckets in the ring: 8 doublings of the drift.
+pub const RING: usize = 512;
+const RING_BUCKETS: u64 = RING as u64;
+
+/// Ring slot of bucket `b`.
+pub fn slot_of(b: u64) -> usize {
+    b.checked_rem(RING_BUCKETS).unwrap_or(0) as usize
+}
+/// Bits of a bucket below its doubling: 64 buckets a doubling.
+const SUB_BITS: u32 = 6;
+/// One, in the drift's Q32.32.
+pub const DRIFT_ONE: u64 = 1 << 32;
+/// Doublings the drift is brought down by once it reaches 2^16.
+const REBASE_DOUBLINGS: u32 = 16;
+/// Buckets a rebase moves: two whole turns of the ring.
+const REBASE_BUCKETS: u64 = (REBASE_DOUBLINGS as u64) << SUB_BITS;
+
+/// The bucket of a Q32.32 value `x >= 1`: its doubling, then the six bits
+/// after its leading one. Monotone: `x <= y` gives `bucket(x) <= bucket(y)`,
+/// and every value in a bucket is at least the bucket's first.
+pub fn bucket(x: u64) -> u64 {
+    let x = x.max(1);
+    let doubling = 63u32.saturating_sub(x.leading_zeros());
+    let aligned = if doubling >= SUB_BITS {
+        x.checked_shr(doubling.wrapping_sub(SUB_BITS))
+    } else {
+        x.checked_shl(SUB_BITS.wrapping_sub(doubling))
+    };
+    let below = aligned.unwrap_or(0) & ((1 << SUB_BITS) - 1);
+    (u64::from(doubling) << SUB_BITS) | below
+}
+
+/// The watch: the drift, the ring's position and the far list.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Watch {
+    /// `G`, Q32.32, rounded up.
+    pub drift: u64,
+    /// The lowest bucket that may hold an account: every one below it was
+    /// taken.
+    pub cursor: u64,
+    /// The cursor when the far list was last valued.
+    pub far_from: u64,
+    /// Buckets the rebases have moved the drift by: an account's bucket
+    /// is its trigger's plus this.
+    pub epoch: u64,
+    /// The far list's first account.
+    pub far: u32,
+    /// Assets some watched account owes (bit `i`: asset `i`).
+    pub owed: u32,
+}
+
+impl Default for Watch {
+    fn default() -> Self {
+        Self {
+            drift: DRIFT_ONE,
+            cursor: bucket(DRIFT_ONE),
+            far_from: bucket(DRIFT_ONE),
+            epoch: 0,
+            far: NIL,
+            owed: 0,
+        }
+    }
+}
+
+/// What valuing an account found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Valued {
+    /// Maintenance health below zero: liquidate it (its net health).
+    Liquidatable(Weighted),
+    /// Not liquidatable while the drift stays at or below the trigger.
+    Watch(u64),
+    /// No debt: never liquidatable (until its balances change).
+    Settled,
+}
+
+/// Values `row` at `terms` for a drift of `drift`, noting its debts in
+/// `owed`. `max_weight` is the largest weight of any tier (a base unit of
+/// value is that many weighted units at most: the slack a term needs).
+pub fn value(
+    row: &[Qty],
+    terms: &[Terms],
+    drift: u64,
+    max_weight: u64,
+    owed: &mut u32,
+) -> ArithResult<Valued> {
+    let (mut deposits, mut quote_debt, mut debts) = (0i128, 0i128, 0i128);
+    let mut count = 0u32;
+    let mut owes = 0u32;
+    let health = crate::account::health_terms(row, terms, |asset, _, weighted| {
+        count = count.saturating_add(1);
+        let w = weighted.0;
+        if w >= 0 {
+            deposits = deposits.saturating_add(w);
+        } else if asset == 0 {
+            quote_debt = quote_debt.saturating_sub(w);
+        } else {
+            debts = debts.saturating_sub(w);
+            owes |= 1u32.checked_shl(asset as u32).unwrap_or(0);
+        }
+    })?;
+    *owed |= owes;
+    if health.is_liquidatable() {
+        return Ok(Valued::Liquidatable(health.net()?));
+    }
+    if quote_debt == 0 && debts == 0 {
+        return Ok(Valued::Settled);
+    }
+    let slack = i128::from(count).saturating_mul(i128::from(max_weight));
+    let net = health.net()?.0.saturating_sub(slack);
+    if net <= 0 {
+        return Ok(Valued::Watch(drift));
+    }
+    // x <= (deposits − slack) / quote debt, exactly, for the quote alone;
+    // x <= 1 + net / exposed otherwise.
+    let factor = match debts {
+        0 => ratio_q32(deposits.saturating_sub(slack), quote_debt),
+        _ => ratio_q32(net, deposits.saturating_add(debts)).saturating_add(u128::from(DRIFT_ONE)),
+    };
+    let trigger = u128::from(drift).saturating_mul(factor) >> 32;
+    Ok(Valued::Watch(u64::try_from(trigger).unwrap_or(u64::MAX)))
+}
+
+/// `⌊num · 2^32 / den⌋` for `num, den > 0`, as a lower bound when they are
+/// large: both are shifted right (`num` down, `den` up) until the product
+/// fits.
+fn ratio_q32(num: i128, den: i128) -> u128 {
+    let (Ok(num), Ok(den)) = (u128::try_from(num), u128::try_from(den)) else {
+        return 0;
+    };
+    let shift = 32u32.saturating_sub(num.leading_zeros());
+    let num = num >> shift;
+    let den = den.div_ceil(1u128 << shift).max(1);
+    (num << 32).checked_div(den).unwrap_or(u128::MAX)
+}
+
+impl Watch {
+    /// Grows the drift by a round's largest adverse move, `ratio` in
+    /// Q32.32 (at least one), rounding up; rebases past 2^16.
+    pub fn grow(&mut self, ratio: u64) -> ArithResult<()> {
+        // Under 2^48 times under 2^64: no overflow.
+        let mut grown = u128::from(self.drift)
+            .saturating_mul(u128::from(ratio))
+            .div_ceil(u128::from(DRIFT_ONE));
+        while grown >> (32 + REBASE_DOUBLINGS) != 0 {
+            grown = grown.div_ceil(1 << REBASE_DOUBLINGS);
+            self.epoch = self
+                .epoch
+                .checked_add(REBASE_BUCKETS)
+                .ok_or(ArithError::Overflow)?;
+        }
+        self.drift = u64::try_from(grown).map_err(|_| ArithError::Overflow)?;
+        Ok(())
+    }
+
+    /// The bucket of a trigger or of the drift, in this epoch.
+    fn bucket(&self, x: u64) -> u64 {
+        bucket(x).saturating_add(self.epoch)
+    }
+
+    /// The bucket the drift is in: this round takes every bucket from the
+    /// cursor up to it.
+    pub fn target(&self) -> u64 {
+        self.bucket(self.drift)
+    }
+
+    /// Whether the far list is due to be valued again.
+    pub fn far_due(&self) -> bool {
+        self.cursor >= self.far_from.saturating_add(RING_BUCKETS >> 1)
+    }
+
+    /// Where an account with `trigger` waits: its bucket's slot in the
+    /// ring, or `None` for the far list.
+    pub fn slot(&self, trigger: u64) -> Option<usize> {
+        let b = self.bucket(trigger).max(self.cursor);
+        if b >= self.cursor.saturating_add(RING_BUCKETS.saturating_sub(1)) {
+            return None;
+        }
+        Some(slot_of(b))
+    }
+}
+
+/// The lists: one link per account, then the ring's heads.
+pub struct Lists<'s> {
+    links: &'s mut [u32],
+    accounts: usize,
+}
+
+impl<'s> Lists<'s> {
+    /// Lists over `links` (`accounts + RING` words), all empty.
+    pub fn new(links: &'s mut [u32], accounts: usize) -> Option<Self> {
+        if links.len() < accounts.checked_add(RING)? {
+            return None;
+        }
+        links.iter_mut().for_each(|l| *l = NIL);
+        Some(Self { links, accounts })
+    }
+
+    fn head_mut(&mut self, slot: usize) -> Option<&mut u32> {
+        self.links.get_mut(self.accounts.checked_add(slot)?)
+    }
+
+    /// Puts account `id` at the front of the list whose head is `head`.
+    pub fn push(&mut self, head: &mut u32, id: u32) {
+        if let Some(link) = self.links.get_mut(id as usize) {
+            *link = *head;
+            *head = id;
+        }
+    }
+
+    /// Puts account `id` in ring slot `slot`.
+    pub fn push_slot(&mut self, slot: usize, id: u32) {
+        let Some(&head) = self.links.get(self.accounts.saturating_add(slot)) else {
+            return;
+        };
+        if let Some(link) = self.links.get_mut(id as usize) {
+            *link = head;
+        }
+        if let Some(h) = self.head_mut(slot) {
+            *h = id;
+        }
+    }
+
+    /// Empties ring slot `slot`, returning its first account.
+    pub fn take_slot(&mut self, slot: usize) -> u32 {
+        self.head_mut(slot)
+            .map_or(NIL, |h| core::mem::replace(h, NIL))
+    }
+
+    /// The account after `id` on its list.
+    pub fn next(&self, id: u32) -> u32 {
+        self.links.get(id as usize).copied().unwrap_or(NIL)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn buckets_are_monotone_and_64_a_doubling() {
+        assert_eq!(bucket(DRIFT_ONE), 32 << 6);
+        assert_eq!(bucket(2 * DRIFT_ONE), 33 << 6);
+        assert_eq!(bucket(DRIFT_ONE + (DRIFT_ONE >> 6)), (32 << 6) + 1);
+        assert_eq!(bucket(DRIFT_ONE + (DRIFT_ONE >> 6) - 1), 32 << 6);
+        let mut last = 0;
+        for x in (1u64..1 << 20).chain((DRIFT_ONE - 5_000..DRIFT_ONE + 5_000).step_by(7)) {
+            let b = bucket(x);
+            assert!(b >= last, "{x}");
+            last = b;
+        }
+    }
+
+    #[test]
+    fn a_rebase_moves_buckets_by_two_turns_of_the_ring() {
+        for trigger in [1u64 << 40, (1 << 47) + 12_345, u64::MAX, (3 << 44) - 1] {
+            let (before, after) = (bucket(trigger), bucket(trigger >> REBASE_DOUBLINGS));
+            assert_eq!(after + REBASE_BUCKETS, before, "{trigger}");
+            assert_eq!(after % RING as u64, before % RING as u64);
+        }
+        let mut w = Watch {
+            drift: (1 << 48) - 1,
+            ..Watch::default()
+        };
+        let target = w.target();
+        w.grow(DRIFT_ONE + 1).unwrap();
+        assert!(w.drift < 1 << 33);
+        assert_eq!(w.epoch, REBASE_BUCKETS);
+        assert!(w.target() >= target && w.target() - target <= 1);
+        // A collapse many doublings deep rebases as often as it needs.
+        w.grow(u64::MAX).unwrap();
+        assert!(w.drift >> 48 == 0 && w.epoch >= 3 * REBASE_BUCKETS);
+    }
+}
