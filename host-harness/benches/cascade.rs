@@ -17,6 +17,10 @@
 //!   (8 with the quote), one of them falling 25%.
 //! - `health`: one maintenance health evaluation of a row of 2 and 8
 //!   assets.
+//! - `next_single`: the fast cascade in the engine being rebuilt
+//!   (`firesale-next`, issue 21), converted from the same scenario. A run
+//!   of the whole suite, or one filtered to a name with `next` in it,
+//!   prints its shape and its ratio to the peer first.
 //! - `adl_pro_rata`, `adl_ranked`: auto-deleveraging, the perp-crash-2025
 //!   replay (levered BTC longs against shorts, a thin book, the insurance
 //!   fund run out) at the issue's 1,375 and 2,750 accounts (a few seconds
@@ -63,6 +67,9 @@ fn main() {
         .collect();
     if filters.is_empty() {
         print_ratios();
+    }
+    if filters.is_empty() || filters.iter().any(|f| f.contains("next")) {
+        print_next_ratios();
     }
     if filters.is_empty() || filters.iter().any(|f| f.contains("adl")) {
         print_adl_shapes();
@@ -585,4 +592,224 @@ fn adl_pro_rata(bencher: divan::Bencher, accounts: usize) {
 #[divan::bench(args = adl_sizes(), sample_count = 3, sample_size = 1)]
 fn adl_ranked(bencher: divan::Bencher, accounts: usize) {
     bench_adl(bencher, accounts, AdlRanking::Ranked);
+}
+
+/// The same cascades in the engine being rebuilt (`firesale-next`, issue
+/// 21), converted from the kernel's scenario: the quote in 6 decimals,
+/// risky assets in 9, prices over exponent 12 (2,000 USDC an ETH is
+/// `2×10^12 / 10^12` quote base units a base unit). Constant-product pools
+/// and price moves only: what these markets use.
+mod next_side {
+    use firesale_core as core_;
+    use firesale_harness::Scenario;
+    use firesale_next::engine::{
+        AssetConfig, Candidate, Engine, EngineConfig, Report, Shock, ShockKind, Storage,
+        Termination, Weights,
+    };
+    use firesale_next::num::{Price, Qty, Ratio, Value};
+    use firesale_next::policy::Policy;
+    use firesale_next::venue::VenueConfig;
+
+    const QUOTE_DECIMALS: i32 = 6;
+    const RISKY_DECIMALS: i32 = 9;
+    const PRICE_EXPONENT: i32 = 12;
+
+    fn ratio(r: core_::Ratio) -> Ratio {
+        Ratio((r.to_f64() * 1e9).round() as u64)
+    }
+
+    fn decimals(asset: usize) -> i32 {
+        if asset == 0 {
+            QUOTE_DECIMALS
+        } else {
+            RISKY_DECIMALS
+        }
+    }
+
+    /// A kernel scenario as the next engine runs it, with its storage.
+    pub struct NextRun {
+        assets: Vec<AssetConfig>,
+        shocks: Vec<Shock>,
+        policy: Policy,
+        insurance: Value,
+        max_rounds: u32,
+        lag: u8,
+        start: Vec<Qty>,
+        balances: Vec<Qty>,
+        links: Vec<u32>,
+        queue: Vec<Candidate>,
+    }
+
+    impl NextRun {
+        /// Converts `s` (its containment is not carried over).
+        pub fn from(s: &Scenario) -> Self {
+            let price = |p: f64, asset: usize| {
+                let shift = QUOTE_DECIMALS - decimals(asset) + PRICE_EXPONENT;
+                let mantissa = (p * 10f64.powi(shift)).round() as u64;
+                Price::new(mantissa, PRICE_EXPONENT as u8).expect("a positive price")
+            };
+            let assets = s
+                .assets
+                .iter()
+                .enumerate()
+                .map(|(i, a)| {
+                    let units = 10f64.powi(decimals(i));
+                    let venue = match a.venue {
+                        core_::VenueConfig::Quote => VenueConfig::Quote,
+                        core_::VenueConfig::ConstantProduct {
+                            base_reserve,
+                            fee,
+                            resilience,
+                        } => VenueConfig::ConstantProduct {
+                            base_reserve: Qty((base_reserve.to_f64() * units) as i64),
+                            fee: ratio(fee),
+                            resilience: ratio(resilience),
+                        },
+                        _ => panic!("the bench converts constant-product pools only"),
+                    };
+                    AssetConfig {
+                        price: if i == 0 {
+                            Price::ONE
+                        } else {
+                            price(a.price.to_f64(), i)
+                        },
+                        asset_weights: Weights {
+                            maint: ratio(a.asset_weights.maint),
+                            liq_end: ratio(a.asset_weights.liq_end),
+                        },
+                        liability_weights: Weights {
+                            maint: ratio(a.liability_weights.maint),
+                            liq_end: ratio(a.liability_weights.liq_end),
+                        },
+                        liquidation_bonus: ratio(a.liquidation_bonus),
+                        protocol_fee: ratio(a.protocol_fee),
+                        dust: Qty((a.dust.to_f64() * units).round() as i64),
+                        venue,
+                    }
+                })
+                .collect();
+            let shocks = s
+                .shocks
+                .iter()
+                .map(|sh| Shock {
+                    round: sh.round,
+                    asset: sh.asset,
+                    kind: match sh.kind {
+                        core_::ShockKind::MovePrice(r) => ShockKind::MovePrice(ratio(r)),
+                        _ => panic!("the bench converts price moves only"),
+                    },
+                })
+                .collect();
+            let quote = 10f64.powi(QUOTE_DECIMALS);
+            let policy = match s.policy {
+                core_::Policy::Absorb => Policy::Absorb,
+                core_::Policy::ToTarget => Policy::ToTarget,
+                core_::Policy::CloseFactor {
+                    close_factor,
+                    full_close_health_factor,
+                    full_close_debt_value,
+                } => Policy::CloseFactor {
+                    close_factor: ratio(close_factor),
+                    full_close_health_factor: ratio(full_close_health_factor),
+                    full_close_debt_value: Value((full_close_debt_value.to_f64() * quote) as i64),
+                },
+            };
+            let n = s.assets.len();
+            // Amounts round down: a holding to less, a debt to more.
+            let start: Vec<Qty> = s
+                .balances
+                .iter()
+                .enumerate()
+                .map(|(k, b)| Qty((b.to_f64() * 10f64.powi(decimals(k % n))).floor() as i64))
+                .collect();
+            let accounts = start.len() / n;
+            NextRun {
+                assets,
+                shocks,
+                policy,
+                insurance: Value((s.insurance_fund.to_f64() * quote) as i64),
+                max_rounds: s.max_rounds,
+                lag: s.oracle_lag_rounds,
+                balances: start.clone(),
+                start,
+                links: vec![0; Storage::link_words(accounts)],
+                queue: vec![Candidate::default(); Storage::queue_slots(accounts)],
+            }
+        }
+
+        /// Runs the cascade from the starting balances.
+        pub fn run(&mut self) -> (Termination, Report) {
+            self.balances.copy_from_slice(&self.start);
+            let config = EngineConfig {
+                assets: &self.assets,
+                policy: self.policy,
+                max_rounds: self.max_rounds,
+                oracle_lag_rounds: self.lag,
+                insurance_fund: self.insurance,
+                shocks: &self.shocks,
+            };
+            let storage = Storage {
+                balances: &mut self.balances,
+                links: &mut self.links,
+                queue: &mut self.queue,
+            };
+            let mut e: Engine<'_, 4, 0> = Engine::new(&config, storage).expect("a valid market");
+            let end = e.run(&mut ());
+            (end, *e.report())
+        }
+    }
+}
+
+/// The fast cascade in the next engine, and its ratio to the peer: the
+/// median of seven interleaved pairs of timed runs, with their range.
+fn print_next_ratios() {
+    for accounts in [10_000, 100_000, 1_000_000] {
+        let s = single(accounts);
+        let mut next = next_side::NextRun::from(&s);
+        let market = naive::Market::from(&s);
+        let mut rows = Vec::new();
+        let (end, report) = next.run();
+        let peer = naive::run(&mut rows, &market);
+        println!(
+            "next single {accounts} shape: {end:?} after {} rounds, {} liquidations, {} steps, \
+             {} bankruptcies, {} accounts valued; peer {} rounds, {} steps",
+            report.rounds,
+            report.liquidations,
+            report.steps,
+            report.bankruptcies,
+            report.valued,
+            peer.rounds,
+            peer.liquidations
+        );
+        let pairs: Vec<(f64, f64)> = (0..PAIRS)
+            .map(|_| {
+                (
+                    seconds(&mut || {
+                        next.run();
+                    }),
+                    seconds(&mut || {
+                        naive::run(&mut rows, &market);
+                    }),
+                )
+            })
+            .collect();
+        let (k, k_low, k_high) = spread(pairs.iter().map(|p| p.0 * 1e3).collect());
+        let (p, p_low, p_high) = spread(pairs.iter().map(|p| p.1 * 1e3).collect());
+        let (r, r_low, r_high) = spread(pairs.iter().map(|p| p.0 / p.1).collect());
+        println!(
+            "next single {accounts}: next {k:.2} ms ({k_low:.2}-{k_high:.2}), \
+             peer {p:.2} ms ({p_low:.2}-{p_high:.2}), \
+             next/peer {r:.2} ({r_low:.2}-{r_high:.2}, {PAIRS} pairs)"
+        );
+    }
+}
+
+/// The fast cascade in the next engine (see `print_next_ratios`).
+#[divan::bench(args = [10_000, 100_000, 1_000_000], sample_count = 5, sample_size = 1)]
+fn next_single(bencher: divan::Bencher, accounts: usize) {
+    let mut run = next_side::NextRun::from(&single(accounts));
+    let (_, report) = run.run();
+    bencher
+        .counter(ItemsCount::new(report.liquidations))
+        .bench_local(|| run.run().1.liquidations);
 }

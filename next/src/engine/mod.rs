@@ -5,14 +5,15 @@
 //! ([`watch`]) values the accounts the round's moves can have reached
 //! (every account in round 1) → the accounts found liquidatable are
 //! liquidated one unit each ([`crate::liquidate`]), lowest health first,
-//! ties by id ([`queue`]) → each venue recovers. A run ends at a fixed point
+//! ties by id (sorted once a round, [`queue`]) → each venue recovers. A run ends at a fixed point
 //! (a round without a liquidation, no shock left, every oracle and venue
 //! price stationary), at the round cap, when a market breaks, or on a
 //! fault.
 //!
-//! Work is counted in units: a round's start, one account valued, one
-//! account liquidated, a round's end (a unit that finds only empty buckets
-//! passes at most [`watch::RING`] of them). `step(budget)` does at most
+//! Work is counted in units: a round's start, one account valued, a part
+//! of the candidates' sort ([`CHUNK`] of them), one account liquidated, a
+//! round's end (a unit that finds only empty buckets passes at most
+//! [`watch::RING`] of them). `step(budget)` does at most
 //! `budget` units and stops between units, so any sequence of budgets
 //! reaches the same state, events and digest as one unbounded call.
 //!
@@ -29,7 +30,7 @@ mod watch;
 
 pub use audit::AuditError;
 pub use config::{AssetConfig, ConfigError, EngineConfig, Shock, ShockKind, Weights};
-pub use queue::Candidate;
+pub use queue::{Candidate, Sorting, CHUNK};
 pub use watch::RING;
 
 use crate::account::{health, Health, Terms};
@@ -41,7 +42,7 @@ use crate::liquidate::{
 use crate::num::{mul_div, ArithError, Index, Price, Qty, Value, RATIO_SCALE};
 use crate::policy::Policy;
 use crate::venue::{Fill, Mechanism, Venue, VenueError, MAX_BOOK_LEVELS};
-use queue::Queue;
+use queue::Batch;
 use watch::{Lists, Valued, Watch, DRIFT_ONE, NIL};
 
 /// Longest oracle lag, in rounds.
@@ -58,7 +59,8 @@ pub struct Storage<'s> {
     pub balances: &'s mut [Qty],
     /// The watch's lists: one link per account, then [`RING`] heads.
     pub links: &'s mut [u32],
-    /// The liquidation queue: one slot per account.
+    /// The round's liquidation candidates and the spare their sort uses:
+    /// two slots per account.
     pub queue: &'s mut [Candidate],
 }
 
@@ -66,6 +68,10 @@ impl Storage<'_> {
     /// Words of `links` for `accounts` accounts.
     pub const fn link_words(accounts: usize) -> usize {
         accounts.saturating_add(RING)
+    }
+    /// Slots of `queue` for `accounts` accounts.
+    pub const fn queue_slots(accounts: usize) -> usize {
+        accounts.saturating_mul(2)
     }
 }
 
@@ -207,7 +213,7 @@ pub struct Engine<'s, const A: usize, const N: usize = MAX_BOOK_LEVELS> {
     max_weight: u64,
     watch: Watch,
     lists: Lists<'s>,
-    queue: Queue<'s>,
+    batch: Batch<'s>,
     balances: &'s mut [Qty],
     accounts: usize,
     report: Report,
@@ -234,9 +240,10 @@ impl<'s, const A: usize, const N: usize> Engine<'s, A, N> {
         let accounts = storage.balances.len().checked_div(n).unwrap_or(0);
         let sized = accounts.checked_mul(n) == Some(storage.balances.len())
             && u32::try_from(accounts).is_ok_and(|a| a < NIL)
-            && storage.queue.len() >= accounts;
+            && storage.queue.len() >= Storage::queue_slots(accounts);
         let lists = Lists::new(storage.links, accounts).filter(|_| sized);
         let lists = lists.ok_or(ConfigError::Storage)?;
+        let (slots, spare) = storage.queue.split_at_mut(accounts);
         let mut e = Self {
             markets: heapless::Vec::new(),
             configs: heapless::Vec::new(),
@@ -259,7 +266,7 @@ impl<'s, const A: usize, const N: usize> Engine<'s, A, N> {
             max_weight: RATIO_SCALE,
             watch: Watch::default(),
             lists,
-            queue: Queue::new(storage.queue),
+            batch: Batch::new(slots, spare),
             balances: storage.balances,
             accounts,
             report: Report::default(),
@@ -362,7 +369,7 @@ impl<'s, const A: usize, const N: usize> Engine<'s, A, N> {
 
     /// The accounts waiting to be liquidated this round, in no order.
     pub fn queued(&self) -> &[Candidate] {
-        self.queue.waiting()
+        self.batch.waiting()
     }
 
     /// Account `id`'s maintenance health now.
@@ -410,7 +417,7 @@ impl<'s, const A: usize, const N: usize> Engine<'s, A, N> {
             Phase::ScanAll { next } => {
                 if next as usize >= self.accounts {
                     self.watch.cursor = self.watch.target();
-                    self.phase = Phase::Liquidate;
+                    self.start_liquidations();
                     return Ok(());
                 }
                 self.phase = Phase::ScanAll {
@@ -423,9 +430,9 @@ impl<'s, const A: usize, const N: usize> Engine<'s, A, N> {
                     self.phase = self.due_phase();
                     return Ok(());
                 }
-                self.phase = Phase::Far {
-                    at: self.lists.next(at),
-                };
+                let following = self.lists.next(at);
+                self.prefetch(following);
+                self.phase = Phase::Far { at: following };
                 self.value_and_place(at)
             }
             Phase::Due { next, at } => self.due_unit(next, at),
@@ -450,9 +457,11 @@ impl<'s, const A: usize, const N: usize> Engine<'s, A, N> {
     /// non-empty bucket up to the drift's.
     fn due_unit(&mut self, next: u64, at: u32) -> Result<(), Termination> {
         if at != NIL {
+            let following = self.lists.next(at);
+            self.prefetch(following);
             self.phase = Phase::Due {
                 next,
-                at: self.lists.next(at),
+                at: following,
             };
             return self.value_and_place(at);
         }
@@ -470,8 +479,26 @@ impl<'s, const A: usize, const N: usize> Engine<'s, A, N> {
             }
         }
         self.watch.cursor = target;
-        self.phase = Phase::Liquidate;
+        self.start_liquidations();
         Ok(())
+    }
+
+    /// Ends the scan: the candidates are sorted, then liquidated.
+    fn start_liquidations(&mut self) {
+        self.batch.start_sort();
+        self.phase = Phase::Liquidate;
+    }
+
+    /// Starts loading account `id`'s row and link, which a unit soon reads
+    /// in no order the caches can guess: a hint, with no effect on results
+    /// (`firesale_hint`).
+    fn prefetch(&self, id: u32) {
+        let n = self.markets.len();
+        let start = (id as usize).saturating_mul(n);
+        if let Some(row) = self.balances.get(start) {
+            firesale_hint::prefetch(row);
+        }
+        self.lists.prefetch(id);
     }
 
     /// Values account `id` and queues it, watches it, or lets it be.
@@ -496,7 +523,7 @@ impl<'s, const A: usize, const N: usize> Engine<'s, A, N> {
     fn place(&mut self, id: u32, valued: Valued) -> Result<(), Termination> {
         match valued {
             Valued::Liquidatable(h) => {
-                if !self.queue.push(Candidate::new(h, id)) {
+                if !self.batch.push(Candidate::new(h, id)) {
                     return Err(Termination::Fault(ArithError::Domain));
                 }
             }
@@ -646,10 +673,17 @@ impl<'s, const A: usize, const N: usize> Engine<'s, A, N> {
     }
 
     fn liquidate(&mut self, sink: &mut impl EventSink) -> Result<(), Termination> {
-        let Some(candidate) = self.queue.pop() else {
+        if !matches!(self.batch.sorting(), Sorting::Sorted { .. }) {
+            self.batch.sort_unit();
+            return Ok(());
+        }
+        let Some(candidate) = self.batch.take() else {
             self.phase = Phase::EndRound;
             return Ok(());
         };
+        if let Some(after) = self.batch.peek_after_next() {
+            self.prefetch(after.id);
+        }
         let id = candidate.id;
         let n = self.markets.len();
         let start = (id as usize).saturating_mul(n);
@@ -771,7 +805,10 @@ impl<'s, const A: usize, const N: usize> Engine<'s, A, N> {
             Phase::ScanAll { next } => (1, u64::from(next)),
             Phase::Far { at } => (2, u64::from(at)),
             Phase::Due { next, at } => (3, next ^ (u64::from(at) << 32)),
-            Phase::Liquidate => (4, self.queue.len() as u64),
+            Phase::Liquidate => (
+                4,
+                (self.batch.len() as u64) ^ sorting_word(self.batch.sorting()),
+            ),
             Phase::EndRound => (5, 0),
             Phase::Done(_) => (6, 0),
         };
@@ -815,6 +852,16 @@ fn ratio_up(num: u128, den: u128) -> u64 {
         return u64::MAX;
     }
     u64::try_from((num << 32).div_ceil(den)).unwrap_or(u64::MAX)
+}
+
+/// A sort's place as one word, for the digest.
+fn sorting_word(s: Sorting) -> u64 {
+    let (tag, pass, at) = match s {
+        Sorting::Count { pass, at } => (1u64, pass, at),
+        Sorting::Scatter { pass, at } => (2, pass, at),
+        Sorting::Sorted { next } => (3, 0, next),
+    };
+    (tag << 62) | (u64::from(pass) << 48) | (at as u64) << 20
 }
 
 fn venue_termination(asset: u8, e: VenueError) -> Termination {

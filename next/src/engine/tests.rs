@@ -91,7 +91,7 @@ impl Run {
         Self {
             balances,
             links: vec![0; Storage::link_words(accounts)],
-            queue: vec![Candidate::default(); accounts],
+            queue: vec![Candidate::default(); Storage::queue_slots(accounts)],
         }
     }
     fn engine<'s>(&'s mut self, config: &EngineConfig<'s>) -> Engine<'s, 4, 4> {
@@ -184,7 +184,7 @@ fn check_the_watch_finds_every_liquidatable_account(
             break;
         }
         if before != Phase::Liquidate && e.phase == Phase::Liquidate {
-            let queued: Vec<u32> = e.queue.waiting().iter().map(|c| c.id).collect();
+            let queued: Vec<u32> = e.queued().iter().map(|c| c.id).collect();
             for id in 0..e.account_count() {
                 let liquidatable = e.health(id).unwrap().is_liquidatable();
                 assert_eq!(
@@ -327,7 +327,7 @@ fn bad_configurations_are_refused_with_their_reason() {
         try_config(config(&[eth(pool(1_000))], &shocks, aave())),
         Some(ConfigError::Price { asset: 0 })
     );
-    // Storage too small for the queue.
+    // Storage too small for the queue and its spare.
     let (mut b, mut l, mut q) = storage(&mut run);
     q.pop();
     let cfg = config(&assets, &shocks, aave());
@@ -364,4 +364,41 @@ fn a_market_that_cannot_fill_breaks_the_run() {
     let end = e.run(&mut ());
     e.audit().unwrap();
     assert_eq!(end, Termination::MarketBroken { asset: 1 });
+}
+
+#[test]
+fn a_round_liquidates_lowest_health_first_ties_by_id() {
+    let assets = [usdc(), eth(pool(2_000_000_000_000))];
+    let shocks = decline(3, 9_000);
+    let mut run = Run::new(balances(3_000, 5), 2);
+    let cfg = config(&assets, &shocks, aave());
+    let mut e = run.engine(&cfg);
+    let (mut rounds, mut total) = (0, 0);
+    while rounds < 3 {
+        // Step to the end of this round's scan: the candidates as found.
+        while e.phase != Phase::Liquidate {
+            assert_eq!(e.step(1, &mut ()), StepOutcome::Pending);
+        }
+        let mut expected: Vec<Candidate> = e.queued().to_vec();
+        expected.sort();
+        let mut log = Log::default();
+        while e.phase == Phase::Liquidate {
+            e.step(1, &mut log);
+        }
+        let order: Vec<u32> = log
+            .0
+            .iter()
+            .filter_map(|ev| match ev {
+                Event::Liquidated { account, .. } => Some(*account),
+                _ => None,
+            })
+            .collect();
+        let expected: Vec<u32> = expected.iter().map(|c| c.id).collect();
+        // Every candidate is liquidated, in order (a candidate whose health
+        // came back is skipped, which none here is).
+        assert_eq!(order, expected, "round {}", e.round);
+        total += expected.len();
+        rounds += 1;
+    }
+    assert!(total > 300, "{total} candidates in 3 rounds");
 }

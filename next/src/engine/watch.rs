@@ -268,6 +268,13 @@ impl<'s> Lists<'s> {
     pub fn next(&self, id: u32) -> u32 {
         self.links.get(id as usize).copied().unwrap_or(NIL)
     }
+
+    /// Starts loading account `id`'s link (see [`firesale_hint`]).
+    pub fn prefetch(&self, id: u32) {
+        if let Some(link) = self.links.get(id as usize) {
+            firesale_hint::prefetch(link);
+        }
+    }
 }
 
 #[cfg(test)]
