@@ -31,7 +31,7 @@ mod watch;
 pub use audit::AuditError;
 pub use config::{AssetConfig, ConfigError, EngineConfig, Shock, ShockKind, Weights};
 pub use queue::{Candidate, Sorting, CHUNK};
-pub use watch::RING;
+pub use watch::{BLOCK_IDS, RING};
 
 use crate::account::{health, Health, Terms};
 use crate::digest::Digest;
@@ -43,7 +43,7 @@ use crate::num::{mul_div, ArithError, Index, Price, Qty, Value, RATIO_SCALE};
 use crate::policy::Policy;
 use crate::venue::{Fill, Mechanism, Venue, VenueError, MAX_BOOK_LEVELS};
 use queue::Batch;
-use watch::{Lists, Valued, Watch, DRIFT_ONE, NIL};
+use watch::{Lists, Valued, Watch, DRIFT_ONE, FAR, NIL};
 
 /// Longest oracle lag, in rounds.
 pub const MAX_ORACLE_LAG: usize = 15;
@@ -57,7 +57,8 @@ pub struct Storage<'s> {
     /// balances, written by the caller (a deposit in shares at index one,
     /// that is in base units; a debt negative, in base units).
     pub balances: &'s mut [Qty],
-    /// The watch's lists: one link per account, then [`RING`] heads.
+    /// The watch's lists ([`Storage::link_words`]): about 1.2 words an
+    /// account, in blocks of [`BLOCK_IDS`].
     pub links: &'s mut [u32],
     /// The round's liquidation candidates and the spare their sort uses:
     /// two slots per account.
@@ -67,7 +68,7 @@ pub struct Storage<'s> {
 impl Storage<'_> {
     /// Words of `links` for `accounts` accounts.
     pub const fn link_words(accounts: usize) -> usize {
-        accounts.saturating_add(RING)
+        Lists::words_for(accounts)
     }
     /// Slots of `queue` for `accounts` accounts.
     pub const fn queue_slots(accounts: usize) -> usize {
@@ -169,15 +170,17 @@ enum Phase {
     ScanAll {
         next: u32,
     },
-    /// Valuing the far list again, at `at`.
+    /// Valuing the far list again: account `at` of `block`.
     Far {
-        at: u32,
+        block: u32,
+        at: u8,
     },
-    /// Taking the buckets up to the drift's: `at` in a bucket already
-    /// taken, then bucket `next`.
+    /// Taking the buckets up to the drift's: account `at` of `block` of a
+    /// bucket taken, then bucket `next`.
     Due {
         next: u64,
-        at: u32,
+        block: u32,
+        at: u8,
     },
     Liquidate,
     EndRound,
@@ -425,17 +428,16 @@ impl<'s, const A: usize, const N: usize> Engine<'s, A, N> {
                 };
                 self.value_and_place(next)
             }
-            Phase::Far { at } => {
-                if at == NIL {
+            Phase::Far { block, at } => {
+                if block == NIL {
                     self.phase = self.due_phase();
                     return Ok(());
                 }
-                let following = self.lists.next(at);
-                self.prefetch(following);
-                self.phase = Phase::Far { at: following };
-                self.value_and_place(at)
+                let (block, at) = self.walk(block, at)?;
+                self.phase = Phase::Far { block, at };
+                Ok(())
             }
-            Phase::Due { next, at } => self.due_unit(next, at),
+            Phase::Due { next, block, at } => self.due_unit(next, block, at),
             Phase::Liquidate => self.liquidate(sink),
             Phase::EndRound => self.end_round(sink),
             Phase::Done(_) => Ok(()),
@@ -449,31 +451,47 @@ impl<'s, const A: usize, const N: usize> Engine<'s, A, N> {
             .max(self.watch.cursor);
         Phase::Due {
             next: first,
-            at: NIL,
+            block: NIL,
+            at: 0,
         }
+    }
+
+    /// Values account `at` of a taken `block`, or, past its last, frees it
+    /// and moves to the next block. Starting a block prefetches its
+    /// accounts' rows and the next block.
+    fn walk(&mut self, block: u32, at: u8) -> Result<(u32, u8), Termination> {
+        let ids = self.lists.ids(block);
+        if at == 0 {
+            ids.iter().for_each(|&id| self.prefetch(id));
+            self.lists.prefetch(self.lists.next_block(block));
+        }
+        if let Some(&id) = ids.get(usize::from(at)) {
+            self.value_and_place(id)?;
+            return Ok((block, at.saturating_add(1)));
+        }
+        let next = self.lists.next_block(block);
+        self.lists.release(block);
+        Ok((next, 0))
     }
 
     /// Values the account `at` of a taken bucket, or takes the next
     /// non-empty bucket up to the drift's.
-    fn due_unit(&mut self, next: u64, at: u32) -> Result<(), Termination> {
-        if at != NIL {
-            let following = self.lists.next(at);
-            self.prefetch(following);
-            self.phase = Phase::Due {
-                next,
-                at: following,
-            };
-            return self.value_and_place(at);
+    fn due_unit(&mut self, next: u64, block: u32, at: u8) -> Result<(), Termination> {
+        if block != NIL {
+            let (block, at) = self.walk(block, at)?;
+            self.phase = Phase::Due { next, block, at };
+            return Ok(());
         }
         let target = self.watch.target();
         let mut bucket = next;
         while bucket <= target {
-            let head = self.lists.take_slot(watch::slot_of(bucket));
+            let head = self.lists.take(watch::slot_of(bucket));
             bucket = bucket.saturating_add(1);
             if head != NIL {
                 self.phase = Phase::Due {
                     next: bucket,
-                    at: head,
+                    block: head,
+                    at: 0,
                 };
                 return Ok(());
             }
@@ -489,8 +507,8 @@ impl<'s, const A: usize, const N: usize> Engine<'s, A, N> {
         self.phase = Phase::Liquidate;
     }
 
-    /// Starts loading account `id`'s row and link, which a unit soon reads
-    /// in no order the caches can guess: a hint, with no effect on results
+    /// Starts loading account `id`'s row, which a unit soon reads in no
+    /// order the caches can guess: a hint, with no effect on results
     /// (`firesale_hint`).
     fn prefetch(&self, id: u32) {
         let n = self.markets.len();
@@ -498,7 +516,6 @@ impl<'s, const A: usize, const N: usize> Engine<'s, A, N> {
         if let Some(row) = self.balances.get(start) {
             firesale_hint::prefetch(row);
         }
-        self.lists.prefetch(id);
     }
 
     /// Values account `id` and queues it, watches it, or lets it be.
@@ -527,10 +544,11 @@ impl<'s, const A: usize, const N: usize> Engine<'s, A, N> {
                     return Err(Termination::Fault(ArithError::Domain));
                 }
             }
-            Valued::Watch(trigger) => match self.watch.slot(trigger) {
-                Some(slot) => self.lists.push_slot(slot, id),
-                None => self.lists.push(&mut self.watch.far, id),
-            },
+            Valued::Watch(trigger) => {
+                if !self.lists.push(self.watch.list(trigger), id) {
+                    return Err(Termination::Fault(ArithError::Domain));
+                }
+            }
             Valued::Settled => {}
         }
         Ok(())
@@ -577,7 +595,8 @@ impl<'s, const A: usize, const N: usize> Engine<'s, A, N> {
         } else if self.watch.far_due() {
             self.watch.far_from = self.watch.cursor;
             Phase::Far {
-                at: core::mem::replace(&mut self.watch.far, NIL),
+                block: self.lists.take(FAR),
+                at: 0,
             }
         } else {
             self.due_phase()
@@ -743,9 +762,10 @@ impl<'s, const A: usize, const N: usize> Engine<'s, A, N> {
         // next round takes whatever moves.
         match self.value(id)? {
             Valued::Liquidatable(_) => {
-                let slot = watch::slot_of(self.watch.cursor);
-                self.lists.push_slot(slot, id);
-                Ok(())
+                match self.lists.push(watch::slot_of(self.watch.cursor), id) {
+                    true => Ok(()),
+                    false => Err(Termination::Fault(ArithError::Domain)),
+                }
             }
             other => self.place(id, other),
         }
@@ -803,8 +823,10 @@ impl<'s, const A: usize, const N: usize> Engine<'s, A, N> {
         let (tag, at) = match self.phase {
             Phase::BeginRound => (0, 0),
             Phase::ScanAll { next } => (1, u64::from(next)),
-            Phase::Far { at } => (2, u64::from(at)),
-            Phase::Due { next, at } => (3, next ^ (u64::from(at) << 32)),
+            Phase::Far { block, at } => (2, u64::from(block) ^ (u64::from(at) << 32)),
+            Phase::Due { next, block, at } => {
+                (3, next ^ (u64::from(block) << 20) ^ (u64::from(at) << 56))
+            }
             Phase::Liquidate => (
                 4,
                 (self.batch.len() as u64) ^ sorting_word(self.batch.sorting()),

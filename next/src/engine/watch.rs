@@ -19,14 +19,14 @@
 //!
 //! The watched accounts wait in **buckets** by trigger: 64 a doubling of
 //! the drift (each about 1.1% wide), in a ring of [`RING`] buckets, each a
-//! list linked through one `u32` per account. A round whose drift grew
+//! list of blocks of 14 accounts ([`Lists`]). A round whose drift grew
 //! values the accounts in every bucket up to the drift's own: those below
 //! it are due, those in it may be, those above it are not. Each is then
 //! a candidate (liquidatable now) or goes back into the bucket of its new
 //! trigger. Triggers past the ring's reach go on a far list, valued again
 //! when the drift has grown by half the ring (16 times). So a round pays
 //! for the accounts its moves reach, and the buckets need no order kept:
-//! inserting and taking an account are O(1). The drift is Q32.32 fixed
+//! inserting an account and taking a bucket are O(1). The drift is Q32.32 fixed
 //! point; past 2^16 it is divided by 2^16 and the buckets are counted from
 //! 1,024 further on (an epoch): two whole turns of the ring, so every
 //! waiting account stays in its slot.
@@ -81,8 +81,6 @@ pub struct Watch {
     /// Buckets the rebases have moved the drift by: an account's bucket
     /// is its trigger's plus this.
     pub epoch: u64,
-    /// The far list's first account.
-    pub far: u32,
     /// Assets some watched account owes (bit `i`: asset `i`).
     pub owed: u32,
 }
@@ -94,7 +92,6 @@ impl Default for Watch {
             cursor: bucket(DRIFT_ONE),
             far_from: bucket(DRIFT_ONE),
             epoch: 0,
-            far: NIL,
             owed: 0,
         }
     }
@@ -206,73 +203,146 @@ impl Watch {
         self.cursor >= self.far_from.saturating_add(RING_BUCKETS >> 1)
     }
 
-    /// Where an account with `trigger` waits: its bucket's slot in the
-    /// ring, or `None` for the far list.
-    pub fn slot(&self, trigger: u64) -> Option<usize> {
+    /// The list an account with `trigger` waits on: its bucket's slot in
+    /// the ring, or [`FAR`].
+    pub fn list(&self, trigger: u64) -> usize {
         let b = self.bucket(trigger).max(self.cursor);
         if b >= self.cursor.saturating_add(RING_BUCKETS.saturating_sub(1)) {
-            return None;
+            return FAR;
         }
-        Some(slot_of(b))
+        slot_of(b)
     }
 }
 
-/// The lists: one link per account, then the ring's heads.
+/// Words of a block: its next block, its length, and [`BLOCK_IDS`] ids:
+/// one 64-byte cache line.
+const BLOCK_WORDS: usize = 16;
+/// Accounts a block holds.
+pub const BLOCK_IDS: usize = BLOCK_WORDS - 2;
+/// The far list's head, after the ring's.
+pub const FAR: usize = RING;
+
+/// Blocks for `accounts` accounts: every account in a full block, and one
+/// part-filled block per list (the ring's and the far one), the block a
+/// walk is reading and the rest of the chain it took.
+pub const fn blocks_for(accounts: usize) -> usize {
+    accounts
+        .div_ceil(BLOCK_IDS)
+        .saturating_add(RING)
+        .saturating_add(4)
+}
+
+/// The lists of watched accounts, in blocks of [`BLOCK_IDS`] ids: walking a
+/// list reads one cache line a block, not one an account, and knows the
+/// block's accounts ahead, to prefetch their rows. Storage: the heads
+/// (the ring's, then the far list's), then the blocks.
 pub struct Lists<'s> {
-    links: &'s mut [u32],
-    accounts: usize,
+    words: &'s mut [u32],
+    /// The first free block.
+    free: u32,
 }
 
 impl<'s> Lists<'s> {
-    /// Lists over `links` (`accounts + RING` words), all empty.
-    pub fn new(links: &'s mut [u32], accounts: usize) -> Option<Self> {
-        if links.len() < accounts.checked_add(RING)? {
+    /// Words of storage for `accounts` accounts.
+    pub const fn words_for(accounts: usize) -> usize {
+        blocks_for(accounts)
+            .saturating_mul(BLOCK_WORDS)
+            .saturating_add(RING + 1)
+    }
+
+    /// Empty lists over `words` ([`Lists::words_for`]), every block free.
+    pub fn new(words: &'s mut [u32], accounts: usize) -> Option<Self> {
+        if words.len() < Self::words_for(accounts) || u32::try_from(words.len()).is_err() {
             return None;
         }
-        links.iter_mut().for_each(|l| *l = NIL);
-        Some(Self { links, accounts })
+        let blocks = blocks_for(accounts);
+        words.iter_mut().for_each(|w| *w = NIL);
+        let mut lists = Self { words, free: NIL };
+        for block in (0..blocks).rev() {
+            lists.release(block as u32);
+        }
+        Some(lists)
     }
 
-    fn head_mut(&mut self, slot: usize) -> Option<&mut u32> {
-        self.links.get_mut(self.accounts.checked_add(slot)?)
+    fn base(block: u32) -> usize {
+        (block as usize)
+            .saturating_mul(BLOCK_WORDS)
+            .saturating_add(RING + 1)
     }
 
-    /// Puts account `id` at the front of the list whose head is `head`.
-    pub fn push(&mut self, head: &mut u32, id: u32) {
-        if let Some(link) = self.links.get_mut(id as usize) {
-            *link = *head;
-            *head = id;
+    fn word(&self, at: usize) -> u32 {
+        self.words.get(at).copied().unwrap_or(NIL)
+    }
+
+    fn set(&mut self, at: usize, value: u32) {
+        if let Some(w) = self.words.get_mut(at) {
+            *w = value;
         }
     }
 
-    /// Puts account `id` in ring slot `slot`.
-    pub fn push_slot(&mut self, slot: usize, id: u32) {
-        let Some(&head) = self.links.get(self.accounts.saturating_add(slot)) else {
-            return;
+    /// Block `block`'s successor on its list.
+    pub fn next_block(&self, block: u32) -> u32 {
+        self.word(Self::base(block))
+    }
+
+    /// The accounts block `block` holds.
+    pub fn ids(&self, block: u32) -> &[u32] {
+        let base = Self::base(block);
+        let len = (self.word(base.saturating_add(1)) as usize).min(BLOCK_IDS);
+        let first = base.saturating_add(2);
+        self.words
+            .get(first..first.saturating_add(len))
+            .unwrap_or(&[])
+    }
+
+    /// Returns block `block` to the free blocks.
+    pub fn release(&mut self, block: u32) {
+        let base = Self::base(block);
+        self.set(base, self.free);
+        self.set(base.saturating_add(1), 0);
+        self.free = block;
+    }
+
+    /// Puts account `id` on list `list` (a ring slot, or [`FAR`]); `false`
+    /// if no block is free (the storage holds enough: see [`blocks_for`]).
+    pub fn push(&mut self, list: usize, id: u32) -> bool {
+        let head = self.word(list);
+        let len = match head {
+            NIL => BLOCK_IDS,
+            _ => self.word(Self::base(head).saturating_add(1)) as usize,
         };
-        if let Some(link) = self.links.get_mut(id as usize) {
-            *link = head;
-        }
-        if let Some(h) = self.head_mut(slot) {
-            *h = id;
-        }
+        let block = if len < BLOCK_IDS {
+            head
+        } else {
+            let fresh = self.free;
+            if fresh == NIL {
+                return false;
+            }
+            let base = Self::base(fresh);
+            self.free = self.word(base);
+            self.set(base, head);
+            self.set(base.saturating_add(1), 0);
+            self.set(list, fresh);
+            fresh
+        };
+        let base = Self::base(block);
+        let len = self.word(base.saturating_add(1));
+        self.set(base.saturating_add(2).saturating_add(len as usize), id);
+        self.set(base.saturating_add(1), len.saturating_add(1));
+        true
     }
 
-    /// Empties ring slot `slot`, returning its first account.
-    pub fn take_slot(&mut self, slot: usize) -> u32 {
-        self.head_mut(slot)
-            .map_or(NIL, |h| core::mem::replace(h, NIL))
+    /// Empties list `list`, returning its first block.
+    pub fn take(&mut self, list: usize) -> u32 {
+        let head = self.word(list);
+        self.set(list, NIL);
+        head
     }
 
-    /// The account after `id` on its list.
-    pub fn next(&self, id: u32) -> u32 {
-        self.links.get(id as usize).copied().unwrap_or(NIL)
-    }
-
-    /// Starts loading account `id`'s link (see [`firesale_hint`]).
-    pub fn prefetch(&self, id: u32) {
-        if let Some(link) = self.links.get(id as usize) {
-            firesale_hint::prefetch(link);
+    /// Starts loading block `block` (see [`firesale_hint`]).
+    pub fn prefetch(&self, block: u32) {
+        if let Some(w) = self.words.get(Self::base(block)) {
+            firesale_hint::prefetch(w);
         }
     }
 }
@@ -314,5 +384,42 @@ mod tests {
         // A collapse many doublings deep rebases as often as it needs.
         w.grow(u64::MAX).unwrap();
         assert!(w.drift >> 48 == 0 && w.epoch >= 3 * REBASE_BUCKETS);
+    }
+
+    #[test]
+    fn lists_hand_back_what_they_were_given_and_reuse_their_blocks() {
+        let accounts = 1_000;
+        let mut words = std::vec![0; Lists::words_for(accounts)];
+        let mut lists = Lists::new(&mut words, accounts).unwrap();
+        for round in 0..3 {
+            // Every account on one of three lists, a few on the far one.
+            for id in 0..accounts as u32 {
+                let list = if id % 97 == 0 {
+                    FAR
+                } else {
+                    (id as usize % 3) * 100 + round
+                };
+                assert!(lists.push(list, id));
+            }
+            let mut seen = std::vec::Vec::new();
+            for list in [round, 100 + round, 200 + round, FAR] {
+                let mut block = lists.take(list);
+                while block != NIL {
+                    seen.extend_from_slice(lists.ids(block));
+                    let next = lists.next_block(block);
+                    lists.release(block);
+                    block = next;
+                }
+                assert_eq!(lists.take(list), NIL, "a taken list is empty");
+            }
+            seen.sort_unstable();
+            assert_eq!(seen, (0..accounts as u32).collect::<std::vec::Vec<_>>());
+        }
+        // More accounts than the storage was sized for run out of blocks.
+        let mut pushed = 0;
+        while lists.push(pushed % RING, pushed as u32) {
+            pushed += 1;
+        }
+        assert!(pushed >= accounts && pushed < blocks_for(accounts) * BLOCK_IDS);
     }
 }
