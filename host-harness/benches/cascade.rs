@@ -47,6 +47,7 @@ use firesale_core::account::health;
 use firesale_core::engine::{flag_words, Candidate};
 use firesale_core::event::{Event, EventSink};
 use firesale_core::{AdlRanking, Qty, Ratio, Shock, ShockKind, VenueConfig};
+use firesale_harness::next_bridge::NextRun;
 use firesale_harness::population::{health_sample, Population};
 use firesale_harness::run::{run_scenario_in, Buffers};
 use firesale_harness::scenario::risky;
@@ -225,40 +226,13 @@ fn bench_peer(bencher: divan::Bencher, s: &Scenario) {
         .bench_local(|| naive::run(&mut accounts, black_box(&market)).liquidations);
 }
 
-/// How far the price falls at the start of each falling round.
-const FALL_PER_ROUND: f64 = 0.985;
-/// The rounds that start with a fall: 0.985^15 = 0.797, the bundled
-/// default's 20% drop spread over 15 rounds.
-const FALLING_ROUNDS: u32 = 15;
-
-/// The default market scaled to `accounts`, its price falling
-/// `FALL_PER_ROUND` at the start of each of the first `FALLING_ROUNDS`
-/// rounds: the issue's fast cascade, about half of the accounts liquidated
-/// over 15 to 30 rounds (501,117 of 10^6 over 17). Each fall and the sales
-/// it sets off bring the next accounts down. One drop does not give that
-/// shape here: its spiral either ends within a few rounds (the bundled
-/// default's 20% drop liquidates in rounds 1 to 3) or, on a thinner pool,
-/// takes every borrower.
+/// The issue's fast cascade, [`Scenario::fast_cascade`]: the default
+/// market scaled to `accounts`, falling 1.5% at the start of each of the
+/// first 15 rounds (0.985^15 = 0.797, the bundled default's 20% drop spread
+/// over 15 rounds); about half of the accounts liquidated over 15 to 30
+/// rounds.
 fn single(accounts: usize) -> Scenario {
-    let mut s = Scenario::default_lending();
-    let scale = accounts as f64 / 3_000.0;
-    s.assets[1].venue = VenueConfig::ConstantProduct {
-        base_reserve: Qty::from_f64(40_000.0 * scale),
-        fee: Ratio::from_f64(0.003),
-        resilience: Ratio::from_f64(0.2),
-    };
-    s.insurance_fund = firesale_core::Value::from_f64(250_000.0 * scale);
-    s.balances = Population::lending(accounts, 20_200_312, 1)
-        .generate(&s.assets)
-        .expect("the bench's population is valid");
-    s.shocks = (1..=FALLING_ROUNDS)
-        .map(|round| Shock {
-            round,
-            asset: 1,
-            kind: ShockKind::MovePrice(Ratio::from_f64(FALL_PER_ROUND)),
-        })
-        .collect();
-    s
+    Scenario::fast_cascade(accounts).expect("the bench's population is valid")
 }
 
 #[divan::bench(args = [10_000, 100_000, 1_000_000], sample_count = 5, sample_size = 1)]
@@ -594,181 +568,15 @@ fn adl_ranked(bencher: divan::Bencher, accounts: usize) {
     bench_adl(bencher, accounts, AdlRanking::Ranked);
 }
 
-/// The same cascades in the engine being rebuilt (`firesale-next`, issue
-/// 21), converted from the kernel's scenario: the quote in 6 decimals,
-/// risky assets in 9, prices over exponent 12 (2,000 USDC an ETH is
-/// `2×10^12 / 10^12` quote base units a base unit). Constant-product pools
-/// and price moves only: what these markets use.
-mod next_side {
-    use firesale_core as core_;
-    use firesale_harness::Scenario;
-    use firesale_next::engine::{
-        AssetConfig, Candidate, Engine, EngineConfig, Report, Shock, ShockKind, Storage,
-        Termination, Weights,
-    };
-    use firesale_next::num::{Price, Qty, Ratio, Value};
-    use firesale_next::policy::Policy;
-    use firesale_next::venue::VenueConfig;
-
-    const QUOTE_DECIMALS: i32 = 6;
-    const RISKY_DECIMALS: i32 = 9;
-    const PRICE_EXPONENT: i32 = 12;
-
-    fn ratio(r: core_::Ratio) -> Ratio {
-        Ratio((r.to_f64() * 1e9).round() as u64)
-    }
-
-    fn decimals(asset: usize) -> i32 {
-        if asset == 0 {
-            QUOTE_DECIMALS
-        } else {
-            RISKY_DECIMALS
-        }
-    }
-
-    /// A kernel scenario as the next engine runs it, with its storage.
-    pub struct NextRun {
-        assets: Vec<AssetConfig>,
-        shocks: Vec<Shock>,
-        policy: Policy,
-        insurance: Value,
-        max_rounds: u32,
-        lag: u8,
-        start: Vec<Qty>,
-        balances: Vec<Qty>,
-        links: Vec<u32>,
-        queue: Vec<Candidate>,
-    }
-
-    impl NextRun {
-        /// Converts `s` (its containment is not carried over).
-        pub fn from(s: &Scenario) -> Self {
-            let price = |p: f64, asset: usize| {
-                let shift = QUOTE_DECIMALS - decimals(asset) + PRICE_EXPONENT;
-                let mantissa = (p * 10f64.powi(shift)).round() as u64;
-                Price::new(mantissa, PRICE_EXPONENT as u8).expect("a positive price")
-            };
-            let assets = s
-                .assets
-                .iter()
-                .enumerate()
-                .map(|(i, a)| {
-                    let units = 10f64.powi(decimals(i));
-                    let venue = match a.venue {
-                        core_::VenueConfig::Quote => VenueConfig::Quote,
-                        core_::VenueConfig::ConstantProduct {
-                            base_reserve,
-                            fee,
-                            resilience,
-                        } => VenueConfig::ConstantProduct {
-                            base_reserve: Qty((base_reserve.to_f64() * units) as i64),
-                            fee: ratio(fee),
-                            resilience: ratio(resilience),
-                        },
-                        _ => panic!("the bench converts constant-product pools only"),
-                    };
-                    AssetConfig {
-                        price: if i == 0 {
-                            Price::ONE
-                        } else {
-                            price(a.price.to_f64(), i)
-                        },
-                        asset_weights: Weights {
-                            maint: ratio(a.asset_weights.maint),
-                            liq_end: ratio(a.asset_weights.liq_end),
-                        },
-                        liability_weights: Weights {
-                            maint: ratio(a.liability_weights.maint),
-                            liq_end: ratio(a.liability_weights.liq_end),
-                        },
-                        liquidation_bonus: ratio(a.liquidation_bonus),
-                        protocol_fee: ratio(a.protocol_fee),
-                        dust: Qty((a.dust.to_f64() * units).round() as i64),
-                        venue,
-                    }
-                })
-                .collect();
-            let shocks = s
-                .shocks
-                .iter()
-                .map(|sh| Shock {
-                    round: sh.round,
-                    asset: sh.asset,
-                    kind: match sh.kind {
-                        core_::ShockKind::MovePrice(r) => ShockKind::MovePrice(ratio(r)),
-                        _ => panic!("the bench converts price moves only"),
-                    },
-                })
-                .collect();
-            let quote = 10f64.powi(QUOTE_DECIMALS);
-            let policy = match s.policy {
-                core_::Policy::Absorb => Policy::Absorb,
-                core_::Policy::ToTarget => Policy::ToTarget,
-                core_::Policy::CloseFactor {
-                    close_factor,
-                    full_close_health_factor,
-                    full_close_debt_value,
-                } => Policy::CloseFactor {
-                    close_factor: ratio(close_factor),
-                    full_close_health_factor: ratio(full_close_health_factor),
-                    full_close_debt_value: Value((full_close_debt_value.to_f64() * quote) as i64),
-                },
-            };
-            let n = s.assets.len();
-            // Amounts round down: a holding to less, a debt to more.
-            let start: Vec<Qty> = s
-                .balances
-                .iter()
-                .enumerate()
-                .map(|(k, b)| Qty((b.to_f64() * 10f64.powi(decimals(k % n))).floor() as i64))
-                .collect();
-            let accounts = start.len() / n;
-            NextRun {
-                assets,
-                shocks,
-                policy,
-                insurance: Value((s.insurance_fund.to_f64() * quote) as i64),
-                max_rounds: s.max_rounds,
-                lag: s.oracle_lag_rounds,
-                balances: start.clone(),
-                start,
-                links: vec![0; Storage::link_words(accounts)],
-                queue: vec![Candidate::default(); Storage::queue_slots(accounts)],
-            }
-        }
-
-        /// Runs the cascade from the starting balances.
-        pub fn run(&mut self) -> (Termination, Report) {
-            self.balances.copy_from_slice(&self.start);
-            let config = EngineConfig {
-                assets: &self.assets,
-                policy: self.policy,
-                max_rounds: self.max_rounds,
-                oracle_lag_rounds: self.lag,
-                insurance_fund: self.insurance,
-                shocks: &self.shocks,
-            };
-            let storage = Storage {
-                balances: &mut self.balances,
-                links: &mut self.links,
-                queue: &mut self.queue,
-            };
-            let mut e: Engine<'_, 4, 0> = Engine::new(&config, storage).expect("a valid market");
-            let end = e.run(&mut ());
-            (end, *e.report())
-        }
-    }
-}
-
 /// The fast cascade in the next engine, and its ratio to the peer: the
 /// median of seven interleaved pairs of timed runs, with their range.
 fn print_next_ratios() {
     for accounts in [10_000, 100_000, 1_000_000] {
         let s = single(accounts);
-        let mut next = next_side::NextRun::from(&s);
+        let mut next = NextRun::from_scenario(&s).expect("the bench converts its scenario");
         let market = naive::Market::from(&s);
         let mut rows = Vec::new();
-        let (end, report) = next.run();
+        let (end, report) = next.run().expect("the bench's market is valid");
         let peer = naive::run(&mut rows, &market);
         println!(
             "next single {accounts} shape: {end:?} after {} rounds, {} liquidations, {} steps, \
@@ -785,7 +593,7 @@ fn print_next_ratios() {
             .map(|_| {
                 (
                     seconds(&mut || {
-                        next.run();
+                        let _ = next.run();
                     }),
                     seconds(&mut || {
                         naive::run(&mut rows, &market);
@@ -807,9 +615,10 @@ fn print_next_ratios() {
 /// The fast cascade in the next engine (see `print_next_ratios`).
 #[divan::bench(args = [10_000, 100_000, 1_000_000], sample_count = 5, sample_size = 1)]
 fn next_single(bencher: divan::Bencher, accounts: usize) {
-    let mut run = next_side::NextRun::from(&single(accounts));
-    let (_, report) = run.run();
+    let mut run =
+        NextRun::from_scenario(&single(accounts)).expect("the bench converts its scenario");
+    let (_, report) = run.run().expect("the bench's market is valid");
     bencher
         .counter(ItemsCount::new(report.liquidations))
-        .bench_local(|| run.run().1.liquidations);
+        .bench_local(|| run.run().map(|(_, r)| r.liquidations));
 }

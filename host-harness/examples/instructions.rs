@@ -4,11 +4,14 @@
 //! so the setup does not count. Counts do not move with machine noise.
 //!
 //! `cargo run --release -p firesale-harness --example instructions -- WORKLOAD`
-//! with WORKLOAD one of `health2`, `health8`, `liquidation`, `cascade`.
+//! with WORKLOAD one of `health2`, `health8`, `liquidation`, `cascade`, or
+//! the next engine's `next-health2`, `next-health8`, `next-liquidation`,
+//! `next-bankruptcy`, `next-cascade`, `next-decline`.
 
 use firesale_core::account::{health, WeightedPrice};
 use firesale_core::num::Fx;
 use firesale_core::{Qty, Ratio, StepOutcome};
+use firesale_harness::next_bridge::NextRun;
 use firesale_harness::population::health_sample;
 use firesale_harness::run::{engine_sized, Buffers};
 use firesale_harness::Scenario;
@@ -107,6 +110,28 @@ fn measured_cascade(s: &Scenario) -> Option<u64> {
         .map(|o| o.report.liquidations)
 }
 
+/// A whole cascade in the engine being rebuilt (`firesale-next`), bridged
+/// from the kernel's scenario (`next_bridge`): its storage is allocated
+/// before, the run copies the starting balances in, builds the engine and
+/// runs it to its end. Returns the liquidations.
+#[inline(never)]
+fn measured_next_cascade(run: &mut NextRun) -> Option<u64> {
+    run.run().ok().map(|(_, r)| r.liquidations)
+}
+
+/// The fast cascade at 10^5 accounts liquidates this many times: the
+/// ceilings file divides its count by it (all-in per liquidation).
+const DECLINE_LIQUIDATIONS: u64 = 46_157;
+
+fn next_cascade(s: &Scenario, expected: Option<u64>) -> Result<(), String> {
+    let mut run = NextRun::from_scenario(s).map_err(|e| format!("{e:?}"))?;
+    let done = measured_next_cascade(black_box(&mut run)).ok_or("the cascade failed")?;
+    match expected {
+        Some(n) if n != done => Err(format!("{done} liquidations where {n} were expected")),
+        _ => Ok(()),
+    }
+}
+
 fn main() -> ExitCode {
     let workload = std::env::args().nth(1).unwrap_or_default();
     let scenario = Scenario::default_lending();
@@ -128,6 +153,9 @@ fn main() -> ExitCode {
         "next-liquidation" => next_liquidation(false),
         "next-bankruptcy" => next_liquidation(true),
         "liquidation" => liquidation(&scenario),
+        "next-cascade" => next_cascade(&scenario, None),
+        "next-decline" => Scenario::fast_cascade(100_000)
+            .and_then(|s| next_cascade(&s, Some(DECLINE_LIQUIDATIONS))),
         "cascade" => measured_cascade(&scenario)
             .map(|n| {
                 black_box(n);

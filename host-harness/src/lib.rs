@@ -6,6 +6,7 @@ pub mod bounds;
 pub mod bundled;
 pub mod json;
 pub mod montecarlo;
+pub mod next_bridge;
 pub mod observe;
 pub mod plot;
 pub mod population;

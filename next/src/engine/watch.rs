@@ -155,17 +155,28 @@ pub fn value(
     Ok(Valued::Watch(u64::try_from(trigger).unwrap_or(u64::MAX)))
 }
 
-/// `⌊num · 2^32 / den⌋` for `num, den > 0`, as a lower bound when they are
-/// large: both are shifted right (`num` down, `den` up) until the product
-/// fits.
+/// `num / den` in Q32.32 for `num, den > 0`, rounded down, to the 32
+/// significant bits of `den` a bucket needs: `den` is cut to them (rounded
+/// up) and `num` by the same shift (rounded down), so the result is a lower
+/// bound; two 64-bit divisions, no 128-bit one. A ratio of 2^32 or more
+/// saturates (the trigger is then past any drift the ring reaches).
 fn ratio_q32(num: i128, den: i128) -> u128 {
     let (Ok(num), Ok(den)) = (u128::try_from(num), u128::try_from(den)) else {
         return 0;
     };
-    let shift = 32u32.saturating_sub(num.leading_zeros());
-    let num = num >> shift;
-    let den = den.div_ceil(1u128 << shift).max(1);
-    (num << 32).checked_div(den).unwrap_or(u128::MAX)
+    let shift = 96u32.saturating_sub(den.leading_zeros());
+    let cut = den.checked_shr(shift).unwrap_or(0);
+    let den = cut.saturating_add(u128::from(cut.checked_shl(shift).unwrap_or(0) != den));
+    let num = num.checked_shr(shift).unwrap_or(0);
+    if den == 0 || num >= den << 32 {
+        return u128::from(u64::MAX);
+    }
+    // num < 2^64 and den <= 2^32 now.
+    let (num, den) = (num as u64, den as u64);
+    let whole = num.checked_div(den).unwrap_or(0);
+    let part = num.checked_rem(den).unwrap_or(0);
+    let fraction = (part << 32).checked_div(den).unwrap_or(0);
+    (u128::from(whole) << 32) | u128::from(fraction)
 }
 
 impl Watch {
@@ -421,5 +432,32 @@ mod tests {
             pushed += 1;
         }
         assert!(pushed >= accounts && pushed < blocks_for(accounts) * BLOCK_IDS);
+    }
+
+    #[test]
+    fn ratios_are_lower_bounds_within_a_bucket() {
+        for (num, den) in [
+            (1i128, 3i128),
+            (5, 5),
+            (7 << 90, 3 << 88),
+            (123_456_789_123_456_789, 987_654_321_987),
+            (1, 1 << 100),
+            (i128::MAX, 1),
+        ] {
+            let exact = (num as f64) / (den as f64) * 4_294_967_296.0;
+            let got = ratio_q32(num, den);
+            if got == u128::from(u64::MAX) {
+                assert!(exact >= 4_294_967_296.0 * 4_294_967_295.0, "{num}/{den}");
+                continue;
+            }
+            assert!(
+                (got as f64) <= exact * (1.0 + 1e-12),
+                "{num}/{den}: {got} > {exact}"
+            );
+            assert!(
+                (got as f64) >= exact * (1.0 - 1e-8) - 1.0,
+                "{num}/{den}: {got} << {exact}"
+            );
+        }
     }
 }

@@ -1,0 +1,260 @@
+//! A kernel scenario run by the engine being rebuilt (`firesale-next`,
+//! issue 21), for the benches and counts that compare the two. Amounts
+//! become integers in base units: the quote in 6 decimals, risky assets
+//! in 9, prices over exponent 12 (2,000 USDC an ETH is `2×10^12 / 10^12`
+//! quote base units a base unit); every amount rounds in the protocol's
+//! favour (a holding down, a debt up). What the next engine does not run
+//! yet is refused by name: containment, and venues other than
+//! constant-product pools; shocks other than price moves.
+
+use firesale_core as kernel;
+use firesale_next::engine::{
+    AssetConfig, Candidate, ConfigError, Engine, EngineConfig, Event, EventSink, Report, Shock,
+    ShockKind, Storage, Termination, Weights,
+};
+use firesale_next::num::{Price, Qty, Ratio, Value};
+use firesale_next::policy::Policy;
+use firesale_next::venue::VenueConfig;
+
+use crate::scenario::{Limits, Scenario};
+
+const QUOTE_DECIMALS: i32 = 6;
+const RISKY_DECIMALS: i32 = 9;
+const PRICE_EXPONENT: i32 = 12;
+/// Most assets a bridged run holds.
+const ASSETS: usize = 8;
+
+/// Why a scenario cannot be bridged or run.
+#[derive(Debug, PartialEq)]
+pub enum BridgeError {
+    /// Something the next engine does not run yet.
+    Unsupported(&'static str),
+    /// The next engine refused the converted configuration.
+    Config(ConfigError),
+}
+
+fn ratio(r: kernel::Ratio) -> Ratio {
+    Ratio((r.to_f64() * 1e9).round() as u64)
+}
+
+fn decimals(asset: usize) -> i32 {
+    if asset == 0 {
+        QUOTE_DECIMALS
+    } else {
+        RISKY_DECIMALS
+    }
+}
+
+/// A scenario as the next engine runs it, with its storage.
+pub struct NextRun {
+    assets: Vec<AssetConfig>,
+    shocks: Vec<Shock>,
+    policy: Policy,
+    insurance: Value,
+    max_rounds: u32,
+    lag: u8,
+    start: Vec<Qty>,
+    balances: Vec<Qty>,
+    links: Vec<u32>,
+    queue: Vec<Candidate>,
+}
+
+impl NextRun {
+    /// Converts `s`.
+    pub fn from_scenario(s: &Scenario) -> Result<Self, BridgeError> {
+        if s.limits != Limits::default() {
+            return Err(BridgeError::Unsupported("containment"));
+        }
+        if s.assets.len() > ASSETS {
+            return Err(BridgeError::Unsupported("more than 8 assets"));
+        }
+        let assets = s
+            .assets
+            .iter()
+            .enumerate()
+            .map(|(i, a)| asset(i, a))
+            .collect::<Result<Vec<_>, _>>()?;
+        let shocks = s
+            .shocks
+            .iter()
+            .map(|sh| match sh.kind {
+                kernel::ShockKind::MovePrice(r) => Ok(Shock {
+                    round: sh.round,
+                    asset: sh.asset,
+                    kind: ShockKind::MovePrice(ratio(r)),
+                }),
+                _ => Err(BridgeError::Unsupported("shocks other than move_price")),
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let quote = 10f64.powi(QUOTE_DECIMALS);
+        let policy = match s.policy {
+            kernel::Policy::Absorb => Policy::Absorb,
+            kernel::Policy::ToTarget => Policy::ToTarget,
+            kernel::Policy::CloseFactor {
+                close_factor,
+                full_close_health_factor,
+                full_close_debt_value,
+            } => Policy::CloseFactor {
+                close_factor: ratio(close_factor),
+                full_close_health_factor: ratio(full_close_health_factor),
+                full_close_debt_value: Value((full_close_debt_value.to_f64() * quote) as i64),
+            },
+        };
+        let n = s.assets.len().max(1);
+        let start: Vec<Qty> = s
+            .balances
+            .iter()
+            .enumerate()
+            .map(|(k, b)| Qty((b.to_f64() * 10f64.powi(decimals(k % n))).floor() as i64))
+            .collect();
+        let accounts = start.len() / n;
+        Ok(NextRun {
+            assets,
+            shocks,
+            policy,
+            insurance: Value((s.insurance_fund.to_f64() * quote) as i64),
+            max_rounds: s.max_rounds,
+            lag: s.oracle_lag_rounds,
+            balances: start.clone(),
+            start,
+            links: vec![0; Storage::link_words(accounts)],
+            queue: vec![Candidate::default(); Storage::queue_slots(accounts)],
+        })
+    }
+
+    /// Runs the cascade from the starting balances.
+    pub fn run(&mut self) -> Result<(Termination, Report), BridgeError> {
+        self.run_with(&mut ())
+    }
+
+    /// Runs the cascade, handing each event to `sink`.
+    pub fn run_with(
+        &mut self,
+        sink: &mut impl EventSink,
+    ) -> Result<(Termination, Report), BridgeError> {
+        self.balances.copy_from_slice(&self.start);
+        let config = EngineConfig {
+            assets: &self.assets,
+            policy: self.policy,
+            max_rounds: self.max_rounds,
+            oracle_lag_rounds: self.lag,
+            insurance_fund: self.insurance,
+            shocks: &self.shocks,
+        };
+        let storage = Storage {
+            balances: &mut self.balances,
+            links: &mut self.links,
+            queue: &mut self.queue,
+        };
+        let mut e: Engine<'_, ASSETS, 0> =
+            Engine::new(&config, storage).map_err(BridgeError::Config)?;
+        let end = e.run(sink);
+        Ok((end, *e.report()))
+    }
+}
+
+fn asset(i: usize, a: &kernel::AssetConfig) -> Result<AssetConfig, BridgeError> {
+    let units = 10f64.powi(decimals(i));
+    let venue = match a.venue {
+        kernel::VenueConfig::Quote => VenueConfig::Quote,
+        kernel::VenueConfig::ConstantProduct {
+            base_reserve,
+            fee,
+            resilience,
+        } => VenueConfig::ConstantProduct {
+            base_reserve: Qty((base_reserve.to_f64() * units) as i64),
+            fee: ratio(fee),
+            resilience: ratio(resilience),
+        },
+        _ => {
+            return Err(BridgeError::Unsupported(
+                "venues other than constant-product",
+            ))
+        }
+    };
+    let price = match i {
+        0 => Price::ONE,
+        _ => {
+            let shift = QUOTE_DECIMALS - decimals(i) + PRICE_EXPONENT;
+            let mantissa = (a.price.to_f64() * 10f64.powi(shift)).round() as u64;
+            Price::new(mantissa, PRICE_EXPONENT as u8)
+                .map_err(|_| BridgeError::Unsupported("a price that rounds to zero"))?
+        }
+    };
+    Ok(AssetConfig {
+        price,
+        asset_weights: Weights {
+            maint: ratio(a.asset_weights.maint),
+            liq_end: ratio(a.asset_weights.liq_end),
+        },
+        liability_weights: Weights {
+            maint: ratio(a.liability_weights.maint),
+            liq_end: ratio(a.liability_weights.liq_end),
+        },
+        liquidation_bonus: ratio(a.liquidation_bonus),
+        protocol_fee: ratio(a.protocol_fee),
+        dust: Qty((a.dust.to_f64() * units).round() as i64),
+        venue,
+    })
+}
+
+/// Counts each round's liquidations, from the events.
+#[derive(Default)]
+pub struct PerRound(pub Vec<u32>);
+
+impl EventSink for PerRound {
+    fn emit(&mut self, e: &Event) {
+        if let Event::RoundEnded { liquidations, .. } = e {
+            self.0.push(*liquidations);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::run::run_scenario;
+
+    /// The bundled default market, run by both engines, liquidates the same
+    /// number of accounts in each round.
+    #[test]
+    fn the_default_scenario_cascades_alike_in_both_engines() {
+        let s = Scenario::default_lending();
+        let mut next = NextRun::from_scenario(&s).unwrap();
+        let mut per_round = PerRound::default();
+        let (end, report) = next.run_with(&mut per_round).unwrap();
+        assert_eq!(end, Termination::FixedPoint);
+        struct Kernel(Vec<u32>, u32);
+        impl kernel::event::EventSink for Kernel {
+            fn emit(&mut self, e: &kernel::event::Event) {
+                match e {
+                    kernel::event::Event::Liquidation { .. } => self.1 += 1,
+                    kernel::event::Event::RoundEnded { .. } => {
+                        self.0.push(self.1);
+                        self.1 = 0;
+                    }
+                    _ => {}
+                }
+            }
+        }
+        let mut k = Kernel(Vec::new(), 0);
+        let kernel_run = run_scenario(&s, &mut k).unwrap();
+        assert_eq!(report.liquidations, kernel_run.report.liquidations);
+        let active = |v: &[u32]| v.iter().rposition(|&n| n > 0).map_or(0, |i| i + 1);
+        assert_eq!(
+            per_round.0[..active(&per_round.0)],
+            k.0[..active(&k.0)],
+            "liquidations per round"
+        );
+    }
+
+    #[test]
+    fn what_the_next_engine_does_not_run_is_refused() {
+        let mut s = Scenario::default_lending();
+        s.limits.rate_limit.max_accounts_per_round = 10;
+        assert_eq!(
+            NextRun::from_scenario(&s).err(),
+            Some(BridgeError::Unsupported("containment"))
+        );
+    }
+}
