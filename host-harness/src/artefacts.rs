@@ -81,7 +81,7 @@ pub fn run_into(scenario: &Scenario, dir: &Path) -> Result<Observed, RunIntoErro
 /// named after the assets (the quote's are left out: its price is 1).
 pub fn timeline_csv(scenario: &Scenario, timeline: &[RoundRow]) -> String {
     let mut csv =
-        String::from("round,liquidations,bankruptcies,bad_debt,socialized,insurance_fund");
+        String::from("round,liquidations,bankruptcies,bad_debt,socialized,insurance_fund,backstopped,backstop_equity");
     for a in 1..scenario.assets.len() {
         let name = scenario.asset_name(a);
         for column in ["open", "close", "oracle", "sold", "bought", "volume_quote"] {
@@ -91,13 +91,15 @@ pub fn timeline_csv(scenario: &Scenario, timeline: &[RoundRow]) -> String {
     csv.push('\n');
     for row in timeline {
         csv.push_str(&format!(
-            "{},{},{},{},{},{}",
+            "{},{},{},{},{},{},{},{}",
             row.round,
             row.liquidations,
             row.bankruptcies,
             row.bad_debt,
             row.socialized,
-            row.insurance_fund
+            row.insurance_fund,
+            row.backstopped,
+            row.backstop_equity
         ));
         for a in row.assets.iter().skip(1) {
             csv.push_str(&format!(

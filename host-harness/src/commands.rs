@@ -724,7 +724,7 @@ fn write_compare(
     create_dir(dir)?;
     artefacts::write(dir, "compare.json", &format!("{document:#}\n"))?;
     let mut csv = String::from(
-        "preset,termination,rounds,liquidations,accounts_liquidated,bad_debt,insurance_used,socialized,deleveraged,unrecovered",
+        "preset,termination,rounds,liquidations,accounts_liquidated,bad_debt,insurance_used,socialized,deleveraged,unrecovered,backstopped,backstop_equity,backstop_negative_equity,backstop_pnl",
     );
     for a in 1..base.assets.len() {
         let _ = write!(csv, ",{}_min_price", base.asset_name(a));
@@ -734,7 +734,7 @@ fn write_compare(
         let r = &o.outcome.report;
         let _ = write!(
             csv,
-            "{},{},{},{},{},{},{},{},{},{}",
+            "{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
             p.name,
             json::termination_name(r.termination),
             r.rounds,
@@ -744,7 +744,11 @@ fn write_compare(
             r.insurance_used.to_f64(),
             r.socialized.to_f64(),
             r.deleveraged.to_f64(),
-            r.unrecovered.to_f64()
+            r.unrecovered.to_f64(),
+            r.backstopped,
+            r.backstop_equity.to_f64(),
+            r.backstop_negative_equity.to_f64(),
+            r.backstop_pnl.to_f64()
         );
         for asset in r.assets().iter().skip(1) {
             let _ = write!(csv, ",{}", asset.min_price.to_f64());

@@ -40,6 +40,10 @@ pub struct RoundRow {
     pub insurance_fund: f64,
     /// Loss socialized so far, in quote.
     pub socialized: f64,
+    /// Accounts the backstop vault took over in the round.
+    pub backstopped: u32,
+    /// Equity the backstop vault has absorbed so far, in quote.
+    pub backstop_equity: f64,
 }
 
 /// A watched run.
@@ -200,6 +204,11 @@ fn record<const A: usize>(engine: &Engine<'_, A>, event: &Event, timeline: &mut 
                 row.bankruptcies += 1;
             }
         }
+        Event::BackstopTakeover { .. } => {
+            if let Some(row) = timeline.last_mut() {
+                row.backstopped += 1;
+            }
+        }
         Event::RoundEnded { .. } | Event::Finished { .. } => {
             if let Some(row) = timeline.last_mut() {
                 for (a, cell) in row.assets.iter_mut().enumerate() {
@@ -208,13 +217,13 @@ fn record<const A: usize>(engine: &Engine<'_, A>, event: &Event, timeline: &mut 
                 let report = engine.report();
                 row.bad_debt = report.bad_debt.to_f64();
                 row.socialized = report.socialized.to_f64();
+                row.backstop_equity = report.backstop_equity.to_f64();
                 row.insurance_fund = engine.insurance_fund().to_f64();
             }
         }
         Event::ShockApplied { .. }
         | Event::RolledBack { .. }
         | Event::BreakerTripped { .. }
-        | Event::BackstopTakeover { .. }
         | Event::Deleveraged { .. }
         | Event::AuctionReset { .. }
         | Event::Cleared { .. }

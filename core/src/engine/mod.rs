@@ -705,6 +705,13 @@ impl<'s, const A: usize> Engine<'s, A> {
         self.state.phase = Phase::Done(termination);
         self.state.report.termination = Some(termination);
         self.state.report.insurance_fund = self.state.insurance;
+        if self.state.report.backstopped > 0 {
+            // The vault's books and the oracle are as the run leaves them:
+            // a failed unit was rolled back before the run finishes. A
+            // valuation that overflows leaves the P&L at zero; the books
+            // hold what it could not value.
+            self.state.report.backstop_pnl = self.backstop_pnl().unwrap_or(Value::ZERO);
+        }
         sink.emit(&Event::Finished {
             round: self.state.round,
             termination,
@@ -1110,6 +1117,11 @@ fn empty_report<const A: usize>() -> Report<A> {
         bankruptcies: 0,
         deferred: 0,
         backstopped: 0,
+        backstop_assets: Value::ZERO,
+        backstop_liabilities: Value::ZERO,
+        backstop_equity: Value::ZERO,
+        backstop_negative_equity: Value::ZERO,
+        backstop_pnl: Value::ZERO,
         auctions: 0,
         zero_bid_takes: 0,
         deleveraged: Value::ZERO,
