@@ -32,7 +32,7 @@ struct Cli {
 }
 
 const EXIT_CODES: &str =
-    "Exit codes: 0 success; 1 an output could not be written; 2 invalid input (the message names the key and the line).";
+    "Exit codes: 0 success; 1 an output could not be written; 2 invalid input (the message names the key and the line); 3 --audit found a book that does not balance.";
 
 fn parse_size(text: &str) -> Result<u64, String> {
     firesale_harness::bounds::parse_size(text)
@@ -49,6 +49,12 @@ enum Command {
         preset: Option<String>,
         #[command(flatten)]
         output: Output,
+        /// Run the kernel's conservation audit after every unit of work that
+        /// moved anything; a book that does not balance stops the command
+        /// with exit code 3, naming the round, the asset, the book and by how
+        /// much.
+        #[arg(long)]
+        audit: bool,
     },
     /// Run one scenario under several protocols' rules, side by side.
     Compare {
@@ -62,6 +68,12 @@ enum Command {
         parallel: Parallel,
         #[command(flatten)]
         output: Output,
+        /// Run the kernel's conservation audit after every unit of work that
+        /// moved anything; a book that does not balance stops the command
+        /// with exit code 3, naming the round, the asset, the book and by how
+        /// much.
+        #[arg(long)]
+        audit: bool,
     },
     /// Validate a scenario file without running it.
     Check {
@@ -84,6 +96,12 @@ enum Command {
         parallel: Parallel,
         #[command(flatten)]
         output: Output,
+        /// Run the kernel's conservation audit after every unit of work that
+        /// moved anything; a book that does not balance stops the command
+        /// with exit code 3, naming the round, the asset, the book and by how
+        /// much.
+        #[arg(long)]
+        audit: bool,
     },
     /// Draw random shock paths and report the distribution of bad debt.
     Montecarlo {
@@ -96,6 +114,12 @@ enum Command {
         parallel: Parallel,
         #[command(flatten)]
         output: Output,
+        /// Run the kernel's conservation audit after every unit of work that
+        /// moved anything; a book that does not balance stops the command
+        /// with exit code 3, naming the round, the asset, the book and by how
+        /// much.
+        #[arg(long)]
+        audit: bool,
     },
     /// List the bundled scenarios.
     Scenarios,
@@ -137,11 +161,13 @@ fn main() -> ExitCode {
             scenario,
             preset,
             output,
+            audit,
         } => commands::run(
             scenario.as_deref(),
             preset.as_deref(),
             output.json,
             output.out.as_deref(),
+            audit,
             budget,
         ),
         Command::Compare {
@@ -149,12 +175,14 @@ fn main() -> ExitCode {
             presets,
             parallel,
             output,
+            audit,
         } => commands::in_pool(parallel.threads, || {
             commands::compare(
                 scenario.as_deref(),
                 &presets,
                 output.json,
                 output.out.as_deref(),
+                audit,
                 budget,
             )
         }),
@@ -165,6 +193,7 @@ fn main() -> ExitCode {
             metric,
             parallel,
             output,
+            audit,
         } => commands::in_pool(parallel.threads, || {
             commands::sweep(
                 scenario.as_deref(),
@@ -172,6 +201,7 @@ fn main() -> ExitCode {
                 metric,
                 output.json,
                 output.out.as_deref(),
+                audit,
                 budget,
             )
         }),
@@ -180,12 +210,14 @@ fn main() -> ExitCode {
             model,
             parallel,
             output,
+            audit,
         } => commands::in_pool(parallel.threads, || {
             commands::montecarlo(
                 scenario.as_deref(),
                 &model,
                 output.json,
                 output.out.as_deref(),
+                audit,
                 budget,
             )
         }),
