@@ -18,7 +18,10 @@ pub fn summary(scenario: &Scenario, observed: &Observed) -> String {
         Some(Termination::FixedPoint) => "fixed point".to_string(),
         Some(Termination::RoundCap) => "round cap".to_string(),
         Some(Termination::MarketBroken { asset }) => format!("market broken (asset {asset})"),
-        Some(Termination::Failed(e)) => format!("failed: {}", crate::preflight::describe(&e)),
+        Some(Termination::Failed(e)) => format!(
+            "failed: {}",
+            crate::preflight::describe_named(&e, &scenario.asset_names)
+        ),
         None => "still running".to_string(),
     };
     let _ = writeln!(s, "scenario            {name}");

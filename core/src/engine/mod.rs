@@ -424,7 +424,26 @@ impl<'s, const A: usize> Engine<'s, A> {
                 .map_err(|_| capacity(Capacity::Assets, A, n))?;
         }
         let equilibrium = config.containment.settlement == Settlement::Equilibrium;
-        for account in storage.balances.chunks_exact(n) {
+        // The largest weighted prices a health uses: collateral at its full
+        // price, debts at the liquidation-end weight.
+        let mut largest = [WeightedPrice::default(); A];
+        for (w, m) in largest.iter_mut().zip(&markets) {
+            *w = WeightedPrice {
+                asset: m.oracle.0,
+                liability: m.liq_end.liability,
+            };
+        }
+        let unit_index = [Ratio::ONE; A];
+        for (id, account) in storage.balances.chunks_exact(n).enumerate() {
+            if account::health(account, &unit_index, &largest)
+                .and_then(|h| h.net())
+                .is_err()
+            {
+                return Err(ConfigError::AccountTooLarge {
+                    account: u32::try_from(id).unwrap_or(u32::MAX),
+                }
+                .into());
+            }
             if equilibrium && account.iter().skip(1).any(|b| b.is_negative()) {
                 return Err(ConfigError::Engine(EngineParam::Settlement).into());
             }
@@ -693,11 +712,29 @@ impl<'s, const A: usize> Engine<'s, A> {
         match fault {
             StepFault::VenueExhausted { asset } => Termination::MarketBroken { asset },
             StepFault::Arith(kind) => Termination::Failed(Error::Arithmetic {
-                round: self.state.round,
+                round: self.failed_round(),
                 account,
+                asset: None,
+                shock: None,
+                kind,
+            }),
+            StepFault::ArithAt { asset, shock, kind } => Termination::Failed(Error::Arithmetic {
+                round: self.failed_round(),
+                account,
+                asset: Some(asset),
+                shock,
                 kind,
             }),
             StepFault::Invariant(i) => Termination::Failed(Error::Invariant(i)),
+        }
+    }
+
+    /// The round a failed unit ran in: a round's start that failed was
+    /// rolled back, round number included, so it was starting the next.
+    fn failed_round(&self) -> u32 {
+        match self.state.phase {
+            Phase::BeginRound => self.state.round.saturating_add(1),
+            _ => self.state.round,
         }
     }
 
@@ -826,7 +863,8 @@ impl<'s, const A: usize> Engine<'s, A> {
                 break;
             }
             let index = u16::try_from(self.state.next_shock).unwrap_or(u16::MAX);
-            self.apply_shock(&shock)?;
+            self.apply_shock(&shock)
+                .map_err(|f| f.in_shock(shock.asset, index))?;
             self.state.next_shock = self.state.next_shock.saturating_add(1);
             sink.emit(&Event::ShockApplied {
                 round: self.state.round,
@@ -836,7 +874,11 @@ impl<'s, const A: usize> Engine<'s, A> {
         self.state.history_head = self.state.history_head.wrapping_add(1) % HISTORY;
         let head = self.state.history_head;
         for (asset, m) in self.state.markets.iter_mut().enumerate() {
-            let price = m.venue.price()?;
+            let tag = u8::try_from(asset).unwrap_or(u8::MAX);
+            let price = m
+                .venue
+                .price()
+                .map_err(|e| StepFault::from(e).in_asset(tag))?;
             if !price.is_positive() {
                 // Defence in depth: venues refuse trades that cross their
                 // floor, so a price at or below zero means a broken market.
@@ -936,8 +978,10 @@ impl<'s, const A: usize> Engine<'s, A> {
             let Some(m) = self.state.markets.get_mut(asset) else {
                 continue;
             };
-            let fill = m.venue.recover()?;
-            let price = m.venue.price()?;
+            let tag = u8::try_from(asset).unwrap_or(u8::MAX);
+            let in_asset = |e| StepFault::from(e).in_asset(tag);
+            let fill = m.venue.recover().map_err(in_asset)?;
+            let price = m.venue.price().map_err(in_asset)?;
             // The oracle of the next `lag + twap` rounds reads these entries.
             let head = self.state.history_head;
             let span = self
@@ -950,7 +994,8 @@ impl<'s, const A: usize> Engine<'s, A> {
                 stationary = false;
             }
             if fill != Fill::default() {
-                self.record_fill(asset, Book::Arbitrage, fill)?;
+                self.record_fill(asset, Book::Arbitrage, fill)
+                    .map_err(|f| f.in_asset(tag))?;
             }
         }
         self.track_prices()?;

@@ -850,3 +850,55 @@ fn a_sweep_leaves_the_order_to_the_next_round_that_pops() {
     );
     assert!(pops > 10, "{pops} pops");
 }
+
+/// An overflow while a shock moves a venue names the shock, its asset and
+/// the round it was scheduled in (the round's start is undone, its number
+/// with it, but the error gives the round that was starting).
+#[test]
+fn an_arithmetic_failure_names_the_shock_asset_and_round() {
+    let mut assets = market(0.1, 0.5);
+    assets[1].price = Price::from_int(1i64 << 60);
+    let shocks = [
+        Shock {
+            round: 2,
+            asset: 1,
+            kind: ShockKind::MovePrice(Ratio::from_f64(0.9)),
+        },
+        Shock {
+            round: 3,
+            asset: 1,
+            kind: ShockKind::MovePrice(Ratio::from_int(1 << 20)),
+        },
+    ];
+    let balances = [Qty::from_int(10), Qty::ZERO];
+    let r = run(&assets, Policy::Absorb, 0, &shocks, &balances);
+    assert_eq!(
+        r.termination,
+        Termination::Failed(Error::Arithmetic {
+            round: 3,
+            account: None,
+            asset: Some(1),
+            shock: Some(1),
+            kind: ArithError::Overflow,
+        })
+    );
+}
+
+/// An account whose health overflows at the starting prices is named at
+/// construction; it used to be accepted and fail the first scan with an
+/// arithmetic error.
+#[test]
+fn construction_refuses_what_round_one_would_overflow_on() {
+    let assets = market(0.1, 0.5);
+    let huge = [Qty::from_int(1), Qty::from_f64(1e22)];
+    let mut buffers = Buffers::<2>::new(&huge, 2);
+    let config = plain_config(&assets, Policy::Absorb, Value::ZERO, &[], 5);
+    assert_eq!(
+        Engine::new(&config, buffers.storage()).err(),
+        Some(Error::Config(ConfigError::AccountTooLarge { account: 0 }))
+    );
+    // A row that fits is accepted beside it.
+    let fine = [Qty::from_int(1), Qty::from_int(1_000)];
+    let mut buffers = Buffers::<2>::new(&fine, 2);
+    assert!(Engine::new(&config, buffers.storage()).is_ok());
+}
