@@ -20,8 +20,10 @@ struct Cli {
     #[arg(long, global = true, value_name = "SIZE", value_parser = parse_size)]
     max_memory: Option<u64>,
     /// The largest max_rounds a scenario may set, and so the latest round
-    /// a shock may be scheduled in (default 100,000): the kernel runs every
-    /// round up to it, empty ones too.
+    /// a shock may be scheduled in (default 100,000). The kernel skips the
+    /// empty rounds before a shock, except under containment whose state
+    /// moves with the rounds (keeper capital, an oracle rule, breakers),
+    /// where it runs every one.
     #[arg(
         long,
         global = true,

@@ -327,6 +327,9 @@ pub struct Engine<'s, const A: usize = MAX_ASSETS> {
     /// Whether any budget (rate limit or keeper capital) is in force.
     budgets: bool,
     initial_insurance: Value,
+    /// Whether rounds in which nothing can move are skipped (see
+    /// `skip_to_next_shock`); off only to test that skipping changes nothing.
+    skip_empty: bool,
     heap_len: usize,
     /// How the queue keeps its order this round (see `batch`).
     batch: batch::Batch,
@@ -516,6 +519,7 @@ impl<'s, const A: usize> Engine<'s, A> {
                         .any(|a| a.max_notional_per_round.is_some())
             },
             initial_insurance: config.insurance_fund,
+            skip_empty: true,
             heap_len: 0,
             batch: batch::Batch::Heap,
             sorter: batch::Sorter::new(),
@@ -675,6 +679,14 @@ impl<'s, const A: usize> Engine<'s, A> {
             Phase::Done(t) => Some(t),
             _ => None,
         }
+    }
+
+    /// Whether rounds in which nothing can move are skipped to the next
+    /// scheduled shock (on by default): the state, report and digest are
+    /// the same either way; only the skipped rounds' `RoundStarted` and
+    /// `RoundEnded` events are missing. For tests.
+    pub fn skip_empty_rounds(&mut self, on: bool) {
+        self.skip_empty = on;
     }
 
     /// Runs at most `budget` units of work.
@@ -974,13 +986,18 @@ impl<'s, const A: usize> Engine<'s, A> {
         self.track_sales()?;
         self.run_auctions(sink)?;
         let mut stationary = true;
+        // Whether every venue's recovery left it exactly as it was: then
+        // so will the next round's (see `skip_to_next_shock`).
+        let mut unmoved = true;
         for asset in 0..self.state.markets.len() {
             let Some(m) = self.state.markets.get_mut(asset) else {
                 continue;
             };
             let tag = u8::try_from(asset).unwrap_or(u8::MAX);
             let in_asset = |e| StepFault::from(e).in_asset(tag);
+            let before = m.venue;
             let fill = m.venue.recover().map_err(in_asset)?;
+            unmoved &= m.venue == before;
             let price = m.venue.price().map_err(in_asset)?;
             // The oracle of the next `lag + twap` rounds reads these entries.
             let head = self.state.history_head;
@@ -1007,14 +1024,69 @@ impl<'s, const A: usize> Engine<'s, A> {
         // A halt still to run, or accounts that waited, will act later.
         let waiting =
             self.halt_pending() || self.state.limits.round_deferred > 0 || self.auctions_running();
-        if self.state.round_changed_accounts == 0 && !shocks_left && stationary && !waiting {
+        let quiet = self.state.round_changed_accounts == 0 && stationary && !waiting;
+        if quiet && !shocks_left {
             self.finish(Termination::FixedPoint, sink);
         } else if self.state.round >= self.max_rounds {
+            self.finish(Termination::RoundCap, sink);
+        } else if quiet
+            && unmoved
+            && self.state.round_liquidations == 0
+            && self.skip_to_next_shock()
+        {
+            // The rounds up to the next shock's were skipped, to the round
+            // cap (see `skip_to_next_shock`).
             self.finish(Termination::RoundCap, sink);
         } else {
             self.state.phase = Phase::BeginRound;
         }
         Ok(())
+    }
+
+    /// After a round in which nothing moved (no account changed, no
+    /// liquidation, every price settled, every venue's recovery a no-op,
+    /// nothing waiting), every round until the next shock would do the same
+    /// and change nothing but the round number: they are skipped, the
+    /// state set to what running them would leave. Under containment whose
+    /// state moves with the rounds (keeper capital, an oracle rule other
+    /// than the spot price, circuit breakers, equilibrium settlement) no
+    /// round is skipped. Returns whether the skip reached the round cap.
+    fn skip_to_next_shock(&mut self) -> bool {
+        let c = &self.containment;
+        let round_bound = c.keepers.is_some()
+            || c.oracle != crate::containment::OracleRule::SPOT
+            || c.settlement != Settlement::Sequential
+            || c.per_asset.iter().any(|a| a.breaker.is_some());
+        if round_bound || !self.skip_empty || self.heap_len > 0 {
+            return false;
+        }
+        let Some(next) = self.shocks.get(self.state.next_shock).map(|s| s.round) else {
+            return false;
+        };
+        // The last round before the shock's, or the cap.
+        let last = next.saturating_sub(1).min(self.max_rounds);
+        let skipped = last.saturating_sub(self.state.round);
+        if skipped == 0 {
+            return false;
+        }
+        // Each skipped round's start would record the (settled) venue
+        // price in the ring and publish it as the oracle.
+        let writes = usize::try_from(skipped).unwrap_or(HISTORY).min(HISTORY);
+        for _ in 0..writes {
+            self.state.history_head = self.state.history_head.wrapping_add(1) % HISTORY;
+            let head = self.state.history_head;
+            for (asset, m) in self.state.markets.iter().enumerate() {
+                if let Some(slot) = self.history.get_mut(asset).and_then(|h| h.get_mut(head)) {
+                    *slot = m.oracle;
+                }
+            }
+        }
+        let rest = usize::try_from(skipped).unwrap_or(0).saturating_sub(writes) % HISTORY;
+        self.state.history_head = self.state.history_head.wrapping_add(rest) % HISTORY;
+        self.state.limits.oracle_round = [last; A];
+        self.state.round = last;
+        self.state.report.rounds = last;
+        last >= self.max_rounds
     }
 
     fn track_prices(&mut self) -> Result<(), StepFault> {
