@@ -146,6 +146,13 @@ pub enum ConfigError {
         /// What overflowed.
         what: Magnitude,
     },
+    /// An account's balances are too large for its health at the starting
+    /// prices (collateral at its full price, debts at the liquidation-end
+    /// weight, the largest the kernel uses): the first scan would fail.
+    AccountTooLarge {
+        /// The account.
+        account: u32,
+    },
     /// A shock is out of round order, names an unknown or quote asset, or has
     /// a non-positive price, ratio or quantity.
     Shock {
@@ -162,10 +169,18 @@ pub enum Error {
     Config(ConfigError),
     /// A computation overflowed.
     Arithmetic {
-        /// Round in which it happened.
+        /// Round in which it happened (a round's start that failed was
+        /// undone: this is the round it was starting).
         round: u32,
         /// Account being processed, if any.
         account: Option<u32>,
+        /// The asset whose venue or price was being computed, when the
+        /// failure was in one asset's market (a shock, a trade, a price, a
+        /// recovery).
+        asset: Option<u8>,
+        /// The shock being applied, by its index in the schedule, when a
+        /// shock failed.
+        shock: Option<u16>,
         /// The failure.
         kind: ArithError,
     },
@@ -201,7 +216,15 @@ impl From<ConfigError> for Error {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum StepFault {
     Arith(ArithError),
-    VenueExhausted { asset: u8 },
+    /// An arithmetic failure in one asset's market, or in a shock.
+    ArithAt {
+        asset: u8,
+        shock: Option<u16>,
+        kind: ArithError,
+    },
+    VenueExhausted {
+        asset: u8,
+    },
     Invariant(Invariant),
 }
 
@@ -215,7 +238,35 @@ impl StepFault {
     pub(crate) fn from_venue(asset: u8, e: VenueError) -> Self {
         match e {
             VenueError::Exhausted => StepFault::VenueExhausted { asset },
-            VenueError::Arith(a) => StepFault::Arith(a),
+            VenueError::Arith(kind) => StepFault::ArithAt {
+                asset,
+                shock: None,
+                kind,
+            },
+        }
+    }
+
+    /// The fault, placed in asset `asset`'s market if it has no place yet.
+    pub(crate) fn in_asset(self, asset: u8) -> Self {
+        match self {
+            StepFault::Arith(kind) => StepFault::ArithAt {
+                asset,
+                shock: None,
+                kind,
+            },
+            other => other,
+        }
+    }
+
+    /// The fault, placed in shock `index` on asset `asset`.
+    pub(crate) fn in_shock(self, asset: u8, index: u16) -> Self {
+        match self {
+            StepFault::Arith(kind) | StepFault::ArithAt { kind, .. } => StepFault::ArithAt {
+                asset,
+                shock: Some(index),
+                kind,
+            },
+            other => other,
         }
     }
 }

@@ -52,6 +52,22 @@ pub struct Report<const A: usize = MAX_ASSETS> {
     pub deferred: u64,
     /// Accounts the backstop vault took over.
     pub backstopped: u32,
+    /// Value of the deposits the backstop vault took over, at the oracle
+    /// of each takeover (rounded down, as equity counts them).
+    pub backstop_assets: Value,
+    /// Value of the debts the backstop vault took over, at the oracle of
+    /// each takeover (rounded up; a positive number).
+    pub backstop_liabilities: Value,
+    /// Equity the backstop vault absorbed: Σ of the accounts' equity when
+    /// taken over, `backstop_assets − backstop_liabilities` exactly.
+    pub backstop_equity: Value,
+    /// The negative part of it: Σ of the equity of the accounts taken over
+    /// with negative equity (≤ 0), losses the vault took on.
+    pub backstop_negative_equity: Value,
+    /// The vault's profit and loss when the run ended: its holdings (the
+    /// ledger's `Backstop` book) at the final oracle prices, less
+    /// `backstop_equity`. Zero until the run ends.
+    pub backstop_pnl: Value,
     /// Dutch auctions started.
     pub auctions: u32,
     /// Collateral taken from auctions at a price of zero.

@@ -1,7 +1,7 @@
 //! Everything a run leaves in `--out DIR`: `report.json`, `timeline.csv`,
 //! `events.jsonl` and the price chart `price.png` / `price.svg`.
 
-use crate::observe::{observe, Observed, RoundRow, RunError};
+use crate::observe::{observe_with, Observed, RoundRow, RunError};
 use crate::scenario::Scenario;
 use crate::{json, plot};
 use std::fs::File;
@@ -45,15 +45,19 @@ pub enum RunIntoError {
     Invalid(firesale_core::Error),
     /// An artefact could not be written.
     Output(String),
+    /// `--audit` found a book that does not balance.
+    Audit(crate::audit::AuditFailure),
 }
 
-/// Runs `scenario` and writes every artefact into `dir`.
-pub fn run_into(scenario: &Scenario, dir: &Path) -> Result<Observed, RunIntoError> {
+/// Runs `scenario` and writes every artefact into `dir`; `audit`: with the
+/// conservation audit (`--audit`).
+pub fn run_into(scenario: &Scenario, dir: &Path, audit: bool) -> Result<Observed, RunIntoError> {
     let out = RunIntoError::Output;
     create_dir(dir).map_err(out)?;
     let mut events = create(dir, "events.jsonl").map_err(out)?;
-    let observed = observe(scenario, Some(&mut events)).map_err(|e| match e {
+    let observed = observe_with(scenario, Some(&mut events), audit).map_err(|e| match e {
         RunError::Invalid(e) => RunIntoError::Invalid(e),
+        RunError::Audit(f) => RunIntoError::Audit(f),
         RunError::Io(e) => out(format!(
             "{}: cannot write: {e}",
             dir.join("events.jsonl").display()
@@ -81,7 +85,7 @@ pub fn run_into(scenario: &Scenario, dir: &Path) -> Result<Observed, RunIntoErro
 /// named after the assets (the quote's are left out: its price is 1).
 pub fn timeline_csv(scenario: &Scenario, timeline: &[RoundRow]) -> String {
     let mut csv =
-        String::from("round,liquidations,bankruptcies,bad_debt,socialized,insurance_fund");
+        String::from("round,liquidations,bankruptcies,bad_debt,socialized,insurance_fund,backstopped,backstop_equity");
     for a in 1..scenario.assets.len() {
         let name = scenario.asset_name(a);
         for column in ["open", "close", "oracle", "sold", "bought", "volume_quote"] {
@@ -91,13 +95,15 @@ pub fn timeline_csv(scenario: &Scenario, timeline: &[RoundRow]) -> String {
     csv.push('\n');
     for row in timeline {
         csv.push_str(&format!(
-            "{},{},{},{},{},{}",
+            "{},{},{},{},{},{},{},{}",
             row.round,
             row.liquidations,
             row.bankruptcies,
             row.bad_debt,
             row.socialized,
-            row.insurance_fund
+            row.insurance_fund,
+            row.backstopped,
+            row.backstop_equity
         ));
         for a in row.assets.iter().skip(1) {
             csv.push_str(&format!(

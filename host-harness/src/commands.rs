@@ -2,9 +2,10 @@
 
 use clap::ValueEnum;
 use firesale_harness::artefacts::{self, create_dir};
+use firesale_harness::audit::{AuditFailure, Stopped};
 use firesale_harness::bounds::{self, Bounds, MAX_THREADS, RESULT_BYTES};
 use firesale_harness::montecarlo::{self, PathModel, Tail, LEVELS};
-use firesale_harness::observe::observe;
+use firesale_harness::observe::{observe_with, RunError};
 use firesale_harness::plot::{self, Grid, Marker};
 use firesale_harness::preflight::describe;
 use firesale_harness::scenario_file::{parse_with, read_text};
@@ -21,6 +22,17 @@ pub enum Failure {
     Input(String),
     /// An output could not be written (exit code 1).
     Output(String),
+    /// `--audit` found a book that does not balance (exit code 3).
+    Audit(String),
+}
+
+impl From<Stopped> for Failure {
+    fn from(stopped: Stopped) -> Self {
+        match stopped {
+            Stopped::Input(m) => Failure::Input(m),
+            Stopped::Audit(m) => Failure::Audit(m),
+        }
+    }
 }
 
 impl Failure {
@@ -29,6 +41,7 @@ impl Failure {
         let (message, code) = match self {
             Failure::Input(m) => (m, 2),
             Failure::Output(m) => (m, 1),
+            Failure::Audit(m) => (m, 3),
         };
         eprintln!("error: {message}");
         ExitCode::from(code)
@@ -158,6 +171,7 @@ pub fn run(
     preset_name: Option<&str>,
     as_json: bool,
     out: Option<&Path>,
+    audit: bool,
     budget: &Budget,
 ) -> Outcome {
     let chosen = preset_name.map(preset).transpose()?;
@@ -169,14 +183,17 @@ pub fn run(
         let under = preset_name.map_or(String::new(), |p| format!(" under --preset {p}"));
         Failure::Input(format!("the scenario is invalid{under}: {}", describe(e)))
     };
+    let audit_failed = |f: AuditFailure| Failure::Audit(audited(&scenario, &f));
     let observed = match out {
-        Some(dir) => artefacts::run_into(&scenario, dir).map_err(|e| match e {
+        Some(dir) => artefacts::run_into(&scenario, dir, audit).map_err(|e| match e {
             artefacts::RunIntoError::Invalid(e) => invalid(&e),
             artefacts::RunIntoError::Output(m) => Failure::Output(m),
+            artefacts::RunIntoError::Audit(f) => audit_failed(f),
         })?,
-        None => observe(&scenario, None).map_err(|e| match e {
-            firesale_harness::observe::RunError::Invalid(e) => invalid(&e),
-            firesale_harness::observe::RunError::Io(e) => Failure::Output(e.to_string()),
+        None => observe_with(&scenario, None, audit).map_err(|e| match e {
+            RunError::Invalid(e) => invalid(&e),
+            RunError::Io(e) => Failure::Output(e.to_string()),
+            RunError::Audit(f) => audit_failed(f),
         })?,
     };
     if as_json {
@@ -192,6 +209,14 @@ pub fn run(
         }
     }
     Ok(())
+}
+
+/// An audit failure's message, with the scenario's asset names.
+fn audited(scenario: &Scenario, f: &AuditFailure) -> String {
+    format!(
+        "{} (a kernel bug: please report it with the scenario)",
+        f.message(|a| scenario.asset_name(a).to_string())
+    )
 }
 
 /// Says where the artefacts went, unless standard output is JSON.
@@ -270,6 +295,7 @@ pub fn sweep(
     metric: Metric,
     as_json: bool,
     out: Option<&Path>,
+    audit: bool,
     budget: &Budget,
 ) -> Outcome {
     let axes = vary
@@ -300,8 +326,8 @@ pub fn sweep(
         &bounds,
         source.text.len(),
         &bar,
-    )
-    .map_err(Failure::Input)?;
+        audit,
+    )?;
     let document = sweep_json(&source.label, &result, metric);
     if as_json {
         print_json(&document);
@@ -478,6 +504,7 @@ pub fn montecarlo(
     args: &ModelArgs,
     as_json: bool,
     out: Option<&Path>,
+    audit: bool,
     budget: &Budget,
 ) -> Outcome {
     let model = args.model();
@@ -495,7 +522,7 @@ pub fn montecarlo(
         )));
     }
     let bar = progress::bar(u64::from(model.paths), "montecarlo");
-    let paths = montecarlo::run(&scenario, &model, &bar).map_err(Failure::Input)?;
+    let paths = montecarlo::run(&scenario, &model, &bar, audit)?;
     let losses: Vec<f64> = paths.iter().map(|p| p.bad_debt).collect();
     let tail = Tail::of(&losses);
     let document = json!({
@@ -589,6 +616,7 @@ pub fn compare(
     names: &[String],
     as_json: bool,
     out: Option<&Path>,
+    audit: bool,
     budget: &Budget,
 ) -> Outcome {
     use rayon::prelude::*;
@@ -619,13 +647,20 @@ pub fn compare(
         .par_iter()
         .map(|p| {
             let s = p.apply(&base);
-            let observed = observe(&s, None).map_err(|e| {
-                Failure::Input(match e {
-                    firesale_harness::observe::RunError::Invalid(e) => {
-                        format!("{} under {}: {}", source.label, p.name, describe(&e))
-                    }
-                    firesale_harness::observe::RunError::Io(e) => e.to_string(),
-                })
+            let observed = observe_with(&s, None, audit).map_err(|e| match e {
+                RunError::Invalid(e) => Failure::Input(format!(
+                    "{} under {}: {}",
+                    source.label,
+                    p.name,
+                    describe(&e)
+                )),
+                RunError::Io(e) => Failure::Input(e.to_string()),
+                RunError::Audit(f) => Failure::Audit(format!(
+                    "{} under {}: {}",
+                    source.label,
+                    p.name,
+                    audited(&s, &f)
+                )),
             });
             bar.inc(1);
             observed.map(|o| (*p, s, o))
@@ -724,7 +759,7 @@ fn write_compare(
     create_dir(dir)?;
     artefacts::write(dir, "compare.json", &format!("{document:#}\n"))?;
     let mut csv = String::from(
-        "preset,termination,rounds,liquidations,accounts_liquidated,bad_debt,insurance_used,socialized,deleveraged,unrecovered",
+        "preset,termination,rounds,liquidations,accounts_liquidated,bad_debt,insurance_used,socialized,deleveraged,unrecovered,backstopped,backstop_equity,backstop_negative_equity,backstop_pnl",
     );
     for a in 1..base.assets.len() {
         let _ = write!(csv, ",{}_min_price", base.asset_name(a));
@@ -734,7 +769,7 @@ fn write_compare(
         let r = &o.outcome.report;
         let _ = write!(
             csv,
-            "{},{},{},{},{},{},{},{},{},{}",
+            "{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
             p.name,
             json::termination_name(r.termination),
             r.rounds,
@@ -744,7 +779,11 @@ fn write_compare(
             r.insurance_used.to_f64(),
             r.socialized.to_f64(),
             r.deleveraged.to_f64(),
-            r.unrecovered.to_f64()
+            r.unrecovered.to_f64(),
+            r.backstopped,
+            r.backstop_equity.to_f64(),
+            r.backstop_negative_equity.to_f64(),
+            r.backstop_pnl.to_f64()
         );
         for asset in r.assets().iter().skip(1) {
             let _ = write!(csv, ",{}", asset.min_price.to_f64());

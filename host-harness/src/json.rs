@@ -18,10 +18,29 @@ pub fn termination_name(t: Option<Termination>) -> &'static str {
     }
 }
 
-fn termination(t: Option<Termination>) -> Value {
+fn termination(t: Option<Termination>, names: &[String]) -> Value {
     let detail = match t {
         Some(Termination::MarketBroken { asset }) => json!({ "asset": asset }),
-        Some(Termination::Failed(e)) => json!({ "error": format!("{e:?}") }),
+        Some(Termination::Failed(e)) => {
+            let mut detail = json!({
+                "error": format!("{e:?}"),
+                "message": crate::preflight::describe_named(&e, names),
+            });
+            if let firesale_core::Error::Arithmetic {
+                round,
+                account,
+                asset,
+                shock,
+                ..
+            } = e
+            {
+                detail["round"] = json!(round);
+                detail["account"] = json!(account);
+                detail["asset"] = json!(asset);
+                detail["shock"] = json!(shock);
+            }
+            detail
+        }
         _ => Value::Null,
     };
     json!({ "reason": termination_name(t), "detail": detail })
@@ -59,13 +78,18 @@ pub fn report(scenario: &Scenario, observed: &Observed) -> Value {
     json!({
         "scenario": scenario.name,
         "accounts": scenario.accounts(),
-        "termination": termination(r.termination),
+        "termination": termination(r.termination, &scenario.asset_names),
         "rounds": r.rounds,
         "liquidations": r.liquidations,
         "accounts_liquidated": r.accounts_liquidated,
         "bankruptcies": r.bankruptcies,
         "deferred": r.deferred,
         "backstopped": r.backstopped,
+        "backstop_assets": r.backstop_assets.to_f64(),
+        "backstop_liabilities": r.backstop_liabilities.to_f64(),
+        "backstop_equity": r.backstop_equity.to_f64(),
+        "backstop_negative_equity": r.backstop_negative_equity.to_f64(),
+        "backstop_pnl": r.backstop_pnl.to_f64(),
         "auctions": r.auctions,
         "zero_bid_takes": r.zero_bid_takes,
         "deleveraged": r.deleveraged.to_f64(),
@@ -222,7 +246,7 @@ pub fn event(e: &Event) -> Value {
             json!({ "type": "rolled-back", "round": round, "events": events })
         }
         Event::Finished { round, termination } => json!({
-            "type": "finished", "round": round, "termination": self::termination(Some(termination)),
+            "type": "finished", "round": round, "termination": self::termination(Some(termination), &[]),
         }),
     }
 }

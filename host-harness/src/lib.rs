@@ -2,6 +2,7 @@
 //! plots on a host, over the `no_std` kernel.
 
 pub mod artefacts;
+pub mod audit;
 pub mod bounds;
 pub mod bundled;
 pub mod json;

@@ -20,8 +20,10 @@ struct Cli {
     #[arg(long, global = true, value_name = "SIZE", value_parser = parse_size)]
     max_memory: Option<u64>,
     /// The largest max_rounds a scenario may set, and so the latest round
-    /// a shock may be scheduled in (default 100,000): the kernel runs every
-    /// round up to it, empty ones too.
+    /// a shock may be scheduled in (default 100,000). The kernel skips the
+    /// empty rounds before a shock, except under containment whose state
+    /// moves with the rounds (keeper capital, an oracle rule, breakers),
+    /// where it runs every one.
     #[arg(
         long,
         global = true,
@@ -32,7 +34,7 @@ struct Cli {
 }
 
 const EXIT_CODES: &str =
-    "Exit codes: 0 success; 1 an output could not be written; 2 invalid input (the message names the key and the line).";
+    "Exit codes: 0 success; 1 an output could not be written; 2 invalid input (the message names the key and the line); 3 --audit found a book that does not balance.";
 
 fn parse_size(text: &str) -> Result<u64, String> {
     firesale_harness::bounds::parse_size(text)
@@ -49,6 +51,12 @@ enum Command {
         preset: Option<String>,
         #[command(flatten)]
         output: Output,
+        /// Run the kernel's conservation audit after every unit of work that
+        /// moved anything; a book that does not balance stops the command
+        /// with exit code 3, naming the round, the asset, the book and by how
+        /// much.
+        #[arg(long)]
+        audit: bool,
     },
     /// Run one scenario under several protocols' rules, side by side.
     Compare {
@@ -62,6 +70,12 @@ enum Command {
         parallel: Parallel,
         #[command(flatten)]
         output: Output,
+        /// Run the kernel's conservation audit after every unit of work that
+        /// moved anything; a book that does not balance stops the command
+        /// with exit code 3, naming the round, the asset, the book and by how
+        /// much.
+        #[arg(long)]
+        audit: bool,
     },
     /// Validate a scenario file without running it.
     Check {
@@ -84,6 +98,12 @@ enum Command {
         parallel: Parallel,
         #[command(flatten)]
         output: Output,
+        /// Run the kernel's conservation audit after every unit of work that
+        /// moved anything; a book that does not balance stops the command
+        /// with exit code 3, naming the round, the asset, the book and by how
+        /// much.
+        #[arg(long)]
+        audit: bool,
     },
     /// Draw random shock paths and report the distribution of bad debt.
     Montecarlo {
@@ -96,6 +116,12 @@ enum Command {
         parallel: Parallel,
         #[command(flatten)]
         output: Output,
+        /// Run the kernel's conservation audit after every unit of work that
+        /// moved anything; a book that does not balance stops the command
+        /// with exit code 3, naming the round, the asset, the book and by how
+        /// much.
+        #[arg(long)]
+        audit: bool,
     },
     /// List the bundled scenarios.
     Scenarios,
@@ -137,11 +163,13 @@ fn main() -> ExitCode {
             scenario,
             preset,
             output,
+            audit,
         } => commands::run(
             scenario.as_deref(),
             preset.as_deref(),
             output.json,
             output.out.as_deref(),
+            audit,
             budget,
         ),
         Command::Compare {
@@ -149,12 +177,14 @@ fn main() -> ExitCode {
             presets,
             parallel,
             output,
+            audit,
         } => commands::in_pool(parallel.threads, || {
             commands::compare(
                 scenario.as_deref(),
                 &presets,
                 output.json,
                 output.out.as_deref(),
+                audit,
                 budget,
             )
         }),
@@ -165,6 +195,7 @@ fn main() -> ExitCode {
             metric,
             parallel,
             output,
+            audit,
         } => commands::in_pool(parallel.threads, || {
             commands::sweep(
                 scenario.as_deref(),
@@ -172,6 +203,7 @@ fn main() -> ExitCode {
                 metric,
                 output.json,
                 output.out.as_deref(),
+                audit,
                 budget,
             )
         }),
@@ -180,12 +212,14 @@ fn main() -> ExitCode {
             model,
             parallel,
             output,
+            audit,
         } => commands::in_pool(parallel.threads, || {
             commands::montecarlo(
                 scenario.as_deref(),
                 &model,
                 output.json,
                 output.out.as_deref(),
+                audit,
                 budget,
             )
         }),

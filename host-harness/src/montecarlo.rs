@@ -3,7 +3,8 @@
 //! `(seed, i)` alone, so the results are identical whatever the thread
 //! count and order of execution.
 
-use crate::observe::{self, Figures};
+use crate::audit::Stopped;
+use crate::observe::{self, Figures, RunError};
 use crate::rng::SplitMix64;
 use crate::scenario::Scenario;
 use firesale_core::{Ratio, Shock, ShockKind};
@@ -164,12 +165,13 @@ pub fn run(
     scenario: &Scenario,
     model: &PathModel,
     progress: &ProgressBar,
-) -> Result<Vec<PathOutcome>, String> {
+    audit: bool,
+) -> Result<Vec<PathOutcome>, Stopped> {
     model.validate()?;
-    let outcomes: Result<Vec<PathOutcome>, String> = (0..model.paths)
+    let outcomes: Result<Vec<PathOutcome>, Stopped> = (0..model.paths)
         .into_par_iter()
         .map(|index| {
-            let outcome = run_path(scenario, model, index);
+            let outcome = run_path(scenario, model, index, audit);
             progress.inc(1);
             outcome
         })
@@ -178,12 +180,26 @@ pub fn run(
     outcomes
 }
 
-fn run_path(scenario: &Scenario, model: &PathModel, index: u32) -> Result<PathOutcome, String> {
+fn run_path(
+    scenario: &Scenario,
+    model: &PathModel,
+    index: u32,
+    audit: bool,
+) -> Result<PathOutcome, Stopped> {
     let path = Scenario {
         shocks: model.shocks(index, scenario.assets.len()),
         ..scenario.clone()
     };
-    observe::figures(&path).map_err(|e| format!("path {index}: {e:?}"))
+    observe::figures(&path, audit).map_err(|e| match e {
+        RunError::Audit(f) => Stopped::Audit(format!(
+            "path {index}: {}",
+            f.message(|a| path.asset_name(a).to_string())
+        )),
+        RunError::Invalid(e) => {
+            Stopped::Input(format!("path {index}: {}", crate::preflight::describe(&e)))
+        }
+        RunError::Io(e) => Stopped::Input(format!("path {index}: {e}")),
+    })
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! A run watched round by round: the per-round timeline, the event log as
 //! JSON lines, and the shock-only baseline that amplification divides by.
 
+use crate::audit::{step_audited, AuditFailure};
 use crate::run::{by_capacity, engine_sized, run_scenario, widen, Buffers, Outcome};
 use crate::scenario::Scenario;
 use firesale_core::{Engine, Error, Event, EventSink, Report, StepOutcome};
@@ -40,6 +41,10 @@ pub struct RoundRow {
     pub insurance_fund: f64,
     /// Loss socialized so far, in quote.
     pub socialized: f64,
+    /// Accounts the backstop vault took over in the round.
+    pub backstopped: u32,
+    /// Equity the backstop vault has absorbed so far, in quote.
+    pub backstop_equity: f64,
 }
 
 /// A watched run.
@@ -76,16 +81,26 @@ impl EventSink for Recorder<'_> {
 /// the events to `log` if one is given. The engine is sized to the
 /// scenario's assets, as in [`run_scenario`].
 pub fn observe(scenario: &Scenario, log: Option<&mut dyn Write>) -> Result<Observed, RunError> {
-    by_capacity!(scenario.assets.len(), observe_sized(scenario, log))
+    observe_with(scenario, log, false)
+}
+
+/// [`observe`], with the conservation audit after every unit that moved
+/// anything when `audit` is set (`--audit`, see [`crate::audit`]); the
+/// shock-only baseline is audited too.
+pub fn observe_with(
+    scenario: &Scenario,
+    log: Option<&mut dyn Write>,
+    audit: bool,
+) -> Result<Observed, RunError> {
+    by_capacity!(scenario.assets.len(), observe_sized(scenario, log, audit))
 }
 
 fn observe_sized<const A: usize>(
     scenario: &Scenario,
     log: Option<&mut dyn Write>,
+    audit: bool,
 ) -> Result<Observed, RunError> {
-    let shock_only = run_scenario(&scenario.without_accounts(), &mut ())
-        .map_err(RunError::Invalid)?
-        .report;
+    let shock_only = run_with(&scenario.without_accounts(), audit)?.report;
     let mut buffers = Buffers::new(scenario);
     let mut engine = engine_sized::<A>(scenario, &mut buffers).map_err(RunError::Invalid)?;
     let mut recorder = Recorder {
@@ -94,8 +109,22 @@ fn observe_sized<const A: usize>(
         log_error: None,
     };
     let mut timeline: Vec<RoundRow> = Vec::new();
+    let check = |e: &Engine<'_, A>| match audit {
+        true => e.audit().map_err(|error| {
+            RunError::Audit(AuditFailure {
+                round: e.round(),
+                error,
+            })
+        }),
+        false => Ok(()),
+    };
+    check(&engine)?;
     let termination = loop {
         let outcome = engine.step(1, &mut recorder);
+        // Every unit that can move a book emits an event.
+        if !recorder.pending.is_empty() || matches!(outcome, StepOutcome::Done(_)) {
+            check(&engine)?;
+        }
         for event in recorder.pending.drain(..) {
             record(&engine, &event, &mut timeline);
         }
@@ -124,6 +153,28 @@ pub enum RunError {
     Invalid(Error),
     /// The event log could not be written.
     Io(std::io::Error),
+    /// `--audit` found a book that does not balance.
+    Audit(AuditFailure),
+}
+
+/// Runs `scenario` to the end, audited after every unit that moved
+/// anything when `audit` is set.
+fn run_with(scenario: &Scenario, audit: bool) -> Result<Outcome, RunError> {
+    match audit {
+        false => run_scenario(scenario, &mut ()).map_err(RunError::Invalid),
+        true => by_capacity!(scenario.assets.len(), run_audited(scenario)),
+    }
+}
+
+fn run_audited<const A: usize>(scenario: &Scenario) -> Result<Outcome, RunError> {
+    let mut buffers = Buffers::new(scenario);
+    let mut engine = engine_sized::<A>(scenario, &mut buffers).map_err(RunError::Invalid)?;
+    let termination = step_audited(&mut engine, &mut ()).map_err(RunError::Audit)?;
+    Ok(Outcome {
+        report: widen(engine.report()),
+        termination,
+        digest: engine.digest(),
+    })
 }
 
 fn venue_price<const A: usize>(engine: &Engine<'_, A>, asset: usize) -> f64 {
@@ -200,6 +251,11 @@ fn record<const A: usize>(engine: &Engine<'_, A>, event: &Event, timeline: &mut 
                 row.bankruptcies += 1;
             }
         }
+        Event::BackstopTakeover { .. } => {
+            if let Some(row) = timeline.last_mut() {
+                row.backstopped += 1;
+            }
+        }
         Event::RoundEnded { .. } | Event::Finished { .. } => {
             if let Some(row) = timeline.last_mut() {
                 for (a, cell) in row.assets.iter_mut().enumerate() {
@@ -208,13 +264,13 @@ fn record<const A: usize>(engine: &Engine<'_, A>, event: &Event, timeline: &mut 
                 let report = engine.report();
                 row.bad_debt = report.bad_debt.to_f64();
                 row.socialized = report.socialized.to_f64();
+                row.backstop_equity = report.backstop_equity.to_f64();
                 row.insurance_fund = engine.insurance_fund().to_f64();
             }
         }
         Event::ShockApplied { .. }
         | Event::RolledBack { .. }
         | Event::BreakerTripped { .. }
-        | Event::BackstopTakeover { .. }
         | Event::Deleveraged { .. }
         | Event::AuctionReset { .. }
         | Event::Cleared { .. }
@@ -277,10 +333,11 @@ pub struct Figures {
     pub digest: u64,
 }
 
-/// Runs `scenario` and its shock-only baseline and keeps the figures.
-pub fn figures(scenario: &Scenario) -> Result<Figures, Error> {
-    let outcome = run_scenario(scenario, &mut ())?;
-    let shock_only = run_scenario(&scenario.without_accounts(), &mut ())?.report;
+/// Runs `scenario` and its shock-only baseline and keeps the figures;
+/// `audit`: with the conservation audit (`--audit`).
+pub fn figures(scenario: &Scenario, audit: bool) -> Result<Figures, RunError> {
+    let outcome = run_with(scenario, audit)?;
+    let shock_only = run_with(&scenario.without_accounts(), audit)?.report;
     let observed = Observed {
         outcome,
         timeline: Vec::new(),

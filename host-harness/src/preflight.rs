@@ -39,23 +39,40 @@ pub(crate) struct Segment {
 /// validation of assets, venues, policy, engine settings, shocks and
 /// containment, before any account is generated from those prices.
 pub(crate) fn validate_market(s: &Scenario) -> Result<(), FileError> {
-    kernel(s)
+    kernel(s, &[])
 }
 
 /// The whole scenario: the kernel's validation, then what the first rounds
 /// will compute.
 pub(crate) fn validate(s: &Scenario, segments: &[Segment]) -> Result<(), FileError> {
-    kernel(s)?;
+    kernel(s, segments)?;
     venues(s)?;
     let highest = shocks_alone(s)?;
     healths(s, &highest, segments)
 }
 
 /// Builds the engine, and names the file's key for its error.
-fn kernel(s: &Scenario) -> Result<(), FileError> {
+fn kernel(s: &Scenario, segments: &[Segment]) -> Result<(), FileError> {
     let mut buffers = Buffers::new(s);
     match run::engine(s, &mut buffers) {
         Ok(_) => Ok(()),
+        Err(Error::Config(ConfigError::AccountTooLarge { account })) => {
+            let prices = s
+                .asset_names
+                .iter()
+                .zip(&s.assets)
+                .skip(1)
+                .map(|(name, a)| format!("{name} at {}", show_number(a.price.to_f64())))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let (key, which) = account_key(segments, account as usize);
+            Err(fail(
+                key,
+                format!(
+                    "{which}: its balances' value overflows in the kernel's fixed point at the starting prices ({prices}): a balance too large for them"
+                ),
+            ))
+        }
         Err(Error::Config(e)) => Err(explain(e, &s.asset_names)),
         Err(other) => Err(FileError {
             key: None,
@@ -79,11 +96,23 @@ fn arith(kind: ArithError) -> &'static str {
 
 /// A kernel error in words, for a message or a report.
 pub fn describe(e: &Error) -> String {
+    describe_named(e, &[])
+}
+
+/// [`describe`], naming assets by `names` (an asset without a name by its
+/// index).
+pub fn describe_named(e: &Error, names: &[String]) -> String {
+    let asset_name = |a: u8| match names.get(usize::from(a)) {
+        Some(name) => format!("{name} ({a})"),
+        None => format!("{a}"),
+    };
     match *e {
         Error::Config(c) => format!("invalid configuration: {c:?}"),
         Error::Arithmetic {
             round,
             account,
+            asset,
+            shock,
             kind,
         } => {
             let during = match round {
@@ -91,8 +120,16 @@ pub fn describe(e: &Error) -> String {
                 r => format!("in round {r}"),
             };
             let whose = account.map_or(String::new(), |a| format!(", account {a}"));
+            let market = match (shock, asset) {
+                (Some(i), Some(a)) => {
+                    format!(", applying shocks[{i}] to asset {}", asset_name(a))
+                }
+                (Some(i), None) => format!(", applying shocks[{i}]"),
+                (None, Some(a)) => format!(", in the market of asset {}", asset_name(a)),
+                (None, None) => String::new(),
+            };
             format!(
-                "the kernel's fixed-point arithmetic {} {during}{whose}",
+                "the kernel's fixed-point arithmetic {} {during}{whose}{market}",
                 arith(kind)
             )
         }
@@ -145,14 +182,14 @@ fn shocks_alone(s: &Scenario) -> Result<Vec<Price>, FileError> {
         at: None,
         message: describe(&e),
     })?;
-    if let Termination::Failed(Error::Arithmetic { round, kind, .. }) = outcome.termination {
-        // A round's start that fails is undone, its number with it: the
-        // failing shock is scheduled in `round + 1` (or in `round`, if the
-        // round's end failed).
-        let shock = s
-            .shocks
-            .iter()
-            .position(|x| x.round == round.saturating_add(1))
+    if let Termination::Failed(Error::Arithmetic {
+        round, shock, kind, ..
+    }) = outcome.termination
+    {
+        // The kernel names the shock it was applying; a failure elsewhere
+        // (a round's end) is put down to the last shock before it.
+        let shock = shock
+            .map(usize::from)
             .or_else(|| s.shocks.iter().rposition(|x| x.round <= round));
         return Err(match shock {
             Some(i) => {
@@ -173,7 +210,7 @@ fn shocks_alone(s: &Scenario) -> Result<Vec<Price>, FileError> {
                 format!(
                     "the kernel's arithmetic {} in round {} with no accounts: a venue's numbers are too large or too small for its fixed point",
                     arith(kind),
-                    round.saturating_add(1)
+                    round
                 ),
             ),
         });
@@ -339,6 +376,10 @@ pub(crate) fn explain(e: ConfigError, names: &[String]) -> FileError {
         ConfigError::Shock { index } => fail(
             format!("shocks[{index}]"),
             "shocks must be in round order from round 1, on a risky asset, with a positive price, ratio or quantity",
+        ),
+        ConfigError::AccountTooLarge { account } => fail(
+            "accounts",
+            format!("account {account}: its balances' value overflows in the kernel's fixed point at the starting prices: a balance too large for them"),
         ),
     }
 }

@@ -18,7 +18,10 @@ pub fn summary(scenario: &Scenario, observed: &Observed) -> String {
         Some(Termination::FixedPoint) => "fixed point".to_string(),
         Some(Termination::RoundCap) => "round cap".to_string(),
         Some(Termination::MarketBroken { asset }) => format!("market broken (asset {asset})"),
-        Some(Termination::Failed(e)) => format!("failed: {}", crate::preflight::describe(&e)),
+        Some(Termination::Failed(e)) => format!(
+            "failed: {}",
+            crate::preflight::describe_named(&e, &scenario.asset_names)
+        ),
         None => "still running".to_string(),
     };
     let _ = writeln!(s, "scenario            {name}");
@@ -60,8 +63,21 @@ pub fn summary(scenario: &Scenario, observed: &Observed) -> String {
     if report.backstopped > 0 {
         let _ = writeln!(
             s,
-            "backstop vault      took {} accounts",
-            report.backstopped
+            "backstop vault      took {} accounts: assets {:.2}, liabilities {:.2}",
+            report.backstopped,
+            report.backstop_assets.to_f64(),
+            report.backstop_liabilities.to_f64()
+        );
+        let _ = writeln!(
+            s,
+            "  equity absorbed   {:.2} (negative part {:.2})",
+            report.backstop_equity.to_f64(),
+            report.backstop_negative_equity.to_f64()
+        );
+        let _ = writeln!(
+            s,
+            "  vault P&L         {:.2} (holdings at the final oracle less the equity)",
+            report.backstop_pnl.to_f64()
         );
     }
     if report.deferred > 0 {

@@ -2,8 +2,9 @@
 //! grid point run in parallel. Results come back in grid order whatever
 //! the thread count: each point is its own deterministic run.
 
+use crate::audit::Stopped;
 use crate::bounds::Bounds;
-use crate::observe::{self, Figures};
+use crate::observe::{self, Figures, RunError};
 use crate::scenario_file::parse_table;
 use indicatif::ProgressBar;
 use rayon::prelude::*;
@@ -215,7 +216,8 @@ pub fn sweep(
     bounds: &Bounds,
     source_bytes: usize,
     progress: &ProgressBar,
-) -> Result<Sweep, String> {
+    audit: bool,
+) -> Result<Sweep, Stopped> {
     check_axes(base, &axes)?;
     let xs = axes[0].values.clone();
     let ys = axes.get(1).map_or(vec![f64::NAN], |a| a.values.clone());
@@ -226,10 +228,10 @@ pub fn sweep(
                 .map(move |&x| if y.is_nan() { vec![x] } else { vec![x, y] })
         })
         .collect();
-    let points: Result<Vec<Point>, String> = grid
+    let points: Result<Vec<Point>, Stopped> = grid
         .into_par_iter()
         .map(|at| {
-            let point = run_point(base, dir, &axes, at, bounds, source_bytes);
+            let point = run_point(base, dir, &axes, at, bounds, source_bytes, audit);
             progress.inc(1);
             point
         })
@@ -265,7 +267,8 @@ fn run_point(
     at: Vec<f64>,
     bounds: &Bounds,
     source_bytes: usize,
-) -> Result<Point, String> {
+    audit: bool,
+) -> Result<Point, Stopped> {
     let mut table = base.clone();
     for (axis, &value) in axes.iter().zip(&at) {
         set(&mut table, &axis.key, value)?;
@@ -279,8 +282,19 @@ fn run_point(
     };
     let scenario = parse_table(table, dir, bounds, source_bytes)
         .map_err(|e| format!("at {}: {e}", describe()))?;
-    let figures = observe::figures(&scenario)
-        .map_err(|e| format!("at {}: {}", describe(), crate::preflight::describe(&e)))?;
+    let figures = observe::figures(&scenario, audit).map_err(|e| match e {
+        RunError::Audit(f) => Stopped::Audit(format!(
+            "at {}: {}",
+            describe(),
+            f.message(|a| scenario.asset_name(a).to_string())
+        )),
+        RunError::Invalid(e) => Stopped::Input(format!(
+            "at {}: {}",
+            describe(),
+            crate::preflight::describe(&e)
+        )),
+        RunError::Io(e) => Stopped::Input(format!("at {}: {e}", describe())),
+    })?;
     Ok(Point { at, figures })
 }
 

@@ -1047,3 +1047,55 @@ fn hostile_docs_hold_decimal_strings_and_byte_order_marks() {
         "a bad CSV row",
     );
 }
+
+/// `--audit` on every command that runs scenarios: the books balance after
+/// every unit on the bundled scenarios, and the results are those of the
+/// same commands without it.
+#[test]
+fn audit_runs_the_conservation_audit_and_changes_nothing() {
+    for args in [
+        vec!["run", "--json"],
+        vec!["run", "perp-squeeze", "--preset", "hyperliquid", "--json"],
+        vec![
+            "compare",
+            "cross-margin",
+            "--presets",
+            "hyperliquid,maker-liq2",
+            "--json",
+        ],
+        vec![
+            "sweep",
+            "--vary",
+            "shocks[0].move_price=0.9:0.7:2",
+            "--threads",
+            "2",
+            "--json",
+        ],
+        vec![
+            "montecarlo",
+            "--paths",
+            "3",
+            "--seed",
+            "4",
+            "--threads",
+            "2",
+            "--json",
+        ],
+    ] {
+        let plain = json(&args);
+        let mut audited_args = args.clone();
+        audited_args.push("--audit");
+        let audited = json(&audited_args);
+        assert_eq!(plain, audited, "{args:?}");
+    }
+    let dir = scratch("audit-out");
+    let (code, out, err) = firesale(&["run", "--audit", "--out", dir.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("digest              58ce3b97c534216d"),
+        "{out}"
+    );
+    // `check` and `scenarios` run nothing: no --audit there.
+    let (code, _, err) = firesale(&["check", "default", "--audit"]);
+    assert_eq!(code, 2, "{err}");
+}

@@ -226,10 +226,19 @@ impl<const A: usize> Engine<'_, A> {
         if equity >= margin.scale(backstop.below, Round::Down)? {
             return Ok(false);
         }
+        // What the vault takes on, valued as `equity_and_margin` values it,
+        // so that assets − liabilities is the equity exactly.
+        let (mut assets, mut liabilities) = (Value::ZERO, Value::ZERO);
         for asset in 0..self.state.markets.len() {
             let stored = bal.get(asset).copied().unwrap_or(Qty::ZERO);
             let index = self.index(asset);
             let held = account::effective(stored, index)?;
+            let oracle = self.market(asset)?.oracle;
+            if held.is_positive() {
+                assets = assets.add(held.value_at(oracle, Round::Down)?)?;
+            } else if held.is_negative() {
+                liabilities = liabilities.sub(held.value_at(oracle, Round::Up)?)?;
+            }
             if held.is_positive() {
                 self.state
                     .ledger
@@ -250,13 +259,37 @@ impl<const A: usize> Engine<'_, A> {
                 *b = Qty::ZERO;
             }
         }
-        self.state.report.backstopped = self.state.report.backstopped.saturating_add(1);
+        let report = &mut self.state.report;
+        report.backstopped = report.backstopped.saturating_add(1);
+        report.backstop_assets = report.backstop_assets.add(assets)?;
+        report.backstop_liabilities = report.backstop_liabilities.add(liabilities)?;
+        report.backstop_equity = report.backstop_equity.add(equity)?;
+        if equity.is_negative() {
+            report.backstop_negative_equity = report.backstop_negative_equity.add(equity)?;
+        }
         sink.emit(&Event::BackstopTakeover {
             round: self.state.round,
             account: id,
             equity,
         });
         Ok(true)
+    }
+
+    /// The backstop vault's profit and loss now: its holdings (the
+    /// `Backstop` book) at the oracle, valued as a takeover values an
+    /// account, less the equity it took on.
+    pub(super) fn backstop_pnl(&self) -> Result<Value, ArithError> {
+        let mut holdings = Value::ZERO;
+        for (asset, m) in self.state.markets.iter().enumerate() {
+            let held = self.state.ledger.balance(asset, Book::Backstop);
+            let round = if held.is_negative() {
+                Round::Up
+            } else {
+                Round::Down
+            };
+            holdings = holdings.add(held.value_at(m.oracle, round)?)?;
+        }
+        holdings.sub(self.state.report.backstop_equity)
     }
 
     fn index(&self, asset: usize) -> Ratio {

@@ -327,6 +327,9 @@ pub struct Engine<'s, const A: usize = MAX_ASSETS> {
     /// Whether any budget (rate limit or keeper capital) is in force.
     budgets: bool,
     initial_insurance: Value,
+    /// Whether rounds in which nothing can move are skipped (see
+    /// `skip_to_next_shock`); off only to test that skipping changes nothing.
+    skip_empty: bool,
     heap_len: usize,
     /// How the queue keeps its order this round (see `batch`).
     batch: batch::Batch,
@@ -424,7 +427,26 @@ impl<'s, const A: usize> Engine<'s, A> {
                 .map_err(|_| capacity(Capacity::Assets, A, n))?;
         }
         let equilibrium = config.containment.settlement == Settlement::Equilibrium;
-        for account in storage.balances.chunks_exact(n) {
+        // The largest weighted prices a health uses: collateral at its full
+        // price, debts at the liquidation-end weight.
+        let mut largest = [WeightedPrice::default(); A];
+        for (w, m) in largest.iter_mut().zip(&markets) {
+            *w = WeightedPrice {
+                asset: m.oracle.0,
+                liability: m.liq_end.liability,
+            };
+        }
+        let unit_index = [Ratio::ONE; A];
+        for (id, account) in storage.balances.chunks_exact(n).enumerate() {
+            if account::health(account, &unit_index, &largest)
+                .and_then(|h| h.net())
+                .is_err()
+            {
+                return Err(ConfigError::AccountTooLarge {
+                    account: u32::try_from(id).unwrap_or(u32::MAX),
+                }
+                .into());
+            }
             if equilibrium && account.iter().skip(1).any(|b| b.is_negative()) {
                 return Err(ConfigError::Engine(EngineParam::Settlement).into());
             }
@@ -497,6 +519,7 @@ impl<'s, const A: usize> Engine<'s, A> {
                         .any(|a| a.max_notional_per_round.is_some())
             },
             initial_insurance: config.insurance_fund,
+            skip_empty: true,
             heap_len: 0,
             batch: batch::Batch::Heap,
             sorter: batch::Sorter::new(),
@@ -658,6 +681,14 @@ impl<'s, const A: usize> Engine<'s, A> {
         }
     }
 
+    /// Whether rounds in which nothing can move are skipped to the next
+    /// scheduled shock (on by default): the state, report and digest are
+    /// the same either way; only the skipped rounds' `RoundStarted` and
+    /// `RoundEnded` events are missing. For tests.
+    pub fn skip_empty_rounds(&mut self, on: bool) {
+        self.skip_empty = on;
+    }
+
     /// Runs at most `budget` units of work.
     pub fn step(&mut self, budget: u32, sink: &mut dyn EventSink) -> StepOutcome {
         let mut used = 0;
@@ -693,11 +724,29 @@ impl<'s, const A: usize> Engine<'s, A> {
         match fault {
             StepFault::VenueExhausted { asset } => Termination::MarketBroken { asset },
             StepFault::Arith(kind) => Termination::Failed(Error::Arithmetic {
-                round: self.state.round,
+                round: self.failed_round(),
                 account,
+                asset: None,
+                shock: None,
+                kind,
+            }),
+            StepFault::ArithAt { asset, shock, kind } => Termination::Failed(Error::Arithmetic {
+                round: self.failed_round(),
+                account,
+                asset: Some(asset),
+                shock,
                 kind,
             }),
             StepFault::Invariant(i) => Termination::Failed(Error::Invariant(i)),
+        }
+    }
+
+    /// The round a failed unit ran in: a round's start that failed was
+    /// rolled back, round number included, so it was starting the next.
+    fn failed_round(&self) -> u32 {
+        match self.state.phase {
+            Phase::BeginRound => self.state.round.saturating_add(1),
+            _ => self.state.round,
         }
     }
 
@@ -705,6 +754,13 @@ impl<'s, const A: usize> Engine<'s, A> {
         self.state.phase = Phase::Done(termination);
         self.state.report.termination = Some(termination);
         self.state.report.insurance_fund = self.state.insurance;
+        if self.state.report.backstopped > 0 {
+            // The vault's books and the oracle are as the run leaves them:
+            // a failed unit was rolled back before the run finishes. A
+            // valuation that overflows leaves the P&L at zero; the books
+            // hold what it could not value.
+            self.state.report.backstop_pnl = self.backstop_pnl().unwrap_or(Value::ZERO);
+        }
         sink.emit(&Event::Finished {
             round: self.state.round,
             termination,
@@ -819,7 +875,8 @@ impl<'s, const A: usize> Engine<'s, A> {
                 break;
             }
             let index = u16::try_from(self.state.next_shock).unwrap_or(u16::MAX);
-            self.apply_shock(&shock)?;
+            self.apply_shock(&shock)
+                .map_err(|f| f.in_shock(shock.asset, index))?;
             self.state.next_shock = self.state.next_shock.saturating_add(1);
             sink.emit(&Event::ShockApplied {
                 round: self.state.round,
@@ -829,7 +886,11 @@ impl<'s, const A: usize> Engine<'s, A> {
         self.state.history_head = self.state.history_head.wrapping_add(1) % HISTORY;
         let head = self.state.history_head;
         for (asset, m) in self.state.markets.iter_mut().enumerate() {
-            let price = m.venue.price()?;
+            let tag = u8::try_from(asset).unwrap_or(u8::MAX);
+            let price = m
+                .venue
+                .price()
+                .map_err(|e| StepFault::from(e).in_asset(tag))?;
             if !price.is_positive() {
                 // Defence in depth: venues refuse trades that cross their
                 // floor, so a price at or below zero means a broken market.
@@ -925,12 +986,19 @@ impl<'s, const A: usize> Engine<'s, A> {
         self.track_sales()?;
         self.run_auctions(sink)?;
         let mut stationary = true;
+        // Whether every venue's recovery left it exactly as it was: then
+        // so will the next round's (see `skip_to_next_shock`).
+        let mut unmoved = true;
         for asset in 0..self.state.markets.len() {
             let Some(m) = self.state.markets.get_mut(asset) else {
                 continue;
             };
-            let fill = m.venue.recover()?;
-            let price = m.venue.price()?;
+            let tag = u8::try_from(asset).unwrap_or(u8::MAX);
+            let in_asset = |e| StepFault::from(e).in_asset(tag);
+            let before = m.venue;
+            let fill = m.venue.recover().map_err(in_asset)?;
+            unmoved &= m.venue == before;
+            let price = m.venue.price().map_err(in_asset)?;
             // The oracle of the next `lag + twap` rounds reads these entries.
             let head = self.state.history_head;
             let span = self
@@ -943,7 +1011,8 @@ impl<'s, const A: usize> Engine<'s, A> {
                 stationary = false;
             }
             if fill != Fill::default() {
-                self.record_fill(asset, Book::Arbitrage, fill)?;
+                self.record_fill(asset, Book::Arbitrage, fill)
+                    .map_err(|f| f.in_asset(tag))?;
             }
         }
         self.track_prices()?;
@@ -955,14 +1024,69 @@ impl<'s, const A: usize> Engine<'s, A> {
         // A halt still to run, or accounts that waited, will act later.
         let waiting =
             self.halt_pending() || self.state.limits.round_deferred > 0 || self.auctions_running();
-        if self.state.round_changed_accounts == 0 && !shocks_left && stationary && !waiting {
+        let quiet = self.state.round_changed_accounts == 0 && stationary && !waiting;
+        if quiet && !shocks_left {
             self.finish(Termination::FixedPoint, sink);
         } else if self.state.round >= self.max_rounds {
+            self.finish(Termination::RoundCap, sink);
+        } else if quiet
+            && unmoved
+            && self.state.round_liquidations == 0
+            && self.skip_to_next_shock()
+        {
+            // The rounds up to the next shock's were skipped, to the round
+            // cap (see `skip_to_next_shock`).
             self.finish(Termination::RoundCap, sink);
         } else {
             self.state.phase = Phase::BeginRound;
         }
         Ok(())
+    }
+
+    /// After a round in which nothing moved (no account changed, no
+    /// liquidation, every price settled, every venue's recovery a no-op,
+    /// nothing waiting), every round until the next shock would do the same
+    /// and change nothing but the round number: they are skipped, the
+    /// state set to what running them would leave. Under containment whose
+    /// state moves with the rounds (keeper capital, an oracle rule other
+    /// than the spot price, circuit breakers, equilibrium settlement) no
+    /// round is skipped. Returns whether the skip reached the round cap.
+    fn skip_to_next_shock(&mut self) -> bool {
+        let c = &self.containment;
+        let round_bound = c.keepers.is_some()
+            || c.oracle != crate::containment::OracleRule::SPOT
+            || c.settlement != Settlement::Sequential
+            || c.per_asset.iter().any(|a| a.breaker.is_some());
+        if round_bound || !self.skip_empty || self.heap_len > 0 {
+            return false;
+        }
+        let Some(next) = self.shocks.get(self.state.next_shock).map(|s| s.round) else {
+            return false;
+        };
+        // The last round before the shock's, or the cap.
+        let last = next.saturating_sub(1).min(self.max_rounds);
+        let skipped = last.saturating_sub(self.state.round);
+        if skipped == 0 {
+            return false;
+        }
+        // Each skipped round's start would record the (settled) venue
+        // price in the ring and publish it as the oracle.
+        let writes = usize::try_from(skipped).unwrap_or(HISTORY).min(HISTORY);
+        for _ in 0..writes {
+            self.state.history_head = self.state.history_head.wrapping_add(1) % HISTORY;
+            let head = self.state.history_head;
+            for (asset, m) in self.state.markets.iter().enumerate() {
+                if let Some(slot) = self.history.get_mut(asset).and_then(|h| h.get_mut(head)) {
+                    *slot = m.oracle;
+                }
+            }
+        }
+        let rest = usize::try_from(skipped).unwrap_or(0).saturating_sub(writes) % HISTORY;
+        self.state.history_head = self.state.history_head.wrapping_add(rest) % HISTORY;
+        self.state.limits.oracle_round = [last; A];
+        self.state.round = last;
+        self.state.report.rounds = last;
+        last >= self.max_rounds
     }
 
     fn track_prices(&mut self) -> Result<(), StepFault> {
@@ -1110,6 +1234,11 @@ fn empty_report<const A: usize>() -> Report<A> {
         bankruptcies: 0,
         deferred: 0,
         backstopped: 0,
+        backstop_assets: Value::ZERO,
+        backstop_liabilities: Value::ZERO,
+        backstop_equity: Value::ZERO,
+        backstop_negative_equity: Value::ZERO,
+        backstop_pnl: Value::ZERO,
         auctions: 0,
         zero_bid_takes: 0,
         deleveraged: Value::ZERO,

@@ -850,3 +850,216 @@ fn a_sweep_leaves_the_order_to_the_next_round_that_pops() {
     );
     assert!(pops > 10, "{pops} pops");
 }
+
+/// An overflow while a shock moves a venue names the shock, its asset and
+/// the round it was scheduled in (the round's start is undone, its number
+/// with it, but the error gives the round that was starting).
+#[test]
+fn an_arithmetic_failure_names_the_shock_asset_and_round() {
+    let mut assets = market(0.1, 0.5);
+    assets[1].price = Price::from_int(1i64 << 60);
+    let shocks = [
+        Shock {
+            round: 2,
+            asset: 1,
+            kind: ShockKind::MovePrice(Ratio::from_f64(0.9)),
+        },
+        Shock {
+            round: 3,
+            asset: 1,
+            kind: ShockKind::MovePrice(Ratio::from_int(1 << 20)),
+        },
+    ];
+    let balances = [Qty::from_int(10), Qty::ZERO];
+    let r = run(&assets, Policy::Absorb, 0, &shocks, &balances);
+    assert_eq!(
+        r.termination,
+        Termination::Failed(Error::Arithmetic {
+            round: 3,
+            account: None,
+            asset: Some(1),
+            shock: Some(1),
+            kind: ArithError::Overflow,
+        })
+    );
+}
+
+/// An account whose health overflows at the starting prices is named at
+/// construction; it used to be accepted and fail the first scan with an
+/// arithmetic error.
+#[test]
+fn construction_refuses_what_round_one_would_overflow_on() {
+    let assets = market(0.1, 0.5);
+    let huge = [Qty::from_int(1), Qty::from_f64(1e22)];
+    let mut buffers = Buffers::<2>::new(&huge, 2);
+    let config = plain_config(&assets, Policy::Absorb, Value::ZERO, &[], 5);
+    assert_eq!(
+        Engine::new(&config, buffers.storage()).err(),
+        Some(Error::Config(ConfigError::AccountTooLarge { account: 0 }))
+    );
+    // A row that fits is accepted beside it.
+    let fine = [Qty::from_int(1), Qty::from_int(1_000)];
+    let mut buffers = Buffers::<2>::new(&fine, 2);
+    assert!(Engine::new(&config, buffers.storage()).is_ok());
+}
+
+/// Runs `shocks` on the two-asset market with borrowers near their limits,
+/// one unit at a time with the audit after each, skipping empty rounds or
+/// not; gives the run, its digest and the units it took.
+fn run_skipping(shocks: &[Shock], max_rounds: u32, skip: bool) -> (Run, u64, u64) {
+    let assets = market(0.01, 0.3);
+    let balances = [
+        Qty::from_int(-7_000),
+        Qty::from_int(100),
+        Qty::from_int(-6_000),
+        Qty::from_int(100),
+        Qty::from_int(5_000),
+        Qty::from_int(10),
+    ];
+    let mut buffers = Buffers::<2>::new(&balances, 2);
+    let config = plain_config(
+        &assets,
+        Policy::ToTarget,
+        Value::from_int(100),
+        shocks,
+        max_rounds,
+    );
+    let mut engine = Engine::new(&config, buffers.storage()).unwrap();
+    engine.skip_empty_rounds(skip);
+    let mut log = Log::default();
+    let mut units = 0u64;
+    loop {
+        let outcome = engine.step(1, &mut log);
+        units += 1;
+        engine.audit().unwrap();
+        if let StepOutcome::Done(termination) = outcome {
+            let (report, digest) = (*engine.report(), engine.digest());
+            drop(engine);
+            let run = Run {
+                termination,
+                report: widen(report),
+                events: log.0,
+                balances: buffers.balances,
+            };
+            return (run, digest, units);
+        }
+    }
+}
+
+fn widen(r: Report<2>) -> Report {
+    let mut per_asset = [AssetReport::default(); MAX_ASSETS];
+    per_asset[..2].copy_from_slice(&r.per_asset);
+    Report {
+        rounds: r.rounds,
+        liquidations: r.liquidations,
+        accounts_liquidated: r.accounts_liquidated,
+        bankruptcies: r.bankruptcies,
+        deferred: r.deferred,
+        backstopped: r.backstopped,
+        backstop_assets: r.backstop_assets,
+        backstop_liabilities: r.backstop_liabilities,
+        backstop_equity: r.backstop_equity,
+        backstop_negative_equity: r.backstop_negative_equity,
+        backstop_pnl: r.backstop_pnl,
+        auctions: r.auctions,
+        zero_bid_takes: r.zero_bid_takes,
+        deleveraged: r.deleveraged,
+        bad_debt: r.bad_debt,
+        insurance_used: r.insurance_used,
+        socialized: r.socialized,
+        unrecovered: r.unrecovered,
+        fees: r.fees,
+        keeper_pnl: r.keeper_pnl,
+        insurance_fund: r.insurance_fund,
+        per_asset,
+        assets: r.assets,
+        termination: r.termination,
+    }
+}
+
+/// The rounds of `events` in which something other than the round's start
+/// and end happened.
+fn busy_rounds(events: &[Event]) -> std::collections::BTreeSet<u32> {
+    events
+        .iter()
+        .filter_map(|e| match *e {
+            Event::RoundStarted { .. }
+            | Event::RoundEnded {
+                liquidations: 0, ..
+            } => None,
+            Event::RoundEnded { round, .. }
+            | Event::ShockApplied { round, .. }
+            | Event::Liquidation { round, .. }
+            | Event::Bankruptcy { round, .. } => Some(round),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Rounds in which nothing can move are skipped to the next shock: the same
+/// state, report, digest and ending as running them one by one, and the
+/// same events but the skipped rounds' starts and ends.
+#[test]
+fn empty_rounds_are_skipped_with_the_same_results() {
+    let cases: [(std::vec::Vec<Shock>, u32); 4] = [
+        (
+            std::vec![fall(1, 0.9), fall(300, 0.85), fall(2_000, 0.9)],
+            3_000,
+        ),
+        (std::vec![fall(40, 0.8)], 100),
+        // The next shock lies past the cap: the skip ends at the cap.
+        (std::vec![fall(1, 0.9), fall(900, 0.5)], 500),
+        (
+            std::vec![fall(2, 0.95), fall(3, 0.95), fall(700, 0.95)],
+            700,
+        ),
+    ];
+    let mut liquidated = false;
+    for (shocks, cap) in cases {
+        let (skipped, digest, units) = run_skipping(&shocks, cap, true);
+        let (every, every_digest, every_units) = run_skipping(&shocks, cap, false);
+        assert_eq!(digest, every_digest, "{shocks:?}");
+        assert_eq!(skipped.termination, every.termination, "{shocks:?}");
+        assert_eq!(skipped.report, every.report, "{shocks:?}");
+        assert_eq!(skipped.balances, every.balances, "{shocks:?}");
+        assert!(units < every_units, "{units} units against {every_units}");
+        // The events, but those of the rounds skipped (their start and end).
+        let busy = busy_rounds(&every.events);
+        let round_of = |e: &Event| match *e {
+            Event::RoundStarted { round } | Event::RoundEnded { round, .. } => Some(round),
+            _ => None,
+        };
+        let kept: std::vec::Vec<Event> = every
+            .events
+            .iter()
+            .filter(|e| {
+                round_of(e).is_none_or(|r| {
+                    busy.contains(&r) || skipped.events.iter().any(|s| round_of(s) == Some(r))
+                })
+            })
+            .copied()
+            .collect();
+        assert_eq!(skipped.events, kept, "{shocks:?}");
+        assert!(skipped.events.len() < every.events.len());
+        liquidated |= skipped.report.liquidations > 0;
+    }
+    assert!(liquidated, "the cases cascade");
+}
+
+/// A shock at round 10^7 under a cap of 2·10^7 costs a few units, not
+/// 10^7 rounds of them.
+#[test]
+fn a_shock_ten_million_rounds_away_costs_nothing() {
+    let shocks = [fall(1, 0.9), fall(10_000_000, 0.8)];
+    let (run, _, units) = run_skipping(&shocks, 20_000_000, true);
+    assert!(units < 2_000, "{units} units");
+    assert!(run.report.rounds >= 10_000_000);
+    assert!(run.events.iter().any(|e| matches!(
+        e,
+        Event::ShockApplied {
+            round: 10_000_000,
+            index: 1
+        }
+    )));
+    assert_eq!(run.termination, Termination::FixedPoint);
+}
