@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Cross-target determinism: the golden digests under Miri on a big-endian
-# target (s390x) and a 32-bit one (i686), which must match the committed
-# file computed on x86_64. Miri interprets every instruction (about 1.5
+# Cross-target determinism: the golden digests, the kernel's and the next
+# engine's, under Miri on a big-endian target (s390x) and a 32-bit one
+# (i686), which must match the committed files computed on x86_64. Miri interprets every instruction (about 1.5
 # minutes a scenario), so CI checks the scenario with the most arithmetic
 # (cross margin over exponential and square-root curves: exp, sqrt, the
 # waterfall); `bash tests/miri.sh all` checks all four.
@@ -19,7 +19,7 @@ fi
 if [ "${1:-}" = all ]; then scenarios="0 1 2 3"; else scenarios="2"; fi
 for target in s390x-unknown-linux-gnu i686-unknown-linux-gnu; do
   for index in $scenarios; do
-    echo "==> golden $index under Miri on $target"
+    echo "==> golden $index, kernel and next engine, under Miri on $target"
     FIRESALE_GOLDEN_ONLY=$index cargo +nightly miri test -q -p firesale-golden --target "$target" --test digests
   done
 done
@@ -28,4 +28,4 @@ for target in s390x-unknown-linux-gnu i686-unknown-linux-gnu; do
   cargo +nightly miri test -q -p firesale-next --features fixtures --target "$target" --lib \
     fixtures::tests::the_fixtures_line_is_the_committed_one
 done
-echo "OK: golden digests and next's fixtures under Miri on s390x (big-endian) and i686 (32-bit) match x86_64"
+echo "OK: golden digests (kernel and next engine) and next's fixtures under Miri on s390x (big-endian) and i686 (32-bit) match x86_64"

@@ -31,4 +31,16 @@ if (instance.exports.next_line) {
     console.log(new TextDecoder().decode(new Uint8Array(memory.buffer, line_buffer(), len)));
   }
 }
+// The golden scenarios in the engine being rebuilt, if the module has them.
+if (instance.exports.next_golden_line) {
+  for (let i = 0; i < golden_count(); i++) {
+    const len = instance.exports.next_golden_line(i);
+    if (len === 0) {
+      console.log(`next golden ${i} error`);
+      failed = true;
+      continue;
+    }
+    console.log(new TextDecoder().decode(new Uint8Array(memory.buffer, line_buffer(), len)));
+  }
+}
 process.exit(failed ? 1 : 0);

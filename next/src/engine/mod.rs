@@ -191,14 +191,16 @@ enum Phase {
 /// quote included) whose order books have up to `N` levels a side.
 pub struct Engine<'s, const A: usize, const N: usize = MAX_BOOK_LEVELS> {
     markets: heapless::Vec<Market<N>, A>,
-    configs: heapless::Vec<AssetConfig, A>,
+    /// What the engine reads of each asset's configuration after set-up.
+    risks: heapless::Vec<Risk, A>,
     maint: heapless::Vec<Terms, A>,
     liq_end: heapless::Vec<Terms, A>,
     /// Each asset's share price and price ([`Price::at_finest`]) when the
     /// drift was last grown.
     seen: heapless::Vec<(u128, u128), A>,
-    /// Venue prices at the last round starts; `head` is the newest.
-    history: heapless::Vec<[Price; HISTORY], A>,
+    /// Venue price mantissas at the last round starts (each asset's
+    /// exponent is fixed); `head` is the newest.
+    history: heapless::Vec<[u64; HISTORY], A>,
     head: usize,
     /// Σ of each asset's effective balances at the start.
     initial: heapless::Vec<i128, A>,
@@ -225,31 +227,32 @@ pub struct Engine<'s, const A: usize, const N: usize = MAX_BOOK_LEVELS> {
 impl<'s, const A: usize, const N: usize> Engine<'s, A, N> {
     /// Validates the configuration and the storage and builds the engine.
     pub fn new(config: &EngineConfig<'s>, storage: Storage<'s>) -> Result<Self, ConfigError> {
-        let n = config.assets.len();
-        if n == 0 || n > A || A > ASSET_LIMIT {
-            return Err(ConfigError::Assets);
-        }
-        for (i, asset) in config.assets.iter().enumerate() {
-            asset.validate(u8::try_from(i).unwrap_or(u8::MAX))?;
-        }
-        config::validate_policy(&config.policy)?;
-        config::validate_shocks(config.shocks, n)?;
-        if config.max_rounds == 0
-            || usize::from(config.oracle_lag_rounds) > MAX_ORACLE_LAG
-            || config.insurance_fund.is_negative()
-        {
-            return Err(ConfigError::Engine);
-        }
-        let accounts = storage.balances.len().checked_div(n).unwrap_or(0);
-        let sized = accounts.checked_mul(n) == Some(storage.balances.len())
-            && u32::try_from(accounts).is_ok_and(|a| a < NIL)
-            && storage.queue.len() >= Storage::queue_slots(accounts);
-        let lists = Lists::new(storage.links, accounts).filter(|_| sized);
-        let lists = lists.ok_or(ConfigError::Storage)?;
-        let (slots, spare) = storage.queue.split_at_mut(accounts);
-        let mut e = Self {
+        let mut e = Self::blank(config, checked::<A>(config, storage)?);
+        e.fill(config)?;
+        Ok(e)
+    }
+
+    /// [`Engine::new`], handing the engine to `f`: for callers whose stack
+    /// is counted. The engine is built where it stays, in this call's
+    /// frame, where a caller of `new` may hold it twice, the result and the
+    /// binding it moves into (3.9 KB each for three assets on a Cortex-M3).
+    #[inline(never)]
+    pub fn with<R>(
+        config: &EngineConfig<'s>,
+        storage: Storage<'s>,
+        f: impl FnOnce(&mut Self) -> R,
+    ) -> Result<R, ConfigError> {
+        let mut e = Self::blank(config, checked::<A>(config, storage)?);
+        e.fill(config)?;
+        Ok(f(&mut e))
+    }
+
+    /// The engine with no assets yet, over checked storage.
+    #[inline(always)]
+    fn blank(config: &EngineConfig<'s>, parts: Parts<'s>) -> Self {
+        Self {
             markets: heapless::Vec::new(),
-            configs: heapless::Vec::new(),
+            risks: heapless::Vec::new(),
             maint: heapless::Vec::new(),
             liq_end: heapless::Vec::new(),
             seen: heapless::Vec::new(),
@@ -268,17 +271,23 @@ impl<'s, const A: usize, const N: usize> Engine<'s, A, N> {
             phase: Phase::BeginRound,
             max_weight: RATIO_SCALE,
             watch: Watch::default(),
-            lists,
-            batch: Batch::new(slots, spare),
-            balances: storage.balances,
-            accounts,
+            lists: parts.lists,
+            batch: Batch::new(parts.slots, parts.spare),
+            balances: parts.balances,
+            accounts: parts.accounts,
             report: Report::default(),
-        };
-        for (i, asset) in config.assets.iter().enumerate() {
-            e.add_market(asset, u8::try_from(i).unwrap_or(u8::MAX))?;
         }
-        e.add_balances()?;
-        Ok(e)
+    }
+
+    /// Adds the assets and sums the starting balances. Out of line, as are
+    /// the round's phases below: inlined into one caller, their
+    /// temporaries shared no stack (docs/targets.md).
+    #[inline(never)]
+    fn fill(&mut self, config: &EngineConfig<'s>) -> Result<(), ConfigError> {
+        for (i, asset) in config.assets.iter().enumerate() {
+            self.add_market(asset, u8::try_from(i).unwrap_or(u8::MAX))?;
+        }
+        self.add_balances()
     }
 
     fn add_market(&mut self, asset: &AssetConfig, id: u8) -> Result<(), ConfigError> {
@@ -300,16 +309,23 @@ impl<'s, const A: usize, const N: usize> Engine<'s, A, N> {
             },
             books: Default::default(),
         };
-        let (maint, liq_end) = tiers(asset, price, Index::ONE).map_err(|_| bad)?;
+        let risk = Risk {
+            asset_weights: asset.asset_weights,
+            liability_weights: asset.liability_weights,
+            liquidation_bonus: asset.liquidation_bonus,
+        };
+        let (maint, liq_end) = tiers(&risk, price, Index::ONE).map_err(|_| bad)?;
         self.max_weight = self.max_weight.max(asset.liability_weights.maint.0);
         let seen = (maint.share_price().at_finest(), price.at_finest());
         let full = ConfigError::Assets;
         self.markets.push(market).map_err(|_| full)?;
-        self.configs.push(*asset).map_err(|_| full)?;
+        self.risks.push(risk).map_err(|_| full)?;
         self.maint.push(maint).map_err(|_| full)?;
         self.liq_end.push(liq_end).map_err(|_| full)?;
         self.seen.push(seen).map_err(|_| full)?;
-        self.history.push([price; HISTORY]).map_err(|_| full)?;
+        self.history
+            .push([price.mantissa(); HISTORY])
+            .map_err(|_| full)?;
         self.initial.push(0).map_err(|_| full)
     }
 
@@ -554,6 +570,7 @@ impl<'s, const A: usize, const N: usize> Engine<'s, A, N> {
         Ok(())
     }
 
+    #[inline(never)]
     fn begin_round(&mut self, sink: &mut impl EventSink) -> Result<(), Termination> {
         self.round = self.round.saturating_add(1);
         self.report.rounds = self.round;
@@ -578,10 +595,11 @@ impl<'s, const A: usize, const N: usize> Engine<'s, A, N> {
             };
             if let Some(h) = self.history.get_mut(asset) {
                 if let Some(slot) = h.get_mut(self.head) {
-                    *slot = price;
+                    *slot = price.mantissa();
                 }
-                let oracle = h.get(back).copied().unwrap_or(price);
-                let bonus = self.configs.get(asset).map(|c| c.liquidation_bonus);
+                let lagged = h.get(back).copied().unwrap_or(price.mantissa());
+                let oracle = price.with_mantissa(lagged).map_err(fault)?;
+                let bonus = self.risks.get(asset).map(|c| c.liquidation_bonus);
                 m.oracle = oracle;
                 m.discounted = oracle
                     .discounted(bonus.unwrap_or_default())
@@ -607,7 +625,7 @@ impl<'s, const A: usize, const N: usize> Engine<'s, A, N> {
 
     /// Recomputes asset `asset`'s terms from its oracle and index.
     fn refresh_terms(&mut self, asset: usize) -> Result<(), Termination> {
-        let (Some(m), Some(c)) = (self.markets.get(asset), self.configs.get(asset)) else {
+        let (Some(m), Some(c)) = (self.markets.get(asset), self.risks.get(asset)) else {
             return Ok(());
         };
         let (maint, liq_end) = tiers(c, m.oracle, m.state.index).map_err(Termination::Fault)?;
@@ -691,6 +709,7 @@ impl<'s, const A: usize, const N: usize> Engine<'s, A, N> {
         }
     }
 
+    #[inline(never)]
     fn liquidate(&mut self, sink: &mut impl EventSink) -> Result<(), Termination> {
         if !matches!(self.batch.sorting(), Sorting::Sorted { .. }) {
             self.batch.sort_unit();
@@ -771,6 +790,7 @@ impl<'s, const A: usize, const N: usize> Engine<'s, A, N> {
         }
     }
 
+    #[inline(never)]
     fn end_round(&mut self, sink: &mut impl EventSink) -> Result<(), Termination> {
         let mut stationary = true;
         for asset in 0..self.markets.len() {
@@ -791,7 +811,7 @@ impl<'s, const A: usize, const N: usize> Engine<'s, A, N> {
             let settled = self.history.get(asset).is_some_and(|h| {
                 (0..=self.lag).all(|k| {
                     let at = (self.head.saturating_add(HISTORY).saturating_sub(k)) % HISTORY;
-                    h.get(at) == Some(&price)
+                    h.get(at) == Some(&price.mantissa())
                 })
             });
             let oracle = self.markets.get(asset).map(|m| m.oracle);
@@ -854,8 +874,62 @@ impl<'s, const A: usize, const N: usize> Engine<'s, A, N> {
     }
 }
 
+/// Storage checked against the configuration, split for the engine.
+struct Parts<'s> {
+    lists: Lists<'s>,
+    slots: &'s mut [Candidate],
+    spare: &'s mut [Candidate],
+    balances: &'s mut [Qty],
+    accounts: usize,
+}
+
+/// Checks the configuration, whatever can be checked before the assets are
+/// built, and the storage's sizes.
+fn checked<'s, const A: usize>(
+    config: &EngineConfig<'s>,
+    storage: Storage<'s>,
+) -> Result<Parts<'s>, ConfigError> {
+    let n = config.assets.len();
+    if n == 0 || n > A || A > ASSET_LIMIT {
+        return Err(ConfigError::Assets);
+    }
+    for (i, asset) in config.assets.iter().enumerate() {
+        asset.validate(u8::try_from(i).unwrap_or(u8::MAX))?;
+    }
+    config::validate_policy(&config.policy)?;
+    config::validate_shocks(config.shocks, n)?;
+    if config.max_rounds == 0
+        || usize::from(config.oracle_lag_rounds) > MAX_ORACLE_LAG
+        || config.insurance_fund.is_negative()
+    {
+        return Err(ConfigError::Engine);
+    }
+    let accounts = storage.balances.len().checked_div(n).unwrap_or(0);
+    let sized = accounts.checked_mul(n) == Some(storage.balances.len())
+        && u32::try_from(accounts).is_ok_and(|a| a < NIL)
+        && storage.queue.len() >= Storage::queue_slots(accounts);
+    let lists = Lists::new(storage.links, accounts).filter(|_| sized);
+    let lists = lists.ok_or(ConfigError::Storage)?;
+    let (slots, spare) = storage.queue.split_at_mut(accounts);
+    Ok(Parts {
+        lists,
+        slots,
+        spare,
+        balances: storage.balances,
+        accounts,
+    })
+}
+
+/// What the engine reads of an asset's configuration once it is built.
+#[derive(Clone, Copy, Debug)]
+struct Risk {
+    asset_weights: Weights,
+    liability_weights: Weights,
+    liquidation_bonus: crate::num::Ratio,
+}
+
 /// Asset `asset`'s terms in the two tiers at `price` and `index`.
-fn tiers(c: &AssetConfig, price: Price, index: Index) -> Result<(Terms, Terms), ArithError> {
+fn tiers(c: &Risk, price: Price, index: Index) -> Result<(Terms, Terms), ArithError> {
     let (a, l) = (c.asset_weights, c.liability_weights);
     Ok((
         Terms::new(price, index, a.maint, l.maint)?,
@@ -864,16 +938,9 @@ fn tiers(c: &AssetConfig, price: Price, index: Index) -> Result<(Terms, Terms), 
 }
 
 /// `num / den` in Q32.32, rounded up, saturating (a factor that fell to
-/// nothing is an unbounded move). Both under 2^95 after shifting them
-/// right together, `num` rounded up and `den` down.
+/// nothing is an unbounded move): [`watch::ratio_bound`], an upper bound.
 fn ratio_up(num: u128, den: u128) -> u64 {
-    let shift = 33u32.saturating_sub(num.leading_zeros());
-    let num = num.div_ceil(1u128 << shift);
-    let den = den >> shift;
-    if den == 0 {
-        return u64::MAX;
-    }
-    u64::try_from((num << 32).div_ceil(den)).unwrap_or(u64::MAX)
+    watch::ratio_bound(num, den, true)
 }
 
 /// A sort's place as one word, for the digest.

@@ -7,11 +7,13 @@
 //! descending the heap's levels at a cache miss each once it outgrows the
 //! caches (a million candidates: 20 levels, about 1.5 µs a pop, more than a
 //! liquidation costs). The sort is a least-significant-digit radix sort on
-//! the 96-bit key `(health, id)`, eight bits a pass, between the candidates'
-//! storage and a spare of the same size, in units of at most [`CHUNK`]
-//! candidates, like every unit of the engine bounded whatever the batch. A
-//! pass whose digit is the same for every candidate (the high bytes of
-//! healths of one magnitude, of ids under 2^24) is skipped after its count.
+//! the 96-bit key `(health, id)`, six bits a pass (64 counters: 256 bytes of
+//! engine state, where eight bits took a kilobyte of a firmware's stack),
+//! between the candidates' storage and a spare of the same size, in units
+//! of at most [`CHUNK`] candidates, like every unit of the engine bounded
+//! whatever the batch. A pass whose digit is the same for every candidate
+//! (the high bits of healths of one magnitude, of small ids) is skipped
+//! after its count.
 //!
 //! The health in the key is the maintenance health rounded down to a quote
 //! base unit ([`crate::num::Weighted::value`]): candidates whose healths
@@ -21,8 +23,17 @@ use crate::num::{Round, Weighted};
 
 /// Candidates a sorting unit counts or moves at most.
 pub const CHUNK: usize = 1_024;
-/// Passes of eight bits over the 96-bit key.
-const PASSES: u8 = 12;
+/// Bits of a digit.
+const DIGIT_BITS: u32 = 6;
+/// Digits: counters a pass.
+const DIGITS: usize = 1 << DIGIT_BITS;
+/// A digit's bits.
+const DIGIT_MASK: u64 = (1 << DIGIT_BITS) - 1;
+/// Passes over the 96-bit key: six over the 32 bits of the id, eleven over
+/// the 64 of the health.
+const PASSES: u8 = 17;
+/// Passes over the id.
+const ID_PASSES: u8 = 6;
 
 /// An account found liquidatable, at the health it was found with.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
@@ -41,12 +52,17 @@ impl Candidate {
         Self { health, id }
     }
 
-    /// Digit `pass` of the key (pass 0: the lowest byte of the id).
+    /// Digit `pass` of the key `(health, id)`: passes 0-5 the id's six-bit
+    /// digits, low first, then 6-16 the health's (the last reads its top
+    /// four bits), its sign bit flipped so that the digits order as
+    /// unsigned ones.
     fn digit(&self, pass: u8) -> usize {
-        let key = (u128::from(self.health as u64 ^ (1 << 63)) << 32) | u128::from(self.id);
-        (key.checked_shr(u32::from(pass).saturating_mul(8))
-            .unwrap_or(0)
-            & 0xff) as usize
+        let (word, at) = match pass.checked_sub(ID_PASSES) {
+            None => (u64::from(self.id), pass),
+            Some(at) => ((self.health as u64) ^ (1 << 63), at),
+        };
+        let shifted = word.checked_shr(u32::from(at).saturating_mul(DIGIT_BITS));
+        (shifted.unwrap_or(0) & DIGIT_MASK) as usize
     }
 }
 
@@ -80,7 +96,7 @@ pub struct Batch<'s> {
     spare: &'s mut [Candidate],
     len: usize,
     /// Per digit: its count, then where its next candidate goes.
-    counts: [u32; 256],
+    counts: [u32; DIGITS],
     sorting: Sorting,
 }
 
@@ -91,7 +107,7 @@ impl<'s> Batch<'s> {
             slots,
             spare,
             len: 0,
-            counts: [0; 256],
+            counts: [0; DIGITS],
             sorting: Sorting::Sorted { next: 0 },
         }
     }
@@ -131,7 +147,7 @@ impl<'s> Batch<'s> {
 
     /// Starts sorting what the scan appended.
     pub fn start_sort(&mut self) {
-        self.counts = [0; 256];
+        self.counts = [0; DIGITS];
         self.sorting = Sorting::Count { pass: 0, at: 0 };
     }
 
@@ -190,7 +206,7 @@ impl<'s> Batch<'s> {
     }
 
     fn next_pass(&mut self, pass: u8) -> Sorting {
-        self.counts = [0; 256];
+        self.counts = [0; DIGITS];
         match pass.saturating_add(1) {
             PASSES.. => Sorting::Sorted { next: 0 },
             next => Sorting::Count { pass: next, at: 0 },

@@ -19,25 +19,33 @@
 //!
 //! The watched accounts wait in **buckets** by trigger: 64 a doubling of
 //! the drift (each about 1.1% wide), in a ring of [`RING`] buckets, each a
-//! list of blocks of 14 accounts ([`Lists`]). A round whose drift grew
+//! list of blocks of [`BLOCK_IDS`] accounts ([`Lists`]). A round whose drift grew
 //! values the accounts in every bucket up to the drift's own: those below
 //! it are due, those in it may be, those above it are not. Each is then
 //! a candidate (liquidatable now) or goes back into the bucket of its new
 //! trigger. Triggers past the ring's reach go on a far list, valued again
-//! when the drift has grown by half the ring (16 times). So a round pays
+//! when the drift has grown by half the ring. So a round pays
 //! for the accounts its moves reach, and the buckets need no order kept:
 //! inserting an account and taking a bucket are O(1). The drift is Q32.32 fixed
 //! point; past 2^16 it is divided by 2^16 and the buckets are counted from
-//! 1,024 further on (an epoch): two whole turns of the ring, so every
-//! waiting account stays in its slot.
+//! 1,024 further on (an epoch): whole turns of the ring, so every waiting
+//! account stays in its slot.
 
 use crate::account::Terms;
 use crate::num::{ArithError, ArithResult, Qty, Weighted};
 
 /// The end of a list.
 pub const NIL: u32 = u32::MAX;
-/// Buckets in the ring: 8 doublings of the drift.
+/// Buckets in the ring: 8 doublings of the drift on 64-bit hosts (a trigger
+/// past 256 times the drift waits on the far list, valued again each 16
+/// times), 4 on 32-bit targets, whose stack the heads take (1 KB for 256).
+/// Neither this nor [`BLOCK_IDS`] changes a result: only which accounts
+/// wait where, and every target's digests are the same.
+#[cfg(target_pointer_width = "64")]
 pub const RING: usize = 512;
+/// Buckets in the ring (see above).
+#[cfg(not(target_pointer_width = "64"))]
+pub const RING: usize = 256;
 const RING_BUCKETS: u64 = RING as u64;
 
 /// Ring slot of bucket `b`.
@@ -50,7 +58,7 @@ const SUB_BITS: u32 = 6;
 pub const DRIFT_ONE: u64 = 1 << 32;
 /// Doublings the drift is brought down by once it reaches 2^16.
 const REBASE_DOUBLINGS: u32 = 16;
-/// Buckets a rebase moves: two whole turns of the ring.
+/// Buckets a rebase moves: two or four whole turns of the ring.
 const REBASE_BUCKETS: u64 = (REBASE_DOUBLINGS as u64) << SUB_BITS;
 
 /// The bucket of a Q32.32 value `x >= 1`: its doubling, then the six bits
@@ -164,19 +172,33 @@ fn ratio_q32(num: i128, den: i128) -> u128 {
     let (Ok(num), Ok(den)) = (u128::try_from(num), u128::try_from(den)) else {
         return 0;
     };
+    u128::from(ratio_bound(num, den, false))
+}
+
+/// `num / den` in Q32.32, to 32 significant bits of `den`, bounded from
+/// below (`up` false) or above (`up` true): `den` and `num` are cut by the
+/// same shift, each rounded the way that moves the ratio the asked way.
+/// Saturates at `u64::MAX` (and for `den = 0`).
+pub fn ratio_bound(num: u128, den: u128, up: bool) -> u64 {
     let shift = 96u32.saturating_sub(den.leading_zeros());
-    let cut = den.checked_shr(shift).unwrap_or(0);
-    let den = cut.saturating_add(u128::from(cut.checked_shl(shift).unwrap_or(0) != den));
-    let num = num.checked_shr(shift).unwrap_or(0);
+    let cut = |x: u128, ceil: bool| {
+        let kept = x.checked_shr(shift).unwrap_or(0);
+        let lost = kept.checked_shl(shift).unwrap_or(0) != x;
+        kept.saturating_add(u128::from(ceil && lost))
+    };
+    let (num, den) = (cut(num, up), cut(den, !up));
     if den == 0 || num >= den << 32 {
-        return u128::from(u64::MAX);
+        return u64::MAX;
     }
     // num < 2^64 and den <= 2^32 now.
     let (num, den) = (num as u64, den as u64);
     let whole = num.checked_div(den).unwrap_or(0);
     let part = num.checked_rem(den).unwrap_or(0);
-    let fraction = (part << 32).checked_div(den).unwrap_or(0);
-    (u128::from(whole) << 32) | u128::from(fraction)
+    let scaled = part << 32;
+    let fraction = scaled.checked_div(den).unwrap_or(0);
+    let rest = scaled.checked_rem(den).unwrap_or(0);
+    let fraction = fraction.saturating_add(u64::from(up && rest != 0));
+    (whole << 32).saturating_add(fraction)
 }
 
 impl Watch {
@@ -225,22 +247,33 @@ impl Watch {
     }
 }
 
-/// Words of a block: its next block, its length, and [`BLOCK_IDS`] ids:
-/// one 64-byte cache line.
+/// Words of a block: its next block, its length, and [`BLOCK_IDS`] ids: a
+/// 64-byte cache line on 64-bit hosts, half of one on 32-bit targets,
+/// where the blocks are stack (a 24-account firmware's took 0.9 KB less).
+#[cfg(target_pointer_width = "64")]
 const BLOCK_WORDS: usize = 16;
+/// Words of a block (see above).
+#[cfg(not(target_pointer_width = "64"))]
+const BLOCK_WORDS: usize = 8;
 /// Accounts a block holds.
 pub const BLOCK_IDS: usize = BLOCK_WORDS - 2;
 /// The far list's head, after the ring's.
 pub const FAR: usize = RING;
 
-/// Blocks for `accounts` accounts: every account in a full block, and one
-/// part-filled block per list (the ring's and the far one), the block a
-/// walk is reading and the rest of the chain it took.
+/// Blocks for `accounts` accounts: every account in a full block, one
+/// part-filled block per list that holds any (no more lists than accounts,
+/// nor than the ring's and the far one), the block a walk is reading and
+/// the rest of the chain it took.
 pub const fn blocks_for(accounts: usize) -> usize {
+    let lists = if accounts < RING + 1 {
+        accounts
+    } else {
+        RING + 1
+    };
     accounts
         .div_ceil(BLOCK_IDS)
-        .saturating_add(RING)
-        .saturating_add(4)
+        .saturating_add(lists)
+        .saturating_add(3)
 }
 
 /// The lists of watched accounts, in blocks of [`BLOCK_IDS`] ids: walking a
@@ -459,5 +492,33 @@ mod tests {
                 "{num}/{den}: {got} << {exact}"
             );
         }
+    }
+
+    #[test]
+    fn upper_bounds_are_upper_bounds() {
+        for (num, den) in [
+            (3u128, 2u128),
+            (7, 7),
+            (1 << 100, 3),
+            (5 << 90, (1 << 92) + 1),
+            (1 << 80, 1 << 60),
+        ] {
+            let exact = (num as f64) / (den as f64) * 4_294_967_296.0;
+            let up = ratio_bound(num, den, true);
+            let down = ratio_bound(num, den, false);
+            if exact >= u64::MAX as f64 {
+                // Past the range: both saturate.
+                assert_eq!((up, down), (u64::MAX, u64::MAX), "{num}/{den}");
+                continue;
+            }
+            assert!(up as f64 >= exact * (1.0 - 1e-12), "{num}/{den}");
+            assert!(down as f64 <= exact * (1.0 + 1e-12), "{num}/{den}");
+            assert!(
+                up >= down && up - down <= 3 || up == u64::MAX,
+                "{num}/{den}"
+            );
+        }
+        assert_eq!(ratio_bound(1, 0, true), u64::MAX);
+        assert_eq!(ratio_bound(3, 2, true), 3 << 31);
     }
 }

@@ -194,6 +194,23 @@ pub fn liquidate_unit<const A: usize, const N: usize>(
             }));
         }
     }
+    on_overlay::<A, N>(row, tiers, markets, insurance, policy, written, first)
+}
+
+/// The rest of a unit that does not end with its first step `first`: on an
+/// overlay, further steps and the waterfall. Out of line: its overlay (a
+/// copy of each market it changes) takes no stack in the units that end
+/// with their first step.
+#[inline(never)]
+fn on_overlay<const A: usize, const N: usize>(
+    row: &mut [Qty],
+    tiers: Tiers<'_>,
+    markets: &mut [Market<N>],
+    insurance: &mut Value,
+    policy: &Policy,
+    written: impl FnMut(Written),
+    first: Result<step::StepPlan, Idle>,
+) -> Result<Result<Liquidated, Idle>, Fault> {
     let base: &[Market<N>] = markets;
     let mut o = Overlay::<A, N>::new(row, base, *insurance)?;
     let mut done = Liquidated {

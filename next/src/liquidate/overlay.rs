@@ -98,7 +98,9 @@ pub(super) struct Overlay<const A: usize, const N: usize> {
 }
 
 impl<const A: usize, const N: usize> Overlay<A, N> {
-    /// An overlay of `row` (one balance per market) over `base`.
+    /// An overlay of `row` (one balance per market) over `base`. Inlined,
+    /// so that it is built in its caller's frame, not moved there.
+    #[inline(always)]
     pub fn new(row: &[Qty], base: &[Market<N>], insurance: Value) -> ArithResult<Self> {
         if row.len() != base.len() || base.len() > A {
             return Err(ArithError::Domain);

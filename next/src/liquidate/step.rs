@@ -250,6 +250,7 @@ fn trade<const N: usize>(
 /// steps (absorb, to-target) go on while the policy wants more. Only a
 /// close-factor step asks whether to close in full, and a close-factor unit
 /// takes one step: the decision is made from the row the unit started with.
+#[inline(never)]
 pub(super) fn plan_step<const N: usize>(
     view: &impl View<N>,
     base: &[Market<N>],

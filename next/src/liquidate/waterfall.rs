@@ -97,6 +97,7 @@ fn haircut(shares: Qty, index: Index, loss: Qty) -> ArithResult<Option<(Qty, Ind
 
 /// Plans the waterfall for every debt of the planned row; its records are
 /// the overlay's ([`Overlay::written`]).
+#[inline(never)]
 pub(super) fn bankrupt<const A: usize, const N: usize>(
     o: &mut Overlay<A, N>,
     base: &[Market<N>],

@@ -1,4 +1,5 @@
-//! Prints the golden lines on the host, for CI to compare with QEMU and Node.
+//! Prints the golden lines on the host (the kernel's, then the next
+//! engine's), for CI to compare with QEMU and Node.
 fn main() {
     let mut buffers = firesale_golden::Buffers::default();
     for index in 0..firesale_golden::COUNT {
@@ -8,4 +9,9 @@ fn main() {
         firesale_golden::line(index, &outcome, &mut line).expect("formatting into a String");
         println!("{line}");
     }
+    let mut buffers = firesale_golden::next::Buffers::default();
+    let mut lines = String::new();
+    firesale_golden::next::lines(&mut buffers, &mut lines)
+        .expect("next golden scenarios are valid");
+    print!("{lines}");
 }

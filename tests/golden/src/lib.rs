@@ -8,6 +8,8 @@
 //! margin, oracle lag, and every shock kind.
 #![no_std]
 
+pub mod next;
+
 use firesale_core::engine::{flag_words, Candidate, Checkpoint};
 use firesale_core::num::Fx;
 use firesale_core::{

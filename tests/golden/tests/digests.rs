@@ -22,3 +22,31 @@ fn golden_digests_match_the_committed_file() {
         assert_eq!(&line, want, "golden {index} on {}", std::env::consts::ARCH);
     }
 }
+
+/// The same scenarios in the engine being rebuilt (`firesale_golden::next`):
+/// their committed lines, where this test runs (`FIRESALE_GOLDEN_ONLY` as
+/// above).
+#[test]
+fn next_golden_digests_match_the_committed_file() {
+    let only: Option<usize> = std::env::var("FIRESALE_GOLDEN_ONLY")
+        .ok()
+        .and_then(|v| v.parse().ok());
+    let committed: Vec<&str> = include_str!("../next-digests.txt").lines().collect();
+    assert_eq!(committed.len(), firesale_golden::COUNT);
+    let mut buffers = firesale_golden::next::Buffers::default();
+    for (index, want) in committed.iter().enumerate() {
+        if only.is_some_and(|o| o != index) {
+            continue;
+        }
+        let outcome = firesale_golden::next::run(index, &mut buffers, &mut ())
+            .expect("next golden scenarios are valid");
+        let mut line = String::new();
+        firesale_golden::next::line(index, &outcome, &mut line).unwrap();
+        assert_eq!(
+            &line,
+            want,
+            "next golden {index} on {}",
+            std::env::consts::ARCH
+        );
+    }
+}

@@ -28,6 +28,8 @@
 //! - `cascade(index: u32) -> u32`: runs golden scenario `index` to its end,
 //!   as `golden_line` does but without writing the line; returns the low 32
 //!   bits of its digest (0 for an unknown index or an error)
+//! - `next_golden_line(index: u32) -> u32` and `next_cascade(index: u32) ->
+//!   u32`: the same in the engine being rebuilt (`firesale_golden::next`)
 #![cfg_attr(target_arch = "wasm32", no_std)]
 
 use core::fmt::Write;
@@ -84,6 +86,29 @@ pub extern "C" fn golden_line(index: u32) -> u32 {
         Ok(()) => writer.len as u32,
         Err(_) => 0,
     }
+}
+
+/// Runs golden scenario `index` in the engine being rebuilt
+/// (`firesale_golden::next`); writes its line; returns the length.
+#[no_mangle]
+pub extern "C" fn next_golden_line(index: u32) -> u32 {
+    let mut buffers = firesale_golden::next::Buffers::default();
+    let Ok(outcome) = firesale_golden::next::run(index as usize, &mut buffers, &mut ()) else {
+        return 0;
+    };
+    let mut writer = LineWriter { len: 0 };
+    match firesale_golden::next::line(index as usize, &outcome, &mut writer) {
+        Ok(()) => writer.len as u32,
+        Err(_) => 0,
+    }
+}
+
+/// Runs next golden scenario `index` to its end; returns the low 32 bits of
+/// its digest (0 for an unknown index or an error).
+#[no_mangle]
+pub extern "C" fn next_cascade(index: u32) -> u32 {
+    let mut buffers = firesale_golden::next::Buffers::default();
+    firesale_golden::next::run(index as usize, &mut buffers, &mut ()).map_or(0, |o| o.digest as u32)
 }
 
 /// Runs golden scenario `index` to its end; returns the low 32 bits of its
