@@ -69,7 +69,8 @@ impl<const A: usize, const N: usize> Engine<'_, A, N> {
                 }
             }
             let (mut held, mut shares) = (0i128, 0i128);
-            for row in self.balances.chunks_exact(n) {
+            // `max(1)`: no zero chunk size (an engine has assets) to panic on.
+            for row in self.balances.chunks_exact(n.max(1)) {
                 let b = row.get(asset).copied().unwrap_or_default();
                 // A deposit is shares at the index; a debt is base units.
                 let effective = match b.is_positive() {

@@ -332,7 +332,8 @@ impl<'s, const A: usize, const N: usize> Engine<'s, A, N> {
     /// Sums the starting balances: each asset's deposit shares and total.
     fn add_balances(&mut self) -> Result<(), ConfigError> {
         let n = self.markets.len();
-        for row in self.balances.chunks_exact(n) {
+        // `max(1)`: no zero chunk size (an engine has assets) to panic on.
+        for row in self.balances.chunks_exact(n.max(1)) {
             for (asset, (b, m)) in row.iter().zip(self.markets.iter_mut()).enumerate() {
                 let too_large = ConfigError::Venue {
                     asset: u8::try_from(asset).unwrap_or(u8::MAX),
@@ -910,7 +911,10 @@ fn checked<'s, const A: usize>(
         && storage.queue.len() >= Storage::queue_slots(accounts);
     let lists = Lists::new(storage.links, accounts).filter(|_| sized);
     let lists = lists.ok_or(ConfigError::Storage)?;
-    let (slots, spare) = storage.queue.split_at_mut(accounts);
+    let (slots, spare) = storage
+        .queue
+        .split_at_mut_checked(accounts)
+        .ok_or(ConfigError::Storage)?;
     Ok(Parts {
         lists,
         slots,

@@ -1,4 +1,5 @@
-//! Link-time proof that the kernel has no reachable panic.
+//! Link-time proof that the kernel, and the engine being rebuilt
+//! (`firesale-next`), have no reachable panic.
 //!
 //! The panic handler calls `firesale_panic_is_reachable`, a symbol nothing
 //! defines. `_start` calls every public entry point of the kernel with inputs
@@ -322,6 +323,155 @@ fn engine() {
     let _ = black_box((engine.round(), engine.asset_count(), engine.account_count()));
 }
 
+/// The engine being rebuilt (`firesale-next`, issue 21): every venue kind,
+/// policy and shock kind through `Engine::new`, `step`, `run`, the audit and
+/// the digest, and the pieces it is built from.
+mod next {
+    use core::hint::black_box;
+    use firesale_next::account::{self, Terms};
+    use firesale_next::engine::{
+        AssetConfig, Candidate, Engine, EngineConfig, Shock, ShockKind, Storage, Weights,
+    };
+    use firesale_next::num::{Index, Price, Qty, Ratio, Value};
+    use firesale_next::policy::Policy;
+    use firesale_next::venue::{Slope, Venue, VenueConfig};
+
+    const ASSETS: usize = 4;
+    const ACCOUNTS: usize = 8;
+
+    fn int() -> u64 {
+        black_box(black_box(0x1234_5678_9abc_def0_u64))
+    }
+
+    fn ratio() -> Ratio {
+        Ratio(int())
+    }
+
+    fn qty() -> Qty {
+        Qty(int() as i64)
+    }
+
+    fn price() -> Price {
+        Price::new(int(), black_box(12)).unwrap_or(Price::ONE)
+    }
+
+    fn venue(kind: u8) -> VenueConfig {
+        match black_box(kind) % 6 {
+            0 => VenueConfig::Quote,
+            1 => VenueConfig::Linear {
+                slope: Slope {
+                    mantissa: int(),
+                    exponent: black_box(3),
+                },
+                resilience: ratio(),
+                floor: price(),
+            },
+            2 => VenueConfig::Exponential {
+                depth: qty(),
+                resilience: ratio(),
+                floor: price(),
+            },
+            3 => VenueConfig::SquareRoot {
+                y_sigma: ratio(),
+                volume: qty(),
+                resilience: ratio(),
+                floor: price(),
+            },
+            4 => VenueConfig::ConstantProduct {
+                base_reserve: qty(),
+                fee: ratio(),
+                resilience: ratio(),
+            },
+            _ => VenueConfig::OrderBook {
+                levels: black_box(7),
+                tick: ratio(),
+                depth: qty(),
+                resilience: ratio(),
+            },
+        }
+    }
+
+    fn asset(kind: u8) -> AssetConfig {
+        let w = Weights {
+            maint: ratio(),
+            liq_end: ratio(),
+        };
+        AssetConfig {
+            price: price(),
+            asset_weights: w,
+            liability_weights: w,
+            liquidation_bonus: ratio(),
+            protocol_fee: ratio(),
+            dust: qty(),
+            venue: venue(kind),
+        }
+    }
+
+    fn shock() -> Shock {
+        let kind = match black_box(0u8) {
+            0 => ShockKind::SetPrice(price()),
+            1 => ShockKind::MovePrice(ratio()),
+            2 => ShockKind::Sell(qty()),
+            _ => ShockKind::Buy(qty()),
+        };
+        Shock {
+            round: black_box(1),
+            asset: black_box(1),
+            kind,
+        }
+    }
+
+    pub fn all() {
+        for kind in 0..6u8 {
+            if let Ok(mut v) = Venue::<7>::new(&venue(kind), price(), qty()) {
+                let _ = black_box((v.sell(qty()), v.buy(qty()), v.recover()));
+                let _ = black_box((v.move_price(price()), v.price()));
+            }
+        }
+        let terms = [Terms::new(price(), Index(int()), ratio(), ratio()).unwrap_or_else(|_| {
+            Terms::new(Price::ONE, Index::ONE, Ratio::ONE, Ratio::ONE).unwrap_or_else(|_| loop {})
+        }); 3];
+        let row = [qty(), qty(), qty()];
+        let _ = black_box(account::health(black_box(&row), black_box(&terms)));
+        let assets: [AssetConfig; ASSETS] = [asset(0), asset(1), asset(4), asset(5)];
+        let shocks = [shock(), shock(), shock()];
+        let policy = match black_box(0u8) {
+            0 => Policy::Absorb,
+            1 => Policy::ToTarget,
+            _ => Policy::CloseFactor {
+                close_factor: ratio(),
+                full_close_health_factor: ratio(),
+                full_close_debt_value: Value(int() as i64),
+            },
+        };
+        let config = EngineConfig {
+            assets: black_box(&assets),
+            policy,
+            max_rounds: black_box(100),
+            oracle_lag_rounds: black_box(2),
+            insurance_fund: Value(int() as i64),
+            shocks: black_box(&shocks),
+        };
+        let mut balances = [Qty::ZERO; ACCOUNTS * ASSETS];
+        balances.iter_mut().for_each(|b| *b = qty());
+        let mut links = [0u32; Storage::link_words(ACCOUNTS)];
+        let mut queue = [Candidate::default(); Storage::queue_slots(ACCOUNTS)];
+        let storage = Storage {
+            balances: black_box(&mut balances[..]),
+            links: black_box(&mut links[..]),
+            queue: black_box(&mut queue[..]),
+        };
+        let _ = black_box(Engine::<'_, ASSETS, 7>::with(&config, storage, |e| {
+            let _ = black_box(e.step(black_box(17), &mut ()));
+            let _ = black_box(e.audit());
+            let _ = black_box(e.run(&mut ()));
+            let id = black_box(3usize);
+            let _ = black_box((e.digest(), e.report().rounds, e.health(id), e.row(id)));
+            let _ = black_box((e.queued().len(), e.termination(), e.insurance_fund()));
+        }));
+    }
+}
+
 #[no_mangle]
 pub extern "C" fn _start() -> ! {
     // PANIC_FREE_ONLY=<group> narrows the proof to one group, to find which
@@ -342,6 +492,9 @@ pub extern "C" fn _start() -> ! {
     }
     if run("engine") {
         engine();
+    }
+    if run("next") {
+        next::all();
     }
     loop {
         black_box(());
