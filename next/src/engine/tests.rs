@@ -496,3 +496,36 @@ proptest! {
         prop_assert!(checked >= 1);
     }
 }
+
+/// A rise that puts an account past the ring's reach (the far list), then a
+/// fall larger than half the ring in one round: the far list is valued that
+/// round, and the account found (the fuzzer's first find: the far list was
+/// once due only when the cursor, a round behind the drift, had moved).
+#[test]
+fn a_fall_past_half_the_ring_in_one_round_reaches_the_far_list() {
+    let assets = [usdc(), eth(pool(100_000_000_000_000))];
+    let eth_at = |dollars: u64| ShockKind::SetPrice(Price::new(dollars * 1_000_000_000, 12).unwrap());
+    let shocks = [
+        Shock {
+            round: 2,
+            asset: 1,
+            kind: eth_at(28_000),
+        },
+        Shock {
+            round: 3,
+            asset: 1,
+            kind: eth_at(1_000),
+        },
+    ];
+    // Account 0: 1 ETH against 1,000 USDC (health factor 1.66 at $2,000,
+    // 23 at $28,000, 0.83 at $1,000). Account 1: short 1 ETH, so that ETH's
+    // rise moves the drift.
+    let rows = vec![
+        Qty(-1_000_000_000),
+        Qty(1_000_000_000),
+        Qty(100_000_000_000),
+        Qty(-1_000_000_000),
+    ];
+    let (checked, found) = watch_checks(&assets, &shocks, aave(), rows);
+    assert!(checked >= 2 && found >= 1, "{checked} rounds, {found} candidates");
+}

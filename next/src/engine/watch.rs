@@ -231,9 +231,14 @@ impl Watch {
         self.bucket(self.drift)
     }
 
-    /// Whether the far list is due to be valued again.
+    /// Whether the far list is due to be valued again: when this round's
+    /// drift reaches half a ring past the cursor it was last valued at.
+    /// Every account on it waits at least a ring past that cursor (see
+    /// [`Watch::list`]), so none is due before. (The drift's bucket, not the
+    /// cursor: a round that moves the drift by more than half a ring at
+    /// once reaches them in that round.)
     pub fn far_due(&self) -> bool {
-        self.cursor >= self.far_from.saturating_add(RING_BUCKETS >> 1)
+        self.target() >= self.far_from.saturating_add(RING_BUCKETS >> 1)
     }
 
     /// The list an account with `trigger` waits on: its bucket's slot in
