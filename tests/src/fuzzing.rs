@@ -89,3 +89,88 @@ pub fn scenario_parser(data: &[u8]) {
         }
     }
 }
+
+/// The engine being rebuilt (`firesale-next`, issue 21) on arbitrary
+/// markets (`next_bytes`): a configuration refused is fine (a named
+/// error); a run is audited after every step, and at the end of every
+/// round's scan its queue must hold exactly the accounts a full rescan
+/// finds liquidatable; one unbounded run, one under the input's budgets and
+/// one a unit at a time end alike (digest, events, ending).
+pub fn next_cascade(data: &[u8]) {
+    let market = crate::next_bytes::market(data);
+    let Some(whole) = next_run(&market, &[u32::MAX]) else {
+        return;
+    };
+    let stepped = next_run(&market, &market.budgets).expect("valid once, valid twice");
+    let single = next_run(&market, &[1]).expect("valid once, valid thrice");
+    assert_eq!(whole, stepped, "budgets {:?}", market.budgets);
+    assert_eq!(whole, single, "a unit at a time");
+}
+
+/// Every event of a next run.
+struct NextLog(Vec<firesale_next::engine::Event>);
+
+impl firesale_next::engine::EventSink for NextLog {
+    fn emit(&mut self, e: &firesale_next::engine::Event) {
+        self.0.push(*e);
+    }
+}
+
+type NextEnd = (
+    u64,
+    Vec<firesale_next::engine::Event>,
+    firesale_next::engine::Termination,
+);
+
+/// Runs `m` stepping by `budgets` in turn; `None` for a configuration the
+/// engine refuses. Audits after every step; stepping a unit at a time,
+/// checks the queue at the end of each scan against a full rescan.
+fn next_run(m: &crate::next_bytes::Market, budgets: &[u32]) -> Option<NextEnd> {
+    use crate::next_bytes::{ASSETS, LEVELS};
+    use firesale_next::engine::{Candidate, Engine, EngineConfig, StepOutcome, Storage};
+    let n = m.assets.len();
+    let accounts = m.balances.len() / n;
+    let mut balances = m.balances.clone();
+    let mut links = vec![0; Storage::link_words(accounts)];
+    let mut queue = vec![Candidate::default(); Storage::queue_slots(accounts)];
+    let config = EngineConfig {
+        assets: &m.assets,
+        policy: m.policy,
+        max_rounds: m.max_rounds,
+        oracle_lag_rounds: m.lag,
+        insurance_fund: m.insurance,
+        shocks: &m.shocks,
+    };
+    let storage = Storage {
+        balances: &mut balances,
+        links: &mut links,
+        queue: &mut queue,
+    };
+    let mut e = Engine::<'_, ASSETS, LEVELS>::new(&config, storage).ok()?;
+    let mut log = NextLog(Vec::new());
+    let mut was_liquidating = false;
+    for budget in budgets.iter().cycle() {
+        let outcome = e.step(*budget, &mut log);
+        if let Err(err) = e.audit() {
+            panic!("audit failed in round {}: {err:?}", e.round());
+        }
+        let liquidating = e.liquidating();
+        if *budget == 1 && liquidating && !was_liquidating {
+            let queued: std::collections::BTreeSet<u32> = e.queued().iter().map(|c| c.id).collect();
+            for id in 0..e.account_count() {
+                let due = e.health(id).is_some_and(|h| h.is_liquidatable());
+                assert_eq!(
+                    due,
+                    queued.contains(&(id as u32)),
+                    "round {}, account {id}",
+                    e.round()
+                );
+            }
+        }
+        was_liquidating = liquidating;
+        if let StepOutcome::Done(t) = outcome {
+            return Some((e.digest(), log.0, t));
+        }
+    }
+    None
+}

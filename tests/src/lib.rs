@@ -4,6 +4,7 @@
 
 pub mod bytes;
 pub mod fuzzing;
+pub mod next_bytes;
 pub mod oracle;
 pub mod scans;
 pub mod strategies;

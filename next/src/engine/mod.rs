@@ -387,6 +387,12 @@ impl<'s, const A: usize, const N: usize> Engine<'s, A, N> {
             .get(id.checked_mul(n)?..id.checked_add(1)?.checked_mul(n)?)
     }
 
+    /// Whether the round is in its liquidation phase: its scan is done, and
+    /// [`Engine::queued`] holds every account it found liquidatable.
+    pub fn liquidating(&self) -> bool {
+        self.phase == Phase::Liquidate
+    }
+
     /// The accounts waiting to be liquidated this round, in no order.
     pub fn queued(&self) -> &[Candidate] {
         self.batch.waiting()
