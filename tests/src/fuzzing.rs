@@ -126,27 +126,14 @@ type NextEnd = (
 /// engine refuses. Audits after every step; stepping a unit at a time,
 /// checks the queue at the end of each scan against a full rescan.
 fn next_run(m: &crate::next_bytes::Market, budgets: &[u32]) -> Option<NextEnd> {
-    use crate::next_bytes::{ASSETS, LEVELS};
-    use firesale_next::engine::{Candidate, Engine, EngineConfig, StepOutcome, Storage};
-    let n = m.assets.len();
-    let accounts = m.balances.len() / n;
-    let mut balances = m.balances.clone();
-    let mut links = vec![0; Storage::link_words(accounts)];
-    let mut queue = vec![Candidate::default(); Storage::queue_slots(accounts)];
-    let config = EngineConfig {
-        assets: &m.assets,
-        policy: m.policy,
-        max_rounds: m.max_rounds,
-        oracle_lag_rounds: m.lag,
-        insurance_fund: m.insurance,
-        shocks: &m.shocks,
-    };
-    let storage = Storage {
-        balances: &mut balances,
-        links: &mut links,
-        queue: &mut queue,
-    };
-    let mut e = Engine::<'_, ASSETS, LEVELS>::new(&config, storage).ok()?;
+    m.with_engine(|e| next_steps(e, budgets)).flatten()
+}
+
+fn next_steps<const A: usize, const N: usize>(
+    e: &mut firesale_next::engine::Engine<'_, A, N>,
+    budgets: &[u32],
+) -> Option<NextEnd> {
+    use firesale_next::engine::StepOutcome;
     let mut log = NextLog(Vec::new());
     let mut was_liquidating = false;
     for budget in budgets.iter().cycle() {

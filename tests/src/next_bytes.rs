@@ -90,18 +90,6 @@ fn venue(r: &mut Reader<'_>, mantissa: u64) -> VenueConfig {
     }
 }
 
-fn quote() -> AssetConfig {
-    AssetConfig {
-        price: Price::ONE,
-        asset_weights: Weights::flat(Ratio::ONE),
-        liability_weights: Weights::flat(Ratio::ONE),
-        liquidation_bonus: Ratio::ZERO,
-        protocol_fee: Ratio::ZERO,
-        dust: Qty(1_000),
-        venue: VenueConfig::Quote,
-    }
-}
-
 fn risky(r: &mut Reader<'_>) -> AssetConfig {
     // 1-5,000 dollars: 10^9 mantissa units a dollar.
     let mantissa = 1_000_000_000 * (1 + u64::from(r.u16()) % 5_000);
@@ -131,7 +119,10 @@ fn risky(r: &mut Reader<'_>) -> AssetConfig {
 pub fn market(data: &[u8]) -> Market {
     let mut r = Reader::new(data);
     let n = 2 + usize::from(r.u8() % (ASSETS as u8 - 1));
-    let mut assets = vec![quote()];
+    let mut assets = vec![AssetConfig {
+        dust: Qty(1_000),
+        ..AssetConfig::quote()
+    }];
     assets.extend((1..n).map(|_| risky(&mut r)));
     let policy = match r.u8() % 3 {
         0 => Policy::Absorb,
@@ -187,5 +178,35 @@ pub fn market(data: &[u8]) -> Market {
         lag: r.u8() % 3,
         insurance: Value(amount(&mut r, 0, 1_000_000_000_000)),
         budgets,
+    }
+}
+
+impl Market {
+    /// Builds the next engine over a copy of the market's balances and
+    /// hands it to `f`; `None` if the engine refuses the configuration.
+    pub fn with_engine<R>(
+        &self,
+        f: impl FnOnce(&mut firesale_next::engine::Engine<'_, ASSETS, LEVELS>) -> R,
+    ) -> Option<R> {
+        use firesale_next::engine::{Candidate, Engine, EngineConfig, Storage};
+        let n = self.assets.len();
+        let accounts = self.balances.len() / n;
+        let mut balances = self.balances.clone();
+        let mut links = vec![0; Storage::link_words(accounts)];
+        let mut queue = vec![Candidate::default(); Storage::queue_slots(accounts)];
+        let config = EngineConfig {
+            assets: &self.assets,
+            policy: self.policy,
+            max_rounds: self.max_rounds,
+            oracle_lag_rounds: self.lag,
+            insurance_fund: self.insurance,
+            shocks: &self.shocks,
+        };
+        let storage = Storage {
+            balances: &mut balances,
+            links: &mut links,
+            queue: &mut queue,
+        };
+        Engine::with(&config, storage, f).ok()
     }
 }

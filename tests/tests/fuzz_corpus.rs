@@ -75,29 +75,10 @@ fn generated_byte_strings_keep_the_next_engines_invariants() {
 
 /// The report of one unbounded run of `m`, if the engine accepts it.
 fn next_report(m: &firesale_tests::next_bytes::Market) -> Option<firesale_next::engine::Report> {
-    use firesale_next::engine::{Candidate, Engine, EngineConfig, Storage};
-    let n = m.assets.len();
-    let accounts = m.balances.len() / n;
-    let (mut balances, mut links) = (m.balances.clone(), vec![0; Storage::link_words(accounts)]);
-    let mut queue = vec![Candidate::default(); Storage::queue_slots(accounts)];
-    let config = EngineConfig {
-        assets: &m.assets,
-        policy: m.policy,
-        max_rounds: m.max_rounds,
-        oracle_lag_rounds: m.lag,
-        insurance_fund: m.insurance,
-        shocks: &m.shocks,
-    };
-    let storage = Storage {
-        balances: &mut balances,
-        links: &mut links,
-        queue: &mut queue,
-    };
-    Engine::<'_, 4, 8>::with(&config, storage, |e| {
+    m.with_engine(|e| {
         e.run(&mut ());
         *e.report()
     })
-    .ok()
 }
 
 #[test]

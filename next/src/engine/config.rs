@@ -143,6 +143,20 @@ pub enum ConfigError {
 }
 
 impl AssetConfig {
+    /// The quote asset: price one, weights one, no bonus, no fee, no
+    /// venue, no dust.
+    pub const fn quote() -> Self {
+        Self {
+            price: Price::ONE,
+            asset_weights: Weights::flat(Ratio::ONE),
+            liability_weights: Weights::flat(Ratio::ONE),
+            liquidation_bonus: Ratio::ZERO,
+            protocol_fee: Ratio::ZERO,
+            dust: Qty::ZERO,
+            venue: VenueConfig::Quote,
+        }
+    }
+
     /// Checks asset `asset` (0: the quote).
     pub fn validate(&self, asset: u8) -> Result<(), ConfigError> {
         let quote = asset == 0;

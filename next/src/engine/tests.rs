@@ -9,13 +9,8 @@ const ETH: u64 = 2_000_000_000_000; // 2,000 USDC (6 dp) per ETH (9 dp), exponen
 
 fn usdc() -> AssetConfig {
     AssetConfig {
-        price: Price::ONE,
-        asset_weights: Weights::flat(Ratio::ONE),
-        liability_weights: Weights::flat(Ratio::ONE),
-        liquidation_bonus: Ratio::ZERO,
-        protocol_fee: Ratio::ZERO,
         dust: Qty(1_000_000),
-        venue: VenueConfig::Quote,
+        ..AssetConfig::quote()
     }
 }
 
@@ -53,16 +48,21 @@ fn aave() -> Policy {
     }
 }
 
-/// `accounts` accounts holding 1-10 ETH against USDC debts of 60-82% of
-/// it, and a few shorts of ETH against USDC; drawn from `seed`.
-fn balances(accounts: usize, seed: u64) -> Vec<Qty> {
+/// Draws below `m` from a xorshift generator seeded with `seed`.
+fn draws(seed: u64) -> impl FnMut(u64) -> u64 {
     let mut x = seed | 1;
-    let mut draw = |m: u64| {
+    move |m: u64| {
         x ^= x << 13;
         x ^= x >> 7;
         x ^= x << 17;
         x % m
-    };
+    }
+}
+
+/// `accounts` accounts holding 1-10 ETH against USDC debts of 60-82% of
+/// it, and a few shorts of ETH against USDC; drawn from `seed`.
+fn balances(accounts: usize, seed: u64) -> Vec<Qty> {
+    let mut draw = draws(seed);
     let mut rows = Vec::new();
     for _ in 0..accounts {
         let held = 1_000_000_000 + draw(9_000_000_000) as i64;
@@ -425,13 +425,7 @@ fn a_round_liquidates_lowest_health_first_ties_by_id() {
 /// fall and a debt's rise on either risky asset, and the quote's index
 /// after a socialized loss, all move the drift.
 fn cross_margin_rows(accounts: usize, seed: u64) -> Vec<Qty> {
-    let mut x = seed | 1;
-    let mut draw = |m: u64| {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        x % m
-    };
+    let mut draw = draws(seed);
     let mut rows = Vec::new();
     for _ in 0..accounts {
         // Worth in USDC base units of each leg, then a sign per leg: the
@@ -504,7 +498,8 @@ proptest! {
 #[test]
 fn a_fall_past_half_the_ring_in_one_round_reaches_the_far_list() {
     let assets = [usdc(), eth(pool(100_000_000_000_000))];
-    let eth_at = |dollars: u64| ShockKind::SetPrice(Price::new(dollars * 1_000_000_000, 12).unwrap());
+    let eth_at =
+        |dollars: u64| ShockKind::SetPrice(Price::new(dollars * 1_000_000_000, 12).unwrap());
     let shocks = [
         Shock {
             round: 2,
@@ -527,5 +522,8 @@ fn a_fall_past_half_the_ring_in_one_round_reaches_the_far_list() {
         Qty(-1_000_000_000),
     ];
     let (checked, found) = watch_checks(&assets, &shocks, aave(), rows);
-    assert!(checked >= 2 && found >= 1, "{checked} rounds, {found} candidates");
+    assert!(
+        checked >= 2 && found >= 1,
+        "{checked} rounds, {found} candidates"
+    );
 }

@@ -74,18 +74,6 @@ fn dollars(p: u64) -> Price {
     Price::new(p.saturating_mul(DOLLAR_MANTISSA), 12).unwrap_or(Price::ONE)
 }
 
-fn quote() -> AssetConfig {
-    AssetConfig {
-        price: Price::ONE,
-        asset_weights: Weights::flat(Ratio::ONE),
-        liability_weights: Weights::flat(Ratio::ONE),
-        liquidation_bonus: Ratio::ZERO,
-        protocol_fee: Ratio::ZERO,
-        dust: Qty::ZERO,
-        venue: VenueConfig::Quote,
-    }
-}
-
 /// A risky asset, as the kernel's golden `risky`: asset weights
 /// `[liq_end, maint]` in percent, liability weights mirrored around 1,
 /// bonus in per mille, a 10% fee, dust of 4 base units (the kernel's
@@ -122,7 +110,7 @@ fn shock(round: u32, asset: u8, kind: ShockKind) -> Shock {
 fn spec(index: usize) -> Option<Spec> {
     let mut assets = heapless::Vec::new();
     let mut shocks = heapless::Vec::new();
-    assets.push(quote()).ok()?;
+    assets.push(AssetConfig::quote()).ok()?;
     let (policy, lag) = match index {
         0 => {
             let pool = VenueConfig::ConstantProduct {
