@@ -19,9 +19,11 @@
 //!
 //! The watched accounts wait in **buckets** by trigger: 64 a doubling of
 //! the drift (each about 1.1% wide), in a ring of [`RING`] buckets, each a
-//! list of blocks of [`BLOCK_IDS`] accounts ([`Lists`]). A round whose drift grew
-//! values the accounts in every bucket up to the drift's own: those below
-//! it are due, those in it may be, those above it are not. Each is then
+//! list of blocks of [`BLOCK_IDS`] accounts ([`Lists`]). Each round values
+//! the accounts in every bucket from the last round's up to the drift's
+//! own (the last round's holds the accounts a liquidation left
+//! liquidatable): those below the drift's are due, those in it may be,
+//! those above it are not. Each is then
 //! a candidate (liquidatable now) or goes back into the bucket of its new
 //! trigger. Triggers past the ring's reach go on a far list, valued again
 //! when the drift has grown by half the ring. So a round pays
