@@ -382,9 +382,15 @@ impl<'s, const A: usize, const N: usize> Engine<'s, A, N> {
 
     /// Account `id`'s stored balances.
     pub fn row(&self, id: usize) -> Option<&[Qty]> {
+        self.balances.get(self.row_range(id))
+    }
+
+    /// Where account `id`'s row lies in the balances (past their end, for
+    /// an id past the accounts: `get` then finds nothing).
+    fn row_range(&self, id: usize) -> core::ops::Range<usize> {
         let n = self.markets.len();
-        self.balances
-            .get(id.checked_mul(n)?..id.checked_add(1)?.checked_mul(n)?)
+        let start = id.saturating_mul(n);
+        start..start.saturating_add(n)
     }
 
     /// Whether the round is in its liquidation phase: its scan is done, and
@@ -534,10 +540,8 @@ impl<'s, const A: usize, const N: usize> Engine<'s, A, N> {
     /// order the caches can guess: a hint, with no effect on results
     /// (`firesale_hint`).
     fn prefetch(&self, id: u32) {
-        let n = self.markets.len();
-        let start = (id as usize).saturating_mul(n);
-        if let Some(row) = self.balances.get(start) {
-            firesale_hint::prefetch(row);
+        if let Some(first) = self.balances.get(self.row_range(id as usize).start) {
+            firesale_hint::prefetch(first);
         }
     }
 
@@ -549,11 +553,9 @@ impl<'s, const A: usize, const N: usize> Engine<'s, A, N> {
 
     fn value(&mut self, id: u32) -> Result<Valued, Termination> {
         self.report.valued = self.report.valued.saturating_add(1);
-        let n = self.markets.len();
-        let start = (id as usize).saturating_mul(n);
         let row = self
             .balances
-            .get(start..start.saturating_add(n))
+            .get(self.row_range(id as usize))
             .ok_or(Termination::Fault(ArithError::Domain))?;
         let (drift, max_weight) = (self.watch.drift, self.max_weight);
         watch::value(row, &self.maint, drift, max_weight, &mut self.watch.owed)
@@ -590,7 +592,7 @@ impl<'s, const A: usize, const N: usize> Engine<'s, A, N> {
             self.next_shock = self.next_shock.saturating_add(1);
         }
         self.head = (self.head.saturating_add(1)) % HISTORY;
-        let back = (self.head.saturating_add(HISTORY).saturating_sub(self.lag)) % HISTORY;
+        let back = ring_back(self.head, self.lag);
         let fault = Termination::Fault;
         for asset in 0..self.markets.len() {
             let Some(m) = self.markets.get_mut(asset) else {
@@ -730,11 +732,10 @@ impl<'s, const A: usize, const N: usize> Engine<'s, A, N> {
             self.prefetch(after.id);
         }
         let id = candidate.id;
-        let n = self.markets.len();
-        let start = (id as usize).saturating_mul(n);
+        let range = self.row_range(id as usize);
         let row = self
             .balances
-            .get_mut(start..start.saturating_add(n))
+            .get_mut(range)
             .ok_or(Termination::Fault(ArithError::Domain))?;
         let tiers = Tiers {
             maint: &self.maint,
@@ -816,10 +817,7 @@ impl<'s, const A: usize, const N: usize> Engine<'s, A, N> {
             }
             // The next `lag` rounds' oracles read the entries before this.
             let settled = self.history.get(asset).is_some_and(|h| {
-                (0..=self.lag).all(|k| {
-                    let at = (self.head.saturating_add(HISTORY).saturating_sub(k)) % HISTORY;
-                    h.get(at) == Some(&price.mantissa())
-                })
+                (0..=self.lag).all(|k| h.get(ring_back(self.head, k)) == Some(&price.mantissa()))
             });
             let oracle = self.markets.get(asset).map(|m| m.oracle);
             stationary &= settled && oracle == Some(price);
@@ -928,6 +926,12 @@ fn checked<'s, const A: usize>(
         balances: storage.balances,
         accounts,
     })
+}
+
+/// The price history's slot `back` rounds before slot `head`
+/// (`back < HISTORY`).
+fn ring_back(head: usize, back: usize) -> usize {
+    head.saturating_add(HISTORY).saturating_sub(back) % HISTORY
 }
 
 /// What the engine reads of an asset's configuration once it is built.

@@ -62,8 +62,6 @@ pub(super) struct QuoteFlows {
     pub cost: Value,
     /// The protocol's fee, from the keepers to the insurance fund.
     pub fee: Value,
-    /// Paid by the insurance fund to venues for debt it bought back.
-    pub insurance_paid: Value,
 }
 
 impl QuoteFlows {
@@ -73,7 +71,6 @@ impl QuoteFlows {
         books.transfer(Book::Venue, Book::Keepers, quote(self.proceeds));
         books.transfer(Book::Keepers, Book::Venue, quote(self.cost));
         books.transfer(Book::Keepers, Book::Insurance, quote(self.fee));
-        books.transfer(Book::Insurance, Book::Venue, quote(self.insurance_paid));
     }
 }
 
@@ -229,6 +226,12 @@ impl<const A: usize, const N: usize> Overlay<A, N> {
         }
         if let Some(quote) = markets.first_mut() {
             self.quote.book(&mut quote.books);
+            // The quote the fund paid venues for each risky debt it bought
+            // back (the quote's own it pays to the bad-debt book itself).
+            for p in self.planned.iter().skip(1).flatten() {
+                let paid = Qty(p.flows.insurance_paid.0);
+                quote.books.transfer(Book::Insurance, Book::Venue, paid);
+            }
         }
         *insurance = self.insurance;
     }

@@ -185,7 +185,6 @@ impl StepPlan {
                 Value::ZERO
             },
             fee: s.fee,
-            insurance_paid: Value::ZERO,
         };
         (seized, repaid, quote)
     }

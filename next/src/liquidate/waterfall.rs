@@ -126,9 +126,6 @@ pub(super) fn bankrupt<const A: usize, const N: usize>(
         flows.covered = flows.covered.add(covered)?;
         flows.socialized = flows.socialized.add(socialized)?;
         flows.insurance_paid = flows.insurance_paid.add(paid)?;
-        if asset != 0 {
-            o.quote.insurance_paid = o.quote.insurance_paid.add(paid)?;
-        }
         o.insurance = o.insurance.sub(paid)?;
     }
     if o.insurance.is_negative() {
