@@ -103,7 +103,7 @@ impl Health {
 /// base units), one [`Terms`] per asset.
 #[inline]
 pub fn health(stored: &[Qty], terms: &[Terms]) -> ArithResult<Health> {
-    health_terms(stored, terms, |_, _, _| {})
+    health_terms(stored, terms, |_, _, _, _| {})
 }
 
 /// The stored balance after crediting `amount >= 0` (effective units):
@@ -173,31 +173,95 @@ pub fn term(b: Qty, t: &Terms) -> ArithResult<(Value, Weighted)> {
     }
 }
 
-/// [`health`], handing each held or owed asset's [`term`] to `each` as it
-/// goes: a liquidation picks its pair and judges a small debt from them
+/// [`health`], handing each held or owed asset's balance and [`term`] to
+/// `each` as it goes: a liquidation picks its pair and judges a small debt from them
 /// without valuing the row again.
 #[inline]
 pub fn health_terms(
     stored: &[Qty],
     terms: &[Terms],
-    mut each: impl FnMut(usize, Value, Weighted),
+    mut each: impl FnMut(usize, Qty, Value, Weighted),
 ) -> ArithResult<Health> {
     let (mut assets, mut liabilities) = (Weighted::ZERO, Weighted::ZERO);
     for (asset, (&b, t)) in stored.iter().zip(terms).enumerate() {
         if b.is_positive() {
             let (worth, weighted) = deposit_term(b, t)?;
             assets = assets.add(weighted)?;
-            each(asset, worth, weighted);
+            each(asset, b, worth, weighted);
         } else if b.is_negative() {
             let (owed, weighted) = debt_term(b, t)?;
             liabilities = liabilities.add(weighted)?;
-            each(asset, owed.neg()?, Weighted(weighted.0.wrapping_neg()));
+            each(asset, b, owed.neg()?, Weighted(weighted.0.wrapping_neg()));
         }
     }
     Ok(Health {
         assets,
         liabilities,
     })
+}
+
+/// A row's terms summed by kind: what the engine's watch places an
+/// account by ([`crate::engine`]).
+///
+/// Plain `i128` sums: a term is a value under 2^63 times a weight under
+/// 2^40 ([`crate::engine::config::MAX_LIABILITY_WEIGHT`]), a row has at most
+/// [`crate::engine::ASSET_LIMIT`] terms, so no sum passes 2^108 and none wraps.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Sums {
+    /// Σ weighted deposits.
+    pub deposits: i128,
+    /// The weighted quote debt, positive.
+    pub quote_debt: i128,
+    /// Σ other weighted debts, positive.
+    pub debts: i128,
+    /// Nonzero balances: a base unit of rounding slack each.
+    pub terms: i128,
+    /// Assets other than the quote the row owes (bit `i`: asset `i`).
+    pub owes: u32,
+}
+
+impl Sums {
+    /// Adds balance `b` of `asset`, whose weighted term is `weighted`
+    /// (negative for a debt); a zero balance adds nothing.
+    #[inline]
+    pub fn add(&mut self, asset: usize, b: Qty, weighted: Weighted) {
+        let w = weighted.0;
+        if b.is_positive() {
+            self.deposits = self.deposits.wrapping_add(w);
+        } else if !b.is_negative() {
+            return;
+        } else if asset == 0 {
+            self.quote_debt = self.quote_debt.wrapping_sub(w);
+        } else {
+            self.debts = self.debts.wrapping_sub(w);
+            self.owes |= 1u32.checked_shl(asset as u32).unwrap_or(0);
+        }
+        self.terms = self.terms.wrapping_add(1);
+    }
+
+    /// Net health: deposits less debts.
+    pub fn net(&self) -> Weighted {
+        Weighted(
+            self.deposits
+                .wrapping_sub(self.quote_debt)
+                .wrapping_sub(self.debts),
+        )
+    }
+}
+
+/// `row`'s [`Sums`] at `terms`: one pass, a term each nonzero balance.
+#[inline]
+pub fn sums(row: &[Qty], terms: &[Terms]) -> ArithResult<Sums> {
+    let mut sums = Sums::default();
+    for (asset, (&b, t)) in row.iter().zip(terms).enumerate() {
+        if b.is_positive() {
+            sums.add(asset, b, deposit_term(b, t)?.1);
+        } else if b.is_negative() {
+            let w = debt_term(b, t)?.1;
+            sums.add(asset, b, Weighted(w.0.wrapping_neg()));
+        }
+    }
+    Ok(sums)
 }
 
 #[cfg(test)]
@@ -241,7 +305,7 @@ mod tests {
         let terms = [usdc(), eth(2_000_000_000_000)];
         let row = [Qty(-1_700_000_000), Qty(1_000_000_000)];
         let mut seen = [(Value::ZERO, Weighted::ZERO); 2];
-        let h = health_terms(&row, &terms, |i, v, w| seen[i] = (v, w)).unwrap();
+        let h = health_terms(&row, &terms, |i, _, v, w| seen[i] = (v, w)).unwrap();
         assert_eq!(h, health(&row, &terms).unwrap());
         assert_eq!(seen[0].0, Value(-1_700_000_000));
         assert_eq!(
@@ -249,6 +313,27 @@ mod tests {
             Value(2_000_000_000).weighted(Ratio::from_bps(8_300))
         );
         assert_eq!(h.net().unwrap(), Weighted(seen[0].1 .0 + seen[1].1 .0));
+    }
+
+    proptest::proptest! {
+        /// The sums by kind add up to the health, and say what is owed.
+        #[test]
+        fn sums_by_kind_add_up_to_the_health(
+            row in proptest::array::uniform3(-(1i64 << 50)..(1i64 << 50)),
+            mantissa in 1u64..(1 << 44),
+        ) {
+            let row = row.map(Qty);
+            let terms = [usdc(), eth(mantissa), eth(mantissa / 3 + 1)];
+            let s = sums(&row, &terms).unwrap();
+            let h = health(&row, &terms).unwrap();
+            proptest::prop_assert_eq!(s.net(), h.net().unwrap());
+            proptest::prop_assert_eq!(s.deposits, h.assets.0);
+            proptest::prop_assert_eq!(s.quote_debt + s.debts, h.liabilities.0);
+            let owes = (1..3).filter(|&i| row[i].is_negative()).map(|i| 1u32 << i).sum::<u32>();
+            proptest::prop_assert_eq!(s.owes, owes);
+            proptest::prop_assert_eq!(s.terms, row.iter().filter(|b| b.0 != 0).count() as i128);
+            proptest::prop_assert_eq!(s.quote_debt > 0, row[0].is_negative());
+        }
     }
 
     #[test]

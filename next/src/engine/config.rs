@@ -5,6 +5,11 @@ use crate::num::{Price, Qty, Ratio, RATIO_SCALE};
 use crate::policy::Policy;
 use crate::venue::VenueConfig;
 
+/// The largest weight of a debt: 1,000. A weighted term is then under
+/// 2^103 and a row's sum under 2^108, so health sums in `i128` cannot wrap.
+/// (Real engines weigh a debt at 1 to about 1.5.)
+pub const MAX_LIABILITY_WEIGHT: Ratio = Ratio(1_000 * RATIO_SCALE);
+
 /// Weights of one side of an asset in the two tiers the engine reads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
@@ -105,7 +110,7 @@ pub enum ConfigError {
     },
     /// Asset `asset`'s weights are out of order or range: a deposit's
     /// above one or its liquidation-end weight above its maintenance one,
-    /// a debt's below one or the other way.
+    /// a debt's below one, above [`MAX_LIABILITY_WEIGHT`] or the other way.
     Weights {
         /// The asset.
         asset: u8,
@@ -169,7 +174,11 @@ impl AssetConfig {
         let (a, l) = (self.asset_weights, self.liability_weights);
         let one = Ratio::ONE;
         check(
-            a.liq_end <= a.maint && a.maint <= one && one <= l.maint && l.maint <= l.liq_end,
+            a.liq_end <= a.maint
+                && a.maint <= one
+                && one <= l.maint
+                && l.maint <= l.liq_end
+                && l.liq_end <= MAX_LIABILITY_WEIGHT,
             ConfigError::Weights { asset },
         )?;
         // A seizure pays `(1 + bonus)` per unit of value repaid; the health

@@ -756,8 +756,10 @@ impl<'s, const A: usize, const N: usize> Engine<'s, A, N> {
                 });
             },
         );
+        let mut settled = false;
         match done {
             Ok(Ok(done)) => {
+                settled = done.settled;
                 let r = &mut self.report;
                 r.liquidations = r.liquidations.saturating_add(1);
                 r.steps = r.steps.saturating_add(u64::from(done.steps));
@@ -784,6 +786,10 @@ impl<'s, const A: usize, const N: usize> Engine<'s, A, N> {
                 return Err(Termination::MarketBroken { asset });
             }
             Err(Fault::Arith(e)) => return Err(Termination::Fault(e)),
+        }
+        // An account that owes nothing has no health to watch.
+        if settled {
+            return Ok(());
         }
         // Still liquidatable: it waits in the drift's bucket, which the
         // next round takes whatever moves.

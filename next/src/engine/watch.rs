@@ -33,7 +33,7 @@
 //! 1,024 further on (an epoch): whole turns of the ring, so every waiting
 //! account stays in its slot.
 
-use crate::account::Terms;
+use crate::account::{sums, Sums, Terms};
 use crate::num::{ArithError, ArithResult, Qty, Weighted};
 
 /// The end of a list.
@@ -118,9 +118,43 @@ pub enum Valued {
     Settled,
 }
 
-/// Values `row` at `terms` for a drift of `drift`, noting its debts in
-/// `owed`. `max_weight` is the largest weight of any tier (a base unit of
-/// value is that many weighted units at most: the slack a term needs).
+/// Where a row with `sums` goes at a drift of `drift`. `max_weight` is
+/// the largest weight of any tier (a base unit of value is that many
+/// weighted units at most: the slack a term needs).
+#[inline]
+pub fn place(s: &Sums, drift: u64, max_weight: u64) -> Valued {
+    let net = s.net().0;
+    if net < 0 {
+        return Valued::Liquidatable(Weighted(net));
+    }
+    let (quote_debt, debts) = (s.quote_debt, s.debts);
+    if quote_debt == 0 && debts == 0 {
+        return Valued::Settled;
+    }
+    let slack = s.terms.wrapping_mul(i128::from(max_weight));
+    let net = net.wrapping_sub(slack);
+    if net <= 0 {
+        return Valued::Watch(drift);
+    }
+    // x <= (deposits − slack) / quote debt, exactly, for the quote
+    // alone; x <= 1 + net / exposed otherwise. Both sides are positive.
+    let factor = match debts {
+        0 => ratio_floor(
+            net.wrapping_add(quote_debt).unsigned_abs(),
+            quote_debt.unsigned_abs(),
+        ),
+        _ => ratio_floor(
+            net.unsigned_abs(),
+            s.deposits.wrapping_add(debts).unsigned_abs(),
+        )
+        .saturating_add(DRIFT_ONE),
+    };
+    let trigger = u128::from(drift).wrapping_mul(u128::from(factor)) >> 32;
+    Valued::Watch(u64::try_from(trigger).unwrap_or(u64::MAX))
+}
+
+/// Values `row` at `terms` and places it at a drift of `drift` (see
+/// [`place`]), noting its debts in `owed`.
 pub fn value(
     row: &[Qty],
     terms: &[Terms],
@@ -128,53 +162,40 @@ pub fn value(
     max_weight: u64,
     owed: &mut u32,
 ) -> ArithResult<Valued> {
-    let (mut deposits, mut quote_debt, mut debts) = (0i128, 0i128, 0i128);
-    let mut count = 0u32;
-    let mut owes = 0u32;
-    let health = crate::account::health_terms(row, terms, |asset, _, weighted| {
-        count = count.saturating_add(1);
-        let w = weighted.0;
-        if w >= 0 {
-            deposits = deposits.saturating_add(w);
-        } else if asset == 0 {
-            quote_debt = quote_debt.saturating_sub(w);
-        } else {
-            debts = debts.saturating_sub(w);
-            owes |= 1u32.checked_shl(asset as u32).unwrap_or(0);
-        }
-    })?;
-    *owed |= owes;
-    if health.is_liquidatable() {
-        return Ok(Valued::Liquidatable(health.net()?));
-    }
-    if quote_debt == 0 && debts == 0 {
-        return Ok(Valued::Settled);
-    }
-    let slack = i128::from(count).saturating_mul(i128::from(max_weight));
-    let net = health.net()?.0.saturating_sub(slack);
-    if net <= 0 {
-        return Ok(Valued::Watch(drift));
-    }
-    // x <= (deposits − slack) / quote debt, exactly, for the quote alone;
-    // x <= 1 + net / exposed otherwise.
-    let factor = match debts {
-        0 => ratio_q32(deposits.saturating_sub(slack), quote_debt),
-        _ => ratio_q32(net, deposits.saturating_add(debts)).saturating_add(u128::from(DRIFT_ONE)),
-    };
-    let trigger = u128::from(drift).saturating_mul(factor) >> 32;
-    Ok(Valued::Watch(u64::try_from(trigger).unwrap_or(u64::MAX)))
+    let sums = sums(row, terms)?;
+    *owed |= sums.owes;
+    Ok(place(&sums, drift, max_weight))
 }
 
-/// `num / den` in Q32.32 for `num, den > 0`, rounded down, to the 32
-/// significant bits of `den` a bucket needs: `den` is cut to them (rounded
-/// up) and `num` by the same shift (rounded down), so the result is a lower
-/// bound; two 64-bit divisions, no 128-bit one. A ratio of 2^32 or more
-/// saturates (the trigger is then past any drift the ring reaches).
-fn ratio_q32(num: i128, den: i128) -> u128 {
-    let (Ok(num), Ok(den)) = (u128::try_from(num), u128::try_from(den)) else {
-        return 0;
+/// Bits of a denominator [`ratio_floor`] keeps.
+const FLOOR_BITS: u32 = 16;
+
+/// `num / den` in Q32.32 for `num, den > 0`, a lower bound within 2^-15
+/// of it relatively and 2^-16 absolutely (a bucket is 2^-6 wide): `den`
+/// cut to its top 16 bits (rounded up), `num · 2^16` by the same shift
+/// (rounded down), then one 64-bit division to a Q16 quotient. A ratio of
+/// 2^32 or more saturates (the trigger is then past any drift the ring
+/// reaches).
+fn ratio_floor(num: u128, den: u128) -> u64 {
+    let shift = (128 - FLOOR_BITS).saturating_sub(den.leading_zeros());
+    let kept = den.checked_shr(shift).unwrap_or(0);
+    let lost = kept.checked_shl(shift).unwrap_or(0) != den;
+    // At most 2^16: the cut den is under 2^16 before the round-up.
+    let den = (kept as u64).wrapping_add(u64::from(lost));
+    // Lowering `num` keeps a lower bound: under 2^112 it shifts unwrapped.
+    let num = (num.min(u128::MAX >> FLOOR_BITS) << FLOOR_BITS)
+        .checked_shr(shift)
+        .unwrap_or(0);
+    // A Q16 quotient of 2^48 or more is a ratio of 2^32 or more: so is
+    // `num >= 2^64` over `den <= 2^16`.
+    let Ok(num) = u64::try_from(num) else {
+        return u64::MAX;
     };
-    u128::from(ratio_bound(num, den, false))
+    let q = num.checked_div(den).unwrap_or(u64::MAX);
+    if q >> (32 + FLOOR_BITS) != 0 {
+        return u64::MAX;
+    }
+    q << (32 - FLOOR_BITS)
 }
 
 /// `num / den` in Q32.32, to 32 significant bits of `den`, bounded from
@@ -474,30 +495,51 @@ mod tests {
         assert!(pushed >= accounts && pushed < blocks_for(accounts) * BLOCK_IDS);
     }
 
+    /// Checks [`ratio_floor`] on one pair against the quotient in `f64`.
+    fn check_floor(num: u128, den: u128) {
+        let exact = (num as f64) / (den as f64) * 4_294_967_296.0;
+        let got = ratio_floor(num, den);
+        if got == u64::MAX {
+            assert!(exact >= 4_294_967_296.0 * 4_294_967_295.0, "{num}/{den}");
+            return;
+        }
+        assert!(
+            (got as f64) <= exact * (1.0 + 1e-12),
+            "{num}/{den}: {got} > {exact}"
+        );
+        // Within 2^-15 relatively, less the Q16 quotient's last unit.
+        assert!(
+            (got as f64) >= exact * (1.0 - 1.0 / 32_768.0) - 65_536.0,
+            "{num}/{den}: {got} << {exact}"
+        );
+    }
+
     #[test]
     fn ratios_are_lower_bounds_within_a_bucket() {
         for (num, den) in [
-            (1i128, 3i128),
+            (1u128, 3u128),
             (5, 5),
             (7 << 90, 3 << 88),
             (123_456_789_123_456_789, 987_654_321_987),
             (1, 1 << 100),
-            (i128::MAX, 1),
+            (u128::MAX >> 1, 1),
+            ((1 << 48) - 1, 1),
+            (1 << 48, 1),
+            ((1 << 64) + 1, (1 << 32) + 1),
         ] {
-            let exact = (num as f64) / (den as f64) * 4_294_967_296.0;
-            let got = ratio_q32(num, den);
-            if got == u128::from(u64::MAX) {
-                assert!(exact >= 4_294_967_296.0 * 4_294_967_295.0, "{num}/{den}");
-                continue;
-            }
-            assert!(
-                (got as f64) <= exact * (1.0 + 1e-12),
-                "{num}/{den}: {got} > {exact}"
-            );
-            assert!(
-                (got as f64) >= exact * (1.0 - 1e-8) - 1.0,
-                "{num}/{den}: {got} << {exact}"
-            );
+            check_floor(num, den);
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn ratios_are_lower_bounds_at_every_scale(
+            num in 1u128..(1 << 108),
+            den in 1u128..(1 << 108),
+            num_shift in 0u32..100,
+            den_shift in 0u32..100,
+        ) {
+            check_floor((num >> num_shift).max(1), (den >> den_shift).max(1));
         }
     }
 

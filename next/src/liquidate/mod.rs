@@ -150,6 +150,10 @@ pub struct Liquidated {
     /// record went to the unit's `written`). An asset whose index moved
     /// needs its terms refreshed.
     pub bankrupt: bool,
+    /// Whether the unit is known to have left the row owing nothing (one
+    /// that ended with its first step says so): such an account has no
+    /// health to watch until its balances change, and needs no valuing.
+    pub settled: bool,
 }
 
 /// Liquidates the account whose stored balances are `row` (one per market),
@@ -185,12 +189,14 @@ pub fn liquidate_unit<const A: usize, const N: usize>(
     };
     let first = step::plan_step(&direct, markets, tiers, policy, 0, true)?;
     if let Ok(plan) = &first {
-        if ends_with(policy, plan, row) {
+        let (ends, owes) = ends_with(policy, plan, row);
+        if ends {
             plan.write(row, markets, insurance);
             return Ok(Ok(Liquidated {
                 steps: 1,
                 last: Some(plan.stepped),
                 bankrupt: false,
+                settled: !owes,
             }));
         }
     }
@@ -217,6 +223,7 @@ fn on_overlay<const A: usize, const N: usize>(
         steps: 0,
         last: None,
         bankrupt: false,
+        settled: false,
     };
     let mut skip = 0u32;
     let mut idle = Idle::Healthy;
@@ -284,8 +291,8 @@ fn goes_on(policy: &Policy, plan: &step::StepPlan, (owes, holds): (bool, bool)) 
 
 /// Whether a unit ends with its first step `plan` and writes nothing else:
 /// no further step ([`goes_on`]) and no waterfall (a debt left with no
-/// collateral).
-fn ends_with(policy: &Policy, plan: &step::StepPlan, row: &[Qty]) -> bool {
+/// collateral); and whether the row then owes anything.
+fn ends_with(policy: &Policy, plan: &step::StepPlan, row: &[Qty]) -> (bool, bool) {
     let s = &plan.stepped;
     let (mut owes, mut holds) = (false, false);
     for (i, &b) in row.iter().enumerate() {
@@ -298,7 +305,7 @@ fn ends_with(policy: &Policy, plan: &step::StepPlan, row: &[Qty]) -> bool {
         holds |= b.is_positive();
     }
     let bankrupt = owes && !holds;
-    !bankrupt && !goes_on(policy, plan, (owes, holds))
+    (!bankrupt && !goes_on(policy, plan, (owes, holds)), owes)
 }
 
 /// The protocol's share of a sale's proceeds for a bonus and a fee share

@@ -34,7 +34,7 @@ pub(super) struct Valued {
 pub(super) fn value_row(row: &[Qty], terms: &[Terms], skip: u32) -> ArithResult<Valued> {
     let (mut liability, mut collateral) = (None::<(usize, Weighted)>, None::<(usize, Weighted)>);
     let mut debt_value = Some(Value::ZERO);
-    let health = health_terms(row, terms, |asset, value, weighted| {
+    let health = health_terms(row, terms, |asset, _, value, weighted| {
         if value.is_negative() {
             debt_value = debt_value.and_then(|d| d.sub(value).ok());
             if liability.is_none_or(|(_, most)| weighted < most) {

@@ -33,6 +33,8 @@ fn run_unit<const A: usize>(
     done.map(|r| {
         r.map(|d| {
             assert_eq!(d.bankrupt, written.iter().any(Option::is_some));
+            // A unit that says it left nothing owed left nothing owed.
+            assert!(!d.settled || row.iter().all(|b| !b.is_negative()));
             Done {
                 steps: d.steps,
                 last: d.last,
