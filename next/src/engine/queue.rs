@@ -13,7 +13,8 @@
 //! of at most [`CHUNK`] candidates, like every unit of the engine bounded
 //! whatever the batch. A pass whose digit is the same for every candidate
 //! (the high bits of healths of one magnitude, of small ids) is skipped
-//! after its count.
+//! without a count: the batch keeps the AND and the OR of the keys it was
+//! given, and a digit whose bits agree in both is the same in every key.
 //!
 //! The health in the key is the maintenance health rounded down to a quote
 //! base unit ([`crate::num::Weighted::value`]): candidates whose healths
@@ -52,18 +53,23 @@ impl Candidate {
         Self { health, id }
     }
 
-    /// Digit `pass` of the key `(health, id)`: passes 0-5 the id's six-bit
-    /// digits, low first, then 6-16 the health's (the last reads its top
-    /// four bits), its sign bit flipped so that the digits order as
-    /// unsigned ones.
+    /// Digit `pass` of the key `(health, id)`, the health's sign bit
+    /// flipped so that its digits order as unsigned ones.
     fn digit(&self, pass: u8) -> usize {
-        let (word, at) = match pass.checked_sub(ID_PASSES) {
-            None => (u64::from(self.id), pass),
-            Some(at) => ((self.health as u64) ^ (1 << 63), at),
-        };
-        let shifted = word.checked_shr(u32::from(at).saturating_mul(DIGIT_BITS));
-        (shifted.unwrap_or(0) & DIGIT_MASK) as usize
+        digit((self.health as u64) ^ (1 << 63), self.id, pass)
     }
+}
+
+/// Digit `pass` of the words `(health, id)`: passes 0-5 the id's six-bit
+/// digits, low first, then 6-16 the health's (the last reads its top four
+/// bits).
+fn digit(health: u64, id: u32, pass: u8) -> usize {
+    let (word, at) = match pass.checked_sub(ID_PASSES) {
+        None => (u64::from(id), pass),
+        Some(at) => (health, at),
+    };
+    let shifted = word.checked_shr(u32::from(at).saturating_mul(DIGIT_BITS));
+    (shifted.unwrap_or(0) & DIGIT_MASK) as usize
 }
 
 /// Where the sort of a batch is.
@@ -98,7 +104,13 @@ pub struct Batch<'s> {
     /// Per digit: its count, then where its next candidate goes.
     counts: [u32; DIGITS],
     sorting: Sorting,
+    /// The AND and the OR of the pushed keys' `(health, id)`, as words.
+    all: (u64, u32),
+    any: (u64, u32),
 }
+
+/// The AND of no keys.
+const NO_KEY_AND: (u64, u32) = (u64::MAX, u32::MAX);
 
 impl<'s> Batch<'s> {
     /// An empty batch over `slots` and a `spare` of the same size.
@@ -109,6 +121,8 @@ impl<'s> Batch<'s> {
             len: 0,
             counts: [0; DIGITS],
             sorting: Sorting::Sorted { next: 0 },
+            all: NO_KEY_AND,
+            any: (0, 0),
         }
     }
 
@@ -139,6 +153,9 @@ impl<'s> Batch<'s> {
             Some(slot) => {
                 *slot = c;
                 self.len = self.len.saturating_add(1);
+                let health = c.health as u64;
+                self.all = (self.all.0 & health, self.all.1 & c.id);
+                self.any = (self.any.0 | health, self.any.1 | c.id);
                 true
             }
             None => false,
@@ -148,7 +165,20 @@ impl<'s> Batch<'s> {
     /// Starts sorting what the scan appended.
     pub fn start_sort(&mut self) {
         self.counts = [0; DIGITS];
-        self.sorting = Sorting::Count { pass: 0, at: 0 };
+        self.sorting = self.pass_from(0);
+    }
+
+    /// The first pass from `pass` on whose digit is not the same in every
+    /// key, or the end of the sort (at once for fewer than two keys).
+    fn pass_from(&self, pass: u8) -> Sorting {
+        if self.len < 2 {
+            return Sorting::Sorted { next: 0 };
+        }
+        let differ = (self.all.0 ^ self.any.0, self.all.1 ^ self.any.1);
+        match (pass..PASSES).find(|&p| digit(differ.0, differ.1, p) != 0) {
+            Some(pass) => Sorting::Count { pass, at: 0 },
+            None => Sorting::Sorted { next: 0 },
+        }
     }
 
     /// One unit of the sort; `true` once sorted.
@@ -189,13 +219,9 @@ impl<'s> Batch<'s> {
         matches!(self.sorting, Sorting::Sorted { .. })
     }
 
-    /// After counting digit `pass`: skip the pass if one digit holds every
-    /// candidate, else turn the counts into where each digit starts.
+    /// After counting digit `pass`: turn the counts into where each digit
+    /// starts.
     fn after_count(&mut self, pass: u8) -> Sorting {
-        let all_one_digit = self.counts.iter().any(|&n| n as usize == self.len);
-        if all_one_digit {
-            return self.next_pass(pass);
-        }
         let mut start = 0u32;
         for n in &mut self.counts {
             let count = *n;
@@ -207,10 +233,7 @@ impl<'s> Batch<'s> {
 
     fn next_pass(&mut self, pass: u8) -> Sorting {
         self.counts = [0; DIGITS];
-        match pass.saturating_add(1) {
-            PASSES.. => Sorting::Sorted { next: 0 },
-            next => Sorting::Count { pass: next, at: 0 },
-        }
+        self.pass_from(pass.saturating_add(1))
     }
 
     /// The candidate after the next one of a sorted batch.
@@ -238,6 +261,7 @@ impl<'s> Batch<'s> {
             None => {
                 self.len = 0;
                 self.sorting = Sorting::Sorted { next: 0 };
+                (self.all, self.any) = (NO_KEY_AND, (0, 0));
                 None
             }
         }
@@ -284,6 +308,66 @@ mod tests {
             expected.sort();
             prop_assert_eq!(sorted(&mut batch), expected);
             prop_assert_eq!(batch.len(), 0);
+        }
+    }
+
+    /// Sort units until sorted (the last, which finds it done, counted),
+    /// and the candidates in order.
+    fn units_to_sort(candidates: &[Candidate]) -> (usize, std::vec::Vec<Candidate>) {
+        let n = candidates.len();
+        let (mut slots, mut spare) = (
+            std::vec![Candidate::default(); n],
+            std::vec![Candidate::default(); n],
+        );
+        let mut batch = Batch::new(&mut slots, &mut spare);
+        for c in candidates {
+            assert!(batch.push(*c));
+        }
+        batch.start_sort();
+        let mut units = 1;
+        while !batch.sort_unit() {
+            units += 1;
+        }
+        (units, core::iter::from_fn(|| batch.take()).collect())
+    }
+
+    #[test]
+    fn only_the_digits_that_differ_are_sorted_on() {
+        // Ids under 2^12 (two digits), healths −1 to −4 (one digit): three
+        // passes of a count and a scatter each, not seventeen counts.
+        let candidates: std::vec::Vec<Candidate> = (0..1_000u32)
+            .map(|i| Candidate {
+                health: -1 - i64::from(i * 7 % 4),
+                id: (i * 3_001) % 4_096,
+            })
+            .collect();
+        let mut expected = candidates.clone();
+        expected.sort();
+        let (units, sorted) = units_to_sort(&candidates);
+        assert_eq!(units, 6);
+        assert!(sorted == expected, "sorted by health, then id");
+        // Nothing to order in fewer than two, nor in equal keys: the first
+        // unit finds the batch sorted.
+        assert_eq!(units_to_sort(&[]).0, 1);
+        assert_eq!(units_to_sort(&candidates[..1]).0, 1);
+        assert_eq!(units_to_sort(&[candidates[0]; 3]).0, 1);
+        // After a batch empties, the next starts from no keys.
+        let (mut slots, mut spare) = ([Candidate::default(); 2], [Candidate::default(); 2]);
+        let mut batch = Batch::new(&mut slots, &mut spare);
+        for round in 0..2 {
+            let id = if round == 0 { 1 << 20 } else { 0 };
+            assert!(batch.push(Candidate { health: -5, id }));
+            assert!(batch.push(Candidate {
+                health: -5,
+                id: id + 1
+            }));
+            batch.start_sort();
+            let mut units = 1;
+            while !batch.sort_unit() {
+                units += 1;
+            }
+            assert_eq!(units, 2, "round {round}: one pass, the id's lowest digit");
+            while batch.take().is_some() {}
         }
     }
 

@@ -345,6 +345,27 @@ fn bad_configurations_are_refused_with_their_reason() {
         try_config(config(&[eth(pool(1_000))], &shocks, aave())),
         Some(ConfigError::Price { asset: 0 })
     );
+    // A debt weighed past the cap that keeps health sums from wrapping.
+    let mut heavy = eth(pool(1_000));
+    heavy.liability_weights.liq_end = Ratio(config::MAX_LIABILITY_WEIGHT.0 + 1);
+    assert_eq!(
+        try_config(config(&[usdc(), heavy], &shocks, aave())),
+        Some(ConfigError::Weights { asset: 1 })
+    );
+    heavy.liability_weights.liq_end = config::MAX_LIABILITY_WEIGHT;
+    assert_eq!(try_config(config(&[usdc(), heavy], &shocks, aave())), None);
+    // Deposit shares past i64::MAX in all: refused, not wrapped.
+    let (mut b, mut l, mut q) = storage(&mut run);
+    (b[1], b[3]) = (Qty(i64::MAX / 2 + 1), Qty(i64::MAX / 2 + 1));
+    let r = Engine::<4, 4>::new(
+        &config(&assets, &shocks, aave()),
+        Storage {
+            balances: &mut b,
+            links: &mut l,
+            queue: &mut q,
+        },
+    );
+    assert_eq!(r.err(), Some(ConfigError::Venue { asset: 1 }));
     // Storage too small for the queue and its spare.
     let (mut b, mut l, mut q) = storage(&mut run);
     q.pop();

@@ -62,7 +62,7 @@ pub struct MarketState<const N: usize = MAX_BOOK_LEVELS> {
 }
 
 /// What a step did.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Stepped {
     /// The liability repaid.
     pub liability: usize,
@@ -187,9 +187,10 @@ pub fn liquidate_unit<const A: usize, const N: usize>(
         markets,
         insurance: *insurance,
     };
-    let first = step::plan_step(&direct, markets, tiers, policy, 0, true)?;
-    if let Ok(plan) = &first {
-        let (ends, owes) = ends_with(policy, plan, row);
+    let mut plan = step::StepPlan::default();
+    let first = step::plan_step(&direct, markets, tiers, policy, 0, true, &mut plan)?;
+    if first.is_ok() {
+        let (ends, owes) = ends_with(policy, &plan, row);
         if ends {
             plan.write(row, markets, insurance);
             return Ok(Ok(Liquidated {
@@ -200,10 +201,19 @@ pub fn liquidate_unit<const A: usize, const N: usize>(
             }));
         }
     }
-    on_overlay::<A, N>(row, tiers, markets, insurance, policy, written, first)
+    on_overlay::<A, N>(
+        row,
+        tiers,
+        markets,
+        insurance,
+        policy,
+        written,
+        (first, &mut plan),
+    )
 }
 
-/// The rest of a unit that does not end with its first step `first`: on an
+/// The rest of a unit that does not end with its first step `first`
+/// (planned into `plan`, which later steps are planned into in turn): on an
 /// overlay, further steps and the waterfall. Out of line: its overlay (a
 /// copy of each market it changes) takes no stack in the units that end
 /// with their first step.
@@ -215,7 +225,7 @@ fn on_overlay<const A: usize, const N: usize>(
     insurance: &mut Value,
     policy: &Policy,
     written: impl FnMut(Written),
-    first: Result<step::StepPlan, Idle>,
+    (first, plan): (Result<(), Idle>, &mut step::StepPlan),
 ) -> Result<Result<Liquidated, Idle>, Fault> {
     let base: &[Market<N>] = markets;
     let mut o = Overlay::<A, N>::new(row, base, *insurance)?;
@@ -232,14 +242,14 @@ fn on_overlay<const A: usize, const N: usize>(
     for _ in 0..tries {
         let planned = match next.take() {
             Some(first) => first,
-            None => step::plan_step(&o.view(base), base, tiers, policy, skip, false)?,
+            None => step::plan_step(&o.view(base), base, tiers, policy, skip, false, plan)?,
         };
         match planned {
-            Ok(plan) => {
-                o.write(base, &plan)?;
+            Ok(()) => {
+                o.write(base, plan)?;
                 done.steps = done.steps.saturating_add(1);
                 done.last = Some(plan.stepped);
-                if !goes_on(policy, &plan, owes_and_holds(o.row(), skip)) {
+                if !goes_on(policy, plan, owes_and_holds(o.row(), skip)) {
                     break;
                 }
             }

@@ -144,7 +144,7 @@ impl<const N: usize> View<N> for Direct<'_, N> {
 
 /// A pair step planned and not yet written: what it did, and every value it
 /// writes. Its two sides are indexed 0 (L) and 1 (C).
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, Default)]
 pub(super) struct StepPlan {
     /// What the step did.
     pub stepped: Stepped,
@@ -244,7 +244,9 @@ fn trade<const N: usize>(
     }
 }
 
-/// Plans one pair step on `view` with collateral in `skip` passed over.
+/// Plans one pair step on `view` with collateral in `skip` passed over,
+/// into `out` (written only when the step is planned: a plan is large, and
+/// returned by value it was copied twice a unit).
 /// The unit's first step requires maintenance health below zero; later
 /// steps (absorb, to-target) go on while the policy wants more. Only a
 /// close-factor step asks whether to close in full, and a close-factor unit
@@ -257,7 +259,8 @@ pub(super) fn plan_step<const N: usize>(
     policy: &Policy,
     skip: u32,
     first: bool,
-) -> Result<Result<StepPlan, Idle>, Fault> {
+    out: &mut StepPlan,
+) -> Result<Result<(), Idle>, Fault> {
     let terms = tiers.maint;
     let row = view.row();
     let v = value_row(row, terms, skip)?;
@@ -317,7 +320,7 @@ pub(super) fn plan_step<const N: usize>(
     ];
     // The keepers pay the debt and the fee out of the proceeds.
     let fee = proceeds.scale(mc.fee_share, Round::Up)?;
-    Ok(Ok(StepPlan {
+    *out = StepPlan {
         stepped: Stepped {
             liability: l,
             collateral: c,
@@ -333,7 +336,8 @@ pub(super) fn plan_step<const N: usize>(
         shares,
         insurance: view.insurance().add(fee)?,
         target_met,
-    }))
+    };
+    Ok(Ok(()))
 }
 
 /// A to-target step's `(repay, seize, met)`: the repayment whose gain covers
