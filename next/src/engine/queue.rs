@@ -7,9 +7,9 @@
 //! descending the heap's levels at a cache miss each once it outgrows the
 //! caches (a million candidates: 20 levels, about 1.5 µs a pop, more than a
 //! liquidation costs). The sort is a least-significant-digit radix sort on
-//! the 96-bit key `(health, id)`, six bits a pass (64 counters: 256 bytes of
-//! engine state, where eight bits took a kilobyte of a firmware's stack),
-//! between the candidates' storage and a spare of the same size, in units
+//! the 96-bit key `(health, id)`, eight bits a pass on 64-bit hosts and six
+//! on 32-bit targets (where eight bits' counters took a kilobyte of a
+//! firmware's stack), between the candidates' storage and a spare of the same size, in units
 //! of at most [`CHUNK`] candidates, like every unit of the engine bounded
 //! whatever the batch. A pass whose digit is the same for every candidate
 //! (the high bits of healths of one magnitude, of small ids) is skipped
@@ -24,17 +24,23 @@ use crate::num::{Round, Weighted};
 
 /// Candidates a sorting unit counts or moves at most.
 pub const CHUNK: usize = 1_024;
-/// Bits of a digit.
+/// Bits of a digit: eight on 64-bit hosts (256 counters, 1 KB of engine
+/// state; eight passes over a fast cascade's keys where six bits took
+/// ten), six on 32-bit targets, whose stack holds the engine (64 counters,
+/// 256 bytes). The order is the same either way.
+#[cfg(target_pointer_width = "64")]
+const DIGIT_BITS: u32 = 8;
+/// Bits of a digit (see above).
+#[cfg(not(target_pointer_width = "64"))]
 const DIGIT_BITS: u32 = 6;
 /// Digits: counters a pass.
 const DIGITS: usize = 1 << DIGIT_BITS;
 /// A digit's bits.
 const DIGIT_MASK: u64 = (1 << DIGIT_BITS) - 1;
-/// Passes over the 96-bit key: six over the 32 bits of the id, eleven over
-/// the 64 of the health.
-const PASSES: u8 = 17;
-/// Passes over the id.
-const ID_PASSES: u8 = 6;
+/// Passes over the id's 32 bits.
+const ID_PASSES: u8 = 32u32.div_ceil(DIGIT_BITS) as u8;
+/// Passes over the 96-bit key: the id's, then the health's 64 bits.
+const PASSES: u8 = ID_PASSES + 64u32.div_ceil(DIGIT_BITS) as u8;
 
 /// An account found liquidatable, at the health it was found with.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
@@ -60,9 +66,8 @@ impl Candidate {
     }
 }
 
-/// Digit `pass` of the words `(health, id)`: passes 0-5 the id's six-bit
-/// digits, low first, then 6-16 the health's (the last reads its top four
-/// bits).
+/// Digit `pass` of the words `(health, id)`: the id's digits, low first,
+/// then the health's (the last may read fewer bits than a digit).
 fn digit(health: u64, id: u32, pass: u8) -> usize {
     let (word, at) = match pass.checked_sub(ID_PASSES) {
         None => (u64::from(id), pass),
