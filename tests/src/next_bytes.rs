@@ -34,6 +34,8 @@ pub struct Market {
     pub lag: u8,
     /// The insurance fund.
     pub insurance: Value,
+    /// Accounts liquidated a round at most (0: no cap).
+    pub max_accounts_per_round: u32,
     /// Budgets to step the engine by.
     pub budgets: Vec<u32>,
 }
@@ -177,6 +179,11 @@ pub fn market(data: &[u8]) -> Market {
         max_rounds: 1 + u32::from(r.u8()),
         lag: r.u8() % 3,
         insurance: Value(amount(&mut r, 0, 1_000_000_000_000)),
+        // A third of the markets capped at 1-8 accounts a round.
+        max_accounts_per_round: match r.u8() % 3 {
+            1 => 1 + u32::from(r.u8() % 8),
+            _ => 0,
+        },
         budgets,
     }
 }
@@ -201,6 +208,7 @@ impl Market {
             oracle_lag_rounds: self.lag,
             insurance_fund: self.insurance,
             shocks: &self.shocks,
+            max_accounts_per_round: self.max_accounts_per_round,
         };
         let storage = Storage {
             balances: &mut balances,

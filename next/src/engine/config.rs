@@ -95,6 +95,10 @@ pub struct EngineConfig<'c> {
     pub insurance_fund: crate::num::Value,
     /// Shocks, in round order.
     pub shocks: &'c [Shock],
+    /// Accounts liquidated or written off a round at most (0: no cap).
+    /// Those a spent cap leaves waiting keep their place, ahead of the
+    /// next round's candidates (docs/containment.md).
+    pub max_accounts_per_round: u32,
 }
 
 /// What a configuration gets wrong.

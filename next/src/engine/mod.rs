@@ -161,6 +161,8 @@ pub struct Report {
     pub bankruptcies: u64,
     /// Accounts valued by the watch (every account in round 1).
     pub valued: u64,
+    /// Accounts a spent cap left waiting, one per account and round.
+    pub deferred: u64,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -213,6 +215,8 @@ pub struct Engine<'s, const A: usize, const N: usize = MAX_BOOK_LEVELS> {
     next_shock: usize,
     round: u32,
     round_liquidations: u32,
+    /// Accounts liquidated a round at most (0: no cap).
+    cap: u32,
     phase: Phase,
     /// The largest maintenance weight: a term's rounding slack.
     max_weight: u64,
@@ -268,6 +272,7 @@ impl<'s, const A: usize, const N: usize> Engine<'s, A, N> {
             next_shock: 0,
             round: 0,
             round_liquidations: 0,
+            cap: config.max_accounts_per_round,
             phase: Phase::BeginRound,
             max_weight: RATIO_SCALE,
             watch: Watch::default(),
@@ -400,14 +405,23 @@ impl<'s, const A: usize, const N: usize> Engine<'s, A, N> {
     }
 
     /// Whether the round is in its liquidation phase: its scan is done, and
-    /// [`Engine::queued`] holds every account it found liquidatable.
+    /// [`Engine::queued`] holds every account it found liquidatable, after
+    /// those a cap left waiting.
     pub fn liquidating(&self) -> bool {
         self.phase == Phase::Liquidate
     }
 
-    /// The accounts waiting to be liquidated this round, in no order.
-    pub fn queued(&self) -> &[Candidate] {
+    /// The accounts waiting to be liquidated: those a cap left waiting, in
+    /// their order, then the ones this round found, in no order until
+    /// sorted.
+    pub fn queued(&self) -> impl Iterator<Item = &Candidate> + '_ {
         self.batch.waiting()
+    }
+
+    /// How many of [`Engine::queued`]'s first accounts are in order: before
+    /// a round's sort, those a cap left waiting.
+    pub fn queued_in_order(&self) -> usize {
+        self.batch.sorted()
     }
 
     /// Account `id`'s maintenance health now.
@@ -726,8 +740,16 @@ impl<'s, const A: usize, const N: usize> Engine<'s, A, N> {
 
     #[inline(never)]
     fn liquidate(&mut self, sink: &mut impl EventSink) -> Result<(), Termination> {
-        if !matches!(self.batch.sorting(), Sorting::Sorted { .. }) {
+        if self.batch.sorting() != Sorting::Sorted {
             self.batch.sort_unit();
+            return Ok(());
+        }
+        if self.cap != 0 && self.round_liquidations >= self.cap {
+            // The cap is spent: who is left waits, ahead of the next
+            // round's candidates.
+            let waiting = self.batch.len() as u64;
+            self.report.deferred = self.report.deferred.saturating_add(waiting);
+            self.phase = Phase::EndRound;
             return Ok(());
         }
         let Some(candidate) = self.batch.take() else {
@@ -974,7 +996,8 @@ fn sorting_word(s: Sorting) -> u64 {
     let (tag, pass, at) = match s {
         Sorting::Count { pass, at } => (1u64, pass, at),
         Sorting::Scatter { pass, at } => (2, pass, at),
-        Sorting::Sorted { next } => (3, 0, next),
+        Sorting::CopyBack { at } => (3, 0, at),
+        Sorting::Sorted => (0, 0, 0),
     };
     (tag << 62) | (u64::from(pass) << 48) | (at as u64) << 20
 }

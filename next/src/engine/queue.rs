@@ -77,7 +77,7 @@ fn digit(health: u64, id: u32, pass: u8) -> usize {
     (shifted.unwrap_or(0) & DIGIT_MASK) as usize
 }
 
-/// Where the sort of a batch is.
+/// Where the sort of a round's candidates is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Sorting {
     /// Counting digit `pass` from candidate `at`.
@@ -87,29 +87,44 @@ pub enum Sorting {
         /// The next candidate.
         at: usize,
     },
-    /// Moving candidates from `at` to the spare by digit `pass`.
+    /// Moving candidates from `at` to the other buffer by digit `pass`.
     Scatter {
         /// The pass.
         pass: u8,
         /// The next candidate.
         at: usize,
     },
-    /// Sorted: the liquidations read candidate `next`.
-    Sorted {
+    /// Copying the sorted candidates from the spare back into the queue,
+    /// from `at`.
+    CopyBack {
         /// The next candidate.
-        next: usize,
+        at: usize,
     },
+    /// Sorted: the liquidations take from the head.
+    Sorted,
 }
 
-/// The batch: candidates in the first `len` slots of their storage.
+/// The liquidation queue: a ring over `slots`, holding from `head` the
+/// `sorted` candidates in liquidation order (those a rate limit left
+/// waiting first, then the last sorted round's), then the `fresh` ones
+/// this round's scan appended, unordered until sorted.
+///
+/// The fresh ones are sorted between their place in the ring and the
+/// `spare`'s first slots. With nobody waiting ahead of them the two trade
+/// places after each pass (no copy); behind those waiting, a sort that
+/// ends in the spare is copied back.
 pub struct Batch<'s> {
     slots: &'s mut [Candidate],
     spare: &'s mut [Candidate],
-    len: usize,
+    head: usize,
+    sorted: usize,
+    fresh: usize,
+    /// Whether the fresh candidates are in the spare (mid-sort).
+    in_spare: bool,
     /// Per digit: its count, then where its next candidate goes.
     counts: [u32; DIGITS],
     sorting: Sorting,
-    /// The AND and the OR of the pushed keys' `(health, id)`, as words.
+    /// The AND and the OR of the fresh keys' `(health, id)`, as words.
     all: (u64, u32),
     any: (u64, u32),
 }
@@ -117,23 +132,49 @@ pub struct Batch<'s> {
 /// The AND of no keys.
 const NO_KEY_AND: (u64, u32) = (u64::MAX, u32::MAX);
 
+/// Counts `run`'s digits `pass` into `counts`.
+fn count(counts: &mut [u32; DIGITS], run: &[Candidate], pass: u8) {
+    for c in run {
+        if let Some(n) = counts.get_mut(c.digit(pass)) {
+            *n = n.saturating_add(1);
+        }
+    }
+}
+
+/// `n` slots of the ring `slots` from slot `start`: up to two runs.
+fn ring_runs(slots: &[Candidate], start: usize, n: usize) -> (&[Candidate], &[Candidate]) {
+    let first = n.min(slots.len().saturating_sub(start));
+    let a = slots.get(start..start.saturating_add(first));
+    let b = slots.get(..n.saturating_sub(first));
+    (a.unwrap_or(&[]), b.unwrap_or(&[]))
+}
+
 impl<'s> Batch<'s> {
-    /// An empty batch over `slots` and a `spare` of the same size.
+    /// An empty queue over `slots` and a `spare` at least as large.
     pub fn new(slots: &'s mut [Candidate], spare: &'s mut [Candidate]) -> Self {
         Self {
             slots,
             spare,
-            len: 0,
+            head: 0,
+            sorted: 0,
+            fresh: 0,
+            in_spare: false,
             counts: [0; DIGITS],
-            sorting: Sorting::Sorted { next: 0 },
+            sorting: Sorting::Sorted,
             all: NO_KEY_AND,
             any: (0, 0),
         }
     }
 
-    /// Candidates in the batch (taken or not).
+    /// Candidates in the queue, sorted or not.
     pub fn len(&self) -> usize {
-        self.len
+        self.sorted.saturating_add(self.fresh)
+    }
+
+    /// Sorted candidates not yet taken: after a round a cap ended, those
+    /// left waiting.
+    pub fn sorted(&self) -> usize {
+        self.sorted
     }
 
     /// Where the sort is.
@@ -141,23 +182,57 @@ impl<'s> Batch<'s> {
         self.sorting
     }
 
-    /// The candidates not yet taken, in no order until sorted.
-    pub fn waiting(&self) -> &[Candidate] {
-        let from = match self.sorting {
-            Sorting::Sorted { next } => next,
-            _ => 0,
-        };
-        self.slots.get(from..self.len).unwrap_or(&[])
+    /// The ring slot `at` places past `from`.
+    fn ring(&self, from: usize, at: usize) -> usize {
+        let cap = self.slots.len();
+        let i = from.saturating_add(at);
+        if i >= cap {
+            i.wrapping_sub(cap)
+        } else {
+            i
+        }
     }
 
-    /// Adds `c` (the scan's); `false` if the storage is full (it holds
-    /// every account, each queued at most once a round).
+    /// The ring slot of the first fresh candidate.
+    fn fresh_start(&self) -> usize {
+        self.ring(self.head, self.sorted)
+    }
+
+    /// Fresh candidates `from..to` where they are now: up to two runs of
+    /// the ring, or one of the spare.
+    fn fresh_runs(&self, from: usize, to: usize) -> (&[Candidate], &[Candidate]) {
+        let start = self.ring(self.fresh_start(), from);
+        match self.in_spare {
+            true => (self.spare.get(from..to).unwrap_or(&[]), &[]),
+            false => ring_runs(self.slots, start, to.saturating_sub(from)),
+        }
+    }
+
+    /// Every candidate in the queue: the sorted ones in order, then the
+    /// fresh ones in no order until sorted.
+    pub fn waiting(&self) -> impl Iterator<Item = &Candidate> + '_ {
+        let cap = self.slots.len();
+        let sorted = (0..self.sorted).filter_map(move |i| {
+            let at = self.head.saturating_add(i);
+            self.slots
+                .get(if at >= cap { at.wrapping_sub(cap) } else { at })
+        });
+        let (a, b) = self.fresh_runs(0, self.fresh);
+        sorted.chain(a).chain(b)
+    }
+
+    /// Appends `c` (the scan's); `false` if the storage is full (it holds
+    /// every account, each in the queue at most once).
     pub fn push(&mut self, c: Candidate) -> bool {
-        let fits = self.len < self.spare.len();
-        match self.slots.get_mut(self.len).filter(|_| fits) {
+        let len = self.len();
+        if len >= self.slots.len() || self.in_spare {
+            return false;
+        }
+        let at = self.ring(self.head, len);
+        match self.slots.get_mut(at) {
             Some(slot) => {
                 *slot = c;
-                self.len = self.len.saturating_add(1);
+                self.fresh = self.fresh.saturating_add(1);
                 let health = c.health as u64;
                 self.all = (self.all.0 & health, self.all.1 & c.id);
                 self.any = (self.any.0 | health, self.any.1 | c.id);
@@ -167,61 +242,140 @@ impl<'s> Batch<'s> {
         }
     }
 
-    /// Starts sorting what the scan appended.
+    /// Starts sorting what the scan appended, behind what waits.
     pub fn start_sort(&mut self) {
         self.counts = [0; DIGITS];
         self.sorting = self.pass_from(0);
     }
 
     /// The first pass from `pass` on whose digit is not the same in every
-    /// key, or the end of the sort (at once for fewer than two keys).
-    fn pass_from(&self, pass: u8) -> Sorting {
-        if self.len < 2 {
-            return Sorting::Sorted { next: 0 };
-        }
+    /// fresh key; else the copy back, if the sort ended in the spare, or
+    /// the end of the sort (at once for fewer than two keys).
+    fn pass_from(&mut self, pass: u8) -> Sorting {
         let differ = (self.all.0 ^ self.any.0, self.all.1 ^ self.any.1);
-        match (pass..PASSES).find(|&p| digit(differ.0, differ.1, p) != 0) {
-            Some(pass) => Sorting::Count { pass, at: 0 },
-            None => Sorting::Sorted { next: 0 },
+        let next = (pass..PASSES).find(|&p| digit(differ.0, differ.1, p) != 0);
+        match next {
+            Some(pass) if self.fresh >= 2 => Sorting::Count { pass, at: 0 },
+            _ if self.in_spare => Sorting::CopyBack { at: 0 },
+            _ => self.finish(),
         }
+    }
+
+    /// The fresh candidates are in order: they join the sorted ones.
+    fn finish(&mut self) -> Sorting {
+        self.sorted = self.len();
+        self.fresh = 0;
+        (self.all, self.any) = (NO_KEY_AND, (0, 0));
+        Sorting::Sorted
     }
 
     /// One unit of the sort; `true` once sorted.
     pub fn sort_unit(&mut self) -> bool {
         match self.sorting {
-            Sorting::Sorted { .. } => return true,
+            Sorting::Sorted => return true,
             Sorting::Count { pass, at } => {
-                let end = at.saturating_add(CHUNK).min(self.len);
-                for c in self.slots.get(at..end).unwrap_or(&[]) {
-                    if let Some(n) = self.counts.get_mut(c.digit(pass)) {
-                        *n = n.saturating_add(1);
+                let end = at.saturating_add(CHUNK).min(self.fresh);
+                let (a, b) = match self.in_spare {
+                    true => (self.spare.get(at..end).unwrap_or(&[]), &[][..]),
+                    false => {
+                        let start = self.ring(self.fresh_start(), at);
+                        ring_runs(self.slots, start, end.saturating_sub(at))
                     }
-                }
-                self.sorting = match end < self.len {
+                };
+                count(&mut self.counts, a, pass);
+                count(&mut self.counts, b, pass);
+                self.sorting = match end < self.fresh {
                     true => Sorting::Count { pass, at: end },
                     false => self.after_count(pass),
                 };
             }
             Sorting::Scatter { pass, at } => {
-                let end = at.saturating_add(CHUNK).min(self.len);
-                for c in self.slots.get(at..end).unwrap_or(&[]) {
-                    let Some(to) = self.counts.get_mut(c.digit(pass)) else {
-                        continue;
-                    };
+                let end = at.saturating_add(CHUNK).min(self.fresh);
+                match self.in_spare {
+                    false => self.scatter_to_spare(pass, at, end),
+                    true => self.scatter_to_ring(pass, at, end),
+                }
+                if end < self.fresh {
+                    self.sorting = Sorting::Scatter { pass, at: end };
+                } else {
+                    self.pass_done();
+                    self.sorting = self.pass_from(pass.saturating_add(1));
+                }
+            }
+            Sorting::CopyBack { at } => {
+                let end = at.saturating_add(CHUNK).min(self.fresh);
+                let start = self.fresh_start();
+                for i in at..end {
+                    let to = self.ring(start, i);
+                    if let (Some(c), Some(slot)) = (self.spare.get(i), self.slots.get_mut(to)) {
+                        *slot = *c;
+                    }
+                }
+                self.sorting = match end < self.fresh {
+                    true => Sorting::CopyBack { at: end },
+                    false => {
+                        self.in_spare = false;
+                        self.finish()
+                    }
+                };
+            }
+        }
+        matches!(self.sorting, Sorting::Sorted)
+    }
+
+    /// Moves fresh candidates `at..end` by digit `pass` from the ring to
+    /// the spare's first slots.
+    fn scatter_to_spare(&mut self, pass: u8, at: usize, end: usize) {
+        let start = self.ring(self.fresh_start(), at);
+        let (a, b) = ring_runs(self.slots, start, end.saturating_sub(at));
+        for run in [a, b] {
+            for c in run {
+                if let Some(to) = self.counts.get_mut(c.digit(pass)) {
                     if let Some(slot) = self.spare.get_mut(*to as usize) {
                         *slot = *c;
                     }
                     *to = to.saturating_add(1);
                 }
-                if end < self.len {
-                    self.sorting = Sorting::Scatter { pass, at: end };
-                } else {
-                    core::mem::swap(&mut self.slots, &mut self.spare);
-                    self.sorting = self.next_pass(pass);
-                }
             }
         }
-        matches!(self.sorting, Sorting::Sorted { .. })
+    }
+
+    /// Moves fresh candidates `at..end` by digit `pass` from the spare back
+    /// to their place in the ring.
+    fn scatter_to_ring(&mut self, pass: u8, at: usize, end: usize) {
+        let start = self.fresh_start();
+        let cap = self.slots.len();
+        for c in self.spare.get(at..end).unwrap_or(&[]) {
+            if let Some(to) = self.counts.get_mut(c.digit(pass)) {
+                let slot = start.saturating_add(*to as usize);
+                let slot = if slot >= cap {
+                    slot.wrapping_sub(cap)
+                } else {
+                    slot
+                };
+                if let Some(slot) = self.slots.get_mut(slot) {
+                    *slot = *c;
+                }
+                *to = to.saturating_add(1);
+            }
+        }
+    }
+
+    /// After a pass's last move: the fresh candidates are in the other
+    /// buffer. With nobody waiting ahead of them the buffers trade places
+    /// (the spare's first slots become the ring's), so no copy back is
+    /// needed; behind those waiting they stay in the spare until the next
+    /// pass or the copy back.
+    fn pass_done(&mut self) {
+        self.counts = [0; DIGITS];
+        if self.in_spare {
+            self.in_spare = false;
+        } else if self.sorted == 0 {
+            core::mem::swap(&mut self.slots, &mut self.spare);
+            self.head = 0;
+        } else {
+            self.in_spare = true;
+        }
     }
 
     /// After counting digit `pass`: turn the counts into where each digit
@@ -236,40 +390,23 @@ impl<'s> Batch<'s> {
         Sorting::Scatter { pass, at: 0 }
     }
 
-    fn next_pass(&mut self, pass: u8) -> Sorting {
-        self.counts = [0; DIGITS];
-        self.pass_from(pass.saturating_add(1))
-    }
-
-    /// The candidate after the next one of a sorted batch.
+    /// The candidate after the next one of a sorted queue.
     pub fn peek_after_next(&self) -> Option<&Candidate> {
-        let Sorting::Sorted { next } = self.sorting else {
+        if self.sorting != Sorting::Sorted || self.sorted < 2 {
             return None;
-        };
-        let after = next.saturating_add(1);
-        self.slots.get(after).filter(|_| after < self.len)
+        }
+        self.slots.get(self.ring(self.head, 1))
     }
 
-    /// Takes the next candidate of a sorted batch; at the end, empties the
-    /// batch for the next round.
+    /// Takes the next candidate of a sorted queue.
     pub fn take(&mut self) -> Option<Candidate> {
-        let Sorting::Sorted { next } = self.sorting else {
+        if self.sorting != Sorting::Sorted || self.sorted == 0 {
             return None;
-        };
-        match self.slots.get(next).filter(|_| next < self.len) {
-            Some(&c) => {
-                self.sorting = Sorting::Sorted {
-                    next: next.saturating_add(1),
-                };
-                Some(c)
-            }
-            None => {
-                self.len = 0;
-                self.sorting = Sorting::Sorted { next: 0 };
-                (self.all, self.any) = (NO_KEY_AND, (0, 0));
-                None
-            }
         }
+        let c = self.slots.get(self.head).copied()?;
+        self.head = self.ring(self.head, 1);
+        self.sorted = self.sorted.saturating_sub(1);
+        Some(c)
     }
 }
 
@@ -339,7 +476,8 @@ mod tests {
     #[test]
     fn only_the_digits_that_differ_are_sorted_on() {
         // Ids under 2^12 (two digits), healths −1 to −4 (one digit): three
-        // passes of a count and a scatter each, not seventeen counts.
+        // passes of a count and a scatter each, not a count of every digit
+        // (nobody waits ahead of them: no copy back).
         let candidates: std::vec::Vec<Candidate> = (0..1_000u32)
             .map(|i| Candidate {
                 health: -1 - i64::from(i * 7 % 4),
@@ -373,6 +511,56 @@ mod tests {
             }
             assert_eq!(units, 2, "round {round}: one pass, the id's lowest digit");
             while batch.take().is_some() {}
+        }
+    }
+
+    proptest! {
+        /// Rounds that take only part of the queue: what is left waits
+        /// ahead of the next round's candidates, each round's sorted by
+        /// health then id, through the ring's wrap and the copy back.
+        #[test]
+        fn what_a_cap_leaves_waits_ahead_of_the_next_round(
+            rounds in proptest::collection::vec(
+                (proptest::collection::vec(-50i64..50, 0..40), 0usize..40),
+                1..12,
+            ),
+        ) {
+            const ACCOUNTS: usize = 64;
+            let (mut slots, mut spare) = ([Candidate::default(); ACCOUNTS], [Candidate::default(); ACCOUNTS]);
+            let mut batch = Batch::new(&mut slots, &mut spare);
+            let mut model = std::collections::VecDeque::new();
+            let mut next_id = 0u32;
+            for (healths, take) in rounds {
+                // Fresh candidates, as many as the storage has room for.
+                let room = ACCOUNTS - model.len();
+                let mut fresh: std::vec::Vec<Candidate> = healths
+                    .iter()
+                    .take(room)
+                    .map(|&health| {
+                        next_id = next_id.wrapping_add(37) % 4_096;
+                        Candidate { health, id: next_id }
+                    })
+                    .collect();
+                for c in &fresh {
+                    prop_assert!(batch.push(*c));
+                }
+                let seen: std::vec::Vec<Candidate> = batch.waiting().copied().collect();
+                let mut expected_set: std::vec::Vec<Candidate> = model.iter().copied().collect();
+                expected_set.extend(&fresh);
+                prop_assert_eq!(&seen, &expected_set, "waiting: the queue, then the fresh");
+                batch.start_sort();
+                let mut units = 0;
+                while !batch.sort_unit() {
+                    units += 1;
+                    prop_assert!(units < 1_000);
+                }
+                fresh.sort();
+                model.extend(fresh);
+                prop_assert_eq!(batch.len(), model.len());
+                for _ in 0..take {
+                    prop_assert_eq!(batch.take(), model.pop_front());
+                }
+            }
         }
     }
 

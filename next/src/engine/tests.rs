@@ -122,6 +122,7 @@ fn config<'c>(assets: &'c [AssetConfig], shocks: &'c [Shock], policy: Policy) ->
         oracle_lag_rounds: 0,
         insurance_fund: Value(50_000_000_000),
         shocks,
+        max_accounts_per_round: 0,
     }
 }
 
@@ -200,7 +201,7 @@ fn watch_checks(
             break;
         }
         if before != Phase::Liquidate && e.phase == Phase::Liquidate {
-            let queued: Vec<u32> = e.queued().iter().map(|c| c.id).collect();
+            let queued: Vec<u32> = e.queued().map(|c| c.id).collect();
             for id in 0..e.account_count() {
                 let liquidatable = e.health(id).unwrap().is_liquidatable();
                 assert_eq!(
@@ -257,11 +258,12 @@ fn the_watch_finds_what_a_full_rescan_finds() {
     }
 }
 
-fn run_with_budgets(budgets: &[u32], rows: Vec<Qty>) -> (u64, Vec<Event>, Termination) {
+fn run_with_budgets(budgets: &[u32], rows: Vec<Qty>, cap: u32) -> (u64, Vec<Event>, Termination) {
     let assets = [usdc(), eth(pool(1_000_000_000_000))];
     let shocks = decline(8, 9_500);
     let mut run = Run::new(rows, 2);
-    let cfg = config(&assets, &shocks, Policy::ToTarget);
+    let mut cfg = config(&assets, &shocks, Policy::ToTarget);
+    cfg.max_accounts_per_round = cap;
     let mut e = run.engine(&cfg);
     let mut log = Log::default();
     let mut i = 0;
@@ -283,10 +285,14 @@ proptest! {
     /// Any sequence of budgets reaches the same state, events and digest as
     /// one unbounded call.
     #[test]
-    fn budgets_do_not_change_a_run(budgets in proptest::collection::vec(1u32..40, 1..8), seed in 1u64..1_000) {
+    fn budgets_do_not_change_a_run(
+        budgets in proptest::collection::vec(1u32..40, 1..8),
+        seed in 1u64..1_000,
+        cap in prop_oneof![Just(0u32), 1u32..20],
+    ) {
         let rows = balances(150, seed);
-        let whole = run_with_budgets(&[u32::MAX], rows.clone());
-        let stepped = run_with_budgets(&budgets, rows);
+        let whole = run_with_budgets(&[u32::MAX], rows.clone(), cap);
+        let stepped = run_with_budgets(&budgets, rows, cap);
         prop_assert_eq!(whole.2, stepped.2);
         prop_assert_eq!(&whole.1, &stepped.1);
         prop_assert_eq!(whole.0, stepped.0);
@@ -418,7 +424,7 @@ fn a_round_liquidates_lowest_health_first_ties_by_id() {
         while e.phase != Phase::Liquidate {
             assert_eq!(e.step(1, &mut ()), StepOutcome::Pending);
         }
-        let mut expected: Vec<Candidate> = e.queued().to_vec();
+        let mut expected: Vec<Candidate> = e.queued().copied().collect();
         expected.sort();
         let mut log = Log::default();
         while e.phase == Phase::Liquidate {
@@ -547,4 +553,65 @@ fn a_fall_past_half_the_ring_in_one_round_reaches_the_far_list() {
         checked >= 2 && found >= 1,
         "{checked} rounds, {found} candidates"
     );
+}
+
+/// Runs the decline of `a_decline_liquidates...` under `cap` accounts a
+/// round, a unit at a time, checking at each round's first liquidation
+/// that the queue starts with exactly what the last round left waiting.
+fn capped_run(cap: u32) -> (u64, Vec<Event>, Report) {
+    let assets = [usdc(), eth(pool(2_000_000_000_000))];
+    let shocks = decline(12, 9_700);
+    let mut run = Run::new(balances(400, 7), 2);
+    let mut cfg = config(&assets, &shocks, aave());
+    cfg.max_accounts_per_round = cap;
+    let mut e = run.engine(&cfg);
+    let mut log = Log::default();
+    let (mut left, mut was_liquidating) = (Vec::new(), false);
+    loop {
+        e.audit().unwrap();
+        let done = e.step(1, &mut log);
+        let liquidating = e.liquidating();
+        if liquidating && !was_liquidating {
+            let queued: Vec<Candidate> = e.queued().copied().collect();
+            assert_eq!(
+                queued[..e.queued_in_order()],
+                left[..],
+                "round {}",
+                e.round()
+            );
+        }
+        if was_liquidating && !liquidating {
+            left = e.queued().copied().collect();
+        }
+        was_liquidating = liquidating;
+        if let StepOutcome::Done(_) = done {
+            break;
+        }
+    }
+    e.audit().unwrap();
+    (e.digest(), log.0, *e.report())
+}
+
+#[test]
+fn a_cap_on_accounts_a_round_defers_the_rest_in_order() {
+    let (_, uncapped, free) = capped_run(0);
+    let (_, events, report) = capped_run(7);
+    // No round liquidates more than the cap, some reach it, and the
+    // accounts it left waiting were counted.
+    let per_round: Vec<u32> = events
+        .iter()
+        .filter_map(|ev| match ev {
+            Event::RoundEnded { liquidations, .. } => Some(*liquidations),
+            _ => None,
+        })
+        .collect();
+    assert!(per_round.iter().all(|&n| n <= 7), "{per_round:?}");
+    assert!(per_round.iter().filter(|&&n| n == 7).count() > 3);
+    assert!(report.deferred > 0 && free.deferred == 0);
+    // Spread over more rounds, the decline still liquidates.
+    assert!(report.rounds > free.rounds && report.liquidations > 50);
+    // A cap no round reaches changes nothing.
+    let (digest, events, _) = capped_run(10_000);
+    assert_eq!(events, uncapped);
+    assert_eq!(digest, capped_run(0).0);
 }

@@ -272,6 +272,7 @@ pub fn run(
         oracle_lag_rounds: spec.lag,
         insurance_fund: Value(20_000 * DOLLAR),
         shocks: &spec.shocks,
+        max_accounts_per_round: 0,
     };
     let storage = Storage {
         balances,

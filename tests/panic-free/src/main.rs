@@ -451,6 +451,7 @@ mod next {
             oracle_lag_rounds: black_box(2),
             insurance_fund: Value(int() as i64),
             shocks: black_box(&shocks),
+            max_accounts_per_round: black_box(int() as u32),
         };
         let mut balances = [Qty::ZERO; ACCOUNTS * ASSETS];
         balances.iter_mut().for_each(|b| *b = qty());
@@ -467,7 +468,7 @@ mod next {
             let _ = black_box(e.run(&mut ()));
             let id = black_box(3usize);
             let _ = black_box((e.digest(), e.report().rounds, e.health(id), e.row(id)));
-            let _ = black_box((e.queued().len(), e.termination(), e.insurance_fund()));
+            let _ = black_box((e.queued().count(), e.termination(), e.insurance_fund()));
         }));
     }
 }
