@@ -13,14 +13,16 @@
 //!   of exactness (docs/performance.md).
 //! - `firesale_long`, `naive_long`: the same with at most 1,000
 //!   liquidations a round, 10^5 and 10^6 accounts: hundreds of rounds.
+//!   The peer rescans every account each round and liquidates the
+//!   lowest-health 1,000 of the liquidatable.
 //! - `firesale_cross8`: 10^5 accounts cross-margined over 7 risky assets
 //!   (8 with the quote), one of them falling 25%.
 //! - `health`: one maintenance health evaluation of a row of 2 and 8
 //!   assets.
-//! - `next_single`: the fast cascade in the engine being rebuilt
-//!   (`firesale-next`, issue 21), converted from the same scenario. A run
-//!   of the whole suite, or one filtered to a name with `next` in it,
-//!   prints its shape and its ratio to the peer first.
+//! - `next_single`, `next_long`: the fast and the long cascade in the
+//!   engine being rebuilt (`firesale-next`, issue 21), converted from the
+//!   same scenarios. A run of the whole suite, or one filtered to a name
+//!   with `next` in it, prints their shapes and ratios to the peer first.
 //! - `adl_pro_rata`, `adl_ranked`: auto-deleveraging, the perp-crash-2025
 //!   replay (levered BTC longs against shorts, a thin book, the insurance
 //!   fund run out) at the issue's 1,375 and 2,750 accounts (a few seconds
@@ -392,8 +394,10 @@ mod naive {
     }
 
     /// Runs to the end over a copy of the accounts in `accounts` (kept from
-    /// run to run, as the kernel's storage is). Under a cap it takes the
-    /// first liquidatable accounts in id order, as a first cascade would.
+    /// run to run, as the kernel's storage is). Under a cap it rescans
+    /// every account each round and liquidates the lowest-health `cap` of
+    /// the liquidatable, lowest first (ties by id): the order a keeper
+    /// ranking the whole book would take.
     pub fn run(accounts: &mut Vec<(f64, f64)>, m: &Market) -> Summary {
         accounts.clear();
         accounts.extend_from_slice(&m.accounts);
@@ -405,6 +409,7 @@ mod naive {
             liquidating_rounds: 0,
             liquidations: 0,
         };
+        let mut due: Vec<(f64, usize)> = Vec::new();
         for round in 1..=m.max_rounds {
             summary.rounds = round;
             // A fall moves the outside price from the pool's, and
@@ -415,15 +420,11 @@ mod naive {
                 quote = base * outside;
             }
             let price = quote / base;
-            let mut this_round = 0u64;
-            for (collateral, debt) in accounts.iter_mut() {
-                if *debt <= 0.0 {
-                    continue;
-                }
-                let health = *collateral * price * m.weight / *debt;
-                if health >= 1.0 || (m.cap > 0 && this_round >= m.cap) {
-                    continue;
-                }
+            let health = |(collateral, debt): (f64, f64)| collateral * price * m.weight / debt;
+            // One liquidation of an account at `health`, selling into the
+            // pool.
+            let mut liquidate = |account: &mut (f64, f64), health: f64| {
+                let (collateral, debt) = account;
                 let share = if health <= m.full_close_health {
                     1.0
                 } else {
@@ -442,7 +443,41 @@ mod naive {
                     // debt, written off (firesale's waterfall).
                     *debt = 0.0;
                 }
-                this_round += 1;
+            };
+            let mut this_round = 0u64;
+            if m.cap == 0 {
+                for account in accounts.iter_mut() {
+                    if account.1 <= 0.0 {
+                        continue;
+                    }
+                    let h = health(*account);
+                    if h < 1.0 {
+                        liquidate(account, h);
+                        this_round += 1;
+                    }
+                }
+            } else {
+                due.clear();
+                due.extend(
+                    accounts
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, a)| a.1 > 0.0)
+                        .map(|(i, a)| (health(*a), i))
+                        .filter(|(h, _)| *h < 1.0),
+                );
+                let lowest =
+                    |a: &(f64, usize), b: &(f64, usize)| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1));
+                let cap = (m.cap as usize).min(due.len());
+                if cap < due.len() {
+                    due.select_nth_unstable_by(cap, lowest);
+                    due.truncate(cap);
+                }
+                due.sort_unstable_by(lowest);
+                for &(h, i) in &due {
+                    liquidate(&mut accounts[i], h);
+                }
+                this_round = due.len() as u64;
             }
             summary.liquidations += this_round;
             summary.liquidating_rounds += u32::from(this_round > 0);
@@ -571,21 +606,29 @@ fn adl_ranked(bencher: divan::Bencher, accounts: usize) {
 /// The fast cascade in the next engine, and its ratio to the peer: the
 /// median of seven interleaved pairs of timed runs, with their range.
 fn print_next_ratios() {
-    for accounts in [10_000, 100_000, 1_000_000] {
-        let s = single(accounts);
+    let markets = [
+        ("single", single(10_000)),
+        ("single", single(100_000)),
+        ("single", single(1_000_000)),
+        ("long", long(100_000)),
+        ("long", long(1_000_000)),
+    ];
+    for (name, s) in markets {
+        let accounts = s.balances.len() / s.assets.len();
         let mut next = NextRun::from_scenario(&s).expect("the bench converts its scenario");
         let market = naive::Market::from(&s);
         let mut rows = Vec::new();
         let (end, report) = next.run().expect("the bench's market is valid");
         let peer = naive::run(&mut rows, &market);
         println!(
-            "next single {accounts} shape: {end:?} after {} rounds, {} liquidations, {} steps, \
-             {} bankruptcies, {} accounts valued; peer {} rounds, {} steps",
+            "next {name} {accounts} shape: {end:?} after {} rounds, {} liquidations, {} steps, \
+             {} bankruptcies, {} accounts valued, {} deferred; peer {} rounds, {} steps",
             report.rounds,
             report.liquidations,
             report.steps,
             report.bankruptcies,
             report.valued,
+            report.deferred,
             peer.rounds,
             peer.liquidations
         );
@@ -605,7 +648,7 @@ fn print_next_ratios() {
         let (p, p_low, p_high) = spread(pairs.iter().map(|p| p.1 * 1e3).collect());
         let (r, r_low, r_high) = spread(pairs.iter().map(|p| p.0 / p.1).collect());
         println!(
-            "next single {accounts}: next {k:.2} ms ({k_low:.2}-{k_high:.2}), \
+            "next {name} {accounts}: next {k:.2} ms ({k_low:.2}-{k_high:.2}), \
              peer {p:.2} ms ({p_low:.2}-{p_high:.2}), \
              next/peer {r:.2} ({r_low:.2}-{r_high:.2}, {PAIRS} pairs)"
         );
@@ -615,8 +658,18 @@ fn print_next_ratios() {
 /// The fast cascade in the next engine (see `print_next_ratios`).
 #[divan::bench(args = [10_000, 100_000, 1_000_000], sample_count = 5, sample_size = 1)]
 fn next_single(bencher: divan::Bencher, accounts: usize) {
-    let mut run =
-        NextRun::from_scenario(&single(accounts)).expect("the bench converts its scenario");
+    bench_next(bencher, &single(accounts));
+}
+
+/// The long cascade (at most 1,000 liquidations a round) in the next
+/// engine.
+#[divan::bench(args = [100_000, 1_000_000], sample_count = 5, sample_size = 1)]
+fn next_long(bencher: divan::Bencher, accounts: usize) {
+    bench_next(bencher, &long(accounts));
+}
+
+fn bench_next(bencher: divan::Bencher, s: &Scenario) {
+    let mut run = NextRun::from_scenario(s).expect("the bench converts its scenario");
     let (_, report) = run.run().expect("the bench's market is valid");
     bencher
         .counter(ItemsCount::new(report.liquidations))

@@ -148,7 +148,7 @@ fn next_steps<const A: usize, const N: usize>(
             // may have recovered: they are valued when taken).
             let queued: Vec<u32> = e.queued().map(|c| c.id).collect();
             let found: std::collections::BTreeSet<u32> =
-                queued[e.queued_in_order()..].iter().copied().collect();
+                queued[e.carried_over()..].iter().copied().collect();
             let all: std::collections::BTreeSet<u32> = queued.iter().copied().collect();
             assert_eq!(all.len(), queued.len(), "an account queued twice");
             for id in 0..e.account_count() {

@@ -418,10 +418,11 @@ impl<'s, const A: usize, const N: usize> Engine<'s, A, N> {
         self.batch.waiting()
     }
 
-    /// How many of [`Engine::queued`]'s first accounts are in order: before
-    /// a round's sort, those a cap left waiting.
-    pub fn queued_in_order(&self) -> usize {
-        self.batch.sorted()
+    /// How many of [`Engine::queued`]'s first accounts a cap left waiting
+    /// from earlier rounds, as the round's liquidations begin (before any
+    /// is taken).
+    pub fn carried_over(&self) -> usize {
+        self.batch.carried()
     }
 
     /// Account `id`'s maintenance health now.

@@ -119,6 +119,9 @@ pub struct Batch<'s> {
     head: usize,
     sorted: usize,
     fresh: usize,
+    /// The sorted candidates when the round's sort began: those a cap
+    /// left waiting.
+    carried: usize,
     /// Whether the fresh candidates are in the spare (mid-sort).
     in_spare: bool,
     /// Per digit: its count, then where its next candidate goes.
@@ -158,6 +161,7 @@ impl<'s> Batch<'s> {
             head: 0,
             sorted: 0,
             fresh: 0,
+            carried: 0,
             in_spare: false,
             counts: [0; DIGITS],
             sorting: Sorting::Sorted,
@@ -171,10 +175,11 @@ impl<'s> Batch<'s> {
         self.sorted.saturating_add(self.fresh)
     }
 
-    /// Sorted candidates not yet taken: after a round a cap ended, those
-    /// left waiting.
-    pub fn sorted(&self) -> usize {
-        self.sorted
+    /// How many candidates were waiting, sorted, when this round's sort
+    /// began: those a cap left waiting, at the head of the queue until
+    /// taken.
+    pub fn carried(&self) -> usize {
+        self.carried
     }
 
     /// Where the sort is.
@@ -244,6 +249,7 @@ impl<'s> Batch<'s> {
 
     /// Starts sorting what the scan appended, behind what waits.
     pub fn start_sort(&mut self) {
+        self.carried = self.sorted;
         self.counts = [0; DIGITS];
         self.sorting = self.pass_from(0);
     }

@@ -17,20 +17,22 @@
 //! `G ≤ G₀·(1 + net/exposed)`: its **trigger** (`G₀·deposits/quote debt`,
 //! which is exact, when it owes only the quote).
 //!
-//! The watched accounts wait in **buckets** by trigger: 64 a doubling of
-//! the drift (each about 1.1% wide), in a ring of [`RING`] buckets, each a
+//! The watched accounts wait in **buckets** by trigger: 256 a doubling of
+//! the drift on 64-bit hosts, 64 on 32-bit targets ([`SUB_BITS`]), in a
+//! ring of [`RING`] buckets, each a
 //! list of blocks of [`BLOCK_IDS`] accounts ([`Lists`]). Each round values
 //! the accounts in every bucket from the last round's up to the drift's
 //! own (the last round's holds the accounts a liquidation left
 //! liquidatable): those below the drift's are due, those in it may be,
 //! those above it are not. Each is then
 //! a candidate (liquidatable now) or goes back into the bucket of its new
-//! trigger. Triggers past the ring's reach go on a far list, valued again
+//! trigger, never below the drift's (a trigger is rounded down). Triggers
+//! past the ring's reach go on a far list, valued again
 //! when the drift has grown by half the ring. So a round pays
 //! for the accounts its moves reach, and the buckets need no order kept:
 //! inserting an account and taking a bucket are O(1). The drift is Q32.32 fixed
-//! point; past 2^16 it is divided by 2^16 and the buckets are counted from
-//! 1,024 further on (an epoch): whole turns of the ring, so every waiting
+//! point; past 2^16 it is divided by 2^16 and the buckets are counted 16
+//! doublings further on (an epoch): whole turns of the ring, so every waiting
 //! account stays in its slot.
 
 use crate::account::{sums, Sums, Terms};
@@ -41,10 +43,11 @@ pub const NIL: u32 = u32::MAX;
 /// Buckets in the ring: 8 doublings of the drift on 64-bit hosts (a trigger
 /// past 256 times the drift waits on the far list, valued again each 16
 /// times), 4 on 32-bit targets, whose stack the heads take (1 KB for 256).
-/// Neither this nor [`BLOCK_IDS`] changes a result: only which accounts
-/// wait where, and every target's digests are the same.
+/// Neither this, nor the buckets a doubling, nor [`BLOCK_IDS`] changes a
+/// result: only which accounts wait where, and every target's digests are
+/// the same.
 #[cfg(target_pointer_width = "64")]
-pub const RING: usize = 512;
+pub const RING: usize = 2048;
 /// Buckets in the ring (see above).
 #[cfg(not(target_pointer_width = "64"))]
 pub const RING: usize = 256;
@@ -54,7 +57,15 @@ const RING_BUCKETS: u64 = RING as u64;
 pub fn slot_of(b: u64) -> usize {
     b.checked_rem(RING_BUCKETS).unwrap_or(0) as usize
 }
-/// Bits of a bucket below its doubling: 64 buckets a doubling.
+/// Bits of a bucket below its doubling: 256 buckets a doubling on 64-bit
+/// hosts (each about 0.27% wide: an account within a bucket's width of its
+/// threshold is valued every round the drift moves, and a rate-limited
+/// cascade keeps many there; 64 a doubling valued 2.6 times as many), 64
+/// on 32-bit targets.
+#[cfg(target_pointer_width = "64")]
+const SUB_BITS: u32 = 8;
+/// Bits of a bucket below its doubling (see above).
+#[cfg(not(target_pointer_width = "64"))]
 const SUB_BITS: u32 = 6;
 /// One, in the drift's Q32.32.
 pub const DRIFT_ONE: u64 = 1 << 32;
@@ -63,8 +74,8 @@ const REBASE_DOUBLINGS: u32 = 16;
 /// Buckets a rebase moves: two or four whole turns of the ring.
 const REBASE_BUCKETS: u64 = (REBASE_DOUBLINGS as u64) << SUB_BITS;
 
-/// The bucket of a Q32.32 value `x >= 1`: its doubling, then the six bits
-/// after its leading one. Monotone: `x <= y` gives `bucket(x) <= bucket(y)`,
+/// The bucket of a Q32.32 value `x >= 1`: its doubling, then the
+/// [`SUB_BITS`] bits after its leading one. Monotone: `x <= y` gives `bucket(x) <= bucket(y)`,
 /// and every value in a bucket is at least the bucket's first.
 pub fn bucket(x: u64) -> u64 {
     let x = x.max(1);
@@ -265,9 +276,13 @@ impl Watch {
     }
 
     /// The list an account with `trigger` waits on: its bucket's slot in
-    /// the ring, or [`FAR`].
+    /// the ring, or [`FAR`]. Never a bucket below the drift's: a trigger
+    /// is a lower bound, and one rounded below the drift (the ratio's own
+    /// rounding, for an account a hair above its threshold) would wait in
+    /// a bucket this round's walk may have passed, until the ring came
+    /// round to it again: the drift's own bucket is walked every round.
     pub fn list(&self, trigger: u64) -> usize {
-        let b = self.bucket(trigger).max(self.cursor);
+        let b = self.bucket(trigger).max(self.target());
         if b >= self.cursor.saturating_add(RING_BUCKETS.saturating_sub(1)) {
             return FAR;
         }
@@ -424,17 +439,36 @@ mod tests {
     use super::*;
 
     #[test]
-    fn buckets_are_monotone_and_64_a_doubling() {
-        assert_eq!(bucket(DRIFT_ONE), 32 << 6);
-        assert_eq!(bucket(2 * DRIFT_ONE), 33 << 6);
-        assert_eq!(bucket(DRIFT_ONE + (DRIFT_ONE >> 6)), (32 << 6) + 1);
-        assert_eq!(bucket(DRIFT_ONE + (DRIFT_ONE >> 6) - 1), 32 << 6);
+    fn buckets_are_monotone_and_sub_bits_a_doubling() {
+        let (b, one) = (SUB_BITS, DRIFT_ONE);
+        assert_eq!(bucket(one), 32 << b);
+        assert_eq!(bucket(2 * one), 33 << b);
+        assert_eq!(bucket(one + (one >> b)), (32 << b) + 1);
+        assert_eq!(bucket(one + (one >> b) - 1), 32 << b);
         let mut last = 0;
         for x in (1u64..1 << 20).chain((DRIFT_ONE - 5_000..DRIFT_ONE + 5_000).step_by(7)) {
             let b = bucket(x);
             assert!(b >= last, "{x}");
             last = b;
         }
+    }
+
+    #[test]
+    fn no_account_waits_below_the_drifts_bucket() {
+        // Mid-walk: the cursor is last round's bucket, the drift has grown
+        // five buckets past it.
+        let drift = DRIFT_ONE + 5 * (DRIFT_ONE >> SUB_BITS);
+        let w = Watch {
+            drift,
+            ..Watch::default()
+        };
+        assert_eq!(w.target(), w.cursor + 5);
+        // A trigger rounded a hair below the drift waits in the drift's
+        // bucket, which this round or the next walks, not in one the walk
+        // has passed.
+        assert_eq!(w.list(drift - 1), slot_of(w.target()));
+        assert_eq!(w.list(DRIFT_ONE), slot_of(w.target()));
+        assert_eq!(w.list(2 * drift), slot_of(bucket(2 * drift)));
     }
 
     #[test]
