@@ -204,7 +204,7 @@ pub fn health_terms(
 /// account by ([`crate::engine`]).
 ///
 /// Plain `i128` sums: a term is a value under 2^63 times a weight under
-/// 2^40 ([`crate::engine::config::MAX_LIABILITY_WEIGHT`]), a row has at most
+/// 2^40 ([`crate::engine::MAX_LIABILITY_WEIGHT`]), a row has at most
 /// [`crate::engine::ASSET_LIMIT`] terms, so no sum passes 2^108 and none wraps.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Sums {

@@ -29,7 +29,9 @@ mod queue;
 mod watch;
 
 pub use audit::AuditError;
-pub use config::{AssetConfig, ConfigError, EngineConfig, Shock, ShockKind, Weights};
+pub use config::{
+    AssetConfig, ConfigError, EngineConfig, Shock, ShockKind, Weights, MAX_LIABILITY_WEIGHT,
+};
 pub use queue::{Candidate, Sorting, CHUNK};
 pub use watch::{BLOCK_IDS, RING};
 
@@ -51,7 +53,8 @@ const HISTORY: usize = MAX_ORACLE_LAG + 1;
 /// Most assets an engine's type can hold (a unit marks assets in a `u32`).
 pub const ASSET_LIMIT: usize = 32;
 
-/// Caller-provided storage, sized by [`Storage::words`] for `accounts`.
+/// Caller-provided storage for `accounts` accounts: their balances, the
+/// watch's [`Storage::link_words`] and the queue's [`Storage::queue_slots`].
 pub struct Storage<'s> {
     /// Stored balances, `assets` per account, account-major: the starting
     /// balances, written by the caller (a deposit in shares at index one,

@@ -9,9 +9,9 @@
 //! liquidation costs). The sort is a least-significant-digit radix sort on
 //! the 96-bit key `(health, id)`, eight bits a pass on 64-bit hosts and six
 //! on 32-bit targets (where eight bits' counters took a kilobyte of a
-//! firmware's stack), between the candidates' storage and a spare of the same size, in units
-//! of at most [`CHUNK`] candidates, like every unit of the engine bounded
-//! whatever the batch. A pass whose digit is the same for every candidate
+//! firmware's stack), between the candidates' storage and a spare of the
+//! same size, in units of at most [`CHUNK`] candidates, like every unit of
+//! the engine bounded whatever the batch. A pass whose digit is the same for every candidate
 //! (the high bits of healths of one magnitude, of small ids) is skipped
 //! without a count: the batch keeps the AND and the OR of the keys it was
 //! given, and a digit whose bits agree in both is the same in every key.
@@ -19,6 +19,12 @@
 //! The health in the key is the maintenance health rounded down to a quote
 //! base unit ([`crate::num::Weighted::value`]): candidates whose healths
 //! differ by less than a base unit are ordered by id.
+//!
+//! Under a cap on the accounts liquidated a round, those it leaves keep
+//! their place: the storage is a ring whose head holds them, in order, and
+//! the next round's candidates are sorted behind them. The queue's order
+//! is then (round queued, health then, id), as docs/containment.md has it
+//! for the kernel.
 
 use crate::num::{Round, Weighted};
 
