@@ -150,6 +150,34 @@ fn count(counts: &mut [u32; DIGITS], run: &[Candidate], pass: u8) {
     }
 }
 
+/// The slot `at` places past slot `from` of a ring of `cap` slots
+/// (`from < cap`, `at <= cap`).
+fn ring_slot(cap: usize, from: usize, at: usize) -> usize {
+    let i = from.saturating_add(at);
+    if i >= cap {
+        i.wrapping_sub(cap)
+    } else {
+        i
+    }
+}
+
+/// Fresh candidates `from..to`, whose first is at ring slot `start`, where
+/// they are: up to two runs of the ring `slots`, or one of the `spare`.
+fn fresh_runs<'a>(
+    (slots, spare, in_spare): (&'a [Candidate], &'a [Candidate], bool),
+    start: usize,
+    from: usize,
+    to: usize,
+) -> (&'a [Candidate], &'a [Candidate]) {
+    match in_spare {
+        true => (spare.get(from..to).unwrap_or(&[]), &[]),
+        false => {
+            let first = ring_slot(slots.len(), start, from);
+            ring_runs(slots, first, to.saturating_sub(from))
+        }
+    }
+}
+
 /// `n` slots of the ring `slots` from slot `start`: up to two runs.
 fn ring_runs(slots: &[Candidate], start: usize, n: usize) -> (&[Candidate], &[Candidate]) {
     let first = n.min(slots.len().saturating_sub(start));
@@ -195,13 +223,7 @@ impl<'s> Batch<'s> {
 
     /// The ring slot `at` places past `from`.
     fn ring(&self, from: usize, at: usize) -> usize {
-        let cap = self.slots.len();
-        let i = from.saturating_add(at);
-        if i >= cap {
-            i.wrapping_sub(cap)
-        } else {
-            i
-        }
+        ring_slot(self.slots.len(), from, at)
     }
 
     /// The ring slot of the first fresh candidate.
@@ -209,27 +231,13 @@ impl<'s> Batch<'s> {
         self.ring(self.head, self.sorted)
     }
 
-    /// Fresh candidates `from..to` where they are now: up to two runs of
-    /// the ring, or one of the spare.
-    fn fresh_runs(&self, from: usize, to: usize) -> (&[Candidate], &[Candidate]) {
-        let start = self.ring(self.fresh_start(), from);
-        match self.in_spare {
-            true => (self.spare.get(from..to).unwrap_or(&[]), &[]),
-            false => ring_runs(self.slots, start, to.saturating_sub(from)),
-        }
-    }
-
     /// Every candidate in the queue: the sorted ones in order, then the
     /// fresh ones in no order until sorted.
     pub fn waiting(&self) -> impl Iterator<Item = &Candidate> + '_ {
-        let cap = self.slots.len();
-        let sorted = (0..self.sorted).filter_map(move |i| {
-            let at = self.head.saturating_add(i);
-            self.slots
-                .get(if at >= cap { at.wrapping_sub(cap) } else { at })
-        });
-        let (a, b) = self.fresh_runs(0, self.fresh);
-        sorted.chain(a).chain(b)
+        let (s1, s2) = ring_runs(self.slots, self.head, self.sorted);
+        let buffers = (&*self.slots, &*self.spare, self.in_spare);
+        let (f1, f2) = fresh_runs(buffers, self.fresh_start(), 0, self.fresh);
+        s1.iter().chain(s2).chain(f1).chain(f2)
     }
 
     /// Appends `c` (the scan's); `false` if the storage is full (it holds
@@ -287,13 +295,8 @@ impl<'s> Batch<'s> {
             Sorting::Sorted => return true,
             Sorting::Count { pass, at } => {
                 let end = at.saturating_add(CHUNK).min(self.fresh);
-                let (a, b) = match self.in_spare {
-                    true => (self.spare.get(at..end).unwrap_or(&[]), &[][..]),
-                    false => {
-                        let start = self.ring(self.fresh_start(), at);
-                        ring_runs(self.slots, start, end.saturating_sub(at))
-                    }
-                };
+                let buffers = (&*self.slots, &*self.spare, self.in_spare);
+                let (a, b) = fresh_runs(buffers, self.fresh_start(), at, end);
                 count(&mut self.counts, a, pass);
                 count(&mut self.counts, b, pass);
                 self.sorting = match end < self.fresh {
@@ -359,13 +362,7 @@ impl<'s> Batch<'s> {
         let cap = self.slots.len();
         for c in self.spare.get(at..end).unwrap_or(&[]) {
             if let Some(to) = self.counts.get_mut(c.digit(pass)) {
-                let slot = start.saturating_add(*to as usize);
-                let slot = if slot >= cap {
-                    slot.wrapping_sub(cap)
-                } else {
-                    slot
-                };
-                if let Some(slot) = self.slots.get_mut(slot) {
+                if let Some(slot) = self.slots.get_mut(ring_slot(cap, start, *to as usize)) {
                     *slot = *c;
                 }
                 *to = to.saturating_add(1);
