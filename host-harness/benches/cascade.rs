@@ -31,6 +31,9 @@
 //!   A run filtered to a name with `adl` in it, or of the whole suite,
 //!   prints each size's shape first: bankruptcies, deleveragings at the
 //!   bankruptcy price and their slices, and the time of that one run.
+//! - `next_adl_pro_rata`: the same replay, pro rata, in the next engine at
+//!   10^4, 10^5 and 10^6 accounts (its per-side index makes a deleveraging
+//!   O(1)); a run filtered to a name with `adl` in it prints its shapes.
 //!
 //! Each cascade bench runs its cascade once untimed, to count its
 //! liquidations, then five times timed: divan's columns are the fastest,
@@ -71,11 +74,15 @@ fn main() {
     if filters.is_empty() {
         print_ratios();
     }
-    if filters.is_empty() || filters.iter().any(|f| f.contains("next")) {
+    let next_cascades = |f: &String| f.contains("next") && !f.contains("adl");
+    if filters.is_empty() || filters.iter().any(next_cascades) {
         print_next_ratios();
     }
     if filters.is_empty() || filters.iter().any(|f| f.contains("adl")) {
-        print_adl_shapes();
+        print_next_adl_shapes();
+        if !filters.iter().any(|f| f.contains("next")) {
+            print_adl_shapes();
+        }
     }
     divan::main();
 }
@@ -596,6 +603,37 @@ fn bench_adl(bencher: divan::Bencher, accounts: usize, ranking: AdlRanking) {
 #[divan::bench(args = adl_sizes(), sample_count = 3, sample_size = 1)]
 fn adl_pro_rata(bencher: divan::Bencher, accounts: usize) {
     bench_adl(bencher, accounts, AdlRanking::ProRata);
+}
+
+/// Sizes of the next engine's pro-rata deleveraging bench: the issue's
+/// 10^5 and 10^6 (each well under a second).
+const NEXT_ADL_SIZES: [usize; 3] = [10_000, 100_000, 1_000_000];
+
+/// Pro-rata deleveraging in the next engine, through its per-side index:
+/// the perp-crash-2025 replay at 10^4-10^6 accounts.
+#[divan::bench(args = NEXT_ADL_SIZES, sample_count = 3, sample_size = 1)]
+fn next_adl_pro_rata(bencher: divan::Bencher, accounts: usize) {
+    let mut run = NextRun::from_scenario(&perp_crash(accounts, AdlRanking::ProRata))
+        .expect("the bench converts its scenario");
+    bencher.bench_local(|| run.run().map(|(_, r)| r.deleveraged));
+}
+
+/// One untimed run of the next engine's pro-rata market at each size.
+fn print_next_adl_shapes() {
+    for accounts in NEXT_ADL_SIZES {
+        let s = perp_crash(accounts, AdlRanking::ProRata);
+        let mut run = NextRun::from_scenario(&s).expect("the bench converts its scenario");
+        let mut outcome = None;
+        let time = seconds(&mut || outcome = Some(run.run()));
+        let (end, report) = outcome
+            .expect("ran")
+            .expect("the bench's scenario is valid");
+        println!(
+            "next adl ProRata {accounts} shape: {end:?} after {} rounds, {} liquidations, \
+             {} bankruptcies, {} deleveragings at the bankruptcy price; {time:.3} s",
+            report.rounds, report.liquidations, report.bankruptcies, report.deleveraged
+        );
+    }
 }
 
 #[divan::bench(args = adl_sizes(), sample_count = 3, sample_size = 1)]

@@ -5,17 +5,18 @@
 //! quote base units a base unit); every amount rounds in the protocol's
 //! favour (a holding down, a debt up). What the next engine does not run
 //! yet is refused by name: containment other than a cap on the accounts
-//! liquidated a round, venues other than constant-product pools, shocks
-//! other than price moves.
+//! liquidated a round and pro-rata deleveraging, venues other than
+//! constant-product pools and order books, shocks other than price moves.
 
 use firesale_core as kernel;
 use firesale_next::engine::{
-    AssetConfig, Candidate, ConfigError, Engine, EngineConfig, Event, EventSink, Report, Shock,
-    ShockKind, Storage, Termination, Weights,
+    AssetConfig, Candidate, ConfigError, Deleveraging, Engine, EngineConfig, Event, EventSink,
+    Report, Shock, ShockKind, Snap, Storage, Termination, Weights,
 };
 use firesale_next::num::{Price, Qty, Ratio, Value};
 use firesale_next::policy::Policy;
 use firesale_next::venue::VenueConfig;
+use firesale_next::venue::MAX_BOOK_LEVELS;
 
 use crate::scenario::{Limits, Scenario};
 
@@ -59,6 +60,8 @@ pub struct NextRun {
     balances: Vec<Qty>,
     links: Vec<u32>,
     queue: Vec<Candidate>,
+    deleveraging: Option<Deleveraging>,
+    snaps: Vec<Snap>,
 }
 
 impl NextRun {
@@ -67,11 +70,19 @@ impl NextRun {
         let cap = s.limits.rate_limit.max_accounts_per_round;
         let mut rest = s.limits.clone();
         rest.rate_limit.max_accounts_per_round = 0;
+        rest.deleveraging = None;
         if rest != Limits::default() {
             return Err(BridgeError::Unsupported(
-                "containment other than max_accounts_per_round",
+                "containment other than max_accounts_per_round and deleveraging",
             ));
         }
+        let deleveraging = match s.limits.deleveraging {
+            None => None,
+            Some(kernel::AdlRanking::ProRata) => Some(Deleveraging::ProRata),
+            Some(kernel::AdlRanking::Ranked) => {
+                return Err(BridgeError::Unsupported("ranked deleveraging"))
+            }
+        };
         if s.assets.len() > ASSETS {
             return Err(BridgeError::Unsupported("more than 8 assets"));
         }
@@ -127,6 +138,11 @@ impl NextRun {
             start,
             links: vec![0; Storage::link_words(accounts)],
             queue: vec![Candidate::default(); Storage::queue_slots(accounts)],
+            snaps: match deleveraging {
+                Some(_) => vec![Snap::default(); Storage::snap_slots(accounts, n)],
+                None => Vec::new(),
+            },
+            deleveraging,
         })
     }
 
@@ -135,12 +151,29 @@ impl NextRun {
         self.run_with(&mut ())
     }
 
-    /// Runs the cascade, handing each event to `sink`.
+    /// Runs the cascade, handing each event to `sink`: in an engine with
+    /// room for order books only if a venue is one (a book's levels make
+    /// every market's copy larger).
     pub fn run_with(
         &mut self,
         sink: &mut impl EventSink,
     ) -> Result<(Termination, Report), BridgeError> {
+        let books = self
+            .assets
+            .iter()
+            .any(|a| matches!(a.venue, VenueConfig::OrderBook { .. }));
+        match books {
+            true => self.run_in::<MAX_BOOK_LEVELS>(sink),
+            false => self.run_in::<0>(sink),
+        }
+    }
+
+    fn run_in<const N: usize>(
+        &mut self,
+        sink: &mut impl EventSink,
+    ) -> Result<(Termination, Report), BridgeError> {
         self.balances.copy_from_slice(&self.start);
+        self.snaps.fill(Snap::default());
         let config = EngineConfig {
             assets: &self.assets,
             policy: self.policy,
@@ -149,13 +182,15 @@ impl NextRun {
             insurance_fund: self.insurance,
             shocks: &self.shocks,
             max_accounts_per_round: self.cap,
+            deleveraging: self.deleveraging,
         };
         let storage = Storage {
             balances: &mut self.balances,
             links: &mut self.links,
             queue: &mut self.queue,
+            snaps: &mut self.snaps,
         };
-        let mut e: Engine<'_, ASSETS, 0> =
+        let mut e: Engine<'_, ASSETS, N> =
             Engine::new(&config, storage).map_err(BridgeError::Config)?;
         let end = e.run(sink);
         Ok((end, *e.report()))
@@ -175,9 +210,20 @@ fn asset(i: usize, a: &kernel::AssetConfig) -> Result<AssetConfig, BridgeError> 
             fee: ratio(fee),
             resilience: ratio(resilience),
         },
+        kernel::VenueConfig::OrderBook {
+            levels,
+            tick,
+            depth,
+            resilience,
+        } => VenueConfig::OrderBook {
+            levels,
+            tick: ratio(tick),
+            depth: Qty((depth.to_f64() * units) as i64),
+            resilience: ratio(resilience),
+        },
         _ => {
             return Err(BridgeError::Unsupported(
-                "venues other than constant-product",
+                "venues other than constant-product pools and order books",
             ))
         }
     };
@@ -280,7 +326,7 @@ mod tests {
         assert_eq!(
             NextRun::from_scenario(&s).err(),
             Some(BridgeError::Unsupported(
-                "containment other than max_accounts_per_round"
+                "containment other than max_accounts_per_round and deleveraging"
             ))
         );
     }

@@ -67,6 +67,7 @@ impl PairStep {
             discounted: Price::ONE,
             fee_share: Ratio::ZERO,
             dust: Qty(1_000_000),
+            socialized: true,
             state: MarketState {
                 index: Index::ONE,
                 venue: None,

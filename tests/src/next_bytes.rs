@@ -7,7 +7,7 @@
 //! collateral's worth, shocks of every kind.
 
 use crate::bytes::Reader;
-use firesale_next::engine::{AssetConfig, Shock, ShockKind, Weights};
+use firesale_next::engine::{AssetConfig, Deleveraging, Shock, ShockKind, Weights};
 use firesale_next::num::{Price, Qty, Ratio, Value};
 use firesale_next::policy::Policy;
 use firesale_next::venue::{Slope, VenueConfig};
@@ -36,6 +36,8 @@ pub struct Market {
     pub insurance: Value,
     /// Accounts liquidated a round at most (0: no cap).
     pub max_accounts_per_round: u32,
+    /// Auto-deleveraging.
+    pub deleveraging: Option<Deleveraging>,
     /// Budgets to step the engine by.
     pub budgets: Vec<u32>,
 }
@@ -184,6 +186,12 @@ pub fn market(data: &[u8]) -> Market {
             1 => 1 + u32::from(r.u8() % 8),
             _ => 0,
         },
+        // A third of them deleveraging (an input that ends before this
+        // byte decodes to none, as before the draw was added).
+        deleveraging: match r.u8() % 3 {
+            2 => Some(Deleveraging::ProRata),
+            _ => None,
+        },
         budgets,
     }
 }
@@ -195,12 +203,13 @@ impl Market {
         &self,
         f: impl FnOnce(&mut firesale_next::engine::Engine<'_, ASSETS, LEVELS>) -> R,
     ) -> Option<R> {
-        use firesale_next::engine::{Candidate, Engine, EngineConfig, Storage};
+        use firesale_next::engine::{Candidate, Engine, EngineConfig, Snap, Storage};
         let n = self.assets.len();
         let accounts = self.balances.len() / n;
         let mut balances = self.balances.clone();
         let mut links = vec![0; Storage::link_words(accounts)];
         let mut queue = vec![Candidate::default(); Storage::queue_slots(accounts)];
+        let mut snaps = vec![Snap::default(); Storage::snap_slots(accounts, n)];
         let config = EngineConfig {
             assets: &self.assets,
             policy: self.policy,
@@ -209,11 +218,13 @@ impl Market {
             insurance_fund: self.insurance,
             shocks: &self.shocks,
             max_accounts_per_round: self.max_accounts_per_round,
+            deleveraging: self.deleveraging,
         };
         let storage = Storage {
             balances: &mut balances,
             links: &mut links,
             queue: &mut queue,
+            snaps: &mut snaps,
         };
         Engine::with(&config, storage, f).ok()
     }

@@ -12,6 +12,9 @@
 //!   accounts may hold less than booked, by at most one base unit per
 //!   account and per pair step; at an index of one they hold exactly it.
 //! - Each asset's deposit shares are Σ of the positive stored balances.
+//! - Under auto-deleveraging the accounts' balances are counted as settled
+//!   (each row settled on a copy), and each side's rounding bound
+//!   ([`super::Side::slack`]) is added to the allowance.
 
 use super::Engine;
 use crate::ledger::Book;
@@ -56,6 +59,12 @@ impl<const A: usize, const N: usize> Engine<'_, A, N> {
     pub fn audit(&self) -> Result<(), AuditError> {
         let n = self.markets.len();
         let mut quote_paid = 0i128;
+        // Under auto-deleveraging, the rows as settled (on copies).
+        let mut settled = [0i128; super::ASSET_LIMIT];
+        if self.deleveraging.is_some() {
+            self.settled_totals(&mut settled)
+                .map_err(|_| AuditError::Shares { asset: 0 })?;
+        }
         for (asset, m) in self.markets.iter().enumerate() {
             if m.books.sum() != 0 {
                 return Err(AuditError::Unbalanced { asset });
@@ -87,11 +96,17 @@ impl<const A: usize, const N: usize> Engine<'_, A, N> {
             if shares != i128::from(m.state.deposit_shares.0) {
                 return Err(AuditError::Shares { asset });
             }
+            let side = self.sides.get(asset);
+            if side.is_some() {
+                held = settled.get(asset).copied().unwrap_or(0);
+            }
             let initial = self.initial.get(asset).copied().unwrap_or(0);
             let booked = initial.wrapping_add(m.books.balance(Book::Accounts));
-            let slack = (self.accounts as i128).wrapping_add(i128::from(self.report.steps));
-            let within = match m.state.index {
-                Index::ONE => held == booked,
+            let slack = (self.accounts as i128)
+                .wrapping_add(i128::from(self.report.steps))
+                .wrapping_add(side.map_or(0, |s| s.slack));
+            let within = match (m.state.index, side) {
+                (Index::ONE, None) => held == booked,
                 _ => held <= booked && booked.wrapping_sub(held) <= slack,
             };
             if !within {

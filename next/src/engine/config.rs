@@ -99,6 +99,11 @@ pub struct EngineConfig<'c> {
     /// Those a spent cap leaves waiting keep their place, ahead of the
     /// next round's candidates (docs/containment.md).
     pub max_accounts_per_round: u32,
+    /// Auto-deleveraging: a bankrupt position closed against the opposite
+    /// side at its bankruptcy price, and a long's loss taken from the
+    /// shorts, instead of from lenders ([`super::deleverage`]). Needs
+    /// [`super::Storage::snaps`].
+    pub deleveraging: Option<super::Deleveraging>,
 }
 
 /// What a configuration gets wrong.

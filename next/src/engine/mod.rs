@@ -25,6 +25,7 @@
 
 mod audit;
 mod config;
+mod deleverage;
 mod queue;
 mod watch;
 
@@ -32,6 +33,7 @@ pub use audit::AuditError;
 pub use config::{
     AssetConfig, ConfigError, EngineConfig, Shock, ShockKind, Weights, MAX_LIABILITY_WEIGHT,
 };
+pub use deleverage::{Deleveraging, Side, Snap, ACC_BITS, MIN_DEBT_INDEX};
 pub use queue::{Candidate, Sorting, CHUNK};
 pub use watch::{BLOCK_IDS, RING};
 
@@ -66,6 +68,9 @@ pub struct Storage<'s> {
     /// The round's liquidation candidates and the spare their sort uses:
     /// two slots per account.
     pub queue: &'s mut [Candidate],
+    /// Each account's place on each risky asset's sides, under
+    /// auto-deleveraging ([`Storage::snap_slots`]); empty without it.
+    pub snaps: &'s mut [Snap],
 }
 
 impl Storage<'_> {
@@ -76,6 +81,11 @@ impl Storage<'_> {
     /// Slots of `queue` for `accounts` accounts.
     pub const fn queue_slots(accounts: usize) -> usize {
         accounts.saturating_mul(2)
+    }
+    /// Slots of `snaps` for `accounts` accounts over `assets` assets under
+    /// auto-deleveraging: one per risky asset an account.
+    pub const fn snap_slots(accounts: usize, assets: usize) -> usize {
+        accounts.saturating_mul(assets.saturating_sub(1))
     }
 }
 
@@ -123,6 +133,24 @@ pub enum Event {
         /// The last of them.
         last: Option<Stepped>,
     },
+    /// A bankrupt position was closed against the opposite side at its
+    /// bankruptcy price (auto-deleveraging).
+    Deleveraged {
+        /// The round.
+        round: u32,
+        /// The bankrupt account.
+        account: u32,
+        /// The risky asset.
+        asset: u8,
+        /// The account was long it (it gave `size` up and its quote debt
+        /// fell by `quote`), else short (it received `size` and paid
+        /// `quote`).
+        long: bool,
+        /// Units of the asset that changed hands.
+        size: Qty,
+        /// Quote that changed hands the other way.
+        quote: Value,
+    },
     /// One of an account's debts went down the waterfall.
     WrittenOff {
         /// The account.
@@ -166,6 +194,8 @@ pub struct Report {
     pub valued: u64,
     /// Accounts a spent cap left waiting, one per account and round.
     pub deferred: u64,
+    /// Bankrupt positions closed against the opposite side.
+    pub deleveraged: u64,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -229,6 +259,11 @@ pub struct Engine<'s, const A: usize, const N: usize = MAX_BOOK_LEVELS> {
     balances: &'s mut [Qty],
     accounts: usize,
     report: Report,
+    deleveraging: Option<Deleveraging>,
+    /// Per asset under auto-deleveraging (the quote's holds its slack
+    /// only); empty without it.
+    sides: heapless::Vec<Side, A>,
+    snaps: &'s mut [Snap],
 }
 
 impl<'s, const A: usize, const N: usize> Engine<'s, A, N> {
@@ -284,6 +319,9 @@ impl<'s, const A: usize, const N: usize> Engine<'s, A, N> {
             balances: parts.balances,
             accounts: parts.accounts,
             report: Report::default(),
+            deleveraging: config.deleveraging,
+            sides: heapless::Vec::new(),
+            snaps: parts.snaps,
         }
     }
 
@@ -295,7 +333,43 @@ impl<'s, const A: usize, const N: usize> Engine<'s, A, N> {
         for (i, asset) in config.assets.iter().enumerate() {
             self.add_market(asset, u8::try_from(i).unwrap_or(u8::MAX))?;
         }
-        self.add_balances()
+        self.add_balances()?;
+        if self.deleveraging.is_some() {
+            self.add_sides()?;
+        }
+        Ok(())
+    }
+
+    /// Auto-deleveraging's sides: every debt its shares at an index of
+    /// one; the quote's losses go to the shorts, not its lenders.
+    fn add_sides(&mut self) -> Result<(), ConfigError> {
+        let n = self.markets.len();
+        for _ in 0..n {
+            self.sides
+                .push(Side::default())
+                .map_err(|_| ConfigError::Assets)?;
+        }
+        if let Some(q) = self.markets.first_mut() {
+            q.socialized = false;
+        }
+        let rows = self.balances.chunks_exact(n.max(1));
+        for (row, snaps) in rows.zip(self.snaps.chunks_exact_mut(n.saturating_sub(1).max(1))) {
+            let risky = row
+                .iter()
+                .skip(1)
+                .zip(snaps.iter_mut())
+                .zip(self.sides.iter_mut().skip(1));
+            for ((&b, snap), side) in risky {
+                if b.is_negative() {
+                    snap.debt_shares = Qty(b.0.saturating_neg());
+                    side.debt_shares = side
+                        .debt_shares
+                        .saturating_add(i128::from(snap.debt_shares.0));
+                    side.shorts = side.shorts.saturating_add(1);
+                }
+            }
+        }
+        Ok(())
     }
 
     fn add_market(&mut self, asset: &AssetConfig, id: u8) -> Result<(), ConfigError> {
@@ -310,6 +384,7 @@ impl<'s, const A: usize, const N: usize> Engine<'s, A, N> {
             discounted: price.discounted(asset.liquidation_bonus).map_err(|_| bad)?,
             fee_share: fee_share(asset.liquidation_bonus, asset.protocol_fee).map_err(|_| bad)?,
             dust: asset.dust,
+            socialized: true,
             state: MarketState {
                 index: Index::ONE,
                 venue,
@@ -394,7 +469,8 @@ impl<'s, const A: usize, const N: usize> Engine<'s, A, N> {
         &self.markets
     }
 
-    /// Account `id`'s stored balances.
+    /// Account `id`'s stored balances. Under auto-deleveraging these are
+    /// as of the account's last settlement ([`Engine::balances_now`]).
     pub fn row(&self, id: usize) -> Option<&[Qty]> {
         self.balances.get(self.row_range(id))
     }
@@ -428,9 +504,9 @@ impl<'s, const A: usize, const N: usize> Engine<'s, A, N> {
         self.batch.carried()
     }
 
-    /// Account `id`'s maintenance health now.
+    /// Account `id`'s maintenance health now (its balances as settled).
     pub fn health(&self, id: usize) -> Option<Health> {
-        health(self.row(id)?, &self.maint).ok()
+        health(&self.balances_now(id)?, &self.maint).ok()
     }
 
     /// How the run ended, once it has.
@@ -577,6 +653,9 @@ impl<'s, const A: usize, const N: usize> Engine<'s, A, N> {
 
     fn value(&mut self, id: u32) -> Result<Valued, Termination> {
         self.report.valued = self.report.valued.saturating_add(1);
+        if self.deleveraging.is_some() {
+            return self.value_settled(id);
+        }
         let row = self
             .balances
             .get(self.row_range(id as usize))
@@ -584,6 +663,22 @@ impl<'s, const A: usize, const N: usize> Engine<'s, A, N> {
         let (drift, max_weight) = (self.watch.drift, self.max_weight);
         watch::value(row, &self.maint, drift, max_weight, &mut self.watch.owed)
             .map_err(Termination::Fault)
+    }
+
+    /// [`Engine::value`] under auto-deleveraging: the row settled first,
+    /// and one more base unit of slack, for the charge its next settlement
+    /// rounds up.
+    #[inline(never)]
+    fn value_settled(&mut self, id: u32) -> Result<Valued, Termination> {
+        self.settle_row(id)?;
+        let row = self
+            .balances
+            .get(self.row_range(id as usize))
+            .ok_or(Termination::Fault(ArithError::Domain))?;
+        let mut s = crate::account::sums(row, &self.maint).map_err(Termination::Fault)?;
+        s.terms = s.terms.wrapping_add(1);
+        self.watch.owed |= s.owes;
+        Ok(watch::place(&s, self.watch.drift, self.max_weight))
     }
 
     fn place(&mut self, id: u32, valued: Valued) -> Result<(), Termination> {
@@ -686,6 +781,17 @@ impl<'s, const A: usize, const N: usize> Engine<'s, A, N> {
                 worst = worst.max(ratio_up(price, old_price));
             }
         }
+        // A charge on the shorts acts after the round's moves: its bound
+        // multiplies theirs.
+        let charged = self.sides.iter_mut().fold(0u64, |most, side| {
+            most.max(core::mem::take(&mut side.charge_drift))
+        });
+        if charged > 0 {
+            let grown = u128::from(worst)
+                .saturating_mul(u128::from(DRIFT_ONE.saturating_add(charged)))
+                .div_ceil(u128::from(DRIFT_ONE));
+            worst = u64::try_from(grown).unwrap_or(u64::MAX);
+        }
         if worst > DRIFT_ONE {
             self.watch.grow(worst).map_err(Termination::Fault)?;
         }
@@ -764,6 +870,19 @@ impl<'s, const A: usize, const N: usize> Engine<'s, A, N> {
             self.prefetch(after.id);
         }
         let id = candidate.id;
+        let adl = self.deleveraging.is_some();
+        let mut before = [Qty::ZERO; ASSET_LIMIT];
+        let mut closed = false;
+        if adl {
+            // Settled, so that the unit reads base units; a bankrupt
+            // position closed against the other side first.
+            self.settle_row(id)?;
+            closed = self.close_bankrupt(id, sink)?;
+            let row = self.balances.get(self.row_range(id as usize));
+            for (slot, &b) in before.iter_mut().zip(row.unwrap_or(&[])) {
+                *slot = b;
+            }
+        }
         let range = self.row_range(id as usize);
         let row = self
             .balances
@@ -774,6 +893,8 @@ impl<'s, const A: usize, const N: usize> Engine<'s, A, N> {
             liq_end: &self.liq_end,
         };
         let mut written = 0u32;
+        // Under auto-deleveraging a quote loss waits for the shorts.
+        let mut quote_loss = None;
         let done = liquidate_unit::<A, N>(
             row,
             tiers,
@@ -782,16 +903,30 @@ impl<'s, const A: usize, const N: usize> Engine<'s, A, N> {
             &self.policy,
             |w| {
                 written |= 1u32.checked_shl(w.asset as u32).unwrap_or(0);
-                sink.emit(&Event::WrittenOff {
-                    account: id,
-                    written: w,
-                });
+                match adl && w.asset == 0 {
+                    true => quote_loss = Some(w),
+                    false => sink.emit(&Event::WrittenOff {
+                        account: id,
+                        written: w,
+                    }),
+                }
             },
         );
         let mut settled = false;
+        if closed && !matches!(done, Ok(Ok(_))) {
+            self.round_liquidations = self.round_liquidations.saturating_add(1);
+        }
         match done {
             Ok(Ok(done)) => {
                 settled = done.settled;
+                if adl {
+                    let n = self.markets.len();
+                    self.resnap_row(id, before.get(..n).unwrap_or(&[]))?;
+                    if let Some(w) = quote_loss {
+                        let exposure = done.last.map(|s| s.collateral);
+                        self.deleverage_loss(id, w, exposure, sink)?;
+                    }
+                }
                 let r = &mut self.report;
                 r.liquidations = r.liquidations.saturating_add(1);
                 r.steps = r.steps.saturating_add(u64::from(done.steps));
@@ -913,6 +1048,21 @@ impl<'s, const A: usize, const N: usize> Engine<'s, A, N> {
         d.u64(self.report.steps);
         d.u64(self.report.bankruptcies);
         self.balances.iter().for_each(|b| d.i64(b.0));
+        if self.deleveraging.is_some() {
+            d.u64(self.report.deleveraged);
+            for side in &self.sides {
+                d.u64(side.debt_index.0);
+                d.i128(side.debt_shares);
+                d.i128(side.charged);
+                d.i128(side.credited);
+                d.u64(side.charge_drift);
+                d.i128(side.slack);
+            }
+            for snap in self.snaps.iter() {
+                d.i64(snap.debt_shares.0);
+                d.i128(snap.paid);
+            }
+        }
         d.finish()
     }
 }
@@ -923,6 +1073,7 @@ struct Parts<'s> {
     slots: &'s mut [Candidate],
     spare: &'s mut [Candidate],
     balances: &'s mut [Qty],
+    snaps: &'s mut [Snap],
     accounts: usize,
 }
 
@@ -950,7 +1101,9 @@ fn checked<'s, const A: usize>(
     let accounts = storage.balances.len().checked_div(n).unwrap_or(0);
     let sized = accounts.checked_mul(n) == Some(storage.balances.len())
         && u32::try_from(accounts).is_ok_and(|a| a < NIL)
-        && storage.queue.len() >= Storage::queue_slots(accounts);
+        && storage.queue.len() >= Storage::queue_slots(accounts)
+        && (config.deleveraging.is_none()
+            || storage.snaps.len() == Storage::snap_slots(accounts, n));
     let lists = Lists::new(storage.links, accounts).filter(|_| sized);
     let lists = lists.ok_or(ConfigError::Storage)?;
     let (slots, spare) = storage
@@ -962,6 +1115,7 @@ fn checked<'s, const A: usize>(
         slots,
         spare,
         balances: storage.balances,
+        snaps: storage.snaps,
         accounts,
     })
 }
@@ -1035,5 +1189,7 @@ fn feed_venue<const N: usize>(d: &mut Digest, v: &Venue<N>) {
     }
 }
 
+#[cfg(test)]
+mod deleverage_tests;
 #[cfg(test)]
 mod tests;

@@ -7,14 +7,14 @@ use std::vec::Vec;
 
 const ETH: u64 = 2_000_000_000_000; // 2,000 USDC (6 dp) per ETH (9 dp), exponent 12
 
-fn usdc() -> AssetConfig {
+pub(super) fn usdc() -> AssetConfig {
     AssetConfig {
         dust: Qty(1_000_000),
         ..AssetConfig::quote()
     }
 }
 
-fn eth(venue: VenueConfig) -> AssetConfig {
+pub(super) fn eth(venue: VenueConfig) -> AssetConfig {
     AssetConfig {
         price: Price::new(ETH, 12).unwrap(),
         asset_weights: Weights {
@@ -32,7 +32,7 @@ fn eth(venue: VenueConfig) -> AssetConfig {
     }
 }
 
-fn pool(base_reserve: i64) -> VenueConfig {
+pub(super) fn pool(base_reserve: i64) -> VenueConfig {
     VenueConfig::ConstantProduct {
         base_reserve: Qty(base_reserve),
         fee: Ratio::from_bps(30),
@@ -40,7 +40,7 @@ fn pool(base_reserve: i64) -> VenueConfig {
     }
 }
 
-fn aave() -> Policy {
+pub(super) fn aave() -> Policy {
     Policy::CloseFactor {
         close_factor: Ratio::from_bps(5_000),
         full_close_health_factor: Ratio::from_bps(9_500),
@@ -49,7 +49,7 @@ fn aave() -> Policy {
 }
 
 /// Draws below `m` from a xorshift generator seeded with `seed`.
-fn draws(seed: u64) -> impl FnMut(u64) -> u64 {
+pub(super) fn draws(seed: u64) -> impl FnMut(u64) -> u64 {
     let mut x = seed | 1;
     move |m: u64| {
         x ^= x << 13;
@@ -79,32 +79,35 @@ fn balances(accounts: usize, seed: u64) -> Vec<Qty> {
     rows
 }
 
-struct Run {
+pub(super) struct Run {
     balances: Vec<Qty>,
     links: Vec<u32>,
     queue: Vec<Candidate>,
+    snaps: Vec<Snap>,
 }
 
 impl Run {
-    fn new(balances: Vec<Qty>, assets: usize) -> Self {
+    pub(super) fn new(balances: Vec<Qty>, assets: usize) -> Self {
         let accounts = balances.len() / assets;
         Self {
             balances,
             links: vec![0; Storage::link_words(accounts)],
             queue: vec![Candidate::default(); Storage::queue_slots(accounts)],
+            snaps: vec![Snap::default(); Storage::snap_slots(accounts, assets)],
         }
     }
-    fn engine<'s>(&'s mut self, config: &EngineConfig<'s>) -> Engine<'s, 4, 4> {
+    pub(super) fn engine<'s>(&'s mut self, config: &EngineConfig<'s>) -> Engine<'s, 4, 4> {
         let storage = Storage {
             balances: &mut self.balances,
             links: &mut self.links,
             queue: &mut self.queue,
+            snaps: &mut self.snaps,
         };
         Engine::new(config, storage).unwrap()
     }
 }
 
-fn decline(rounds: u32, bps: u32) -> Vec<Shock> {
+pub(super) fn decline(rounds: u32, bps: u32) -> Vec<Shock> {
     (1..=rounds)
         .map(|round| Shock {
             round,
@@ -114,7 +117,11 @@ fn decline(rounds: u32, bps: u32) -> Vec<Shock> {
         .collect()
 }
 
-fn config<'c>(assets: &'c [AssetConfig], shocks: &'c [Shock], policy: Policy) -> EngineConfig<'c> {
+pub(super) fn config<'c>(
+    assets: &'c [AssetConfig],
+    shocks: &'c [Shock],
+    policy: Policy,
+) -> EngineConfig<'c> {
     EngineConfig {
         assets,
         policy,
@@ -123,12 +130,13 @@ fn config<'c>(assets: &'c [AssetConfig], shocks: &'c [Shock], policy: Policy) ->
         insurance_fund: Value(50_000_000_000),
         shocks,
         max_accounts_per_round: 0,
+        deleveraging: None,
     }
 }
 
 /// Every event, for comparing runs.
 #[derive(Default)]
-struct Log(Vec<Event>);
+pub(super) struct Log(pub(super) Vec<Event>);
 
 impl EventSink for Log {
     fn emit(&mut self, e: &Event) {
@@ -174,7 +182,7 @@ fn check_the_watch_finds_every_liquidatable_account(
     policy: Policy,
     rows: Vec<Qty>,
 ) {
-    let (checked, found) = watch_checks(assets, shocks, policy, rows, 0);
+    let (checked, found) = watch_checks(assets, shocks, policy, rows, (0, None));
     assert!(
         checked > 3 && found > 20,
         "{checked} rounds checked, {found} candidates"
@@ -186,17 +194,18 @@ fn check_the_watch_finds_every_liquidatable_account(
 /// account and that those this round found are liquidatable (those a cap
 /// left waiting may have recovered), and audits after every unit. Returns
 /// the rounds checked and the candidates found.
-fn watch_checks(
+pub(super) fn watch_checks(
     assets: &[AssetConfig],
     shocks: &[Shock],
     policy: Policy,
     rows: Vec<Qty>,
-    cap: u32,
+    (cap, deleveraging): (u32, Option<Deleveraging>),
 ) -> (usize, usize) {
     let n = assets.len();
     let mut run = Run::new(rows, n);
     let mut cfg = config(assets, shocks, policy);
     cfg.max_accounts_per_round = cap;
+    cfg.deleveraging = deleveraging;
     let mut e = run.engine(&cfg);
     let (mut checked, mut found) = (0, 0);
     loop {
@@ -233,7 +242,7 @@ fn under_a_cap_the_watch_still_finds_every_liquidatable_account() {
     // accounts a round.
     let assets = [usdc(), eth(pool(2_000_000_000_000))];
     let shocks = decline(30, 9_900);
-    let (checked, found) = watch_checks(&assets, &shocks, aave(), balances(1_500, 3), 15);
+    let (checked, found) = watch_checks(&assets, &shocks, aave(), balances(1_500, 3), (15, None));
     assert!(
         checked > 30 && found > 200,
         "{checked} rounds, {found} found"
@@ -278,7 +287,11 @@ fn the_watch_finds_what_a_full_rescan_finds() {
     }
 }
 
-fn run_with_budgets(budgets: &[u32], rows: Vec<Qty>, cap: u32) -> (u64, Vec<Event>, Termination) {
+pub(super) fn run_with_budgets(
+    budgets: &[u32],
+    rows: Vec<Qty>,
+    cap: u32,
+) -> (u64, Vec<Event>, Termination) {
     let assets = [usdc(), eth(pool(1_000_000_000_000))];
     let shocks = decline(8, 9_500);
     let mut run = Run::new(rows, 2);
@@ -335,6 +348,7 @@ fn bad_configurations_are_refused_with_their_reason() {
                 balances: &mut b,
                 links: &mut l,
                 queue: &mut q,
+                snaps: &mut [],
             },
         )
         .err()
@@ -389,6 +403,7 @@ fn bad_configurations_are_refused_with_their_reason() {
             balances: &mut b,
             links: &mut l,
             queue: &mut q,
+            snaps: &mut [],
         },
     );
     assert_eq!(r.err(), Some(ConfigError::Venue { asset: 1 }));
@@ -402,6 +417,7 @@ fn bad_configurations_are_refused_with_their_reason() {
             balances: &mut b,
             links: &mut l,
             queue: &mut q,
+            snaps: &mut [],
         },
     );
     assert_eq!(r.err(), Some(ConfigError::Storage));
@@ -533,7 +549,7 @@ proptest! {
             1 => Policy::Absorb,
             _ => Policy::ToTarget,
         };
-        let (checked, _) = watch_checks(&assets, &shocks, policy, cross_margin_rows(120, seed), 0);
+        let (checked, _) = watch_checks(&assets, &shocks, policy, cross_margin_rows(120, seed), (0, None));
         prop_assert!(checked >= 1);
     }
 }
@@ -568,7 +584,7 @@ fn a_fall_past_half_the_ring_in_one_round_reaches_the_far_list() {
         Qty(100_000_000_000),
         Qty(-1_000_000_000),
     ];
-    let (checked, found) = watch_checks(&assets, &shocks, aave(), rows, 0);
+    let (checked, found) = watch_checks(&assets, &shocks, aave(), rows, (0, None));
     assert!(
         checked >= 2 && found >= 1,
         "{checked} rounds, {found} candidates"

@@ -23,6 +23,7 @@ mod step;
 mod waterfall;
 
 pub use step::Tiers;
+pub(crate) use waterfall::haircut;
 pub use waterfall::MIN_DEPOSIT_INDEX;
 
 use crate::ledger::Books;
@@ -44,6 +45,10 @@ pub struct Market<const N: usize = MAX_BOOK_LEVELS> {
     pub fee_share: Ratio,
     /// The dust size of a debt in this asset.
     pub dust: Qty,
+    /// Whether a loss left in this asset is taken from its lenders by
+    /// lowering the deposit index (else it is left unrecovered, for the
+    /// engine's auto-deleveraging to take from the opposite side).
+    pub socialized: bool,
     /// What a unit may change.
     pub state: MarketState<N>,
     /// The asset's books.
@@ -135,6 +140,9 @@ pub struct Written {
     pub insurance_paid: Value,
     /// The part taken from the asset's lenders through its index.
     pub socialized: Qty,
+    /// The part taken from the opposite side of the account's position
+    /// (auto-deleveraging; the engine fills it in).
+    pub deleveraged: Qty,
     /// The rest.
     pub unrecovered: Qty,
 }

@@ -201,6 +201,7 @@ impl<const A: usize, const N: usize> Overlay<A, N> {
                 covered: f.covered,
                 insurance_paid: f.insurance_paid,
                 socialized: f.socialized,
+                deleveraged: Qty::ZERO,
                 unrecovered: Qty(f
                     .written_off
                     .0

@@ -82,6 +82,7 @@ fn quote_market() -> Market {
         discounted: Price::ONE,
         fee_share: Ratio::ZERO,
         dust: Qty(1_000_000),
+        socialized: true,
         state: MarketState {
             index: Index::ONE,
             venue: None,
@@ -124,6 +125,7 @@ fn eth_market(base_reserve: i64) -> Market {
         discounted: oracle.discounted(bonus).unwrap(),
         fee_share: fee_share(bonus, Ratio::from_bps(1_000)).unwrap(),
         dust,
+        socialized: true,
         state: MarketState {
             index: Index::ONE,
             venue: Some(Venue::new(&config, oracle, dust).unwrap()),

@@ -72,7 +72,7 @@ fn cover<const A: usize, const N: usize>(
 /// How much of `loss` the lenders of `asset` absorb, and the index that
 /// takes it from them: `⌊(deposits − loss)·10^18 / shares⌋`, never below
 /// [`MIN_DEPOSIT_INDEX`].
-fn haircut(shares: Qty, index: Index, loss: Qty) -> ArithResult<Option<(Qty, Index)>> {
+pub(crate) fn haircut(shares: Qty, index: Index, loss: Qty) -> ArithResult<Option<(Qty, Index)>> {
     if !loss.is_positive() || !shares.is_positive() {
         return Ok(None);
     }
@@ -111,7 +111,11 @@ pub(super) fn bankrupt<const A: usize, const N: usize>(
         let (covered, paid) = cover(o, base, asset, debt)?;
         let left = debt.sub(covered)?;
         let state = o.state(base, asset)?;
-        let cut = haircut(state.deposit_shares, state.index, left)?;
+        let socialized = base.get(asset).is_some_and(|m| m.socialized);
+        let cut = match socialized {
+            true => haircut(state.deposit_shares, state.index, left)?,
+            false => None,
+        };
         o.set_balance(asset, Qty::ZERO)?;
         let planned = o.plan(base, asset)?;
         let socialized = match cut {

@@ -273,11 +273,13 @@ pub fn run(
         insurance_fund: Value(20_000 * DOLLAR),
         shocks: &spec.shocks,
         max_accounts_per_round: 0,
+        deleveraging: None,
     };
     let storage = Storage {
         balances,
         links: &mut buffers.links,
         queue: &mut buffers.queue,
+        snaps: &mut [],
     };
     Engine::<'_, MAX_ASSETS, LEVELS>::with(&config, storage, |engine| {
         let termination = engine.run(sink);

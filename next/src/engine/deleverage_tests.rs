@@ -1,0 +1,285 @@
+//! Auto-deleveraging in the engine: the pro-rata close against the other
+//! side, losses taken from the shorts, lenders left whole, the audit after
+//! every unit, the watch against a full rescan, budgets.
+
+use super::tests::{aave, draws, eth, pool, usdc, watch_checks, Log, Run};
+use super::*;
+use crate::num::Ratio;
+use proptest::prelude::*;
+use std::vec;
+use std::vec::Vec;
+
+const ETH_UNIT: i64 = 1_000_000_000;
+const USDC_UNIT: i64 = 1_000_000;
+
+/// ETH margined as a perpetual: maintenance 2.5% either way.
+fn perp_eth() -> AssetConfig {
+    AssetConfig {
+        asset_weights: Weights {
+            maint: Ratio::from_bps(9_750),
+            liq_end: Ratio::from_bps(9_700),
+        },
+        liability_weights: Weights {
+            maint: Ratio::from_bps(10_250),
+            liq_end: Ratio::from_bps(10_300),
+        },
+        liquidation_bonus: Ratio::from_bps(100),
+        ..eth(pool(10_000 * ETH_UNIT))
+    }
+}
+
+fn deleveraging(assets: &[AssetConfig], shocks: &[Shock], insurance: i64) -> EngineConfig<'static> {
+    let assets: &'static [AssetConfig] = Vec::leak(assets.to_vec());
+    let shocks: &'static [Shock] = Vec::leak(shocks.to_vec());
+    EngineConfig {
+        assets,
+        policy: aave(),
+        max_rounds: 200,
+        oracle_lag_rounds: 0,
+        insurance_fund: Value(insurance),
+        shocks,
+        max_accounts_per_round: 0,
+        deleveraging: Some(Deleveraging::ProRata),
+    }
+}
+
+fn moves(rounds: core::ops::RangeInclusive<u32>, bps: u32) -> Vec<Shock> {
+    rounds
+        .map(|round| Shock {
+            round,
+            asset: 1,
+            kind: ShockKind::MovePrice(Ratio::from_bps(bps)),
+        })
+        .collect()
+}
+
+/// Runs a unit at a time, auditing after each; returns the events.
+fn audited(e: &mut Engine<'_, 4, 4>) -> (Termination, Vec<Event>) {
+    let mut log = Log::default();
+    let end = loop {
+        e.audit().unwrap();
+        if let StepOutcome::Done(t) = e.step(1, &mut log) {
+            break t;
+        }
+    };
+    e.audit().unwrap();
+    (end, log.0)
+}
+
+#[test]
+fn a_bankrupt_long_is_closed_against_each_short_in_proportion() {
+    // A long of 10 ETH owing 19,000 USDC, two shorts of 5 and 15 ETH, a
+    // lender. ETH falls 10%: the long is 1,000 underwater, the fund is
+    // empty, and the shorts (20 ETH) take its whole position at its
+    // bankruptcy price, 1,900: 2.5 and 7.5 ETH each for 4,750 and 14,250.
+    let rows = vec![
+        Qty(-19_000 * USDC_UNIT),
+        Qty(10 * ETH_UNIT),
+        Qty(10_000 * USDC_UNIT),
+        Qty(-5 * ETH_UNIT),
+        Qty(30_000 * USDC_UNIT),
+        Qty(-15 * ETH_UNIT),
+        Qty(50_000 * USDC_UNIT),
+        Qty(0),
+    ];
+    let start = rows.clone();
+    let cfg = deleveraging(&[usdc(), perp_eth()], &moves(1..=1, 9_000), 0);
+    let mut run = Run::new(rows, 2);
+    let mut e = run.engine(&cfg);
+    let (_, events) = audited(&mut e);
+    let closes: Vec<&Event> = events
+        .iter()
+        .filter(|e| matches!(e, Event::Deleveraged { .. }))
+        .collect();
+    assert_eq!(
+        closes,
+        [&Event::Deleveraged {
+            round: 1,
+            account: 0,
+            asset: 1,
+            long: true,
+            size: Qty(10 * ETH_UNIT),
+            quote: Value(19_000 * USDC_UNIT),
+        }]
+    );
+    assert_eq!(e.balances_now(0).unwrap().as_slice(), [Qty(0), Qty(0)]);
+    let now = |id: usize| e.balances_now(id).unwrap();
+    let (a, b) = (now(1), now(2));
+    let eth_taken = |row: &[Qty], start: i64| row[1].0 - start;
+    let quote_paid = |row: &[Qty], start: i64| start - row[0].0;
+    let (taken_a, taken_b) = (eth_taken(&a, start[3].0), eth_taken(&b, start[5].0));
+    let (paid_a, paid_b) = (quote_paid(&a, start[2].0), quote_paid(&b, start[4].0));
+    // In proportion to 5 : 15, each within the roundings' unit or two, in
+    // the protocol's favour: the shorts take at most the 10 ETH and pay at
+    // least the 19,000.
+    assert!((taken_a * 3 - taken_b).abs() <= 3, "{taken_a} {taken_b}");
+    assert!((paid_a * 3 - paid_b).abs() <= 3, "{paid_a} {paid_b}");
+    let (taken, paid) = (taken_a + taken_b, paid_a + paid_b);
+    assert!(
+        (10 * ETH_UNIT - 4..=10 * ETH_UNIT).contains(&taken),
+        "{taken}"
+    );
+    assert!(
+        (19_000 * USDC_UNIT..=19_000 * USDC_UNIT + 4).contains(&paid),
+        "{paid}"
+    );
+    // The lender is untouched, and nothing was written off.
+    assert_eq!(now(3).as_slice(), &start[6..8]);
+    assert!(!events.iter().any(|e| matches!(e, Event::WrittenOff { .. })));
+    assert_eq!(e.report().deleveraged, 1);
+}
+
+/// A perpetuals book: longs of ETH owing USDC at 2-20x, shorts of ETH
+/// holding USDC at 2-10x, and lenders of USDC only.
+fn perp_rows(accounts: usize, seed: u64) -> Vec<Qty> {
+    perp_book(accounts, seed, 7)
+}
+
+/// [`perp_rows`] with `shorts` in 20 accounts short.
+fn perp_book(accounts: usize, seed: u64, shorts: u64) -> Vec<Qty> {
+    let mut draw = draws(seed);
+    let mut rows = Vec::new();
+    for _ in 0..accounts {
+        let size = ETH_UNIT + draw(9 * ETH_UNIT as u64) as i64;
+        // Worth 2,000 USDC an ETH: 2 USDC base units a base unit.
+        let worth = size * 2;
+        match draw(20) {
+            0..=10 => {
+                let leverage = 2 + draw(19) as i64;
+                rows.extend([Qty(-(worth - worth / leverage)), Qty(size)]);
+            }
+            k if (11..11 + shorts).contains(&k) => {
+                let leverage = 2 + draw(9) as i64;
+                rows.extend([Qty(worth + worth / leverage), Qty(-size)]);
+            }
+            _ => rows.extend([Qty(worth), Qty(0)]),
+        }
+    }
+    rows
+}
+
+fn lenders(rows: &[Qty]) -> Vec<usize> {
+    (0..rows.len() / 2)
+        .filter(|&id| rows[2 * id] > Qty(0) && rows[2 * id + 1] == Qty(0))
+        .collect()
+}
+
+#[test]
+fn a_crash_closes_longs_against_the_shorts_and_leaves_lenders_whole() {
+    let rows = perp_rows(400, 5);
+    let shocks = moves(1..=4, 9_300);
+    let assets = [usdc(), perp_eth()];
+    let cfg = deleveraging(&assets, &shocks, 1_000 * USDC_UNIT);
+    let mut run = Run::new(rows.clone(), 2);
+    let mut e = run.engine(&cfg);
+    let (end, events) = audited(&mut e);
+    assert_eq!(end, Termination::FixedPoint);
+    let longs_closed = events
+        .iter()
+        .filter(|e| matches!(e, Event::Deleveraged { long: true, .. }))
+        .count();
+    assert!(longs_closed > 5, "{longs_closed} closed: {:?}", e.report());
+    for id in lenders(&rows) {
+        let now = e.balances_now(id).unwrap();
+        assert_eq!(now.as_slice(), &rows[2 * id..2 * id + 2], "lender {id}");
+    }
+    assert_eq!(e.markets()[0].state.index, Index::ONE);
+    // The same market without it cuts the lenders of USDC.
+    let mut plain = cfg;
+    plain.deleveraging = None;
+    let mut run = Run::new(rows, 2);
+    let mut e = run.engine(&plain);
+    audited(&mut e);
+    assert!(e.markets()[0].state.index < Index::ONE);
+}
+
+#[test]
+fn a_squeeze_closes_shorts_against_the_longs() {
+    let rows = perp_rows(400, 9);
+    let cfg = deleveraging(&[usdc(), perp_eth()], &moves(1..=4, 10_800), 0);
+    let mut run = Run::new(rows, 2);
+    let mut e = run.engine(&cfg);
+    let (_, events) = audited(&mut e);
+    let shorts_closed = events
+        .iter()
+        .filter(|e| matches!(e, Event::Deleveraged { long: false, .. }))
+        .count();
+    assert!(shorts_closed > 5, "{shorts_closed}: {:?}", e.report());
+    // The longs gave their ETH up through the deposit index.
+    assert!(e.markets()[1].state.index < Index::ONE);
+}
+
+#[test]
+fn under_deleveraging_the_watch_still_finds_every_liquidatable_account() {
+    let assets = [usdc(), perp_eth()];
+    // A crash, a squeeze, and a crash whose losses fall on a short side
+    // of one account in 20 (its charges make shorts liquidatable).
+    let cases = [
+        (moves(1..=6, 9_500), perp_rows(600, 3)),
+        (moves(1..=6, 10_500), perp_rows(600, 4)),
+        (moves(1..=6, 9_200), perp_book(600, 6, 1)),
+    ];
+    for (shocks, rows) in cases {
+        let (checked, found) = watch_checks(
+            &assets,
+            &shocks,
+            aave(),
+            rows,
+            (0, Some(Deleveraging::ProRata)),
+        );
+        assert!(checked > 3 && found > 20, "{checked} rounds, {found} found");
+    }
+}
+
+fn budgeted(budgets: &[u32], rows: Vec<Qty>, shocks: &[Shock]) -> (u64, Vec<Event>) {
+    let cfg = deleveraging(&[usdc(), perp_eth()], shocks, 500 * USDC_UNIT);
+    let mut run = Run::new(rows, 2);
+    let mut e = run.engine(&cfg);
+    let mut log = Log::default();
+    let mut i = 0;
+    loop {
+        let budget = budgets[i % budgets.len()];
+        i += 1;
+        if let StepOutcome::Done(_) = e.step(budget, &mut log) {
+            break;
+        }
+    }
+    (e.digest(), log.0)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(12))]
+    /// Under deleveraging too, any sequence of budgets reaches the same
+    /// events and digest as one unbounded call.
+    #[test]
+    fn budgets_do_not_change_a_deleveraging_run(
+        budgets in proptest::collection::vec(1u32..40, 1..8),
+        seed in 1u64..1_000,
+        up in any::<bool>(),
+    ) {
+        let shocks = moves(1..=4, if up { 10_700 } else { 9_300 });
+        let rows = perp_rows(150, seed);
+        let whole = budgeted(&[u32::MAX], rows.clone(), &shocks);
+        let stepped = budgeted(&budgets, rows, &shocks);
+        let closed = whole.1.iter().any(|e| matches!(e, Event::Deleveraged { .. }));
+        prop_assert!(closed, "nothing deleveraged");
+        prop_assert_eq!(&whole.1, &stepped.1);
+        prop_assert_eq!(whole.0, stepped.0);
+    }
+}
+
+#[test]
+fn deleveraging_needs_its_storage() {
+    let cfg = deleveraging(&[usdc(), perp_eth()], &[], 0);
+    let mut balances = perp_rows(4, 1);
+    let mut links = vec![0; Storage::link_words(4)];
+    let mut queue = vec![Candidate::default(); Storage::queue_slots(4)];
+    let storage = Storage {
+        balances: &mut balances,
+        links: &mut links,
+        queue: &mut queue,
+        snaps: &mut [],
+    };
+    let refused = Engine::<4, 4>::new(&cfg, storage).err();
+    assert_eq!(refused, Some(ConfigError::Storage));
+}
