@@ -19,9 +19,11 @@
 //!
 //! This is the engine being carried over from `firesale-core` (issue 21):
 //! sequential settlement, the three policies, the five venues, the
-//! insurance fund and socialized loss. Containment (limits, breakers,
-//! auctions, the backstop, auto-deleveraging) and equilibrium settlement
-//! are not carried over yet.
+//! insurance fund and socialized loss, a cap on the accounts liquidated a
+//! round ([`queue`]) and pro-rata auto-deleveraging ([`deleverage`]). The
+//! other containment (notional limits, keepers, breakers, auctions, the
+//! backstop, ranked deleveraging) and equilibrium settlement are not
+//! carried over yet.
 
 mod audit;
 mod config;
