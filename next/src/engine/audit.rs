@@ -61,7 +61,7 @@ impl<const A: usize, const N: usize> Engine<'_, A, N> {
         let mut quote_paid = 0i128;
         // Under auto-deleveraging, the rows as settled (on copies).
         let mut settled = [0i128; super::ASSET_LIMIT];
-        if self.deleveraging.is_some() {
+        if self.deleveraging_on() {
             self.settled_totals(&mut settled)
                 .map_err(|_| AuditError::Shares { asset: 0 })?;
         }

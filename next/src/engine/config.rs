@@ -154,6 +154,9 @@ pub enum ConfigError {
     /// The storage is too small for the accounts, or the accounts more
     /// than `u32` counts.
     Storage,
+    /// Auto-deleveraging asked of a build without the `deleveraging`
+    /// feature.
+    Deleveraging,
 }
 
 impl AssetConfig {

@@ -193,38 +193,17 @@ pub fn settle(
     Ok(new_quote != first)
 }
 
-/// After a settled row `before` was written to `after`, brings its
-/// snapshots and its sides' totals to the new balances: an asset whose
-/// balance moved takes new debt shares (its debt over the index, rounded
-/// up) and its side's current accumulator. Writes nothing on an error.
-pub fn resnap(
-    before: &[Qty],
-    after: &[Qty],
-    snaps: &mut [Snap],
-    sides: &mut [Side],
-) -> ArithResult<()> {
-    let mut fresh = [Snap::default(); super::ASSET_LIMIT];
-    let pairs = before.iter().zip(after).skip(1).zip(snaps.iter());
-    for (((&old, &new), snap), (slot, side)) in
-        pairs.zip(fresh.iter_mut().zip(sides.iter().skip(1)))
-    {
-        *slot = match (old == new, new.is_negative()) {
-            (true, _) => *snap,
-            (false, true) => Snap {
-                debt_shares: new.neg()?.shares(side.debt_index, Round::Up)?,
-                paid: side.charged,
-            },
-            (false, false) => Snap {
-                debt_shares: Qty::ZERO,
-                paid: if new.is_positive() { side.credited } else { 0 },
-            },
-        };
+/// After a settled row was written to `row`, brings its snapshots and
+/// its sides' totals to the new balances ([`fresh_snap`]). Writes nothing
+/// on an error: a first pass computes every snapshot, the second writes.
+pub fn resnap(row: &[Qty], snaps: &mut [Snap], sides: &mut [Side]) -> ArithResult<()> {
+    let risky = row.iter().skip(1).zip(snaps.iter());
+    for ((&b, snap), side) in risky.zip(sides.iter().skip(1)) {
+        fresh_snap(b, snap, side)?;
     }
-    for ((snap, side), &new) in snaps
-        .iter_mut()
-        .zip(sides.iter_mut().skip(1))
-        .zip(fresh.iter())
-    {
+    let risky = row.iter().skip(1).zip(snaps.iter_mut());
+    for ((&b, snap), side) in risky.zip(sides.iter_mut().skip(1)) {
+        let new = fresh_snap(b, snap, side).unwrap_or(*snap);
         if snap.debt_shares.is_positive() {
             side.shorts = side.shorts.saturating_sub(1);
         }
@@ -238,6 +217,26 @@ pub fn resnap(
         *snap = new;
     }
     Ok(())
+}
+
+/// The snapshot of a settled balance `b` that was `snap`: a debt still its
+/// shares at the index keeps them; one that moved takes new shares (over
+/// the index, rounded up) and the side's current charge; a deposit the
+/// current credit (a settled one had it already).
+fn fresh_snap(b: Qty, snap: &Snap, side: &Side) -> ArithResult<Snap> {
+    if !b.is_negative() {
+        return Ok(Snap {
+            debt_shares: Qty::ZERO,
+            paid: if b.is_positive() { side.credited } else { 0 },
+        });
+    }
+    if snap.debt_shares.is_positive() && owed(snap.debt_shares, side.debt_index)? == b.neg()? {
+        return Ok(*snap);
+    }
+    Ok(Snap {
+        debt_shares: b.neg()?.shares(side.debt_index, Round::Up)?,
+        paid: side.charged,
+    })
 }
 
 /// `⌊x × index⌋` or `⌈…⌉` for `x >= 0` up to 2^127, without the product's
@@ -298,14 +297,14 @@ impl<const A: usize, const N: usize> Engine<'_, A, N> {
         Ok(())
     }
 
-    /// After account `id`'s settled row `before` was written, its
-    /// snapshots and the sides' totals ([`resnap`]).
-    pub(super) fn resnap_row(&mut self, id: u32, before: &[Qty]) -> Result<(), Termination> {
+    /// After account `id`'s settled row was written, its snapshots and the
+    /// sides' totals ([`resnap`]).
+    pub(super) fn resnap_row(&mut self, id: u32) -> Result<(), Termination> {
         let (range, snaps) = (self.row_range(id as usize), self.snap_range(id));
         let fault = Termination::Fault(ArithError::Domain);
         let row = self.balances.get(range).ok_or(fault)?;
         let snaps = self.snaps.get_mut(snaps).ok_or(fault)?;
-        resnap(before, row, snaps, &mut self.sides).map_err(Termination::Fault)
+        resnap(row, snaps, &mut self.sides).map_err(Termination::Fault)
     }
 
     /// The bankrupt position of a settled row, if auto-deleveraging takes
@@ -372,7 +371,7 @@ impl<const A: usize, const N: usize> Engine<'_, A, N> {
         let Some((size, quote)) = closed else {
             return Ok(false);
         };
-        self.resnap_row(id, before)?;
+        self.resnap_row(id)?;
         self.refresh_terms(p.asset)?;
         self.report.deleveraged = self.report.deleveraged.saturating_add(1);
         sink.emit(&Event::Deleveraged {
@@ -641,7 +640,7 @@ impl<const A: usize, const N: usize> Engine<'_, A, N> {
     pub fn balances_now(&self, id: usize) -> Option<heapless::Vec<Qty, A>> {
         let stored = self.balances.get(self.row_range(id))?;
         let mut row: heapless::Vec<Qty, A> = heapless::Vec::from_slice(stored).ok()?;
-        if self.deleveraging.is_some() {
+        if self.deleveraging_on() {
             let id = u32::try_from(id).ok()?;
             let kept = self.snaps.get(self.snap_range(id))?;
             let mut snaps: heapless::Vec<Snap, A> = heapless::Vec::from_slice(kept).ok()?;
@@ -758,20 +757,17 @@ mod tests {
             debt_shares: Qty(2_000),
             paid: 40,
         }];
+        // A debt still its shares at the index keeps its snapshot.
+        resnap(&[Qty(7), Qty(-1_000)], &mut snaps, &mut s).unwrap();
+        assert_eq!(snaps[0].debt_shares, Qty(2_000));
         // Debt 1,000 (2,000 shares at one half) repaid down to 301: 602
         // shares, rounded up.
-        resnap(
-            &[Qty(0), Qty(-1_000)],
-            &[Qty(0), Qty(-301)],
-            &mut snaps,
-            &mut s,
-        )
-        .unwrap();
+        resnap(&[Qty(0), Qty(-301)], &mut snaps, &mut s).unwrap();
         assert_eq!(snaps[0].debt_shares, Qty(602));
         assert_eq!((s[1].debt_shares, s[1].shorts), (602, 1));
         // Repaid whole and then a deposit: no short left; the credit's
         // accumulator is its snapshot.
-        resnap(&[Qty(0), Qty(-301)], &[Qty(0), Qty(5)], &mut snaps, &mut s).unwrap();
+        resnap(&[Qty(0), Qty(5)], &mut snaps, &mut s).unwrap();
         assert_eq!(
             snaps[0],
             Snap {
@@ -780,10 +776,6 @@ mod tests {
             }
         );
         assert_eq!((s[1].debt_shares, s[1].shorts), (0, 0));
-        // An unmoved balance keeps its snapshot.
-        let kept = snaps;
-        resnap(&[Qty(3), Qty(5)], &[Qty(9), Qty(5)], &mut snaps, &mut s).unwrap();
-        assert_eq!(snaps, kept);
     }
 
     #[test]

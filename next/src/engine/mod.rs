@@ -56,6 +56,10 @@ pub const MAX_ORACLE_LAG: usize = 15;
 const HISTORY: usize = MAX_ORACLE_LAG + 1;
 /// Most assets an engine's type can hold (a unit marks assets in a `u32`).
 pub const ASSET_LIMIT: usize = 32;
+/// Whether this build runs auto-deleveraging (the `deleveraging` feature):
+/// without it none of its code is linked (a firmware's flash), and a
+/// configuration that asks for it is refused.
+pub const DELEVERAGING_BUILT: bool = cfg!(any(test, feature = "deleveraging"));
 
 /// Caller-provided storage for `accounts` accounts: their balances, the
 /// watch's [`Storage::link_words`] and the queue's [`Storage::queue_slots`].
@@ -336,7 +340,7 @@ impl<'s, const A: usize, const N: usize> Engine<'s, A, N> {
             self.add_market(asset, u8::try_from(i).unwrap_or(u8::MAX))?;
         }
         self.add_balances()?;
-        if self.deleveraging.is_some() {
+        if self.deleveraging_on() {
             self.add_sides()?;
         }
         Ok(())
@@ -469,6 +473,13 @@ impl<'s, const A: usize, const N: usize> Engine<'s, A, N> {
     /// The markets: oracle, venue, index, shares, books.
     pub fn markets(&self) -> &[Market<N>] {
         &self.markets
+    }
+
+    /// Whether auto-deleveraging runs: configured, in a build that has it
+    /// (a build without it keeps none of the code this guards).
+    #[inline]
+    fn deleveraging_on(&self) -> bool {
+        DELEVERAGING_BUILT && self.deleveraging.is_some()
     }
 
     /// Account `id`'s stored balances. Under auto-deleveraging these are
@@ -655,7 +666,7 @@ impl<'s, const A: usize, const N: usize> Engine<'s, A, N> {
 
     fn value(&mut self, id: u32) -> Result<Valued, Termination> {
         self.report.valued = self.report.valued.saturating_add(1);
-        if self.deleveraging.is_some() {
+        if self.deleveraging_on() {
             return self.value_settled(id);
         }
         let row = self
@@ -872,18 +883,13 @@ impl<'s, const A: usize, const N: usize> Engine<'s, A, N> {
             self.prefetch(after.id);
         }
         let id = candidate.id;
-        let adl = self.deleveraging.is_some();
-        let mut before = [Qty::ZERO; ASSET_LIMIT];
+        let adl = self.deleveraging_on();
         let mut closed = false;
         if adl {
             // Settled, so that the unit reads base units; a bankrupt
             // position closed against the other side first.
             self.settle_row(id)?;
             closed = self.close_bankrupt(id, sink)?;
-            let row = self.balances.get(self.row_range(id as usize));
-            for (slot, &b) in before.iter_mut().zip(row.unwrap_or(&[])) {
-                *slot = b;
-            }
         }
         let range = self.row_range(id as usize);
         let row = self
@@ -905,7 +911,9 @@ impl<'s, const A: usize, const N: usize> Engine<'s, A, N> {
             &self.policy,
             |w| {
                 written |= 1u32.checked_shl(w.asset as u32).unwrap_or(0);
-                match adl && w.asset == 0 {
+                // (The constant first: the closure runs in a unit out of line,
+                // where `adl` is not known.)
+                match DELEVERAGING_BUILT && adl && w.asset == 0 {
                     true => quote_loss = Some(w),
                     false => sink.emit(&Event::WrittenOff {
                         account: id,
@@ -922,8 +930,7 @@ impl<'s, const A: usize, const N: usize> Engine<'s, A, N> {
             Ok(Ok(done)) => {
                 settled = done.settled;
                 if adl {
-                    let n = self.markets.len();
-                    self.resnap_row(id, before.get(..n).unwrap_or(&[]))?;
+                    self.resnap_row(id)?;
                     if let Some(w) = quote_loss {
                         let exposure = done.last.map(|s| s.collateral);
                         self.deleverage_loss(id, w, exposure, sink)?;
@@ -1050,7 +1057,7 @@ impl<'s, const A: usize, const N: usize> Engine<'s, A, N> {
         d.u64(self.report.steps);
         d.u64(self.report.bankruptcies);
         self.balances.iter().for_each(|b| d.i64(b.0));
-        if self.deleveraging.is_some() {
+        if self.deleveraging_on() {
             d.u64(self.report.deleveraged);
             for side in &self.sides {
                 d.u64(side.debt_index.0);
@@ -1106,6 +1113,9 @@ fn checked<'s, const A: usize>(
         && storage.queue.len() >= Storage::queue_slots(accounts)
         && (config.deleveraging.is_none()
             || storage.snaps.len() == Storage::snap_slots(accounts, n));
+    if config.deleveraging.is_some() && !DELEVERAGING_BUILT {
+        return Err(ConfigError::Deleveraging);
+    }
     let lists = Lists::new(storage.links, accounts).filter(|_| sized);
     let lists = lists.ok_or(ConfigError::Storage)?;
     let (slots, spare) = storage
