@@ -317,6 +317,55 @@ mod tests {
         report
     }
 
+    /// The perp-crash replay pro rata at 1,375 accounts (a thin book, the
+    /// fund run out): both engines close about as many bankrupt longs
+    /// against the shorts at their bankruptcy price. (Next takes every
+    /// short in proportion, the kernel only those with equity, so the
+    /// runs part a little.)
+    #[test]
+    fn the_perp_crash_deleverages_alike_in_both_engines() {
+        let source = crate::bundled::find("perp-crash-2025").unwrap().source;
+        let text = source
+            .replace("count = 4000", "count = 1000")
+            .replace("count = 1500", "count = 375")
+            .replace("deleveraging = \"ranked\"", "deleveraging = \"pro-rata\"");
+        let s = crate::scenario_file::parse(&text).unwrap();
+        assert_eq!(s.limits.deleveraging, Some(kernel::AdlRanking::ProRata));
+        struct Closes(u64);
+        impl EventSink for Closes {
+            fn emit(&mut self, e: &Event) {
+                if let Event::Deleveraged { long: true, .. } = e {
+                    self.0 += 1;
+                }
+            }
+        }
+        let mut closes = Closes(0);
+        let (end, _) = NextRun::from_scenario(&s)
+            .unwrap()
+            .run_with(&mut closes)
+            .unwrap();
+        assert_eq!(end, Termination::FixedPoint);
+        #[derive(Default)]
+        struct Kernel(std::collections::BTreeSet<(u32, u32)>);
+        impl kernel::event::EventSink for Kernel {
+            fn emit(&mut self, e: &kernel::event::Event) {
+                if let kernel::event::Event::Deleveraged { round, account, .. } = e {
+                    self.0.insert((*round, *account));
+                }
+            }
+        }
+        let mut k = Kernel::default();
+        run_scenario(&s, &mut k).unwrap();
+        let kernel_closes = k.0.len() as f64;
+        assert!(kernel_closes > 100.0, "{kernel_closes}");
+        let ratio = closes.0 as f64 / kernel_closes;
+        assert!(
+            (0.95..=1.05).contains(&ratio),
+            "next {} kernel {kernel_closes}",
+            closes.0
+        );
+    }
+
     #[test]
     fn what_the_next_engine_does_not_run_is_refused() {
         let mut s = Scenario::default_lending();
@@ -328,6 +377,12 @@ mod tests {
             Some(BridgeError::Unsupported(
                 "containment other than max_accounts_per_round and deleveraging"
             ))
+        );
+        let mut s = Scenario::default_lending();
+        s.limits.deleveraging = Some(kernel::AdlRanking::Ranked);
+        assert_eq!(
+            NextRun::from_scenario(&s).err(),
+            Some(BridgeError::Unsupported("ranked deleveraging"))
         );
     }
 }

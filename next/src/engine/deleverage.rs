@@ -652,29 +652,8 @@ impl<const A: usize, const N: usize> Engine<'_, A, N> {
     /// Σ of the accounts' balances of every asset as settled, for the
     /// audit: `held[asset]`, each row settled on a copy.
     pub(super) fn settled_totals(&self, held: &mut [i128]) -> ArithResult<()> {
-        let n = self.markets.len();
-        let quote_index = self.index_of(0);
-        let mut row = [Qty::ZERO; super::ASSET_LIMIT];
-        let mut snaps = [Snap::default(); super::ASSET_LIMIT];
         for id in 0..self.accounts {
-            let id = u32::try_from(id).map_err(|_| ArithError::Overflow)?;
-            let stored = self
-                .balances
-                .get(self.row_range(id as usize))
-                .ok_or(ArithError::Domain)?;
-            let kept = self
-                .snaps
-                .get(self.snap_range(id))
-                .ok_or(ArithError::Domain)?;
-            let (row, snaps) = (
-                row.get_mut(..n).ok_or(ArithError::Domain)?,
-                snaps
-                    .get_mut(..n.saturating_sub(1))
-                    .ok_or(ArithError::Domain)?,
-            );
-            row.copy_from_slice(stored);
-            snaps.copy_from_slice(kept);
-            settle(row, snaps, &self.sides, quote_index)?;
+            let row = self.balances_now(id).ok_or(ArithError::Domain)?;
             for (asset, (total, &b)) in held.iter_mut().zip(row.iter()).enumerate() {
                 let effective = match b.is_positive() {
                     true => b.held(self.index_of(asset))?,

@@ -330,7 +330,8 @@ mod next {
     use core::hint::black_box;
     use firesale_next::account::{self, Terms};
     use firesale_next::engine::{
-        AssetConfig, Candidate, Engine, EngineConfig, Shock, ShockKind, Storage, Weights,
+        AssetConfig, Candidate, Deleveraging, Engine, EngineConfig, Shock, ShockKind, Snap,
+        Storage, Weights,
     };
     use firesale_next::num::{Index, Price, Qty, Ratio, Value};
     use firesale_next::policy::Policy;
@@ -452,15 +453,18 @@ mod next {
             insurance_fund: Value(int() as i64),
             shocks: black_box(&shocks),
             max_accounts_per_round: black_box(int() as u32),
+            deleveraging: black_box(Some(Deleveraging::ProRata)).filter(|_| int() != 0),
         };
         let mut balances = [Qty::ZERO; ACCOUNTS * ASSETS];
         balances.iter_mut().for_each(|b| *b = qty());
         let mut links = [0u32; Storage::link_words(ACCOUNTS)];
         let mut queue = [Candidate::default(); Storage::queue_slots(ACCOUNTS)];
+        let mut snaps = [Snap::default(); Storage::snap_slots(ACCOUNTS, ASSETS)];
         let storage = Storage {
             balances: black_box(&mut balances[..]),
             links: black_box(&mut links[..]),
             queue: black_box(&mut queue[..]),
+            snaps: black_box(&mut snaps[..]),
         };
         let _ = black_box(Engine::<'_, ASSETS, 7>::with(&config, storage, |e| {
             let _ = black_box(e.step(black_box(17), &mut ()));
@@ -468,6 +472,7 @@ mod next {
             let _ = black_box(e.run(&mut ()));
             let id = black_box(3usize);
             let _ = black_box((e.digest(), e.report().rounds, e.health(id), e.row(id)));
+            let _ = black_box(e.balances_now(id));
             let _ = black_box((e.queued().count(), e.termination(), e.insurance_fund()));
         }));
     }
