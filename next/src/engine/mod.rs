@@ -60,6 +60,13 @@ pub const ASSET_LIMIT: usize = 32;
 /// without it none of its code is linked (a firmware's flash), and a
 /// configuration that asks for it is refused.
 pub const DELEVERAGING_BUILT: bool = cfg!(any(test, feature = "deleveraging"));
+/// The sides an engine keeps: one an asset in a build with
+/// auto-deleveraging, none without (the engine is on a firmware's stack).
+#[cfg(any(test, feature = "deleveraging"))]
+type Sides<const A: usize> = heapless::Vec<Side, A>;
+/// The sides an engine keeps (see above).
+#[cfg(not(any(test, feature = "deleveraging")))]
+type Sides<const A: usize> = heapless::Vec<Side, 0>;
 
 /// Caller-provided storage for `accounts` accounts: their balances, the
 /// watch's [`Storage::link_words`] and the queue's [`Storage::queue_slots`].
@@ -268,7 +275,7 @@ pub struct Engine<'s, const A: usize, const N: usize = MAX_BOOK_LEVELS> {
     deleveraging: Option<Deleveraging>,
     /// Per asset under auto-deleveraging (the quote's holds its slack
     /// only); empty without it.
-    sides: heapless::Vec<Side, A>,
+    sides: Sides<A>,
     snaps: &'s mut [Snap],
 }
 
