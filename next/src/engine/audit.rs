@@ -52,6 +52,14 @@ pub enum AuditError {
         /// The asset.
         asset: usize,
     },
+    /// Asset `asset`'s deleveraging side does not count its shorts: Σ of
+    /// their debt shares, their number, or a debt without shares.
+    Side {
+        /// The asset.
+        asset: usize,
+    },
+    /// A row could not be settled with the sides.
+    Settlement,
 }
 
 impl<const A: usize, const N: usize> Engine<'_, A, N> {
@@ -63,7 +71,8 @@ impl<const A: usize, const N: usize> Engine<'_, A, N> {
         let mut settled = [0i128; super::ASSET_LIMIT];
         if self.deleveraging_on() {
             self.settled_totals(&mut settled)
-                .map_err(|_| AuditError::Shares { asset: 0 })?;
+                .map_err(|_| AuditError::Settlement)?;
+            self.audit_sides()?;
         }
         for (asset, m) in self.markets.iter().enumerate() {
             if m.books.sum() != 0 {
@@ -102,9 +111,16 @@ impl<const A: usize, const N: usize> Engine<'_, A, N> {
             }
             let initial = self.initial.get(asset).copied().unwrap_or(0);
             let booked = initial.wrapping_add(m.books.balance(Book::Accounts));
+            // A row not yet settled rounds each accrual to the quote: under
+            // a unit for each risky asset.
+            let unsettled = match (asset, side) {
+                (0, Some(_)) => (self.accounts as i128).wrapping_mul(n.saturating_sub(1) as i128),
+                _ => 0,
+            };
             let slack = (self.accounts as i128)
                 .wrapping_add(i128::from(self.report.steps))
-                .wrapping_add(side.map_or(0, |s| s.slack));
+                .wrapping_add(side.map_or(0, |s| s.slack))
+                .wrapping_add(unsettled);
             let within = match (m.state.index, side) {
                 (Index::ONE, None) => held == booked,
                 _ => held <= booked && booked.wrapping_sub(held) <= slack,
@@ -125,6 +141,33 @@ impl<const A: usize, const N: usize> Engine<'_, A, N> {
                 i128::from(self.insurance.0).wrapping_sub(i128::from(self.initial_insurance.0));
             if q.books.balance(Book::Insurance) != change {
                 return Err(AuditError::Insurance);
+            }
+        }
+        Ok(())
+    }
+}
+
+impl<const A: usize, const N: usize> Engine<'_, A, N> {
+    /// Each side's totals against the snapshots: Σ debt shares, the shorts
+    /// counted, and every debt with shares (a debt without would vanish at
+    /// its next settlement).
+    fn audit_sides(&self) -> Result<(), AuditError> {
+        let n = self.markets.len();
+        let risky = n.saturating_sub(1);
+        for (k, side) in self.sides.iter().enumerate().skip(1) {
+            let (mut shares, mut shorts) = (0i128, 0u32);
+            let rows = self.balances.chunks_exact(n.max(1));
+            for (row, snaps) in rows.zip(self.snaps.chunks_exact(risky.max(1))) {
+                let snap = snaps.get(k.wrapping_sub(1)).copied().unwrap_or_default();
+                let b = row.get(k).copied().unwrap_or_default();
+                if b.is_negative() != snap.debt_shares.is_positive() {
+                    return Err(AuditError::Side { asset: k });
+                }
+                shares = shares.wrapping_add(i128::from(snap.debt_shares.0));
+                shorts = shorts.wrapping_add(u32::from(snap.debt_shares.is_positive()));
+            }
+            if shares != side.debt_shares || shorts != side.shorts {
+                return Err(AuditError::Side { asset: k });
             }
         }
         Ok(())

@@ -37,8 +37,10 @@ pub enum Deleveraging {
 }
 
 /// Fraction bits of the quote accumulators: quote base units per share,
-/// times 2^32.
-pub const ACC_BITS: u32 = 32;
+/// times 2^64, so that a step of less than a quote unit over 10^18 shares
+/// (an 18-decimal token's) still counts. An account accrues at most what
+/// an `i64` balance holds, so its accrual times 2^64 stays in an `i128`.
+pub const ACC_BITS: u32 = 64;
 /// The lowest debt index: shorts keep a billionth of each debt share's
 /// debt, so that a share never becomes worthless and new debt never takes
 /// unbounded shares.
@@ -128,28 +130,34 @@ fn accrued(shares: i64, step: i128, round: Round) -> ArithResult<i128> {
 /// unused) from its `snaps` (one per risky asset): each debt to its
 /// shares at the debt index, and the quote its deposits received and its
 /// debts paid since the snapshot added to its quote balance (at the
-/// quote's deposit `index`). Returns whether the quote balance changed.
-/// Writes nothing on an error.
+/// quote's deposit `index`). Returns how many accruals it rounded (each
+/// by under a quote unit, against the account). Writes nothing on an error.
 pub fn settle(
     row: &mut [Qty],
     snaps: &mut [Snap],
     sides: &[Side],
     quote_index: Index,
-) -> ArithResult<bool> {
+) -> ArithResult<u32> {
     let mut quote = 0i128;
+    let mut roundings = 0u32;
     for ((&b, snap), side) in row
         .iter()
         .skip(1)
         .zip(snaps.iter())
         .zip(sides.iter().skip(1))
     {
-        if b.is_negative() {
-            let step = side.charged.wrapping_sub(snap.paid);
-            quote = quote.wrapping_sub(accrued(snap.debt_shares.0, step, Round::Up)?);
-        } else if b.is_positive() {
-            let step = side.credited.wrapping_sub(snap.paid);
-            quote = quote.wrapping_add(accrued(b.0, step, Round::Down)?);
+        let step = match b.is_negative() {
+            true => side.charged.wrapping_sub(snap.paid),
+            false => side.credited.wrapping_sub(snap.paid),
+        };
+        if b.0 == 0 || step == 0 {
+            continue;
         }
+        roundings = roundings.saturating_add(1);
+        quote = match b.is_negative() {
+            true => quote.wrapping_sub(accrued(snap.debt_shares.0, step, Round::Up)?),
+            false => quote.wrapping_add(accrued(b.0, step, Round::Down)?),
+        };
     }
     let mut new_debts = [Qty::ZERO; super::ASSET_LIMIT];
     for (((&b, snap), side), slot) in row
@@ -190,7 +198,7 @@ pub fn settle(
     if let Some(q) = row.first_mut() {
         *q = new_quote;
     }
-    Ok(new_quote != first)
+    Ok(roundings)
 }
 
 /// After a settled row was written to `row`, brings its snapshots and
@@ -274,26 +282,51 @@ impl<const A: usize, const N: usize> Engine<'_, A, N> {
         start..start.saturating_add(per)
     }
 
-    /// Settles account `id`'s row with the sides ([`settle`]).
+    /// Settles account `id`'s row with the sides ([`settle`]), on copies
+    /// first: nothing is written unless all of it succeeds.
     pub(super) fn settle_row(&mut self, id: u32) -> Result<(), Termination> {
-        let (range, snaps) = (self.row_range(id as usize), self.snap_range(id));
         let fault = Termination::Fault(ArithError::Domain);
-        let row = self.balances.get_mut(range).ok_or(fault)?;
-        let snaps = self.snaps.get_mut(snaps).ok_or(fault)?;
-        let quote = self.markets.first_mut().ok_or(fault)?;
-        let old = row.first().copied().unwrap_or(Qty::ZERO);
-        let moved =
-            settle(row, snaps, &self.sides, quote.state.index).map_err(Termination::Fault)?;
-        if moved {
-            let new = row.first().copied().unwrap_or(Qty::ZERO);
-            let shares = quote.state.deposit_shares.sub(old.max(Qty::ZERO));
-            let shares = shares.and_then(|s| s.add(new.max(Qty::ZERO)));
-            quote.state.deposit_shares = shares.map_err(Termination::Fault)?;
-            // The credit rounded down or the charge up: under a unit.
-            if let Some(side) = self.sides.first_mut() {
-                side.slack = side.slack.saturating_add(1);
-            }
+        let (range, snap_range) = (self.row_range(id as usize), self.snap_range(id));
+        let stored = self.balances.get(range.clone()).ok_or(fault)?;
+        let kept = self.snaps.get(snap_range.clone()).ok_or(fault)?;
+        let mut row: heapless::Vec<Qty, A> =
+            heapless::Vec::from_slice(stored).map_err(|_| fault)?;
+        let mut snaps: heapless::Vec<Snap, A> =
+            heapless::Vec::from_slice(kept).map_err(|_| fault)?;
+        let quote = self.markets.first().ok_or(fault)?;
+        let roundings = settle(&mut row, &mut snaps, &self.sides, quote.state.index)
+            .map_err(Termination::Fault)?;
+        let (old, new) = (
+            stored.first().copied().unwrap_or(Qty::ZERO),
+            row.first().copied().unwrap_or(Qty::ZERO),
+        );
+        let shares = self
+            .deposit_shares_after(0, old, new)
+            .map_err(Termination::Fault)?;
+        // Nothing can fail past here.
+        for (slot, &b) in self
+            .balances
+            .get_mut(range)
+            .unwrap_or(&mut [])
+            .iter_mut()
+            .zip(&row)
+        {
+            *slot = b;
         }
+        for (slot, &snap) in self
+            .snaps
+            .get_mut(snap_range)
+            .unwrap_or(&mut [])
+            .iter_mut()
+            .zip(&snaps)
+        {
+            *slot = snap;
+        }
+        if let Some(q) = self.markets.first_mut() {
+            q.state.deposit_shares = shares;
+        }
+        // Each accrual rounded by under a unit, against the account.
+        self.add_quote_slack(i128::from(roundings));
         Ok(())
     }
 
@@ -423,8 +456,9 @@ impl<const A: usize, const N: usize> Engine<'_, A, N> {
             false,
         )?);
         let step = per_share(i128::from(paid.0), shares, Round::Up)?;
+        let charged = side.charged.checked_add(step).ok_or(ArithError::Overflow)?;
         let index = Index(side.debt_index.0.saturating_sub(cut));
-        let drift = self.charge_drift(p.asset, shares, index, step)?;
+        let drift = self.charge_drift(p.asset, i128::from(paid.0), shares, index);
         let (asset_index, quote_index) = (self.index_of(p.asset), self.index_of(0));
         let held = before.get(p.asset).copied().unwrap_or(Qty::ZERO);
         let new_held = crate::account::debit(held, size, asset_index)?;
@@ -448,7 +482,7 @@ impl<const A: usize, const N: usize> Engine<'_, A, N> {
             .saturating_add(2);
         if let Some(s) = self.sides.get_mut(p.asset) {
             s.debt_index = index;
-            s.charged = s.charged.saturating_add(step);
+            s.charged = charged;
             s.charge_drift = s.charge_drift.saturating_add(drift);
             s.slack = s.slack.saturating_add(slack);
         }
@@ -477,9 +511,29 @@ impl<const A: usize, const N: usize> Engine<'_, A, N> {
             false,
         )?);
         let step = per_share(i128::from(paid.0), i128::from(shares.0), Round::Down)?;
+        let side = self.sides.get(p.asset).copied().ok_or(ArithError::Domain)?;
+        let credited = side
+            .credited
+            .checked_add(step)
+            .ok_or(ArithError::Overflow)?;
         let quote_index = self.index_of(0);
         let owed = before.get(p.asset).copied().unwrap_or(Qty::ZERO);
         let new_owed = crate::account::credit(owed, size, index)?;
+        // What the writes below lead to must not fail either: the row's new
+        // snapshot and the asset's terms at the new index.
+        let snap = self
+            .snaps
+            .get(
+                self.snap_range(id)
+                    .start
+                    .saturating_add(p.asset)
+                    .saturating_sub(1),
+            )
+            .copied()
+            .ok_or(ArithError::Domain)?;
+        fresh_snap(new_owed, &snap, &side)?;
+        let risk = self.risks.get(p.asset).ok_or(ArithError::Domain)?;
+        super::tiers(risk, m.oracle, index)?;
         let cash = before.first().copied().unwrap_or(Qty::ZERO);
         let new_cash = crate::account::debit(cash, Qty(paid.0), quote_index)?;
         let quote_deposits = self.deposit_shares_after(0, cash, new_cash)?;
@@ -495,9 +549,15 @@ impl<const A: usize, const N: usize> Engine<'_, A, N> {
             m.state.index = index;
         }
         let quote_slack = (i128::from(shares.0) >> ACC_BITS).saturating_add(2);
+        // The index's floor leaves up to a unit and shares / 10^18 with no
+        // holder; the bankrupt's debt re-shared at the debt index, a unit.
+        let slack = i128::from(shares.0)
+            .checked_div(i128::from(INDEX_SCALE))
+            .unwrap_or(0)
+            .saturating_add(3);
         if let Some(s) = self.sides.get_mut(p.asset) {
-            s.credited = s.credited.saturating_add(step);
-            s.slack = s.slack.saturating_add(1);
+            s.credited = credited;
+            s.slack = s.slack.saturating_add(slack);
         }
         self.add_quote_slack(quote_slack);
         Ok(Some((size, paid)))
@@ -506,22 +566,23 @@ impl<const A: usize, const N: usize> Engine<'_, A, N> {
     /// Takes a bankrupt account's quote `loss` left after the insurance
     /// fund from the shorts of `asset` (the risky asset it was long), in
     /// proportion to their debt shares. Returns what was taken: all of it,
-    /// or nothing if nobody is short.
-    pub(super) fn charge_loss(&mut self, asset: usize, loss: Qty) -> Result<Qty, Termination> {
-        let fault = Termination::Fault;
+    /// or nothing if nobody is short (or the accumulator would leave its
+    /// range). It cannot fail: the unit before it is written.
+    pub(super) fn charge_loss(&mut self, asset: usize, loss: Qty) -> Qty {
         let Some(side) = self.sides.get(asset).copied().filter(|_| asset != 0) else {
-            return Ok(Qty::ZERO);
+            return Qty::ZERO;
         };
-        if side.debt_shares <= 0 || !loss.is_positive() {
-            return Ok(Qty::ZERO);
-        }
         let shares = side.debt_shares;
-        let step = per_share(i128::from(loss.0), shares, Round::Up).map_err(fault)?;
-        let drift = self
-            .charge_drift(asset, shares, side.debt_index, step)
-            .map_err(fault)?;
+        if shares <= 0 || !loss.is_positive() {
+            return Qty::ZERO;
+        }
+        let step = per_share(i128::from(loss.0), shares, Round::Up);
+        let Some(charged) = step.ok().and_then(|step| side.charged.checked_add(step)) else {
+            return Qty::ZERO;
+        };
+        let drift = self.charge_drift(asset, i128::from(loss.0), shares, side.debt_index);
         if let Some(s) = self.sides.get_mut(asset) {
-            s.charged = s.charged.saturating_add(step);
+            s.charged = charged;
             s.charge_drift = s.charge_drift.saturating_add(drift);
         }
         let shorts = i128::from(side.shorts);
@@ -533,7 +594,7 @@ impl<const A: usize, const N: usize> Engine<'_, A, N> {
         if let Some(q) = self.markets.first_mut() {
             q.books.transfer(Book::Accounts, Book::BadDebt, loss);
         }
-        Ok(loss)
+        loss
     }
 
     /// Hands a unit's quote write-off `w` to the shorts of `exposure` (the
@@ -544,49 +605,41 @@ impl<const A: usize, const N: usize> Engine<'_, A, N> {
         mut w: Written,
         exposure: Option<usize>,
         sink: &mut impl EventSink,
-    ) -> Result<(), Termination> {
+    ) {
         if let Some(asset) = exposure.filter(|&a| a != 0) {
-            let taken = self.charge_loss(asset, w.unrecovered)?;
+            let taken = self.charge_loss(asset, w.unrecovered);
             w.deleveraged = taken;
-            w.unrecovered = w.unrecovered.sub(taken).map_err(Termination::Fault)?;
+            w.unrecovered = Qty(w.unrecovered.0.saturating_sub(taken.0));
         }
         sink.emit(&Event::WrittenOff {
             account: id,
             written: w,
         });
-        Ok(())
     }
 
-    /// The relative health a charge of `step` a debt share can take from a
-    /// short of `asset` at debt `index`, Q32.32, rounded up: the charge's
-    /// total over the shorts' debt's value, times the heaviest weight (the
-    /// quote it takes may be a debt). A short's debt term is at least its
-    /// shares × index × price, so its loss is at most this times its term.
-    fn charge_drift(
-        &self,
-        asset: usize,
-        shares: i128,
-        index: Index,
-        step: i128,
-    ) -> ArithResult<u64> {
-        let m = self.markets.get(asset).ok_or(ArithError::Domain)?;
-        let charged = div_round(
-            step.checked_mul(shares).ok_or(ArithError::Overflow)?,
-            1u128 << ACC_BITS,
-            Round::Up,
-        )?;
-        let weighted = charged
+    /// The relative health a charge of `amount` over `shares` debt shares
+    /// can take from a short of `asset` at debt `index`, Q32.32, rounded
+    /// up: what the shares pay at most (the amount, and the step's
+    /// rounding up: shares / 2^64 and a unit) over the value of their debt,
+    /// times the heaviest weight (the quote it takes may be a debt). A
+    /// short's debt term is at least its shares × index × price, so its
+    /// loss is at most this times its term. Saturates where a number
+    /// leaves its range: the drift then reaches every account.
+    fn charge_drift(&self, asset: usize, amount: i128, shares: i128, index: Index) -> u64 {
+        let Some(m) = self.markets.get(asset) else {
+            return u64::MAX;
+        };
+        let paid = amount
             .unsigned_abs()
+            .saturating_add((shares >> ACC_BITS).unsigned_abs())
+            .saturating_add(1);
+        let weighted = paid
             .saturating_mul(u128::from(self.max_weight))
             .div_ceil(u128::from(crate::num::RATIO_SCALE));
-        let debt = times_index(shares, index, Round::Down)?;
+        let debt = times_index(shares, index, Round::Down).unwrap_or(0);
         let debt = Qty(i64::try_from(debt).unwrap_or(i64::MAX));
-        let value = debt.value(m.oracle, Round::Down)?;
-        Ok(super::watch::ratio_bound(
-            weighted,
-            value.0.unsigned_abs().into(),
-            true,
-        ))
+        let value = debt.value(m.oracle, Round::Down).unwrap_or(Value::ZERO);
+        super::watch::ratio_bound(weighted, value.0.unsigned_abs().into(), true)
     }
 
     fn index_of(&self, asset: usize) -> Index {
@@ -691,11 +744,11 @@ mod tests {
             debt_shares: Qty(1_000),
             paid: 0,
         }];
-        assert_eq!(settle(&mut row, &mut snaps, &s, Index::ONE), Ok(true));
+        assert_eq!(settle(&mut row, &mut snaps, &s, Index::ONE), Ok(1));
         assert_eq!(row, [Qty(10_000 - 3_334), Qty(-750)]);
         assert_eq!(snaps[0].paid, step);
         // Settled again, nothing moves.
-        assert_eq!(settle(&mut row, &mut snaps, &s, Index::ONE), Ok(false));
+        assert_eq!(settle(&mut row, &mut snaps, &s, Index::ONE), Ok(0));
         assert_eq!(row, [Qty(10_000 - 3_334), Qty(-750)]);
     }
 
@@ -705,12 +758,12 @@ mod tests {
         let s = sides(Index::ONE, 0, step);
         let mut row = [Qty(-500), Qty(1_000)];
         let mut snaps = [Snap::default()];
-        assert_eq!(settle(&mut row, &mut snaps, &s, Index::ONE), Ok(true));
+        assert_eq!(settle(&mut row, &mut snaps, &s, Index::ONE), Ok(1));
         // 3,333.33… received: the debt of 500 is paid, 2,833 left over.
         assert_eq!(row, [Qty(2_833), Qty(1_000)]);
         let mut flat = [Qty(7), Qty(0)];
         let mut none = [Snap::default()];
-        assert_eq!(settle(&mut flat, &mut none, &s, Index::ONE), Ok(false));
+        assert_eq!(settle(&mut flat, &mut none, &s, Index::ONE), Ok(0));
         assert_eq!(flat, [Qty(7), Qty(0)]);
     }
 
@@ -759,8 +812,11 @@ mod tests {
 
     #[test]
     fn a_per_share_step_rounds_as_asked_and_refuses_no_shares() {
-        assert_eq!(per_share(10, 3, Round::Down), Ok((10i128 << 32) / 3));
-        assert_eq!(per_share(10, 3, Round::Up), Ok((10i128 << 32) / 3 + 1));
+        assert_eq!(per_share(10, 3, Round::Down), Ok((10i128 << ACC_BITS) / 3));
+        assert_eq!(
+            per_share(10, 3, Round::Up),
+            Ok((10i128 << ACC_BITS) / 3 + 1)
+        );
         assert!(per_share(10, 0, Round::Up).is_err());
         assert!(per_share(i128::MAX / 2, 3, Round::Up).is_err());
     }

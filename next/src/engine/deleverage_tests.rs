@@ -187,11 +187,21 @@ fn a_crash_closes_longs_against_the_shorts_and_leaves_lenders_whole() {
         .filter(|e| matches!(e, Event::Deleveraged { long: true, .. }))
         .count();
     assert!(longs_closed > 5, "{longs_closed} closed: {:?}", e.report());
+    // The lenders hold what they lent: their shares, at an index of one.
+    assert_eq!(e.markets()[0].state.index, Index::ONE);
     for id in lenders(&rows) {
         let now = e.balances_now(id).unwrap();
         assert_eq!(now.as_slice(), &rows[2 * id..2 * id + 2], "lender {id}");
     }
-    assert_eq!(e.markets()[0].state.index, Index::ONE);
+    // Losses past the fund went to the shorts.
+    let charged: i64 = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::WrittenOff { written, .. } => Some(written.deleveraged.0),
+            _ => None,
+        })
+        .sum();
+    assert!(charged > 0 && e.sides()[1].charged > 0, "{charged}");
     // The same market without it cuts the lenders of USDC.
     let mut plain = cfg;
     plain.deleveraging = None;
@@ -214,8 +224,10 @@ fn a_squeeze_closes_shorts_against_the_longs() {
         .filter(|e| matches!(e, Event::Deleveraged { long: false, .. }))
         .count();
     assert!(shorts_closed > 5, "{shorts_closed}: {:?}", e.report());
-    // The longs gave their ETH up through the deposit index.
+    // The longs gave their ETH up through the deposit index, and were
+    // paid through their credit.
     assert!(e.markets()[1].state.index < Index::ONE);
+    assert!(e.sides()[1].credited > 0);
 }
 
 #[test]
@@ -298,7 +310,7 @@ fn deleveraging_needs_its_storage() {
 /// The digest of a small crash and squeeze under deleveraging, computed on
 /// x86_64: `tests/miri.sh` checks it on s390x (big-endian) and i686
 /// (32-bit), where the accumulators and the index are the same bits.
-const DELEVERAGING_DIGESTS: [u64; 2] = [0x9600_6675_ae72_2ed9, 0xc2d9_814c_500c_4085];
+const DELEVERAGING_DIGESTS: [u64; 2] = [0x668d_7ce8_c1bb_d871, 0xf856_2b0a_83c8_c4a8];
 
 #[test]
 fn deleveraging_runs_have_the_committed_digests() {
@@ -317,4 +329,82 @@ fn deleveraging_runs_have_the_committed_digests() {
         e.digest()
     });
     assert_eq!(digests, DELEVERAGING_DIGESTS, "{digests:x?}");
+}
+
+#[test]
+fn longs_of_two_assets_are_paid_by_each_bankrupt_short_to_the_unit() {
+    // Two bankrupt shorts, one of each risky asset (1,900 USDC against an
+    // ETH worth 2,000), and 50 accounts long 1 of each: each short's
+    // 1,900 goes to the 50, 38 USDC each, less a unit of rounding.
+    let mut rows = vec![
+        Qty(1_900 * USDC_UNIT),
+        Qty(-ETH_UNIT),
+        Qty(0),
+        Qty(1_900 * USDC_UNIT),
+        Qty(0),
+        Qty(-ETH_UNIT),
+    ];
+    for _ in 0..50 {
+        rows.extend([Qty(0), Qty(ETH_UNIT), Qty(ETH_UNIT)]);
+    }
+    let (assets, shocks): (_, [Shock; 0]) = ([usdc(), perp_eth(), perp_eth()], []);
+    let cfg = deleveraging(&assets, &shocks, 0);
+    let mut run = Run::new(rows, 3);
+    let mut e = run.engine(&cfg);
+    let (_, events) = audited(&mut e);
+    let closes = events
+        .iter()
+        .filter(|e| matches!(e, Event::Deleveraged { long: false, .. }))
+        .count();
+    assert_eq!(closes, 2);
+    for id in 2..52 {
+        let quote = e.balances_now(id).unwrap()[0].0;
+        assert!(
+            (2 * 38 * USDC_UNIT - 2..=2 * 38 * USDC_UNIT).contains(&quote),
+            "{id}: {quote}"
+        );
+    }
+}
+
+#[test]
+fn a_token_of_many_decimals_is_credited_and_conserved() {
+    // A token of 10^-9 quote units a base unit, held by two longs as 9e18
+    // shares; 20 bankrupt shorts owe 1e17 each against 95 USDC. Each
+    // close's credit is far under a quote unit a share: the accumulator's
+    // fraction bits must keep it.
+    let token = AssetConfig {
+        price: Price::new(1_000, 12).unwrap(),
+        dust: Qty(1),
+        venue: pool(1_000_000_000_000_000),
+        ..perp_eth()
+    };
+    let assets = [usdc(), token];
+    let half = 4_500_000_000_000_000_000;
+    let mut rows = vec![Qty(0), Qty(half), Qty(0), Qty(half)];
+    for k in 0..20i64 {
+        rows.extend([
+            Qty(95_000_000 - k * 1_000),
+            Qty(-100_000_000_000_000_000 - k * 7_777_777),
+        ]);
+    }
+    let shocks: [Shock; 0] = [];
+    let cfg = deleveraging(&assets, &shocks, 0);
+    let mut run = Run::new(rows, 2);
+    let mut e = run.engine(&cfg);
+    let (_, events) = audited(&mut e);
+    let paid: i64 = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Deleveraged { quote, .. } => Some(quote.0),
+            _ => None,
+        })
+        .sum();
+    assert!(paid > 1_000 * USDC_UNIT, "{paid}");
+    let received: i64 = (0..2).map(|id| e.balances_now(id).unwrap()[0].0).sum();
+    // Each close's step rounds down by under shares / 2^64 (half a unit
+    // here), each long's settlement by under a unit.
+    assert!(
+        (paid - 22..=paid).contains(&received),
+        "{received} of {paid}"
+    );
 }

@@ -365,6 +365,8 @@ impl<'s, const A: usize, const N: usize> Engine<'s, A, N> {
         if let Some(q) = self.markets.first_mut() {
             q.socialized = false;
         }
+        // Storage may come from an earlier run: every snapshot starts anew.
+        self.snaps.fill(Snap::default());
         let rows = self.balances.chunks_exact(n.max(1));
         for (row, snaps) in rows.zip(self.snaps.chunks_exact_mut(n.saturating_sub(1).max(1))) {
             let risky = row
@@ -487,6 +489,12 @@ impl<'s, const A: usize, const N: usize> Engine<'s, A, N> {
     #[inline]
     fn deleveraging_on(&self) -> bool {
         DELEVERAGING_BUILT && self.deleveraging.is_some()
+    }
+
+    /// Each asset's deleveraging sides (the quote's holds its slack only);
+    /// empty without auto-deleveraging.
+    pub fn sides(&self) -> &[Side] {
+        &self.sides
     }
 
     /// Account `id`'s stored balances. Under auto-deleveraging these are
@@ -686,8 +694,8 @@ impl<'s, const A: usize, const N: usize> Engine<'s, A, N> {
     }
 
     /// [`Engine::value`] under auto-deleveraging: the row settled first,
-    /// and one more base unit of slack, for the charge its next settlement
-    /// rounds up.
+    /// and a base unit more of slack for each asset it owes, for the charge
+    /// its next settlement rounds up.
     #[inline(never)]
     fn value_settled(&mut self, id: u32) -> Result<Valued, Termination> {
         self.settle_row(id)?;
@@ -696,7 +704,7 @@ impl<'s, const A: usize, const N: usize> Engine<'s, A, N> {
             .get(self.row_range(id as usize))
             .ok_or(Termination::Fault(ArithError::Domain))?;
         let mut s = crate::account::sums(row, &self.maint).map_err(Termination::Fault)?;
-        s.terms = s.terms.wrapping_add(1);
+        s.terms = s.terms.wrapping_add(i128::from(s.owes.count_ones()));
         self.watch.owed |= s.owes;
         Ok(watch::place(&s, self.watch.drift, self.max_weight))
     }
@@ -940,7 +948,7 @@ impl<'s, const A: usize, const N: usize> Engine<'s, A, N> {
                     self.resnap_row(id)?;
                     if let Some(w) = quote_loss {
                         let exposure = done.last.map(|s| s.collateral);
-                        self.deleverage_loss(id, w, exposure, sink)?;
+                        self.deleverage_loss(id, w, exposure, sink);
                     }
                 }
                 let r = &mut self.report;
