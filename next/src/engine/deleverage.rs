@@ -18,8 +18,9 @@
 //! event writes one `Side`, never the counterparties' rows: O(1).
 //!
 //! Every rounding is in the protocol's favour: a debt at the index and a
-//! charge round up, a credit rounds down, the indexes move by what leaves
-//! the counterparties at most what the event pays them. What the roundings
+//! charge round up, a credit rounds down; a close lowers the shorts' debts
+//! by at most what the bankrupt gives up, and takes from the longs at least
+//! what it receives. What the roundings
 //! leave in the accounts' book with no holder is bounded per asset by
 //! [`Side::slack`], which the audit allows.
 
@@ -210,6 +211,14 @@ pub fn settle(
     Ok(roundings)
 }
 
+/// Copies `src` over the start of `dst` (as `copy_from_slice`, without
+/// its panic on a length it cannot prove).
+fn copy_into<T: Copy>(dst: Option<&mut [T]>, src: &[T]) {
+    for (slot, &x) in dst.unwrap_or(&mut []).iter_mut().zip(src) {
+        *slot = x;
+    }
+}
+
 /// Whether `row` is settled already: every deposit at its side's credit,
 /// every debt at its side's charge and its shares at the debt index. Most
 /// rows valued are (nothing moved their sides since), and this reads them
@@ -337,24 +346,8 @@ impl<const A: usize, const N: usize> Engine<'_, A, N> {
             .deposit_shares_after(0, old, new)
             .map_err(Termination::Fault)?;
         // Nothing can fail past here.
-        for (slot, &b) in self
-            .balances
-            .get_mut(range)
-            .unwrap_or(&mut [])
-            .iter_mut()
-            .zip(&row)
-        {
-            *slot = b;
-        }
-        for (slot, &snap) in self
-            .snaps
-            .get_mut(snap_range)
-            .unwrap_or(&mut [])
-            .iter_mut()
-            .zip(&snaps)
-        {
-            *slot = snap;
-        }
+        copy_into(self.balances.get_mut(range), &row);
+        copy_into(self.snaps.get_mut(snap_range), &snaps);
         if let Some(q) = self.markets.first_mut() {
             q.state.deposit_shares = shares;
         }

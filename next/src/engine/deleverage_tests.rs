@@ -2,7 +2,7 @@
 //! side, losses taken from the shorts, lenders left whole, the audit after
 //! every unit, the watch against a full rescan, budgets.
 
-use super::tests::{aave, draws, eth, pool, usdc, watch_checks, Log, Run};
+use super::tests::{aave, audited, draws, eth, pool, usdc, watch_checks, Log, Run};
 use super::*;
 use crate::num::Ratio;
 use proptest::prelude::*;
@@ -58,19 +58,6 @@ fn moves(rounds: core::ops::RangeInclusive<u32>, bps: u32) -> Vec<Shock> {
             kind: ShockKind::MovePrice(Ratio::from_bps(bps)),
         })
         .collect()
-}
-
-/// Runs a unit at a time, auditing after each; returns the events.
-fn audited(e: &mut Engine<'_, 4, 4>) -> (Termination, Vec<Event>) {
-    let mut log = Log::default();
-    let end = loop {
-        e.audit().unwrap();
-        if let StepOutcome::Done(t) = e.step(1, &mut log) {
-            break t;
-        }
-    };
-    e.audit().unwrap();
-    (end, log.0)
 }
 
 #[test]

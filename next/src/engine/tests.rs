@@ -151,14 +151,7 @@ fn a_decline_liquidates_runs_to_a_fixed_point_and_conserves_every_asset() {
     let mut run = Run::new(balances(400, 7), 2);
     let cfg = config(&assets, &shocks, aave());
     let mut e = run.engine(&cfg);
-    let mut log = Log::default();
-    let end = loop {
-        e.audit().unwrap();
-        if let StepOutcome::Done(t) = e.step(1, &mut log) {
-            break t;
-        }
-    };
-    e.audit().unwrap();
+    let (end, _) = audited(&mut e);
     assert_eq!(end, Termination::FixedPoint);
     let r = *e.report();
     assert!(r.liquidations > 50, "{r:?}");
@@ -172,6 +165,19 @@ fn a_decline_liquidates_runs_to_a_fixed_point_and_conserves_every_asset() {
         let holds = row.iter().any(|b| b.is_positive());
         assert!(!h.is_liquidatable() || !holds, "{id}: {row:?}");
     }
+}
+
+/// Runs a unit at a time, auditing after each; returns the events.
+pub(super) fn audited(e: &mut Engine<'_, 4, 4>) -> (Termination, Vec<Event>) {
+    let mut log = Log::default();
+    let end = loop {
+        e.audit().unwrap();
+        if let StepOutcome::Done(t) = e.step(1, &mut log) {
+            break t;
+        }
+    };
+    e.audit().unwrap();
+    (end, log.0)
 }
 
 /// After each round's scan, the queue holds exactly the liquidatable
