@@ -313,6 +313,15 @@ struct Position {
     quote: Qty,
 }
 
+impl Position {
+    /// The quote `size` of the position is worth at its bankruptcy price,
+    /// `size × quote / position`, rounded down.
+    fn quote_for(&self, size: Qty) -> ArithResult<Value> {
+        let (part, whole) = (size.0.unsigned_abs(), self.size.0.unsigned_abs());
+        crate::num::mul_div(part, self.quote.0.unsigned_abs(), whole, false).map(Value)
+    }
+}
+
 impl<const A: usize, const N: usize> Engine<'_, A, N> {
     /// Account `id`'s snapshots.
     fn snap_range(&self, id: u32) -> core::ops::Range<usize> {
@@ -475,12 +484,7 @@ impl<const A: usize, const N: usize> Engine<'_, A, N> {
             return Ok(None);
         }
         let size = Qty(i64::try_from(size).map_err(|_| ArithError::Overflow)?);
-        let paid = Value(crate::num::mul_div(
-            size.0.unsigned_abs(),
-            p.quote.0.unsigned_abs(),
-            p.size.0.unsigned_abs(),
-            false,
-        )?);
+        let paid = p.quote_for(size)?;
         let step = per_share(i128::from(paid.0), shares, Round::Up)?;
         let charged = side.charged.checked_add(step).ok_or(ArithError::Overflow)?;
         let index = Index(side.debt_index.0.saturating_sub(cut));
@@ -530,12 +534,7 @@ impl<const A: usize, const N: usize> Engine<'_, A, N> {
         let Some((size, index)) = crate::liquidate::haircut(shares, m.state.index, p.size)? else {
             return Ok(None);
         };
-        let paid = Value(crate::num::mul_div(
-            size.0.unsigned_abs(),
-            p.quote.0.unsigned_abs(),
-            p.size.0.unsigned_abs(),
-            false,
-        )?);
+        let paid = p.quote_for(size)?;
         let step = per_share(i128::from(paid.0), i128::from(shares.0), Round::Down)?;
         let side = self.sides.get(p.asset).copied().ok_or(ArithError::Domain)?;
         let credited = side

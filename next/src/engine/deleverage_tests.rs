@@ -2,7 +2,7 @@
 //! side, losses taken from the shorts, lenders left whole, the audit after
 //! every unit, the watch against a full rescan, budgets.
 
-use super::tests::{aave, audited, draws, eth, pool, usdc, watch_checks, Log, Run};
+use super::tests::{aave, audited, draws, eth, pool, step_by, usdc, watch_checks, Log, Run};
 use super::*;
 use crate::num::Ratio;
 use proptest::prelude::*;
@@ -239,21 +239,11 @@ fn under_deleveraging_the_watch_still_finds_every_liquidatable_account() {
     }
 }
 
-fn budgeted(budgets: &[u32], rows: Vec<Qty>, shocks: &[Shock]) -> (u64, Vec<Event>) {
+fn budgeted(budgets: &[u32], rows: Vec<Qty>, shocks: &[Shock]) -> (u64, Vec<Event>, Termination) {
     let assets = perp_market();
     let cfg = deleveraging(&assets, shocks, 500 * USDC_UNIT);
     let mut run = Run::new(rows, 2);
-    let mut e = run.engine(&cfg);
-    let mut log = Log::default();
-    let mut i = 0;
-    loop {
-        let budget = budgets[i % budgets.len()];
-        i += 1;
-        if let StepOutcome::Done(_) = e.step(budget, &mut log) {
-            break;
-        }
-    }
-    (e.digest(), log.0)
+    step_by(&mut run.engine(&cfg), budgets)
 }
 
 proptest! {
@@ -274,6 +264,7 @@ proptest! {
         prop_assert!(closed, "nothing deleveraged");
         prop_assert_eq!(&whole.1, &stepped.1);
         prop_assert_eq!(whole.0, stepped.0);
+        prop_assert_eq!(whole.2, stepped.2);
     }
 }
 

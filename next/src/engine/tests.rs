@@ -304,6 +304,11 @@ pub(super) fn run_with_budgets(
     let mut cfg = config(&assets, &shocks, Policy::ToTarget);
     cfg.max_accounts_per_round = cap;
     let mut e = run.engine(&cfg);
+    step_by(&mut e, budgets)
+}
+
+/// Steps `e` to its end by `budgets` in turn: its digest, events and end.
+pub(super) fn step_by(e: &mut Engine<'_, 4, 4>, budgets: &[u32]) -> (u64, Vec<Event>, Termination) {
     let mut log = Log::default();
     let mut i = 0;
     let end = loop {
