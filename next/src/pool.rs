@@ -25,6 +25,23 @@ fn to_i64(x: i128) -> ArithResult<i64> {
 }
 
 impl Pool {
+    /// Whether [`Self::price`] is a price (a mantissa from 1 to `u64::MAX`),
+    /// by two comparisons instead of its division: `⌊n / x⌋` with
+    /// `n = y·10^e` is at least 1 where `n >= x`, and below `2^64` where
+    /// `n < x·2^64`, that is `⌊n / 2^64⌋ < x`.
+    pub fn has_price(&self, exponent: u8) -> bool {
+        let (Some(scale), Ok(x), Ok(y)) = (
+            crate::num::pow10(exponent),
+            u128::try_from(self.base.0),
+            u128::try_from(self.quote.0),
+        ) else {
+            return false;
+        };
+        // Both factors under 2^64: the product fits.
+        let n = y.wrapping_mul(u128::from(scale));
+        x > 0 && n >= x && (n >> 64) < x
+    }
+
     /// Spot price `y / x`, rounded down, with the asset's price exponent.
     pub fn price(&self, exponent: u8) -> ArithResult<Price> {
         let unit = Price::new(1, exponent)?;
@@ -115,6 +132,35 @@ mod tests {
             }
             prop_assert!(k(&p) >= before, "k fell: {} -> {}", before, k(&p));
         }
+    }
+
+    proptest! {
+        #[test]
+        fn has_price_says_whether_price_is_one(
+            x in any::<i64>(), y in any::<i64>(), e in 0u8..=21, small in any::<bool>(),
+        ) {
+            // Half the cases near the edges: tiny reserves, or prices near 2^64.
+            let (x, y) = if small { (x % 1_000, y % 1_000) } else { (x, y) };
+            let p = Pool { base: Qty(x), quote: Value(y), fee: Ratio::ZERO };
+            prop_assert_eq!(p.has_price(e), p.price(e).is_ok());
+        }
+    }
+
+    #[test]
+    fn has_price_at_its_bounds() {
+        let p = |x: i64, y: i64| Pool {
+            base: Qty(x),
+            quote: Value(y),
+            fee: Ratio::ZERO,
+        };
+        // A mantissa of exactly 1, and one short of it.
+        assert!(p(10, 1).has_price(1) && !p(11, 1).has_price(1));
+        // A mantissa of exactly u64::MAX, and one past it.
+        let x = 3i64;
+        let y = i64::try_from(u128::from(u64::MAX) * 3 / 10_000).unwrap();
+        assert_eq!(p(x, y).has_price(4), p(x, y).price(4).is_ok());
+        assert!(!p(1, i64::MAX).has_price(19));
+        assert!(!p(0, 5).has_price(0) && !p(5, 0).has_price(0) && !p(-5, 5).has_price(0));
     }
 
     #[test]

@@ -198,7 +198,7 @@ pub fn liquidate_unit<const A: usize, const N: usize>(
     let mut plan = step::StepPlan::default();
     let first = step::plan_step(&direct, markets, tiers, policy, 0, true, &mut plan)?;
     if first.is_ok() {
-        let (ends, owes) = ends_with(policy, &plan, row);
+        let (ends, owes) = ends_with(policy, &plan);
         if ends {
             plan.write(row, markets, insurance);
             return Ok(Ok(Liquidated {
@@ -310,18 +310,10 @@ fn goes_on(policy: &Policy, plan: &step::StepPlan, (owes, holds): (bool, bool)) 
 /// Whether a unit ends with its first step `plan` and writes nothing else:
 /// no further step ([`goes_on`]) and no waterfall (a debt left with no
 /// collateral); and whether the row then owes anything.
-fn ends_with(policy: &Policy, plan: &step::StepPlan, row: &[Qty]) -> (bool, bool) {
-    let s = &plan.stepped;
-    let (mut owes, mut holds) = (false, false);
-    for (i, &b) in row.iter().enumerate() {
-        let b = match i {
-            i if i == s.liability => plan.balances[0],
-            i if i == s.collateral => plan.balances[1],
-            _ => b,
-        };
-        owes |= b.is_negative();
-        holds |= b.is_positive();
-    }
+fn ends_with(policy: &Policy, plan: &step::StepPlan) -> (bool, bool) {
+    let [l, c] = plan.balances;
+    let owes = plan.others.0 || l.is_negative() || c.is_negative();
+    let holds = plan.others.1 || l.is_positive() || c.is_positive();
     let bankrupt = owes && !holds;
     (!bankrupt && !goes_on(policy, plan, (owes, holds)), owes)
 }

@@ -28,13 +28,19 @@ pub(super) struct Valued {
     pub collateral: Option<(usize, Weighted)>,
     /// Σ of the debts' unweighted values.
     pub debt_value: Value,
+    /// How many balances are debts, and how many deposits (skipped or
+    /// not): whether the row owes or holds anything besides a pair.
+    pub counts: (u32, u32),
 }
 
 /// Values `row` and picks its pair, passing over collateral in `skip`.
 pub(super) fn value_row(row: &[Qty], terms: &[Terms], skip: u32) -> ArithResult<Valued> {
     let (mut liability, mut collateral) = (None::<(usize, Weighted)>, None::<(usize, Weighted)>);
     let mut debt_value = Some(Value::ZERO);
-    let health = health_terms(row, terms, |asset, _, value, weighted| {
+    let (mut debts, mut deposits) = (0u32, 0u32);
+    let health = health_terms(row, terms, |asset, b, value, weighted| {
+        debts = debts.saturating_add(u32::from(b.is_negative()));
+        deposits = deposits.saturating_add(u32::from(b.is_positive()));
         if value.is_negative() {
             debt_value = debt_value.and_then(|d| d.sub(value).ok());
             if liability.is_none_or(|(_, most)| weighted < most) {
@@ -51,6 +57,7 @@ pub(super) fn value_row(row: &[Qty], terms: &[Terms], skip: u32) -> ArithResult<
         liability,
         collateral,
         debt_value: debt_value.ok_or(ArithError::Overflow)?,
+        counts: (debts, deposits),
     })
 }
 
@@ -159,6 +166,10 @@ pub(super) struct StepPlan {
     pub insurance: Value,
     /// To target: whether the step restored liquidation-end health.
     pub target_met: bool,
+    /// Whether the row owes, and whether it holds, anything besides the
+    /// pair: with [`Self::balances`], all a unit needs to know whether
+    /// it goes on.
+    pub others: (bool, bool),
 }
 
 impl StepPlan {
@@ -336,6 +347,8 @@ pub(super) fn plan_step<const N: usize>(
         shares,
         insurance: view.insurance().add(fee)?,
         target_met,
+        // The pair is one debt and one deposit.
+        others: (v.counts.0 > 1, v.counts.1 > 1),
     };
     Ok(Ok(()))
 }

@@ -84,7 +84,9 @@ impl PoolVenue {
         } else {
             next.sell(q)?
         };
-        price_mantissa(&next, exponent)?;
+        if !next.has_price(exponent) {
+            return Err(VenueError::Exhausted);
+        }
         Ok((paid, next))
     }
 
