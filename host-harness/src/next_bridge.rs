@@ -5,8 +5,9 @@
 //! quote base units a base unit); every amount rounds in the protocol's
 //! favour (a holding down, a debt up). What the next engine does not run
 //! yet is refused by name: containment other than a cap on the accounts
-//! liquidated a round and pro-rata deleveraging, venues other than
-//! constant-product pools and order books, shocks other than price moves.
+//! liquidated a round and pro-rata deleveraging, venues other than linear
+//! curves, constant-product pools and order books, shocks other than price
+//! moves.
 
 use firesale_core as kernel;
 use firesale_next::engine::{
@@ -17,6 +18,7 @@ use firesale_next::num::{Price, Qty, Ratio, Value};
 use firesale_next::policy::Policy;
 use firesale_next::venue::VenueConfig;
 use firesale_next::venue::MAX_BOOK_LEVELS;
+use firesale_next::venue::{Slope, MAX_SLOPE_EXPONENT};
 
 use crate::scenario::{Limits, Scenario};
 
@@ -172,6 +174,31 @@ impl NextRun {
         &mut self,
         sink: &mut impl EventSink,
     ) -> Result<(Termination, Report), BridgeError> {
+        self.with_engine_in::<N, _>(|e| (e.run(sink), *e.report()))
+    }
+
+    /// Hands `f` an engine over the starting balances, for a caller that
+    /// steps it and reads its state between units (the differential test
+    /// against the exact oracle). No room for order books: a scenario with
+    /// one is refused.
+    pub fn with_engine<R>(
+        &mut self,
+        f: impl FnOnce(&mut Engine<'_, ASSETS, 0>) -> R,
+    ) -> Result<R, BridgeError> {
+        let books = self
+            .assets
+            .iter()
+            .any(|a| matches!(a.venue, VenueConfig::OrderBook { .. }));
+        if books {
+            return Err(BridgeError::Unsupported("order books, stepped by a caller"));
+        }
+        self.with_engine_in::<0, R>(f)
+    }
+
+    fn with_engine_in<const N: usize, R>(
+        &mut self,
+        f: impl FnOnce(&mut Engine<'_, ASSETS, N>) -> R,
+    ) -> Result<R, BridgeError> {
         self.balances.copy_from_slice(&self.start);
         self.snaps.fill(Snap::default());
         let config = EngineConfig {
@@ -192,9 +219,43 @@ impl NextRun {
         };
         let mut e: Engine<'_, ASSETS, N> =
             Engine::new(&config, storage).map_err(BridgeError::Config)?;
-        let end = e.run(sink);
-        Ok((end, *e.report()))
+        Ok(f(&mut e))
     }
+}
+
+/// Kyle's λ (quote a whole unit, per whole unit sold) as the next curve's
+/// slope: mantissa units per base unit, which with the bridge's decimals
+/// and exponent is λ itself as a decimal. The fewest digits that hold λ's
+/// `f64` exactly, else the most that keep the mantissa under 2^53.
+fn slope(lambda: f64) -> Result<Slope, BridgeError> {
+    let refuse = BridgeError::Unsupported("a linear slope that is not a positive number");
+    if !(lambda.is_finite() && lambda > 0.0) {
+        return Err(refuse);
+    }
+    let mut best = None;
+    for exponent in 0..=MAX_SLOPE_EXPONENT {
+        let m = lambda * 10f64.powi(i32::from(exponent));
+        if m >= 2f64.powi(53) {
+            break;
+        }
+        best = Some(Slope {
+            mantissa: m.round() as u64,
+            exponent,
+        });
+        if m.fract() == 0.0 {
+            break;
+        }
+    }
+    best.filter(|s| s.mantissa > 0).ok_or(refuse)
+}
+
+/// A kernel price of asset `i` as a next price: quote base units per base
+/// unit over [`PRICE_EXPONENT`].
+fn price(i: usize, p: kernel::Price) -> Result<Price, BridgeError> {
+    let shift = QUOTE_DECIMALS - decimals(i) + PRICE_EXPONENT;
+    let mantissa = (p.to_f64() * 10f64.powi(shift)).round() as u64;
+    Price::new(mantissa, PRICE_EXPONENT as u8)
+        .map_err(|_| BridgeError::Unsupported("a price that rounds to zero"))
 }
 
 fn asset(i: usize, a: &kernel::AssetConfig) -> Result<AssetConfig, BridgeError> {
@@ -221,23 +282,26 @@ fn asset(i: usize, a: &kernel::AssetConfig) -> Result<AssetConfig, BridgeError> 
             depth: Qty((depth.to_f64() * units) as i64),
             resilience: ratio(resilience),
         },
+        kernel::VenueConfig::Linear {
+            lambda,
+            resilience,
+            floor,
+        } => VenueConfig::Linear {
+            slope: slope(lambda.to_num::<f64>())?,
+            resilience: ratio(resilience),
+            floor: price(i, floor)?,
+        },
         _ => {
             return Err(BridgeError::Unsupported(
-                "venues other than constant-product pools and order books",
+                "venues other than linear curves, constant-product pools and order books",
             ))
         }
     };
-    let price = match i {
-        0 => Price::ONE,
-        _ => {
-            let shift = QUOTE_DECIMALS - decimals(i) + PRICE_EXPONENT;
-            let mantissa = (a.price.to_f64() * 10f64.powi(shift)).round() as u64;
-            Price::new(mantissa, PRICE_EXPONENT as u8)
-                .map_err(|_| BridgeError::Unsupported("a price that rounds to zero"))?
-        }
-    };
     Ok(AssetConfig {
-        price,
+        price: match i {
+            0 => Price::ONE,
+            _ => price(i, a.price)?,
+        },
         asset_weights: Weights {
             maint: ratio(a.asset_weights.maint),
             liq_end: ratio(a.asset_weights.liq_end),
