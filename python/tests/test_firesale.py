@@ -1,0 +1,105 @@
+"""The Python package against the command line: the same scenarios, the
+same engine, the same digests; and its errors for bad input."""
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+import firesale
+
+REPO = Path(__file__).resolve().parents[2]
+DEFAULT_TOML = REPO / "scenarios" / "default.toml"
+
+
+def cli() -> Path:
+    """The firesale binary (`cargo build --release -p firesale-harness`),
+    or the one FIRESALE_CLI names. The comparison is the point of these
+    tests: a missing binary fails them rather than skipping."""
+    path = Path(os.environ.get("FIRESALE_CLI", REPO / "target" / "release" / "firesale"))
+    assert path.exists(), f"{path}: build the CLI first (cargo build --release -p firesale-harness)"
+    return path
+
+
+def cli_report(*args: str) -> dict:
+    out = subprocess.run([str(cli()), "run", "--json", *args], check=True, capture_output=True, text=True)
+    return json.loads(out.stdout)
+
+
+def test_the_default_scenario_gives_the_clis_digest_and_report():
+    expected = cli_report("default")
+    report = firesale.run("default")
+    assert report.digest == expected["digest"]
+    assert report.summary == expected
+
+
+def test_a_path_a_toml_text_and_a_dict_are_the_same_scenario():
+    digest = firesale.run("default").digest
+    assert firesale.run(DEFAULT_TOML).digest == digest
+    assert firesale.run(str(DEFAULT_TOML)).digest == digest
+    assert firesale.run(DEFAULT_TOML.read_text()).digest == digest
+    tomllib = pytest.importorskip("tomllib")
+    assert firesale.run(tomllib.loads(DEFAULT_TOML.read_text())).digest == digest
+
+
+def test_every_bundled_scenario_but_the_million_matches_the_cli():
+    names = firesale.scenarios()
+    assert names[0] == "default" and len(names) >= 4
+    for name in names:
+        if "million" in name:
+            continue  # 10^6 accounts: the CI runs it from the CLI
+        assert firesale.run(name).digest == cli_report(name)["digest"], name
+
+
+def test_the_timeline_has_a_row_per_round_and_sums_to_the_report():
+    report = firesale.run("default")
+    timeline = report.timeline
+    rounds = report.summary["rounds"]
+    assert list(timeline["round"]) == list(range(1, rounds + 1))
+    assert int(sum(timeline["liquidations"])) == report.summary["liquidations"]
+    eth = report.summary["assets"][1]
+    closes = list(timeline[f"{eth['name']}_close"])
+    # The lowest price is reached inside a round, at or below its close.
+    assert min(closes) >= eth["min_price"] - 1e-9
+    assert closes[-1] == pytest.approx(eth["final_price"])
+    assert "bad_debt" in str(report) or "bad debt" in str(report)
+
+
+def test_the_audit_runs_and_changes_nothing():
+    assert firesale.run("default", audit=True).digest == firesale.run("default").digest
+
+
+def test_check_counts_without_running():
+    checked = firesale.check("default")
+    assert checked["accounts"] == firesale.run("default").summary["accounts"]
+    assert checked["assets"] >= 2
+
+
+def test_a_bad_value_names_its_key_line_and_column():
+    good = DEFAULT_TOML.read_text()
+    text = good.replace("price = 2000", "price = -2000", 1)
+    assert text != good
+    with pytest.raises(firesale.ScenarioError) as caught:
+        firesale.run(text)
+    e = caught.value
+    assert e.key == "assets[1] (ETH).price"
+    assert e.line == text.splitlines().index("price = -2000") + 1
+    assert e.column == len("price = ") + 1
+    assert "must be above zero" in str(e)
+
+
+def test_broken_toml_names_its_line():
+    with pytest.raises(firesale.ScenarioError) as caught:
+        firesale.run("name = \"x\"\n[[assets]\n")
+    assert caught.value.line == 2
+
+
+def test_an_unknown_name_a_none_and_a_wrong_type_are_refused():
+    with pytest.raises(firesale.ScenarioError, match="no bundled scenario"):
+        firesale.run("no-such-scenario")
+    with pytest.raises(firesale.ScenarioError, match="None"):
+        firesale.run({"name": "x", "max_rounds": None})
+    with pytest.raises(TypeError):
+        firesale.run(42)
