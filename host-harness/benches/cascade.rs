@@ -235,13 +235,13 @@ fn bench_peer(bencher: divan::Bencher, s: &Scenario) {
         .bench_local(|| naive::run(&mut accounts, black_box(&market)).liquidations);
 }
 
-/// The fast cascade, [`Scenario::fast_cascade`]: the default
+/// The fast cascade, [`firesale_harness::markets::fast_cascade`]: the default
 /// market scaled to `accounts`, falling 1.5% at the start of each of the
 /// first 15 rounds (0.985^15 = 0.797, the bundled default's 20% drop spread
 /// over 15 rounds); about half of the accounts liquidated over 15 to 30
 /// rounds.
 fn single(accounts: usize) -> Scenario {
-    Scenario::fast_cascade(accounts).expect("the bench's population is valid")
+    firesale_harness::markets::fast_cascade(accounts).expect("the bench's population is valid")
 }
 
 #[divan::bench(args = [10_000, 100_000, 1_000_000], sample_count = 5, sample_size = 1)]
@@ -275,7 +275,7 @@ fn naive_long(bencher: divan::Bencher, accounts: usize) {
 
 /// 10^5 accounts over 7 risky assets in their own pools.
 fn cross8(accounts: usize) -> Scenario {
-    let mut s = Scenario::default_lending();
+    let mut s = firesale_harness::markets::default_lending();
     let pool = |reserve: f64| VenueConfig::ConstantProduct {
         base_reserve: Qty::from_f64(reserve),
         fee: Ratio::from_f64(0.003),

@@ -134,7 +134,7 @@ fn next_cascade(s: &Scenario, expected: Option<u64>) -> Result<(), String> {
 
 fn main() -> ExitCode {
     let workload = std::env::args().nth(1).unwrap_or_default();
-    let scenario = Scenario::default_lending();
+    let scenario = firesale_harness::markets::default_lending();
     let outcome = match workload.as_str() {
         "health2" => {
             black_box(health_of(2));
@@ -154,7 +154,7 @@ fn main() -> ExitCode {
         "next-bankruptcy" => next_liquidation(true),
         "liquidation" => liquidation(&scenario),
         "next-cascade" => next_cascade(&scenario, None),
-        "next-decline" => Scenario::fast_cascade(100_000)
+        "next-decline" => firesale_harness::markets::fast_cascade(100_000)
             .and_then(|s| next_cascade(&s, Some(DECLINE_LIQUIDATIONS))),
         "cascade" => measured_cascade(&scenario)
             .map(|n| {

@@ -86,6 +86,6 @@ mod tests {
             assert!(s.accounts() > 0, "{}", b.name);
         }
         assert_eq!(ALL[0].name, DEFAULT);
-        assert_eq!(Scenario::default_lending().accounts(), 3_000);
+        assert_eq!(crate::markets::default_lending().accounts(), 3_000);
     }
 }

@@ -338,14 +338,14 @@ mod tests {
     /// number of accounts in each round.
     #[test]
     fn the_default_scenario_cascades_alike_in_both_engines() {
-        cascades_alike(Scenario::default_lending());
+        cascades_alike(crate::markets::default_lending());
     }
 
     /// So it does under a cap of 100 accounts a round: the accounts a
     /// spent cap leaves waiting keep their place in both.
     #[test]
     fn a_capped_cascade_queues_alike_in_both_engines() {
-        let mut s = Scenario::default_lending();
+        let mut s = crate::markets::default_lending();
         s.limits.rate_limit.max_accounts_per_round = 100;
         let report = cascades_alike(s);
         assert!(report.deferred > 0, "the cap was never spent");
@@ -432,7 +432,7 @@ mod tests {
 
     #[test]
     fn what_the_next_engine_does_not_run_is_refused() {
-        let mut s = Scenario::default_lending();
+        let mut s = crate::markets::default_lending();
         s.limits.rate_limit.max_accounts_per_round = 10;
         assert!(NextRun::from_scenario(&s).is_ok());
         s.limits.rate_limit.max_notional_per_round = Some(kernel::Value::from_f64(1e6));
@@ -442,7 +442,7 @@ mod tests {
                 "containment other than max_accounts_per_round and deleveraging"
             ))
         );
-        let mut s = Scenario::default_lending();
+        let mut s = crate::markets::default_lending();
         s.limits.deleveraging = Some(kernel::AdlRanking::Ranked);
         assert_eq!(
             NextRun::from_scenario(&s).err(),

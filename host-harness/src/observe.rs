@@ -69,7 +69,7 @@ impl EventSink for Recorder<'_> {
     fn emit(&mut self, event: &Event) {
         self.pending.push(*event);
         if let (Some(log), None) = (self.log.as_mut(), &self.log_error) {
-            let line = crate::json::event(event).to_string();
+            let line = crate::event_json::event(event).to_string();
             if let Err(e) = writeln!(log, "{line}") {
                 self.log_error = Some(e);
             }
@@ -349,7 +349,7 @@ pub fn figures(scenario: &Scenario, audit: bool) -> Result<Figures, RunError> {
         amplification: headline_amplification(&observed),
         liquidations: r.liquidations,
         rounds: r.rounds,
-        termination: crate::json::termination_name(r.termination),
+        termination: crate::event_json::termination_name(r.termination),
         digest: observed.outcome.digest,
     })
 }

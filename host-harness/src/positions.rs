@@ -12,7 +12,7 @@
 //! multiple of its size.
 
 use crate::bounds::{show_bytes, Bounds};
-use crate::scenario_file::{open_input, FileError, MAX_FILE_BYTES};
+use crate::input::{open_input, FileError, MAX_FILE_BYTES};
 use firesale_core::num::{parse_decimal, Fx};
 use firesale_core::Qty;
 use std::io::{BufReader, Read};

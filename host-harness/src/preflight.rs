@@ -6,9 +6,9 @@
 //! the kernel can compute; `check` and every command that runs go through
 //! it, so they agree.
 
+use crate::input::{fail, FileError};
 use crate::run::{self, Buffers};
 use crate::scenario::Scenario;
-use crate::scenario_file::{fail, FileError};
 use firesale_core::account::{self, WeightedPrice};
 use firesale_core::error::{AssetParam, Capacity, ConfigError, EngineParam, Magnitude};
 use firesale_core::num::ArithError;

@@ -219,7 +219,7 @@ mod tests {
     /// the last, gives each run exactly what fresh storage gives it.
     #[test]
     fn storage_kept_between_runs_gives_the_same_runs() {
-        let mut buffers = Buffers::new(&Scenario::default_lending());
+        let mut buffers = Buffers::new(&crate::markets::default_lending());
         for name in ["default", "cross-margin", "perp-squeeze", "default"] {
             let s = crate::bundled::find(name).unwrap().scenario().unwrap();
             let fresh = run_scenario(&s, &mut ()).unwrap();

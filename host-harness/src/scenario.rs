@@ -1,6 +1,7 @@
 //! Scenarios: a market, its accounts, a policy and a shock schedule, held in
 //! host memory. Files and the bundled scenarios come in through
-//! [`crate::scenario_file`] and [`crate::bundled`].
+//! [`crate::scenario_file`] and [`crate::bundled`]; the markets the benches
+//! and tests build, through [`crate::markets`].
 
 use firesale_core::{
     AdlRanking, AssetConfig, AssetLimits, Backstop, Containment, KeeperCapital, OracleRule, Policy,
@@ -91,48 +92,9 @@ impl Scenario {
             .unwrap_or(0)
     }
 
-    /// The bundled default (`scenarios/default.toml`): a lending market of
-    /// 3,000 generated accounts borrowing USDC against ETH in a
-    /// constant-product pool, Aave-v3-like rules, a 20% drop in round 1.
-    pub fn default_lending() -> Self {
-        match crate::bundled::find(crate::bundled::DEFAULT).map(crate::bundled::Bundled::scenario) {
-            Some(Ok(s)) => s,
-            // The bundled files are parsed by the tests; this is unreachable
-            // in a tested build, and an empty scenario would fail validation.
-            _ => Self::empty(),
-        }
-    }
-
-    /// The performance issue's fast cascade (the cascade bench's
-    /// `single`): the bundled default market scaled to `accounts` (the pool
-    /// and the insurance fund grow with them), its price falling 1.5% at the
-    /// start of each of the first 15 rounds, run to its fixed point: about
-    /// half of the accounts are liquidated. One drop does not give that
-    /// shape: its spiral ends within a few rounds or, on a thinner pool,
-    /// takes every borrower.
-    pub fn fast_cascade(accounts: usize) -> Result<Self, String> {
-        let mut s = Self::default_lending();
-        let scale = accounts as f64 / 3_000.0;
-        let eth = s.assets.get_mut(1).ok_or("the default market has ETH")?;
-        eth.venue = firesale_core::VenueConfig::ConstantProduct {
-            base_reserve: Qty::from_f64(40_000.0 * scale),
-            fee: Ratio::from_f64(0.003),
-            resilience: Ratio::from_f64(0.2),
-        };
-        s.insurance_fund = Value::from_f64(250_000.0 * scale);
-        s.balances =
-            crate::population::Population::lending(accounts, 20_200_312, 1).generate(&s.assets)?;
-        s.shocks = (1..=15)
-            .map(|round| Shock {
-                round,
-                asset: 1,
-                kind: firesale_core::ShockKind::MovePrice(Ratio::from_f64(0.985)),
-            })
-            .collect();
-        Ok(s)
-    }
-
-    fn empty() -> Self {
+    /// A scenario with nothing in it: no assets, accounts or shocks (the
+    /// engine refuses it).
+    pub fn empty() -> Self {
         Scenario {
             name: String::new(),
             asset_names: Vec::new(),

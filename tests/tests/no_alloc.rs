@@ -55,7 +55,7 @@ static ALLOCATOR: Counting = Counting;
 
 #[test]
 fn a_whole_cascade_steps_without_allocating() {
-    let scenario = firesale_harness::Scenario::default_lending();
+    let scenario = firesale_harness::markets::default_lending();
     let mut buffers = Buffers::new(&scenario);
     let mut e = engine(&scenario, &mut buffers).unwrap();
     let mut steps = 0u64;
