@@ -8,12 +8,12 @@ use firesale_harness::montecarlo::{self, PathModel, Tail, LEVELS};
 use firesale_harness::observe::{observe_with, RunError};
 use firesale_harness::plot::{self, Grid, Marker};
 use firesale_harness::preflight::describe;
-use firesale_harness::scenario_file::{parse_with, read_text};
+use firesale_harness::source::Source;
 use firesale_harness::sweep::{self, Axis, Sweep};
 use firesale_harness::{bundled, json, presets, progress, summary::summary, Scenario};
 use serde_json::json;
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 
 /// Why a command failed, and so its exit code.
@@ -74,41 +74,17 @@ macro_rules! say {
     };
 }
 
-/// A scenario's text and where it came from.
-struct Source {
-    label: String,
-    text: String,
-    dir: Option<PathBuf>,
-}
-
-/// A file if one is there, else a bundled scenario of that name.
+/// A file if one is there, else a bundled scenario of that name (the
+/// default without an argument).
 fn source(arg: Option<&str>) -> Result<Source, Failure> {
-    let arg = arg.unwrap_or(bundled::DEFAULT);
-    let path = Path::new(arg);
-    if path.exists() {
-        return Ok(Source {
-            label: arg.to_string(),
-            text: read_text(path).map_err(Failure::Input)?,
-            dir: path.parent().map(Path::to_path_buf),
-        });
-    }
-    match bundled::find(arg) {
-        Some(b) => Ok(Source {
-            label: format!("bundled scenario `{}`", b.name),
-            text: b.source.to_string(),
-            dir: None,
-        }),
-        None => Err(Failure::Input(format!(
-            "{arg}: no such file, and no bundled scenario of that name (`firesale scenarios` lists them)"
-        ))),
-    }
+    Source::file_or_bundled(arg.unwrap_or(bundled::DEFAULT)).map_err(Failure::Input)
 }
 
-impl Source {
-    fn scenario(&self, bounds: &Bounds) -> Result<Scenario, Failure> {
-        parse_with(&self.text, self.dir.as_deref(), bounds)
-            .map_err(|e| Failure::Input(format!("{}: {e}", self.label)))
-    }
+/// Parses and validates `source` within `bounds`, the error naming it.
+fn scenario_of(source: &Source, bounds: &Bounds) -> Result<Scenario, Failure> {
+    source
+        .scenario(bounds)
+        .map_err(|e| Failure::Input(format!("{}: {e}", source.label)))
 }
 
 /// The limits given on the command line (`--max-memory`, `--round-limit`).
@@ -175,7 +151,7 @@ pub fn run(
     budget: &Budget,
 ) -> Outcome {
     let chosen = preset_name.map(preset).transpose()?;
-    let mut scenario = source(arg)?.scenario(&budget.bounds(true, 0, 1))?;
+    let mut scenario = scenario_of(&source(arg)?, &budget.bounds(true, 0, 1))?;
     if let Some(p) = chosen {
         scenario = p.apply(&scenario);
     }
@@ -229,7 +205,7 @@ fn written(as_json: bool, files: &str, dir: &Path) {
 /// `firesale check`.
 pub fn check(arg: &str, budget: &Budget) -> Outcome {
     let source = source(Some(arg))?;
-    let s = source.scenario(&budget.bounds(true, 0, 1))?;
+    let s = scenario_of(&source, &budget.bounds(true, 0, 1))?;
     say!(
         "{}: valid: {} assets, {} accounts, {} shocks",
         source.label,
@@ -314,7 +290,7 @@ pub fn sweep(
         .saturating_add(bounds::toml_bytes(source.text.len()));
     reserve(&format!("a sweep of {points} points"), reserved, budget)?;
     let bounds = budget.bounds(false, reserved, at_once(points));
-    source.scenario(&bounds)?;
+    scenario_of(&source, &bounds)?;
     let base: toml::Table = toml::from_str(&source.text)
         .map_err(|e| Failure::Input(format!("{}: {}", source.label, e.message())))?;
     sweep::check_axes(&base, &axes).map_err(|e| Failure::Input(format!("--vary {e}")))?;
@@ -328,7 +304,7 @@ pub fn sweep(
         &bar,
         audit,
     )?;
-    let document = sweep_json(&source.label, &result, metric);
+    let document = sweep::document(&source.label, &result, metric.name());
     if as_json {
         print_json(&document);
     } else {
@@ -343,30 +319,6 @@ pub fn sweep(
         );
     }
     Ok(())
-}
-
-fn sweep_json(label: &str, s: &Sweep, metric: Metric) -> serde_json::Value {
-    let points: Vec<_> = s
-        .points
-        .iter()
-        .map(|p| {
-            let mut point = json::figures(&p.figures);
-            point["at"] = json!(p.at);
-            point
-        })
-        .collect();
-    let critical: Vec<_> = s
-        .critical()
-        .iter()
-        .map(|c| c.and_then(|x| s.axes[0].values.get(x).copied()))
-        .collect();
-    json!({
-        "scenario": label,
-        "axes": s.axes.iter().map(|a| json!({"key": a.key, "values": a.values})).collect::<Vec<_>>(),
-        "metric": metric.name(),
-        "points": points,
-        "critical": critical,
-    })
 }
 
 fn sweep_table(s: &Sweep, metric: Metric) -> String {
@@ -514,7 +466,7 @@ pub fn montecarlo(
     let reserved = paths.saturating_mul(RESULT_BYTES);
     reserve(&format!("--paths {paths}"), reserved, budget)?;
     let bounds = budget.bounds(false, reserved, at_once(paths));
-    let scenario = source.scenario(&bounds)?;
+    let scenario = scenario_of(&source, &bounds)?;
     if model.rounds > scenario.max_rounds {
         return Err(Failure::Input(format!(
             "--rounds {}: shocks after the scenario's round cap (max_rounds = {}) would never be applied",
@@ -525,23 +477,7 @@ pub fn montecarlo(
     let paths = montecarlo::run(&scenario, &model, &bar, audit)?;
     let losses: Vec<f64> = paths.iter().map(|p| p.bad_debt).collect();
     let tail = Tail::of(&losses);
-    let document = json!({
-        "scenario": source.label,
-        "model": {
-            "paths": model.paths, "seed": model.seed, "rounds": model.rounds,
-            "drift": model.drift, "volatility": model.volatility,
-            "correlation": model.correlation, "jump_probability": model.jump_probability,
-            "jump_size": model.jump_size,
-        },
-        "bad_debt": {
-            "mean": tail.mean, "probability_of_loss": tail.probability_of_loss,
-            "var_95": tail.var[0], "var_99": tail.var[1],
-            "expected_shortfall_95": tail.expected_shortfall[0],
-            "expected_shortfall_99": tail.expected_shortfall[1],
-            "max": tail.max,
-        },
-        "paths": paths.iter().map(json::figures).collect::<Vec<_>>(),
-    });
+    let document = montecarlo::document(&source.label, &model, &paths);
     if as_json {
         print_json(&document);
     } else {
@@ -637,7 +573,10 @@ pub fn compare(
         }
     }
     let source = source(arg)?;
-    let base = source.scenario(&budget.bounds(true, 0, at_once(chosen.len() as u64)))?;
+    let base = scenario_of(
+        &source,
+        &budget.bounds(true, 0, at_once(chosen.len() as u64)),
+    )?;
     let bar = progress::bar(chosen.len() as u64, "compare");
     let runs: Vec<(
         presets::Preset,

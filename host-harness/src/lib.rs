@@ -22,6 +22,7 @@ pub mod rng;
 pub mod run;
 pub mod scenario;
 pub mod scenario_file;
+pub mod source;
 pub mod summary;
 pub mod sweep;
 

@@ -159,6 +159,30 @@ impl Tail {
     }
 }
 
+/// The study as `firesale montecarlo --json` writes it (docs/report.md):
+/// the model, the bad debt's tail over the paths, and every path's figures.
+pub fn document(label: &str, model: &PathModel, paths: &[PathOutcome]) -> serde_json::Value {
+    let losses: Vec<f64> = paths.iter().map(|p| p.bad_debt).collect();
+    let tail = Tail::of(&losses);
+    serde_json::json!({
+        "scenario": label,
+        "model": {
+            "paths": model.paths, "seed": model.seed, "rounds": model.rounds,
+            "drift": model.drift, "volatility": model.volatility,
+            "correlation": model.correlation, "jump_probability": model.jump_probability,
+            "jump_size": model.jump_size,
+        },
+        "bad_debt": {
+            "mean": tail.mean, "probability_of_loss": tail.probability_of_loss,
+            "var_95": tail.var[0], "var_99": tail.var[1],
+            "expected_shortfall_95": tail.expected_shortfall[0],
+            "expected_shortfall_99": tail.expected_shortfall[1],
+            "max": tail.max,
+        },
+        "paths": paths.iter().map(crate::json::figures).collect::<Vec<_>>(),
+    })
+}
+
 /// Runs every path of `model` over `scenario` (its own shocks replaced),
 /// in parallel on the current rayon pool.
 pub fn run(

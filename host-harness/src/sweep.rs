@@ -243,6 +243,34 @@ pub fn sweep(
     })
 }
 
+/// The sweep as `firesale sweep --json` writes it (docs/report.md): the
+/// axes, every point's figures at its coordinates, the heat map's
+/// `metric`, and per row of the second axis the first value of the first
+/// with bad debt.
+pub fn document(label: &str, s: &Sweep, metric: &str) -> serde_json::Value {
+    let points: Vec<_> = s
+        .points
+        .iter()
+        .map(|p| {
+            let mut point = crate::json::figures(&p.figures);
+            point["at"] = serde_json::json!(p.at);
+            point
+        })
+        .collect();
+    let critical: Vec<_> = s
+        .critical()
+        .iter()
+        .map(|c| c.and_then(|x| s.axes[0].values.get(x).copied()))
+        .collect();
+    serde_json::json!({
+        "scenario": label,
+        "axes": s.axes.iter().map(|a| serde_json::json!({"key": a.key, "values": a.values})).collect::<Vec<_>>(),
+        "metric": metric,
+        "points": points,
+        "critical": critical,
+    })
+}
+
 /// One or two axes, each a different key the scenario sets to a number.
 pub fn check_axes(base: &toml::Table, axes: &[Axis]) -> Result<(), String> {
     if axes.is_empty() || axes.len() > 2 {

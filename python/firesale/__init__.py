@@ -12,14 +12,51 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 import os
-from typing import Any, Dict, List, Mapping, Union
+from typing import Any, Dict, List, Mapping, Optional, Union
 
 from ._firesale import RunFailed, ScenarioError
 from ._firesale import check as _check
+from ._firesale import montecarlo as _montecarlo
 from ._firesale import run as _run
 from ._firesale import scenarios as _scenarios
+from ._firesale import sweep as _sweep
 
-__all__ = ["Report", "RunFailed", "ScenarioError", "check", "run", "scenarios"]
+__all__ = [
+    "MonteCarlo",
+    "Report",
+    "RunFailed",
+    "ScenarioError",
+    "Sweep",
+    "check",
+    "montecarlo",
+    "run",
+    "scenarios",
+    "sweep",
+]
+
+
+def _table(columns: Dict[str, List[Any]]) -> Any:
+    """Columns as a pandas DataFrame if pandas is installed, else a dict of
+    numpy arrays if numpy is, else the dict of lists."""
+    try:
+        import pandas
+    except ImportError:
+        pandas = None
+    if pandas is not None:
+        return pandas.DataFrame(columns)
+    try:
+        import numpy
+    except ImportError:
+        return dict(columns)
+    return {name: numpy.asarray(values) for name, values in columns.items()}
+
+
+def _rows(rows: List[Dict[str, Any]], first: Dict[str, List[Any]]) -> Dict[str, List[Any]]:
+    """`first`'s columns, then one column per key of the rows."""
+    columns = dict(first)
+    for key in rows[0] if rows else []:
+        columns[key] = [row[key] for row in rows]
+    return columns
 
 
 @dataclass(frozen=True)
@@ -41,17 +78,7 @@ class Report:
     def timeline(self) -> Any:
         """The per-round timeline: a pandas DataFrame if pandas is installed,
         else a dict of numpy arrays if numpy is, else a dict of lists."""
-        try:
-            import pandas
-        except ImportError:
-            pandas = None
-        if pandas is not None:
-            return pandas.DataFrame(self._columns)
-        try:
-            import numpy
-        except ImportError:
-            return dict(self._columns)
-        return {name: numpy.asarray(values) for name, values in self._columns.items()}
+        return _table(self._columns)
 
     @property
     def assets(self) -> Any:
@@ -67,6 +94,47 @@ class Report:
 
     def __str__(self) -> str:
         return self.text
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """A sweep's grid: ``document`` is ``firesale sweep --json``."""
+
+    document: Dict[str, Any]
+
+    @property
+    def points(self) -> Any:
+        """One row per grid point: the varied keys, then the point's bad
+        debt, amplification, liquidations, rounds, termination and digest."""
+        keys = [axis["key"] for axis in self.document["axes"]]
+        rows = [{k: v for k, v in p.items() if k != "at"} for p in self.document["points"]]
+        at = {key: [p["at"][i] for p in self.document["points"]] for i, key in enumerate(keys)}
+        return _table(_rows(rows, at))
+
+    @property
+    def critical(self) -> List[Optional[float]]:
+        """Per value of the second axis (one entry with a single axis), the
+        first value of the first axis whose point has bad debt, or None."""
+        return list(self.document["critical"])
+
+
+@dataclass(frozen=True)
+class MonteCarlo:
+    """A Monte Carlo study: ``document`` is ``firesale montecarlo --json``."""
+
+    document: Dict[str, Any]
+
+    @property
+    def bad_debt(self) -> Dict[str, float]:
+        """The bad debt's tail over the paths: mean, probability of a loss,
+        VaR and expected shortfall at 95% and 99%, the worst path."""
+        return dict(self.document["bad_debt"])
+
+    @property
+    def paths(self) -> Any:
+        """One row per path, in path order: its figures."""
+        rows = self.document["paths"]
+        return _table(_rows(rows, {"path": list(range(len(rows)))}))
 
 
 Scenario = Union[str, "os.PathLike[str]", Mapping[str, Any]]
@@ -99,3 +167,47 @@ def check(scenario: Scenario) -> Dict[str, Any]:
 def scenarios() -> List[str]:
     """The names of the bundled scenarios."""
     return _scenarios()
+
+
+def sweep(scenario: Scenario, vary: Union[str, List[str]], *, audit: bool = False) -> Sweep:
+    """Runs ``scenario`` at every point of one or two axes, as ``firesale
+    sweep``: each axis ``"key=from:to:count"`` (``count`` evenly spaced values,
+    both ends included), the key a path into the scenario such as
+    ``"shocks[0].move_price"``. Points
+    run in parallel, without the GIL."""
+    axes = [vary] if isinstance(vary, str) else list(vary)
+    return Sweep(json.loads(_sweep(scenario, axes, audit=audit)))
+
+
+def montecarlo(
+    scenario: Scenario,
+    *,
+    paths: int = 1000,
+    seed: int = 1,
+    rounds: int = 5,
+    drift: float = -0.01,
+    volatility: float = 0.05,
+    correlation: float = 0.8,
+    jump_probability: float = 0.05,
+    jump_size: float = 0.25,
+    audit: bool = False,
+) -> MonteCarlo:
+    """Runs ``scenario`` over ``paths`` random shock paths, as ``firesale
+    montecarlo`` with the same options and defaults: the same seed gives the
+    same paths, figures and tail. Paths run in parallel, without the GIL."""
+    return MonteCarlo(
+        json.loads(
+            _montecarlo(
+                scenario,
+                paths=paths,
+                seed=seed,
+                rounds=rounds,
+                drift=drift,
+                volatility=volatility,
+                correlation=correlation,
+                jump_probability=jump_probability,
+                jump_size=jump_size,
+                audit=audit,
+            )
+        )
+    )

@@ -4,16 +4,20 @@
 //! through the same functions of `firesale-harness`, so a run here gives
 //! the CLI's digest.
 
-use firesale_harness::bounds::Bounds;
+use firesale_harness::audit::Stopped;
+use firesale_harness::bounds::{self, Bounds, DEFAULT_MEMORY, RESULT_BYTES};
+use firesale_harness::input::FileError;
+use firesale_harness::montecarlo::{self as paths_study, PathModel};
 use firesale_harness::observe::{observe_with, Observed, RunError};
 use firesale_harness::preflight::describe_named;
-use firesale_harness::scenario_file::{parse_with, read_text, FileError};
-use firesale_harness::{bundled, json, summary, Scenario};
+use firesale_harness::source::Source;
+use firesale_harness::sweep::{self as grid, Axis};
+use firesale_harness::{bundled, json, progress, summary, Scenario};
 use pyo3::create_exception;
 use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyString};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 create_exception!(
     _firesale,
@@ -41,54 +45,14 @@ fn scenario_error(py: Python<'_>, label: &str, e: &FileError) -> PyErr {
     err
 }
 
-/// A scenario's text, where it came from, and the folder its relative
-/// paths (a positions file) are read from.
-struct Source {
-    label: String,
-    text: String,
-    dir: Option<PathBuf>,
-}
-
-impl Source {
-    fn from_path(path: &Path) -> PyResult<Self> {
-        Ok(Source {
-            label: path.display().to_string(),
-            text: read_text(path).map_err(ScenarioError::new_err)?,
-            dir: path.parent().map(Path::to_path_buf),
-        })
-    }
-
-    /// A string: TOML text if it has a line break or an `=`, else a file
-    /// if one is there, else a bundled scenario of that name.
-    fn from_str(text: &str) -> PyResult<Self> {
-        if text.contains('\n') || text.contains('=') {
-            return Ok(Source {
-                label: "the scenario text".into(),
-                text: text.to_string(),
-                dir: None,
-            });
-        }
-        let path = Path::new(text);
-        if path.exists() {
-            return Self::from_path(path);
-        }
-        match bundled::find(text) {
-            Some(b) => Ok(Source {
-                label: format!("bundled scenario `{}`", b.name),
-                text: b.source.to_string(),
-                dir: None,
-            }),
-            None => Err(ScenarioError::new_err(format!(
-                "{text}: no such file, and no bundled scenario of that name (firesale.scenarios() lists them)"
-            ))),
-        }
-    }
-
-    /// A dict of the scenario file's schema, through JSON to TOML: the
-    /// error's key names the entry, its line and column the generated TOML.
-    fn from_dict(dict: &Bound<'_, PyDict>) -> PyResult<Self> {
-        let py = dict.py();
-        let dumped: String = py
+/// A scenario argument as the harness's [`Source`]: a dict through JSON to
+/// TOML (the error's key names the entry; its line and column, the TOML);
+/// a string with a line break or an `=` as TOML text; else a path or a
+/// bundled name, as on the command line.
+fn source_of(scenario: &Bound<'_, PyAny>) -> PyResult<Source> {
+    if let Ok(dict) = scenario.cast::<PyDict>() {
+        let dumped: String = dict
+            .py()
             .import("json")?
             .call_method1("dumps", (dict,))?
             .extract()?;
@@ -99,36 +63,37 @@ impl Source {
                 "the scenario dict cannot be a scenario file (no None values, and keys are strings): {e}"
             ))
         })?;
-        Ok(Source {
-            label: "the scenario dict".into(),
-            text,
-            dir: None,
-        })
+        return Ok(Source::text("the scenario dict", text));
     }
-
-    fn from_any(scenario: &Bound<'_, PyAny>) -> PyResult<Self> {
-        if let Ok(dict) = scenario.cast::<PyDict>() {
-            return Self::from_dict(dict);
+    if let Ok(s) = scenario.cast::<PyString>() {
+        let s = s.to_cow()?;
+        if s.contains('\n') || s.contains('=') {
+            return Ok(Source::text("the scenario text", s.into_owned()));
         }
-        if let Ok(s) = scenario.cast::<PyString>() {
-            return Self::from_str(&s.to_cow()?);
-        }
-        if scenario.hasattr("__fspath__")? {
-            let path: PathBuf = scenario.extract()?;
-            return Self::from_path(&path);
-        }
-        Err(PyTypeError::new_err(
-            "a scenario is a bundled name, a path, TOML text or a dict",
-        ))
+        return Source::file_or_bundled(&s).map_err(ScenarioError::new_err);
     }
+    if scenario.hasattr("__fspath__")? {
+        let path: PathBuf = scenario.extract()?;
+        return Source::file(&path).map_err(ScenarioError::new_err);
+    }
+    Err(PyTypeError::new_err(
+        "a scenario is a bundled name, a path, TOML text or a dict",
+    ))
+}
 
-    fn scenario(&self, py: Python<'_>) -> PyResult<Scenario> {
-        let bounds = Bounds {
-            timeline: true,
-            ..Bounds::default()
-        };
-        parse_with(&self.text, self.dir.as_deref(), &bounds)
-            .map_err(|e| scenario_error(py, &self.label, &e))
+/// The scenario of `source`, within the bounds of one run that keeps its
+/// timeline, or a `ScenarioError` saying where it is wrong.
+fn load(py: Python<'_>, source: &Source, bounds: &Bounds) -> PyResult<Scenario> {
+    source
+        .scenario(bounds)
+        .map_err(|e| scenario_error(py, &source.label, &e))
+}
+
+/// The bounds of one run that keeps its timeline (`firesale run`'s).
+fn one_run() -> Bounds {
+    Bounds {
+        timeline: true,
+        ..Bounds::default()
     }
 }
 
@@ -205,7 +170,7 @@ fn run<'py>(
     scenario: &Bound<'py, PyAny>,
     audit: bool,
 ) -> PyResult<Bound<'py, PyDict>> {
-    let s = Source::from_any(scenario)?.scenario(py)?;
+    let s = load(py, &source_of(scenario)?, &one_run())?;
     let observed = py
         .detach(|| observe_with(&s, None, audit))
         .map_err(|e| run_failed(&s, e))?;
@@ -217,11 +182,134 @@ fn run<'py>(
     Ok(out)
 }
 
+/// A sweep or a Monte Carlo study's failure, raised: bad input as a
+/// `ScenarioError`, an audit failure as `RunFailed`.
+fn stopped(e: Stopped) -> PyErr {
+    match e {
+        Stopped::Input(m) => ScenarioError::new_err(m),
+        Stopped::Audit(m) => RunFailed::new_err(m),
+    }
+}
+
+/// The bounds of `runs` results kept to the end, `reserved` bytes of them,
+/// shared by the rayon pool's workers (`firesale sweep` and `montecarlo`
+/// with the default `--max-memory`).
+fn shared_bounds(runs: u64, reserved: u64) -> PyResult<Bounds> {
+    if reserved > DEFAULT_MEMORY / 2 {
+        return Err(ScenarioError::new_err(format!(
+            "{runs} runs keep about {} of results to the end, more than half the memory budget of {}",
+            bounds::show_bytes(reserved),
+            bounds::show_bytes(DEFAULT_MEMORY)
+        )));
+    }
+    let workers = rayon_threads().min(usize::try_from(runs).unwrap_or(usize::MAX));
+    Ok(Bounds {
+        timeline: false,
+        ..Bounds::default()
+    }
+    .shared(DEFAULT_MEMORY, reserved, workers))
+}
+
+fn rayon_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// Runs a scenario at every point of a grid of one or two `vary` axes,
+/// each `"key=from:to:count"` as `firesale sweep --vary` takes them. Returns the JSON text of `firesale sweep --json`.
+#[pyfunction]
+#[pyo3(signature = (scenario, vary, *, audit = false))]
+fn sweep<'py>(
+    py: Python<'py>,
+    scenario: &Bound<'py, PyAny>,
+    vary: Vec<String>,
+    audit: bool,
+) -> PyResult<String> {
+    let axes = vary
+        .iter()
+        .map(|v| v.parse::<Axis>())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| ScenarioError::new_err(format!("vary {e}")))?;
+    let source = source_of(scenario)?;
+    let points: u64 = axes.iter().map(|a| a.values.len() as u64).product();
+    let reserved = points
+        .saturating_mul(RESULT_BYTES)
+        .saturating_add(bounds::toml_bytes(source.text.len()));
+    let bounds = shared_bounds(points, reserved)?;
+    load(py, &source, &bounds)?;
+    let base: toml::Table = toml::from_str(&source.text)
+        .map_err(|e| ScenarioError::new_err(format!("{}: {}", source.label, e.message())))?;
+    grid::check_axes(&base, &axes).map_err(|e| ScenarioError::new_err(format!("vary {e}")))?;
+    let result = py
+        .detach(|| {
+            let bar = progress::bar(points, "sweep");
+            grid::sweep(
+                &base,
+                source.dir.as_deref(),
+                axes,
+                &bounds,
+                source.text.len(),
+                &bar,
+                audit,
+            )
+        })
+        .map_err(stopped)?;
+    Ok(grid::document(&source.label, &result, "bad debt (quote)").to_string())
+}
+
+/// Runs a scenario over random shock paths (`firesale montecarlo`: its
+/// shocks replaced by `rounds` rounds of correlated log-normal moves with
+/// crash jumps). Returns the JSON text of `firesale montecarlo --json`.
+#[pyfunction]
+#[pyo3(signature = (scenario, *, paths = 1000, seed = 1, rounds = 5, drift = -0.01, volatility = 0.05, correlation = 0.8, jump_probability = 0.05, jump_size = 0.25, audit = false))]
+#[allow(clippy::too_many_arguments)]
+fn montecarlo<'py>(
+    py: Python<'py>,
+    scenario: &Bound<'py, PyAny>,
+    paths: u32,
+    seed: u64,
+    rounds: u32,
+    drift: f64,
+    volatility: f64,
+    correlation: f64,
+    jump_probability: f64,
+    jump_size: f64,
+    audit: bool,
+) -> PyResult<String> {
+    let model = PathModel {
+        paths,
+        seed,
+        rounds,
+        drift,
+        volatility,
+        correlation,
+        jump_probability,
+        jump_size,
+    };
+    model.validate().map_err(ScenarioError::new_err)?;
+    let source = source_of(scenario)?;
+    let runs = u64::from(paths);
+    let bounds = shared_bounds(runs, runs.saturating_mul(RESULT_BYTES))?;
+    let s = load(py, &source, &bounds)?;
+    if rounds > s.max_rounds {
+        return Err(ScenarioError::new_err(format!(
+            "rounds = {rounds}: shocks after the scenario's round cap (max_rounds = {}) would never be applied",
+            s.max_rounds
+        )));
+    }
+    let outcomes = py
+        .detach(|| {
+            let bar = progress::bar(runs, "montecarlo");
+            paths_study::run(&s, &model, &bar, audit)
+        })
+        .map_err(stopped)?;
+    Ok(paths_study::document(&source.label, &model, &outcomes).to_string())
+}
+
 /// Checks a scenario as `firesale check` does, without running it: its
 /// name, assets, accounts and shocks, or a `ScenarioError` saying where.
 #[pyfunction]
 fn check<'py>(py: Python<'py>, scenario: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyDict>> {
-    let s = Source::from_any(scenario)?.scenario(py)?;
+    let s = load(py, &source_of(scenario)?, &one_run())?;
     let out = PyDict::new(py);
     out.set_item("name", &s.name)?;
     out.set_item("assets", s.assets.len())?;
@@ -240,6 +328,8 @@ fn scenarios(py: Python<'_>) -> PyResult<Bound<'_, PyList>> {
 fn _firesale(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(run, m)?)?;
     m.add_function(wrap_pyfunction!(check, m)?)?;
+    m.add_function(wrap_pyfunction!(sweep, m)?)?;
+    m.add_function(wrap_pyfunction!(montecarlo, m)?)?;
     m.add_function(wrap_pyfunction!(scenarios, m)?)?;
     m.add("ScenarioError", m.py().get_type::<ScenarioError>())?;
     m.add("RunFailed", m.py().get_type::<RunFailed>())?;

@@ -103,3 +103,35 @@ def test_an_unknown_name_a_none_and_a_wrong_type_are_refused():
         firesale.run({"name": "x", "max_rounds": None})
     with pytest.raises(TypeError):
         firesale.run(42)
+
+
+def cli_json(*args: str) -> dict:
+    out = subprocess.run([str(cli()), *args, "--json"], check=True, capture_output=True, text=True)
+    return json.loads(out.stdout)
+
+
+def test_a_sweep_gives_the_clis_document():
+    vary = ["shocks[0].move_price=0.95:0.75:3", "insurance_fund=0:500000:2"]
+    expected = cli_json("sweep", "default", "--vary", vary[0], "--vary", vary[1])
+    result = firesale.sweep("default", vary)
+    assert result.document["points"] == expected["points"]
+    assert result.document["critical"] == expected["critical"]
+    points = result.points
+    assert len(points["bad_debt"]) == 6
+    assert list(points["shocks[0].move_price"])[:3] == pytest.approx([0.95, 0.85, 0.75])
+    assert list(points["digest"]) == [p["digest"] for p in expected["points"]]
+
+
+def test_a_monte_carlo_gives_the_clis_paths_and_tail():
+    expected = cli_json("montecarlo", "default", "--paths", "24", "--seed", "7")
+    study = firesale.montecarlo("default", paths=24, seed=7)
+    assert study.document["paths"] == expected["paths"]
+    assert study.bad_debt == expected["bad_debt"]
+    assert list(study.paths["path"]) == list(range(24))
+
+
+def test_sweep_and_monte_carlo_refuse_bad_options():
+    with pytest.raises(firesale.ScenarioError, match="vary"):
+        firesale.sweep("default", "no_such_key=1:2:2")
+    with pytest.raises(firesale.ScenarioError, match="paths"):
+        firesale.montecarlo("default", paths=0)
