@@ -284,26 +284,12 @@ pub fn sweep(
     }
     let source = source(arg)?;
     let points: u64 = axes.iter().map(|a| a.values.len() as u64).product();
-    // Kept to the end: each point's figures, and the file's table.
-    let reserved = points
-        .saturating_mul(RESULT_BYTES)
-        .saturating_add(bounds::toml_bytes(source.text.len()));
+    let reserved = sweep::reserved(points, source.text.len());
     reserve(&format!("a sweep of {points} points"), reserved, budget)?;
     let bounds = budget.bounds(false, reserved, at_once(points));
     scenario_of(&source, &bounds)?;
-    let base: toml::Table = toml::from_str(&source.text)
-        .map_err(|e| Failure::Input(format!("{}: {}", source.label, e.message())))?;
-    sweep::check_axes(&base, &axes).map_err(|e| Failure::Input(format!("--vary {e}")))?;
     let bar = progress::bar(points, "sweep");
-    let result = sweep::sweep(
-        &base,
-        source.dir.as_deref(),
-        axes,
-        &bounds,
-        source.text.len(),
-        &bar,
-        audit,
-    )?;
+    let result = sweep::run_source(&source, axes, &bounds, &bar, audit)?;
     let document = sweep::document(&source.label, &result, metric.name());
     if as_json {
         print_json(&document);

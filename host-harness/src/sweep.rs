@@ -271,6 +271,39 @@ pub fn document(label: &str, s: &Sweep, metric: &str) -> serde_json::Value {
     })
 }
 
+/// Bytes a sweep of `points` points over a file of `source_bytes` keeps to
+/// its end: each point's figures, and the file's table.
+pub fn reserved(points: u64, source_bytes: usize) -> u64 {
+    points
+        .saturating_mul(crate::bounds::RESULT_BYTES)
+        .saturating_add(crate::bounds::toml_bytes(source_bytes))
+}
+
+/// Runs the sweep of `axes` over `source`, whose scenario the caller has
+/// validated within `bounds`: the file's table is parsed once, the axes
+/// checked against it, then every point run ([`sweep`]). The command line
+/// and the Python module sweep through here.
+pub fn run_source(
+    source: &crate::source::Source,
+    axes: Vec<Axis>,
+    bounds: &Bounds,
+    progress: &ProgressBar,
+    audit: bool,
+) -> Result<Sweep, Stopped> {
+    let base: toml::Table = toml::from_str(&source.text)
+        .map_err(|e| Stopped::Input(format!("{}: {}", source.label, e.message())))?;
+    check_axes(&base, &axes).map_err(|e| Stopped::Input(format!("--vary {e}")))?;
+    sweep(
+        &base,
+        source.dir.as_deref(),
+        axes,
+        bounds,
+        source.text.len(),
+        progress,
+        audit,
+    )
+}
+
 /// One or two axes, each a different key the scenario sets to a number.
 pub fn check_axes(base: &toml::Table, axes: &[Axis]) -> Result<(), String> {
     if axes.is_empty() || axes.len() > 2 {

@@ -231,26 +231,13 @@ fn sweep<'py>(
         .map_err(|e| ScenarioError::new_err(format!("vary {e}")))?;
     let source = source_of(scenario)?;
     let points: u64 = axes.iter().map(|a| a.values.len() as u64).product();
-    let reserved = points
-        .saturating_mul(RESULT_BYTES)
-        .saturating_add(bounds::toml_bytes(source.text.len()));
+    let reserved = grid::reserved(points, source.text.len());
     let bounds = shared_bounds(points, reserved)?;
     load(py, &source, &bounds)?;
-    let base: toml::Table = toml::from_str(&source.text)
-        .map_err(|e| ScenarioError::new_err(format!("{}: {}", source.label, e.message())))?;
-    grid::check_axes(&base, &axes).map_err(|e| ScenarioError::new_err(format!("vary {e}")))?;
     let result = py
         .detach(|| {
             let bar = progress::bar(points, "sweep");
-            grid::sweep(
-                &base,
-                source.dir.as_deref(),
-                axes,
-                &bounds,
-                source.text.len(),
-                &bar,
-                audit,
-            )
+            grid::run_source(&source, axes, &bounds, &bar, audit)
         })
         .map_err(stopped)?;
     Ok(grid::document(&source.label, &result, "bad debt (quote)").to_string())

@@ -181,6 +181,38 @@ proptest! {
         let price = s.assets[1].price.to_f64();
         prop_assert!(close(kernel.report.insurance_fund.to_f64(), exact.insurance, dust * (1.0 + price) * 4.0), "insurance {} vs {}", kernel.report.insurance_fund.to_f64(), exact.insurance);
     }
+
+    /// The next engine holds amounts in base units (the quote to 10^-6,
+    /// the risky asset to 10^-9) where the oracle is exact: each step
+    /// rounds its amounts and the venue's fills to a base unit, and the
+    /// differences carry from step to step through the venue's price.
+    #[test]
+    fn the_next_engine_agrees_with_the_exact_oracle(s in small_market().prop_map(on_both_grids)) {
+        let exact = oracle::run(&s);
+        let next = next_entries(&s);
+        let order = |v: &[oracle::Liquidated]| v.iter().map(|l| (l.round, l.account)).collect::<Vec<_>>();
+        prop_assert_eq!(order(&next.entries), order(&exact.liquidations), "who, when and in what order");
+        // Rounding: 100 quote base units, or their worth. A dust decision
+        // (repay the whole debt when less than a dust size would be left)
+        // taken on a rounded amount may flip: one dust size of the asset,
+        // and the collateral such a repayment seizes.
+        let (low, high) = next.prices;
+        let bonus = 1.0 + s.assets[1].liquidation_bonus.to_f64().max(s.assets[0].liquidation_bonus.to_f64());
+        let rounding = [NEXT_QUOTE_SLACK, NEXT_QUOTE_SLACK / low];
+        let dust = [QUOTE, FINE];
+        let dust_seizes = [FINE * high * bonus, QUOTE / low * bonus];
+        for (n, x) in next.entries.iter().zip(&exact.liquidations) {
+            for a in 0..2 {
+                let (owed, seized) = (rounding[a] + dust[a], rounding[a] + dust_seizes[a]);
+                prop_assert!(close(n.repaid[a], x.repaid[a], owed), "round {} account {} repaid[{}]: {} vs {}", n.round, n.account, a, n.repaid[a], x.repaid[a]);
+                prop_assert!(close(n.seized[a], x.seized[a], seized), "round {} account {} seized[{}]: {} vs {}", n.round, n.account, a, n.seized[a], x.seized[a]);
+                prop_assert!(close(n.written_off[a], x.written_off[a], owed), "round {} account {} written off[{}]: {} vs {}", n.round, n.account, a, n.written_off[a], x.written_off[a]);
+            }
+        }
+        prop_assert_eq!(kernel_end(next.termination), exact.termination);
+        let fund = NEXT_QUOTE_SLACK + QUOTE + FINE * high * bonus;
+        prop_assert!(close(next.insurance, exact.insurance, fund), "insurance {} vs {}", next.insurance, exact.insurance);
+    }
 }
 
 /// `x` to the nearest multiple of `grid`.
@@ -359,46 +391,6 @@ fn kernel_end(end: NextEnd) -> Option<firesale_core::Termination> {
         NextEnd::RoundCap => Some(K::RoundCap),
         NextEnd::MarketBroken { asset } => Some(K::MarketBroken { asset }),
         NextEnd::Fault(_) => None,
-    }
-}
-
-proptest! {
-    #![proptest_config(ProptestConfig {
-        cases: std::env::var("PROPTEST_CASES").ok().and_then(|c| c.parse().ok()).unwrap_or(64),
-        max_shrink_iters: 64,
-        ..ProptestConfig::default()
-    })]
-
-    /// The next engine holds amounts in base units (the quote to 10^-6,
-    /// the risky asset to 10^-9) where the oracle is exact: each step
-    /// rounds its amounts and the venue's fills to a base unit, and the
-    /// differences carry from step to step through the venue's price.
-    #[test]
-    fn the_next_engine_agrees_with_the_exact_oracle(s in small_market().prop_map(on_both_grids)) {
-        let exact = oracle::run(&s);
-        let next = next_entries(&s);
-        let order = |v: &[oracle::Liquidated]| v.iter().map(|l| (l.round, l.account)).collect::<Vec<_>>();
-        prop_assert_eq!(order(&next.entries), order(&exact.liquidations), "who, when and in what order");
-        // Rounding: 100 quote base units, or their worth. A dust decision
-        // (repay the whole debt when less than a dust size would be left)
-        // taken on a rounded amount may flip: one dust size of the asset,
-        // and the collateral such a repayment seizes.
-        let (low, high) = next.prices;
-        let bonus = 1.0 + s.assets[1].liquidation_bonus.to_f64().max(s.assets[0].liquidation_bonus.to_f64());
-        let rounding = [NEXT_QUOTE_SLACK, NEXT_QUOTE_SLACK / low];
-        let dust = [QUOTE, FINE];
-        let dust_seizes = [FINE * high * bonus, QUOTE / low * bonus];
-        for (n, x) in next.entries.iter().zip(&exact.liquidations) {
-            for a in 0..2 {
-                let (owed, seized) = (rounding[a] + dust[a], rounding[a] + dust_seizes[a]);
-                prop_assert!(close(n.repaid[a], x.repaid[a], owed), "round {} account {} repaid[{}]: {} vs {}", n.round, n.account, a, n.repaid[a], x.repaid[a]);
-                prop_assert!(close(n.seized[a], x.seized[a], seized), "round {} account {} seized[{}]: {} vs {}", n.round, n.account, a, n.seized[a], x.seized[a]);
-                prop_assert!(close(n.written_off[a], x.written_off[a], owed), "round {} account {} written off[{}]: {} vs {}", n.round, n.account, a, n.written_off[a], x.written_off[a]);
-            }
-        }
-        prop_assert_eq!(kernel_end(next.termination), exact.termination);
-        let fund = NEXT_QUOTE_SLACK + QUOTE + FINE * high * bonus;
-        prop_assert!(close(next.insurance, exact.insurance, fund), "insurance {} vs {}", next.insurance, exact.insurance);
     }
 }
 
