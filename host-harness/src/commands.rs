@@ -4,6 +4,7 @@ use clap::ValueEnum;
 use firesale_harness::artefacts::{self, create_dir};
 use firesale_harness::audit::{AuditFailure, Stopped};
 use firesale_harness::bounds::{self, Bounds, MAX_THREADS, RESULT_BYTES};
+use firesale_harness::compare::Compared;
 use firesale_harness::montecarlo::{self, PathModel, Tail, LEVELS};
 use firesale_harness::observe::{observe_with, RunError};
 use firesale_harness::plot::{self, Grid, Marker};
@@ -11,7 +12,6 @@ use firesale_harness::preflight::describe;
 use firesale_harness::source::Source;
 use firesale_harness::sweep::{self, Axis, Sweep};
 use firesale_harness::{bundled, json, presets, progress, summary::summary, Scenario};
-use serde_json::json;
 use std::fmt::Write as _;
 use std::path::Path;
 use std::process::ExitCode;
@@ -541,7 +541,6 @@ pub fn compare(
     audit: bool,
     budget: &Budget,
 ) -> Outcome {
-    use rayon::prelude::*;
     let chosen: Vec<presets::Preset> = if names.is_empty() {
         presets::all()
     } else {
@@ -564,39 +563,25 @@ pub fn compare(
         &budget.bounds(true, 0, at_once(chosen.len() as u64)),
     )?;
     let bar = progress::bar(chosen.len() as u64, "compare");
-    let runs: Vec<(
-        presets::Preset,
-        Scenario,
-        firesale_harness::observe::Observed,
-    )> = chosen
-        .par_iter()
-        .map(|p| {
-            let s = p.apply(&base);
-            let observed = observe_with(&s, None, audit).map_err(|e| match e {
-                RunError::Invalid(e) => Failure::Input(format!(
-                    "{} under {}: {}",
-                    source.label,
-                    p.name,
-                    describe(&e)
-                )),
-                RunError::Io(e) => Failure::Input(e.to_string()),
-                RunError::Audit(f) => Failure::Audit(format!(
-                    "{} under {}: {}",
-                    source.label,
-                    p.name,
-                    audited(&s, &f)
-                )),
-            });
-            bar.inc(1);
-            observed.map(|o| (*p, s, o))
-        })
-        .collect::<Result<_, _>>()?;
-    bar.finish_and_clear();
-    let reports: Vec<serde_json::Value> = runs
-        .iter()
-        .map(|(p, s, o)| json!({ "preset": p.name, "report": json::report(s, o) }))
-        .collect();
-    let document = json!({ "scenario": source.label, "runs": reports });
+    let runs = firesale_harness::compare::run(&base, &chosen, &bar, audit).map_err(|failed| {
+        let (p, s, e) = *failed;
+        match e {
+            RunError::Invalid(e) => Failure::Input(format!(
+                "{} under {}: {}",
+                source.label,
+                p.name,
+                describe(&e)
+            )),
+            RunError::Io(e) => Failure::Input(e.to_string()),
+            RunError::Audit(f) => Failure::Audit(format!(
+                "{} under {}: {}",
+                source.label,
+                p.name,
+                audited(&s, &f)
+            )),
+        }
+    })?;
+    let document = firesale_harness::compare::document(&source.label, &runs);
     if as_json {
         print_json(&document);
     } else {
@@ -613,13 +598,7 @@ pub fn compare(
     Ok(())
 }
 
-type PresetRun = (
-    presets::Preset,
-    Scenario,
-    firesale_harness::observe::Observed,
-);
-
-fn compare_table(base: &Scenario, runs: &[PresetRun]) -> String {
+fn compare_table(base: &Scenario, runs: &[Compared]) -> String {
     let mut t = String::new();
     let _ = writeln!(t, "scenario: {}", base.name);
     let _ = write!(
@@ -678,7 +657,7 @@ fn compare_table(base: &Scenario, runs: &[PresetRun]) -> String {
 fn write_compare(
     dir: &Path,
     base: &Scenario,
-    runs: &[PresetRun],
+    runs: &[Compared],
     document: &serde_json::Value,
 ) -> Result<(), String> {
     create_dir(dir)?;

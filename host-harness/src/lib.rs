@@ -5,6 +5,7 @@ pub mod artefacts;
 pub mod audit;
 pub mod bounds;
 pub mod bundled;
+pub mod compare;
 pub mod event_json;
 pub mod input;
 pub mod json;

@@ -16,6 +16,7 @@ from typing import Any, Dict, List, Mapping, Optional, Union
 
 from ._firesale import RunFailed, ScenarioError
 from ._firesale import check as _check
+from ._firesale import compare as _compare
 from ._firesale import montecarlo as _montecarlo
 from ._firesale import run as _run
 from ._firesale import scenarios as _scenarios
@@ -28,6 +29,7 @@ __all__ = [
     "ScenarioError",
     "Sweep",
     "check",
+    "compare",
     "montecarlo",
     "run",
     "scenarios",
@@ -211,3 +213,17 @@ def montecarlo(
             )
         )
     )
+
+
+def compare(
+    scenario: Scenario, presets: Optional[List[str]] = None, *, audit: bool = False
+) -> Dict[str, Report]:
+    """Runs ``scenario`` under each protocol preset (all of them by default,
+    or those named), as ``firesale compare``: the reports by preset name, in
+    the order given. Their ``timeline`` is empty: compare keeps the reports
+    only (run a preset's scenario with :func:`run` for its timeline)."""
+    document = json.loads(_compare(scenario, presets, audit=audit))
+    return {
+        r["preset"]: Report(summary=r["report"], text="", digest=r["report"]["digest"], _columns={})
+        for r in document["runs"]
+    }

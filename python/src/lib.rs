@@ -10,6 +10,7 @@ use firesale_harness::input::FileError;
 use firesale_harness::montecarlo::{self as paths_study, PathModel};
 use firesale_harness::observe::{observe_with, Observed, RunError};
 use firesale_harness::preflight::describe_named;
+use firesale_harness::presets::{self as preset_table, Preset};
 use firesale_harness::source::Source;
 use firesale_harness::sweep::{self as grid, Axis};
 use firesale_harness::{bundled, json, progress, summary, Scenario};
@@ -292,6 +293,57 @@ fn montecarlo<'py>(
     Ok(paths_study::document(&source.label, &model, &outcomes).to_string())
 }
 
+/// Runs a scenario under each of `presets` (all seven when `None`), as
+/// `firesale compare`. Returns the JSON text of `firesale compare --json`.
+#[pyfunction]
+#[pyo3(signature = (scenario, presets = None, *, audit = false))]
+fn compare<'py>(
+    py: Python<'py>,
+    scenario: &Bound<'py, PyAny>,
+    presets: Option<Vec<String>>,
+    audit: bool,
+) -> PyResult<String> {
+    let chosen: Vec<Preset> = match presets {
+        None => preset_table::all(),
+        Some(names) => {
+            let mut chosen: Vec<Preset> = Vec::new();
+            for name in names {
+                let p = preset_table::find(name.trim()).ok_or_else(|| {
+                    ScenarioError::new_err(format!(
+                        "presets: no preset `{name}` ({})",
+                        preset_table::names()
+                    ))
+                })?;
+                if chosen.iter().any(|q| q.name == p.name) {
+                    return Err(ScenarioError::new_err(format!(
+                        "presets: `{}` is given twice",
+                        p.name
+                    )));
+                }
+                chosen.push(p);
+            }
+            chosen
+        }
+    };
+    let source = source_of(scenario)?;
+    let base = load(py, &source, &one_run())?;
+    let runs = py
+        .detach(|| {
+            let bar = progress::bar(chosen.len() as u64, "compare");
+            firesale_harness::compare::run(&base, &chosen, &bar, audit)
+        })
+        .map_err(|failed| {
+            let (p, s, e) = *failed;
+            let raised = run_failed(&s, e);
+            let message = format!("under {}: {}", p.name, raised.value(py));
+            match raised.is_instance_of::<RunFailed>(py) {
+                true => RunFailed::new_err(message),
+                false => ScenarioError::new_err(message),
+            }
+        })?;
+    Ok(firesale_harness::compare::document(&source.label, &runs).to_string())
+}
+
 /// Checks a scenario as `firesale check` does, without running it: its
 /// name, assets, accounts and shocks, or a `ScenarioError` saying where.
 #[pyfunction]
@@ -317,6 +369,7 @@ fn _firesale(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(check, m)?)?;
     m.add_function(wrap_pyfunction!(sweep, m)?)?;
     m.add_function(wrap_pyfunction!(montecarlo, m)?)?;
+    m.add_function(wrap_pyfunction!(compare, m)?)?;
     m.add_function(wrap_pyfunction!(scenarios, m)?)?;
     m.add("ScenarioError", m.py().get_type::<ScenarioError>())?;
     m.add("RunFailed", m.py().get_type::<RunFailed>())?;

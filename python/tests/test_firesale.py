@@ -135,3 +135,15 @@ def test_sweep_and_monte_carlo_refuse_bad_options():
         firesale.sweep("default", "no_such_key=1:2:2")
     with pytest.raises(firesale.ScenarioError, match="paths"):
         firesale.montecarlo("default", paths=0)
+
+
+def test_compare_gives_the_clis_reports_by_preset():
+    expected = cli_json("compare", "default", "--presets", "aave-v3,compound-v3")
+    reports = firesale.compare("default", ["aave-v3", "compound-v3"])
+    assert list(reports) == ["aave-v3", "compound-v3"]
+    for run in expected["runs"]:
+        assert reports[run["preset"]].summary == run["report"]
+    everything = firesale.compare("default")
+    assert len(everything) >= 7 and everything["aave-v3"].digest == reports["aave-v3"].digest
+    with pytest.raises(firesale.ScenarioError, match="no preset"):
+        firesale.compare("default", ["no-such-protocol"])
