@@ -94,6 +94,31 @@ pub fn read(
     parse_rows(open()?, rows, index_of).map_err(|e| format!("{shown}: {e}"))
 }
 
+/// Reads positions given as CSV text (`account,asset,balance`, as in a
+/// file), within the same memory bound as [`read`]; the error names the
+/// line and the column.
+pub fn read_text(
+    text: &str,
+    index_of: &dyn Fn(&str, &str) -> Result<usize, FileError>,
+    bounds: &Bounds,
+) -> Result<Book, String> {
+    if text.len() > MAX_FILE_BYTES {
+        return Err(format!(
+            "the positions are larger than {MAX_FILE_BYTES} bytes"
+        ));
+    }
+    let rows = count_rows(text.as_bytes()).map_err(|e| format!("the positions: {e}"))?;
+    let needed = rows.saturating_mul(std::mem::size_of::<Row>() as u64);
+    if needed > bounds.memory {
+        return Err(format!(
+            "the positions: {rows} rows take {}, more than {}",
+            show_bytes(needed),
+            bounds.budget_text()
+        ));
+    }
+    parse_rows(text.as_bytes(), rows, index_of).map_err(|e| format!("the positions: {e}"))
+}
+
 /// Parses CSV text into balance rows of `width` assets; the error names
 /// the line and column.
 pub fn parse(

@@ -634,6 +634,18 @@ pub fn parse_in(text: &str, base: Option<&Path>, max_accounts: u64) -> Result<Sc
 
 /// Parses `text` under `bounds`, resolving a positions CSV against `base`.
 pub fn parse_with(text: &str, base: Option<&Path>, bounds: &Bounds) -> Result<Scenario, FileError> {
+    parse_with_positions(text, base, bounds, None)
+}
+
+/// [`parse_with`], with the positions CSV given as text (`positions`, read
+/// as the file `accounts.positions` names would be, in its place): how the
+/// Python module passes a DataFrame's positions without a file.
+pub fn parse_with_positions(
+    text: &str,
+    base: Option<&Path>,
+    bounds: &Bounds,
+    positions: Option<&str>,
+) -> Result<Scenario, FileError> {
     let whole = |message: String| FileError {
         key: None,
         at: None,
@@ -658,7 +670,7 @@ pub fn parse_with(text: &str, base: Option<&Path>, bounds: &Bounds) -> Result<Sc
         )));
     }
     let file: FileScenario = toml::from_str(text).map_err(|e| toml_error(text, &e))?;
-    build(file, base, bounds, text.len()).map_err(|mut e| {
+    build(file, base, bounds, text.len(), positions).map_err(|mut e| {
         if e.at.is_none() {
             e.at = e
                 .key
@@ -760,7 +772,7 @@ pub fn parse_table(
                 at: None,
                 message: readable(e.message().trim()),
             })?;
-    build(file, base, bounds, source_bytes)
+    build(file, base, bounds, source_bytes, None)
 }
 
 /// Byte offset of the deepest part of `key` (such as `assets[1] (ETH).venue.fee`)
@@ -844,6 +856,7 @@ fn build(
     base: Option<&Path>,
     bounds: &Bounds,
     source_bytes: usize,
+    positions_text: Option<&str>,
 ) -> Result<Scenario, FileError> {
     if let Some(name) = &file.name {
         check_name("name", name, false)?;
@@ -973,12 +986,16 @@ fn build(
     preflight::validate_market(&scenario)?;
 
     // Count every account, and what they will take, before allocating any.
-    let book = match &file.accounts.positions {
-        Some(path) => Some(
+    let book = match (positions_text, &file.accounts.positions) {
+        (Some(text), _) => Some(
+            positions::read_text(text, &index_of, bounds)
+                .map_err(|e| fail("accounts.positions", e))?,
+        ),
+        (None, Some(path)) => Some(
             positions::read(path, base, &index_of, bounds)
                 .map_err(|e| fail("accounts.positions", e))?,
         ),
-        None => None,
+        (None, None) => None,
     };
     let populations: Vec<(String, Population)> = match &file.accounts.population {
         None => Vec::new(),

@@ -7,7 +7,7 @@ use crate::bounds::Bounds;
 use crate::bundled;
 use crate::input::{read_text, FileError};
 use crate::scenario::Scenario;
-use crate::scenario_file::parse_with;
+use crate::scenario_file::parse_with_positions;
 use std::path::{Path, PathBuf};
 
 /// A scenario's text, where it came from, and the folder its relative
@@ -61,6 +61,16 @@ impl Source {
 
     /// Parses and validates the scenario within `bounds`.
     pub fn scenario(&self, bounds: &Bounds) -> Result<Scenario, FileError> {
-        parse_with(&self.text, self.dir.as_deref(), bounds)
+        self.scenario_with(bounds, None)
+    }
+
+    /// [`Source::scenario`], with the accounts' positions given as CSV
+    /// text in place of the file `accounts.positions` would name.
+    pub fn scenario_with(
+        &self,
+        bounds: &Bounds,
+        positions: Option<&str>,
+    ) -> Result<Scenario, FileError> {
+        parse_with_positions(&self.text, self.dir.as_deref(), bounds, positions)
     }
 }

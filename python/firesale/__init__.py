@@ -140,10 +140,42 @@ class MonteCarlo:
 
 
 Scenario = Union[str, "os.PathLike[str]", Mapping[str, Any]]
+Positions = Any
 
 
-def run(scenario: Scenario, *, audit: bool = False) -> Report:
+def _positions_csv(positions: Positions) -> Optional[str]:
+    """Positions as the CSV a positions file holds (``account,asset,balance``):
+    from a pandas DataFrame with those columns, a mapping of the three
+    columns (lists or numpy arrays), or CSV text as is. Balances are written
+    as Python writes the number (the shortest text that reads back as the
+    same float), and read exactly from that text."""
+    if positions is None or isinstance(positions, str):
+        return positions
+    columns = ("account", "asset", "balance")
+    if hasattr(positions, "to_csv"):
+        return positions.to_csv(index=False, columns=list(columns), lineterminator="\n")
+    try:
+        account, asset, balance = (list(positions[c]) for c in columns)
+    except (KeyError, TypeError) as e:
+        raise TypeError(
+            "positions are a DataFrame or a mapping with columns account, asset and balance, or CSV text"
+        ) from e
+    if not len(account) == len(asset) == len(balance):
+        raise ValueError("positions: the account, asset and balance columns differ in length")
+    lines = ["account,asset,balance"]
+    for a, s, b in zip(account, asset, balance):
+        if "," in str(s) or "\n" in str(s) or '"' in str(s):
+            raise ValueError(f"positions: asset name {s!r} holds a comma, a quote or a line break")
+        lines.append(f"{int(a)},{s},{float(b)!r}")
+    return "\n".join(lines) + "\n"
+
+
+def run(scenario: Scenario, *, positions: Positions = None, audit: bool = False) -> Report:
     """Runs ``scenario`` to its end and returns its :class:`Report`.
+
+    ``positions`` (a DataFrame or a mapping with columns ``account``,
+    ``asset``, ``balance``, or CSV text) stand for the file the scenario's
+    ``accounts.positions`` would name, read the same way.
 
     ``audit=True`` checks the engine's conservation audit after every unit
     that moved anything (``firesale run --audit``); a book that does not
@@ -151,7 +183,7 @@ def run(scenario: Scenario, *, audit: bool = False) -> Report:
     :class:`ScenarioError`, whose ``key``, ``line`` and ``column`` say where.
     The engine runs without the GIL.
     """
-    out = _run(scenario, audit=audit)
+    out = _run(scenario, positions=_positions_csv(positions), audit=audit)
     return Report(
         summary=json.loads(out["report"]),
         text=out["summary"],
@@ -160,10 +192,11 @@ def run(scenario: Scenario, *, audit: bool = False) -> Report:
     )
 
 
-def check(scenario: Scenario) -> Dict[str, Any]:
-    """Reads and validates ``scenario`` as ``firesale check`` does, without
-    running it: its name and its counts of assets, accounts and shocks."""
-    return _check(scenario)
+def check(scenario: Scenario, *, positions: Positions = None) -> Dict[str, Any]:
+    """Reads and validates ``scenario`` (and ``positions``, as :func:`run`
+    takes them) as ``firesale check`` does, without running it: its name
+    and its counts of assets, accounts and shocks."""
+    return _check(scenario, positions=_positions_csv(positions))
 
 
 def scenarios() -> List[str]:
@@ -184,6 +217,7 @@ def sweep(scenario: Scenario, vary: Union[str, List[str]], *, audit: bool = Fals
 def montecarlo(
     scenario: Scenario,
     *,
+    positions: Positions = None,
     paths: int = 1000,
     seed: int = 1,
     rounds: int = 5,
@@ -201,6 +235,7 @@ def montecarlo(
         json.loads(
             _montecarlo(
                 scenario,
+                positions=_positions_csv(positions),
                 paths=paths,
                 seed=seed,
                 rounds=rounds,
@@ -216,13 +251,19 @@ def montecarlo(
 
 
 def compare(
-    scenario: Scenario, presets: Optional[List[str]] = None, *, audit: bool = False
+    scenario: Scenario,
+    presets: Optional[List[str]] = None,
+    *,
+    positions: Positions = None,
+    audit: bool = False,
 ) -> Dict[str, Report]:
     """Runs ``scenario`` under each protocol preset (all of them by default,
     or those named), as ``firesale compare``: the reports by preset name, in
     the order given. Their ``timeline`` is empty: compare keeps the reports
     only (run a preset's scenario with :func:`run` for its timeline)."""
-    document = json.loads(_compare(scenario, presets, audit=audit))
+    document = json.loads(
+        _compare(scenario, presets, positions=_positions_csv(positions), audit=audit)
+    )
     return {
         r["preset"]: Report(summary=r["report"], text="", digest=r["report"]["digest"], _columns={})
         for r in document["runs"]

@@ -85,8 +85,19 @@ fn source_of(scenario: &Bound<'_, PyAny>) -> PyResult<Source> {
 /// The scenario of `source`, within the bounds of one run that keeps its
 /// timeline, or a `ScenarioError` saying where it is wrong.
 fn load(py: Python<'_>, source: &Source, bounds: &Bounds) -> PyResult<Scenario> {
+    load_with(py, source, bounds, None)
+}
+
+/// [`load`], with the accounts' positions as CSV text in place of the file
+/// `accounts.positions` would name.
+fn load_with(
+    py: Python<'_>,
+    source: &Source,
+    bounds: &Bounds,
+    positions: Option<&str>,
+) -> PyResult<Scenario> {
     source
-        .scenario(bounds)
+        .scenario_with(bounds, positions)
         .map_err(|e| scenario_error(py, &source.label, &e))
 }
 
@@ -165,13 +176,14 @@ fn timeline<'py>(
 /// `summary` (the text `firesale run` prints), `timeline` (column name to
 /// values) and `digest`. The GIL is released while the engine runs.
 #[pyfunction]
-#[pyo3(signature = (scenario, *, audit = false))]
+#[pyo3(signature = (scenario, *, positions = None, audit = false))]
 fn run<'py>(
     py: Python<'py>,
     scenario: &Bound<'py, PyAny>,
+    positions: Option<&str>,
     audit: bool,
 ) -> PyResult<Bound<'py, PyDict>> {
-    let s = load(py, &source_of(scenario)?, &one_run())?;
+    let s = load_with(py, &source_of(scenario)?, &one_run(), positions)?;
     let observed = py
         .detach(|| observe_with(&s, None, audit))
         .map_err(|e| run_failed(&s, e))?;
@@ -248,11 +260,12 @@ fn sweep<'py>(
 /// shocks replaced by `rounds` rounds of correlated log-normal moves with
 /// crash jumps). Returns the JSON text of `firesale montecarlo --json`.
 #[pyfunction]
-#[pyo3(signature = (scenario, *, paths = 1000, seed = 1, rounds = 5, drift = -0.01, volatility = 0.05, correlation = 0.8, jump_probability = 0.05, jump_size = 0.25, audit = false))]
+#[pyo3(signature = (scenario, *, positions = None, paths = 1000, seed = 1, rounds = 5, drift = -0.01, volatility = 0.05, correlation = 0.8, jump_probability = 0.05, jump_size = 0.25, audit = false))]
 #[allow(clippy::too_many_arguments)]
 fn montecarlo<'py>(
     py: Python<'py>,
     scenario: &Bound<'py, PyAny>,
+    positions: Option<&str>,
     paths: u32,
     seed: u64,
     rounds: u32,
@@ -277,7 +290,7 @@ fn montecarlo<'py>(
     let source = source_of(scenario)?;
     let runs = u64::from(paths);
     let bounds = shared_bounds(runs, runs.saturating_mul(RESULT_BYTES))?;
-    let s = load(py, &source, &bounds)?;
+    let s = load_with(py, &source, &bounds, positions)?;
     if rounds > s.max_rounds {
         return Err(ScenarioError::new_err(format!(
             "rounds = {rounds}: shocks after the scenario's round cap (max_rounds = {}) would never be applied",
@@ -296,11 +309,12 @@ fn montecarlo<'py>(
 /// Runs a scenario under each of `presets` (all seven when `None`), as
 /// `firesale compare`. Returns the JSON text of `firesale compare --json`.
 #[pyfunction]
-#[pyo3(signature = (scenario, presets = None, *, audit = false))]
+#[pyo3(signature = (scenario, presets = None, *, positions = None, audit = false))]
 fn compare<'py>(
     py: Python<'py>,
     scenario: &Bound<'py, PyAny>,
     presets: Option<Vec<String>>,
+    positions: Option<&str>,
     audit: bool,
 ) -> PyResult<String> {
     let chosen: Vec<Preset> = match presets {
@@ -326,7 +340,7 @@ fn compare<'py>(
         }
     };
     let source = source_of(scenario)?;
-    let base = load(py, &source, &one_run())?;
+    let base = load_with(py, &source, &one_run(), positions)?;
     let runs = py
         .detach(|| {
             let bar = progress::bar(chosen.len() as u64, "compare");
@@ -347,8 +361,13 @@ fn compare<'py>(
 /// Checks a scenario as `firesale check` does, without running it: its
 /// name, assets, accounts and shocks, or a `ScenarioError` saying where.
 #[pyfunction]
-fn check<'py>(py: Python<'py>, scenario: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyDict>> {
-    let s = load(py, &source_of(scenario)?, &one_run())?;
+#[pyo3(signature = (scenario, *, positions = None))]
+fn check<'py>(
+    py: Python<'py>,
+    scenario: &Bound<'py, PyAny>,
+    positions: Option<&str>,
+) -> PyResult<Bound<'py, PyDict>> {
+    let s = load_with(py, &source_of(scenario)?, &one_run(), positions)?;
     let out = PyDict::new(py);
     out.set_item("name", &s.name)?;
     out.set_item("assets", s.assets.len())?;

@@ -147,3 +147,53 @@ def test_compare_gives_the_clis_reports_by_preset():
     assert len(everything) >= 7 and everything["aave-v3"].digest == reports["aave-v3"].digest
     with pytest.raises(firesale.ScenarioError, match="no preset"):
         firesale.compare("default", ["no-such-protocol"])
+
+
+def market_with_positions_file() -> str:
+    """The default market with its generated accounts replaced by a
+    positions file."""
+    text = DEFAULT_TOML.read_text()
+    market = text[: text.index("[accounts.population]")]
+    return market + '[accounts]\npositions = "positions.csv"\n'
+
+
+def some_positions():
+    """200 ETH-backed USDC borrowers near their limits, and 20 lenders."""
+    pandas = pytest.importorskip("pandas")
+    accounts, assets, balances = [], [], []
+    for i in range(200):
+        eth = 1.0 + (i * 37 % 101) / 10.0
+        accounts += [i, i]
+        assets += ["ETH", "USDC"]
+        balances += [eth, -eth * 2000.0 * (0.70 + (i % 13) / 100.0)]
+    for i in range(200, 220):
+        accounts.append(i)
+        assets.append("USDC")
+        balances.append(250_000.0)
+    return pandas.DataFrame({"account": accounts, "asset": assets, "balance": balances})
+
+
+def test_positions_from_a_dataframe_run_as_the_same_csv_file(tmp_path):
+    df = some_positions()
+    scenario = tmp_path / "market.toml"
+    scenario.write_text(market_with_positions_file())
+    df.to_csv(tmp_path / "positions.csv", index=False)
+    expected = cli_report(str(scenario))
+    assert expected["liquidations"] > 0 and expected["accounts"] == 220
+    text = market_with_positions_file()
+    assert firesale.run(text, positions=df).digest == expected["digest"]
+    columns = {c: df[c].to_numpy() for c in ("account", "asset", "balance")}
+    assert firesale.run(text, positions=columns).digest == expected["digest"]
+    assert firesale.check(text, positions=df)["accounts"] == 220
+    study = firesale.montecarlo(text, positions=df, paths=4)
+    assert len(study.document["paths"]) == 4
+
+
+def test_bad_positions_name_the_row():
+    df = some_positions()
+    df.loc[5, "asset"] = "DOGE"
+    with pytest.raises(firesale.ScenarioError, match="DOGE") as caught:
+        firesale.run(market_with_positions_file(), positions=df)
+    assert caught.value.key == "accounts.positions"
+    with pytest.raises(TypeError):
+        firesale.run(market_with_positions_file(), positions=[1, 2, 3])
