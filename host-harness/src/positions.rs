@@ -6,21 +6,28 @@
 //! starting with `#` are skipped; the first other line is the header. A
 //! UTF-8 byte-order mark is allowed, as in a scenario file.
 //!
-//! The file is read by the `csv` crate, streaming, twice: once to count its
-//! rows, then into one compact row each (32 bytes), so that what a file will
-//! take is known before anything is allocated for it, and is a small
-//! multiple of its size.
+//! A file is scanned once for its lines and, were it sorted by account, its
+//! accounts (a byte scan, no parsing), so that what it will take is known
+//! before anything is allocated. Then the `csv` crate reads it, streaming.
+//! A file sorted by account (as exports list them, each account's rows
+//! together) is read straight into the accounts' balances: nothing else is
+//! kept, and the peak is the balances and the labels. A file that is not is
+//! read again into one compact row a balance (32 bytes), which are sorted
+//! first.
 
 use crate::bounds::{show_bytes, Bounds};
 use crate::input::{open_input, FileError, MAX_FILE_BYTES};
 use firesale_core::num::{parse_decimal, Fx};
 use firesale_core::Qty;
-use std::io::{BufReader, Read};
+use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 
-const HEADER: [&str; 3] = ["account", "asset", "balance"];
+const HEADER: [&[u8]; 3] = [b"account", b"asset", b"balance"];
 
-/// One balance of one account, as read.
+/// Maps an asset's name to its index (the scenario's, with its message).
+type IndexOf<'a> = &'a dyn Fn(&str, &str) -> Result<usize, FileError>;
+
+/// One balance of one account, as read (the unsorted path).
 #[derive(Clone, Copy, Debug)]
 struct Row {
     label: u64,
@@ -29,51 +36,56 @@ struct Row {
     asset: u8,
 }
 
-/// The positions of a CSV, sorted by account and asset, each balance once.
+/// The accounts of a positions CSV: `width` balances each, in ascending
+/// label order, and their labels.
 #[derive(Debug)]
 pub struct Book {
-    rows: Vec<Row>,
-    accounts: u64,
+    balances: Vec<Qty>,
+    labels: Vec<u64>,
 }
 
 impl Book {
     /// Distinct accounts.
     pub fn accounts(&self) -> u64 {
-        self.accounts
+        self.labels.len() as u64
     }
 
-    /// Bytes the book holds until [`Book::fill`], and the labels it leaves.
+    /// Bytes the book holds until [`Book::fill`].
     pub fn bytes(&self) -> u64 {
-        let row = std::mem::size_of::<Row>() as u64;
-        (self.rows.capacity() as u64)
-            .saturating_mul(row)
-            .saturating_add(self.accounts.saturating_mul(8))
+        let balance = std::mem::size_of::<Qty>() as u64;
+        (self.balances.capacity() as u64)
+            .saturating_mul(balance)
+            .saturating_add((self.labels.capacity() as u64).saturating_mul(8))
     }
 
-    /// Appends the accounts' balances, `width` per account in label order,
-    /// to `out`, and gives the labels in that order.
-    pub fn fill(self, width: usize, out: &mut Vec<Qty>) -> Vec<u64> {
-        let mut labels = Vec::with_capacity(usize::try_from(self.accounts).unwrap_or(0));
-        for row in &self.rows {
-            if labels.last() != Some(&row.label) {
-                labels.push(row.label);
-                out.resize(out.len() + width, Qty::ZERO);
-            }
-            let start = out.len() - width;
-            if let Some(slot) = out.get_mut(start + usize::from(row.asset)) {
-                *slot = Qty(row.value);
-            }
+    /// Appends the accounts' balances to `out` (taking them over when `out`
+    /// is empty: no copy), and gives their labels in that order.
+    pub fn fill(self, out: &mut Vec<Qty>) -> Vec<u64> {
+        if out.is_empty() {
+            *out = self.balances;
+        } else {
+            out.extend_from_slice(&self.balances);
         }
-        labels
+        self.labels
     }
 }
 
+/// What the first scan of a file found: an upper bound on its rows after
+/// the header, and on its accounts if it is sorted by account.
+#[derive(Clone, Copy, Debug, Default)]
+struct Scanned {
+    rows: u64,
+    accounts: u64,
+}
+
 /// Reads the CSV at `path` (relative to `base`, the scenario file's
-/// folder); the error names the file, the line and the column.
+/// folder) into accounts of `width` assets; the error names the file, the
+/// line and the column.
 pub fn read(
     path: &str,
     base: Option<&Path>,
-    index_of: &dyn Fn(&str, &str) -> Result<usize, FileError>,
+    width: usize,
+    index_of: IndexOf<'_>,
     bounds: &Bounds,
 ) -> Result<Book, String> {
     let full = match base {
@@ -82,16 +94,14 @@ pub fn read(
     };
     let shown = full.display();
     let open = || open_input(&full, MAX_FILE_BYTES as u64).map(|(file, _)| file);
-    let rows = count_rows(open()?).map_err(|e| format!("{shown}: {e}"))?;
-    let needed = rows.saturating_mul(std::mem::size_of::<Row>() as u64);
-    if needed > bounds.memory {
-        return Err(format!(
-            "{shown}: {rows} rows take {}, more than {}",
-            show_bytes(needed),
-            bounds.budget_text()
-        ));
+    let scanned = scan(open()?).map_err(|e| format!("{shown}: {e}"))?;
+    within(scanned, bounds).map_err(|e| format!("{shown}: {e}"))?;
+    let direct =
+        read_sorted(open()?, scanned, width, index_of).map_err(|e| format!("{shown}: {e}"))?;
+    match direct {
+        Some(book) => Ok(book),
+        None => read_any(open()?, scanned, width, index_of).map_err(|e| format!("{shown}: {e}")),
     }
-    parse_rows(open()?, rows, index_of).map_err(|e| format!("{shown}: {e}"))
 }
 
 /// Reads positions given as CSV text (`account,asset,balance`, as in a
@@ -99,38 +109,92 @@ pub fn read(
 /// line and the column.
 pub fn read_text(
     text: &str,
-    index_of: &dyn Fn(&str, &str) -> Result<usize, FileError>,
+    width: usize,
+    index_of: IndexOf<'_>,
     bounds: &Bounds,
 ) -> Result<Book, String> {
-    if text.len() > MAX_FILE_BYTES {
-        return Err(format!(
-            "the positions are larger than {MAX_FILE_BYTES} bytes"
-        ));
-    }
-    let rows = count_rows(text.as_bytes()).map_err(|e| format!("the positions: {e}"))?;
-    let needed = rows.saturating_mul(std::mem::size_of::<Row>() as u64);
-    if needed > bounds.memory {
-        return Err(format!(
-            "the positions: {rows} rows take {}, more than {}",
-            show_bytes(needed),
-            bounds.budget_text()
-        ));
-    }
-    parse_rows(text.as_bytes(), rows, index_of).map_err(|e| format!("the positions: {e}"))
+    let inner = || -> Result<Book, String> {
+        let scanned = scan(text.as_bytes())?;
+        within(scanned, bounds)?;
+        match read_sorted(text.as_bytes(), scanned, width, index_of)? {
+            Some(book) => Ok(book),
+            None => read_any(text.as_bytes(), scanned, width, index_of),
+        }
+    };
+    inner().map_err(|e| format!("the positions: {e}"))
 }
 
 /// Parses CSV text into balance rows of `width` assets; the error names
 /// the line and column.
-pub fn parse(
-    text: &str,
-    width: usize,
-    index_of: &dyn Fn(&str, &str) -> Result<usize, FileError>,
-) -> Result<Vec<Qty>, String> {
-    let rows = count_rows(text.as_bytes())?;
-    let book = parse_rows(text.as_bytes(), rows, index_of)?;
+pub fn parse(text: &str, width: usize, index_of: IndexOf<'_>) -> Result<Vec<Qty>, String> {
+    let scanned = scan(text.as_bytes())?;
+    let book = match read_sorted(text.as_bytes(), scanned, width, index_of)? {
+        Some(book) => book,
+        None => read_any(text.as_bytes(), scanned, width, index_of)?,
+    };
     let mut out = Vec::new();
-    book.fill(width, &mut out);
+    book.fill(&mut out);
     Ok(out)
+}
+
+/// Refuses a file whose rows, kept for sorting, would take more than
+/// `bounds` allow (a sorted file takes less: its balances only).
+fn within(scanned: Scanned, bounds: &Bounds) -> Result<(), String> {
+    let needed = scanned
+        .rows
+        .saturating_mul(std::mem::size_of::<Row>() as u64);
+    if needed > bounds.memory {
+        return Err(format!(
+            "{} rows take {}, more than {}",
+            scanned.rows,
+            show_bytes(needed),
+            bounds.budget_text()
+        ));
+    }
+    Ok(())
+}
+
+/// One scan of the bytes, without parsing: lines that are neither blank
+/// nor comments (less the header) bound the rows, and the changes of a
+/// line's first field from the line before bound the accounts of a file
+/// sorted by account (a quoted field over several lines only adds to both).
+fn scan<R: Read>(input: R) -> Result<Scanned, String> {
+    let mut reader = BufReader::new(input.take(MAX_FILE_BYTES as u64 + 1));
+    let mut line: Vec<u8> = Vec::new();
+    let mut previous: Vec<u8> = Vec::new();
+    let (mut lines, mut changes, mut bytes) = (0u64, 0u64, 0u64);
+    loop {
+        line.clear();
+        let read = reader
+            .read_until(b'\n', &mut line)
+            .map_err(|e| format!("cannot read: {e}"))?;
+        if read == 0 {
+            break;
+        }
+        bytes = bytes.saturating_add(read as u64);
+        let content = line.trim_ascii();
+        if content.is_empty() || content.first() == Some(&b'#') {
+            continue;
+        }
+        lines += 1;
+        let first = content
+            .split(|&b| b == b',')
+            .next()
+            .unwrap_or(content)
+            .trim_ascii();
+        if lines == 1 || first != previous.as_slice() {
+            changes += 1;
+            previous.clear();
+            previous.extend_from_slice(first);
+        }
+    }
+    if bytes > MAX_FILE_BYTES as u64 {
+        return Err(format!("the file is larger than {MAX_FILE_BYTES} bytes"));
+    }
+    Ok(Scanned {
+        rows: lines.saturating_sub(1),
+        accounts: changes.saturating_sub(1),
+    })
 }
 
 fn reader<R: Read>(input: R) -> csv::Reader<BufReader<std::io::Take<R>>> {
@@ -139,27 +203,6 @@ fn reader<R: Read>(input: R) -> csv::Reader<BufReader<std::io::Take<R>>> {
         .flexible(true)
         .comment(Some(b'#'))
         .from_reader(BufReader::new(input.take(MAX_FILE_BYTES as u64 + 1)))
-}
-
-/// Whether a record is only blanks (a line of spaces).
-fn blank(record: &csv::ByteRecord) -> bool {
-    record.iter().all(|f| f.trim_ascii().is_empty())
-}
-
-/// Rows after the header, counted without keeping any.
-fn count_rows<R: Read>(input: R) -> Result<u64, String> {
-    let mut csv = reader(input);
-    let mut record = csv::ByteRecord::new();
-    let mut rows = 0u64;
-    while csv.read_byte_record(&mut record).map_err(|e| error(&e))? {
-        if !blank(&record) {
-            rows += 1;
-        }
-    }
-    if csv.position().byte() > MAX_FILE_BYTES as u64 {
-        return Err(format!("the file is larger than {MAX_FILE_BYTES} bytes"));
-    }
-    Ok(rows.saturating_sub(1))
 }
 
 /// A CSV reading error: where, and what.
@@ -176,80 +219,211 @@ fn error(e: &csv::Error) -> String {
     }
 }
 
-fn parse_rows<R: Read>(
+/// One parsed row: its account, asset, balance and line.
+struct Parsed {
+    label: u64,
+    asset: usize,
+    value: Fx,
+    line: u64,
+}
+
+/// Reads the records of a CSV: the header checked, blank lines skipped,
+/// each row parsed, the asset names resolved once each.
+struct Records<'a, R: Read> {
+    csv: csv::Reader<BufReader<std::io::Take<R>>>,
+    record: csv::ByteRecord,
+    index_of: IndexOf<'a>,
+    /// The names met so far and their indices: a file names a few assets
+    /// millions of times.
+    known: Vec<(Vec<u8>, usize)>,
+    header_seen: bool,
+}
+
+impl<'a, R: Read> Records<'a, R> {
+    fn new(input: R, index_of: IndexOf<'a>) -> Self {
+        Records {
+            csv: reader(input),
+            record: csv::ByteRecord::new(),
+            index_of,
+            known: Vec::new(),
+            header_seen: false,
+        }
+    }
+
+    /// The name asset `index` was first given by, for messages.
+    fn name_of(&self, index: usize) -> String {
+        self.known.iter().find(|(_, i)| *i == index).map_or_else(
+            || "?".into(),
+            |(n, _)| String::from_utf8_lossy(n).into_owned(),
+        )
+    }
+
+    fn next(&mut self) -> Result<Option<Parsed>, String> {
+        loop {
+            if !self
+                .csv
+                .read_byte_record(&mut self.record)
+                .map_err(|e| error(&e))?
+            {
+                return Ok(None);
+            }
+            let r = &self.record;
+            if r.iter().all(|f| f.trim_ascii().is_empty()) {
+                continue;
+            }
+            let line = r.position().map_or(0, csv::Position::line);
+            let field = |i: usize| r.get(i).map(<[u8]>::trim_ascii);
+            if !self.header_seen {
+                let header = [field(0), field(1), field(2)];
+                if r.len() != 3 || header.iter().zip(HEADER).any(|(f, h)| *f != Some(h)) {
+                    return Err(format!(
+                        "line {line}, column 1: the header must be `account,asset,balance`"
+                    ));
+                }
+                self.header_seen = true;
+                continue;
+            }
+            let (Some(account), Some(asset), Some(balance), 3) =
+                (field(0), field(1), field(2), r.len())
+            else {
+                return Err(format!(
+                    "line {line}: expected 3 fields (account,asset,balance), found {}",
+                    r.len()
+                ));
+            };
+            let (account, balance) = (utf8(account, line)?, utf8(balance, line)?);
+            let label: u64 = account.parse().map_err(|_| {
+                format!(
+                    "line {line}, column {}: account `{account}` is not an unsigned integer",
+                    column(r, 0)
+                )
+            })?;
+            let asset = match self.known.iter().find(|(n, _)| n.as_slice() == asset) {
+                Some((_, i)) => *i,
+                None => {
+                    let i = (self.index_of)("asset", utf8(asset, line)?).map_err(|e| {
+                        format!("line {line}, column {}: {}", column(r, 1), e.message)
+                    })?;
+                    self.known.push((asset.to_vec(), i));
+                    i
+                }
+            };
+            let value = parse_decimal(balance).ok_or_else(|| {
+                format!(
+                    "line {line}, column {}: balance `{balance}` is not a decimal number in range",
+                    column(r, 2)
+                )
+            })?;
+            return Ok(Some(Parsed {
+                label,
+                asset,
+                value,
+                line,
+            }));
+        }
+    }
+
+    /// The error for an empty file, or none.
+    fn finished(&self, rows: u64) -> Result<(), String> {
+        if rows == 0 {
+            return Err("no positions (a header line, then account,asset,balance rows)".into());
+        }
+        Ok(())
+    }
+}
+
+/// The column where field `i` of `r` starts: the fields before it and their
+/// commas, then its leading blanks (exact for unquoted fields).
+fn column(r: &csv::ByteRecord, i: usize) -> usize {
+    let chars = |f: &[u8]| String::from_utf8_lossy(f).chars().count();
+    let before: usize = r.iter().take(i).map(|f| chars(f) + 1).sum();
+    let own = r.get(i).unwrap_or(b"");
+    before + chars(own) - chars(own.trim_ascii_start()) + 1
+}
+
+/// A field as text, or the line's error.
+fn utf8(field: &[u8], line: u64) -> Result<&str, String> {
+    std::str::from_utf8(field).map_err(|_| format!("line {line}: not UTF-8 text"))
+}
+
+fn repeated(line: u64, label: u64, name: &str) -> String {
+    format!("line {line}: account {label} lists `{name}` twice")
+}
+
+/// Reads a file sorted by account straight into its balances; `None` at
+/// the first row whose account comes before the one above it (the file
+/// is then read again by [`read_any`]).
+fn read_sorted<R: Read>(
     input: R,
-    expected: u64,
-    index_of: &dyn Fn(&str, &str) -> Result<usize, FileError>,
+    scanned: Scanned,
+    width: usize,
+    index_of: IndexOf<'_>,
+) -> Result<Option<Book>, String> {
+    let capacity = usize::try_from(scanned.accounts).unwrap_or(usize::MAX);
+    let mut balances: Vec<Qty> = Vec::new();
+    let mut labels: Vec<u64> = Vec::new();
+    balances
+        .try_reserve_exact(capacity.saturating_mul(width))
+        .and_then(|()| labels.try_reserve_exact(capacity))
+        .map_err(|_| format!("cannot allocate room for {capacity} accounts"))?;
+    // Per asset, the ordinal of the last account that gave it a balance.
+    let mut seen = vec![usize::MAX; width];
+    let mut records = Records::new(input, index_of);
+    let mut rows = 0u64;
+    while let Some(p) = records.next()? {
+        rows += 1;
+        if rows > scanned.rows {
+            return Err(format!("line {}: the file grew while it was read", p.line));
+        }
+        match labels.last() {
+            Some(&last) if p.label < last => return Ok(None),
+            Some(&last) if p.label == last => {}
+            _ => {
+                labels.push(p.label);
+                balances.resize(balances.len() + width, Qty::ZERO);
+            }
+        }
+        let account = labels.len() - 1;
+        match seen.get_mut(p.asset) {
+            Some(s) if *s == account => {
+                return Err(repeated(p.line, p.label, &records.name_of(p.asset)))
+            }
+            Some(s) => *s = account,
+            None => return Err(format!("line {}: asset index out of range", p.line)),
+        }
+        if let Some(slot) = balances.get_mut(account * width + p.asset) {
+            *slot = Qty(p.value);
+        }
+    }
+    records.finished(rows)?;
+    Ok(Some(Book { balances, labels }))
+}
+
+/// Reads a file in any order: one compact row a balance, sorted by account
+/// and asset, then the balances.
+fn read_any<R: Read>(
+    input: R,
+    scanned: Scanned,
+    width: usize,
+    index_of: IndexOf<'_>,
 ) -> Result<Book, String> {
-    let mut csv = reader(input);
-    let mut record = csv::StringRecord::new();
+    let expected = scanned.rows;
     let mut rows: Vec<Row> = Vec::new();
     rows.try_reserve_exact(usize::try_from(expected).unwrap_or(usize::MAX))
         .map_err(|_| format!("cannot allocate room for {expected} rows"))?;
-    let mut header_seen = false;
-    // The name each asset index was given by, for messages.
-    let mut names: Vec<String> = Vec::new();
-    while csv.read_record(&mut record).map_err(|e| error(&e))? {
-        if record.iter().all(|f| f.trim().is_empty()) {
-            continue;
-        }
-        let line_no = record.position().map_or(0, csv::Position::line);
-        let fields: Vec<&str> = record.iter().map(str::trim).collect();
-        if !header_seen {
-            if fields != HEADER {
-                return Err(format!(
-                    "line {line_no}, column 1: the header must be `account,asset,balance`"
-                ));
-            }
-            header_seen = true;
-            continue;
-        }
-        let [account, asset, balance] = fields[..] else {
-            return Err(format!(
-                "line {line_no}: expected 3 fields (account,asset,balance), found {}",
-                fields.len()
-            ));
-        };
-        // The column where field `i` starts: the fields before it and their
-        // commas, then its leading blanks (exact for unquoted fields).
-        let column = |i: usize| {
-            let before: usize = record.iter().take(i).map(|f| f.chars().count() + 1).sum();
-            let own = record.get(i).unwrap_or("");
-            before + own.chars().count() - own.trim_start().chars().count() + 1
-        };
-        let label: u64 = account.parse().map_err(|_| {
-            format!(
-                "line {line_no}, column {}: account `{account}` is not an unsigned integer",
-                column(0)
-            )
-        })?;
-        let asset_index = index_of("asset", asset)
-            .map_err(|e| format!("line {line_no}, column {}: {}", column(1), e.message))?;
-        let value = parse_decimal(balance).ok_or_else(|| {
-            format!(
-                "line {line_no}, column {}: balance `{balance}` is not a decimal number in range",
-                column(2)
-            )
-        })?;
-        if names.len() <= asset_index {
-            names.resize(asset_index + 1, String::new());
-        }
-        if let Some(name) = names.get_mut(asset_index).filter(|n| n.is_empty()) {
-            *name = asset.to_string();
-        }
+    let mut records = Records::new(input, index_of);
+    while let Some(p) = records.next()? {
         if rows.len() as u64 >= expected {
-            return Err(format!("line {line_no}: the file grew while it was read"));
+            return Err(format!("line {}: the file grew while it was read", p.line));
         }
         rows.push(Row {
-            label,
-            value,
-            line: u32::try_from(line_no).unwrap_or(u32::MAX),
-            asset: u8::try_from(asset_index).unwrap_or(u8::MAX),
+            label: p.label,
+            value: p.value,
+            line: u32::try_from(p.line).unwrap_or(u32::MAX),
+            asset: u8::try_from(p.asset).unwrap_or(u8::MAX),
         });
     }
-    if rows.is_empty() {
-        return Err("no positions (a header line, then account,asset,balance rows)".into());
-    }
+    records.finished(rows.len() as u64)?;
     rows.sort_unstable_by_key(|r| (r.label, r.asset, r.line));
     // The first repeated balance, in the file's order.
     let repeat = rows
@@ -258,14 +432,27 @@ fn parse_rows<R: Read>(
         .map(|w| w[1])
         .min_by_key(|r| r.line);
     if let Some(r) = repeat {
-        let name = names.get(usize::from(r.asset)).map_or("?", String::as_str);
-        return Err(format!(
-            "line {}: account {} lists `{name}` twice",
-            r.line, r.label
-        ));
+        let name = records.name_of(usize::from(r.asset));
+        return Err(repeated(u64::from(r.line), r.label, &name));
     }
-    let accounts = 1 + rows.windows(2).filter(|w| w[0].label != w[1].label).count() as u64;
-    Ok(Book { rows, accounts })
+    let accounts = 1 + rows.windows(2).filter(|w| w[0].label != w[1].label).count();
+    let mut balances: Vec<Qty> = Vec::new();
+    let mut labels: Vec<u64> = Vec::new();
+    balances
+        .try_reserve_exact(accounts.saturating_mul(width))
+        .and_then(|()| labels.try_reserve_exact(accounts))
+        .map_err(|_| format!("cannot allocate room for {accounts} accounts"))?;
+    for row in &rows {
+        if labels.last() != Some(&row.label) {
+            labels.push(row.label);
+            balances.resize(balances.len() + width, Qty::ZERO);
+        }
+        let start = balances.len() - width;
+        if let Some(slot) = balances.get_mut(start + usize::from(row.asset)) {
+            *slot = Qty(row.value);
+        }
+    }
+    Ok(Book { balances, labels })
 }
 
 #[cfg(test)]
@@ -326,5 +513,41 @@ mod tests {
         assert!(parse("account,asset,balance\n", 2, &index_of)
             .unwrap_err()
             .contains("no positions"));
+    }
+
+    #[test]
+    fn a_sorted_file_reads_as_the_same_rows_in_any_order() {
+        let sorted = "account,asset,balance\n1,ETH,1\n1,USDC,-10\n2,USDC,-3\n2,ETH,0.5\n9,ETH,2\n";
+        let shuffled = "account,asset,balance\n9,ETH,2\n1,USDC,-10\n2,ETH,0.5\n1,ETH,1\n2,USDC,-3\n";
+        let read = |text: &str| {
+            let scanned = scan(text.as_bytes()).unwrap();
+            (
+                read_sorted(text.as_bytes(), scanned, 2, &index_of).unwrap(),
+                parse(text, 2, &index_of).unwrap(),
+            )
+        };
+        let (direct, rows) = read(sorted);
+        let book = direct.expect("a sorted file is read straight into its balances");
+        assert_eq!(book.labels, vec![1, 2, 9]);
+        assert_eq!(book.balances, rows);
+        let (direct, shuffled_rows) = read(shuffled);
+        assert!(direct.is_none(), "an unsorted file is read again");
+        assert_eq!(shuffled_rows, rows);
+    }
+
+    #[test]
+    fn a_sorted_file_names_its_first_repeat() {
+        let text = "account,asset,balance\n1,ETH,1\n1,USDC,-1\n2,ETH,2\n2,ETH,3\n3,ETH,1\n";
+        assert_eq!(
+            parse(text, 2, &index_of).unwrap_err(),
+            "line 5: account 2 lists `ETH` twice"
+        );
+    }
+
+    #[test]
+    fn the_scan_bounds_rows_and_accounts() {
+        let text = "# a comment\naccount,asset,balance\n\n1,ETH,1\n1,USDC,-1\n  \n2,ETH,2\n";
+        let s = scan(text.as_bytes()).unwrap();
+        assert_eq!((s.rows, s.accounts), (3, 2));
     }
 }

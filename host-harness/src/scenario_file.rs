@@ -988,11 +988,11 @@ fn build(
     // Count every account, and what they will take, before allocating any.
     let book = match (positions_text, &file.accounts.positions) {
         (Some(text), _) => Some(
-            positions::read_text(text, &index_of, bounds)
+            positions::read_text(text, n, &index_of, bounds)
                 .map_err(|e| fail("accounts.positions", e))?,
         ),
         (None, Some(path)) => Some(
-            positions::read(path, base, &index_of, bounds)
+            positions::read(path, base, n, &index_of, bounds)
                 .map_err(|e| fail("accounts.positions", e))?,
         ),
         (None, None) => None,
@@ -1093,7 +1093,7 @@ fn build(
     }
     if let Some(book) = book {
         let start = balances.len() / n;
-        let labels = book.fill(n, &mut balances);
+        let labels = book.fill(&mut balances);
         segments.push(preflight::Segment {
             start,
             origin: Origin::Positions(labels),
