@@ -39,22 +39,27 @@ pub(crate) struct Segment {
 /// validation of assets, venues, policy, engine settings, shocks and
 /// containment, before any account is generated from those prices.
 pub(crate) fn validate_market(s: &Scenario) -> Result<(), FileError> {
-    kernel(s, &[])
+    kernel(s, &mut Buffers::new(s), &[])
 }
 
 /// The whole scenario: the kernel's validation, then what the first rounds
 /// will compute.
-pub(crate) fn validate(s: &Scenario, segments: &[Segment]) -> Result<(), FileError> {
-    kernel(s, segments)?;
+pub(crate) fn validate(s: &mut Scenario, segments: &[Segment]) -> Result<(), FileError> {
+    // Over the scenario's own balances, moved into the storage and back:
+    // at 10^6 accounts a copy of them is 32 MB more at the peak.
+    let mut storage = Buffers::over(std::mem::take(&mut s.balances), s.assets.len());
+    let built = kernel(s, &mut storage, segments);
+    s.balances = std::mem::take(&mut storage.balances);
+    built?;
     venues(s)?;
     let highest = shocks_alone(s)?;
     healths(s, &highest, segments)
 }
 
-/// Builds the engine, and names the file's key for its error.
-fn kernel(s: &Scenario, segments: &[Segment]) -> Result<(), FileError> {
-    let mut buffers = Buffers::new(s);
-    match run::engine(s, &mut buffers) {
+/// Builds the engine over `storage`, and names the file's key for its
+/// error.
+fn kernel(s: &Scenario, storage: &mut Buffers, segments: &[Segment]) -> Result<(), FileError> {
+    match run::engine(s, storage) {
         Ok(_) => Ok(()),
         Err(Error::Config(ConfigError::AccountTooLarge { account })) => {
             let prices = s

@@ -41,6 +41,19 @@ impl Buffers {
         fresh
     }
 
+    /// Storage over `balances` themselves (no copy), of accounts of
+    /// `assets` assets: how the scenario file's validation builds an engine
+    /// over a scenario's own balances, which construction only reads.
+    pub fn over(balances: Vec<Qty>, assets: usize) -> Self {
+        let n = balances.len().checked_div(assets).unwrap_or(0);
+        Self {
+            balances,
+            scratch: vec![Candidate::default(); n],
+            flags: vec![0; flag_words(n)],
+            checkpoint: None,
+        }
+    }
+
     /// Refills the storage with `s`'s starting balances, keeping its
     /// allocations: repeated runs (a benchmark, a sweep) then write into
     /// memory they touched already instead of faulting in fresh pages, 56

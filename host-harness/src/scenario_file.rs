@@ -1110,7 +1110,7 @@ fn build(
         });
     }
     scenario.balances = balances;
-    preflight::validate(&scenario, &segments)?;
+    preflight::validate(&mut scenario, &segments)?;
     Ok(scenario)
 }
 
