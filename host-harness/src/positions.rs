@@ -19,7 +19,7 @@ use crate::bounds::{show_bytes, Bounds};
 use crate::input::{open_input, FileError, MAX_FILE_BYTES};
 use firesale_core::num::{parse_decimal, Fx};
 use firesale_core::Qty;
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufReader, Read};
 use std::path::Path;
 
 const HEADER: [&[u8]; 3] = [b"account", b"asset", b"balance"];
@@ -158,43 +158,72 @@ fn within(scanned: Scanned, bounds: &Bounds) -> Result<(), String> {
 /// nor comments (less the header) bound the rows, and the changes of a
 /// line's first field from the line before bound the accounts of a file
 /// sorted by account (a quoted field over several lines only adds to both).
+/// Lines are taken in place from 64 KB reads; only a line cut by a read's
+/// end is copied.
 fn scan<R: Read>(input: R) -> Result<Scanned, String> {
-    let mut reader = BufReader::new(input.take(MAX_FILE_BYTES as u64 + 1));
-    let mut line: Vec<u8> = Vec::new();
-    let mut previous: Vec<u8> = Vec::new();
-    let (mut lines, mut changes, mut bytes) = (0u64, 0u64, 0u64);
+    let mut input = input.take(MAX_FILE_BYTES as u64 + 1);
+    let mut buf = vec![0u8; 1 << 16];
+    let mut cut: Vec<u8> = Vec::new();
+    let mut lines = Lines::default();
+    let mut bytes = 0u64;
     loop {
-        line.clear();
-        let read = reader
-            .read_until(b'\n', &mut line)
-            .map_err(|e| format!("cannot read: {e}"))?;
-        if read == 0 {
-            break;
+        let n = match input.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(format!("cannot read: {e}")),
+        };
+        bytes = bytes.saturating_add(n as u64);
+        let mut rest = buf.get(..n).unwrap_or(&[]);
+        while let Some(at) = rest.iter().position(|&b| b == b'\n') {
+            let (line, after) = rest.split_at(at);
+            if cut.is_empty() {
+                lines.take(line);
+            } else {
+                cut.extend_from_slice(line);
+                lines.take(&cut);
+                cut.clear();
+            }
+            rest = after.get(1..).unwrap_or(&[]);
         }
-        bytes = bytes.saturating_add(read as u64);
-        let content = line.trim_ascii();
-        if content.is_empty() || content.first() == Some(&b'#') {
-            continue;
-        }
-        lines += 1;
-        let first = content
-            .split(|&b| b == b',')
-            .next()
-            .unwrap_or(content)
-            .trim_ascii();
-        if lines == 1 || first != previous.as_slice() {
-            changes += 1;
-            previous.clear();
-            previous.extend_from_slice(first);
-        }
+        cut.extend_from_slice(rest);
     }
+    lines.take(&cut);
     if bytes > MAX_FILE_BYTES as u64 {
         return Err(format!("the file is larger than {MAX_FILE_BYTES} bytes"));
     }
     Ok(Scanned {
-        rows: lines.saturating_sub(1),
-        accounts: changes.saturating_sub(1),
+        rows: lines.lines.saturating_sub(1),
+        accounts: lines.changes.saturating_sub(1),
     })
+}
+
+/// What [`scan`] counts, line by line.
+#[derive(Default)]
+struct Lines {
+    lines: u64,
+    changes: u64,
+    previous: Vec<u8>,
+}
+
+impl Lines {
+    fn take(&mut self, line: &[u8]) {
+        let content = line.trim_ascii();
+        if content.is_empty() || content.first() == Some(&b'#') {
+            return;
+        }
+        self.lines += 1;
+        let first = match content.iter().position(|&b| b == b',') {
+            Some(at) => content.get(..at).unwrap_or(content),
+            None => content,
+        }
+        .trim_ascii();
+        if self.lines == 1 || first != self.previous.as_slice() {
+            self.changes += 1;
+            self.previous.clear();
+            self.previous.extend_from_slice(first);
+        }
+    }
 }
 
 fn reader<R: Read>(input: R) -> csv::Reader<BufReader<std::io::Take<R>>> {
@@ -291,13 +320,14 @@ impl<'a, R: Read> Records<'a, R> {
                     r.len()
                 ));
             };
-            let (account, balance) = (utf8(account, line)?, utf8(balance, line)?);
-            let label: u64 = account.parse().map_err(|_| {
+            let label = unsigned(account).ok_or_else(|| {
                 format!(
-                    "line {line}, column {}: account `{account}` is not an unsigned integer",
-                    column(r, 0)
+                    "line {line}, column {}: account `{}` is not an unsigned integer",
+                    column(r, 0),
+                    String::from_utf8_lossy(account)
                 )
             })?;
+            let balance = utf8(balance, line)?;
             let asset = match self.known.iter().find(|(n, _)| n.as_slice() == asset) {
                 Some((_, i)) => *i,
                 None => {
@@ -339,6 +369,20 @@ fn column(r: &csv::ByteRecord, i: usize) -> usize {
     let before: usize = r.iter().take(i).map(|f| chars(f) + 1).sum();
     let own = r.get(i).unwrap_or(b"");
     before + chars(own) - chars(own.trim_ascii_start()) + 1
+}
+
+/// An unsigned decimal integer from its ASCII digits (an optional `+`
+/// first, as `str::parse` takes it), or `None` past `u64`.
+fn unsigned(field: &[u8]) -> Option<u64> {
+    let digits = field.strip_prefix(b"+").unwrap_or(field);
+    if digits.is_empty() {
+        return None;
+    }
+    digits.iter().try_fold(0u64, |n, &b| {
+        let d = b.wrapping_sub(b'0');
+        (d < 10).then_some(())?;
+        n.checked_mul(10)?.checked_add(u64::from(d))
+    })
 }
 
 /// A field as text, or the line's error.
@@ -518,7 +562,8 @@ mod tests {
     #[test]
     fn a_sorted_file_reads_as_the_same_rows_in_any_order() {
         let sorted = "account,asset,balance\n1,ETH,1\n1,USDC,-10\n2,USDC,-3\n2,ETH,0.5\n9,ETH,2\n";
-        let shuffled = "account,asset,balance\n9,ETH,2\n1,USDC,-10\n2,ETH,0.5\n1,ETH,1\n2,USDC,-3\n";
+        let shuffled =
+            "account,asset,balance\n9,ETH,2\n1,USDC,-10\n2,ETH,0.5\n1,ETH,1\n2,USDC,-3\n";
         let read = |text: &str| {
             let scanned = scan(text.as_bytes()).unwrap();
             (
@@ -549,5 +594,12 @@ mod tests {
         let text = "# a comment\naccount,asset,balance\n\n1,ETH,1\n1,USDC,-1\n  \n2,ETH,2\n";
         let s = scan(text.as_bytes()).unwrap();
         assert_eq!((s.rows, s.accounts), (3, 2));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn unsigned_reads_as_str_parse(text in "[+0-9 a-]{0,22}") {
+            proptest::prop_assert_eq!(unsigned(text.as_bytes()), text.parse::<u64>().ok());
+        }
     }
 }
