@@ -75,6 +75,15 @@ class Report:
     text: str
     digest: str
     _columns: Dict[str, List[float]] = field(repr=False)
+    _events: Optional[str] = field(default=None, repr=False)
+
+    @property
+    def events(self) -> List[Dict[str, Any]]:
+        """The run's events, one dict each, as ``events.jsonl`` lists them
+        (docs/report.md): only for ``run(..., events=True)``."""
+        if self._events is None:
+            raise ValueError("no events kept: run with events=True")
+        return [json.loads(line) for line in self._events.splitlines() if line]
 
     @property
     def timeline(self) -> Any:
@@ -170,7 +179,9 @@ def _positions_csv(positions: Positions) -> Optional[str]:
     return "\n".join(lines) + "\n"
 
 
-def run(scenario: Scenario, *, positions: Positions = None, audit: bool = False) -> Report:
+def run(
+    scenario: Scenario, *, positions: Positions = None, audit: bool = False, events: bool = False
+) -> Report:
     """Runs ``scenario`` to its end and returns its :class:`Report`.
 
     ``positions`` (a DataFrame or a mapping with columns ``account``,
@@ -181,14 +192,17 @@ def run(scenario: Scenario, *, positions: Positions = None, audit: bool = False)
     that moved anything (``firesale run --audit``); a book that does not
     balance raises :class:`RunFailed`. A scenario that cannot be read raises
     :class:`ScenarioError`, whose ``key``, ``line`` and ``column`` say where.
-    The engine runs without the GIL.
+    ``events=True`` keeps the event log (``Report.events``): a line of JSON
+    an event, so a large cascade's log is large. The engine runs without
+    the GIL.
     """
-    out = _run(scenario, positions=_positions_csv(positions), audit=audit)
+    out = _run(scenario, positions=_positions_csv(positions), audit=audit, events=events)
     return Report(
         summary=json.loads(out["report"]),
         text=out["summary"],
         digest=out["digest"],
         _columns=out["timeline"],
+        _events=out.get("events"),
     )
 
 

@@ -174,20 +174,35 @@ fn timeline<'py>(
 /// conservation audit after every unit that moved anything if `audit`.
 /// Returns a dict: `report` (the JSON text of `firesale run --json`),
 /// `summary` (the text `firesale run` prints), `timeline` (column name to
-/// values) and `digest`. The GIL is released while the engine runs.
+/// values), `digest`, and with `events` the event log as `events.jsonl`
+/// holds it (one JSON object a line). The GIL is released while the engine
+/// runs.
 #[pyfunction]
-#[pyo3(signature = (scenario, *, positions = None, audit = false))]
+#[pyo3(signature = (scenario, *, positions = None, audit = false, events = false))]
 fn run<'py>(
     py: Python<'py>,
     scenario: &Bound<'py, PyAny>,
     positions: Option<&str>,
     audit: bool,
+    events: bool,
 ) -> PyResult<Bound<'py, PyDict>> {
     let s = load_with(py, &source_of(scenario)?, &one_run(), positions)?;
+    let mut log: Vec<u8> = Vec::new();
     let observed = py
-        .detach(|| observe_with(&s, None, audit))
+        .detach(|| {
+            let sink: Option<&mut dyn std::io::Write> = match events {
+                true => Some(&mut log),
+                false => None,
+            };
+            observe_with(&s, sink, audit)
+        })
         .map_err(|e| run_failed(&s, e))?;
     let out = PyDict::new(py);
+    if events {
+        let text = String::from_utf8(log)
+            .map_err(|e| RunFailed::new_err(format!("the event log is not text: {e}")))?;
+        out.set_item("events", text)?;
+    }
     out.set_item("report", json::report(&s, &observed).to_string())?;
     out.set_item("summary", summary::summary(&s, &observed))?;
     out.set_item("timeline", timeline(py, &s, &observed)?)?;

@@ -197,3 +197,14 @@ def test_bad_positions_name_the_row():
     assert caught.value.key == "accounts.positions"
     with pytest.raises(TypeError):
         firesale.run(market_with_positions_file(), positions=[1, 2, 3])
+
+
+def test_events_on_demand_are_the_clis_event_log(tmp_path):
+    subprocess.run([str(cli()), "run", "default", "--out", str(tmp_path)], check=True, capture_output=True)
+    expected = [json.loads(l) for l in (tmp_path / "events.jsonl").read_text().splitlines() if l]
+    report = firesale.run("default", events=True)
+    assert report.events == expected
+    liquidations = sum(1 for e in report.events if e["type"] == "liquidation")
+    assert liquidations == report.summary["liquidations"] > 0
+    with pytest.raises(ValueError, match="events=True"):
+        firesale.run("default").events
