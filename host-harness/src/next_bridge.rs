@@ -160,14 +160,17 @@ impl NextRun {
         &mut self,
         sink: &mut impl EventSink,
     ) -> Result<(Termination, Report), BridgeError> {
-        let books = self
-            .assets
-            .iter()
-            .any(|a| matches!(a.venue, VenueConfig::OrderBook { .. }));
-        match books {
+        match self.has_books() {
             true => self.run_in::<MAX_BOOK_LEVELS>(sink),
             false => self.run_in::<0>(sink),
         }
+    }
+
+    /// Whether a venue is an order book (its engine needs book levels).
+    fn has_books(&self) -> bool {
+        self.assets
+            .iter()
+            .any(|a| matches!(a.venue, VenueConfig::OrderBook { .. }))
     }
 
     fn run_in<const N: usize>(
@@ -185,11 +188,7 @@ impl NextRun {
         &mut self,
         f: impl FnOnce(&mut Engine<'_, ASSETS, 0>) -> R,
     ) -> Result<R, BridgeError> {
-        let books = self
-            .assets
-            .iter()
-            .any(|a| matches!(a.venue, VenueConfig::OrderBook { .. }));
-        if books {
+        if self.has_books() {
             return Err(BridgeError::Unsupported("order books, stepped by a caller"));
         }
         self.with_engine_in::<0, R>(f)

@@ -58,6 +58,34 @@ impl Book {
             .saturating_add((self.labels.capacity() as u64).saturating_mul(8))
     }
 
+    /// Room for `accounts` accounts of `width` balances, allocated now.
+    fn with_room(accounts: usize, width: usize) -> Result<Self, String> {
+        let mut book = Book {
+            balances: Vec::new(),
+            labels: Vec::new(),
+        };
+        book.balances
+            .try_reserve_exact(accounts.saturating_mul(width))
+            .and_then(|()| book.labels.try_reserve_exact(accounts))
+            .map_err(|_| format!("cannot allocate room for {accounts} accounts"))?;
+        Ok(book)
+    }
+
+    /// Sets account `label`'s balance of `asset`, opening a row of `width`
+    /// zeros when `label` is not the last account's; gives the account's
+    /// ordinal.
+    fn put(&mut self, label: u64, asset: usize, value: Fx, width: usize) -> usize {
+        if self.labels.last() != Some(&label) {
+            self.labels.push(label);
+            self.balances.resize(self.balances.len() + width, Qty::ZERO);
+        }
+        let account = self.labels.len() - 1;
+        if let Some(slot) = self.balances.get_mut(account * width + asset) {
+            *slot = Qty(value);
+        }
+        account
+    }
+
     /// Appends the accounts' balances to `out` (taking them over when `out`
     /// is empty: no copy), and gives their labels in that order.
     pub fn fill(self, out: &mut Vec<Qty>) -> Vec<u64> {
@@ -429,13 +457,10 @@ fn read_sorted<R: Read>(
     width: usize,
     index_of: IndexOf<'_>,
 ) -> Result<Option<Book>, String> {
-    let capacity = usize::try_from(scanned.accounts).unwrap_or(usize::MAX);
-    let mut balances: Vec<Qty> = Vec::new();
-    let mut labels: Vec<u64> = Vec::new();
-    balances
-        .try_reserve_exact(capacity.saturating_mul(width))
-        .and_then(|()| labels.try_reserve_exact(capacity))
-        .map_err(|_| format!("cannot allocate room for {capacity} accounts"))?;
+    let mut book = Book::with_room(
+        usize::try_from(scanned.accounts).unwrap_or(usize::MAX),
+        width,
+    )?;
     // Per asset, the ordinal of the last account that gave it a balance.
     let mut seen = vec![usize::MAX; width];
     let mut records = Records::new(input, index_of);
@@ -445,15 +470,10 @@ fn read_sorted<R: Read>(
         if rows > scanned.rows {
             return Err(format!("line {}: the file grew while it was read", p.line));
         }
-        match labels.last() {
-            Some(&last) if p.label < last => return Ok(None),
-            Some(&last) if p.label == last => {}
-            _ => {
-                labels.push(p.label);
-                balances.resize(balances.len() + width, Qty::ZERO);
-            }
+        if book.labels.last().is_some_and(|&last| p.label < last) {
+            return Ok(None);
         }
-        let account = labels.len() - 1;
+        let account = book.put(p.label, p.asset, p.value, width);
         match seen.get_mut(p.asset) {
             Some(s) if *s == account => {
                 return Err(repeated(p.line, p.label, &records.name_of(p.asset)))
@@ -461,12 +481,9 @@ fn read_sorted<R: Read>(
             Some(s) => *s = account,
             None => return Err(format!("line {}: asset index out of range", p.line)),
         }
-        if let Some(slot) = balances.get_mut(account * width + p.asset) {
-            *slot = Qty(p.value);
-        }
     }
     records.finished(rows)?;
-    Ok(Some(Book { balances, labels }))
+    Ok(Some(book))
 }
 
 /// Reads a file in any order: one compact row a balance, sorted by account
@@ -506,23 +523,11 @@ fn read_any<R: Read>(
         return Err(repeated(u64::from(r.line), r.label, &name));
     }
     let accounts = 1 + rows.windows(2).filter(|w| w[0].label != w[1].label).count();
-    let mut balances: Vec<Qty> = Vec::new();
-    let mut labels: Vec<u64> = Vec::new();
-    balances
-        .try_reserve_exact(accounts.saturating_mul(width))
-        .and_then(|()| labels.try_reserve_exact(accounts))
-        .map_err(|_| format!("cannot allocate room for {accounts} accounts"))?;
+    let mut book = Book::with_room(accounts, width)?;
     for row in &rows {
-        if labels.last() != Some(&row.label) {
-            labels.push(row.label);
-            balances.resize(balances.len() + width, Qty::ZERO);
-        }
-        let start = balances.len() - width;
-        if let Some(slot) = balances.get_mut(start + usize::from(row.asset)) {
-            *slot = Qty(row.value);
-        }
+        book.put(row.label, usize::from(row.asset), row.value, width);
     }
-    Ok(Book { balances, labels })
+    Ok(book)
 }
 
 #[cfg(test)]
