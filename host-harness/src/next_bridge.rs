@@ -3,16 +3,16 @@
 //! become integers in base units: the quote in 6 decimals, risky assets
 //! in 9, prices over exponent 12 (2,000 USDC an ETH is `2×10^12 / 10^12`
 //! quote base units a base unit); every amount rounds in the protocol's
-//! favour (a holding down, a debt up). What the next engine does not run
-//! yet is refused by name: containment other than a cap on the accounts
-//! liquidated a round and pro-rata deleveraging, venues other than linear
-//! curves, constant-product pools and order books, shocks other than price
-//! moves.
+//! favour (a holding down, a debt up), a cap down. What the next engine
+//! does not run yet is refused by name: auctions, the backstop, ranked
+//! deleveraging, equilibrium settlement, venues other than linear curves,
+//! constant-product pools and order books.
 
 use firesale_core as kernel;
 use firesale_next::engine::{
-    AssetConfig, Candidate, ConfigError, Deleveraging, Engine, EngineConfig, Event, EventSink,
-    Report, Shock, ShockKind, Snap, Storage, Termination, Weights,
+    AssetConfig, AssetLimits, Breaker, Candidate, ConfigError, Containment, Deleveraging, Engine,
+    EngineConfig, Event, EventSink, KeeperCapital, OracleRule, Report, Shock, ShockKind, Snap,
+    Storage, Termination, Weights,
 };
 use firesale_next::num::{Price, Qty, Ratio, Value};
 use firesale_next::policy::Policy;
@@ -64,20 +64,16 @@ pub struct NextRun {
     queue: Vec<Candidate>,
     deleveraging: Option<Deleveraging>,
     snaps: Vec<Snap>,
+    /// The containment, its per-asset limits apart (it borrows them).
+    containment: Containment<'static>,
+    per_asset: Vec<AssetLimits>,
 }
 
 impl NextRun {
     /// Converts `s`.
     pub fn from_scenario(s: &Scenario) -> Result<Self, BridgeError> {
         let cap = s.limits.rate_limit.max_accounts_per_round;
-        let mut rest = s.limits.clone();
-        rest.rate_limit.max_accounts_per_round = 0;
-        rest.deleveraging = None;
-        if rest != Limits::default() {
-            return Err(BridgeError::Unsupported(
-                "containment other than max_accounts_per_round and deleveraging",
-            ));
-        }
+        let (containment, per_asset) = containment(&s.limits)?;
         let deleveraging = match s.limits.deleveraging {
             None => None,
             Some(kernel::AdlRanking::ProRata) => Some(Deleveraging::ProRata),
@@ -97,15 +93,24 @@ impl NextRun {
         let shocks = s
             .shocks
             .iter()
-            .map(|sh| match sh.kind {
-                kernel::ShockKind::MovePrice(r) => Ok(Shock {
+            .map(|sh| {
+                let units = 10f64.powi(decimals(usize::from(sh.asset)));
+                let base_units = |q: kernel::Qty| Qty((q.to_f64() * units).round() as i64);
+                let kind = match sh.kind {
+                    kernel::ShockKind::MovePrice(r) => ShockKind::MovePrice(ratio(r)),
+                    kernel::ShockKind::SetPrice(p) => {
+                        ShockKind::SetPrice(price(usize::from(sh.asset), p)?)
+                    }
+                    kernel::ShockKind::Sell(q) => ShockKind::Sell(base_units(q)),
+                    kernel::ShockKind::Buy(q) => ShockKind::Buy(base_units(q)),
+                };
+                Ok(Shock {
                     round: sh.round,
                     asset: sh.asset,
-                    kind: ShockKind::MovePrice(ratio(r)),
-                }),
-                _ => Err(BridgeError::Unsupported("shocks other than move_price")),
+                    kind,
+                })
             })
-            .collect::<Result<Vec<_>, _>>()?;
+            .collect::<Result<Vec<_>, BridgeError>>()?;
         let quote = 10f64.powi(QUOTE_DECIMALS);
         let policy = match s.policy {
             kernel::Policy::Absorb => Policy::Absorb,
@@ -145,6 +150,8 @@ impl NextRun {
                 None => Vec::new(),
             },
             deleveraging,
+            containment,
+            per_asset,
         })
     }
 
@@ -209,6 +216,10 @@ impl NextRun {
             shocks: &self.shocks,
             max_accounts_per_round: self.cap,
             deleveraging: self.deleveraging,
+            containment: Containment {
+                per_asset: &self.per_asset,
+                ..self.containment
+            },
         };
         let storage = Storage {
             balances: &mut self.balances,
@@ -220,6 +231,55 @@ impl NextRun {
             Engine::new(&config, storage).map_err(BridgeError::Config)?;
         Ok(f(&mut e))
     }
+}
+
+/// A value in the quote as the bridge holds it: base units, a cap rounded
+/// down.
+fn quote_value(v: kernel::Value) -> Value {
+    Value((v.to_f64() * 10f64.powi(QUOTE_DECIMALS)).floor() as i64)
+}
+
+/// The scenario's containment as the next engine runs it, with its limits
+/// per asset; what it does not run yet is refused.
+fn containment(l: &Limits) -> Result<(Containment<'static>, Vec<AssetLimits>), BridgeError> {
+    if l.backstop.is_some() {
+        return Err(BridgeError::Unsupported("the backstop"));
+    }
+    if l.settlement != kernel::Settlement::Sequential {
+        return Err(BridgeError::Unsupported("equilibrium settlement"));
+    }
+    if l.per_asset.iter().any(|a| a.auction.is_some()) {
+        return Err(BridgeError::Unsupported("auctions"));
+    }
+    let o = l.oracle;
+    let per_asset = l
+        .per_asset
+        .iter()
+        .map(|a| AssetLimits {
+            breaker: a.breaker.map(|b| Breaker {
+                max_move: ratio(b.max_move),
+                window_rounds: b.window_rounds,
+                pause_rounds: b.pause_rounds,
+            }),
+            max_notional_per_round: a.max_notional_per_round.map(quote_value),
+        })
+        .collect();
+    let c = Containment {
+        max_notional_per_round: l.rate_limit.max_notional_per_round.map(quote_value),
+        keepers: l.keepers.map(|k| KeeperCapital {
+            initial: quote_value(k.initial),
+            replenish_per_round: quote_value(k.replenish_per_round),
+            max: quote_value(k.max),
+        }),
+        oracle: OracleRule {
+            twap_rounds: o.twap_rounds,
+            heartbeat_rounds: o.heartbeat_rounds,
+            deviation: ratio(o.deviation),
+            max_age_rounds: o.max_age_rounds,
+        },
+        per_asset: &[],
+    };
+    Ok((c, per_asset))
 }
 
 /// Kyle's λ (quote a whole unit, per whole unit sold) as the next curve's
@@ -350,6 +410,84 @@ mod tests {
         assert!(report.deferred > 0, "the cap was never spent");
     }
 
+    /// The default market under each of containment's per-round limits:
+    /// the same accounts wait, and the same are liquidated each round.
+    #[test]
+    fn notional_caps_hold_back_alike_in_both_engines() {
+        let report = cascades_alike(limited(|l| {
+            l.rate_limit.max_notional_per_round = Some(kernel::Value::from_f64(300_000.0));
+        }));
+        assert!(report.deferred > 0, "the round's cap was never spent");
+        let report = cascades_alike(limited(|l| {
+            l.per_asset = vec![
+                kernel::AssetLimits::default(),
+                kernel::AssetLimits {
+                    max_notional_per_round: Some(kernel::Value::from_f64(250_000.0)),
+                    ..Default::default()
+                },
+            ];
+        }));
+        assert!(report.deferred > 0, "ETH's cap was never spent");
+    }
+
+    #[test]
+    fn keeper_capital_holds_back_alike_in_both_engines() {
+        let report = cascades_alike(limited(|l| {
+            l.keepers = Some(kernel::KeeperCapital {
+                initial: kernel::Value::from_f64(400_000.0),
+                replenish_per_round: kernel::Value::from_f64(50_000.0),
+                max: kernel::Value::from_f64(1_000_000.0),
+            });
+        }));
+        assert!(report.deferred > 0, "the keepers never ran out");
+    }
+
+    #[test]
+    fn a_breaker_halts_alike_in_both_engines() {
+        let report = cascades_alike(limited(|l| {
+            l.per_asset = vec![
+                kernel::AssetLimits::default(),
+                kernel::AssetLimits {
+                    breaker: Some(kernel::Breaker {
+                        max_move: kernel::Ratio::from_f64(0.1),
+                        window_rounds: 1,
+                        pause_rounds: 3,
+                    }),
+                    ..Default::default()
+                },
+            ];
+        }));
+        assert!(report.deferred > 0, "the breaker never held an account");
+    }
+
+    #[test]
+    fn an_averaged_oracle_publishes_alike_in_both_engines() {
+        // The fast cascade's 15 falls of 1.5%, 100 accounts a round: the
+        // accounts a cap leaves waiting meet rounds whose price is stale.
+        let mut s = crate::markets::fast_cascade(3_000).unwrap();
+        s.limits.rate_limit.max_accounts_per_round = 100;
+        s.limits.oracle = kernel::OracleRule {
+            twap_rounds: 3,
+            heartbeat_rounds: 6,
+            deviation: kernel::Ratio::from_f64(0.05),
+            max_age_rounds: 0,
+        };
+        let fresh = cascades_alike(s.clone());
+        s.limits.oracle.max_age_rounds = 1;
+        let stale = cascades_alike(s);
+        assert!(
+            stale.rounds > fresh.rounds && stale.deferred > fresh.deferred,
+            "no price went stale: {stale:?} against {fresh:?}"
+        );
+    }
+
+    /// The default market with its limits set by `set`.
+    fn limited(set: impl FnOnce(&mut Limits)) -> Scenario {
+        let mut s = crate::markets::default_lending();
+        set(&mut s.limits);
+        s
+    }
+
     fn cascades_alike(s: Scenario) -> Report {
         let mut next = NextRun::from_scenario(&s).unwrap();
         let mut per_round = PerRound::default();
@@ -435,11 +573,13 @@ mod tests {
         s.limits.rate_limit.max_accounts_per_round = 10;
         assert!(NextRun::from_scenario(&s).is_ok());
         s.limits.rate_limit.max_notional_per_round = Some(kernel::Value::from_f64(1e6));
+        assert!(NextRun::from_scenario(&s).is_ok());
+        s.limits.backstop = Some(kernel::Backstop {
+            below: kernel::Ratio::from_f64(0.5),
+        });
         assert_eq!(
             NextRun::from_scenario(&s).err(),
-            Some(BridgeError::Unsupported(
-                "containment other than max_accounts_per_round and deleveraging"
-            ))
+            Some(BridgeError::Unsupported("the backstop"))
         );
         let mut s = crate::markets::default_lending();
         s.limits.deleveraging = Some(kernel::AdlRanking::Ranked);

@@ -133,12 +133,13 @@ impl PairStep {
             maint: &self.terms,
             liq_end: &self.liq_end,
         };
-        let done: Result<Result<Liquidated, _>, _> = liquidate_unit::<2, 0>(
+        let done: Result<Result<Liquidated, _>, _> = liquidate_unit::<2, 0, 0>(
             &mut self.row,
             tiers,
             &mut self.markets,
             &mut self.insurance,
             &self.policy,
+            None,
             |_| {},
         );
         matches!(done, Ok(Ok(_)))

@@ -53,6 +53,9 @@ pub struct PairInputs {
     pub collateral_discounted: Price,
     /// L's dust size.
     pub dust: Qty,
+    /// The most of L containment lets the step repay ([`crate::liquidate::Gate`]);
+    /// `None` for no limit.
+    pub room: Option<Qty>,
 }
 
 /// The most of L that C covers, rounded down.
@@ -125,6 +128,8 @@ pub fn clamp_repay(wanted: Qty, debt: Qty, covered: Qty, dust: Qty) -> Qty {
 pub fn size(p: &PairInputs, wanted: Qty) -> ArithResult<(Qty, Qty)> {
     let covered = covered(p)?;
     let repay = clamp_repay(wanted, p.debt, covered, p.dust);
+    // Containment's room last, as the kernel applies it: below dust too.
+    let repay = p.room.map_or(repay, |room| repay.min(room));
     let seize = if repay >= covered {
         p.held
     } else {
@@ -149,6 +154,7 @@ mod tests {
                 .discounted(Ratio::from_bps(500))
                 .unwrap(),
             dust: Qty(1_000_000),
+            room: None,
         }
     }
 

@@ -4,10 +4,15 @@
 //! those liquidating: prices of 1-5,000 dollars an asset (9 decimals
 //! against a 6-decimal quote, exponent 12), each of the five venues with
 //! parameters in range, accounts whose debts are 30-120% of their
-//! collateral's worth, shocks of every kind.
+//! collateral's worth, shocks of every kind; a third of them under
+//! containment (notional caps, keeper capital, an averaged and guarded
+//! oracle, circuit breakers).
 
 use crate::bytes::Reader;
-use firesale_next::engine::{AssetConfig, Deleveraging, Shock, ShockKind, Weights};
+use firesale_next::engine::{
+    AssetConfig, AssetLimits, Breaker, Containment, Deleveraging, KeeperCapital, OracleRule, Shock,
+    ShockKind, Weights,
+};
 use firesale_next::num::{Price, Qty, Ratio, Value};
 use firesale_next::policy::Policy;
 use firesale_next::venue::{Slope, VenueConfig};
@@ -40,6 +45,51 @@ pub struct Market {
     pub deleveraging: Option<Deleveraging>,
     /// Budgets to step the engine by.
     pub budgets: Vec<u32>,
+    /// Containment, its per-asset limits apart.
+    pub containment: Containment<'static>,
+    /// Containment's limits per asset.
+    pub per_asset: Vec<AssetLimits>,
+}
+
+/// Containment for `n` assets under an oracle lag of `lag`: a notional cap,
+/// keepers, an oracle rule, and per asset a breaker and a cap, each drawn
+/// or not.
+fn containment(r: &mut Reader<'_>, n: usize, lag: u8) -> (Containment<'static>, Vec<AssetLimits>) {
+    let maybe = |r: &mut Reader<'_>| r.u8() % 2 == 1;
+    let value = |r: &mut Reader<'_>| Value(amount(r, 1_000_000, 100_000_000_000));
+    let max_notional_per_round = maybe(r).then(|| value(r));
+    let keepers = maybe(r).then(|| {
+        let initial = value(r);
+        KeeperCapital {
+            initial,
+            replenish_per_round: Value(initial.0 / 4),
+            max: Value(initial.0.saturating_mul(2)),
+        }
+    });
+    let history = 16 - lag;
+    let oracle = OracleRule {
+        twap_rounds: 1 + r.u8() % history.min(4),
+        heartbeat_rounds: 1 + r.u8() % 6,
+        deviation: ratio_bps(r, 0, 1_000),
+        max_age_rounds: r.u8() % 4,
+    };
+    let per_asset = (0..n)
+        .map(|_| AssetLimits {
+            breaker: maybe(r).then(|| Breaker {
+                max_move: ratio_bps(r, 100, 3_000),
+                window_rounds: 1 + r.u8() % 5,
+                pause_rounds: 1 + r.u8() % 4,
+            }),
+            max_notional_per_round: maybe(r).then(|| value(r)),
+        })
+        .collect();
+    let c = Containment {
+        max_notional_per_round,
+        keepers,
+        oracle,
+        per_asset: &[],
+    };
+    (c, per_asset)
 }
 
 fn ratio_bps(r: &mut Reader<'_>, low: u32, high: u32) -> Ratio {
@@ -193,10 +243,23 @@ pub fn market(data: &[u8]) -> Market {
             _ => None,
         },
         budgets,
+        // A third of them under containment (an input that ends before
+        // this byte decodes to none).
+        containment: Containment::OFF,
+        per_asset: Vec::new(),
     }
+    .contained(&mut r)
 }
 
 impl Market {
+    /// The market under containment drawn from `r`, a third of the time.
+    fn contained(mut self, r: &mut Reader<'_>) -> Self {
+        if r.u8() % 3 == 2 {
+            (self.containment, self.per_asset) = containment(r, self.assets.len(), self.lag);
+        }
+        self
+    }
+
     /// Builds the next engine over a copy of the market's balances and
     /// hands it to `f`; `None` if the engine refuses the configuration.
     pub fn with_engine<R>(
@@ -219,6 +282,10 @@ impl Market {
             shocks: &self.shocks,
             max_accounts_per_round: self.max_accounts_per_round,
             deleveraging: self.deleveraging,
+            containment: Containment {
+                per_asset: &self.per_asset,
+                ..self.containment
+            },
         };
         let storage = Storage {
             balances: &mut balances,

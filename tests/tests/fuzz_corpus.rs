@@ -55,22 +55,28 @@ fn the_next_cascade_corpus_replays_clean() {
 #[test]
 fn generated_byte_strings_keep_the_next_engines_invariants() {
     let mut rng = firesale_harness::rng::SplitMix64::new(7);
-    let (mut valid, mut liquidating) = (0, 0);
+    let (mut valid, mut liquidating, mut held_back) = (0, 0, 0);
     for _ in 0..200 {
-        let data: Vec<u8> = (0..160).map(|_| rng.next_u64() as u8).collect();
+        let data: Vec<u8> = (0..240).map(|_| rng.next_u64() as u8).collect();
         fuzzing::next_cascade(&data);
         let market = firesale_tests::next_bytes::market(&data);
         if let Some(report) = next_report(&market) {
             valid += 1;
             liquidating += usize::from(report.liquidations > 0);
+            let contained = market.containment.gates();
+            held_back += usize::from(contained && report.deferred > 0);
         }
     }
-    println!("{valid} valid, {liquidating} liquidating");
+    println!("{valid} valid, {liquidating} liquidating, {held_back} held back by containment");
     assert!(
         valid > 120,
         "most generated next markets are valid ({valid}/200)"
     );
     assert!(liquidating > 40, "and many liquidate ({liquidating})");
+    assert!(
+        held_back > 5,
+        "and containment holds some back ({held_back})"
+    );
 }
 
 /// The report of one unbounded run of `m`, if the engine accepts it.

@@ -104,6 +104,9 @@ pub struct EngineConfig<'c> {
     /// shorts, instead of from lenders ([`super::deleverage`]). Needs
     /// [`super::Storage::snaps`].
     pub deleveraging: Option<super::Deleveraging>,
+    /// Notional caps, keeper capital, the oracle rule and circuit breakers
+    /// ([`super::limits`]); [`super::Containment::OFF`] for none.
+    pub containment: super::Containment<'c>,
 }
 
 /// What a configuration gets wrong.
@@ -157,6 +160,19 @@ pub enum ConfigError {
     /// Auto-deleveraging asked of a build without the `deleveraging`
     /// feature.
     Deleveraging,
+    /// A notional cap that is not positive, keeper capital out of order
+    /// (negative, or a cap below the start), or an oracle rule out of range
+    /// (no rounds averaged, more than the history with the lag, no
+    /// heartbeat, a deviation of one or more), or limits for more assets
+    /// than there are.
+    Containment,
+    /// Asset `asset`'s limits: a notional cap that is not positive, a
+    /// breaker's move not positive, its window not in 1 to 15 rounds or no
+    /// pause.
+    AssetLimits {
+        /// The asset.
+        asset: u8,
+    },
 }
 
 impl AssetConfig {

@@ -47,6 +47,7 @@ fn deleveraging<'c>(
         shocks,
         max_accounts_per_round: 0,
         deleveraging: Some(Deleveraging::ProRata),
+        containment: Containment::OFF,
     }
 }
 

@@ -20,14 +20,15 @@
 //! This is the engine being carried over from `firesale-core` (issue 21):
 //! sequential settlement, the three policies, the five venues, the
 //! insurance fund and socialized loss, a cap on the accounts liquidated a
-//! round ([`queue`]) and pro-rata auto-deleveraging ([`deleverage`]). The
-//! other containment (notional limits, keepers, breakers, auctions, the
-//! backstop, ranked deleveraging) and equilibrium settlement are not
-//! carried over yet.
+//! round ([`queue`]), notional caps, keeper capital, the oracle rule and
+//! circuit breakers ([`limits`]) and pro-rata auto-deleveraging
+//! ([`deleverage`]). Auctions, the backstop, ranked deleveraging and
+//! equilibrium settlement are not carried over yet.
 
 mod audit;
 mod config;
 mod deleverage;
+mod limits;
 mod queue;
 mod watch;
 
@@ -36,6 +37,7 @@ pub use config::{
     AssetConfig, ConfigError, EngineConfig, Shock, ShockKind, Weights, MAX_LIABILITY_WEIGHT,
 };
 pub use deleverage::{Deleveraging, Side, Snap, ACC_BITS, MIN_DEBT_INDEX};
+pub use limits::{AssetLimits, Breaker, Containment, KeeperCapital, OracleRule};
 pub use queue::{Candidate, Sorting, CHUNK};
 pub use watch::{BLOCK_IDS, RING};
 
@@ -43,7 +45,7 @@ use crate::account::{health, Health, Terms};
 use crate::digest::Digest;
 use crate::ledger::{Book, ALL_BOOKS};
 use crate::liquidate::{
-    fee_share, liquidate_unit, Fault, Market, MarketState, Stepped, Tiers, Written,
+    fee_share, liquidate_unit, Fault, Idle, Market, MarketState, Stepped, Tiers, Written,
 };
 use crate::num::{mul_div, ArithError, Index, Price, Qty, Value, RATIO_SCALE};
 use crate::policy::Policy;
@@ -60,6 +62,16 @@ pub const ASSET_LIMIT: usize = 32;
 /// without it none of its code is linked (a firmware's flash), and a
 /// configuration that asks for it is refused.
 pub const DELEVERAGING_BUILT: bool = cfg!(any(test, feature = "deleveraging"));
+/// Whether this build runs containment beyond the cap on accounts (the
+/// `containment` feature: [`limits`]): without it none of its code is
+/// linked, and a configuration that asks for it is refused.
+pub const CONTAINMENT_BUILT: bool = cfg!(any(test, feature = "containment"));
+/// Containment's state: for every asset in a build with it, none without.
+#[cfg(any(test, feature = "containment"))]
+type Limits<const A: usize> = limits::LimitState<A>;
+/// Containment's state (see above).
+#[cfg(not(any(test, feature = "containment")))]
+type Limits<const A: usize> = limits::LimitState<0>;
 /// The sides an engine keeps: one an asset in a build with
 /// auto-deleveraging, none without (the engine is on a firmware's stack).
 #[cfg(any(test, feature = "deleveraging"))]
@@ -171,6 +183,16 @@ pub enum Event {
         /// The record.
         written: Written,
     },
+    /// An asset's circuit breaker tripped: liquidations touching it wait
+    /// until round `resumes`.
+    BreakerTripped {
+        /// The round.
+        round: u32,
+        /// The asset.
+        asset: u8,
+        /// The first round liquidations may touch it again.
+        resumes: u32,
+    },
     /// A round ended.
     RoundEnded {
         /// The round.
@@ -205,7 +227,8 @@ pub struct Report {
     pub bankruptcies: u64,
     /// Accounts valued by the watch (every account in round 1).
     pub valued: u64,
-    /// Accounts a spent cap left waiting, one per account and round.
+    /// Accounts a spent cap, a halt or a stale oracle left waiting, one
+    /// per account and round.
     pub deferred: u64,
     /// Bankrupt positions closed against the opposite side.
     pub deleveraged: u64,
@@ -277,6 +300,10 @@ pub struct Engine<'s, const A: usize, const N: usize = MAX_BOOK_LEVELS> {
     /// only); empty without it.
     sides: Sides<A>,
     snaps: &'s mut [Snap],
+    containment: Containment<'s>,
+    /// Whether units are held to the round's gate ([`Containment::gates`]).
+    gated: bool,
+    limits: Limits<A>,
 }
 
 impl<'s, const A: usize, const N: usize> Engine<'s, A, N> {
@@ -335,6 +362,9 @@ impl<'s, const A: usize, const N: usize> Engine<'s, A, N> {
             deleveraging: config.deleveraging,
             sides: heapless::Vec::new(),
             snaps: parts.snaps,
+            containment: config.containment,
+            gated: CONTAINMENT_BUILT && config.containment.gates(),
+            limits: limits::LimitState::new(&config.containment),
         }
     }
 
@@ -482,6 +512,14 @@ impl<'s, const A: usize, const N: usize> Engine<'s, A, N> {
     /// The markets: oracle, venue, index, shares, books.
     pub fn markets(&self) -> &[Market<N>] {
         &self.markets
+    }
+
+    /// Whether units are held to a gate: containment configured, in a
+    /// build that has it (a build without it keeps none of the code this
+    /// guards).
+    #[inline]
+    fn gates(&self) -> bool {
+        CONTAINMENT_BUILT && self.gated
     }
 
     /// Whether auto-deleveraging runs: configured, in a build that has it
@@ -726,6 +764,12 @@ impl<'s, const A: usize, const N: usize> Engine<'s, A, N> {
         Ok(())
     }
 
+    /// Counts an account that waits for a later round.
+    fn defer(&mut self) {
+        self.limits.round_deferred = self.limits.round_deferred.saturating_add(1);
+        self.report.deferred = self.report.deferred.saturating_add(1);
+    }
+
     #[inline(never)]
     fn begin_round(&mut self, sink: &mut impl EventSink) -> Result<(), Termination> {
         self.round = self.round.saturating_add(1);
@@ -739,29 +783,43 @@ impl<'s, const A: usize, const N: usize> Engine<'s, A, N> {
             self.next_shock = self.next_shock.saturating_add(1);
         }
         self.head = (self.head.saturating_add(1)) % HISTORY;
-        let back = ring_back(self.head, self.lag);
         let fault = Termination::Fault;
         for asset in 0..self.markets.len() {
-            let Some(m) = self.markets.get_mut(asset) else {
+            let Some(m) = self.markets.get(asset) else {
                 continue;
             };
             let price = match &m.state.venue {
                 Some(v) => v.price().map_err(fault)?,
                 None => Price::ONE,
             };
-            if let Some(h) = self.history.get_mut(asset) {
-                if let Some(slot) = h.get_mut(self.head) {
-                    *slot = price.mantissa();
-                }
-                let lagged = h.get(back).copied().unwrap_or(price.mantissa());
-                let oracle = price.with_mantissa(lagged).map_err(fault)?;
+            let published = m.oracle.mantissa();
+            let Some(h) = self.history.get_mut(asset) else {
+                continue;
+            };
+            if let Some(slot) = h.get_mut(self.head) {
+                *slot = price.mantissa();
+            }
+            let last = self.limits.published.get_mut(asset);
+            let mut unused = 0;
+            let last = last.unwrap_or(&mut unused);
+            let rule = &self.containment.oracle;
+            let history = (&*h, self.head, self.lag);
+            let updated = limits::oracle_update(rule, history, (published, last), self.round);
+            if let Some(mantissa) = updated.map_err(fault)? {
+                let oracle = price.with_mantissa(mantissa).map_err(fault)?;
                 let bonus = self.risks.get(asset).map(|c| c.liquidation_bonus);
-                m.oracle = oracle;
-                m.discounted = oracle
-                    .discounted(bonus.unwrap_or_default())
-                    .map_err(fault)?;
+                if let Some(m) = self.markets.get_mut(asset) {
+                    m.oracle = oracle;
+                    m.discounted = oracle
+                        .discounted(bonus.unwrap_or_default())
+                        .map_err(fault)?;
+                }
             }
             self.refresh_terms(asset)?;
+        }
+        if self.gates() {
+            self.trip_breakers(sink);
+            self.open_gate().map_err(fault)?;
         }
         self.grow_drift()?;
         self.phase = if self.round == 1 {
@@ -882,7 +940,8 @@ impl<'s, const A: usize, const N: usize> Engine<'s, A, N> {
             self.batch.sort_unit();
             return Ok(());
         }
-        if self.cap != 0 && self.round_liquidations >= self.cap {
+        let exhausted = self.gates() && self.limits.gate.exhausted();
+        if exhausted || (self.cap != 0 && self.round_liquidations >= self.cap) {
             // The cap is spent: who is left waits, ahead of the next
             // round's candidates.
             let waiting = self.batch.len() as u64;
@@ -918,12 +977,13 @@ impl<'s, const A: usize, const N: usize> Engine<'s, A, N> {
         let mut written = 0u32;
         // Under auto-deleveraging a quote loss waits for the shorts.
         let mut quote_loss = None;
-        let done = liquidate_unit::<A, N>(
+        let done = liquidate_unit::<A, N, _>(
             row,
             tiers,
             &mut self.markets,
             &mut self.insurance,
             &self.policy,
+            (CONTAINMENT_BUILT && self.gated).then_some(&mut self.limits.gate),
             |w| {
                 written |= 1u32.checked_shl(w.asset as u32).unwrap_or(0);
                 // (The constant first: the closure runs in a unit out of line,
@@ -944,6 +1004,9 @@ impl<'s, const A: usize, const N: usize> Engine<'s, A, N> {
         match done {
             Ok(Ok(done)) => {
                 settled = done.settled;
+                if done.waiting {
+                    self.defer();
+                }
                 if adl {
                     self.resnap_row(id)?;
                     if let Some(w) = quote_loss {
@@ -971,6 +1034,7 @@ impl<'s, const A: usize, const N: usize> Engine<'s, A, N> {
                     last: done.last,
                 });
             }
+            Ok(Err(Idle::Waiting)) => self.defer(),
             Ok(Err(_idle)) => {}
             Err(Fault::VenueExhausted { asset }) => {
                 let asset = u8::try_from(asset).unwrap_or(u8::MAX);
@@ -1012,9 +1076,12 @@ impl<'s, const A: usize, const N: usize> Engine<'s, A, N> {
             if fill != Fill::default() {
                 self.book_fill(asset, Book::Arbitrage, fill);
             }
-            // The next `lag` rounds' oracles read the entries before this.
+            // The next `lag + twap` rounds' oracles read the entries before
+            // this.
+            let twap = usize::from(self.containment.oracle.twap_rounds.max(1));
+            let span = self.lag.saturating_add(twap);
             let settled = self.history.get(asset).is_some_and(|h| {
-                (0..=self.lag).all(|k| h.get(ring_back(self.head, k)) == Some(&price.mantissa()))
+                (0..span).all(|k| h.get(ring_back(self.head, k)) == Some(&price.mantissa()))
             });
             let oracle = self.markets.get(asset).map(|m| m.oracle);
             stationary &= settled && oracle == Some(price);
@@ -1024,7 +1091,9 @@ impl<'s, const A: usize, const N: usize> Engine<'s, A, N> {
             liquidations: self.round_liquidations,
         });
         let shocks_left = self.next_shock < self.shocks.len();
-        if self.round_liquidations == 0 && !shocks_left && stationary {
+        // A halt still to run, or accounts that waited, act later.
+        let waiting = self.limits.round_deferred > 0 || self.halt_pending();
+        if self.round_liquidations == 0 && !shocks_left && stationary && !waiting {
             return Err(Termination::FixedPoint);
         }
         if self.round >= self.max_rounds {
@@ -1087,6 +1156,24 @@ impl<'s, const A: usize, const N: usize> Engine<'s, A, N> {
                 d.i128(snap.paid);
             }
         }
+        if self.gates() {
+            let g = &self.limits.gate;
+            let room = |v: Option<Value>| v.map_or(-1, |v| v.0);
+            d.u64(u64::from(g.blocked));
+            d.i64(room(g.notional));
+            d.i64(room(g.keepers));
+            d.i64(g.returns.0);
+            g.per_asset.iter().for_each(|&r| d.i64(room(r)));
+            self.limits
+                .halted_until
+                .iter()
+                .for_each(|&u| d.u64(u64::from(u)));
+            self.limits
+                .published
+                .iter()
+                .for_each(|&p| d.u64(u64::from(p)));
+            d.u64(self.report.deferred);
+        }
         d.finish()
     }
 }
@@ -1116,6 +1203,9 @@ fn checked<'s, const A: usize>(
     }
     config::validate_policy(&config.policy)?;
     config::validate_shocks(config.shocks, n)?;
+    config
+        .containment
+        .validate(n, usize::from(config.oracle_lag_rounds))?;
     if config.max_rounds == 0
         || usize::from(config.oracle_lag_rounds) > MAX_ORACLE_LAG
         || config.insurance_fund.is_negative()

@@ -131,6 +131,7 @@ pub(super) fn config<'c>(
         shocks,
         max_accounts_per_round: 0,
         deleveraging: None,
+        containment: Containment::OFF,
     }
 }
 

@@ -16,12 +16,15 @@
 //! cleared or the collateral is gone; to target, until liquidation-end
 //! health is back at zero or the collateral is gone. A step too small to beat rounding
 //! (it would lower health) marks its collateral as dust for the unit, and
-//! the next is tried. The waterfall: [`waterfall`].
+//! the next is tried. The waterfall: [`waterfall`]. Containment's limits on
+//! a round's units: [`gate`].
 
+mod gate;
 mod overlay;
 mod step;
 mod waterfall;
 
+pub use gate::Gate;
 pub use step::Tiers;
 pub(crate) use waterfall::haircut;
 pub use waterfall::MIN_DEPOSIT_INDEX;
@@ -96,6 +99,9 @@ pub enum Idle {
     NoCollateral,
     /// The step is too small to beat rounding: it would lower health.
     Dust,
+    /// What is left to repay or seize is held back this round: blocked, or
+    /// collateral whose room is spent ([`Gate`]).
+    Waiting,
 }
 
 /// Why a unit failed (nothing was written).
@@ -162,25 +168,30 @@ pub struct Liquidated {
     /// that ended with its first step says so): such an account has no
     /// health to watch until its balances change, and needs no valuing.
     pub settled: bool,
+    /// Whether the unit stopped at a pair its gate held back: the account
+    /// waits for a later round.
+    pub waiting: bool,
 }
 
 /// Liquidates the account whose stored balances are `row` (one per market),
 /// with its health `tiers`, under `policy`, over at most `A` assets. Writes
 /// the row, the markets it touched and the insurance fund only when it
 /// returns `Ok`, and only then hands each debt it wrote off to `written`;
-/// `Ok(Err(_))` says why it did nothing.
+/// `Ok(Err(_))` says why it did nothing. Under containment each step is
+/// held to `gate` ([`Gate`]), which the unit charges only when it writes.
 ///
 /// The first step is planned on the state itself, and a unit that ends
 /// with it (a close-factor step, an absorb that clears the debt, a
 /// to-target step that restores the target: most units) writes that plan
 /// directly. A unit that goes on, or down the waterfall, continues on an
 /// overlay ([`overlay`]).
-pub fn liquidate_unit<const A: usize, const N: usize>(
+pub fn liquidate_unit<const A: usize, const N: usize, const G: usize>(
     row: &mut [Qty],
     tiers: Tiers<'_>,
     markets: &mut [Market<N>],
     insurance: &mut Value,
     policy: &Policy,
+    gate: Option<&mut Gate<G>>,
     written: impl FnMut(Written),
 ) -> Result<Result<Liquidated, Idle>, Fault> {
     if tiers.maint.len() != markets.len()
@@ -196,28 +207,49 @@ pub fn liquidate_unit<const A: usize, const N: usize>(
         insurance: *insurance,
     };
     let mut plan = step::StepPlan::default();
-    let first = step::plan_step(&direct, markets, tiers, policy, 0, true, &mut plan)?;
+    let limits = step::Limits::of(gate.as_deref(), 0);
+    let first = step::plan_step(&direct, markets, tiers, policy, limits, true, &mut plan)?;
     if first.is_ok() {
         let (ends, owes) = ends_with(policy, &plan);
         if ends {
+            if let Some(g) = gate {
+                *g = charged(g, markets, &plan)?;
+            }
             plan.write(row, markets, insurance);
             return Ok(Ok(Liquidated {
                 steps: 1,
                 last: Some(plan.stepped),
                 bankrupt: false,
                 settled: !owes,
+                waiting: false,
             }));
         }
     }
-    on_overlay::<A, N>(
+    on_overlay::<A, N, G>(
         row,
         tiers,
         markets,
         insurance,
         policy,
-        written,
+        (gate, written),
         (first, &mut plan),
     )
+}
+
+/// `gate` after charging it the planned step `plan`: the debt value repaid
+/// at the liability's oracle price, rounded up, and the sale's proceeds
+/// less the fee, owed back to the keepers.
+fn charged<const G: usize, const N: usize>(
+    gate: &Gate<G>,
+    markets: &[Market<N>],
+    plan: &step::StepPlan,
+) -> ArithResult<Gate<G>> {
+    let s = &plan.stepped;
+    let oracle = step::market(markets, s.liability)?.oracle;
+    let repaid = s.repaid.value(oracle, Round::Up)?;
+    let mut after = *gate;
+    after.charge(s.collateral, repaid, s.proceeds.sub(s.fee)?)?;
+    Ok(after)
 }
 
 /// The rest of a unit that does not end with its first step `first`
@@ -226,13 +258,13 @@ pub fn liquidate_unit<const A: usize, const N: usize>(
 /// copy of each market it changes) takes no stack in the units that end
 /// with their first step.
 #[inline(never)]
-fn on_overlay<const A: usize, const N: usize>(
+fn on_overlay<const A: usize, const N: usize, const G: usize>(
     row: &mut [Qty],
     tiers: Tiers<'_>,
     markets: &mut [Market<N>],
     insurance: &mut Value,
     policy: &Policy,
-    written: impl FnMut(Written),
+    (gate, written): (Option<&mut Gate<G>>, impl FnMut(Written)),
     (first, plan): (Result<(), Idle>, &mut step::StepPlan),
 ) -> Result<Result<Liquidated, Idle>, Fault> {
     let base: &[Market<N>] = markets;
@@ -242,36 +274,46 @@ fn on_overlay<const A: usize, const N: usize>(
         last: None,
         bankrupt: false,
         settled: false,
+        waiting: false,
     };
+    // The unit's own copy of the gate, charged step by step.
+    let mut planned_gate = gate.as_deref().copied();
     let mut skip = 0u32;
     let mut idle = Idle::Healthy;
     let mut next = Some(first);
     let tries = o.assets().saturating_mul(2).saturating_add(4);
     for _ in 0..tries {
+        let limits = step::Limits::of(planned_gate.as_ref(), skip);
         let planned = match next.take() {
             Some(first) => first,
-            None => step::plan_step(&o.view(base), base, tiers, policy, skip, false, plan)?,
+            None => step::plan_step(&o.view(base), base, tiers, policy, limits, false, plan)?,
         };
         match planned {
             Ok(()) => {
                 o.write(base, plan)?;
+                if let Some(g) = planned_gate.as_mut() {
+                    *g = charged(g, base, plan)?;
+                }
                 done.steps = done.steps.saturating_add(1);
                 done.last = Some(plan.stepped);
-                if !goes_on(policy, plan, owes_and_holds(o.row(), skip)) {
+                let masks = step::Limits::of(planned_gate.as_ref(), skip).masks;
+                if !goes_on(policy, plan, owes_and_holds(o.row(), masks)) {
                     break;
                 }
             }
             Err(Idle::Dust) => {
-                let c = step::value_row(o.row(), tiers.maint, skip)?.collateral;
+                let c = step::value_row(o.row(), tiers.maint, limits.masks)?.collateral;
                 skip |= c.map_or(0, |(c, _)| 1u32.checked_shl(c as u32).unwrap_or(0));
             }
             Err(why) => {
+                done.waiting = why == Idle::Waiting;
                 idle = why;
                 break;
             }
         }
     }
-    let (owes, holds) = owes_and_holds(o.row(), skip);
+    let masks = step::Limits::of(planned_gate.as_ref(), skip).masks;
+    let (owes, holds) = owes_and_holds(o.row(), masks);
     if owes && !holds {
         waterfall::bankrupt(&mut o, base)?;
         done.bankrupt = true;
@@ -279,17 +321,22 @@ fn on_overlay<const A: usize, const N: usize>(
         return Ok(Err(idle));
     }
     o.apply(row, markets, insurance);
+    if let (Some(g), Some(after)) = (gate, planned_gate) {
+        *g = after;
+    }
     o.written().for_each(written);
     Ok(Ok(done))
 }
 
-/// Whether `row` owes anything, and whether it holds collateral outside
-/// `skip` (collateral marked as dust for the unit).
-fn owes_and_holds(row: &[Qty], skip: u32) -> (bool, bool) {
+/// Whether `row` owes anything in an asset not blocked, and whether it
+/// holds collateral outside `skip` (collateral marked as dust for the
+/// unit; held-back collateral is still collateral).
+fn owes_and_holds(row: &[Qty], masks: step::Masks) -> (bool, bool) {
     let (mut owes, mut holds) = (false, false);
+    let bit = |mask: u32, i: usize| mask.checked_shr(i as u32).unwrap_or(0) & 1 == 1;
     for (i, b) in row.iter().enumerate() {
-        owes |= b.is_negative();
-        holds |= b.is_positive() && skip.checked_shr(i as u32).unwrap_or(0) & 1 == 0;
+        owes |= b.is_negative() && !bit(masks.blocked, i);
+        holds |= b.is_positive() && !bit(masks.skip, i);
     }
     (owes, holds)
 }

@@ -11,7 +11,7 @@
 //! unit only once the unit's whole plan has succeeded.
 
 use super::overlay::{Flows, QuoteFlows};
-use super::{Fault, Idle, Market, MarketState, Stepped};
+use super::{Fault, Gate, Idle, Market, MarketState, Stepped};
 use crate::account::{credit, debit, health_terms, term, Health, Terms};
 use crate::num::{ArithError, ArithResult, Qty, Ratio, Round, Value, Weighted, RATIO_SCALE};
 use crate::num::{Index, Price};
@@ -31,34 +31,92 @@ pub(super) struct Valued {
     /// How many balances are debts, and how many deposits (skipped or
     /// not): whether the row owes or holds anything besides a pair.
     pub counts: (u32, u32),
+    /// Whether the pick passed over a debt, or (no collateral found) over
+    /// collateral, that the gate holds back: the account waits.
+    pub held_back: bool,
 }
 
-/// Values `row` and picks its pair, passing over collateral in `skip`.
-pub(super) fn value_row(row: &[Qty], terms: &[Terms], skip: u32) -> ArithResult<Valued> {
+/// What a step passes over, bit `i` for asset `i`: collateral marked as
+/// dust for the unit (`skip`), and what the unit's gate holds back now:
+/// assets blocked (`blocked`, either side) and collateral whose room is
+/// spent (`spent`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(super) struct Masks {
+    /// Collateral marked as dust.
+    pub skip: u32,
+    /// Assets blocked this round.
+    pub blocked: u32,
+    /// Collateral whose room is spent.
+    pub spent: u32,
+}
+
+/// What limits a step: its masks and the gate its room comes from.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Limits<'g, const A: usize> {
+    /// What the step passes over.
+    pub masks: Masks,
+    /// The unit's gate, under containment.
+    pub gate: Option<&'g Gate<A>>,
+}
+
+impl<'g, const A: usize> Limits<'g, A> {
+    /// The limits of a step under `gate` with `skip` marked as dust.
+    pub fn of(gate: Option<&'g Gate<A>>, skip: u32) -> Self {
+        Self {
+            masks: Masks {
+                skip,
+                blocked: gate.map_or(0, |g| g.blocked),
+                spent: gate.map_or(0, Gate::spent),
+            },
+            gate,
+        }
+    }
+}
+
+/// Values `row` and picks its pair, passing over what `masks` holds back.
+pub(super) fn value_row(row: &[Qty], terms: &[Terms], masks: Masks) -> ArithResult<Valued> {
     let (mut liability, mut collateral) = (None::<(usize, Weighted)>, None::<(usize, Weighted)>);
     let mut debt_value = Some(Value::ZERO);
     let (mut debts, mut deposits) = (0u32, 0u32);
+    let held = masks.blocked | masks.spent;
+    let passed = masks.skip | held;
     let health = health_terms(row, terms, |asset, b, value, weighted| {
         debts = debts.saturating_add(u32::from(b.is_negative()));
         deposits = deposits.saturating_add(u32::from(b.is_positive()));
         if value.is_negative() {
             debt_value = debt_value.and_then(|d| d.sub(value).ok());
-            if liability.is_none_or(|(_, most)| weighted < most) {
+            if !bit(masks.blocked, asset) && liability.is_none_or(|(_, most)| weighted < most) {
                 liability = Some((asset, weighted));
             }
-        } else if skip.checked_shr(asset as u32).unwrap_or(0) & 1 == 0
-            && collateral.is_none_or(|(_, best)| weighted > best)
-        {
+        } else if !bit(passed, asset) && collateral.is_none_or(|(_, best)| weighted > best) {
             collateral = Some((asset, weighted));
         }
     })?;
+    // Rare (no pair): whether the pick passed over something held back.
+    let passed_over = |debt: bool| {
+        row.iter().enumerate().any(|(i, b)| match debt {
+            true => b.is_negative() && bit(masks.blocked, i),
+            false => b.is_positive() && !bit(masks.skip, i) && bit(held, i),
+        })
+    };
+    let held_back = match (liability, collateral) {
+        (None, _) => masks.blocked != 0 && passed_over(true),
+        (Some(_), None) => held != 0 && passed_over(false),
+        _ => false,
+    };
     Ok(Valued {
         health,
         liability,
         collateral,
         debt_value: debt_value.ok_or(ArithError::Overflow)?,
         counts: (debts, deposits),
+        held_back,
     })
+}
+
+/// Whether `mask` has asset `asset`'s bit.
+fn bit(mask: u32, asset: usize) -> bool {
+    mask.checked_shr(asset as u32).unwrap_or(0) & 1 == 1
 }
 
 /// `a / b <= t` exactly, as `a × 10^9 <= t × b`: a 128-by-64-bit product on
@@ -263,34 +321,43 @@ fn trade<const N: usize>(
 /// close-factor step asks whether to close in full, and a close-factor unit
 /// takes one step: the decision is made from the row the unit started with.
 #[inline(never)]
-pub(super) fn plan_step<const N: usize>(
+pub(super) fn plan_step<const G: usize, const N: usize>(
     view: &impl View<N>,
     base: &[Market<N>],
     tiers: Tiers<'_>,
     policy: &Policy,
-    skip: u32,
+    limits: Limits<'_, G>,
     first: bool,
     out: &mut StepPlan,
 ) -> Result<Result<(), Idle>, Fault> {
     let terms = tiers.maint;
     let row = view.row();
-    let v = value_row(row, terms, skip)?;
+    let v = value_row(row, terms, limits.masks)?;
     if first && !v.health.is_liquidatable() {
         return Ok(Err(Idle::Healthy));
     }
     let (Some((l, old_l)), Some((c, old_c))) = (v.liability, v.collateral) else {
-        return Ok(Err(Idle::NoCollateral));
+        return Ok(Err(match v.held_back {
+            true => Idle::Waiting,
+            false => Idle::NoCollateral,
+        }));
     };
     let full = in_full(policy, &v);
     let (ml, mc) = (market(base, l)?, market(base, c)?);
     let (sl, sc) = (view.state(l)?, view.state(c)?);
     let (bl, bc) = (get(row, l)?, get(row, c)?);
+    // The most the gate lets the step repay, in L's base units.
+    let room = match limits.gate.and_then(|g| g.room(c)) {
+        Some(value) => Some(value.qty(ml.oracle, Round::Down)?),
+        None => None,
+    };
     let pair = PairInputs {
         debt: bl.neg()?,
         held: bc.held(sc.index)?,
         liability_price: ml.oracle,
         collateral_discounted: mc.discounted,
         dust: ml.dust,
+        room,
     };
     let (repay, seize, target_met) = match policy {
         Policy::ToTarget => {
@@ -367,7 +434,7 @@ fn to_target_step(
     pair: &PairInputs,
     (collateral_price, collateral_discounted): (Price, Price),
 ) -> ArithResult<Option<(Qty, Qty, bool)>> {
-    let health = value_row(row, liq_end, 0)?.health.net()?;
+    let health = value_row(row, liq_end, Masks::default())?.health.net()?;
     if health.0 >= 0 {
         return Ok(None);
     }
@@ -395,7 +462,8 @@ fn to_target_step(
             .add(term(credit(bl, repay, index_l)?, tl)?.1)?
             .add(term(debit(bc, seize, index_c)?, tc)?.1)?;
         met = after.0 >= 0;
-        let clamped = repay >= pair.debt || seize >= pair.held;
+        let clamped =
+            repay >= pair.debt || seize >= pair.held || pair.room.is_some_and(|r| repay >= r);
         if met || clamped {
             break;
         }

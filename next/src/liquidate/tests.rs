@@ -27,9 +27,10 @@ fn run_unit<const A: usize>(
     policy: &Policy,
 ) -> Outcome<A> {
     let mut written = [None; A];
-    let done = liquidate_unit::<A, MAX_BOOK_LEVELS>(row, tiers, markets, insurance, policy, |w| {
-        written[w.asset] = Some(w);
-    });
+    let record = |w: Written| written[w.asset] = Some(w);
+    let done = liquidate_unit::<A, MAX_BOOK_LEVELS, 0>(
+        row, tiers, markets, insurance, policy, None, record,
+    );
     done.map(|r| {
         r.map(|d| {
             assert_eq!(d.bankrupt, written.iter().any(Option::is_some));
@@ -538,4 +539,98 @@ proptest! {
             other => prop_assert!(matches!(other, Ok(Ok(_))), "{:?}", other),
         }
     }
+}
+
+/// Runs a unit held to `gate`.
+fn gated_unit(
+    row: &mut [Qty; 2],
+    markets: &mut [Market; 2],
+    policy: &Policy,
+    gate: &mut Gate<2>,
+) -> Result<Result<Liquidated, Idle>, Fault> {
+    let terms = maint_terms(markets);
+    let tiers = Tiers {
+        maint: &terms,
+        liq_end: &terms,
+    };
+    let mut insurance = Value(0);
+    liquidate_unit::<2, MAX_BOOK_LEVELS, 2>(
+        row,
+        tiers,
+        markets,
+        &mut insurance,
+        policy,
+        Some(gate),
+        |_| {},
+    )
+}
+
+#[test]
+fn a_step_repays_at_most_its_room_and_charges_the_gate() {
+    let (mut row, mut markets) = market(17_000_000_000);
+    // ETH's collateral may repay 1,000 USDC more this round; the keepers
+    // hold 5,000.
+    let mut gate = Gate::<2> {
+        keepers: Some(Value(5_000_000_000)),
+        per_asset: [None, Some(Value(1_000_000_000))],
+        ..Gate::default()
+    };
+    let done = gated_unit(&mut row, &mut markets, &aave(), &mut gate)
+        .unwrap()
+        .unwrap();
+    let s = done.last.unwrap();
+    assert_eq!(s.repaid, Qty(1_000_000_000));
+    assert_eq!(row[0], Qty(-16_000_000_000));
+    assert_eq!(gate.per_asset[1], Some(Value(0)));
+    assert_eq!(gate.keepers, Some(Value(4_000_000_000)));
+    assert_eq!(gate.returns, s.proceeds.sub(s.fee).unwrap());
+    // Its room spent, the collateral waits: nothing moves, the gate stays.
+    let (before, kept) = (row, gate);
+    let waited = gated_unit(&mut row, &mut markets, &aave(), &mut gate).unwrap();
+    assert_eq!(waited, Err(Idle::Waiting));
+    assert_eq!((row, gate), (before, kept));
+}
+
+#[test]
+fn an_absorb_held_back_midway_waits_and_keeps_what_it_did() {
+    // Absorb wants the whole 17,000; the round's notional room is 6,000.
+    let (mut row, mut markets) = market(17_000_000_000);
+    let mut gate = Gate::<2> {
+        notional: Some(Value(6_000_000_000)),
+        ..Gate::default()
+    };
+    let done = gated_unit(&mut row, &mut markets, &Policy::Absorb, &mut gate)
+        .unwrap()
+        .unwrap();
+    assert!(done.waiting && !done.bankrupt);
+    assert_eq!(row[0], Qty(-11_000_000_000));
+    assert!(gate.exhausted());
+}
+
+#[test]
+fn a_blocked_asset_is_never_touched_and_a_failed_unit_charges_nothing() {
+    let (mut row, mut markets) = market(17_000_000_000);
+    let mut blocked = Gate::<2> {
+        blocked: 1 << 1,
+        ..Gate::default()
+    };
+    let before = row;
+    let waited = gated_unit(&mut row, &mut markets, &aave(), &mut blocked).unwrap();
+    assert_eq!((waited, row), (Err(Idle::Waiting), before));
+    // A pool at the edge of its range cannot take the sale: the unit
+    // fails, and its gate is as it was.
+    let (mut row, mut markets) = market(17_000_000_000);
+    let edge = Pool {
+        base: Qty(i64::MAX - 1_000),
+        ..pool(&markets[1])
+    };
+    set_pool(&mut markets[1], edge);
+    let mut gate = Gate::<2> {
+        keepers: Some(Value(50_000_000_000)),
+        ..Gate::default()
+    };
+    let kept = gate;
+    let failed = gated_unit(&mut row, &mut markets, &aave(), &mut gate);
+    assert!(failed.is_err(), "{failed:?}");
+    assert_eq!(gate, kept);
 }

@@ -7,8 +7,8 @@
 //! the committed `next-digests.txt`.
 
 use firesale_next::engine::{
-    AssetConfig, Candidate, ConfigError, Engine, EngineConfig, EventSink, Report, Shock, ShockKind,
-    Storage, Termination, Weights,
+    AssetConfig, Candidate, ConfigError, Containment, Engine, EngineConfig, EventSink, Report,
+    Shock, ShockKind, Storage, Termination, Weights,
 };
 use firesale_next::num::{Price, Qty, Ratio, Value};
 use firesale_next::policy::Policy;
@@ -274,6 +274,7 @@ pub fn run(
         shocks: &spec.shocks,
         max_accounts_per_round: 0,
         deleveraging: None,
+        containment: Containment::OFF,
     };
     let storage = Storage {
         balances,

@@ -330,8 +330,8 @@ mod next {
     use core::hint::black_box;
     use firesale_next::account::{self, Terms};
     use firesale_next::engine::{
-        AssetConfig, Candidate, Deleveraging, Engine, EngineConfig, Shock, ShockKind, Snap,
-        Storage, Weights,
+        AssetConfig, AssetLimits, Breaker, Candidate, Containment, Deleveraging, Engine,
+        EngineConfig, KeeperCapital, OracleRule, Shock, ShockKind, Snap, Storage, Weights,
     };
     use firesale_next::num::{Index, Price, Qty, Ratio, Value};
     use firesale_next::policy::Policy;
@@ -445,6 +445,14 @@ mod next {
                 full_close_debt_value: Value(int() as i64),
             },
         };
+        let limits = [AssetLimits {
+            breaker: Some(Breaker {
+                max_move: ratio(),
+                window_rounds: int() as u8,
+                pause_rounds: int() as u8,
+            }),
+            max_notional_per_round: Some(Value(int() as i64)),
+        }; 2];
         let config = EngineConfig {
             assets: black_box(&assets),
             policy,
@@ -454,6 +462,22 @@ mod next {
             shocks: black_box(&shocks),
             max_accounts_per_round: black_box(int() as u32),
             deleveraging: black_box(Some(Deleveraging::ProRata)).filter(|_| int() != 0),
+            containment: black_box(Containment {
+                max_notional_per_round: Some(Value(int() as i64)).filter(|_| int() != 0),
+                keepers: Some(KeeperCapital {
+                    initial: Value(int() as i64),
+                    replenish_per_round: Value(int() as i64),
+                    max: Value(int() as i64),
+                })
+                .filter(|_| int() != 0),
+                oracle: OracleRule {
+                    twap_rounds: int() as u8,
+                    heartbeat_rounds: int() as u8,
+                    deviation: ratio(),
+                    max_age_rounds: int() as u8,
+                },
+                per_asset: black_box(&limits),
+            }),
         };
         let mut balances = [Qty::ZERO; ACCOUNTS * ASSETS];
         balances.iter_mut().for_each(|b| *b = qty());
