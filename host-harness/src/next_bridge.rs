@@ -4,15 +4,14 @@
 //! in 9, prices over exponent 12 (2,000 USDC an ETH is `2×10^12 / 10^12`
 //! quote base units a base unit); every amount rounds in the protocol's
 //! favour (a holding down, a debt up), a cap down. What the next engine
-//! does not run yet is refused by name: auctions, the backstop, ranked
-//! deleveraging, equilibrium settlement, venues other than linear curves,
+//! does not run yet is refused by name: auctions, ranked deleveraging, equilibrium settlement, venues other than linear curves,
 //! constant-product pools and order books.
 
 use firesale_core as kernel;
 use firesale_next::engine::{
-    AssetConfig, AssetLimits, Breaker, Candidate, ConfigError, Containment, Deleveraging, Engine,
-    EngineConfig, Event, EventSink, KeeperCapital, OracleRule, Report, Shock, ShockKind, Snap,
-    Storage, Termination, Weights,
+    AssetConfig, AssetLimits, Backstop, Breaker, Candidate, ConfigError, Containment, Deleveraging,
+    Engine, EngineConfig, Event, EventSink, KeeperCapital, OracleRule, Report, Shock, ShockKind,
+    Snap, Storage, Termination, Weights,
 };
 use firesale_next::num::{Price, Qty, Ratio, Value};
 use firesale_next::policy::Policy;
@@ -242,9 +241,6 @@ fn quote_value(v: kernel::Value) -> Value {
 /// The scenario's containment as the next engine runs it, with its limits
 /// per asset; what it does not run yet is refused.
 fn containment(l: &Limits) -> Result<(Containment<'static>, Vec<AssetLimits>), BridgeError> {
-    if l.backstop.is_some() {
-        return Err(BridgeError::Unsupported("the backstop"));
-    }
     if l.settlement != kernel::Settlement::Sequential {
         return Err(BridgeError::Unsupported("equilibrium settlement"));
     }
@@ -278,6 +274,9 @@ fn containment(l: &Limits) -> Result<(Containment<'static>, Vec<AssetLimits>), B
             max_age_rounds: o.max_age_rounds,
         },
         per_asset: &[],
+        backstop: l.backstop.map(|b| Backstop {
+            below: ratio(b.below),
+        }),
     };
     Ok((c, per_asset))
 }
@@ -481,6 +480,16 @@ mod tests {
         );
     }
 
+    #[test]
+    fn the_backstop_takes_over_alike_in_both_engines() {
+        let report = cascades_alike(limited(|l| {
+            l.backstop = Some(kernel::Backstop {
+                below: kernel::Ratio::from_f64(0.6667),
+            });
+        }));
+        assert!(report.backstopped > 0, "the vault took nothing over");
+    }
+
     /// The default market with its limits set by `set`.
     fn limited(set: impl FnOnce(&mut Limits)) -> Scenario {
         let mut s = crate::markets::default_lending();
@@ -497,7 +506,8 @@ mod tests {
         impl kernel::event::EventSink for Kernel {
             fn emit(&mut self, e: &kernel::event::Event) {
                 match e {
-                    kernel::event::Event::Liquidation { .. } => self.1 += 1,
+                    kernel::event::Event::Liquidation { .. }
+                    | kernel::event::Event::BackstopTakeover { .. } => self.1 += 1,
                     kernel::event::Event::RoundEnded { .. } => {
                         self.0.push(self.1);
                         self.1 = 0;
@@ -509,6 +519,7 @@ mod tests {
         let mut k = Kernel(Vec::new(), 0);
         let kernel_run = run_scenario(&s, &mut k).unwrap();
         assert_eq!(report.liquidations, kernel_run.report.liquidations);
+        assert_eq!(report.backstopped, u64::from(kernel_run.report.backstopped));
         let active = |v: &[u32]| v.iter().rposition(|&n| n > 0).map_or(0, |i| i + 1);
         assert_eq!(
             per_round.0[..active(&per_round.0)],
@@ -574,12 +585,10 @@ mod tests {
         assert!(NextRun::from_scenario(&s).is_ok());
         s.limits.rate_limit.max_notional_per_round = Some(kernel::Value::from_f64(1e6));
         assert!(NextRun::from_scenario(&s).is_ok());
-        s.limits.backstop = Some(kernel::Backstop {
-            below: kernel::Ratio::from_f64(0.5),
-        });
+        s.limits.settlement = kernel::Settlement::Equilibrium;
         assert_eq!(
             NextRun::from_scenario(&s).err(),
-            Some(BridgeError::Unsupported("the backstop"))
+            Some(BridgeError::Unsupported("equilibrium settlement"))
         );
         let mut s = crate::markets::default_lending();
         s.limits.deleveraging = Some(kernel::AdlRanking::Ranked);

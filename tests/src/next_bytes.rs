@@ -6,12 +6,12 @@
 //! parameters in range, accounts whose debts are 30-120% of their
 //! collateral's worth, shocks of every kind; a third of them under
 //! containment (notional caps, keeper capital, an averaged and guarded
-//! oracle, circuit breakers).
+//! oracle, circuit breakers, the backstop vault).
 
 use crate::bytes::Reader;
 use firesale_next::engine::{
-    AssetConfig, AssetLimits, Breaker, Containment, Deleveraging, KeeperCapital, OracleRule, Shock,
-    ShockKind, Weights,
+    AssetConfig, AssetLimits, Backstop, Breaker, Containment, Deleveraging, KeeperCapital,
+    OracleRule, Shock, ShockKind, Weights,
 };
 use firesale_next::num::{Price, Qty, Ratio, Value};
 use firesale_next::policy::Policy;
@@ -83,11 +83,15 @@ fn containment(r: &mut Reader<'_>, n: usize, lag: u8) -> (Containment<'static>, 
             max_notional_per_round: maybe(r).then(|| value(r)),
         })
         .collect();
+    let backstop = maybe(r).then(|| Backstop {
+        below: ratio_bps(r, 1_000, 10_000),
+    });
     let c = Containment {
         max_notional_per_round,
         keepers,
         oracle,
         per_asset: &[],
+        backstop,
     };
     (c, per_asset)
 }

@@ -55,7 +55,7 @@ fn the_next_cascade_corpus_replays_clean() {
 #[test]
 fn generated_byte_strings_keep_the_next_engines_invariants() {
     let mut rng = firesale_harness::rng::SplitMix64::new(7);
-    let (mut valid, mut liquidating, mut held_back) = (0, 0, 0);
+    let (mut valid, mut liquidating, mut held_back, mut taken_over) = (0, 0, 0, 0);
     for _ in 0..200 {
         let data: Vec<u8> = (0..240).map(|_| rng.next_u64() as u8).collect();
         fuzzing::next_cascade(&data);
@@ -65,9 +65,13 @@ fn generated_byte_strings_keep_the_next_engines_invariants() {
             liquidating += usize::from(report.liquidations > 0);
             let contained = market.containment.gates();
             held_back += usize::from(contained && report.deferred > 0);
+            taken_over += usize::from(report.backstopped > 0);
         }
     }
-    println!("{valid} valid, {liquidating} liquidating, {held_back} held back by containment");
+    println!(
+        "{valid} valid, {liquidating} liquidating, {held_back} held back by containment, \
+         {taken_over} with a backstop takeover"
+    );
     assert!(
         valid > 120,
         "most generated next markets are valid ({valid}/200)"

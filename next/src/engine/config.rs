@@ -161,10 +161,10 @@ pub enum ConfigError {
     /// feature.
     Deleveraging,
     /// A notional cap that is not positive, keeper capital out of order
-    /// (negative, or a cap below the start), or an oracle rule out of range
+    /// (negative, or a cap below the start), an oracle rule out of range
     /// (no rounds averaged, more than the history with the lag, no
-    /// heartbeat, a deviation of one or more), or limits for more assets
-    /// than there are.
+    /// heartbeat, a deviation of one or more), a backstop share outside
+    /// (0, 1], or limits for more assets than there are.
     Containment,
     /// Asset `asset`'s limits: a notional cap that is not positive, a
     /// breaker's move not positive, its window not in 1 to 15 rounds or no

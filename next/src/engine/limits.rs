@@ -90,6 +90,8 @@ pub struct Containment<'c> {
     /// Per asset, in asset order; shorter than the assets means none for
     /// the rest.
     pub per_asset: &'c [AssetLimits],
+    /// The backstop vault; `None` for none.
+    pub backstop: Option<super::Backstop>,
 }
 
 impl Containment<'_> {
@@ -99,6 +101,7 @@ impl Containment<'_> {
         keepers: None,
         oracle: OracleRule::SPOT,
         per_asset: &[],
+        backstop: None,
     };
 
     /// Whether units are held to a gate: some cap, keepers, a breaker or a
@@ -107,6 +110,7 @@ impl Containment<'_> {
         self.max_notional_per_round.is_some()
             || self.keepers.is_some()
             || self.oracle.max_age_rounds > 0
+            || self.backstop.is_some()
             || self.per_asset.iter().any(|a| *a != AssetLimits::default())
     }
 
@@ -131,7 +135,10 @@ impl Containment<'_> {
             && lag.saturating_add(usize::from(o.twap_rounds)) <= HISTORY
             && o.heartbeat_rounds > 0
             && o.deviation < Ratio::ONE;
-        if !(positive(self.max_notional_per_round) && keepers_ok && oracle_ok)
+        let backstop_ok = self
+            .backstop
+            .is_none_or(|b| b.below.0 > 0 && b.below <= Ratio::ONE);
+        if !(positive(self.max_notional_per_round) && keepers_ok && oracle_ok && backstop_ok)
             || self.per_asset.len() > assets
         {
             return Err(Bad);

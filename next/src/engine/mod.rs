@@ -21,11 +21,12 @@
 //! sequential settlement, the three policies, the five venues, the
 //! insurance fund and socialized loss, a cap on the accounts liquidated a
 //! round ([`queue`]), notional caps, keeper capital, the oracle rule and
-//! circuit breakers ([`limits`]) and pro-rata auto-deleveraging
-//! ([`deleverage`]). Auctions, the backstop, ranked deleveraging and
-//! equilibrium settlement are not carried over yet.
+//! circuit breakers ([`limits`]), the backstop vault ([`backstop`]) and
+//! pro-rata auto-deleveraging ([`deleverage`]). Auctions, ranked
+//! deleveraging and equilibrium settlement are not carried over yet.
 
 mod audit;
+mod backstop;
 mod config;
 mod deleverage;
 mod limits;
@@ -33,6 +34,7 @@ mod queue;
 mod watch;
 
 pub use audit::AuditError;
+pub use backstop::Backstop;
 pub use config::{
     AssetConfig, ConfigError, EngineConfig, Shock, ShockKind, Weights, MAX_LIABILITY_WEIGHT,
 };
@@ -158,6 +160,15 @@ pub enum Event {
         /// The last of them.
         last: Option<Stepped>,
     },
+    /// The backstop vault took an account over whole.
+    BackstopTakeover {
+        /// The round.
+        round: u32,
+        /// The account.
+        account: u32,
+        /// Its equity at the oracle (negative: the vault took a loss).
+        equity: Value,
+    },
     /// A bankrupt position was closed against the opposite side at its
     /// bankruptcy price (auto-deleveraging).
     Deleveraged {
@@ -232,6 +243,10 @@ pub struct Report {
     pub deferred: u64,
     /// Bankrupt positions closed against the opposite side.
     pub deleveraged: u64,
+    /// Accounts the backstop vault took over.
+    pub backstopped: u64,
+    /// Σ of their equity at takeover, in quote base units.
+    pub backstop_equity: i64,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -960,9 +975,16 @@ impl<'s, const A: usize, const N: usize> Engine<'s, A, N> {
         let adl = self.deleveraging_on();
         let mut closed = false;
         if adl {
-            // Settled, so that the unit reads base units; a bankrupt
-            // position closed against the other side first.
+            // Settled, so that the unit reads base units.
             self.settle_row(id)?;
+        }
+        if self.gates() && self.try_backstop(id, sink)? {
+            // Taken over whole: it owes and holds nothing now.
+            self.round_liquidations = self.round_liquidations.saturating_add(1);
+            return Ok(());
+        }
+        if adl {
+            // A bankrupt position closed against the other side first.
             closed = self.close_bankrupt(id, sink)?;
         }
         let range = self.row_range(id as usize);
@@ -1173,6 +1195,8 @@ impl<'s, const A: usize, const N: usize> Engine<'s, A, N> {
                 .iter()
                 .for_each(|&p| d.u64(u64::from(p)));
             d.u64(self.report.deferred);
+            d.u64(self.report.backstopped);
+            d.i64(self.report.backstop_equity);
         }
         d.finish()
     }

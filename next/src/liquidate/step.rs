@@ -75,9 +75,31 @@ impl<'g, const A: usize> Limits<'g, A> {
 
 /// Values `row` and picks its pair, passing over what `masks` holds back.
 pub(super) fn value_row(row: &[Qty], terms: &[Terms], masks: Masks) -> ArithResult<Valued> {
+    // A row no gate holds back (every row without containment) takes the
+    // loop without the gate's tests.
+    match masks.blocked | masks.spent {
+        0 => value_row_in::<false>(row, terms, masks),
+        _ => value_row_in::<true>(row, terms, masks),
+    }
+}
+
+/// [`value_row`], reading the gate's masks only when `HELD`.
+#[inline(always)]
+fn value_row_in<const HELD: bool>(
+    row: &[Qty],
+    terms: &[Terms],
+    masks: Masks,
+) -> ArithResult<Valued> {
     let (mut liability, mut collateral) = (None::<(usize, Weighted)>, None::<(usize, Weighted)>);
     let mut debt_value = Some(Value::ZERO);
     let (mut debts, mut deposits) = (0u32, 0u32);
+    let masks = match HELD {
+        true => masks,
+        false => Masks {
+            skip: masks.skip,
+            ..Masks::default()
+        },
+    };
     let held = masks.blocked | masks.spent;
     let passed = masks.skip | held;
     let health = health_terms(row, terms, |asset, b, value, weighted| {

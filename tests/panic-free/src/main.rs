@@ -330,7 +330,7 @@ mod next {
     use core::hint::black_box;
     use firesale_next::account::{self, Terms};
     use firesale_next::engine::{
-        AssetConfig, AssetLimits, Breaker, Candidate, Containment, Deleveraging, Engine,
+        AssetConfig, AssetLimits, Backstop, Breaker, Candidate, Containment, Deleveraging, Engine,
         EngineConfig, KeeperCapital, OracleRule, Shock, ShockKind, Snap, Storage, Weights,
     };
     use firesale_next::num::{Index, Price, Qty, Ratio, Value};
@@ -477,6 +477,7 @@ mod next {
                     max_age_rounds: int() as u8,
                 },
                 per_asset: black_box(&limits),
+                backstop: Some(Backstop { below: ratio() }).filter(|_| int() != 0),
             }),
         };
         let mut balances = [Qty::ZERO; ACCOUNTS * ASSETS];
