@@ -24,8 +24,12 @@ use crate::scenario::{Limits, Scenario};
 const QUOTE_DECIMALS: i32 = 6;
 const RISKY_DECIMALS: i32 = 9;
 const PRICE_EXPONENT: i32 = 12;
-/// Most assets a bridged run holds.
+/// Assets an engine a caller steps holds ([`NextRun::with_engine`]), and
+/// the engine a run of at most this many uses (each unit's overlay copies
+/// a market per asset it can hold).
 const ASSETS: usize = 8;
+/// Most assets a bridged run holds, as the kernel.
+const MOST_ASSETS: usize = 16;
 
 /// Why a scenario cannot be bridged or run.
 #[derive(Debug, PartialEq)]
@@ -80,8 +84,8 @@ impl NextRun {
                 return Err(BridgeError::Unsupported("ranked deleveraging"))
             }
         };
-        if s.assets.len() > ASSETS {
-            return Err(BridgeError::Unsupported("more than 8 assets"));
+        if s.assets.len() > MOST_ASSETS {
+            return Err(BridgeError::Unsupported("more than 16 assets"));
         }
         let assets = s
             .assets
@@ -161,14 +165,16 @@ impl NextRun {
 
     /// Runs the cascade, handing each event to `sink`: in an engine with
     /// room for order books only if a venue is one (a book's levels make
-    /// every market's copy larger).
+    /// every market's copy larger), and for 16 assets only past 8.
     pub fn run_with(
         &mut self,
         sink: &mut impl EventSink,
     ) -> Result<(Termination, Report), BridgeError> {
-        match self.has_books() {
-            true => self.run_in::<MAX_BOOK_LEVELS>(sink),
-            false => self.run_in::<0>(sink),
+        match (self.has_books(), self.assets.len() > ASSETS) {
+            (true, false) => self.run_in::<ASSETS, MAX_BOOK_LEVELS>(sink),
+            (false, false) => self.run_in::<ASSETS, 0>(sink),
+            (true, true) => self.run_in::<MOST_ASSETS, MAX_BOOK_LEVELS>(sink),
+            (false, true) => self.run_in::<MOST_ASSETS, 0>(sink),
         }
     }
 
@@ -179,17 +185,17 @@ impl NextRun {
             .any(|a| matches!(a.venue, VenueConfig::OrderBook { .. }))
     }
 
-    fn run_in<const N: usize>(
+    fn run_in<const A: usize, const N: usize>(
         &mut self,
         sink: &mut impl EventSink,
     ) -> Result<(Termination, Report), BridgeError> {
-        self.with_engine_in::<N, _>(|e| (e.run(sink), *e.report()))
+        self.with_engine_in::<A, N, _>(|e| (e.run(sink), *e.report()))
     }
 
     /// Hands `f` an engine over the starting balances, for a caller that
     /// steps it and reads its state between units (the differential test
-    /// against the exact oracle). No room for order books: a scenario with
-    /// one is refused.
+    /// against the exact oracle). No room for order books, nor for more
+    /// than 8 assets: a scenario with either is refused.
     pub fn with_engine<R>(
         &mut self,
         f: impl FnOnce(&mut Engine<'_, ASSETS, 0>) -> R,
@@ -197,12 +203,17 @@ impl NextRun {
         if self.has_books() {
             return Err(BridgeError::Unsupported("order books, stepped by a caller"));
         }
-        self.with_engine_in::<0, R>(f)
+        if self.assets.len() > ASSETS {
+            return Err(BridgeError::Unsupported(
+                "more than 8 assets, stepped by a caller",
+            ));
+        }
+        self.with_engine_in::<ASSETS, 0, R>(f)
     }
 
-    fn with_engine_in<const N: usize, R>(
+    fn with_engine_in<const A: usize, const N: usize, R>(
         &mut self,
-        f: impl FnOnce(&mut Engine<'_, ASSETS, N>) -> R,
+        f: impl FnOnce(&mut Engine<'_, A, N>) -> R,
     ) -> Result<R, BridgeError> {
         self.balances.copy_from_slice(&self.start);
         self.snaps.fill(Snap::default());
@@ -226,8 +237,7 @@ impl NextRun {
             queue: &mut self.queue,
             snaps: &mut self.snaps,
         };
-        let mut e: Engine<'_, ASSETS, N> =
-            Engine::new(&config, storage).map_err(BridgeError::Config)?;
+        let mut e: Engine<'_, A, N> = Engine::new(&config, storage).map_err(BridgeError::Config)?;
         Ok(f(&mut e))
     }
 }
@@ -488,6 +498,49 @@ mod tests {
             });
         }));
         assert!(report.backstopped > 0, "the vault took nothing over");
+    }
+
+    /// A market of 12 assets (past the 8 of a stepped engine) runs in the
+    /// 16-asset engine and cascades as in the kernel.
+    #[test]
+    fn a_market_of_twelve_assets_cascades_alike_in_both_engines() {
+        let mut text = String::from(
+            "name = \"twelve\"\npolicy = \"close-factor\"\nmax_rounds = 300\n\
+             insurance_fund = 1000000\n[[assets]]\nname = \"USDC\"\nquote = true\n",
+        );
+        let names: Vec<String> = (1..12).map(|i| format!("A{i}")).collect();
+        for (i, name) in names.iter().enumerate() {
+            let price = 100.0 * (i + 1) as f64;
+            text += &format!(
+                "[[assets]]\nname = \"{name}\"\nprice = {price}\n\
+                 weights = {{ init = 0.75, liq_end = 0.78, maint = 0.82 }}\n\
+                 liquidation_bonus = 0.05\nprotocol_fee = 0.1\n\
+                 venue = {{ kind = \"constant-product\", base_reserve = {}, fee = 0.003, \
+                 resilience = 0.2 }}\n",
+                4.0e6 / price
+            );
+        }
+        let held: Vec<String> = names.iter().map(|n| format!("\"{n}\"")).collect();
+        text += &format!(
+            "[[shocks]]\nround = 1\nasset = \"A1\"\nmove_price = 0.4\n\
+             [accounts.population]\ncount = 2000\nseed = 5\nassets = [{}]\n\
+             health_factor = {{ min = 1.02, max = 1.6 }}\nlenders = 0.1\n",
+            held.join(", ")
+        );
+        let s = crate::scenario_file::parse(&text).unwrap();
+        assert_eq!(s.assets.len(), 12);
+        let report = cascades_alike(s.clone());
+        assert!(report.liquidations > 50, "{report:?}");
+        let stepped = NextRun::from_scenario(&s)
+            .unwrap()
+            .with_engine(|_| ())
+            .err();
+        assert_eq!(
+            stepped,
+            Some(BridgeError::Unsupported(
+                "more than 8 assets, stepped by a caller"
+            ))
+        );
     }
 
     /// The default market with its limits set by `set`.
