@@ -161,9 +161,9 @@ impl Tail {
 
 /// The study as `firesale montecarlo --json` writes it (docs/report.md):
 /// the model, the bad debt's tail over the paths, and every path's figures.
+/// Over a shard of the paths ([`run_range`]), the same for those paths.
 pub fn document(label: &str, model: &PathModel, paths: &[PathOutcome]) -> serde_json::Value {
     let losses: Vec<f64> = paths.iter().map(|p| p.bad_debt).collect();
-    let tail = Tail::of(&losses);
     serde_json::json!({
         "scenario": label,
         "model": {
@@ -172,14 +172,22 @@ pub fn document(label: &str, model: &PathModel, paths: &[PathOutcome]) -> serde_
             "correlation": model.correlation, "jump_probability": model.jump_probability,
             "jump_size": model.jump_size,
         },
-        "bad_debt": {
-            "mean": tail.mean, "probability_of_loss": tail.probability_of_loss,
-            "var_95": tail.var[0], "var_99": tail.var[1],
-            "expected_shortfall_95": tail.expected_shortfall[0],
-            "expected_shortfall_99": tail.expected_shortfall[1],
-            "max": tail.max,
-        },
+        "bad_debt": tail_document(&losses),
         "paths": paths.iter().map(crate::json::figures).collect::<Vec<_>>(),
+    })
+}
+
+/// The `bad_debt` object of [`document`]: the tail of `losses`, one per
+/// path in path order. A study run in shards is merged by this over every
+/// shard's losses, in path order: the same numbers as one run.
+pub fn tail_document(losses: &[f64]) -> serde_json::Value {
+    let tail = Tail::of(losses);
+    serde_json::json!({
+        "mean": tail.mean, "probability_of_loss": tail.probability_of_loss,
+        "var_95": tail.var[0], "var_99": tail.var[1],
+        "expected_shortfall_95": tail.expected_shortfall[0],
+        "expected_shortfall_99": tail.expected_shortfall[1],
+        "max": tail.max,
     })
 }
 
@@ -191,8 +199,28 @@ pub fn run(
     progress: &ProgressBar,
     audit: bool,
 ) -> Result<Vec<PathOutcome>, Stopped> {
+    run_range(scenario, model, 0..model.paths, progress, audit)
+}
+
+/// Runs the paths `range` of `model`, a shard of the study: path `i` is
+/// the same wherever it runs ([`PathModel::shocks`]), so shards run apart
+/// (on a cluster's workers) and concatenated in path order give what one
+/// run gives. A range past `model.paths` is an error.
+pub fn run_range(
+    scenario: &Scenario,
+    model: &PathModel,
+    range: core::ops::Range<u32>,
+    progress: &ProgressBar,
+    audit: bool,
+) -> Result<Vec<PathOutcome>, Stopped> {
     model.validate()?;
-    let outcomes: Result<Vec<PathOutcome>, Stopped> = (0..model.paths)
+    if range.start > range.end || range.end > model.paths {
+        return Err(Stopped::Input(format!(
+            "paths {}..{} are not within the study's {} paths",
+            range.start, range.end, model.paths
+        )));
+    }
+    let outcomes: Result<Vec<PathOutcome>, Stopped> = range
         .into_par_iter()
         .map(|index| {
             let outcome = run_path(scenario, model, index, audit);
@@ -283,6 +311,31 @@ mod tests {
         assert_eq!(t.mean, 50.5);
         assert_eq!(t.max, 100.0);
         assert_eq!(Tail::of(&[0.0, 0.0, 3.0, 0.0]).probability_of_loss, 0.25);
+    }
+
+    #[test]
+    fn a_study_in_shards_is_the_study_in_one_run() {
+        let mut s = crate::markets::default_lending();
+        s.insurance_fund = firesale_core::Value::ZERO;
+        let m = PathModel {
+            paths: 7,
+            jump_probability: 0.3,
+            jump_size: 0.3,
+            ..model()
+        };
+        let bar = ProgressBar::hidden();
+        let whole = run(&s, &m, &bar, false).unwrap();
+        let mut shards = run_range(&s, &m, 0..3, &bar, false).unwrap();
+        shards.extend(run_range(&s, &m, 3..7, &bar, false).unwrap());
+        let doc = |paths: &[PathOutcome]| document("x", &m, paths);
+        assert_eq!(doc(&whole), doc(&shards));
+        let losses: Vec<f64> = shards.iter().map(|p| p.bad_debt).collect();
+        assert_eq!(doc(&whole)["bad_debt"], tail_document(&losses));
+        assert!(
+            whole.iter().any(|p| p.bad_debt > 0.0),
+            "no path lost anything"
+        );
+        assert!(run_range(&s, &m, 5..8, &bar, false).is_err());
     }
 
     #[test]

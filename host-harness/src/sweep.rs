@@ -111,6 +111,19 @@ impl Sweep {
     }
 }
 
+/// [`Sweep::critical`] as values of the first axis (`xs`), from every
+/// point's bad debt in grid order: the document's `critical`, and how a
+/// sweep run in shards is merged.
+pub fn critical_values(xs: &[f64], bad_debt: &[f64]) -> Vec<Option<f64>> {
+    bad_debt
+        .chunks(xs.len().max(1))
+        .map(|row| {
+            let x = row.iter().position(|&d| d > 0.0);
+            x.and_then(|x| xs.get(x).copied())
+        })
+        .collect()
+}
+
 /// The scenario file's integer fields (counts, rounds, seeds, levels): a
 /// value swept over one of them is rounded to an integer. Any other number
 /// is written as a float, even where the file wrote an integer (`price =
@@ -208,11 +221,15 @@ fn step<'t>(
 }
 
 /// Runs every grid point of `axes` over the scenario `base` (its file's
-/// folder is `dir`), in parallel on the current rayon pool.
+/// folder is `dir`), or with `shard` those of its points in grid order
+/// (a shard run on a cluster's worker: [`Sweep::points`] are then those),
+/// in parallel on the current rayon pool.
+#[allow(clippy::too_many_arguments)]
 pub fn sweep(
     base: &toml::Table,
     dir: Option<&Path>,
     axes: Vec<Axis>,
+    shard: Option<core::ops::Range<usize>>,
     bounds: &Bounds,
     source_bytes: usize,
     progress: &ProgressBar,
@@ -228,7 +245,17 @@ pub fn sweep(
                 .map(move |&x| if y.is_nan() { vec![x] } else { vec![x, y] })
         })
         .collect();
+    let range = shard.unwrap_or(0..grid.len());
+    let grid = grid.get(range.clone()).ok_or_else(|| {
+        Stopped::Input(format!(
+            "points {}..{} are not within the sweep's {} points",
+            range.start,
+            range.end,
+            grid.len()
+        ))
+    })?;
     let points: Result<Vec<Point>, Stopped> = grid
+        .to_vec()
         .into_par_iter()
         .map(|at| {
             let point = run_point(base, dir, &axes, at, bounds, source_bytes, audit);
@@ -257,11 +284,9 @@ pub fn document(label: &str, s: &Sweep, metric: &str) -> serde_json::Value {
             point
         })
         .collect();
-    let critical: Vec<_> = s
-        .critical()
-        .iter()
-        .map(|c| c.and_then(|x| s.axes[0].values.get(x).copied()))
-        .collect();
+    let losses: Vec<f64> = s.points.iter().map(|p| p.figures.bad_debt).collect();
+    let xs = s.axes.first().map_or(&[][..], |a| &a.values[..]);
+    let critical = critical_values(xs, &losses);
     serde_json::json!({
         "scenario": label,
         "axes": s.axes.iter().map(|a| serde_json::json!({"key": a.key, "values": a.values})).collect::<Vec<_>>(),
@@ -281,11 +306,12 @@ pub fn reserved(points: u64, source_bytes: usize) -> u64 {
 
 /// Runs the sweep of `axes` over `source`, whose scenario the caller has
 /// validated within `bounds`: the file's table is parsed once, the axes
-/// checked against it, then every point run ([`sweep`]). The command line
-/// and the Python module sweep through here.
+/// checked against it, then every point run, or those of `shard`
+/// ([`sweep`]). The command line and the Python module sweep through here.
 pub fn run_source(
     source: &crate::source::Source,
     axes: Vec<Axis>,
+    shard: Option<core::ops::Range<usize>>,
     bounds: &Bounds,
     progress: &ProgressBar,
     audit: bool,
@@ -297,6 +323,7 @@ pub fn run_source(
         &base,
         source.dir.as_deref(),
         axes,
+        shard,
         bounds,
         source.text.len(),
         progress,

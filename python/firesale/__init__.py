@@ -218,14 +218,27 @@ def scenarios() -> List[str]:
     return _scenarios()
 
 
-def sweep(scenario: Scenario, vary: Union[str, List[str]], *, audit: bool = False) -> Sweep:
+def sweep(
+    scenario: Scenario,
+    vary: Union[str, List[str]],
+    *,
+    audit: bool = False,
+    cluster: Union[bool, str, None] = None,
+    shards: Optional[int] = None,
+) -> Sweep:
     """Runs ``scenario`` at every point of one or two axes, as ``firesale
     sweep``: each axis ``"key=from:to:count"`` (``count`` evenly spaced values,
     both ends included), the key a path into the scenario such as
-    ``"shocks[0].move_price"``. Points
-    run in parallel, without the GIL."""
+    ``"shocks[0].move_price"``. Points run in parallel, without the GIL;
+    with ``cluster=`` in shards on Ray, as :func:`montecarlo`."""
     axes = [vary] if isinstance(vary, str) else list(vary)
-    return Sweep(json.loads(_sweep(scenario, axes, audit=audit)))
+    if cluster is None or cluster is False:
+        return Sweep(json.loads(_sweep(scenario, axes, audit=audit)))
+    from . import cluster as _cluster
+
+    if isinstance(scenario, os.PathLike):
+        scenario = os.fspath(scenario)
+    return Sweep(_cluster.sweep(scenario, axes, audit, cluster, shards))
 
 
 def montecarlo(
@@ -241,27 +254,39 @@ def montecarlo(
     jump_probability: float = 0.05,
     jump_size: float = 0.25,
     audit: bool = False,
+    cluster: Union[bool, str, None] = None,
+    shards: Optional[int] = None,
 ) -> MonteCarlo:
     """Runs ``scenario`` over ``paths`` random shock paths, as ``firesale
     montecarlo`` with the same options and defaults: the same seed gives the
-    same paths, figures and tail. Paths run in parallel, without the GIL."""
-    return MonteCarlo(
-        json.loads(
-            _montecarlo(
-                scenario,
-                positions=_positions_csv(positions),
-                paths=paths,
-                seed=seed,
-                rounds=rounds,
-                drift=drift,
-                volatility=volatility,
-                correlation=correlation,
-                jump_probability=jump_probability,
-                jump_size=jump_size,
-                audit=audit,
-            )
-        )
+    same paths, figures and tail. Paths run in parallel, without the GIL.
+
+    ``cluster=True`` (the Ray instance this process initialised, else a new
+    local one) or ``cluster="ray://host:10001"`` (an address) runs the paths
+    in ``shards`` contiguous shards (default: the cluster's CPUs) on Ray's
+    workers and merges them in path order: the same document, float for
+    float, as one process (:mod:`firesale.cluster`). On a remote cluster
+    pass the scenario as a bundled name, TOML text or a dict (a path names
+    a file on this machine only)."""
+    options: Dict[str, Any] = dict(
+        positions=_positions_csv(positions),
+        paths=paths,
+        seed=seed,
+        rounds=rounds,
+        drift=drift,
+        volatility=volatility,
+        correlation=correlation,
+        jump_probability=jump_probability,
+        jump_size=jump_size,
+        audit=audit,
     )
+    if cluster is None or cluster is False:
+        return MonteCarlo(json.loads(_montecarlo(scenario, **options)))
+    from . import cluster as _cluster
+
+    if isinstance(scenario, os.PathLike):
+        scenario = os.fspath(scenario)
+    return MonteCarlo(_cluster.montecarlo(scenario, options, cluster, shards))
 
 
 def compare(

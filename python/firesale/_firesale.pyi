@@ -1,5 +1,5 @@
 from os import PathLike
-from typing import Any, Dict, List, Mapping, Optional, Union
+from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
 
 _Scenario = Union[str, PathLike[str], Mapping[str, Any]]
 
@@ -15,7 +15,15 @@ def run(
 ) -> Dict[str, Any]: ...
 def check(scenario: _Scenario, *, positions: Optional[str] = ...) -> Dict[str, Any]: ...
 def scenarios() -> List[str]: ...
-def sweep(scenario: _Scenario, vary: List[str], *, audit: bool = ...) -> str: ...
+def sweep(
+    scenario: _Scenario,
+    vary: List[str],
+    *,
+    audit: bool = ...,
+    shard: Optional[Tuple[int, int]] = ...,
+) -> str: ...
+def sweep_points(vary: List[str]) -> int: ...
+def sweep_critical(xs: List[float], bad_debt: List[float]) -> List[Optional[float]]: ...
 def montecarlo(
     scenario: _Scenario,
     *,
@@ -29,7 +37,9 @@ def montecarlo(
     jump_probability: float = ...,
     jump_size: float = ...,
     audit: bool = ...,
+    shard: Optional[Tuple[int, int]] = ...,
 ) -> str: ...
+def montecarlo_tail(losses: List[float]) -> str: ...
 def compare(
     scenario: _Scenario,
     presets: Optional[List[str]] = ...,

@@ -243,14 +243,17 @@ fn rayon_threads() -> usize {
 }
 
 /// Runs a scenario at every point of a grid of one or two `vary` axes,
-/// each `"key=from:to:count"` as `firesale sweep --vary` takes them. Returns the JSON text of `firesale sweep --json`.
+/// each `"key=from:to:count"` as `firesale sweep --vary` takes them.
+/// Returns the JSON text of `firesale sweep --json`; with `shard = (first,
+/// count)`, the same document over those points (in grid order) only.
 #[pyfunction]
-#[pyo3(signature = (scenario, vary, *, audit = false))]
+#[pyo3(signature = (scenario, vary, *, audit = false, shard = None))]
 fn sweep<'py>(
     py: Python<'py>,
     scenario: &Bound<'py, PyAny>,
     vary: Vec<String>,
     audit: bool,
+    shard: Option<(usize, usize)>,
 ) -> PyResult<String> {
     let axes = vary
         .iter()
@@ -258,14 +261,16 @@ fn sweep<'py>(
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| ScenarioError::new_err(format!("vary {e}")))?;
     let source = source_of(scenario)?;
-    let points: u64 = axes.iter().map(|a| a.values.len() as u64).product();
+    let all: u64 = axes.iter().map(|a| a.values.len() as u64).product();
+    let points = shard.map_or(all, |(_, count)| count as u64);
+    let range = shard.map(|(first, count)| first..first.saturating_add(count));
     let reserved = grid::reserved(points, source.text.len());
     let bounds = shared_bounds(points, reserved)?;
     load(py, &source, &bounds)?;
     let result = py
         .detach(|| {
             let bar = progress::bar(points, "sweep");
-            grid::run_source(&source, axes, &bounds, &bar, audit)
+            grid::run_source(&source, axes, range, &bounds, &bar, audit)
         })
         .map_err(stopped)?;
     Ok(grid::document(&source.label, &result, "bad debt (quote)").to_string())
@@ -273,9 +278,11 @@ fn sweep<'py>(
 
 /// Runs a scenario over random shock paths (`firesale montecarlo`: its
 /// shocks replaced by `rounds` rounds of correlated log-normal moves with
-/// crash jumps). Returns the JSON text of `firesale montecarlo --json`.
+/// crash jumps). Returns the JSON text of `firesale montecarlo --json`;
+/// with `shard = (first, count)`, the same document over those paths of
+/// the study only (a shard run on a cluster's worker).
 #[pyfunction]
-#[pyo3(signature = (scenario, *, positions = None, paths = 1000, seed = 1, rounds = 5, drift = -0.01, volatility = 0.05, correlation = 0.8, jump_probability = 0.05, jump_size = 0.25, audit = false))]
+#[pyo3(signature = (scenario, *, positions = None, paths = 1000, seed = 1, rounds = 5, drift = -0.01, volatility = 0.05, correlation = 0.8, jump_probability = 0.05, jump_size = 0.25, audit = false, shard = None))]
 #[allow(clippy::too_many_arguments)]
 fn montecarlo<'py>(
     py: Python<'py>,
@@ -290,6 +297,7 @@ fn montecarlo<'py>(
     jump_probability: f64,
     jump_size: f64,
     audit: bool,
+    shard: Option<(u32, u32)>,
 ) -> PyResult<String> {
     let model = PathModel {
         paths,
@@ -303,7 +311,9 @@ fn montecarlo<'py>(
     };
     model.validate().map_err(ScenarioError::new_err)?;
     let source = source_of(scenario)?;
-    let runs = u64::from(paths);
+    let (first, count) = shard.unwrap_or((0, paths));
+    let range = first..first.saturating_add(count);
+    let runs = u64::from(count);
     let bounds = shared_bounds(runs, runs.saturating_mul(RESULT_BYTES))?;
     let s = load_with(py, &source, &bounds, positions)?;
     if rounds > s.max_rounds {
@@ -315,10 +325,36 @@ fn montecarlo<'py>(
     let outcomes = py
         .detach(|| {
             let bar = progress::bar(runs, "montecarlo");
-            paths_study::run(&s, &model, &bar, audit)
+            paths_study::run_range(&s, &model, range, &bar, audit)
         })
         .map_err(stopped)?;
     Ok(paths_study::document(&source.label, &model, &outcomes).to_string())
+}
+
+/// The points of the grid `vary` spans (as [`sweep`] reads it).
+#[pyfunction]
+fn sweep_points(vary: Vec<String>) -> PyResult<usize> {
+    let axes = vary
+        .iter()
+        .map(|v| v.parse::<Axis>())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| ScenarioError::new_err(format!("vary {e}")))?;
+    Ok(axes.iter().map(|a| a.values.len()).product())
+}
+
+/// A sweep's `critical` (per row of the second axis, the first value of
+/// `xs`, the first axis, with bad debt) from every point's bad debt in
+/// grid order: how shards are merged.
+#[pyfunction]
+fn sweep_critical(xs: Vec<f64>, bad_debt: Vec<f64>) -> Vec<Option<f64>> {
+    grid::critical_values(&xs, &bad_debt)
+}
+
+/// The `bad_debt` object of a Monte Carlo document over `losses`, one per
+/// path in path order: how shards are merged. Returns its JSON text.
+#[pyfunction]
+fn montecarlo_tail(losses: Vec<f64>) -> String {
+    paths_study::tail_document(&losses).to_string()
 }
 
 /// Runs a scenario under each of `presets` (all seven when `None`), as
@@ -403,6 +439,9 @@ fn _firesale(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(check, m)?)?;
     m.add_function(wrap_pyfunction!(sweep, m)?)?;
     m.add_function(wrap_pyfunction!(montecarlo, m)?)?;
+    m.add_function(wrap_pyfunction!(montecarlo_tail, m)?)?;
+    m.add_function(wrap_pyfunction!(sweep_critical, m)?)?;
+    m.add_function(wrap_pyfunction!(sweep_points, m)?)?;
     m.add_function(wrap_pyfunction!(compare, m)?)?;
     m.add_function(wrap_pyfunction!(scenarios, m)?)?;
     m.add("ScenarioError", m.py().get_type::<ScenarioError>())?;
