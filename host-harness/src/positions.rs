@@ -1,10 +1,14 @@
-//! Accounts from a CSV of positions: `account,asset,balance` per line.
+//! Accounts from a CSV of positions: one balance of one account a line.
 //!
-//! `account` is any unsigned label; accounts enter the market in ascending
-//! label order, so a file's row order does not matter. `balance` is a
-//! decimal read exactly (no float on the way). Blank lines and lines
-//! starting with `#` are skipped; the first other line is the header. A
-//! UTF-8 byte-order mark is allowed, as in a scenario file.
+//! The header names the columns, in any order: `account`, `asset`, and
+//! either `balance` (a decimal in whole units) or `base_units` with
+//! `decimals` (an integer amount in the asset's smallest unit and its
+//! decimals, as on-chain exports give them: `1500000` with `6` is 1.5);
+//! other columns are ignored. `account` is any unsigned label; accounts
+//! enter the market in ascending label order, so a file's row order does
+//! not matter. Amounts are read exactly (no float on the way). Blank lines
+//! and lines starting with `#` are skipped; the first other line is the
+//! header. A UTF-8 byte-order mark is allowed, as in a scenario file.
 //!
 //! A file is scanned once for its lines and, were it sorted by account, its
 //! accounts (a byte scan, no parsing), so that what it will take is known
@@ -22,7 +26,80 @@ use firesale_core::Qty;
 use std::io::{BufReader, Read};
 use std::path::Path;
 
-const HEADER: [&[u8]; 3] = [b"account", b"asset", b"balance"];
+/// Where a file's columns are, from its header.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Columns {
+    account: usize,
+    asset: usize,
+    /// The amount: `balance` in units, or `base_units` with `decimals`.
+    amount: Amount,
+    /// Fields a row has.
+    width: usize,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Amount {
+    Units(usize),
+    BaseUnits { amount: usize, decimals: usize },
+}
+
+/// The most decimals a `decimals` field may give (an 18-decimal token's,
+/// and room).
+const MAX_DECIMALS: usize = 36;
+
+impl Columns {
+    /// The columns a header `r` names, or what is wrong with it.
+    fn of(r: &csv::ByteRecord) -> Result<Columns, String> {
+        let find = |name: &str| -> Result<Option<usize>, String> {
+            let mut at = r
+                .iter()
+                .enumerate()
+                .filter(|(_, f)| f.trim_ascii() == name.as_bytes());
+            match (at.next(), at.next()) {
+                (first, None) => Ok(first.map(|(i, _)| i)),
+                (Some(_), Some((i, _))) => Err(format!(
+                    "column {}: the header names `{name}` twice",
+                    column(r, i)
+                )),
+                (None, Some(_)) => Ok(None),
+            }
+        };
+        let missing = "the header must name `account`, `asset`, and `balance` or \
+                       `base_units` with `decimals` (in any order)";
+        let (Some(account), Some(asset)) = (find("account")?, find("asset")?) else {
+            return Err(format!("column 1: {missing}"));
+        };
+        let amount = match (find("balance")?, find("base_units")?, find("decimals")?) {
+            (Some(b), None, _) => Amount::Units(b),
+            (None, Some(amount), Some(decimals)) => Amount::BaseUnits { amount, decimals },
+            (Some(_), Some(_), _) => {
+                return Err("column 1: the header names both `balance` and `base_units`".into())
+            }
+            _ => return Err(format!("column 1: {missing}")),
+        };
+        Ok(Columns {
+            account,
+            asset,
+            amount,
+            width: r.len(),
+        })
+    }
+}
+
+/// `digits` base units of an asset with `decimals` decimals as a decimal
+/// in whole units (`-1500000`, 6: `-1.500000`), for the exact reader.
+fn units_text(digits: &str, decimals: usize) -> Option<String> {
+    let (sign, digits) = match digits.strip_prefix('-') {
+        Some(rest) => ("-", rest),
+        None => ("", digits.strip_prefix('+').unwrap_or(digits)),
+    };
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let padded = format!("{digits:0>width$}", width = decimals + 1);
+    let (whole, fraction) = padded.split_at(padded.len() - decimals);
+    Some(format!("{sign}{whole}.{fraction}0"))
+}
 
 /// Maps an asset's name to its index (the scenario's, with its message).
 type IndexOf<'a> = &'a dyn Fn(&str, &str) -> Result<usize, FileError>;
@@ -319,7 +396,8 @@ struct Records<'a, R: Read> {
     /// The names met so far and their indices: a file names a few assets
     /// millions of times.
     known: Vec<(Vec<u8>, usize)>,
-    header_seen: bool,
+    /// The header's columns, once it is read.
+    columns: Option<Columns>,
 }
 
 impl<'a, R: Read> Records<'a, R> {
@@ -329,7 +407,7 @@ impl<'a, R: Read> Records<'a, R> {
             record: csv::ByteRecord::new(),
             index_of,
             known: Vec::new(),
-            header_seen: false,
+            columns: None,
         }
     }
 
@@ -356,32 +434,26 @@ impl<'a, R: Read> Records<'a, R> {
             }
             let line = r.position().map_or(0, csv::Position::line);
             let field = |i: usize| r.get(i).map(<[u8]>::trim_ascii);
-            if !self.header_seen {
-                let header = [field(0), field(1), field(2)];
-                if r.len() != 3 || header.iter().zip(HEADER).any(|(f, h)| *f != Some(h)) {
-                    return Err(format!(
-                        "line {line}, column 1: the header must be `account,asset,balance`"
-                    ));
-                }
-                self.header_seen = true;
+            let Some(c) = self.columns else {
+                self.columns = Some(Columns::of(r).map_err(|e| format!("line {line}, {e}"))?);
                 continue;
-            }
-            let (Some(account), Some(asset), Some(balance), 3) =
-                (field(0), field(1), field(2), r.len())
+            };
+            let (Some(account), Some(asset), true) =
+                (field(c.account), field(c.asset), r.len() == c.width)
             else {
                 return Err(format!(
-                    "line {line}: expected 3 fields (account,asset,balance), found {}",
+                    "line {line}: expected {} fields, as the header names, found {}",
+                    c.width,
                     r.len()
                 ));
             };
             let label = unsigned(account).ok_or_else(|| {
                 format!(
                     "line {line}, column {}: account `{}` is not an unsigned integer",
-                    column(r, 0),
+                    column(r, c.account),
                     String::from_utf8_lossy(account)
                 )
             })?;
-            let balance = utf8(balance, line)?;
             let asset = match self.known.iter().find(|(n, _)| n.as_slice() == asset) {
                 Some((_, i)) => *i,
                 None => {
@@ -392,12 +464,39 @@ impl<'a, R: Read> Records<'a, R> {
                     i
                 }
             };
-            let value = parse_decimal(balance).ok_or_else(|| {
-                format!(
-                    "line {line}, column {}: balance `{balance}` is not a decimal number in range",
-                    column(r, 2)
-                )
-            })?;
+            let value = match c.amount {
+                Amount::Units(at) => {
+                    let balance = utf8(field(at).unwrap_or_default(), line)?;
+                    parse_decimal(balance).ok_or_else(|| {
+                        format!(
+                            "line {line}, column {}: balance `{balance}` is not a decimal number in range",
+                            column(r, at)
+                        )
+                    })?
+                }
+                Amount::BaseUnits { amount, decimals } => {
+                    let places = field(decimals)
+                        .and_then(unsigned)
+                        .and_then(|d| usize::try_from(d).ok())
+                        .filter(|&d| d <= MAX_DECIMALS)
+                        .ok_or_else(|| {
+                            format!(
+                                "line {line}, column {}: decimals must be an integer from 0 to {MAX_DECIMALS}",
+                                column(r, decimals)
+                            )
+                        })?;
+                    let digits = utf8(field(amount).unwrap_or_default(), line)?;
+                    units_text(digits, places)
+                        .as_deref()
+                        .and_then(parse_decimal)
+                        .ok_or_else(|| {
+                            format!(
+                                "line {line}, column {}: base_units `{digits}` is not an integer in range",
+                                column(r, amount)
+                            )
+                        })?
+                }
+            };
             return Ok(Some(Parsed {
                 label,
                 asset,
@@ -588,6 +687,47 @@ mod tests {
         assert!(parse("account,asset,balance\n", 2, &index_of)
             .unwrap_err()
             .contains("no positions"));
+    }
+
+    #[test]
+    fn columns_come_in_any_order_and_amounts_in_base_units() {
+        let units = parse(
+            "account,asset,balance\n7,ETH,2.5\n3,USDC,-100.25\n",
+            2,
+            &index_of,
+        )
+        .unwrap();
+        // The same book as an export gives it: other columns, another
+        // order, base units and their decimals (ETH 18, USDC 6).
+        let export = "symbol_name,base_units,decimals,asset,account,usd\n\
+                      Ether,2500000000000000000,18,ETH,7,5000\n\
+                      USD Coin,-100250000,6,USDC,3,-100.25\n";
+        assert_eq!(parse(export, 2, &index_of).unwrap(), units);
+        assert_eq!(units_text("-5", 3).as_deref(), Some("-0.0050"));
+        assert_eq!(units_text("+120", 0).as_deref(), Some("120.0"));
+        assert_eq!(units_text("1e5", 2), None);
+    }
+
+    #[test]
+    fn a_header_without_its_columns_or_with_one_twice_is_named() {
+        let err = |text: &str| parse(text, 2, &index_of).unwrap_err();
+        assert!(err("account,asset\n1,ETH\n").contains("must name `account`, `asset`"));
+        assert!(err("account,asset,base_units\n1,ETH,5\n").contains("`decimals`"));
+        assert_eq!(
+            err("account,asset,balance,asset\n1,ETH,1,ETH\n"),
+            "line 1, column 23: the header names `asset` twice"
+        );
+        assert!(err("account,asset,balance,base_units,decimals\n").contains("both"));
+        let base = |row: &str| err(&format!("account,asset,base_units,decimals\n{row}\n"));
+        assert_eq!(
+            base("1,ETH,12,99"),
+            "line 2, column 10: decimals must be an integer from 0 to 36"
+        );
+        assert_eq!(
+            base("1,ETH,1.5,6"),
+            "line 2, column 7: base_units `1.5` is not an integer in range"
+        );
+        assert!(base("1,ETH,5").contains("expected 4 fields, as the header names, found 3"));
     }
 
     #[test]
