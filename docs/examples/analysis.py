@@ -51,16 +51,16 @@ low = timeline["ETH_close"].min()
 print(f"ETH's lowest close {low:,.2f} (the oracle fell to 1,600; the sales took it further)")
 assert len(timeline) == s["rounds"] and low < 1_600
 
-# 2. How far can ETH fall before the market leaves bad debt? A sweep of
-#    the drop (a sweep does not take positions= yet: this one sweeps the
-#    bundled market with its generated book).
-sweep = firesale.sweep(text, "shocks[0].move_price=0.95:0.40:12")
+# 2. How far can ETH fall before the book leaves bad debt? A sweep of the
+#    drop, the book read again at every point.
+sweep = firesale.sweep(market, "shocks[0].move_price=0.95:0.40:12", positions=book)
 points = sweep.points
 first_loss = sweep.document["critical"][0]
 print("drop  bad debt")
 for _, p in points.iterrows():
     print(f"{1 - p['shocks[0].move_price']:4.0%}  {p['bad_debt']:12,.2f}")
 print(f"the first drop with bad debt: {1 - first_loss:.0%}" if first_loss else "no drop left bad debt")
+assert first_loss is not None and points["bad_debt"].iloc[0] == 0
 assert (points["bad_debt"].diff().dropna() >= -1e-6).all(), "a deeper drop never loses less"
 
 # 3. The tail: 500 random paths of five rounds with crash jumps.

@@ -289,7 +289,7 @@ pub fn sweep(
     let bounds = budget.bounds(false, reserved, at_once(points));
     scenario_of(&source, &bounds)?;
     let bar = progress::bar(points, "sweep");
-    let result = sweep::run_source(&source, axes, None, &bounds, &bar, audit)?;
+    let result = sweep::run_source((&source, None), axes, None, &bounds, &bar, audit)?;
     let document = sweep::document(&source.label, &result, metric.name());
     if as_json {
         print_json(&document);

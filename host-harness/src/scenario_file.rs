@@ -756,13 +756,15 @@ fn readable(message: &str) -> String {
 
 /// Parses a scenario already read into a TOML table: how sweeps build each
 /// variant after editing one value (`source_bytes`: the size of the file it
-/// came from, which each point's copy of the table takes again). Errors
-/// name the key but no line.
+/// came from, which each point's copy of the table takes again), with
+/// `positions` (CSV text) in place of the file `accounts.positions` names,
+/// as [`parse_with_positions`]. Errors name the key but no line.
 pub fn parse_table(
     table: toml::Table,
     base: Option<&Path>,
     bounds: &Bounds,
     source_bytes: usize,
+    positions: Option<&str>,
 ) -> Result<Scenario, FileError> {
     let file: FileScenario =
         toml::Value::Table(table)
@@ -772,7 +774,7 @@ pub fn parse_table(
                 at: None,
                 message: readable(e.message().trim()),
             })?;
-    build(file, base, bounds, source_bytes, None)
+    build(file, base, bounds, source_bytes, positions)
 }
 
 /// Byte offset of the deepest part of `key` (such as `assets[1] (ETH).venue.fee`)

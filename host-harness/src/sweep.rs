@@ -221,13 +221,15 @@ fn step<'t>(
 }
 
 /// Runs every grid point of `axes` over the scenario `base` (its file's
-/// folder is `dir`), or with `shard` those of its points in grid order
-/// (a shard run on a cluster's worker: [`Sweep::points`] are then those),
-/// in parallel on the current rayon pool.
+/// folder is `dir`; `positions`, CSV text, stand for the file
+/// `accounts.positions` names, read again at each point), or with `shard`
+/// those of its points in grid order (a shard run on a cluster's worker:
+/// [`Sweep::points`] are then those), in parallel on the current rayon
+/// pool.
 #[allow(clippy::too_many_arguments)]
 pub fn sweep(
     base: &toml::Table,
-    dir: Option<&Path>,
+    (dir, positions): (Option<&Path>, Option<&str>),
     axes: Vec<Axis>,
     shard: Option<core::ops::Range<usize>>,
     bounds: &Bounds,
@@ -258,7 +260,15 @@ pub fn sweep(
         .to_vec()
         .into_par_iter()
         .map(|at| {
-            let point = run_point(base, dir, &axes, at, bounds, source_bytes, audit);
+            let point = run_point(
+                base,
+                (dir, positions),
+                &axes,
+                at,
+                bounds,
+                source_bytes,
+                audit,
+            );
             progress.inc(1);
             point
         })
@@ -304,12 +314,13 @@ pub fn reserved(points: u64, source_bytes: usize) -> u64 {
         .saturating_add(crate::bounds::toml_bytes(source_bytes))
 }
 
-/// Runs the sweep of `axes` over `source`, whose scenario the caller has
-/// validated within `bounds`: the file's table is parsed once, the axes
-/// checked against it, then every point run, or those of `shard`
-/// ([`sweep`]). The command line and the Python module sweep through here.
+/// Runs the sweep of `axes` over `source` (with `positions`, as
+/// [`sweep`] takes them), whose scenario the caller has validated within
+/// `bounds`: the file's table is parsed once, the axes checked against
+/// it, then every point run, or those of `shard` ([`sweep`]). The command
+/// line and the Python module sweep through here.
 pub fn run_source(
-    source: &crate::source::Source,
+    (source, positions): (&crate::source::Source, Option<&str>),
     axes: Vec<Axis>,
     shard: Option<core::ops::Range<usize>>,
     bounds: &Bounds,
@@ -321,7 +332,7 @@ pub fn run_source(
     check_axes(&base, &axes).map_err(|e| Stopped::Input(format!("--vary {e}")))?;
     sweep(
         &base,
-        source.dir.as_deref(),
+        (source.dir.as_deref(), positions),
         axes,
         shard,
         bounds,
@@ -350,7 +361,7 @@ pub fn check_axes(base: &toml::Table, axes: &[Axis]) -> Result<(), String> {
 
 fn run_point(
     base: &toml::Table,
-    dir: Option<&Path>,
+    (dir, positions): (Option<&Path>, Option<&str>),
     axes: &[Axis],
     at: Vec<f64>,
     bounds: &Bounds,
@@ -368,7 +379,7 @@ fn run_point(
             .collect::<Vec<_>>()
             .join(", ")
     };
-    let scenario = parse_table(table, dir, bounds, source_bytes)
+    let scenario = parse_table(table, dir, bounds, source_bytes, positions)
         .map_err(|e| format!("at {}: {e}", describe()))?;
     let figures = observe::figures(&scenario, audit).map_err(|e| match e {
         RunError::Audit(f) => Stopped::Audit(format!(

@@ -222,6 +222,7 @@ def sweep(
     scenario: Scenario,
     vary: Union[str, List[str]],
     *,
+    positions: Positions = None,
     audit: bool = False,
     cluster: Union[bool, str, None] = None,
     shards: Optional[int] = None,
@@ -229,16 +230,18 @@ def sweep(
     """Runs ``scenario`` at every point of one or two axes, as ``firesale
     sweep``: each axis ``"key=from:to:count"`` (``count`` evenly spaced values,
     both ends included), the key a path into the scenario such as
-    ``"shocks[0].move_price"``. Points run in parallel, without the GIL;
+    ``"shocks[0].move_price"``. ``positions`` as :func:`run` takes them,
+    read again at every point. Points run in parallel, without the GIL;
     with ``cluster=`` in shards on Ray, as :func:`montecarlo`."""
     axes = [vary] if isinstance(vary, str) else list(vary)
+    csv = _positions_csv(positions)
     if cluster is None or cluster is False:
-        return Sweep(json.loads(_sweep(scenario, axes, audit=audit)))
+        return Sweep(json.loads(_sweep(scenario, axes, positions=csv, audit=audit)))
     from . import cluster as _cluster
 
     if isinstance(scenario, os.PathLike):
         scenario = os.fspath(scenario)
-    return Sweep(_cluster.sweep(scenario, axes, audit, cluster, shards))
+    return Sweep(_cluster.sweep(scenario, axes, (csv, audit), cluster, shards))
 
 
 def montecarlo(

@@ -19,6 +19,7 @@ def sweep(
     scenario: _Scenario,
     vary: List[str],
     *,
+    positions: Optional[str] = ...,
     audit: bool = ...,
     shard: Optional[Tuple[int, int]] = ...,
 ) -> str: ...

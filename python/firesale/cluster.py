@@ -44,9 +44,13 @@ def run_shard(scenario: Any, options: Dict[str, Any], shard: Tuple[int, int]) ->
     return _montecarlo(scenario, shard=shard, **options)
 
 
-def run_sweep_shard(scenario: Any, axes: List[str], audit: bool, shard: Tuple[int, int]) -> str:
-    """One sweep shard's document (JSON text): what a worker runs."""
-    return _sweep(scenario, axes, audit=audit, shard=shard)
+def run_sweep_shard(
+    scenario: Any, axes: List[str], options: Tuple[Optional[str], bool], shard: Tuple[int, int]
+) -> str:
+    """One sweep shard's document (JSON text): what a worker runs;
+    ``options`` are the positions (CSV text) and the audit flag."""
+    positions, audit = options
+    return _sweep(scenario, axes, positions=positions, audit=audit, shard=shard)
 
 
 def merge_sweep(documents: List[Dict[str, Any]]) -> Dict[str, Any]:
@@ -110,7 +114,7 @@ def montecarlo(
 def sweep(
     scenario: Any,
     axes: List[str],
-    audit: bool,
+    options: Tuple[Optional[str], bool],
     cluster: Cluster,
     shard_count: Optional[int],
 ) -> Dict[str, Any]:
@@ -120,5 +124,5 @@ def sweep(
     ray = _ray(cluster)
     count = shard_count or max(1, int(ray.cluster_resources().get("CPU", 1)))
     task = ray.remote(run_sweep_shard)
-    refs = [task.remote(scenario, axes, audit, s) for s in shards(points, count)]
+    refs = [task.remote(scenario, axes, options, s) for s in shards(points, count)]
     return merge_sweep([json.loads(text) for text in ray.get(refs)])

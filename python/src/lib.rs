@@ -82,15 +82,10 @@ fn source_of(scenario: &Bound<'_, PyAny>) -> PyResult<Source> {
     ))
 }
 
-/// The scenario of `source`, within the bounds of one run that keeps its
-/// timeline, or a `ScenarioError` saying where it is wrong.
-fn load(py: Python<'_>, source: &Source, bounds: &Bounds) -> PyResult<Scenario> {
-    load_with(py, source, bounds, None)
-}
-
-/// [`load`], with the accounts' positions as CSV text in place of the file
-/// `accounts.positions` would name.
-fn load_with(
+/// Reads and validates `source` within `bounds`, with the accounts'
+/// positions as CSV text in place of the file `accounts.positions` would
+/// name.
+fn load(
     py: Python<'_>,
     source: &Source,
     bounds: &Bounds,
@@ -186,7 +181,7 @@ fn run<'py>(
     audit: bool,
     events: bool,
 ) -> PyResult<Bound<'py, PyDict>> {
-    let s = load_with(py, &source_of(scenario)?, &one_run(), positions)?;
+    let s = load(py, &source_of(scenario)?, &one_run(), positions)?;
     let mut log: Vec<u8> = Vec::new();
     let observed = py
         .detach(|| {
@@ -247,11 +242,12 @@ fn rayon_threads() -> usize {
 /// Returns the JSON text of `firesale sweep --json`; with `shard = (first,
 /// count)`, the same document over those points (in grid order) only.
 #[pyfunction]
-#[pyo3(signature = (scenario, vary, *, audit = false, shard = None))]
+#[pyo3(signature = (scenario, vary, *, positions = None, audit = false, shard = None))]
 fn sweep<'py>(
     py: Python<'py>,
     scenario: &Bound<'py, PyAny>,
     vary: Vec<String>,
+    positions: Option<&str>,
     audit: bool,
     shard: Option<(usize, usize)>,
 ) -> PyResult<String> {
@@ -266,11 +262,11 @@ fn sweep<'py>(
     let range = shard.map(|(first, count)| first..first.saturating_add(count));
     let reserved = grid::reserved(points, source.text.len());
     let bounds = shared_bounds(points, reserved)?;
-    load(py, &source, &bounds)?;
+    load(py, &source, &bounds, positions)?;
     let result = py
         .detach(|| {
             let bar = progress::bar(points, "sweep");
-            grid::run_source(&source, axes, range, &bounds, &bar, audit)
+            grid::run_source((&source, positions), axes, range, &bounds, &bar, audit)
         })
         .map_err(stopped)?;
     Ok(grid::document(&source.label, &result, "bad debt (quote)").to_string())
@@ -315,7 +311,7 @@ fn montecarlo<'py>(
     let range = first..first.saturating_add(count);
     let runs = u64::from(count);
     let bounds = shared_bounds(runs, runs.saturating_mul(RESULT_BYTES))?;
-    let s = load_with(py, &source, &bounds, positions)?;
+    let s = load(py, &source, &bounds, positions)?;
     if rounds > s.max_rounds {
         return Err(ScenarioError::new_err(format!(
             "rounds = {rounds}: shocks after the scenario's round cap (max_rounds = {}) would never be applied",
@@ -391,7 +387,7 @@ fn compare<'py>(
         }
     };
     let source = source_of(scenario)?;
-    let base = load_with(py, &source, &one_run(), positions)?;
+    let base = load(py, &source, &one_run(), positions)?;
     let runs = py
         .detach(|| {
             let bar = progress::bar(chosen.len() as u64, "compare");
@@ -418,7 +414,7 @@ fn check<'py>(
     scenario: &Bound<'py, PyAny>,
     positions: Option<&str>,
 ) -> PyResult<Bound<'py, PyDict>> {
-    let s = load_with(py, &source_of(scenario)?, &one_run(), positions)?;
+    let s = load(py, &source_of(scenario)?, &one_run(), positions)?;
     let out = PyDict::new(py);
     out.set_item("name", &s.name)?;
     out.set_item("assets", s.assets.len())?;

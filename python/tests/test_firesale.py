@@ -187,6 +187,12 @@ def test_positions_from_a_dataframe_run_as_the_same_csv_file(tmp_path):
     assert firesale.check(text, positions=df)["accounts"] == 220
     study = firesale.montecarlo(text, positions=df, paths=4)
     assert len(study.document["paths"]) == 4
+    vary = "shocks[0].move_price=0.9:0.6:4"
+    expected_sweep = cli_json("sweep", str(scenario), "--vary", vary)
+    swept = firesale.sweep(text, vary, positions=df)
+    assert swept.document["points"] == expected_sweep["points"]
+    assert swept.document["critical"] == expected_sweep["critical"]
+    assert len({p["digest"] for p in swept.document["points"]}) == 4
 
 
 def test_bad_positions_name_the_row():
