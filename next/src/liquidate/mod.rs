@@ -206,6 +206,8 @@ pub fn liquidate_unit<const A: usize, const N: usize, const G: usize>(
         markets,
         insurance: *insurance,
     };
+    // A gate for no assets is none: its code is not linked.
+    let gate = gate.filter(|_| G > 0);
     let mut plan = step::StepPlan::default();
     let limits = step::Limits::of(gate.as_deref(), 0);
     let first = step::plan_step(&direct, markets, tiers, policy, limits, true, &mut plan)?;
@@ -302,7 +304,7 @@ fn on_overlay<const A: usize, const N: usize, const G: usize>(
                 }
             }
             Err(Idle::Dust) => {
-                let c = step::value_row(o.row(), tiers.maint, limits.masks)?.collateral;
+                let c = step::value_row::<G>(o.row(), tiers.maint, limits.masks)?.collateral;
                 skip |= c.map_or(0, |(c, _)| 1u32.checked_shl(c as u32).unwrap_or(0));
             }
             Err(why) => {

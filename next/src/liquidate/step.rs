@@ -73,13 +73,19 @@ impl<'g, const A: usize> Limits<'g, A> {
     }
 }
 
-/// Values `row` and picks its pair, passing over what `masks` holds back.
-pub(super) fn value_row(row: &[Qty], terms: &[Terms], masks: Masks) -> ArithResult<Valued> {
+/// Values `row` and picks its pair, passing over what `masks` holds back
+/// (under a gate for `G` assets; none when `G` is zero).
+pub(super) fn value_row<const G: usize>(
+    row: &[Qty],
+    terms: &[Terms],
+    masks: Masks,
+) -> ArithResult<Valued> {
     // A row no gate holds back (every row without containment) takes the
-    // loop without the gate's tests.
-    match masks.blocked | masks.spent {
-        0 => value_row_in::<false>(row, terms, masks),
-        _ => value_row_in::<true>(row, terms, masks),
+    // loop without the gate's tests; an engine built without a gate has
+    // no other.
+    match G > 0 && masks.blocked | masks.spent != 0 {
+        false => value_row_in::<false>(row, terms, masks),
+        true => value_row_in::<true>(row, terms, masks),
     }
 }
 
@@ -354,7 +360,7 @@ pub(super) fn plan_step<const G: usize, const N: usize>(
 ) -> Result<Result<(), Idle>, Fault> {
     let terms = tiers.maint;
     let row = view.row();
-    let v = value_row(row, terms, limits.masks)?;
+    let v = value_row::<G>(row, terms, limits.masks)?;
     if first && !v.health.is_liquidatable() {
         return Ok(Err(Idle::Healthy));
     }
@@ -368,8 +374,10 @@ pub(super) fn plan_step<const G: usize, const N: usize>(
     let (ml, mc) = (market(base, l)?, market(base, c)?);
     let (sl, sc) = (view.state(l)?, view.state(c)?);
     let (bl, bc) = (get(row, l)?, get(row, c)?);
-    // The most the gate lets the step repay, in L's base units.
-    let room = match limits.gate.and_then(|g| g.room(c)) {
+    // The most the gate lets the step repay, in L's base units (an engine
+    // built without a gate has none: `G` is zero).
+    let gate = limits.gate.filter(|_| G > 0);
+    let room = match gate.and_then(|g| g.room(c)) {
         Some(value) => Some(value.qty(ml.oracle, Round::Down)?),
         None => None,
     };
@@ -456,7 +464,9 @@ fn to_target_step(
     pair: &PairInputs,
     (collateral_price, collateral_discounted): (Price, Price),
 ) -> ArithResult<Option<(Qty, Qty, bool)>> {
-    let health = value_row(row, liq_end, Masks::default())?.health.net()?;
+    let health = value_row_in::<false>(row, liq_end, Masks::default())?
+        .health
+        .net()?;
     if health.0 >= 0 {
         return Ok(None);
     }
