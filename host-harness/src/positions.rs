@@ -101,8 +101,9 @@ fn units_text(digits: &str, decimals: usize) -> Option<String> {
     Some(format!("{sign}{whole}.{fraction}0"))
 }
 
-/// Maps an asset's name to its index (the scenario's, with its message).
-type IndexOf<'a> = &'a dyn Fn(&str, &str) -> Result<usize, FileError>;
+/// Maps an asset's name to its index (the scenario's, with its message);
+/// shared by the threads that read a file's two halves.
+type IndexOf<'a> = &'a (dyn Fn(&str, &str) -> Result<usize, FileError> + Sync);
 
 /// One balance of one account, as read (the unsorted path).
 #[derive(Clone, Copy, Debug)]
@@ -163,6 +164,22 @@ impl Book {
         account
     }
 
+    /// Room for `accounts` accounts of `width` zero balances, and their
+    /// labels, for sorted readers to write in place ([`Writer`]).
+    fn zeroed(accounts: usize, width: usize) -> Result<Self, String> {
+        let mut book = Book::with_room(accounts, width)?;
+        book.balances
+            .resize(accounts.saturating_mul(width), Qty::ZERO);
+        book.labels.resize(accounts, 0);
+        Ok(book)
+    }
+
+    /// Keeps the first `accounts` accounts.
+    fn truncate(&mut self, accounts: usize, width: usize) {
+        self.labels.truncate(accounts);
+        self.balances.truncate(accounts.saturating_mul(width));
+    }
+
     /// Appends the accounts' balances to `out` (taking them over when `out`
     /// is empty: no copy), and gives their labels in that order.
     pub fn fill(self, out: &mut Vec<Qty>) -> Vec<u64> {
@@ -176,11 +193,43 @@ impl Book {
 }
 
 /// What the first scan of a file found: an upper bound on its rows after
-/// the header, and on its accounts if it is sorted by account.
-#[derive(Clone, Copy, Debug, Default)]
+/// the header, and on its accounts if it is sorted by account; and where
+/// two threads may split it.
+#[derive(Clone, Debug, Default)]
 struct Scanned {
     rows: u64,
     accounts: u64,
+    split: Option<Split>,
+}
+
+/// Where a file sorted by account may be cut in two for two threads: the
+/// first line at or past the middle byte that starts a new account (its
+/// first field differs from the line above), in a file without quotes (a
+/// quoted field may hold a line break the scan does not see).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+struct Split {
+    /// The line's first byte.
+    offset: u64,
+    /// Its number (the file's first line is 1).
+    line: u64,
+    /// Lines with a first field different from the line above, before it
+    /// (the header's first included): a bound on the accounts before it.
+    changes: u64,
+    /// The header line, newline included, for the second half's reader.
+    header: Vec<u8>,
+}
+
+/// Files smaller than this are read by one thread.
+const SPLIT_BYTES: u64 = 1 << 20;
+
+/// Where [`scan`] looks for a split of a file of `bytes` bytes: its middle,
+/// if it is large enough to be worth two threads and there are two.
+fn middle(bytes: u64) -> u64 {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    match bytes >= SPLIT_BYTES && threads > 1 {
+        true => bytes / 2,
+        false => u64::MAX,
+    }
 }
 
 /// Reads the CSV at `path` (relative to `base`, the scenario file's
@@ -199,13 +248,33 @@ pub fn read(
     };
     let shown = full.display();
     let open = || open_input(&full, MAX_FILE_BYTES as u64).map(|(file, _)| file);
-    let scanned = scan(open()?).map_err(|e| format!("{shown}: {e}"))?;
-    within(scanned, bounds).map_err(|e| format!("{shown}: {e}"))?;
-    let direct =
-        read_sorted(open()?, scanned, width, index_of).map_err(|e| format!("{shown}: {e}"))?;
+    let (_, size) = open_input(&full, MAX_FILE_BYTES as u64)?;
+    let scanned = scan(open()?, middle(size)).map_err(|e| format!("{shown}: {e}"))?;
+    within(&scanned, bounds).map_err(|e| format!("{shown}: {e}"))?;
+    let direct = match &scanned.split {
+        Some(split) => {
+            let from = |offset: u64| -> Result<std::io::Take<std::fs::File>, String> {
+                use std::io::{Seek, SeekFrom};
+                let mut file = open()?;
+                file.seek(SeekFrom::Start(offset))
+                    .map_err(|e| format!("cannot read: {e}"))?;
+                Ok(file.take(u64::MAX))
+            };
+            let first = open()?.take(split.offset);
+            let second = std::io::Cursor::new(split.header.clone()).chain(from(split.offset)?);
+            match read_sorted_halves((first, second), (&scanned, split), width, index_of) {
+                Ok(Halves::Read(book)) => Ok(Some(book)),
+                Ok(Halves::Unsorted) => Ok(None),
+                Ok(Halves::Whole) => read_sorted(open()?, &scanned, width, index_of),
+                Err(e) => Err(e),
+            }
+        }
+        None => read_sorted(open()?, &scanned, width, index_of),
+    }
+    .map_err(|e| format!("{shown}: {e}"))?;
     match direct {
         Some(book) => Ok(book),
-        None => read_any(open()?, scanned, width, index_of).map_err(|e| format!("{shown}: {e}")),
+        None => read_any(open()?, &scanned, width, index_of).map_err(|e| format!("{shown}: {e}")),
     }
 }
 
@@ -219,11 +288,12 @@ pub fn read_text(
     bounds: &Bounds,
 ) -> Result<Book, String> {
     let inner = || -> Result<Book, String> {
-        let scanned = scan(text.as_bytes())?;
-        within(scanned, bounds)?;
-        match read_sorted(text.as_bytes(), scanned, width, index_of)? {
+        let bytes = text.as_bytes();
+        let scanned = scan(bytes, middle(bytes.len() as u64))?;
+        within(&scanned, bounds)?;
+        match read_sorted_text(bytes, &scanned, width, index_of)? {
             Some(book) => Ok(book),
-            None => read_any(text.as_bytes(), scanned, width, index_of),
+            None => read_any(bytes, &scanned, width, index_of),
         }
     };
     inner().map_err(|e| format!("the positions: {e}"))
@@ -232,10 +302,21 @@ pub fn read_text(
 /// Parses CSV text into balance rows of `width` assets; the error names
 /// the line and column.
 pub fn parse(text: &str, width: usize, index_of: IndexOf<'_>) -> Result<Vec<Qty>, String> {
-    let scanned = scan(text.as_bytes())?;
-    let book = match read_sorted(text.as_bytes(), scanned, width, index_of)? {
+    parse_from(text, width, index_of, middle(text.len() as u64))
+}
+
+/// [`parse`], split (if at all) past byte `middle`.
+fn parse_from(
+    text: &str,
+    width: usize,
+    index_of: IndexOf<'_>,
+    middle: u64,
+) -> Result<Vec<Qty>, String> {
+    let bytes = text.as_bytes();
+    let scanned = scan(bytes, middle)?;
+    let book = match read_sorted_text(bytes, &scanned, width, index_of)? {
         Some(book) => book,
-        None => read_any(text.as_bytes(), scanned, width, index_of)?,
+        None => read_any(bytes, &scanned, width, index_of)?,
     };
     let mut out = Vec::new();
     book.fill(&mut out);
@@ -244,7 +325,7 @@ pub fn parse(text: &str, width: usize, index_of: IndexOf<'_>) -> Result<Vec<Qty>
 
 /// Refuses a file whose rows, kept for sorting, would take more than
 /// `bounds` allow (a sorted file takes less: its balances only).
-fn within(scanned: Scanned, bounds: &Bounds) -> Result<(), String> {
+fn within(scanned: &Scanned, bounds: &Bounds) -> Result<(), String> {
     let needed = scanned
         .rows
         .saturating_mul(std::mem::size_of::<Row>() as u64);
@@ -264,12 +345,17 @@ fn within(scanned: Scanned, bounds: &Bounds) -> Result<(), String> {
 /// line's first field from the line before bound the accounts of a file
 /// sorted by account (a quoted field over several lines only adds to both).
 /// Lines are taken in place from 64 KB reads; only a line cut by a read's
-/// end is copied.
-fn scan<R: Read>(input: R) -> Result<Scanned, String> {
+/// end is copied. Past byte `middle`, the first line that starts an
+/// account is where two threads may split the file ([`Split`]);
+/// [`middle`] says where that is, if anywhere.
+fn scan<R: Read>(input: R, middle: u64) -> Result<Scanned, String> {
     let mut input = input.take(MAX_FILE_BYTES as u64 + 1);
     let mut buf = vec![0u8; 1 << 16];
     let mut cut: Vec<u8> = Vec::new();
-    let mut lines = Lines::default();
+    let mut lines = Lines {
+        middle,
+        ..Lines::default()
+    };
     let mut bytes = 0u64;
     loop {
         let n = match input.read(&mut buf) {
@@ -297,9 +383,11 @@ fn scan<R: Read>(input: R) -> Result<Scanned, String> {
     if bytes > MAX_FILE_BYTES as u64 {
         return Err(format!("the file is larger than {MAX_FILE_BYTES} bytes"));
     }
+    let split = lines.split.filter(|_| !lines.quoted);
     Ok(Scanned {
         rows: lines.lines.saturating_sub(1),
         accounts: lines.changes.saturating_sub(1),
+        split,
     })
 }
 
@@ -335,21 +423,47 @@ struct Lines {
     lines: u64,
     changes: u64,
     previous: Vec<u8>,
+    /// Physical lines so far, and the next one's first byte.
+    physical: u64,
+    offset: u64,
+    /// Where a split may fall, and the first such line past it.
+    middle: u64,
+    split: Option<Split>,
+    header: Vec<u8>,
+    /// Whether a `"` was seen (no split then).
+    quoted: bool,
 }
 
 impl Lines {
+    /// Takes one line (without its `\n`).
     fn take(&mut self, line: &[u8]) {
+        let (start, number) = (self.offset, self.physical + 1);
+        self.physical = number;
+        self.offset = start + line.len() as u64 + 1;
         let content = line.trim_ascii();
         if content.is_empty() || content.first() == Some(&b'#') {
             return;
         }
+        self.quoted |= content.contains(&b'"');
         self.lines += 1;
+        if self.lines == 1 {
+            self.header.extend_from_slice(line);
+            self.header.push(b'\n');
+        }
         let first = match content.iter().position(|&b| b == b',') {
             Some(at) => content.get(..at).unwrap_or(content),
             None => content,
         }
         .trim_ascii();
         if self.lines == 1 || first != self.previous.as_slice() {
+            if self.lines > 2 && self.split.is_none() && start >= self.middle {
+                self.split = Some(Split {
+                    offset: start,
+                    line: number,
+                    changes: self.changes,
+                    header: core::mem::take(&mut self.header),
+                });
+            }
             self.changes += 1;
             self.previous.clear();
             self.previous.extend_from_slice(first);
@@ -398,6 +512,9 @@ struct Records<'a, R: Read> {
     known: Vec<(Vec<u8>, usize)>,
     /// The header's columns, once it is read.
     columns: Option<Columns>,
+    /// Added to each record's line: a file's second half is read after its
+    /// header, not where it lies.
+    line_shift: u64,
 }
 
 impl<'a, R: Read> Records<'a, R> {
@@ -408,6 +525,7 @@ impl<'a, R: Read> Records<'a, R> {
             index_of,
             known: Vec::new(),
             columns: None,
+            line_shift: 0,
         }
     }
 
@@ -432,7 +550,10 @@ impl<'a, R: Read> Records<'a, R> {
             if r.iter().all(|f| f.trim_ascii().is_empty()) {
                 continue;
             }
-            let line = r.position().map_or(0, csv::Position::line);
+            let line = r
+                .position()
+                .map_or(0, csv::Position::line)
+                .saturating_add(self.line_shift);
             let field = |i: usize| r.get(i).map(<[u8]>::trim_ascii);
             let Some(c) = self.columns else {
                 self.columns = Some(Columns::of(r).map_err(|e| format!("line {line}, {e}"))?);
@@ -547,32 +668,111 @@ fn repeated(line: u64, label: u64, name: &str) -> String {
     format!("line {line}: account {label} lists `{name}` twice")
 }
 
+/// Where a sorted reader writes accounts in place: rows of `width`
+/// balances and their labels, from the start of its slices (the whole
+/// book, or a half of it).
+struct Writer<'a> {
+    balances: &'a mut [Qty],
+    labels: &'a mut [u64],
+    accounts: usize,
+}
+
+impl<'a> Writer<'a> {
+    fn new(balances: &'a mut [Qty], labels: &'a mut [u64]) -> Self {
+        Writer {
+            balances,
+            labels,
+            accounts: 0,
+        }
+    }
+
+    /// The last account's label.
+    fn last(&self) -> Option<u64> {
+        let at = self.accounts.checked_sub(1)?;
+        self.labels.get(at).copied()
+    }
+
+    /// Sets account `label`'s balance of `asset`, starting a new account
+    /// when `label` is not the last one's; gives the account's ordinal.
+    fn put(&mut self, label: u64, asset: usize, value: Fx, width: usize) -> Result<usize, String> {
+        if self.last() != Some(label) {
+            let slot = self.labels.get_mut(self.accounts);
+            *slot.ok_or("more accounts than the file's scan counted")? = label;
+            self.accounts += 1;
+        }
+        let account = self.accounts - 1;
+        if let Some(slot) = self.balances.get_mut(account * width + asset) {
+            *slot = Qty(value);
+        }
+        Ok(account)
+    }
+}
+
 /// Reads a file sorted by account straight into its balances; `None` at
 /// the first row whose account comes before the one above it (the file
 /// is then read again by [`read_any`]).
 fn read_sorted<R: Read>(
     input: R,
-    scanned: Scanned,
+    scanned: &Scanned,
     width: usize,
     index_of: IndexOf<'_>,
 ) -> Result<Option<Book>, String> {
-    let mut book = Book::with_room(
-        usize::try_from(scanned.accounts).unwrap_or(usize::MAX),
-        width,
-    )?;
+    let room = usize::try_from(scanned.accounts).unwrap_or(usize::MAX);
+    let mut book = Book::zeroed(room, width)?;
+    let mut records = Records::new(input, index_of);
+    let mut writer = Writer::new(&mut book.balances, &mut book.labels);
+    let Some(rows) = fill_sorted(&mut records, &mut writer, scanned.rows, width)? else {
+        return Ok(None);
+    };
+    let accounts = writer.accounts;
+    records.finished(rows)?;
+    book.truncate(accounts, width);
+    Ok(Some(book))
+}
+
+/// [`read_sorted`] over text: in two halves on two threads when the scan
+/// found where to split it.
+fn read_sorted_text(
+    bytes: &[u8],
+    scanned: &Scanned,
+    width: usize,
+    index_of: IndexOf<'_>,
+) -> Result<Option<Book>, String> {
+    let Some(split) = &scanned.split else {
+        return read_sorted(bytes, scanned, width, index_of);
+    };
+    let at = usize::try_from(split.offset).unwrap_or(usize::MAX);
+    let (first, rest) = bytes.split_at(at.min(bytes.len()));
+    let second = split.header.as_slice().chain(rest);
+    match read_sorted_halves((first, second), (scanned, split), width, index_of)? {
+        Halves::Read(book) => Ok(Some(book)),
+        Halves::Unsorted => Ok(None),
+        Halves::Whole => read_sorted(bytes, scanned, width, index_of),
+    }
+}
+
+/// Rows from `records` into `book`, sorted by account; the rows read, or
+/// `None` at a row whose account comes before the one above it.
+fn fill_sorted<R: Read>(
+    records: &mut Records<'_, R>,
+    book: &mut Writer<'_>,
+    most_rows: u64,
+    width: usize,
+) -> Result<Option<u64>, String> {
     // Per asset, the ordinal of the last account that gave it a balance.
     let mut seen = vec![usize::MAX; width];
-    let mut records = Records::new(input, index_of);
     let mut rows = 0u64;
     while let Some(p) = records.next()? {
         rows += 1;
-        if rows > scanned.rows {
+        if rows > most_rows {
             return Err(format!("line {}: the file grew while it was read", p.line));
         }
-        if book.labels.last().is_some_and(|&last| p.label < last) {
+        if book.last().is_some_and(|last| p.label < last) {
             return Ok(None);
         }
-        let account = book.put(p.label, p.asset, p.value, width);
+        let account = book
+            .put(p.label, p.asset, p.value, width)
+            .map_err(|e| format!("line {}: {e}", p.line))?;
         match seen.get_mut(p.asset) {
             Some(s) if *s == account => {
                 return Err(repeated(p.line, p.label, &records.name_of(p.asset)))
@@ -581,15 +781,128 @@ fn read_sorted<R: Read>(
             None => return Err(format!("line {}: asset index out of range", p.line)),
         }
     }
-    records.finished(rows)?;
-    Ok(Some(book))
+    Ok(Some(rows))
+}
+
+/// How a read of a sorted file's two halves ended.
+enum Halves {
+    /// The book.
+    Read(Book),
+    /// The file is out of order: read it by [`read_any`].
+    Unsorted,
+    /// The halves' accounts meet at one label (a label written two ways,
+    /// `7` and `07`): read the file whole by [`read_sorted`].
+    Whole,
+}
+
+/// [`read_sorted`] over a file's two halves (the second led by the
+/// header), the first on another thread, each writing its accounts in
+/// place into its part of one book (the parts the scan's counts bound,
+/// closed up after). What it returns is what reading the file whole
+/// would: the first half's error or disorder first, then whether the
+/// second half's first account follows the first half's last, then the
+/// second half's own error or disorder.
+fn read_sorted_halves<A: Read + Send, B: Read + Send>(
+    (first, second): (A, B),
+    (scanned, split): (&Scanned, &Split),
+    width: usize,
+    index_of: IndexOf<'_>,
+) -> Result<Halves, String> {
+    let room = |accounts: u64| usize::try_from(accounts).unwrap_or(usize::MAX);
+    let total = room(scanned.accounts);
+    let before = room(split.changes.saturating_sub(1)).min(total);
+    let mut book = Book::zeroed(total, width)?;
+    let (balances_one, balances_two) = book.balances.split_at_mut(before.saturating_mul(width));
+    let (labels_one, labels_two) = book.labels.split_at_mut(before);
+    // The second half's lines, from its header's, are the file's from the
+    // split's (less one: the header stands on the line before).
+    let shift = split.line.saturating_sub(2);
+    let (one, two) = std::thread::scope(|threads| {
+        let one = threads.spawn(|| {
+            let mut records = Records::new(first, index_of);
+            let half = read_half(
+                &mut records,
+                Writer::new(balances_one, labels_one),
+                scanned,
+                width,
+            );
+            (half, records)
+        });
+        let mut records = Records::new(second, index_of);
+        records.line_shift = shift;
+        let two = read_half(
+            &mut records,
+            Writer::new(balances_two, labels_two),
+            scanned,
+            width,
+        );
+        (one.join(), two)
+    });
+    let Ok((one, records)) = one else {
+        return Err("a reading thread failed".into());
+    };
+    let rows_one = match one.rows? {
+        Some(rows) => rows,
+        None => return Ok(Halves::Unsorted),
+    };
+    match (one.labels.1, two.labels.0) {
+        (Some(last), Some(first)) if first < last => return Ok(Halves::Unsorted),
+        (Some(last), Some(first)) if first == last => return Ok(Halves::Whole),
+        _ => {}
+    }
+    let rows_two = match two.rows? {
+        Some(rows) => rows,
+        None => return Ok(Halves::Unsorted),
+    };
+    records.finished(rows_one.saturating_add(rows_two))?;
+    // Close up the gap the first half's bound may have left.
+    let (accounts_one, accounts_two) = (one.accounts, two.accounts);
+    if accounts_one < before {
+        let from = before.saturating_mul(width);
+        let to = accounts_one.saturating_mul(width);
+        let len = accounts_two.saturating_mul(width);
+        book.balances.copy_within(from..from + len, to);
+        book.labels
+            .copy_within(before..before + accounts_two, accounts_one);
+    }
+    book.truncate(accounts_one + accounts_two, width);
+    Ok(Halves::Read(book))
+}
+
+/// What a half of a file held: its rows (`None` if it is out of order) or
+/// the first error in it, its accounts, and its first and last accounts'
+/// labels (as far as it was read).
+struct Half {
+    rows: Result<Option<u64>, String>,
+    accounts: usize,
+    labels: (Option<u64>, Option<u64>),
+}
+
+/// Reads one half of a file into `writer` ([`fill_sorted`]).
+fn read_half<R: Read>(
+    records: &mut Records<'_, R>,
+    mut writer: Writer<'_>,
+    scanned: &Scanned,
+    width: usize,
+) -> Half {
+    let rows = fill_sorted(records, &mut writer, scanned.rows, width);
+    let first = writer
+        .labels
+        .first()
+        .copied()
+        .filter(|_| writer.accounts > 0);
+    Half {
+        rows,
+        accounts: writer.accounts,
+        labels: (first, writer.last()),
+    }
 }
 
 /// Reads a file in any order: one compact row a balance, sorted by account
 /// and asset, then the balances.
 fn read_any<R: Read>(
     input: R,
-    scanned: Scanned,
+    scanned: &Scanned,
     width: usize,
     index_of: IndexOf<'_>,
 ) -> Result<Book, String> {
@@ -736,9 +1049,9 @@ mod tests {
         let shuffled =
             "account,asset,balance\n9,ETH,2\n1,USDC,-10\n2,ETH,0.5\n1,ETH,1\n2,USDC,-3\n";
         let read = |text: &str| {
-            let scanned = scan(text.as_bytes()).unwrap();
+            let scanned = scan(text.as_bytes(), u64::MAX).unwrap();
             (
-                read_sorted(text.as_bytes(), scanned, 2, &index_of).unwrap(),
+                read_sorted(text.as_bytes(), &scanned, 2, &index_of).unwrap(),
                 parse(text, 2, &index_of).unwrap(),
             )
         };
@@ -763,11 +1076,107 @@ mod tests {
     #[test]
     fn the_scan_bounds_rows_and_accounts() {
         let text = "# a comment\naccount,asset,balance\n\n1,ETH,1\n1,USDC,-1\n  \n2,ETH,2\n";
-        let s = scan(text.as_bytes()).unwrap();
+        let s = scan(text.as_bytes(), u64::MAX).unwrap();
         assert_eq!((s.rows, s.accounts), (3, 2));
+        assert_eq!(s.split, None);
+        // Past the middle, the first line of a new account.
+        let s = scan(text.as_bytes(), 40).unwrap();
+        let split = s.split.unwrap();
+        assert_eq!((split.line, split.offset, split.changes), (7, 56, 2));
+        assert_eq!(split.header, b"account,asset,balance\n");
+        assert_eq!(&text.as_bytes()[56..], b"2,ETH,2\n");
+        let quoted = "account,asset,balance\n1,ETH,1\n2,\"ETH\",2\n3,ETH,1\n";
+        assert_eq!(scan(quoted.as_bytes(), 10).unwrap().split, None, "a quote");
+    }
+
+    #[test]
+    fn a_file_read_in_two_halves_is_the_file_read_whole() {
+        let mut text = String::from("account,asset,balance\n");
+        for account in 0..400 {
+            text += &format!(
+                "{account},ETH,{}.5\n{account},USDC,-{}\n",
+                account % 7,
+                account * 3
+            );
+        }
+        let whole = parse_from(&text, 2, &index_of, u64::MAX).unwrap();
+        let half = text.len() as u64 / 2;
+        assert!(scan(text.as_bytes(), half).unwrap().split.is_some());
+        assert_eq!(parse_from(&text, 2, &index_of, half).unwrap(), whole);
+        // An error past the split names its line in the file.
+        let bad = text.replace("351,ETH,1.5", "351,SOL,1.5");
+        let line = bad.lines().position(|l| l.starts_with("351,SOL")).unwrap() + 1;
+        assert_eq!(
+            parse_from(&bad, 2, &index_of, half).unwrap_err(),
+            format!("line {line}, column 5: unknown asset `SOL`")
+        );
+        assert_eq!(
+            parse_from(&bad, 2, &index_of, u64::MAX).unwrap_err(),
+            parse_from(&bad, 2, &index_of, half).unwrap_err()
+        );
+        // One account written two ways across the split: read whole.
+        let twice = "account,asset,balance\n7,ETH,1\n07,USDC,-1\n";
+        let whole = parse_from(twice, 2, &index_of, u64::MAX).unwrap();
+        assert_eq!(parse_from(twice, 2, &index_of, 30).unwrap(), whole);
+        assert_eq!(whole.len(), 2, "one account");
+    }
+
+    #[test]
+    fn a_large_file_is_read_in_two_halves_as_it_reads_whole() {
+        let mut text = String::from("account,asset,balance\n");
+        let mut account = 0u64;
+        while (text.len() as u64) < SPLIT_BYTES + 1000 {
+            text += &format!(
+                "{account},ETH,{account}.25\n{account},USDC,-{}\n",
+                account * 7
+            );
+            account += 1;
+        }
+        let dir = std::env::temp_dir().join(format!("firesale-halves-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("book.csv"), &text).unwrap();
+        let bounds = Bounds::default();
+        let mut read_back = Vec::new();
+        let labels = read("book.csv", Some(&dir), 2, &index_of, &bounds)
+            .unwrap()
+            .fill(&mut read_back);
+        std::fs::remove_dir_all(&dir).ok();
+        assert!(scan(text.as_bytes(), text.len() as u64 / 2)
+            .unwrap()
+            .split
+            .is_some());
+        assert_eq!(
+            read_back,
+            parse_from(&text, 2, &index_of, u64::MAX).unwrap()
+        );
+        assert_eq!(labels, (0..account).collect::<Vec<_>>());
     }
 
     proptest::proptest! {
+        /// Sorted, shuffled, repeated or broken, a file read in two halves
+        /// gives what it gives read whole: the same rows, or the same error.
+        #[test]
+        fn a_split_read_agrees_with_a_whole_read(
+            rows in proptest::collection::vec((0u64..60, 0usize..2, -1000i32..1000), 1..120),
+            shuffle in proptest::prelude::any::<bool>(),
+            broken in proptest::option::of(0usize..120),
+            cut in 0.2f64..0.8,
+        ) {
+            let mut rows = rows;
+            if !shuffle {
+                rows.sort_by_key(|r| (r.0, r.1));
+            }
+            let mut text = String::from("account,asset,balance\n");
+            for (i, (account, asset, cents)) in rows.iter().enumerate() {
+                let name = ["USDC", "ETH"][*asset];
+                let name = if broken == Some(i) { "SOL" } else { name };
+                text += &format!("{account},{name},{}.{:02}\n", cents / 100, cents.unsigned_abs() % 100);
+            }
+            let middle = (text.len() as f64 * cut) as u64;
+            let whole = parse_from(&text, 2, &index_of, u64::MAX);
+            proptest::prop_assert_eq!(parse_from(&text, 2, &index_of, middle), whole);
+        }
+
         #[test]
         fn unsigned_reads_as_str_parse(text in "[+0-9 a-]{0,22}") {
             proptest::prop_assert_eq!(unsigned(text.as_bytes()), text.parse::<u64>().ok());
