@@ -541,22 +541,7 @@ pub fn compare(
     audit: bool,
     budget: &Budget,
 ) -> Outcome {
-    let chosen: Vec<presets::Preset> = if names.is_empty() {
-        presets::all()
-    } else {
-        names
-            .iter()
-            .map(|n| preset(n.trim()))
-            .collect::<Result<_, _>>()?
-    };
-    for (i, p) in chosen.iter().enumerate() {
-        if chosen[..i].iter().any(|q| q.name == p.name) {
-            return Err(Failure::Input(format!(
-                "--presets: `{}` is given twice",
-                p.name
-            )));
-        }
-    }
+    let chosen = presets::choose(names, "--presets").map_err(Failure::Input)?;
     let source = source(arg)?;
     let base = scenario_of(
         &source,

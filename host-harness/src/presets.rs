@@ -195,6 +195,25 @@ pub fn names() -> String {
     all().iter().map(|p| p.name).collect::<Vec<_>>().join(", ")
 }
 
+/// The presets `wanted` names, in their order (all of them for none);
+/// the error says which name is unknown or given twice, after `flag` (how
+/// the caller's user gave them: `--presets`, `presets`).
+pub fn choose(wanted: &[String], flag: &str) -> Result<Vec<Preset>, String> {
+    if wanted.is_empty() {
+        return Ok(all());
+    }
+    let mut chosen: Vec<Preset> = Vec::new();
+    for name in wanted {
+        let name = name.trim();
+        let p = find(name).ok_or_else(|| format!("{flag}: no preset `{name}` ({})", names()))?;
+        if chosen.iter().any(|q| q.name == p.name) {
+            return Err(format!("{flag}: `{}` is given twice", p.name));
+        }
+        chosen.push(p);
+    }
+    Ok(chosen)
+}
+
 impl Preset {
     /// `scenario` under this preset's rules (see the module comment).
     pub fn apply(&self, scenario: &Scenario) -> Scenario {

@@ -419,7 +419,7 @@ fn compare_runs_one_scenario_under_each_preset() {
     let (code, _, err) = firesale(&["compare", "--presets", "aave-v9"]);
     assert_eq!(code, 2);
     assert!(
-        err.contains("no such preset (aave-v3, compound-v3"),
+        err.contains("--presets: no preset `aave-v9` (aave-v3, compound-v3"),
         "{err}"
     );
 }

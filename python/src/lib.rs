@@ -10,7 +10,7 @@ use firesale_harness::input::FileError;
 use firesale_harness::montecarlo::{self as paths_study, PathModel};
 use firesale_harness::observe::{observe_with, Observed, RunError};
 use firesale_harness::preflight::describe_named;
-use firesale_harness::presets::{self as preset_table, Preset};
+use firesale_harness::presets as preset_table;
 use firesale_harness::source::Source;
 use firesale_harness::sweep::{self as grid, Axis};
 use firesale_harness::{bundled, json, progress, summary, Scenario};
@@ -364,28 +364,8 @@ fn compare<'py>(
     positions: Option<&str>,
     audit: bool,
 ) -> PyResult<String> {
-    let chosen: Vec<Preset> = match presets {
-        None => preset_table::all(),
-        Some(names) => {
-            let mut chosen: Vec<Preset> = Vec::new();
-            for name in names {
-                let p = preset_table::find(name.trim()).ok_or_else(|| {
-                    ScenarioError::new_err(format!(
-                        "presets: no preset `{name}` ({})",
-                        preset_table::names()
-                    ))
-                })?;
-                if chosen.iter().any(|q| q.name == p.name) {
-                    return Err(ScenarioError::new_err(format!(
-                        "presets: `{}` is given twice",
-                        p.name
-                    )));
-                }
-                chosen.push(p);
-            }
-            chosen
-        }
-    };
+    let chosen = preset_table::choose(&presets.unwrap_or_default(), "presets")
+        .map_err(ScenarioError::new_err)?;
     let source = source_of(scenario)?;
     let base = load(py, &source, &one_run(), positions)?;
     let runs = py
