@@ -61,6 +61,58 @@ impl Default for Bounds {
     }
 }
 
+/// What a command may spend in all (`--max-memory`, `--round-limit`; the
+/// defaults from Python), shared by the runs it makes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Budget {
+    /// The command's memory budget, in bytes.
+    pub memory: u64,
+    /// The largest `max_rounds` a scenario may set.
+    pub round_limit: u32,
+}
+
+impl Default for Budget {
+    fn default() -> Self {
+        Budget {
+            memory: DEFAULT_MEMORY,
+            round_limit: DEFAULT_ROUND_LIMIT,
+        }
+    }
+}
+
+impl Budget {
+    /// The bounds of each of `runs` runs at once, after `reserved` bytes of
+    /// results; `timeline`: whether each run keeps one.
+    pub fn bounds(&self, timeline: bool, reserved: u64, runs: usize) -> Bounds {
+        Bounds {
+            round_limit: self.round_limit,
+            timeline,
+            ..Bounds::default()
+        }
+        .shared(self.memory, reserved, runs)
+    }
+
+    /// Refuses results that alone would take more than half the budget:
+    /// `what` names what asks for them.
+    pub fn reserve(&self, what: &str, bytes: u64) -> Result<(), String> {
+        if bytes > self.memory / 2 {
+            return Err(format!(
+                "{what} keeps about {} of results to the end, more than half the memory budget of {}",
+                show_bytes(bytes),
+                show_bytes(self.memory)
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Runs made at once by a command of `jobs` runs on the current rayon
+/// pool.
+pub fn at_once(jobs: u64) -> usize {
+    let threads = rayon::current_num_threads().max(1);
+    usize::try_from(jobs).map_or(threads, |j| j.clamp(1, threads))
+}
+
 impl Bounds {
     /// `total` bytes shared by `runs` runs at once, after `reserved` bytes
     /// for results kept to the end.

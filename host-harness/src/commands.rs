@@ -3,7 +3,7 @@
 use clap::ValueEnum;
 use firesale_harness::artefacts::{self, create_dir};
 use firesale_harness::audit::{AuditFailure, Stopped};
-use firesale_harness::bounds::{self, Bounds, MAX_THREADS, RESULT_BYTES};
+use firesale_harness::bounds::{Bounds, MAX_THREADS, RESULT_BYTES};
 use firesale_harness::compare::Compared;
 use firesale_harness::montecarlo::{self, PathModel, Tail, LEVELS};
 use firesale_harness::observe::{observe_with, RunError};
@@ -87,45 +87,15 @@ fn scenario_of(source: &Source, bounds: &Bounds) -> Result<Scenario, Failure> {
         .map_err(|e| Failure::Input(format!("{}: {e}", source.label)))
 }
 
-/// The limits given on the command line (`--max-memory`, `--round-limit`).
-#[derive(Clone, Copy, Debug)]
-pub struct Budget {
-    /// The command's memory budget, in bytes.
-    pub memory: u64,
-    /// The largest `max_rounds` a scenario may set.
-    pub round_limit: u32,
-}
+use firesale_harness::bounds::at_once;
+pub use firesale_harness::bounds::Budget;
 
-impl Budget {
-    /// The bounds of `runs` runs at once, after `reserved` bytes of results;
-    /// `timeline`: whether each run keeps one.
-    fn bounds(&self, timeline: bool, reserved: u64, runs: usize) -> Bounds {
-        Bounds {
-            round_limit: self.round_limit,
-            timeline,
-            ..Bounds::default()
-        }
-        .shared(self.memory, reserved, runs)
-    }
-}
-
-/// Refuses results that alone would take more than the budget: `what`
+/// Refuses results that alone would take more than half the budget: `what`
 /// names the flag that asks for them.
 fn reserve(what: &str, bytes: u64, budget: &Budget) -> Result<(), Failure> {
-    if bytes > budget.memory / 2 {
-        return Err(Failure::Input(format!(
-            "{what} keeps about {} of results to the end, more than half the memory budget of {} (--max-memory raises it)",
-            bounds::show_bytes(bytes),
-            bounds::show_bytes(budget.memory)
-        )));
-    }
-    Ok(())
-}
-
-/// Runs made at once by a command of `jobs` runs on the current pool.
-fn at_once(jobs: u64) -> usize {
-    let threads = rayon::current_num_threads().max(1);
-    usize::try_from(jobs).map_or(threads, |j| j.clamp(1, threads))
+    budget
+        .reserve(what, bytes)
+        .map_err(|e| Failure::Input(format!("{e} (--max-memory raises it)")))
 }
 
 fn print_json(value: &serde_json::Value) {

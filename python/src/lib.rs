@@ -5,7 +5,7 @@
 //! the CLI's digest.
 
 use firesale_harness::audit::Stopped;
-use firesale_harness::bounds::{self, Bounds, DEFAULT_MEMORY, RESULT_BYTES};
+use firesale_harness::bounds::{self, Bounds, Budget, RESULT_BYTES};
 use firesale_harness::input::FileError;
 use firesale_harness::montecarlo::{self as paths_study, PathModel};
 use firesale_harness::observe::{observe_with, Observed, RunError};
@@ -218,23 +218,11 @@ fn stopped(e: Stopped) -> PyErr {
 /// shared by the rayon pool's workers (`firesale sweep` and `montecarlo`
 /// with the default `--max-memory`).
 fn shared_bounds(runs: u64, reserved: u64) -> PyResult<Bounds> {
-    if reserved > DEFAULT_MEMORY / 2 {
-        return Err(ScenarioError::new_err(format!(
-            "{runs} runs keep about {} of results to the end, more than half the memory budget of {}",
-            bounds::show_bytes(reserved),
-            bounds::show_bytes(DEFAULT_MEMORY)
-        )));
-    }
-    let workers = rayon_threads().min(usize::try_from(runs).unwrap_or(usize::MAX));
-    Ok(Bounds {
-        timeline: false,
-        ..Bounds::default()
-    }
-    .shared(DEFAULT_MEMORY, reserved, workers))
-}
-
-fn rayon_threads() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get())
+    let budget = Budget::default();
+    budget
+        .reserve(&format!("{runs} runs"), reserved)
+        .map_err(ScenarioError::new_err)?;
+    Ok(budget.bounds(false, reserved, bounds::at_once(runs)))
 }
 
 /// Runs a scenario at every point of a grid of one or two `vary` axes,
