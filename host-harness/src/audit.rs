@@ -22,6 +22,15 @@ pub struct AuditFailure {
 }
 
 impl AuditFailure {
+    /// [`AuditFailure::message`] with the scenario's asset names, as a
+    /// user is told it: the audit guards the kernel, so a failure is a bug.
+    pub fn report(&self, scenario: &crate::scenario::Scenario) -> String {
+        format!(
+            "{} (a kernel bug: please report it with the scenario)",
+            self.message(|a| scenario.asset_name(a).to_string())
+        )
+    }
+
     /// The message, naming the round, the asset, the book and by how much
     /// (`asset_name` gives an asset's name):
     ///

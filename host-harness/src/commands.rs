@@ -129,7 +129,7 @@ pub fn run(
         let under = preset_name.map_or(String::new(), |p| format!(" under --preset {p}"));
         Failure::Input(format!("the scenario is invalid{under}: {}", describe(e)))
     };
-    let audit_failed = |f: AuditFailure| Failure::Audit(audited(&scenario, &f));
+    let audit_failed = |f: AuditFailure| Failure::Audit(f.report(&scenario));
     let observed = match out {
         Some(dir) => artefacts::run_into(&scenario, dir, audit).map_err(|e| match e {
             artefacts::RunIntoError::Invalid(e) => invalid(&e),
@@ -155,14 +155,6 @@ pub fn run(
         }
     }
     Ok(())
-}
-
-/// An audit failure's message, with the scenario's asset names.
-fn audited(scenario: &Scenario, f: &AuditFailure) -> String {
-    format!(
-        "{} (a kernel bug: please report it with the scenario)",
-        f.message(|a| scenario.asset_name(a).to_string())
-    )
 }
 
 /// Says where the artefacts went, unless standard output is JSON.
@@ -221,7 +213,7 @@ pub enum Metric {
 impl Metric {
     fn name(self) -> &'static str {
         match self {
-            Metric::BadDebt => "bad debt (quote)",
+            Metric::BadDebt => sweep::BAD_DEBT,
             Metric::Amplification => "amplification",
         }
     }
@@ -423,12 +415,9 @@ pub fn montecarlo(
     reserve(&format!("--paths {paths}"), reserved, budget)?;
     let bounds = budget.bounds(false, reserved, at_once(paths));
     let scenario = scenario_of(&source, &bounds)?;
-    if model.rounds > scenario.max_rounds {
-        return Err(Failure::Input(format!(
-            "--rounds {}: shocks after the scenario's round cap (max_rounds = {}) would never be applied",
-            model.rounds, scenario.max_rounds
-        )));
-    }
+    model
+        .fits(&scenario)
+        .map_err(|e| Failure::Input(format!("--rounds {e}")))?;
     let bar = progress::bar(u64::from(model.paths), "montecarlo");
     let paths = montecarlo::run(&scenario, &model, &bar, audit)?;
     let losses: Vec<f64> = paths.iter().map(|p| p.bad_debt).collect();
@@ -483,7 +472,7 @@ fn write_montecarlo(
     plot::histogram(
         &dir.join("histogram"),
         "bad debt over Monte Carlo shock paths",
-        "bad debt (quote)",
+        sweep::BAD_DEBT,
         losses,
         &[
             Marker {
@@ -532,7 +521,7 @@ pub fn compare(
                 "{} under {}: {}",
                 source.label,
                 p.name,
-                audited(&s, &f)
+                f.report(&s)
             )),
         }
     })?;

@@ -72,6 +72,18 @@ impl PathModel {
         }
     }
 
+    /// Refuses a model whose shocks run past `scenario`'s round cap: they
+    /// would never be applied. The error starts with the rounds.
+    pub fn fits(&self, scenario: &Scenario) -> Result<(), String> {
+        if self.rounds > scenario.max_rounds {
+            return Err(format!(
+                "{}: shocks after the scenario's round cap (max_rounds = {}) would never be applied",
+                self.rounds, scenario.max_rounds
+            ));
+        }
+        Ok(())
+    }
+
     /// The generator of path `index`.
     fn rng(&self, index: u32) -> SplitMix64 {
         let mut mix =

@@ -73,6 +73,9 @@ impl FromStr for Axis {
     }
 }
 
+/// The heat map's usual metric, as the documents and charts name it.
+pub const BAD_DEBT: &str = "bad debt (quote)";
+
 /// One grid point's outcome.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Point {

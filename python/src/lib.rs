@@ -112,10 +112,7 @@ fn run_failed(scenario: &Scenario, e: RunError) -> PyErr {
             describe_named(&e, &scenario.asset_names)
         )),
         RunError::Io(e) => RunFailed::new_err(e.to_string()),
-        RunError::Audit(f) => RunFailed::new_err(format!(
-            "{} (a kernel bug: please report it with the scenario)",
-            f.message(|a| scenario.asset_name(a).to_string())
-        )),
+        RunError::Audit(f) => RunFailed::new_err(f.report(scenario)),
     }
 }
 
@@ -257,7 +254,7 @@ fn sweep<'py>(
             grid::run_source((&source, positions), axes, range, &bounds, &bar, audit)
         })
         .map_err(stopped)?;
-    Ok(grid::document(&source.label, &result, "bad debt (quote)").to_string())
+    Ok(grid::document(&source.label, &result, grid::BAD_DEBT).to_string())
 }
 
 /// Runs a scenario over random shock paths (`firesale montecarlo`: its
@@ -300,12 +297,9 @@ fn montecarlo<'py>(
     let runs = u64::from(count);
     let bounds = shared_bounds(runs, runs.saturating_mul(RESULT_BYTES))?;
     let s = load(py, &source, &bounds, positions)?;
-    if rounds > s.max_rounds {
-        return Err(ScenarioError::new_err(format!(
-            "rounds = {rounds}: shocks after the scenario's round cap (max_rounds = {}) would never be applied",
-            s.max_rounds
-        )));
-    }
+    model
+        .fits(&s)
+        .map_err(|e| ScenarioError::new_err(format!("rounds = {e}")))?;
     let outcomes = py
         .detach(|| {
             let bar = progress::bar(runs, "montecarlo");
