@@ -205,7 +205,8 @@ struct Scanned {
 /// Where a file sorted by account may be cut in two for two threads: the
 /// first line at or past the middle byte that starts a new account (its
 /// first field differs from the line above), in a file without quotes (a
-/// quoted field may hold a line break the scan does not see).
+/// quoted field may hold a line break the scan does not see) nor a lone
+/// carriage return (which ends a record where the scan sees none).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 struct Split {
     /// The line's first byte.
@@ -215,8 +216,6 @@ struct Split {
     /// Lines with a first field different from the line above, before it
     /// (the header's first included): a bound on the accounts before it.
     changes: u64,
-    /// The header line, newline included, for the second half's reader.
-    header: Vec<u8>,
 }
 
 /// Files smaller than this are read by one thread.
@@ -261,7 +260,7 @@ pub fn read(
                 Ok(file.take(u64::MAX))
             };
             let first = open()?.take(split.offset);
-            let second = std::io::Cursor::new(split.header.clone()).chain(from(split.offset)?);
+            let second = from(split.offset)?;
             match read_sorted_halves((first, second), (&scanned, split), width, index_of) {
                 Ok(Halves::Read(book)) => Ok(Some(book)),
                 Ok(Halves::Unsorted) => Ok(None),
@@ -429,8 +428,7 @@ struct Lines {
     /// Where a split may fall, and the first such line past it.
     middle: u64,
     split: Option<Split>,
-    header: Vec<u8>,
-    /// Whether a `"` was seen (no split then).
+    /// Whether a `"` or a `\r` not ending a line was seen (no split then).
     quoted: bool,
 }
 
@@ -444,12 +442,9 @@ impl Lines {
         if content.is_empty() || content.first() == Some(&b'#') {
             return;
         }
-        self.quoted |= content.contains(&b'"');
+        let body = line.strip_suffix(b"\r").unwrap_or(line);
+        self.quoted |= content.contains(&b'"') || body.contains(&b'\r');
         self.lines += 1;
-        if self.lines == 1 {
-            self.header.extend_from_slice(line);
-            self.header.push(b'\n');
-        }
         let first = match content.iter().position(|&b| b == b',') {
             Some(at) => content.get(..at).unwrap_or(content),
             None => content,
@@ -461,7 +456,6 @@ impl Lines {
                     offset: start,
                     line: number,
                     changes: self.changes,
-                    header: core::mem::take(&mut self.header),
                 });
             }
             self.changes += 1;
@@ -535,6 +529,28 @@ impl<'a, R: Read> Records<'a, R> {
             || "?".into(),
             |(n, _)| String::from_utf8_lossy(n).into_owned(),
         )
+    }
+
+    /// Reads up to the header and gives its line, or `None` if the file
+    /// ends first (the next call to [`Records::next`] then says so).
+    fn read_header(&mut self) -> Result<Option<u64>, String> {
+        while self.columns.is_none() {
+            if !self
+                .csv
+                .read_byte_record(&mut self.record)
+                .map_err(|e| error(&e))?
+            {
+                return Ok(None);
+            }
+            let r = &self.record;
+            if r.iter().all(|f| f.trim_ascii().is_empty()) {
+                continue;
+            }
+            let line = r.position().map_or(0, csv::Position::line);
+            self.columns = Some(Columns::of(r).map_err(|e| format!("line {line}, {e}"))?);
+            return Ok(Some(line));
+        }
+        Ok(None)
     }
 
     fn next(&mut self) -> Result<Option<Parsed>, String> {
@@ -742,8 +758,7 @@ fn read_sorted_text(
         return read_sorted(bytes, scanned, width, index_of);
     };
     let at = usize::try_from(split.offset).unwrap_or(usize::MAX);
-    let (first, rest) = bytes.split_at(at.min(bytes.len()));
-    let second = split.header.as_slice().chain(rest);
+    let (first, second) = bytes.split_at(at.min(bytes.len()));
     match read_sorted_halves((first, second), (scanned, split), width, index_of)? {
         Halves::Read(book) => Ok(Some(book)),
         Halves::Unsorted => Ok(None),
@@ -795,13 +810,14 @@ enum Halves {
     Whole,
 }
 
-/// [`read_sorted`] over a file's two halves (the second led by the
-/// header), the first on another thread, each writing its accounts in
-/// place into its part of one book (the parts the scan's counts bound,
-/// closed up after). What it returns is what reading the file whole
-/// would: the first half's error or disorder first, then whether the
-/// second half's first account follows the first half's last, then the
-/// second half's own error or disorder.
+/// [`read_sorted`] over a file's two halves, the first on another thread,
+/// each writing its accounts in place into its part of one book (the parts
+/// the scan's counts bound, closed up after). The header is read first,
+/// from the first half, and the second half's rows read under it. What it
+/// returns is what reading the file whole would: the first half's error or
+/// disorder first, then whether the second half's first account follows
+/// the first half's last, then the second half's own error or disorder.
+/// (A file that changes while it is read may end otherwise.)
 fn read_sorted_halves<A: Read + Send, B: Read + Send>(
     (first, second): (A, B),
     (scanned, split): (&Scanned, &Split),
@@ -814,12 +830,16 @@ fn read_sorted_halves<A: Read + Send, B: Read + Send>(
     let mut book = Book::zeroed(total, width)?;
     let (balances_one, balances_two) = book.balances.split_at_mut(before.saturating_mul(width));
     let (labels_one, labels_two) = book.labels.split_at_mut(before);
-    // The second half's lines, from its header's, are the file's from the
-    // split's (less one: the header stands on the line before).
-    let shift = split.line.saturating_sub(2);
+    let mut head = Records::new(first, index_of);
+    // A header the whole read would refuse, or one the csv reader finds
+    // past the split (where the scan saw none), is left to the whole read.
+    let columns = match head.read_header() {
+        Ok(Some(line)) if line < split.line => head.columns,
+        _ => return Ok(Halves::Whole),
+    };
     let (one, two) = std::thread::scope(|threads| {
         let one = threads.spawn(|| {
-            let mut records = Records::new(first, index_of);
+            let mut records = head;
             let half = read_half(
                 &mut records,
                 Writer::new(balances_one, labels_one),
@@ -829,7 +849,9 @@ fn read_sorted_halves<A: Read + Send, B: Read + Send>(
             (half, records)
         });
         let mut records = Records::new(second, index_of);
-        records.line_shift = shift;
+        records.columns = columns;
+        // The second half's lines count from the split's.
+        records.line_shift = split.line.saturating_sub(1);
         let two = read_half(
             &mut records,
             Writer::new(balances_two, labels_two),
@@ -854,7 +876,11 @@ fn read_sorted_halves<A: Read + Send, B: Read + Send>(
         Some(rows) => rows,
         None => return Ok(Halves::Unsorted),
     };
-    records.finished(rows_one.saturating_add(rows_two))?;
+    let rows = rows_one.saturating_add(rows_two);
+    if rows > scanned.rows {
+        return Err("the file grew while it was read".into());
+    }
+    records.finished(rows)?;
     // Close up the gap the first half's bound may have left.
     let (accounts_one, accounts_two) = (one.accounts, two.accounts);
     if accounts_one < before {
@@ -1083,7 +1109,6 @@ mod tests {
         let s = scan(text.as_bytes(), 40).unwrap();
         let split = s.split.unwrap();
         assert_eq!((split.line, split.offset, split.changes), (7, 56, 2));
-        assert_eq!(split.header, b"account,asset,balance\n");
         assert_eq!(&text.as_bytes()[56..], b"2,ETH,2\n");
         let quoted = "account,asset,balance\n1,ETH,1\n2,\"ETH\",2\n3,ETH,1\n";
         assert_eq!(scan(quoted.as_bytes(), 10).unwrap().split, None, "a quote");
@@ -1114,6 +1139,23 @@ mod tests {
             parse_from(&bad, 2, &index_of, u64::MAX).unwrap_err(),
             parse_from(&bad, 2, &index_of, half).unwrap_err()
         );
+        // What the csv reader skips and the byte scan does not (a line of
+        // empty fields, a comment after a byte-order mark) before the
+        // header, and a lone carriage return: the same outcome.
+        for variant in [
+            format!(",,\n{text}"),
+            format!("\u{feff}# a note\n{text}"),
+            text.replacen("\n", "\r", 3),
+            text.replacen("5,ETH", "5,ETH\r", 1),
+        ] {
+            let half = variant.len() as u64 / 2;
+            assert_eq!(
+                parse_from(&variant, 2, &index_of, half),
+                parse_from(&variant, 2, &index_of, u64::MAX),
+                "{:?}",
+                &variant[..40]
+            );
+        }
         // One account written two ways across the split: read whole.
         let twice = "account,asset,balance\n7,ETH,1\n07,USDC,-1\n";
         let whole = parse_from(twice, 2, &index_of, u64::MAX).unwrap();

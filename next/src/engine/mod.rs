@@ -1178,7 +1178,10 @@ impl<'s, const A: usize, const N: usize> Engine<'s, A, N> {
                 d.i128(snap.paid);
             }
         }
-        if self.gates() {
+        // Containment's state, whenever a rule of it runs: the gate, or an
+        // oracle rule whose publication rounds decide later ones.
+        let ruled = CONTAINMENT_BUILT && self.containment.oracle != OracleRule::SPOT;
+        if self.gates() || ruled {
             let g = &self.limits.gate;
             let room = |v: Option<Value>| v.map_or(-1, |v| v.0);
             d.u64(u64::from(g.blocked));
@@ -1195,6 +1198,7 @@ impl<'s, const A: usize, const N: usize> Engine<'s, A, N> {
                 .iter()
                 .for_each(|&p| d.u64(u64::from(p)));
             d.u64(self.report.deferred);
+            d.u64(u64::from(self.limits.round_deferred));
             d.u64(self.report.backstopped);
             d.i64(self.report.backstop_equity);
         }

@@ -317,7 +317,7 @@ fn on_overlay<const A: usize, const N: usize, const G: usize>(
     let masks = step::Limits::of(planned_gate.as_ref(), skip).masks;
     let (owes, holds) = owes_and_holds(o.row(), masks);
     if owes && !holds {
-        waterfall::bankrupt(&mut o, base)?;
+        waterfall::bankrupt(&mut o, base, masks.blocked)?;
         done.bankrupt = true;
     } else if done.steps == 0 {
         return Ok(Err(idle));

@@ -416,7 +416,11 @@ pub(super) fn plan_step<const G: usize, const N: usize>(
         .add(term(new_l, tl)?.1)?
         .add(term(new_c, tc)?.1)?;
     if !repay.is_positive() || after < before {
-        return Ok(Err(Idle::Dust));
+        // Cut short by the gate's room (a room worth less than a base unit
+        // of the debt, or too little to beat rounding): the pair waits for
+        // a round with room; it is not dust.
+        let cut = room.is_some_and(|r| repay >= r);
+        return Ok(Err(if cut { Idle::Waiting } else { Idle::Dust }));
     }
     // C's side: the sale into its venue; L's: the purchase in its venue.
     let (sale, proceeds) = trade(sc, c, seize)?;

@@ -634,3 +634,44 @@ fn a_blocked_asset_is_never_touched_and_a_failed_unit_charges_nothing() {
     assert!(failed.is_err(), "{failed:?}");
     assert_eq!(gate, kept);
 }
+
+#[test]
+fn a_room_too_small_to_repay_a_base_unit_waits_and_writes_nothing_off() {
+    // Absorb wants the whole 17,000 USDC; the round has 1-3 quote base
+    // units of room left: not a step, and not a bankruptcy.
+    for room in 1..=3 {
+        let (mut row, mut markets) = market(17_000_000_000);
+        let mut gate = Gate::<2> {
+            notional: Some(Value(room)),
+            ..Gate::default()
+        };
+        let before = row;
+        let done = gated_unit(&mut row, &mut markets, &Policy::Absorb, &mut gate).unwrap();
+        match done {
+            Err(idle) => assert_eq!(idle, Idle::Waiting),
+            Ok(d) => assert!(d.waiting && !d.bankrupt, "room {room}: {d:?}"),
+        }
+        assert_eq!(row[1], before[1], "room {room}: the ETH is still held");
+        assert!(
+            row[0].is_negative(),
+            "room {room}: the debt is not written off"
+        );
+    }
+}
+
+#[test]
+fn a_bankruptcy_leaves_a_blocked_debt_for_a_later_round() {
+    // 100 USDC and 1 ETH owed, nothing held, ETH blocked: only the quote
+    // debt goes down the waterfall.
+    let (_, mut markets) = market(0);
+    let mut row = [Qty(-100_000_000), Qty(-1_000_000_000)];
+    let mut gate = Gate::<2> {
+        blocked: 1 << 1,
+        ..Gate::default()
+    };
+    let done = gated_unit(&mut row, &mut markets, &aave(), &mut gate)
+        .unwrap()
+        .unwrap();
+    assert!(done.bankrupt);
+    assert_eq!(row, [Qty::ZERO, Qty(-1_000_000_000)]);
+}

@@ -101,10 +101,14 @@ pub(crate) fn haircut(shares: Qty, index: Index, loss: Qty) -> ArithResult<Optio
 pub(super) fn bankrupt<const A: usize, const N: usize>(
     o: &mut Overlay<A, N>,
     base: &[Market<N>],
+    blocked: u32,
 ) -> ArithResult<()> {
     for asset in 0..o.assets() {
         let stored = o.balance(asset)?;
-        if !stored.is_negative() {
+        // A debt in an asset blocked this round (a halt, a stale oracle)
+        // stays, for a round that may touch it.
+        let held = blocked.checked_shr(asset as u32).unwrap_or(0) & 1 == 1;
+        if !stored.is_negative() || held {
             continue;
         }
         let debt = stored.neg()?;
