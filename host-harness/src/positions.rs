@@ -365,6 +365,16 @@ fn scan<R: Read>(input: R, middle: u64) -> Result<Scanned, String> {
         };
         bytes = bytes.saturating_add(n as u64);
         let mut rest = buf.get(..n).unwrap_or(&[]);
+        // A quote, or a carriage return not before a line feed (one cut
+        // by the read's end counts: only a split is lost), anywhere.
+        let lone_return = |(i, _): (usize, &u8)| rest.get(i + 1) != Some(&b'\n');
+        lines.quoted |= rest.contains(&b'"')
+            || (rest.contains(&b'\r')
+                && rest
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, &b)| b == b'\r')
+                    .any(lone_return));
         while let Some(at) = newline(rest) {
             let (line, after) = rest.split_at(at);
             if cut.is_empty() {
@@ -442,8 +452,6 @@ impl Lines {
         if content.is_empty() || content.first() == Some(&b'#') {
             return;
         }
-        let body = line.strip_suffix(b"\r").unwrap_or(line);
-        self.quoted |= content.contains(&b'"') || body.contains(&b'\r');
         self.lines += 1;
         let first = match content.iter().position(|&b| b == b',') {
             Some(at) => content.get(..at).unwrap_or(content),

@@ -14,7 +14,6 @@ use firesale_core::error::{AssetParam, Capacity, ConfigError, EngineParam, Magni
 use firesale_core::num::ArithError;
 use firesale_core::venue::{Venue, VenueError};
 use firesale_core::{Error, HealthTier, Price, Ratio, Termination};
-use rayon::prelude::*;
 
 /// Where a run of accounts came from in the file, to name one in an error.
 #[derive(Clone, Debug)]
@@ -254,36 +253,27 @@ fn healths(s: &Scenario, highest: &[Price], segments: &[Segment]) -> Result<(), 
         });
     }
     let index = vec![Ratio::ONE; n];
-    // The accounts in parallel on the rayon pool; the first that fails, by
-    // id, as a loop would find it.
-    let failed = s
-        .balances
-        .par_chunks_exact(n.max(1))
-        .enumerate()
-        .find_map_first(|(id, row)| {
-            account::health(row, &index, &weighted)
-                .err()
-                .map(|e| (id, e))
-        });
-    let Some((id, e)) = failed else {
-        return Ok(());
-    };
-    let prices = s
-        .asset_names
-        .iter()
-        .zip(highest)
-        .skip(1)
-        .map(|(name, p)| format!("{name} at {}", show_number(p.to_f64())))
-        .collect::<Vec<_>>()
-        .join(", ");
-    let (key, which) = account_key(segments, id);
-    Err(fail(
-        key,
-        format!(
-            "{which}: its balances' value {} in the kernel's fixed point at the highest prices the shocks reach ({prices}): a balance too large for them",
-            arith(e)
-        ),
-    ))
+    for (id, row) in s.balances.chunks_exact(n.max(1)).enumerate() {
+        if let Err(e) = account::health(row, &index, &weighted) {
+            let prices = s
+                .asset_names
+                .iter()
+                .zip(highest)
+                .skip(1)
+                .map(|(name, p)| format!("{name} at {}", show_number(p.to_f64())))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let (key, which) = account_key(segments, id);
+            return Err(fail(
+                key,
+                format!(
+                    "{which}: its balances' value {} in the kernel's fixed point at the highest prices the shocks reach ({prices}): a balance too large for them",
+                    arith(e)
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// A price for a message: plain, or in e-notation when very large or small.
