@@ -539,29 +539,9 @@ impl<'a, R: Read> Records<'a, R> {
         )
     }
 
-    /// Reads up to the header and gives its line, or `None` if the file
-    /// ends first (the next call to [`Records::next`] then says so).
-    fn read_header(&mut self) -> Result<Option<u64>, String> {
-        while self.columns.is_none() {
-            if !self
-                .csv
-                .read_byte_record(&mut self.record)
-                .map_err(|e| error(&e))?
-            {
-                return Ok(None);
-            }
-            let r = &self.record;
-            if r.iter().all(|f| f.trim_ascii().is_empty()) {
-                continue;
-            }
-            let line = r.position().map_or(0, csv::Position::line);
-            self.columns = Some(Columns::of(r).map_err(|e| format!("line {line}, {e}"))?);
-            return Ok(Some(line));
-        }
-        Ok(None)
-    }
-
-    fn next(&mut self) -> Result<Option<Parsed>, String> {
+    /// Reads the next record that is not blank into `self.record`; its
+    /// line in the file, or `None` at the end.
+    fn next_record(&mut self) -> Result<Option<u64>, String> {
         loop {
             if !self
                 .csv
@@ -570,85 +550,102 @@ impl<'a, R: Read> Records<'a, R> {
             {
                 return Ok(None);
             }
-            let r = &self.record;
-            if r.iter().all(|f| f.trim_ascii().is_empty()) {
-                continue;
+            if !self.record.iter().all(|f| f.trim_ascii().is_empty()) {
+                let line = self.record.position().map_or(0, csv::Position::line);
+                return Ok(Some(line.saturating_add(self.line_shift)));
             }
-            let line = r
-                .position()
-                .map_or(0, csv::Position::line)
-                .saturating_add(self.line_shift);
-            let field = |i: usize| r.get(i).map(<[u8]>::trim_ascii);
-            let Some(c) = self.columns else {
-                self.columns = Some(Columns::of(r).map_err(|e| format!("line {line}, {e}"))?);
-                continue;
-            };
-            let (Some(account), Some(asset), true) =
-                (field(c.account), field(c.asset), r.len() == c.width)
-            else {
-                return Err(format!(
-                    "line {line}: expected {} fields, as the header names, found {}",
-                    c.width,
-                    r.len()
-                ));
-            };
-            let label = unsigned(account).ok_or_else(|| {
-                format!(
-                    "line {line}, column {}: account `{}` is not an unsigned integer",
-                    column(r, c.account),
-                    String::from_utf8_lossy(account)
-                )
-            })?;
-            let asset = match self.known.iter().find(|(n, _)| n.as_slice() == asset) {
-                Some((_, i)) => *i,
-                None => {
-                    let i = (self.index_of)("asset", utf8(asset, line)?).map_err(|e| {
-                        format!("line {line}, column {}: {}", column(r, 1), e.message)
-                    })?;
-                    self.known.push((asset.to_vec(), i));
-                    i
-                }
-            };
-            let value = match c.amount {
-                Amount::Units(at) => {
-                    let balance = utf8(field(at).unwrap_or_default(), line)?;
-                    parse_decimal(balance).ok_or_else(|| {
+        }
+    }
+
+    /// Reads up to the header and gives its line, or `None` if it was read
+    /// already or the file ends first (the next call to [`Records::next`]
+    /// then says so).
+    fn read_header(&mut self) -> Result<Option<u64>, String> {
+        if self.columns.is_some() {
+            return Ok(None);
+        }
+        let Some(line) = self.next_record()? else {
+            return Ok(None);
+        };
+        let columns = Columns::of(&self.record).map_err(|e| format!("line {line}, {e}"))?;
+        self.columns = Some(columns);
+        Ok(Some(line))
+    }
+
+    fn next(&mut self) -> Result<Option<Parsed>, String> {
+        self.read_header()?;
+        let Some(c) = self.columns else {
+            return Ok(None);
+        };
+        let Some(line) = self.next_record()? else {
+            return Ok(None);
+        };
+        let r = &self.record;
+        let field = |i: usize| r.get(i).map(<[u8]>::trim_ascii);
+        let (Some(account), Some(asset), true) =
+            (field(c.account), field(c.asset), r.len() == c.width)
+        else {
+            return Err(format!(
+                "line {line}: expected {} fields, as the header names, found {}",
+                c.width,
+                r.len()
+            ));
+        };
+        let label = unsigned(account).ok_or_else(|| {
+            format!(
+                "line {line}, column {}: account `{}` is not an unsigned integer",
+                column(r, c.account),
+                String::from_utf8_lossy(account)
+            )
+        })?;
+        let asset = match self.known.iter().find(|(n, _)| n.as_slice() == asset) {
+            Some((_, i)) => *i,
+            None => {
+                let i = (self.index_of)("asset", utf8(asset, line)?)
+                    .map_err(|e| format!("line {line}, column {}: {}", column(r, 1), e.message))?;
+                self.known.push((asset.to_vec(), i));
+                i
+            }
+        };
+        let value = match c.amount {
+            Amount::Units(at) => {
+                let balance = utf8(field(at).unwrap_or_default(), line)?;
+                parse_decimal(balance).ok_or_else(|| {
+                    format!(
+                        "line {line}, column {}: balance `{balance}` is not a decimal number in range",
+                        column(r, at)
+                    )
+                })?
+            }
+            Amount::BaseUnits { amount, decimals } => {
+                let places = field(decimals)
+                    .and_then(unsigned)
+                    .and_then(|d| usize::try_from(d).ok())
+                    .filter(|&d| d <= MAX_DECIMALS)
+                    .ok_or_else(|| {
                         format!(
-                            "line {line}, column {}: balance `{balance}` is not a decimal number in range",
-                            column(r, at)
+                            "line {line}, column {}: decimals must be an integer from 0 to {MAX_DECIMALS}",
+                            column(r, decimals)
+                        )
+                    })?;
+                let digits = utf8(field(amount).unwrap_or_default(), line)?;
+                units_text(digits, places)
+                    .as_deref()
+                    .and_then(parse_decimal)
+                    .ok_or_else(|| {
+                        format!(
+                            "line {line}, column {}: base_units `{digits}` is not an integer in range",
+                            column(r, amount)
                         )
                     })?
-                }
-                Amount::BaseUnits { amount, decimals } => {
-                    let places = field(decimals)
-                        .and_then(unsigned)
-                        .and_then(|d| usize::try_from(d).ok())
-                        .filter(|&d| d <= MAX_DECIMALS)
-                        .ok_or_else(|| {
-                            format!(
-                                "line {line}, column {}: decimals must be an integer from 0 to {MAX_DECIMALS}",
-                                column(r, decimals)
-                            )
-                        })?;
-                    let digits = utf8(field(amount).unwrap_or_default(), line)?;
-                    units_text(digits, places)
-                        .as_deref()
-                        .and_then(parse_decimal)
-                        .ok_or_else(|| {
-                            format!(
-                                "line {line}, column {}: base_units `{digits}` is not an integer in range",
-                                column(r, amount)
-                            )
-                        })?
-                }
-            };
-            return Ok(Some(Parsed {
-                label,
-                asset,
-                value,
-                line,
-            }));
-        }
+            }
+        };
+        Ok(Some(Parsed {
+            label,
+            asset,
+            value,
+            line,
+        }))
     }
 
     /// The error for an empty file, or none.
