@@ -30,5 +30,8 @@ for target in s390x-unknown-linux-gnu i686-unknown-linux-gnu; do
   echo "==> the next engine's deleveraging digests under Miri on $target"
   cargo +nightly miri test -q -p firesale-next --target "$target" --lib \
     engine::deleverage_tests::deleveraging_runs_have_the_committed_digests
+  echo "==> the next engine's ranked deleveraging digests under Miri on $target"
+  cargo +nightly miri test -q -p firesale-next --target "$target" --lib \
+    engine::ranked_tests::ranked_runs_have_the_committed_digests
 done
-echo "OK: golden digests (kernel and next engine), next's fixtures and deleveraging digests under Miri on s390x (big-endian) and i686 (32-bit) match x86_64"
+echo "OK: golden digests (kernel and next engine), next's fixtures and deleveraging digests (pro rata and ranked) under Miri on s390x (big-endian) and i686 (32-bit) match x86_64"

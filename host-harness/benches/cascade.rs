@@ -31,9 +31,11 @@
 //!   A run filtered to a name with `adl` in it, or of the whole suite,
 //!   prints each size's shape first: bankruptcies, deleveragings at the
 //!   bankruptcy price and their slices, and the time of that one run.
-//! - `next_adl_pro_rata`: the same replay, pro rata, in the next engine at
-//!   10^4, 10^5 and 10^6 accounts (its per-side index makes a deleveraging
-//!   O(1)); a run filtered to a name with `adl` in it prints its shapes.
+//! - `next_adl_pro_rata`, `next_adl_ranked`: the same replay in the next
+//!   engine at 10^4, 10^5 and 10^6 accounts (pro rata through a per-side
+//!   index, O(1) a deleveraging; ranked through an order kept between
+//!   events, O(log accounts) a counterparty); a run filtered to a name
+//!   with `adl` in it prints their shapes.
 //!
 //! Each cascade bench runs its cascade once untimed, to count its
 //! liquidations, then five times timed: divan's columns are the fastest,
@@ -605,8 +607,8 @@ fn adl_pro_rata(bencher: divan::Bencher, accounts: usize) {
     bench_adl(bencher, accounts, AdlRanking::ProRata);
 }
 
-/// Sizes of the next engine's pro-rata deleveraging bench: the issue's
-/// 10^5 and 10^6 (each well under a second).
+/// Sizes of the next engine's deleveraging benches: the issue's 10^5, and
+/// 10^4 and 10^6.
 const NEXT_ADL_SIZES: [usize; 3] = [10_000, 100_000, 1_000_000];
 
 /// Pro-rata deleveraging in the next engine, through its per-side index:
@@ -618,21 +620,51 @@ fn next_adl_pro_rata(bencher: divan::Bencher, accounts: usize) {
     bencher.bench_local(|| run.run().map(|(_, r)| r.deleveraged));
 }
 
-/// One untimed run of the next engine's pro-rata market at each size.
+/// Ranked deleveraging in the next engine: the same replay and sizes.
+#[divan::bench(args = NEXT_ADL_SIZES, sample_count = 3, sample_size = 1)]
+fn next_adl_ranked(bencher: divan::Bencher, accounts: usize) {
+    let mut run = NextRun::from_scenario(&perp_crash(accounts, AdlRanking::Ranked))
+        .expect("the bench converts its scenario");
+    bencher.bench_local(|| run.run().map(|(_, r)| r.deleveraged));
+}
+
+/// One untimed run of the next engine's markets at each size, both
+/// rankings.
 fn print_next_adl_shapes() {
-    for accounts in NEXT_ADL_SIZES {
-        let s = perp_crash(accounts, AdlRanking::ProRata);
-        let mut run = NextRun::from_scenario(&s).expect("the bench converts its scenario");
-        let mut outcome = None;
-        let time = seconds(&mut || outcome = Some(run.run()));
-        let (end, report) = outcome
-            .expect("ran")
-            .expect("the bench's scenario is valid");
-        println!(
-            "next adl ProRata {accounts} shape: {end:?} after {} rounds, {} liquidations, \
-             {} bankruptcies, {} deleveragings at the bankruptcy price; {time:.3} s",
-            report.rounds, report.liquidations, report.bankruptcies, report.deleveraged
-        );
+    for ranking in [AdlRanking::ProRata, AdlRanking::Ranked] {
+        for accounts in NEXT_ADL_SIZES {
+            let s = perp_crash(accounts, ranking);
+            let mut run = NextRun::from_scenario(&s).expect("the bench converts its scenario");
+            let mut shape = AdlShape::default();
+            let mut outcome = None;
+            let time = seconds(&mut || outcome = Some(run.run_with(&mut NextShape(&mut shape))));
+            let (end, report) = outcome
+                .expect("ran")
+                .expect("the bench's scenario is valid");
+            println!(
+                "next adl {ranking:?} {accounts} shape: {end:?} after {} rounds, {} liquidations, \
+                 {} bankruptcies, {} deleveragings at the bankruptcy price in {} slices, \
+                 {} valuations; {time:.3} s",
+                report.rounds,
+                report.liquidations,
+                report.bankruptcies,
+                report.deleveraged,
+                shape.slices,
+                report.valued
+            );
+        }
+    }
+}
+
+/// Counts the next engine's close events (one a counterparty, ranked; one
+/// a close, pro rata) as [`AdlShape`] counts the kernel's.
+struct NextShape<'a>(&'a mut AdlShape);
+
+impl firesale_next::engine::EventSink for NextShape<'_> {
+    fn emit(&mut self, event: &firesale_next::engine::Event) {
+        if let firesale_next::engine::Event::Deleveraged { .. } = event {
+            self.0.slices += 1;
+        }
     }
 }
 

@@ -4,14 +4,15 @@
 //! in 9, prices over exponent 12 (2,000 USDC an ETH is `2×10^12 / 10^12`
 //! quote base units a base unit); every amount rounds in the protocol's
 //! favour (a holding down, a debt up), a cap down. What the next engine
-//! does not run yet is refused by name: auctions, ranked deleveraging, equilibrium settlement, venues other than linear curves,
-//! constant-product pools and order books.
+//! does not run yet is refused by name: auctions, equilibrium settlement,
+//! and venues other than linear curves, constant-product pools and order
+//! books.
 
 use firesale_core as kernel;
 use firesale_next::engine::{
     AssetConfig, AssetLimits, Backstop, Breaker, Candidate, ConfigError, Containment, Deleveraging,
-    Engine, EngineConfig, Event, EventSink, KeeperCapital, OracleRule, Report, Shock, ShockKind,
-    Snap, Storage, Termination, Weights,
+    Engine, EngineConfig, Event, EventSink, KeeperCapital, OracleRule, RankNode, Report, Shock,
+    ShockKind, Snap, Storage, Termination, Weights,
 };
 use firesale_next::num::{Price, Qty, Ratio, Value};
 use firesale_next::policy::Policy;
@@ -67,6 +68,7 @@ pub struct NextRun {
     queue: Vec<Candidate>,
     deleveraging: Option<Deleveraging>,
     snaps: Vec<Snap>,
+    ranks: Vec<RankNode>,
     /// The containment, its per-asset limits apart (it borrows them).
     containment: Containment<'static>,
     per_asset: Vec<AssetLimits>,
@@ -80,9 +82,7 @@ impl NextRun {
         let deleveraging = match s.limits.deleveraging {
             None => None,
             Some(kernel::AdlRanking::ProRata) => Some(Deleveraging::ProRata),
-            Some(kernel::AdlRanking::Ranked) => {
-                return Err(BridgeError::Unsupported("ranked deleveraging"))
-            }
+            Some(kernel::AdlRanking::Ranked) => Some(Deleveraging::Ranked),
         };
         if s.assets.len() > MOST_ASSETS {
             return Err(BridgeError::Unsupported("more than 16 assets"));
@@ -151,6 +151,12 @@ impl NextRun {
             snaps: match deleveraging {
                 Some(_) => vec![Snap::default(); Storage::snap_slots(accounts, n)],
                 None => Vec::new(),
+            },
+            ranks: match deleveraging {
+                Some(Deleveraging::Ranked) => {
+                    vec![RankNode::default(); Storage::rank_slots(accounts)]
+                }
+                _ => Vec::new(),
             },
             deleveraging,
             containment,
@@ -236,6 +242,7 @@ impl NextRun {
             links: &mut self.links,
             queue: &mut self.queue,
             snaps: &mut self.snaps,
+            ranks: &mut self.ranks,
         };
         let mut e: Engine<'_, A, N> = Engine::new(&config, storage).map_err(BridgeError::Config)?;
         Ok(f(&mut e))
@@ -643,11 +650,63 @@ mod tests {
             NextRun::from_scenario(&s).err(),
             Some(BridgeError::Unsupported("equilibrium settlement"))
         );
-        let mut s = crate::markets::default_lending();
-        s.limits.deleveraging = Some(kernel::AdlRanking::Ranked);
-        assert_eq!(
-            NextRun::from_scenario(&s).err(),
-            Some(BridgeError::Unsupported("ranked deleveraging"))
-        );
+    }
+
+    /// The perp-crash replay as bundled (ranked) at 1,375 accounts: both
+    /// engines close the same bankrupt positions against the same
+    /// counterparties in the same order.
+    #[test]
+    fn the_perp_crash_deleverages_ranked_alike_in_both_engines() {
+        let source = crate::bundled::find("perp-crash-2025").unwrap().source;
+        let text = source
+            .replace("count = 4000", "count = 1000")
+            .replace("count = 1500", "count = 375");
+        let s = crate::scenario_file::parse(&text).unwrap();
+        assert_eq!(s.limits.deleveraging, Some(kernel::AdlRanking::Ranked));
+        #[derive(Default)]
+        struct Closes(std::collections::BTreeMap<(u32, u32), Vec<u32>>);
+        impl EventSink for Closes {
+            fn emit(&mut self, e: &Event) {
+                if let Event::Deleveraged {
+                    round,
+                    account,
+                    counterparty: Some(c),
+                    ..
+                } = *e
+                {
+                    self.0.entry((round, account)).or_default().push(c);
+                }
+            }
+        }
+        let mut closes = Closes::default();
+        let (end, _) = NextRun::from_scenario(&s)
+            .unwrap()
+            .run_with(&mut closes)
+            .unwrap();
+        assert_eq!(end, Termination::FixedPoint);
+        #[derive(Default)]
+        struct Kernel(std::collections::BTreeMap<(u32, u32), Vec<u32>>);
+        impl kernel::event::EventSink for Kernel {
+            fn emit(&mut self, e: &kernel::event::Event) {
+                if let kernel::event::Event::Deleveraged {
+                    round,
+                    account,
+                    counterparty,
+                    ..
+                } = *e
+                {
+                    self.0
+                        .entry((round, account))
+                        .or_default()
+                        .push(counterparty);
+                }
+            }
+        }
+        let mut k = Kernel::default();
+        run_scenario(&s, &mut k).unwrap();
+        assert!(k.0.len() > 100, "{} closes", k.0.len());
+        // Every close: the same bankrupt account in the same round, the
+        // same counterparties in the same order.
+        assert!(closes.0 == k.0, "next {:?}\nkernel {:?}", closes.0, k.0);
     }
 }

@@ -240,10 +240,12 @@ pub fn market(data: &[u8]) -> Market {
             1 => 1 + u32::from(r.u8() % 8),
             _ => 0,
         },
-        // A third of them deleveraging (an input that ends before this
-        // byte decodes to none, as before the draw was added).
-        deleveraging: match r.u8() % 3 {
+        // A third of them deleveraging, pro rata or ranked (an input that
+        // ends before this byte decodes to none, as before the draw was
+        // added).
+        deleveraging: match r.u8() % 6 {
             2 => Some(Deleveraging::ProRata),
+            5 => Some(Deleveraging::Ranked),
             _ => None,
         },
         budgets,
@@ -270,13 +272,14 @@ impl Market {
         &self,
         f: impl FnOnce(&mut firesale_next::engine::Engine<'_, ASSETS, LEVELS>) -> R,
     ) -> Option<R> {
-        use firesale_next::engine::{Candidate, Engine, EngineConfig, Snap, Storage};
+        use firesale_next::engine::{Candidate, Engine, EngineConfig, RankNode, Snap, Storage};
         let n = self.assets.len();
         let accounts = self.balances.len() / n;
         let mut balances = self.balances.clone();
         let mut links = vec![0; Storage::link_words(accounts)];
         let mut queue = vec![Candidate::default(); Storage::queue_slots(accounts)];
         let mut snaps = vec![Snap::default(); Storage::snap_slots(accounts, n)];
+        let mut ranks = vec![RankNode::default(); Storage::rank_slots(accounts)];
         let config = EngineConfig {
             assets: &self.assets,
             policy: self.policy,
@@ -296,6 +299,7 @@ impl Market {
             links: &mut links,
             queue: &mut queue,
             snaps: &mut snaps,
+            ranks: &mut ranks,
         };
         Engine::with(&config, storage, f).ok()
     }

@@ -12,7 +12,7 @@
 //!   accounts may hold less than booked, by at most one base unit per
 //!   account and per pair step; at an index of one they hold exactly it.
 //! - Each asset's deposit shares are Σ of the positive stored balances.
-//! - Under auto-deleveraging the accounts' balances are counted as settled
+//! - Under pro-rata auto-deleveraging the accounts' balances are counted as settled
 //!   (each row settled on a copy), and each side's rounding bound
 //!   ([`super::Side::slack`]) is added to the allowance.
 
@@ -69,7 +69,7 @@ impl<const A: usize, const N: usize> Engine<'_, A, N> {
         let mut quote_paid = 0i128;
         // Under auto-deleveraging, the rows as settled (on copies).
         let mut settled = [0i128; super::ASSET_LIMIT];
-        if self.deleveraging_on() {
+        if self.pro_rata_on() {
             self.settled_totals(&mut settled)
                 .map_err(|_| AuditError::Settlement)?;
             self.audit_sides()?;
@@ -105,7 +105,9 @@ impl<const A: usize, const N: usize> Engine<'_, A, N> {
             if shares != i128::from(m.state.deposit_shares.0) {
                 return Err(AuditError::Shares { asset });
             }
-            let side = self.sides.get(asset);
+            // Ranked deleveraging writes rows as they stand, pro rata
+            // settles them.
+            let side = self.sides.get(asset).filter(|_| self.pro_rata_on());
             if side.is_some() {
                 held = settled.get(asset).copied().unwrap_or(0);
             }

@@ -27,7 +27,7 @@ pub struct Backstop {
 impl<const A: usize, const N: usize> Engine<'_, A, N> {
     /// Account `id`'s unweighted equity at the oracle and its maintenance
     /// margin, from its settled `row`.
-    fn equity_and_margin(&self, row: &[Qty]) -> ArithResult<(Value, Value)> {
+    pub(super) fn equity_and_margin(&self, row: &[Qty]) -> ArithResult<(Value, Value)> {
         let mut equity = Value::ZERO;
         for (&b, m) in row.iter().zip(self.markets.iter()) {
             // Rounded toward minus infinity: a holding's worth down, a
@@ -108,7 +108,7 @@ impl<const A: usize, const N: usize> Engine<'_, A, N> {
             .get_mut(range)
             .unwrap_or(&mut [])
             .fill(Qty::ZERO);
-        if self.deleveraging_on() {
+        if self.pro_rata_on() {
             self.resnap_row(id)?;
         }
         let r = &mut self.report;

@@ -35,6 +35,9 @@ use crate::num::{div_round, ArithError, ArithResult, Index, Qty, Round, Value, I
 pub enum Deleveraging {
     /// Every opposite position in proportion to its size.
     ProRata,
+    /// The most leveraged opposite positions first, each whole but the
+    /// last ([`super::ranked`]).
+    Ranked,
 }
 
 /// Fraction bits of the quote accumulators: quote base units per share,
@@ -303,20 +306,20 @@ fn times_index(x: i128, index: Index, round: Round) -> ArithResult<i128> {
 /// The one risky position of a bankrupt row, with the quote on its other
 /// side (effective units, both positive).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct Position {
-    asset: usize,
+pub(super) struct Position {
+    pub(super) asset: usize,
     /// Long the asset (holding it, owing quote), else short.
-    long: bool,
+    pub(super) long: bool,
     /// Units of the asset held or owed.
-    size: Qty,
+    pub(super) size: Qty,
     /// Quote owed or held.
-    quote: Qty,
+    pub(super) quote: Qty,
 }
 
 impl Position {
     /// The quote `size` of the position is worth at its bankruptcy price,
     /// `size × quote / position`, rounded down.
-    fn quote_for(&self, size: Qty) -> ArithResult<Value> {
+    pub(super) fn quote_for(&self, size: Qty) -> ArithResult<Value> {
         let (part, whole) = (size.0.unsigned_abs(), self.size.0.unsigned_abs());
         crate::num::mul_div(part, self.quote.0.unsigned_abs(), whole, false).map(Value)
     }
@@ -378,7 +381,7 @@ impl<const A: usize, const N: usize> Engine<'_, A, N> {
     /// The bankrupt position of a settled row, if auto-deleveraging takes
     /// it: one risky position with the quote on the other side, underwater
     /// at the oracle by more than the insurance fund holds.
-    fn position(&self, row: &[Qty]) -> ArithResult<Option<Position>> {
+    pub(super) fn position(&self, row: &[Qty]) -> ArithResult<Option<Position>> {
         let mut held = row.iter().enumerate().skip(1).filter(|(_, b)| b.0 != 0);
         let (Some((asset, &risky)), None) = (held.next(), held.next()) else {
             return Ok(None);
@@ -449,6 +452,7 @@ impl<const A: usize, const N: usize> Engine<'_, A, N> {
             long: p.long,
             size,
             quote,
+            counterparty: None,
         });
         Ok(true)
     }
@@ -667,7 +671,7 @@ impl<const A: usize, const N: usize> Engine<'_, A, N> {
         super::watch::ratio_bound(weighted, value.0.unsigned_abs().into(), true)
     }
 
-    fn index_of(&self, asset: usize) -> Index {
+    pub(super) fn index_of(&self, asset: usize) -> Index {
         self.markets
             .get(asset)
             .map_or(Index::ONE, |m| m.state.index)
@@ -675,7 +679,12 @@ impl<const A: usize, const N: usize> Engine<'_, A, N> {
 
     /// Asset `asset`'s deposit shares after one balance goes from `old` to
     /// `new`.
-    fn deposit_shares_after(&self, asset: usize, old: Qty, new: Qty) -> ArithResult<Qty> {
+    pub(super) fn deposit_shares_after(
+        &self,
+        asset: usize,
+        old: Qty,
+        new: Qty,
+    ) -> ArithResult<Qty> {
         let m = self.markets.get(asset).ok_or(ArithError::Domain)?;
         m.state
             .deposit_shares
@@ -685,7 +694,7 @@ impl<const A: usize, const N: usize> Engine<'_, A, N> {
 
     /// Writes a close: the row's risky and quote balances and both assets'
     /// deposit shares.
-    fn write_pair(
+    pub(super) fn write_pair(
         &mut self,
         id: u32,
         asset: usize,
@@ -718,7 +727,7 @@ impl<const A: usize, const N: usize> Engine<'_, A, N> {
     pub fn balances_now(&self, id: usize) -> Option<heapless::Vec<Qty, A>> {
         let stored = self.balances.get(self.row_range(id))?;
         let mut row: heapless::Vec<Qty, A> = heapless::Vec::from_slice(stored).ok()?;
-        if self.deleveraging_on() {
+        if self.pro_rata_on() {
             let id = u32::try_from(id).ok()?;
             let kept = self.snaps.get(self.snap_range(id))?;
             let mut snaps: heapless::Vec<Snap, A> = heapless::Vec::from_slice(kept).ok()?;

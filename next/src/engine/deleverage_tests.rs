@@ -9,11 +9,11 @@ use proptest::prelude::*;
 use std::vec;
 use std::vec::Vec;
 
-const ETH_UNIT: i64 = 1_000_000_000;
-const USDC_UNIT: i64 = 1_000_000;
+pub(super) const ETH_UNIT: i64 = 1_000_000_000;
+pub(super) const USDC_UNIT: i64 = 1_000_000;
 
 /// ETH margined as a perpetual: maintenance 2.5% either way.
-fn perp_eth() -> AssetConfig {
+pub(super) fn perp_eth() -> AssetConfig {
     AssetConfig {
         asset_weights: Weights {
             maint: Ratio::from_bps(9_750),
@@ -29,11 +29,11 @@ fn perp_eth() -> AssetConfig {
 }
 
 /// The quote and [`perp_eth`].
-fn perp_market() -> [AssetConfig; 2] {
+pub(super) fn perp_market() -> [AssetConfig; 2] {
     [usdc(), perp_eth()]
 }
 
-fn deleveraging<'c>(
+pub(super) fn deleveraging<'c>(
     assets: &'c [AssetConfig],
     shocks: &'c [Shock],
     insurance: i64,
@@ -51,7 +51,7 @@ fn deleveraging<'c>(
     }
 }
 
-fn moves(rounds: core::ops::RangeInclusive<u32>, bps: u32) -> Vec<Shock> {
+pub(super) fn moves(rounds: core::ops::RangeInclusive<u32>, bps: u32) -> Vec<Shock> {
     rounds
         .map(|round| Shock {
             round,
@@ -96,6 +96,7 @@ fn a_bankrupt_long_is_closed_against_each_short_in_proportion() {
             long: true,
             size: Qty(10 * ETH_UNIT),
             quote: Value(19_000 * USDC_UNIT),
+            counterparty: None,
         }]
     );
     assert_eq!(e.balances_now(0).unwrap().as_slice(), [Qty(0), Qty(0)]);
@@ -127,12 +128,12 @@ fn a_bankrupt_long_is_closed_against_each_short_in_proportion() {
 
 /// A perpetuals book: longs of ETH owing USDC at 2-20x, shorts of ETH
 /// holding USDC at 2-10x, and lenders of USDC only.
-fn perp_rows(accounts: usize, seed: u64) -> Vec<Qty> {
+pub(super) fn perp_rows(accounts: usize, seed: u64) -> Vec<Qty> {
     perp_book(accounts, seed, 7)
 }
 
 /// [`perp_rows`] with `shorts` in 20 accounts short.
-fn perp_book(accounts: usize, seed: u64, shorts: u64) -> Vec<Qty> {
+pub(super) fn perp_book(accounts: usize, seed: u64, shorts: u64) -> Vec<Qty> {
     let mut draw = draws(seed);
     let mut rows = Vec::new();
     for _ in 0..accounts {
@@ -154,7 +155,7 @@ fn perp_book(accounts: usize, seed: u64, shorts: u64) -> Vec<Qty> {
     rows
 }
 
-fn lenders(rows: &[Qty]) -> Vec<usize> {
+pub(super) fn lenders(rows: &[Qty]) -> Vec<usize> {
     (0..rows.len() / 2)
         .filter(|&id| rows[2 * id] > Qty(0) && rows[2 * id + 1] == Qty(0))
         .collect()
@@ -281,6 +282,7 @@ fn deleveraging_needs_its_storage() {
         links: &mut links,
         queue: &mut queue,
         snaps: &mut [],
+        ranks: &mut [],
     };
     let refused = Engine::<4, 4>::new(&cfg, storage).err();
     assert_eq!(refused, Some(ConfigError::Storage));

@@ -22,8 +22,8 @@
 //! insurance fund and socialized loss, a cap on the accounts liquidated a
 //! round ([`queue`]), notional caps, keeper capital, the oracle rule and
 //! circuit breakers ([`limits`]), the backstop vault ([`backstop`]) and
-//! pro-rata auto-deleveraging ([`deleverage`]). Auctions, ranked
-//! deleveraging and equilibrium settlement are not carried over yet.
+//! auto-deleveraging, pro rata ([`deleverage`]) and ranked ([`ranked`]).
+//! Auctions and equilibrium settlement are not carried over yet.
 
 mod audit;
 mod backstop;
@@ -31,6 +31,8 @@ mod config;
 mod deleverage;
 mod limits;
 mod queue;
+mod rank;
+mod ranked;
 mod watch;
 
 pub use audit::AuditError;
@@ -41,6 +43,7 @@ pub use config::{
 pub use deleverage::{Deleveraging, Side, Snap, ACC_BITS, MIN_DEBT_INDEX};
 pub use limits::{AssetLimits, Breaker, Containment, KeeperCapital, OracleRule};
 pub use queue::{Candidate, Sorting, CHUNK};
+pub use rank::RankNode;
 pub use watch::{BLOCK_IDS, RING};
 
 use crate::account::{health, Health, Terms};
@@ -81,6 +84,20 @@ type Sides<const A: usize> = heapless::Vec<Side, A>;
 /// The sides an engine keeps (see above).
 #[cfg(not(any(test, feature = "deleveraging")))]
 type Sides<const A: usize> = heapless::Vec<Side, 0>;
+/// Trees of ranked deleveraging's order: both sides of every asset in a
+/// build with auto-deleveraging, none without.
+const RANK_TREES: usize = if DELEVERAGING_BUILT {
+    2 * ASSET_LIMIT
+} else {
+    0
+};
+/// Write-offs a unit hands to deleveraging: one an asset in a build with
+/// it, none without.
+#[cfg(any(test, feature = "deleveraging"))]
+type Losses<const A: usize> = heapless::Vec<Written, A>;
+/// Write-offs a unit hands to deleveraging (see above).
+#[cfg(not(any(test, feature = "deleveraging")))]
+type Losses<const A: usize> = heapless::Vec<Written, 0>;
 
 /// Caller-provided storage for `accounts` accounts: their balances, the
 /// watch's [`Storage::link_words`] and the queue's [`Storage::queue_slots`].
@@ -98,6 +115,9 @@ pub struct Storage<'s> {
     /// Each account's place on each risky asset's sides, under
     /// auto-deleveraging ([`Storage::snap_slots`]); empty without it.
     pub snaps: &'s mut [Snap],
+    /// Each account's place in ranked deleveraging's order, one an account
+    /// under it ([`Storage::rank_slots`]); empty otherwise.
+    pub ranks: &'s mut [RankNode],
 }
 
 impl Storage<'_> {
@@ -113,6 +133,11 @@ impl Storage<'_> {
     /// auto-deleveraging: one per risky asset an account.
     pub const fn snap_slots(accounts: usize, assets: usize) -> usize {
         accounts.saturating_mul(assets.saturating_sub(1))
+    }
+    /// Slots of `ranks` for `accounts` accounts under ranked
+    /// deleveraging: one an account (16 B).
+    pub const fn rank_slots(accounts: usize) -> usize {
+        accounts
     }
 }
 
@@ -186,6 +211,9 @@ pub enum Event {
         size: Qty,
         /// Quote that changed hands the other way.
         quote: Value,
+        /// The account on the other side (ranked), or `None`: every
+        /// opposite position in proportion (pro rata).
+        counterparty: Option<u32>,
     },
     /// One of an account's debts went down the waterfall.
     WrittenOff {
@@ -315,6 +343,7 @@ pub struct Engine<'s, const A: usize, const N: usize = MAX_BOOK_LEVELS> {
     /// only); empty without it.
     sides: Sides<A>,
     snaps: &'s mut [Snap],
+    ranks: rank::Ranks<'s, RANK_TREES>,
     containment: Containment<'s>,
     /// Whether units are held to the round's gate ([`Containment::gates`]).
     gated: bool,
@@ -377,6 +406,7 @@ impl<'s, const A: usize, const N: usize> Engine<'s, A, N> {
             deleveraging: config.deleveraging,
             sides: heapless::Vec::new(),
             snaps: parts.snaps,
+            ranks: rank::Ranks::new(parts.ranks),
             containment: config.containment,
             gated: CONTAINMENT_BUILT && config.containment.gates(),
             limits: limits::LimitState::new(&config.containment),
@@ -395,6 +425,9 @@ impl<'s, const A: usize, const N: usize> Engine<'s, A, N> {
         if self.deleveraging_on() {
             self.add_sides()?;
         }
+        if self.ranked_on() {
+            self.add_ranks()?;
+        }
         Ok(())
     }
 
@@ -409,6 +442,9 @@ impl<'s, const A: usize, const N: usize> Engine<'s, A, N> {
         }
         if let Some(q) = self.markets.first_mut() {
             q.socialized = false;
+        }
+        if !self.pro_rata_on() {
+            return Ok(());
         }
         // Storage may come from an earlier run: every snapshot starts anew.
         self.snaps.fill(Snap::default());
@@ -428,6 +464,20 @@ impl<'s, const A: usize, const N: usize> Engine<'s, A, N> {
                     side.shorts = side.shorts.saturating_add(1);
                 }
             }
+        }
+        Ok(())
+    }
+
+    /// Ranked deleveraging's order: every account filed, and no market's
+    /// loss left to its lenders (it goes to the other side), so no index
+    /// moves and the order's keys hold.
+    fn add_ranks(&mut self) -> Result<(), ConfigError> {
+        for m in self.markets.iter_mut() {
+            m.socialized = false;
+        }
+        for id in 0..self.accounts {
+            let id = u32::try_from(id).map_err(|_| ConfigError::Storage)?;
+            self.rerank(id).map_err(|_| ConfigError::Storage)?;
         }
         Ok(())
     }
@@ -542,6 +592,19 @@ impl<'s, const A: usize, const N: usize> Engine<'s, A, N> {
     #[inline]
     fn deleveraging_on(&self) -> bool {
         DELEVERAGING_BUILT && self.deleveraging.is_some()
+    }
+
+    /// Whether pro-rata auto-deleveraging runs (see above): rows settle
+    /// with their sides' indices and accumulators.
+    #[inline]
+    fn pro_rata_on(&self) -> bool {
+        DELEVERAGING_BUILT && self.deleveraging == Some(Deleveraging::ProRata)
+    }
+
+    /// Whether ranked auto-deleveraging runs (see above).
+    #[inline]
+    fn ranked_on(&self) -> bool {
+        DELEVERAGING_BUILT && self.deleveraging == Some(Deleveraging::Ranked)
     }
 
     /// Each asset's deleveraging sides (the quote's holds its slack only);
@@ -734,7 +797,7 @@ impl<'s, const A: usize, const N: usize> Engine<'s, A, N> {
 
     fn value(&mut self, id: u32) -> Result<Valued, Termination> {
         self.report.valued = self.report.valued.saturating_add(1);
-        if self.deleveraging_on() {
+        if self.pro_rata_on() {
             return self.value_settled(id);
         }
         let row = self
@@ -973,19 +1036,26 @@ impl<'s, const A: usize, const N: usize> Engine<'s, A, N> {
         }
         let id = candidate.id;
         let adl = self.deleveraging_on();
+        let ranked = self.ranked_on();
         let mut closed = false;
-        if adl {
+        if self.pro_rata_on() {
             // Settled, so that the unit reads base units.
             self.settle_row(id)?;
         }
         if self.gates() && self.try_backstop(id, sink)? {
             // Taken over whole: it owes and holds nothing now.
             self.round_liquidations = self.round_liquidations.saturating_add(1);
+            if ranked {
+                self.rerank(id).map_err(Termination::Fault)?;
+            }
             return Ok(());
         }
         if adl {
             // A bankrupt position closed against the other side first.
-            closed = self.close_bankrupt(id, sink)?;
+            closed = match ranked {
+                true => self.close_ranked(id, sink)?,
+                false => self.close_bankrupt(id, sink)?,
+            };
         }
         let range = self.row_range(id as usize);
         let row = self
@@ -997,8 +1067,9 @@ impl<'s, const A: usize, const N: usize> Engine<'s, A, N> {
             liq_end: &self.liq_end,
         };
         let mut written = 0u32;
-        // Under auto-deleveraging a quote loss waits for the shorts.
-        let mut quote_loss = None;
+        // Under auto-deleveraging a quote loss waits for the shorts (ranked:
+        // any loss, for the other side).
+        let mut losses = Losses::<A>::new();
         let done = liquidate_unit::<A, N, _>(
             row,
             tiers,
@@ -1010,12 +1081,12 @@ impl<'s, const A: usize, const N: usize> Engine<'s, A, N> {
                 written |= 1u32.checked_shl(w.asset as u32).unwrap_or(0);
                 // (The constant first: the closure runs in a unit out of line,
                 // where `adl` is not known.)
-                match DELEVERAGING_BUILT && adl && w.asset == 0 {
-                    true => quote_loss = Some(w),
-                    false => sink.emit(&Event::WrittenOff {
+                let held = DELEVERAGING_BUILT && adl && (w.asset == 0 || ranked);
+                if let Err(w) = held.then_some(w).map_or(Err(w), |w| losses.push(w)) {
+                    sink.emit(&Event::WrittenOff {
                         account: id,
                         written: w,
-                    }),
+                    });
                 }
             },
         );
@@ -1030,10 +1101,15 @@ impl<'s, const A: usize, const N: usize> Engine<'s, A, N> {
                     self.defer();
                 }
                 if adl {
-                    self.resnap_row(id)?;
-                    if let Some(w) = quote_loss {
-                        let exposure = done.last.map(|s| s.collateral);
-                        self.deleverage_loss(id, w, exposure, sink);
+                    if !ranked {
+                        self.resnap_row(id)?;
+                    }
+                    let exposure = done.last.map(|s| s.collateral);
+                    for &w in losses.iter() {
+                        match ranked {
+                            true => self.take_ranked(id, w, exposure, sink)?,
+                            false => self.deleverage_loss(id, w, exposure, sink),
+                        }
                     }
                 }
                 let r = &mut self.report;
@@ -1063,6 +1139,9 @@ impl<'s, const A: usize, const N: usize> Engine<'s, A, N> {
                 return Err(Termination::MarketBroken { asset });
             }
             Err(Fault::Arith(e)) => return Err(Termination::Fault(e)),
+        }
+        if ranked {
+            self.rerank(id).map_err(Termination::Fault)?;
         }
         // An account that owes nothing has no health to watch.
         if settled {
@@ -1213,6 +1292,7 @@ struct Parts<'s> {
     spare: &'s mut [Candidate],
     balances: &'s mut [Qty],
     snaps: &'s mut [Snap],
+    ranks: &'s mut [RankNode],
     accounts: usize,
 }
 
@@ -1244,8 +1324,10 @@ fn checked<'s, const A: usize>(
     let sized = accounts.checked_mul(n) == Some(storage.balances.len())
         && u32::try_from(accounts).is_ok_and(|a| a < NIL)
         && storage.queue.len() >= Storage::queue_slots(accounts)
-        && (config.deleveraging.is_none()
-            || storage.snaps.len() == Storage::snap_slots(accounts, n));
+        && (config.deleveraging != Some(Deleveraging::ProRata)
+            || storage.snaps.len() == Storage::snap_slots(accounts, n))
+        && (config.deleveraging != Some(Deleveraging::Ranked)
+            || storage.ranks.len() == Storage::rank_slots(accounts));
     if config.deleveraging.is_some() && !DELEVERAGING_BUILT {
         return Err(ConfigError::Deleveraging);
     }
@@ -1261,6 +1343,7 @@ fn checked<'s, const A: usize>(
         spare,
         balances: storage.balances,
         snaps: storage.snaps,
+        ranks: storage.ranks,
         accounts,
     })
 }
@@ -1336,5 +1419,7 @@ fn feed_venue<const N: usize>(d: &mut Digest, v: &Venue<N>) {
 
 #[cfg(test)]
 mod deleverage_tests;
+#[cfg(test)]
+mod ranked_tests;
 #[cfg(test)]
 mod tests;

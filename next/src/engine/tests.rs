@@ -84,6 +84,7 @@ pub(super) struct Run {
     links: Vec<u32>,
     queue: Vec<Candidate>,
     snaps: Vec<Snap>,
+    ranks: Vec<RankNode>,
 }
 
 impl Run {
@@ -94,6 +95,7 @@ impl Run {
             links: vec![0; Storage::link_words(accounts)],
             queue: vec![Candidate::default(); Storage::queue_slots(accounts)],
             snaps: vec![Snap::default(); Storage::snap_slots(accounts, assets)],
+            ranks: vec![RankNode::default(); Storage::rank_slots(accounts)],
         }
     }
     pub(super) fn engine<'s>(&'s mut self, config: &EngineConfig<'s>) -> Engine<'s, 4, 4> {
@@ -102,6 +104,7 @@ impl Run {
             links: &mut self.links,
             queue: &mut self.queue,
             snaps: &mut self.snaps,
+            ranks: &mut self.ranks,
         };
         Engine::new(config, storage).unwrap()
     }
@@ -361,6 +364,7 @@ fn bad_configurations_are_refused_with_their_reason() {
                 links: &mut l,
                 queue: &mut q,
                 snaps: &mut [],
+                ranks: &mut [],
             },
         )
         .err()
@@ -416,6 +420,7 @@ fn bad_configurations_are_refused_with_their_reason() {
             links: &mut l,
             queue: &mut q,
             snaps: &mut [],
+            ranks: &mut [],
         },
     );
     assert_eq!(r.err(), Some(ConfigError::Venue { asset: 1 }));
@@ -430,6 +435,7 @@ fn bad_configurations_are_refused_with_their_reason() {
             links: &mut l,
             queue: &mut q,
             snaps: &mut [],
+            ranks: &mut [],
         },
     );
     assert_eq!(r.err(), Some(ConfigError::Storage));

@@ -281,6 +281,7 @@ pub fn run(
         links: &mut buffers.links,
         queue: &mut buffers.queue,
         snaps: &mut [],
+        ranks: &mut [],
     };
     Engine::<'_, MAX_ASSETS, LEVELS>::with(&config, storage, |engine| {
         let termination = engine.run(sink);

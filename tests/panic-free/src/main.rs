@@ -331,7 +331,7 @@ mod next {
     use firesale_next::account::{self, Terms};
     use firesale_next::engine::{
         AssetConfig, AssetLimits, Backstop, Breaker, Candidate, Containment, Deleveraging, Engine,
-        EngineConfig, KeeperCapital, OracleRule, Shock, ShockKind, Snap, Storage, Weights,
+        EngineConfig, KeeperCapital, OracleRule, RankNode, Shock, ShockKind, Snap, Storage, Weights,
     };
     use firesale_next::num::{Index, Price, Qty, Ratio, Value};
     use firesale_next::policy::Policy;
@@ -461,7 +461,11 @@ mod next {
             insurance_fund: Value(int() as i64),
             shocks: black_box(&shocks),
             max_accounts_per_round: black_box(int() as u32),
-            deleveraging: black_box(Some(Deleveraging::ProRata)).filter(|_| int() != 0),
+            deleveraging: Some(match black_box(int() % 2 == 0) {
+                true => Deleveraging::ProRata,
+                false => Deleveraging::Ranked,
+            })
+            .filter(|_| int() != 0),
             containment: black_box(Containment {
                 max_notional_per_round: Some(Value(int() as i64)).filter(|_| int() != 0),
                 keepers: Some(KeeperCapital {
@@ -485,11 +489,13 @@ mod next {
         let mut links = [0u32; Storage::link_words(ACCOUNTS)];
         let mut queue = [Candidate::default(); Storage::queue_slots(ACCOUNTS)];
         let mut snaps = [Snap::default(); Storage::snap_slots(ACCOUNTS, ASSETS)];
+        let mut ranks = [RankNode::default(); Storage::rank_slots(ACCOUNTS)];
         let storage = Storage {
             balances: black_box(&mut balances[..]),
             links: black_box(&mut links[..]),
             queue: black_box(&mut queue[..]),
             snaps: black_box(&mut snaps[..]),
+            ranks: black_box(&mut ranks[..]),
         };
         let _ = black_box(Engine::<'_, ASSETS, 7>::with(&config, storage, |e| {
             let _ = black_box(e.step(black_box(17), &mut ()));
