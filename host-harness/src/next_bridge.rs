@@ -4,15 +4,16 @@
 //! in 9, prices over exponent 12 (2,000 USDC an ETH is `2×10^12 / 10^12`
 //! quote base units a base unit); every amount rounds in the protocol's
 //! favour (a holding down, a debt up), a cap down. What the next engine
-//! does not run yet is refused by name: auctions, equilibrium settlement,
-//! and venues other than linear curves, constant-product pools and order
-//! books.
+//! does not run yet is refused by name: equilibrium settlement, auctions
+//! under a policy other than absorb or with keeper capital or notional
+//! caps, and venues other than linear curves, constant-product pools and
+//! order books.
 
 use firesale_core as kernel;
 use firesale_next::engine::{
-    AssetConfig, AssetLimits, Backstop, Breaker, Candidate, ConfigError, Containment, Deleveraging,
-    Engine, EngineConfig, Event, EventSink, KeeperCapital, OracleRule, RankNode, Report, Shock,
-    ShockKind, Snap, Storage, Termination, Weights,
+    AssetConfig, AssetLimits, AuctionCurve, AuctionRule, Backstop, Breaker, Candidate, ConfigError,
+    Containment, Deleveraging, Engine, EngineConfig, Event, EventSink, KeeperCapital, OracleRule,
+    RankNode, Report, Shock, ShockKind, Snap, Storage, Termination, Weights,
 };
 use firesale_next::num::{Price, Qty, Ratio, Value};
 use firesale_next::policy::Policy;
@@ -78,6 +79,12 @@ impl NextRun {
     /// Converts `s`.
     pub fn from_scenario(s: &Scenario) -> Result<Self, BridgeError> {
         let cap = s.limits.rate_limit.max_accounts_per_round;
+        let auctions = s.limits.per_asset.iter().any(|a| a.auction.is_some());
+        if auctions && s.policy != kernel::Policy::Absorb {
+            return Err(BridgeError::Unsupported(
+                "auctions under a policy other than absorb",
+            ));
+        }
         let (containment, per_asset) = containment(&s.limits)?;
         let deleveraging = match s.limits.deleveraging {
             None => None,
@@ -255,14 +262,42 @@ fn quote_value(v: kernel::Value) -> Value {
     Value((v.to_f64() * 10f64.powi(QUOTE_DECIMALS)).floor() as i64)
 }
 
+/// A kernel auction rule as the next engine holds it.
+fn auction_rule(a: kernel::containment::AuctionRule) -> AuctionRule {
+    AuctionRule {
+        buf: ratio(a.buf),
+        curve: match a.curve {
+            kernel::containment::AuctionCurve::Linear { rounds } => AuctionCurve::Linear { rounds },
+            kernel::containment::AuctionCurve::Stairstep { cut, step_rounds } => {
+                AuctionCurve::Stairstep {
+                    cut: ratio(cut),
+                    step_rounds,
+                }
+            }
+        },
+        tail_rounds: a.tail_rounds,
+        cusp: ratio(a.cusp),
+        penalty: ratio(a.penalty),
+        tip: quote_value(a.tip),
+        chip: ratio(a.chip),
+    }
+}
+
 /// The scenario's containment as the next engine runs it, with its limits
 /// per asset; what it does not run yet is refused.
 fn containment(l: &Limits) -> Result<(Containment<'static>, Vec<AssetLimits>), BridgeError> {
     if l.settlement != kernel::Settlement::Sequential {
         return Err(BridgeError::Unsupported("equilibrium settlement"));
     }
-    if l.per_asset.iter().any(|a| a.auction.is_some()) {
-        return Err(BridgeError::Unsupported("auctions"));
+    let capped = l.keepers.is_some()
+        || l.rate_limit.max_notional_per_round.is_some()
+        || l.per_asset
+            .iter()
+            .any(|a| a.max_notional_per_round.is_some());
+    if capped && l.per_asset.iter().any(|a| a.auction.is_some()) {
+        return Err(BridgeError::Unsupported(
+            "auctions with keeper capital or notional caps",
+        ));
     }
     let o = l.oracle;
     let per_asset = l
@@ -275,6 +310,7 @@ fn containment(l: &Limits) -> Result<(Containment<'static>, Vec<AssetLimits>), B
                 pause_rounds: b.pause_rounds,
             }),
             max_notional_per_round: a.max_notional_per_round.map(quote_value),
+            auction: a.auction.map(auction_rule),
         })
         .collect();
     let c = Containment {
@@ -507,6 +543,59 @@ mod tests {
         assert!(report.backstopped > 0, "the vault took nothing over");
     }
 
+    /// MakerDAO's preset on the default market: every liquidation a Dutch
+    /// auction, taken round by round, still running at the round cap. Both
+    /// engines start the same auctions (round and account) and take and end
+    /// as many.
+    #[test]
+    fn dutch_auctions_run_alike_in_both_engines() {
+        let maker = crate::presets::find("maker-liq2").unwrap();
+        let s = maker.apply(&crate::markets::default_lending());
+        assert!(s.limits.per_asset.iter().any(|a| a.auction.is_some()));
+        #[derive(Default)]
+        struct Next(Vec<(u32, u32)>, u64, u64);
+        impl EventSink for Next {
+            fn emit(&mut self, e: &Event) {
+                match *e {
+                    Event::AuctionStarted { round, account, .. } => self.0.push((round, account)),
+                    Event::AuctionTaken { .. } => self.1 += 1,
+                    Event::AuctionEnded { .. } => self.2 += 1,
+                    _ => {}
+                }
+            }
+        }
+        let mut next = Next::default();
+        let (end, report) = NextRun::from_scenario(&s)
+            .unwrap()
+            .run_with(&mut next)
+            .unwrap();
+        #[derive(Default)]
+        struct Kernel(Vec<(u32, u32)>, u64, u64);
+        impl kernel::event::EventSink for Kernel {
+            fn emit(&mut self, e: &kernel::event::Event) {
+                match *e {
+                    kernel::event::Event::AuctionStarted { round, account, .. } => {
+                        self.0.push((round, account))
+                    }
+                    kernel::event::Event::AuctionTaken { .. } => self.1 += 1,
+                    kernel::event::Event::AuctionEnded { .. } => self.2 += 1,
+                    _ => {}
+                }
+            }
+        }
+        let mut k = Kernel::default();
+        let kr = run_scenario(&s, &mut k).unwrap();
+        // Auctions are still running at the round cap, in both.
+        assert_eq!(
+            (end, kr.termination),
+            (Termination::RoundCap, kernel::Termination::RoundCap)
+        );
+        assert!(k.0.len() > 100 && k.1 > 100, "{} auctions", k.0.len());
+        assert_eq!(report.auctions, next.0.len() as u64);
+        assert_eq!(next.0, k.0, "auctions started (round, account)");
+        assert_eq!((next.1, next.2), (k.1, k.2), "takes and ends");
+    }
+
     /// A market of 12 assets (past the 8 of a stepped engine) runs in the
     /// 16-asset engine and cascades as in the kernel.
     #[test]
@@ -643,6 +732,24 @@ mod tests {
         let mut s = crate::markets::default_lending();
         s.limits.rate_limit.max_accounts_per_round = 10;
         assert!(NextRun::from_scenario(&s).is_ok());
+        let maker = crate::presets::find("maker-liq2").unwrap();
+        let mut auctioned = maker.apply(&s);
+        assert!(NextRun::from_scenario(&auctioned).is_ok());
+        auctioned.policy = kernel::Policy::ToTarget;
+        assert_eq!(
+            NextRun::from_scenario(&auctioned).err(),
+            Some(BridgeError::Unsupported(
+                "auctions under a policy other than absorb"
+            ))
+        );
+        let mut auctioned = maker.apply(&s);
+        auctioned.limits.rate_limit.max_notional_per_round = Some(kernel::Value::from_f64(1e6));
+        assert_eq!(
+            NextRun::from_scenario(&auctioned).err(),
+            Some(BridgeError::Unsupported(
+                "auctions with keeper capital or notional caps"
+            ))
+        );
         s.limits.rate_limit.max_notional_per_round = Some(kernel::Value::from_f64(1e6));
         assert!(NextRun::from_scenario(&s).is_ok());
         s.limits.settlement = kernel::Settlement::Equilibrium;

@@ -10,8 +10,8 @@
 
 use crate::bytes::Reader;
 use firesale_next::engine::{
-    AssetConfig, AssetLimits, Backstop, Breaker, Containment, Deleveraging, KeeperCapital,
-    OracleRule, Shock, ShockKind, Weights,
+    AssetConfig, AssetLimits, AuctionCurve, AuctionRule, Backstop, Breaker, Containment,
+    Deleveraging, KeeperCapital, OracleRule, Shock, ShockKind, Weights,
 };
 use firesale_next::num::{Price, Qty, Ratio, Value};
 use firesale_next::policy::Policy;
@@ -74,13 +74,15 @@ fn containment(r: &mut Reader<'_>, n: usize, lag: u8) -> (Containment<'static>, 
         max_age_rounds: r.u8() % 4,
     };
     let per_asset = (0..n)
-        .map(|_| AssetLimits {
+        .map(|asset| AssetLimits {
             breaker: maybe(r).then(|| Breaker {
                 max_move: ratio_bps(r, 100, 3_000),
                 window_rounds: 1 + r.u8() % 5,
                 pause_rounds: 1 + r.u8() % 4,
             }),
             max_notional_per_round: maybe(r).then(|| value(r)),
+            // Dutch auctions of a risky asset (they act under absorb).
+            auction: (asset > 0 && maybe(r)).then(|| auction_rule(r)),
         })
         .collect();
     let backstop = maybe(r).then(|| Backstop {
@@ -94,6 +96,29 @@ fn containment(r: &mut Reader<'_>, n: usize, lag: u8) -> (Containment<'static>, 
         backstop,
     };
     (c, per_asset)
+}
+
+/// A Dutch-auction rule: a linear or stairstep curve, a tail, a cusp, a
+/// penalty and incentives.
+fn auction_rule(r: &mut Reader<'_>) -> AuctionRule {
+    let curve = match r.u8() % 2 {
+        0 => AuctionCurve::Linear {
+            rounds: 1 + u32::from(r.u8() % 12),
+        },
+        _ => AuctionCurve::Stairstep {
+            cut: ratio_bps(r, 5_000, 9_990),
+            step_rounds: 1 + u32::from(r.u8() % 3),
+        },
+    };
+    AuctionRule {
+        buf: ratio_bps(r, 10_000, 13_000),
+        curve,
+        tail_rounds: 1 + u32::from(r.u8() % 20),
+        cusp: ratio_bps(r, 0, 8_000),
+        penalty: ratio_bps(r, 0, 2_000),
+        tip: Value(i64::from(r.u16())),
+        chip: ratio_bps(r, 0, 100),
+    }
 }
 
 fn ratio_bps(r: &mut Reader<'_>, low: u32, high: u32) -> Ratio {

@@ -75,6 +75,8 @@ pub struct AssetLimits {
     /// Most debt value repaid a round by liquidations seizing it
     /// (MakerDAO's per-collateral `hole`).
     pub max_notional_per_round: Option<Value>,
+    /// Dutch-auction disposal of it when seized for quote debt.
+    pub auction: Option<super::AuctionRule>,
 }
 
 /// The containment a run is configured with, beyond the cap on accounts
@@ -150,7 +152,8 @@ impl Containment<'_> {
                     && usize::from(b.window_rounds) < HISTORY
                     && b.pause_rounds > 0
             });
-            if !(breaker_ok && positive(limits.max_notional_per_round)) {
+            let auction_ok = limits.auction.is_none_or(|a| a.is_valid() && i > 0);
+            if !(breaker_ok && auction_ok && positive(limits.max_notional_per_round)) {
                 let asset = u8::try_from(i).unwrap_or(u8::MAX);
                 return Err(Asset { asset });
             }

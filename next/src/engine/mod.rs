@@ -25,6 +25,7 @@
 //! auto-deleveraging, pro rata ([`deleverage`]) and ranked ([`ranked`]).
 //! Auctions and equilibrium settlement are not carried over yet.
 
+mod auction;
 mod audit;
 mod backstop;
 mod config;
@@ -35,6 +36,7 @@ mod rank;
 mod ranked;
 mod watch;
 
+pub use auction::{Auction, AuctionCurve, AuctionRule, MAX_AUCTIONS};
 pub use audit::AuditError;
 pub use backstop::Backstop;
 pub use config::{
@@ -91,6 +93,13 @@ const RANK_TREES: usize = if DELEVERAGING_BUILT {
 } else {
     0
 };
+/// Running auctions: up to [`MAX_AUCTIONS`] in a build with containment,
+/// none without.
+#[cfg(any(test, feature = "containment"))]
+type Auctions = heapless::Vec<Auction, MAX_AUCTIONS>;
+/// Running auctions (see above).
+#[cfg(not(any(test, feature = "containment")))]
+type Auctions = heapless::Vec<Auction, 0>;
 /// Write-offs a unit hands to deleveraging: one an asset in a build with
 /// it, none without.
 #[cfg(any(test, feature = "deleveraging"))]
@@ -222,6 +231,58 @@ pub enum Event {
         /// The record.
         written: Written,
     },
+    /// A liquidation started a Dutch auction.
+    AuctionStarted {
+        /// The round.
+        round: u32,
+        /// The auction.
+        auction: u32,
+        /// The account liquidated.
+        account: u32,
+        /// The collateral on sale.
+        asset: u8,
+        /// Base units of it on sale.
+        lot: Qty,
+        /// The debt it is to raise (quote base units).
+        debt: Value,
+        /// Paid from the insurance fund to the keeper that started it.
+        incentive: Value,
+        /// Its start price.
+        top: Price,
+    },
+    /// An auction restarted at a fresh price (its tail, or its cusp).
+    AuctionReset {
+        /// The round.
+        round: u32,
+        /// The auction.
+        auction: u32,
+        /// Its new start price.
+        top: Price,
+    },
+    /// Keepers took part of an auction's lot.
+    AuctionTaken {
+        /// The round.
+        round: u32,
+        /// The auction.
+        auction: u32,
+        /// Base units taken.
+        qty: Qty,
+        /// Quote paid for them (nothing at a price of zero).
+        paid: Value,
+    },
+    /// An auction ended.
+    AuctionEnded {
+        /// The round.
+        round: u32,
+        /// The auction.
+        auction: u32,
+        /// The account liquidated.
+        account: u32,
+        /// Collateral returned to it.
+        returned: Qty,
+        /// Debt not raised: bad debt.
+        shortfall: Value,
+    },
     /// An asset's circuit breaker tripped: liquidations touching it wait
     /// until round `resumes`.
     BreakerTripped {
@@ -275,6 +336,10 @@ pub struct Report {
     pub backstopped: u64,
     /// Σ of their equity at takeover, in quote base units.
     pub backstop_equity: i64,
+    /// Dutch auctions started.
+    pub auctions: u64,
+    /// Auction takes that paid nothing (a price of zero).
+    pub zero_bid_takes: u64,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -344,6 +409,7 @@ pub struct Engine<'s, const A: usize, const N: usize = MAX_BOOK_LEVELS> {
     sides: Sides<A>,
     snaps: &'s mut [Snap],
     ranks: rank::Ranks<'s, RANK_TREES>,
+    auctions: Auctions,
     containment: Containment<'s>,
     /// Whether units are held to the round's gate ([`Containment::gates`]).
     gated: bool,
@@ -407,6 +473,7 @@ impl<'s, const A: usize, const N: usize> Engine<'s, A, N> {
             sides: heapless::Vec::new(),
             snaps: parts.snaps,
             ranks: rank::Ranks::new(parts.ranks),
+            auctions: heapless::Vec::new(),
             containment: config.containment,
             gated: CONTAINMENT_BUILT && config.containment.gates(),
             limits: limits::LimitState::new(&config.containment),
@@ -1050,6 +1117,16 @@ impl<'s, const A: usize, const N: usize> Engine<'s, A, N> {
             }
             return Ok(());
         }
+        if self.gates() {
+            match self.try_auction(id, sink)? {
+                auction::Auctioned::No => {}
+                auction::Auctioned::Started => return self.rewatch(id),
+                auction::Auctioned::Full => {
+                    self.defer();
+                    return self.rewatch(id);
+                }
+            }
+        }
         if adl {
             // A bankrupt position closed against the other side first.
             closed = match ranked {
@@ -1147,8 +1224,13 @@ impl<'s, const A: usize, const N: usize> Engine<'s, A, N> {
         if settled {
             return Ok(());
         }
-        // Still liquidatable: it waits in the drift's bucket, which the
-        // next round takes whatever moves.
+        self.rewatch(id)
+    }
+
+    /// Values account `id` after its liquidation: still liquidatable, it
+    /// waits in the drift's bucket, which the next round takes whatever
+    /// moves; else it is watched or let be.
+    fn rewatch(&mut self, id: u32) -> Result<(), Termination> {
         match self.value(id)? {
             Valued::Liquidatable(_) => {
                 match self.lists.push(watch::slot_of(self.watch.cursor), id) {
@@ -1162,6 +1244,10 @@ impl<'s, const A: usize, const N: usize> Engine<'s, A, N> {
 
     #[inline(never)]
     fn end_round(&mut self, sink: &mut impl EventSink) -> Result<(), Termination> {
+        // Keepers take from the auctions before the venues recover.
+        if CONTAINMENT_BUILT && self.auctions_running() {
+            self.run_auctions(sink)?;
+        }
         let mut stationary = true;
         for asset in 0..self.markets.len() {
             let Some(venue) = self
@@ -1193,7 +1279,8 @@ impl<'s, const A: usize, const N: usize> Engine<'s, A, N> {
         });
         let shocks_left = self.next_shock < self.shocks.len();
         // A halt still to run, or accounts that waited, act later.
-        let waiting = self.limits.round_deferred > 0 || self.halt_pending();
+        let waiting =
+            self.limits.round_deferred > 0 || self.halt_pending() || self.auctions_running();
         if self.round_liquidations == 0 && !shocks_left && stationary && !waiting {
             return Err(Termination::FixedPoint);
         }
@@ -1280,6 +1367,18 @@ impl<'s, const A: usize, const N: usize> Engine<'s, A, N> {
             d.u64(u64::from(self.limits.round_deferred));
             d.u64(self.report.backstopped);
             d.i64(self.report.backstop_equity);
+            d.u64(self.report.auctions);
+            d.u64(self.report.zero_bid_takes);
+            for a in &self.auctions {
+                d.u64(u64::from(a.id));
+                d.u64(u64::from(a.account));
+                d.u64(u64::from(a.asset));
+                d.i64(a.lot.0);
+                d.i64(a.owed.0);
+                d.i64(a.penalty.0);
+                d.u64(a.top.mantissa());
+                d.u64(u64::from(a.started));
+            }
         }
         d.finish()
     }
@@ -1417,6 +1516,8 @@ fn feed_venue<const N: usize>(d: &mut Digest, v: &Venue<N>) {
     }
 }
 
+#[cfg(test)]
+mod auction_tests;
 #[cfg(test)]
 mod deleverage_tests;
 #[cfg(test)]

@@ -39,6 +39,7 @@ struct Found {
 impl<const A: usize, const N: usize> Engine<'_, A, N> {
     /// Notes a write to account `id`'s row for the ranking
     /// ([`rank::Ranks::mark`]).
+    #[inline(never)]
     pub(super) fn rerank(&mut self, id: u32) -> ArithResult<()> {
         let width = self.markets.len();
         self.ranks.mark(id, self.balances, width)
@@ -161,6 +162,7 @@ impl<const A: usize, const N: usize> Engine<'_, A, N> {
     /// Closes what the most leveraged opposite positions can take of
     /// account `id`'s bankrupt position, at its bankruptcy price, one
     /// event a counterparty. Returns whether it closed any.
+    #[inline(never)]
     pub(super) fn close_ranked(
         &mut self,
         id: u32,
@@ -360,6 +362,7 @@ impl<const A: usize, const N: usize> Engine<'_, A, N> {
     /// the opposite side, ranked: a quote loss from the shorts of
     /// `exposure` (the risky asset the account's last step sold), a loss
     /// in a risky asset from its longs. Reports the record.
+    #[inline(never)]
     pub(super) fn take_ranked(
         &mut self,
         id: u32,

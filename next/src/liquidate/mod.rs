@@ -185,6 +185,9 @@ pub struct Liquidated {
 /// to-target step that restores the target: most units) writes that plan
 /// directly. A unit that goes on, or down the waterfall, continues on an
 /// overlay ([`overlay`]).
+/// Inlined into its one caller, the engine's round: out of line it cost
+/// 18 instructions a liquidation more on the 10^5 decline (callgrind).
+#[inline(always)]
 pub fn liquidate_unit<const A: usize, const N: usize, const G: usize>(
     row: &mut [Qty],
     tiers: Tiers<'_>,

@@ -330,7 +330,7 @@ mod next {
     use core::hint::black_box;
     use firesale_next::account::{self, Terms};
     use firesale_next::engine::{
-        AssetConfig, AssetLimits, Backstop, Breaker, Candidate, Containment, Deleveraging, Engine,
+        AssetConfig, AssetLimits, AuctionCurve, AuctionRule, Backstop, Breaker, Candidate, Containment, Deleveraging, Engine,
         EngineConfig, KeeperCapital, OracleRule, RankNode, Shock, ShockKind, Snap, Storage, Weights,
     };
     use firesale_next::num::{Index, Price, Qty, Ratio, Value};
@@ -452,6 +452,24 @@ mod next {
                 pause_rounds: int() as u8,
             }),
             max_notional_per_round: Some(Value(int() as i64)),
+            auction: Some(AuctionRule {
+                buf: ratio(),
+                curve: match black_box(int() % 2 == 0) {
+                    true => AuctionCurve::Linear {
+                        rounds: int() as u32,
+                    },
+                    false => AuctionCurve::Stairstep {
+                        cut: ratio(),
+                        step_rounds: int() as u32,
+                    },
+                },
+                tail_rounds: int() as u32,
+                cusp: ratio(),
+                penalty: ratio(),
+                tip: Value(int() as i64),
+                chip: ratio(),
+            })
+            .filter(|_| int() != 0),
         }; 2];
         let config = EngineConfig {
             assets: black_box(&assets),
