@@ -56,7 +56,7 @@ fn the_next_cascade_corpus_replays_clean() {
 fn generated_byte_strings_keep_the_next_engines_invariants() {
     let mut rng = firesale_harness::rng::SplitMix64::new(7);
     let (mut valid, mut liquidating, mut held_back, mut taken_over) = (0, 0, 0, 0);
-    let mut ranked = 0;
+    let (mut ranked, mut auctioned) = (0, 0);
     for _ in 0..200 {
         let data: Vec<u8> = (0..240).map(|_| rng.next_u64() as u8).collect();
         fuzzing::next_cascade(&data);
@@ -69,11 +69,13 @@ fn generated_byte_strings_keep_the_next_engines_invariants() {
             taken_over += usize::from(report.backstopped > 0);
             let ranking = market.deleveraging == Some(firesale_next::engine::Deleveraging::Ranked);
             ranked += usize::from(ranking && report.deleveraged > 0);
+            auctioned += usize::from(report.auctions > 0);
         }
     }
     println!(
         "{valid} valid, {liquidating} liquidating, {held_back} held back by containment, \
-         {taken_over} with a backstop takeover, {ranked} with a ranked close"
+         {taken_over} with a backstop takeover, {ranked} with a ranked close, \
+         {auctioned} with an auction"
     );
     assert!(
         valid > 120,
@@ -85,6 +87,7 @@ fn generated_byte_strings_keep_the_next_engines_invariants() {
         "and containment holds some back ({held_back})"
     );
     assert!(ranked > 1, "and ranked deleveraging closes some ({ranked})");
+    assert!(auctioned > 0, "and some go to auction ({auctioned})");
 }
 
 /// The report of one unbounded run of `m`, if the engine accepts it.
