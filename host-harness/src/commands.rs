@@ -547,7 +547,7 @@ fn compare_table(base: &Scenario, runs: &[Compared]) -> String {
     let _ = writeln!(t, "scenario: {}", base.name);
     let _ = write!(
         t,
-        "{:<13}{:>14}{:>7}{:>8}{:>9}{:>13}{:>13}{:>13}{:>13}{:>13}",
+        "{:<13}{:>14}{:>7}{:>8}{:>9}{:>13}{:>13}{:>13}{:>13}{:>13}{:>7}{:>7}{:>6}{:>9}",
         "preset",
         "ended",
         "rounds",
@@ -557,7 +557,11 @@ fn compare_table(base: &Scenario, runs: &[Compared]) -> String {
         "insurance",
         "socialized",
         "deleveraged",
-        "unrecovered"
+        "unrecovered",
+        "vault",
+        "auct.",
+        "zero",
+        "deferred"
     );
     for a in 1..base.assets.len() {
         let _ = write!(
@@ -572,7 +576,7 @@ fn compare_table(base: &Scenario, runs: &[Compared]) -> String {
         let r = &o.outcome.report;
         let _ = write!(
             t,
-            "{:<13}{:>14}{:>7}{:>8}{:>9}{:>13.0}{:>13.0}{:>13.0}{:>13.0}{:>13.0}",
+            "{:<13}{:>14}{:>7}{:>8}{:>9}{:>13.0}{:>13.0}{:>13.0}{:>13.0}{:>13.0}{:>7}{:>7}{:>6}{:>9}",
             p.name,
             json::termination_name(r.termination),
             r.rounds,
@@ -583,6 +587,10 @@ fn compare_table(base: &Scenario, runs: &[Compared]) -> String {
             r.socialized.to_f64(),
             r.deleveraged.to_f64(),
             r.unrecovered.to_f64(),
+            r.backstopped,
+            r.auctions,
+            r.zero_bid_takes,
+            r.deferred,
         );
         let amplification = firesale_harness::observe::amplification(o);
         for (a, asset) in r.assets().iter().enumerate().skip(1) {
@@ -607,7 +615,7 @@ fn write_compare(
     create_dir(dir)?;
     artefacts::write(dir, "compare.json", &format!("{document:#}\n"))?;
     let mut csv = String::from(
-        "preset,termination,rounds,liquidations,accounts_liquidated,bad_debt,insurance_used,socialized,deleveraged,unrecovered,backstopped,backstop_equity,backstop_negative_equity,backstop_pnl",
+        "preset,termination,rounds,liquidations,accounts_liquidated,bad_debt,insurance_used,socialized,deleveraged,unrecovered,backstopped,backstop_equity,backstop_negative_equity,backstop_pnl,auctions,zero_bid_takes,deferred",
     );
     for a in 1..base.assets.len() {
         let _ = write!(csv, ",{}_min_price", base.asset_name(a));
@@ -617,7 +625,7 @@ fn write_compare(
         let r = &o.outcome.report;
         let _ = write!(
             csv,
-            "{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
+            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
             p.name,
             json::termination_name(r.termination),
             r.rounds,
@@ -631,7 +639,10 @@ fn write_compare(
             r.backstopped,
             r.backstop_equity.to_f64(),
             r.backstop_negative_equity.to_f64(),
-            r.backstop_pnl.to_f64()
+            r.backstop_pnl.to_f64(),
+            r.auctions,
+            r.zero_bid_takes,
+            r.deferred
         );
         for asset in r.assets().iter().skip(1) {
             let _ = write!(csv, ",{}", asset.min_price.to_f64());

@@ -380,7 +380,7 @@ fn bad_flags_and_unwritable_outputs_say_what_is_wrong() {
 #[test]
 fn compare_runs_one_scenario_under_each_preset() {
     let dir = scratch("compare");
-    let (code, _, err) = firesale(&[
+    let (code, table, err) = firesale(&[
         "compare",
         "default",
         "--presets",
@@ -389,6 +389,20 @@ fn compare_runs_one_scenario_under_each_preset() {
         dir.to_str().unwrap(),
     ]);
     assert_eq!(code, 0, "{err}");
+    // The table names what each protocol did beyond selling: the vault's
+    // takeovers, auctions, zero bids and deferrals, each in its column.
+    let lines: Vec<&str> = table.lines().collect();
+    // Columns are right-aligned: a cell ends where its header does.
+    let cell = |preset: &str, name: &str| -> f64 {
+        let end = lines[1].find(&format!(" {name}")).unwrap() + 1 + name.len();
+        let row = lines.iter().find(|l| l.starts_with(preset)).unwrap();
+        let start = row[..end].rfind(' ').unwrap() + 1;
+        row[start..end].parse().unwrap()
+    };
+    assert!(cell("hyperliquid", "vault") > 0.0, "{table}");
+    assert_eq!(cell("aave-v3", "vault"), 0.0, "{table}");
+    assert!(cell("maker-liq2", "auct.") > 0.0, "{table}");
+    assert_eq!(cell("aave-v3", "auct."), 0.0, "{table}");
     let document: Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("compare.json")).unwrap()).unwrap();
     let runs = document["runs"].as_array().unwrap();
