@@ -330,8 +330,9 @@ mod next {
     use core::hint::black_box;
     use firesale_next::account::{self, Terms};
     use firesale_next::engine::{
-        AssetConfig, AssetLimits, AuctionCurve, AuctionRule, Backstop, Breaker, Candidate, Containment, Deleveraging, Engine,
-        EngineConfig, KeeperCapital, OracleRule, RankNode, Shock, ShockKind, Snap, Storage, Weights,
+        AssetConfig, AssetLimits, AuctionCurve, AuctionRule, Backstop, Breaker, Candidate,
+        Containment, Deleveraging, Engine, EngineConfig, KeeperCapital, OracleRule, RankNode,
+        Shock, ShockKind, Snap, Storage, Weights,
     };
     use firesale_next::num::{Index, Price, Qty, Ratio, Value};
     use firesale_next::policy::Policy;
