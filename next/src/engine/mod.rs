@@ -144,7 +144,7 @@ impl Storage<'_> {
         accounts.saturating_mul(assets.saturating_sub(1))
     }
     /// Slots of `ranks` for `accounts` accounts under ranked
-    /// deleveraging: one an account (16 B).
+    /// deleveraging: one an account (40 B).
     pub const fn rank_slots(accounts: usize) -> usize {
         accounts
     }
@@ -544,7 +544,7 @@ impl<'s, const A: usize, const N: usize> Engine<'s, A, N> {
         }
         for id in 0..self.accounts {
             let id = u32::try_from(id).map_err(|_| ConfigError::Storage)?;
-            self.rerank(id).map_err(|_| ConfigError::Storage)?;
+            self.note_written(id).map_err(|_| ConfigError::Storage)?;
         }
         Ok(())
     }
@@ -1113,7 +1113,7 @@ impl<'s, const A: usize, const N: usize> Engine<'s, A, N> {
             // Taken over whole: it owes and holds nothing now.
             self.round_liquidations = self.round_liquidations.saturating_add(1);
             if ranked {
-                self.rerank(id).map_err(Termination::Fault)?;
+                self.note_written(id).map_err(Termination::Fault)?;
             }
             return Ok(());
         }
@@ -1218,7 +1218,7 @@ impl<'s, const A: usize, const N: usize> Engine<'s, A, N> {
             Err(Fault::Arith(e)) => return Err(Termination::Fault(e)),
         }
         if ranked {
-            self.rerank(id).map_err(Termination::Fault)?;
+            self.note_written(id).map_err(Termination::Fault)?;
         }
         // An account that owes nothing has no health to watch.
         if settled {

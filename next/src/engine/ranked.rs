@@ -37,10 +37,10 @@ struct Found {
 }
 
 impl<const A: usize, const N: usize> Engine<'_, A, N> {
-    /// Notes a write to account `id`'s row for the ranking
-    /// ([`rank::Ranks::mark`]).
+    /// Notes a write to account `id`'s row for the ranking, which files
+    /// it again when its tree is next read ([`rank::Ranks::mark`]).
     #[inline(never)]
-    pub(super) fn rerank(&mut self, id: u32) -> ArithResult<()> {
+    pub(super) fn note_written(&mut self, id: u32) -> ArithResult<()> {
         let width = self.markets.len();
         self.ranks.mark(id, self.balances, width)
     }
@@ -193,8 +193,14 @@ impl<const A: usize, const N: usize> Engine<'_, A, N> {
             let size = found.size.min(left);
             let quote = p.quote_for(size).map_err(fault)?;
             if p.long && !quote.is_positive() {
-                // Too small to pay anything: the rest goes to the market.
-                break;
+                // A slice too small to pay anything: a dust position is
+                // passed over; a last slice (or a mixed row, which would
+                // be offered again) leaves the rest to the market.
+                if size == left || found.mixed {
+                    break;
+                }
+                cursor = found.after;
+                continue;
             }
             self.slice(id, found.id, p.asset, p.long, (size, quote))
                 .map_err(fault)?;
@@ -272,7 +278,7 @@ impl<const A: usize, const N: usize> Engine<'_, A, N> {
         self.write_pair(other, asset, new_theirs, (shares_a, shares_q));
         self.bump(bound);
         for id in [bankrupt, other] {
-            self.rerank(id)?;
+            self.note_written(id)?;
         }
         Ok(())
     }
@@ -317,6 +323,14 @@ impl<const A: usize, const N: usize> Engine<'_, A, N> {
     /// covers the loss for `ε` up to one); a row owing nothing is never
     /// liquidatable and needs none. Past what a bound covers, the largest
     /// drift: every account is valued again.
+    ///
+    /// This rests on what ranked writes can do, which a change to who may
+    /// be a counterparty must keep: a write never raises a non-quote debt
+    /// (a short's only falls), never raises the quote debt of a row that
+    /// owes only the quote (a long receives quote), and a round's bounds
+    /// add up to at most one ([`Engine::bump`]) before every account is
+    /// valued again: a row valued owing non-quote debt that a close left
+    /// owing only the quote then owes at most about twice its exposure.
     fn drift_for(&self, id: u32, lost: i128) -> ArithResult<u64> {
         let s = sums(self.stored(id)?, &self.maint)?;
         // A base unit of rounding a term, at the heaviest weight.
@@ -461,7 +475,7 @@ impl<const A: usize, const N: usize> Engine<'_, A, N> {
             m.books.transfer(Book::Accounts, Book::BadDebt, amount);
         }
         self.bump(bound);
-        self.rerank(id)
+        self.note_written(id)
     }
 }
 

@@ -383,3 +383,38 @@ fn ranked_runs_have_the_committed_digests() {
     });
     assert_eq!(digests, RANKED_DIGESTS, "{digests:x?}");
 }
+
+#[test]
+fn a_dust_position_first_in_the_ranking_is_passed_over() {
+    // A token at a millionth of a quote unit: a long of 10^15 owing 950
+    // USDC, a short of 2·10^15 holding 6,000, and a short of 10^6 holding
+    // 2 quote units, first in the ranking. Its slice would pay under a
+    // quote unit (nothing): the close passes it over and the large short
+    // takes the whole position (a second reading found the close given up
+    // there).
+    let token = AssetConfig {
+        price: Price::new(1_000_000, 12).unwrap(),
+        venue: super::tests::pool(1_000_000_000_000_000_000),
+        ..perp_eth()
+    };
+    let assets = [usdc(), token];
+    let rows = vec![
+        Qty(-950_000_000),
+        Qty(1_000_000_000_000_000),
+        Qty(6_000_000_000),
+        Qty(-2_000_000_000_000_000),
+        Qty(2),
+        Qty(-1_000_000),
+    ];
+    let shocks = moves(1..=1, 9_000);
+    let cfg = ranked(&assets, &shocks, 0);
+    let mut run = Run::new(rows, 2);
+    let mut e = run.engine(&cfg);
+    let (_, events) = audited(&mut e);
+    assert_eq!(
+        closes(&events),
+        [(0, 1, 1_000_000_000_000_000, 950_000_000)],
+        "{events:?}"
+    );
+    assert_eq!(e.row(2).unwrap(), [Qty(2), Qty(-1_000_000)]);
+}

@@ -260,6 +260,33 @@ fn under_a_cap_the_watch_still_finds_every_liquidatable_account() {
 }
 
 #[test]
+fn a_small_quote_debt_is_watched_past_its_deposits_rounding() {
+    // 1,000 base units at 7 quote units a thousand (7 units) owing 38
+    // quote units: safe at 7, and liquidatable when the price falls to
+    // 0.038998 a unit (weighted 37.05 against 38). The deposit's worth
+    // rounds down by a unit at any price, so its trigger must leave that
+    // unit over the debt, not over the deposits divided by the drift (a
+    // second reading found it waiting past the price that made it
+    // liquidatable).
+    let asset = AssetConfig {
+        price: Price::new(7_000_000, 6).unwrap(),
+        ..super::deleverage_tests::perp_eth()
+    };
+    let assets = [usdc(), asset];
+    let shocks = [Shock {
+        round: 2,
+        asset: 1,
+        kind: ShockKind::SetPrice(Price::new(38_998, 6).unwrap()),
+    }];
+    let rows = vec![Qty(-38), Qty(1_000), Qty(1_000_000_000), Qty(0)];
+    let (checked, found) = watch_checks(&assets, &shocks, aave(), rows, (0, None));
+    assert!(
+        checked >= 2 && found >= 1,
+        "{checked} rounds, {found} found"
+    );
+}
+
+#[test]
 fn the_watch_finds_what_a_full_rescan_finds() {
     let venues = [
         pool(500_000_000_000),

@@ -147,12 +147,14 @@ pub fn place(s: &Sums, drift: u64, max_weight: u64) -> Valued {
     if net <= 0 {
         return Valued::Watch(drift);
     }
-    // x <= (deposits − slack) / quote debt, exactly, for the quote
-    // alone; x <= 1 + net / exposed otherwise. Both sides are positive.
+    // For the quote debt alone, x <= deposits / (quote debt + slack): the
+    // deposits fall by x, their rounding (the slack) does not. Otherwise
+    // x <= 1 + net / exposed, the slack taken from `net`. Both sides are
+    // positive.
     let factor = match debts {
         0 => ratio_floor(
-            net.wrapping_add(quote_debt).unsigned_abs(),
-            quote_debt.unsigned_abs(),
+            s.deposits.unsigned_abs(),
+            quote_debt.wrapping_add(slack).unsigned_abs(),
         ),
         _ => ratio_floor(
             net.unsigned_abs(),
