@@ -180,8 +180,9 @@ pub fn check(arg: &str, budget: &Budget) -> Outcome {
 
 /// `firesale scenarios`.
 pub fn scenarios() {
+    let width = bundled::ALL.iter().map(|b| b.name.len()).max().unwrap_or(0) + 2;
     for b in bundled::ALL {
-        say!("{:<14}{}", b.name, b.summary);
+        say!("{:<width$}{}", b.name, b.summary);
     }
     say!("\nRun one with `firesale run NAME`; its source is scenarios/NAME.toml (replays: scenarios/replays/).");
 }

@@ -86,11 +86,11 @@ pub fn summary(scenario: &Scenario, observed: &Observed) -> String {
     let _ = writeln!(s, "keeper P&L          {:.2}", report.keeper_pnl.to_f64());
     for (i, a) in report.assets().iter().enumerate().skip(1) {
         let initial = a.initial_price.to_f64();
-        let drop = 100.0 * (1.0 - a.min_price.to_f64() / initial);
-        let rise = 100.0 * (a.max_price.to_f64() / initial - 1.0);
+        let drop = percent('-', 1.0 - a.min_price.to_f64() / initial);
+        let rise = percent('+', a.max_price.to_f64() / initial - 1.0);
         let _ = writeln!(
             s,
-            "{:<20}price {initial:.2} -> {:.2} (min {:.2} -{drop:.2}%, max {:.2} +{rise:.2}%)",
+            "{:<20}price {initial:.2} -> {:.2} (min {:.2} {drop}, max {:.2} {rise})",
             scenario.asset_name(i),
             a.final_price.to_f64(),
             a.min_price.to_f64(),
@@ -110,4 +110,15 @@ pub fn summary(scenario: &Scenario, observed: &Observed) -> String {
     }
     let _ = writeln!(s, "digest              {digest:016x}");
     s
+}
+
+/// A move of `share` (at least zero) as a percentage with `sign`, to two
+/// places; none that rounds to zero, which has no sign ("0.00%", not
+/// "-0.00%").
+fn percent(sign: char, share: f64) -> String {
+    let p = 100.0 * share;
+    match format!("{p:.2}").as_str() {
+        "0.00" | "-0.00" => "0.00%".to_string(),
+        text => format!("{sign}{text}%"),
+    }
 }

@@ -205,6 +205,14 @@ fn bundled_scenarios_are_listed_and_show_what_they_claim() {
     for name in ["default", "perp-squeeze", "cross-margin"] {
         assert!(list.contains(name), "{list}");
     }
+    // Every name stands apart from its summary, the longest too.
+    assert!(list.contains("black-thursday-2020  replay:"), "{list}");
+    // A price that never fell has no signed zero.
+    let (_, summary, _) = firesale(&["run", "perp-squeeze"]);
+    assert!(
+        summary.contains("BTC") && !summary.contains("-0.00%"),
+        "{summary}"
+    );
     let report = json(&["run", "cross-margin", "--json"]);
     let btc = &report["assets"][2];
     assert_eq!(btc["name"], "BTC");
