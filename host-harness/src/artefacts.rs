@@ -1,7 +1,7 @@
 //! Everything a run leaves in `--out DIR`: `report.json`, `timeline.csv`,
 //! `events.jsonl` and the price chart `price.png` / `price.svg`.
 
-use crate::observe::{observe_with, Observed, RoundRow, RunError};
+use crate::observe::{observe_shown, Observed, RoundRow, RunError};
 use crate::scenario::Scenario;
 use crate::{json, plot};
 use std::fs::File;
@@ -51,18 +51,24 @@ pub enum RunIntoError {
 
 /// Runs `scenario` and writes every artefact into `dir`; `audit`: with the
 /// conservation audit (`--audit`).
-pub fn run_into(scenario: &Scenario, dir: &Path, audit: bool) -> Result<Observed, RunIntoError> {
+pub fn run_into(
+    scenario: &Scenario,
+    dir: &Path,
+    audit: bool,
+    progress: &indicatif::ProgressBar,
+) -> Result<Observed, RunIntoError> {
     let out = RunIntoError::Output;
     create_dir(dir).map_err(out)?;
     let mut events = create(dir, "events.jsonl").map_err(out)?;
-    let observed = observe_with(scenario, Some(&mut events), audit).map_err(|e| match e {
-        RunError::Invalid(e) => RunIntoError::Invalid(e),
-        RunError::Audit(f) => RunIntoError::Audit(f),
-        RunError::Io(e) => out(format!(
-            "{}: cannot write: {e}",
-            dir.join("events.jsonl").display()
-        )),
-    })?;
+    let observed =
+        observe_shown(scenario, Some(&mut events), audit, progress).map_err(|e| match e {
+            RunError::Invalid(e) => RunIntoError::Invalid(e),
+            RunError::Audit(f) => RunIntoError::Audit(f),
+            RunError::Io(e) => out(format!(
+                "{}: cannot write: {e}",
+                dir.join("events.jsonl").display()
+            )),
+        })?;
     events.flush().map_err(|e| {
         out(format!(
             "{}: cannot write: {e}",

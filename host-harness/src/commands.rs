@@ -6,7 +6,7 @@ use firesale_harness::audit::{AuditFailure, Stopped};
 use firesale_harness::bounds::{Bounds, MAX_THREADS, RESULT_BYTES};
 use firesale_harness::compare::Compared;
 use firesale_harness::montecarlo::{self, PathModel, Tail, LEVELS};
-use firesale_harness::observe::{observe_with, RunError};
+use firesale_harness::observe::{observe_shown, RunError};
 use firesale_harness::plot::{self, Grid, Marker};
 use firesale_harness::preflight::describe;
 use firesale_harness::source::Source;
@@ -130,18 +130,21 @@ pub fn run(
         Failure::Input(format!("the scenario is invalid{under}: {}", describe(e)))
     };
     let audit_failed = |f: AuditFailure| Failure::Audit(f.report(&scenario));
+    // Rounds and liquidations as the run goes, on a terminal only.
+    let bar = progress::bar(u64::from(scenario.max_rounds), "run");
     let observed = match out {
-        Some(dir) => artefacts::run_into(&scenario, dir, audit).map_err(|e| match e {
+        Some(dir) => artefacts::run_into(&scenario, dir, audit, &bar).map_err(|e| match e {
             artefacts::RunIntoError::Invalid(e) => invalid(&e),
             artefacts::RunIntoError::Output(m) => Failure::Output(m),
             artefacts::RunIntoError::Audit(f) => audit_failed(f),
         })?,
-        None => observe_with(&scenario, None, audit).map_err(|e| match e {
+        None => observe_shown(&scenario, None, audit, &bar).map_err(|e| match e {
             RunError::Invalid(e) => invalid(&e),
             RunError::Io(e) => Failure::Output(e.to_string()),
             RunError::Audit(f) => audit_failed(f),
         })?,
     };
+    bar.finish_and_clear();
     if as_json {
         print_json(&json::report(&scenario, &observed));
     } else {

@@ -92,13 +92,31 @@ pub fn observe_with(
     log: Option<&mut dyn Write>,
     audit: bool,
 ) -> Result<Observed, RunError> {
-    by_capacity!(scenario.assets.len(), observe_sized(scenario, log, audit))
+    by_capacity!(
+        scenario.assets.len(),
+        observe_sized(scenario, log, audit, None)
+    )
+}
+
+/// [`observe_with`], showing on `progress` the rounds done (its position)
+/// and the liquidations so far (its message) as the run goes.
+pub fn observe_shown(
+    scenario: &Scenario,
+    log: Option<&mut dyn Write>,
+    audit: bool,
+    progress: &indicatif::ProgressBar,
+) -> Result<Observed, RunError> {
+    by_capacity!(
+        scenario.assets.len(),
+        observe_sized(scenario, log, audit, Some(progress))
+    )
 }
 
 fn observe_sized<const A: usize>(
     scenario: &Scenario,
     log: Option<&mut dyn Write>,
     audit: bool,
+    progress: Option<&indicatif::ProgressBar>,
 ) -> Result<Observed, RunError> {
     let shock_only = run_with(&scenario.without_accounts(), audit)?.report;
     let mut buffers = Buffers::new(scenario);
@@ -127,6 +145,13 @@ fn observe_sized<const A: usize>(
         }
         for event in recorder.pending.drain(..) {
             record(&engine, &event, &mut timeline);
+            if let (Some(bar), Event::RoundEnded { round, .. }) = (progress, &event) {
+                bar.set_position(u64::from(*round));
+                bar.set_message(format!(
+                    "run: {} liquidations",
+                    engine.report().liquidations
+                ));
+            }
         }
         if let Some(e) = recorder.log_error.take() {
             return Err(RunError::Io(e));

@@ -208,11 +208,13 @@ fn bundled_scenarios_are_listed_and_show_what_they_claim() {
     // Every name stands apart from its summary, the longest too.
     assert!(list.contains("black-thursday-2020  replay:"), "{list}");
     // A price that never fell has no signed zero.
-    let (_, summary, _) = firesale(&["run", "perp-squeeze"]);
+    let (_, summary, progress) = firesale(&["run", "perp-squeeze"]);
     assert!(
         summary.contains("BTC") && !summary.contains("-0.00%"),
         "{summary}"
     );
+    // The run's progress is drawn on a terminal only: on a pipe, nothing.
+    assert!(progress.is_empty(), "{progress}");
     let report = json(&["run", "cross-margin", "--json"]);
     let btc = &report["assets"][2];
     assert_eq!(btc["name"], "BTC");
