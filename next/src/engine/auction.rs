@@ -146,10 +146,11 @@ impl<const A: usize, const N: usize> Engine<'_, A, N> {
         !self.auctions.is_empty()
     }
 
-    /// The collateral account `id`'s liquidation would auction: under
-    /// absorb, a row owing only the quote, its largest holding by value
-    /// at the oracle, if that has an auction rule and is not blocked.
-    fn auctioned(&self, row: &[Qty]) -> ArithResult<Option<usize>> {
+    /// The collateral account `id`'s liquidation would auction, with its
+    /// rule: under absorb, a row owing only the quote, its largest holding
+    /// by value at the oracle, if that has an auction rule and is not
+    /// blocked.
+    fn auctioned(&self, row: &[Qty]) -> ArithResult<Option<(usize, AuctionRule)>> {
         if self.policy != Policy::Absorb || !row.first().is_some_and(|q| q.is_negative()) {
             return Ok(None);
         }
@@ -166,9 +167,10 @@ impl<const A: usize, const N: usize> Engine<'_, A, N> {
             }
         }
         let blocked = self.limits.gate.blocked;
-        Ok(best.map(|(asset, _)| asset).filter(|&a| {
-            self.auction_rule(a).is_some() && blocked.checked_shr(a as u32).unwrap_or(0) & 1 == 0
-        }))
+        let open = |a: usize| blocked.checked_shr(a as u32).unwrap_or(0) & 1 == 0;
+        Ok(best
+            .filter(|&(a, _)| open(a))
+            .and_then(|(a, _)| Some((a, self.auction_rule(a)?))))
     }
 
     /// Starts an auction for account `id` if its liquidation is one
@@ -187,10 +189,7 @@ impl<const A: usize, const N: usize> Engine<'_, A, N> {
             .balances
             .get(range.clone())
             .ok_or(fault(ArithError::Domain))?;
-        let Some(asset) = self.auctioned(row).map_err(fault)? else {
-            return Ok(Auctioned::No);
-        };
-        let Some(rule) = self.auction_rule(asset) else {
+        let Some((asset, rule)) = self.auctioned(row).map_err(fault)? else {
             return Ok(Auctioned::No);
         };
         if self.auctions.is_full() {
@@ -198,7 +197,7 @@ impl<const A: usize, const N: usize> Engine<'_, A, N> {
         }
         let stored = row.get(asset).copied().unwrap_or(Qty::ZERO);
         let debt = row.first().copied().unwrap_or(Qty::ZERO);
-        let started = self.start(asset, rule, stored, debt).map_err(fault)?;
+        let started = self.start(id, (asset, rule), stored, debt).map_err(fault)?;
         // Nothing can fail past here.
         if let Some(r) = self.balances.get_mut(range) {
             if let Some(q) = r.first_mut() {
@@ -208,11 +207,8 @@ impl<const A: usize, const N: usize> Engine<'_, A, N> {
                 *c = Qty::ZERO;
             }
         }
-        let (lot, owed, incentive) = (started.auction.lot, started.auction.owed, started.incentive);
-        let auction = Auction {
-            account: id,
-            ..started.auction
-        };
+        let (auction, incentive) = (started.auction, started.incentive);
+        let (lot, owed) = (auction.lot, auction.owed);
         if let Some(m) = self.markets.get_mut(asset) {
             m.state.deposit_shares = started.shares;
             m.books.transfer(Book::Accounts, Book::Auction, lot);
@@ -242,12 +238,13 @@ impl<const A: usize, const N: usize> Engine<'_, A, N> {
         Ok(Auctioned::Started)
     }
 
-    /// Plans an auction of `stored` (deposit shares) of `asset` for the
-    /// quote `debt` (negative), writing nothing.
+    /// Plans account `id`'s auction of `stored` (deposit shares) of
+    /// `asset` under `rule` for the quote `debt` (negative), writing
+    /// nothing.
     fn start(
         &self,
-        asset: usize,
-        rule: AuctionRule,
+        id: u32,
+        (asset, rule): (usize, AuctionRule),
         stored: Qty,
         debt: Qty,
     ) -> ArithResult<Started> {
@@ -263,7 +260,7 @@ impl<const A: usize, const N: usize> Engine<'_, A, N> {
         let shares = m.state.deposit_shares.sub(stored)?;
         let auction = Auction {
             id: u32::try_from(self.report.auctions).map_err(|_| ArithError::Overflow)?,
-            account: 0,
+            account: id,
             asset: u8::try_from(asset).map_err(|_| ArithError::Overflow)?,
             lot,
             owed,
@@ -412,7 +409,7 @@ impl<const A: usize, const N: usize> Engine<'_, A, N> {
         let stored = self.balances.get(at).copied().ok_or(ArithError::Domain)?;
         let m = self.markets.get(asset).ok_or(ArithError::Domain)?;
         let after = crate::account::credit(stored, returned, m.state.index)?;
-        let shares = self.deposit_shares(asset, stored, after)?;
+        let shares = self.deposit_shares_after(asset, stored, after)?;
         let shortfall = a.owed.max(Value::ZERO);
         let covered = shortfall.min(self.insurance.max(Value::ZERO));
         let unrecovered = shortfall.sub(covered)?;
@@ -439,15 +436,6 @@ impl<const A: usize, const N: usize> Engine<'_, A, N> {
             shortfall,
         });
         Ok(())
-    }
-
-    /// `asset`'s deposit shares after one balance goes from `old` to `new`.
-    fn deposit_shares(&self, asset: usize, old: Qty, new: Qty) -> ArithResult<Qty> {
-        let m = self.markets.get(asset).ok_or(ArithError::Domain)?;
-        m.state
-            .deposit_shares
-            .sub(old.max(Qty::ZERO))?
-            .add(new.max(Qty::ZERO))
     }
 }
 

@@ -686,10 +686,7 @@ impl<const A: usize, const N: usize> Engine<'_, A, N> {
         new: Qty,
     ) -> ArithResult<Qty> {
         let m = self.markets.get(asset).ok_or(ArithError::Domain)?;
-        m.state
-            .deposit_shares
-            .sub(old.max(Qty::ZERO))?
-            .add(new.max(Qty::ZERO))
+        crate::liquidate::shares_after(m.state.deposit_shares, old, new)
     }
 
     /// Writes a close: the row's risky and quote balances and both assets'

@@ -22,8 +22,9 @@
 //! insurance fund and socialized loss, a cap on the accounts liquidated a
 //! round ([`queue`]), notional caps, keeper capital, the oracle rule and
 //! circuit breakers ([`limits`]), the backstop vault ([`backstop`]) and
-//! auto-deleveraging, pro rata ([`deleverage`]) and ranked ([`ranked`]).
-//! Auctions and equilibrium settlement are not carried over yet.
+//! auto-deleveraging, pro rata ([`deleverage`]) and ranked ([`ranked`]),
+//! and Dutch auctions ([`auction`]). Equilibrium settlement is not carried
+//! over yet.
 
 mod auction;
 mod audit;
@@ -1159,7 +1160,11 @@ impl<'s, const A: usize, const N: usize> Engine<'s, A, N> {
                 // (The constant first: the closure runs in a unit out of line,
                 // where `adl` is not known.)
                 let held = DELEVERAGING_BUILT && adl && (w.asset == 0 || ranked);
-                if let Err(w) = held.then_some(w).map_or(Err(w), |w| losses.push(w)) {
+                let unheld = match held {
+                    true => losses.push(w).err(),
+                    false => Some(w),
+                };
+                if let Some(w) = unheld {
                     sink.emit(&Event::WrittenOff {
                         account: id,
                         written: w,
@@ -1178,7 +1183,7 @@ impl<'s, const A: usize, const N: usize> Engine<'s, A, N> {
                     self.defer();
                 }
                 if adl {
-                    if !ranked {
+                    if self.pro_rata_on() {
                         self.resnap_row(id)?;
                     }
                     let exposure = done.last.map(|s| s.collateral);

@@ -116,6 +116,13 @@ pub fn eligible(tree: u8, (c, r): (i64, u64), price: Price) -> bool {
     }
 }
 
+/// Account `id`'s row among `rows` of `width` balances each.
+fn row_of(rows: &[Qty], id: u32, width: usize) -> ArithResult<&[Qty]> {
+    rows.get((id as usize).saturating_mul(width)..)
+        .and_then(|r| r.get(..width))
+        .ok_or(ArithError::Domain)
+}
+
 /// A priority for the heap order: a hash of the id, so that the tree's
 /// depth does not depend on the keys.
 fn priority(id: u32) -> u64 {
@@ -172,10 +179,7 @@ impl<'s, const T: usize> Ranks<'s, T> {
     /// list. One that moves a row between a tree and another or the mixed
     /// list is filed at once, so that no tree or list misses a row.
     pub fn mark(&mut self, id: u32, rows: &[Qty], width: usize) -> ArithResult<()> {
-        let row = rows
-            .get((id as usize).saturating_mul(width)..)
-            .and_then(|r| r.get(..width))
-            .ok_or(ArithError::Domain)?;
+        let row = row_of(rows, id, width)?;
         let (place, n) = (place_of(row), self.node(id)?);
         let waits_on = match (n.tree, place) {
             (UNRANKED, UNRANKED) => return Ok(()),
@@ -236,10 +240,7 @@ impl<'s, const T: usize> Ranks<'s, T> {
     /// quote and position together, and its key a little) is rewritten in
     /// place: a few nodes read, not two walks down the tree.
     pub fn rerank(&mut self, id: u32, rows: &[Qty], width: usize) -> ArithResult<()> {
-        let row = rows
-            .get((id as usize).saturating_mul(width)..)
-            .and_then(|r| r.get(..width))
-            .ok_or(ArithError::Domain)?;
+        let row = row_of(rows, id, width)?;
         let place = place_of(row);
         let old = self.node(id)?;
         if place == old.tree && place > MIXED {
@@ -363,7 +364,7 @@ impl<'s, const T: usize> Ranks<'s, T> {
     }
 
     /// Takes account `id` out of its tree or the mixed list.
-    pub fn remove(&mut self, id: u32) -> ArithResult<()> {
+    fn remove(&mut self, id: u32) -> ArithResult<()> {
         let n = self.node(id)?;
         match n.tree {
             UNRANKED => return Ok(()),

@@ -14,14 +14,14 @@
 //! price, above the oracle; a long sells at it, below), but its place in
 //! the watch is where its last valuation put it. The write therefore grows
 //! the next round's drift by a bound on what it took, relative to what the
-//! watch's trigger for the row rests on ([`Engine::touched`]): the watch
+//! watch's trigger for the row rests on (`Engine::drift_for`): the watch
 //! stays a lower bound on every health, as after a price move.
 
 use super::rank::{self, NONE};
 use super::{Engine, Event, EventSink, Termination};
 use crate::account::sums;
 use crate::ledger::Book;
-use crate::liquidate::Written;
+use crate::liquidate::{shares_after, Written};
 use crate::num::{ArithError, ArithResult, Price, Qty, Round, Value};
 
 /// A counterparty found for a slice.
@@ -52,11 +52,9 @@ impl<const A: usize, const N: usize> Engine<'_, A, N> {
         Ok(if short { t.price() } else { t.share_price() })
     }
 
-    /// Account `id`'s row as stored.
+    /// Account `id`'s row as stored ([`Engine::row`]; no row is a fault).
     fn stored(&self, id: u32) -> ArithResult<&[Qty]> {
-        self.balances
-            .get(self.row_range(id as usize))
-            .ok_or(ArithError::Domain)
+        self.row(id as usize).ok_or(ArithError::Domain)
     }
 
     /// Whether `a` (units `ra`, equity `ea`) ranks before `b`: higher
@@ -271,8 +269,8 @@ impl<const A: usize, const N: usize> Engine<'_, A, N> {
         let bound = self.slice_bound(other, asset, bankrupt_long, (size, quote))?;
         let shares_a = self.deposit_shares_after(asset, our_a, new_ours.0)?;
         let shares_q = self.deposit_shares_after(0, our_q, new_ours.1)?;
-        let shares_a = after_change(shares_a, their_a, new_theirs.0)?;
-        let shares_q = after_change(shares_q, their_q, new_theirs.1)?;
+        let shares_a = shares_after(shares_a, their_a, new_theirs.0)?;
+        let shares_q = shares_after(shares_q, their_q, new_theirs.1)?;
         // Nothing can fail past here but the ranking's own checks.
         self.write_pair(bankrupt, asset, new_ours, (shares_a, shares_q));
         self.write_pair(other, asset, new_theirs, (shares_a, shares_q));
@@ -477,9 +475,4 @@ impl<const A: usize, const N: usize> Engine<'_, A, N> {
         self.bump(bound);
         self.note_written(id)
     }
-}
-
-/// Deposit shares `shares` after one more balance goes from `old` to `new`.
-fn after_change(shares: Qty, old: Qty, new: Qty) -> ArithResult<Qty> {
-    shares.sub(old.max(Qty::ZERO))?.add(new.max(Qty::ZERO))
 }

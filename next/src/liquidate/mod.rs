@@ -25,6 +25,7 @@ mod step;
 mod waterfall;
 
 pub use gate::Gate;
+pub(crate) use step::shares_after;
 pub use step::Tiers;
 pub(crate) use waterfall::haircut;
 pub use waterfall::MIN_DEPOSIT_INDEX;

@@ -185,7 +185,7 @@ pub(super) fn in_full(policy: &Policy, v: &Valued) -> bool {
 }
 
 /// Σ of positive stored balances after one changes from `old` to `new`.
-fn shares_after(total: Qty, old: Qty, new: Qty) -> ArithResult<Qty> {
+pub(crate) fn shares_after(total: Qty, old: Qty, new: Qty) -> ArithResult<Qty> {
     total.sub(old.max(Qty::ZERO))?.add(new.max(Qty::ZERO))
 }
 
