@@ -6,8 +6,7 @@
 //! favour (a holding down, a debt up), a cap down. What the next engine
 //! does not run yet is refused by name: equilibrium settlement, auctions
 //! under a policy other than absorb or with keeper capital or notional
-//! caps, and venues other than linear curves, constant-product pools and
-//! order books.
+//! caps.
 
 use firesale_core as kernel;
 use firesale_next::engine::{
@@ -402,11 +401,26 @@ fn asset(i: usize, a: &kernel::AssetConfig) -> Result<AssetConfig, BridgeError> 
             resilience: ratio(resilience),
             floor: price(i, floor)?,
         },
-        _ => {
-            return Err(BridgeError::Unsupported(
-                "venues other than linear curves, constant-product pools and order books",
-            ))
-        }
+        kernel::VenueConfig::Exponential {
+            depth,
+            resilience,
+            floor,
+        } => VenueConfig::Exponential {
+            depth: Qty((depth.to_f64() * units) as i64),
+            resilience: ratio(resilience),
+            floor: price(i, floor)?,
+        },
+        kernel::VenueConfig::SquareRoot {
+            y_sigma,
+            volume,
+            resilience,
+            floor,
+        } => VenueConfig::SquareRoot {
+            y_sigma: ratio(y_sigma),
+            volume: Qty((volume.to_f64() * units) as i64),
+            resilience: ratio(resilience),
+            floor: price(i, floor)?,
+        },
     };
     Ok(AssetConfig {
         price: match i {
@@ -637,6 +651,33 @@ mod tests {
                 "more than 8 assets, stepped by a caller"
             ))
         );
+    }
+
+    /// The default market on an exponential curve and on the square-root
+    /// law, both shallow enough to spiral: the two engines liquidate the
+    /// same accounts each round (each prices from its own bounds on `e^x`
+    /// and `√x`, rounded in the protocol's favour).
+    #[test]
+    fn impact_curves_cascade_alike_in_both_engines() {
+        let curves = [
+            kernel::VenueConfig::Exponential {
+                depth: kernel::Qty::from_f64(60_000.0),
+                resilience: kernel::Ratio::from_f64(0.2),
+                floor: kernel::Price::from_f64(1.0),
+            },
+            kernel::VenueConfig::SquareRoot {
+                y_sigma: kernel::Ratio::from_f64(0.1),
+                volume: kernel::Qty::from_f64(50_000.0),
+                resilience: kernel::Ratio::from_f64(0.2),
+                floor: kernel::Price::from_f64(1.0),
+            },
+        ];
+        for venue in curves {
+            let mut s = crate::markets::default_lending();
+            s.assets[1].venue = venue;
+            let report = cascades_alike(s);
+            assert!(report.liquidations > 100, "{venue:?}: {report:?}");
+        }
     }
 
     /// The default market with its limits set by `set`.
