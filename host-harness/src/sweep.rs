@@ -362,6 +362,44 @@ pub fn check_axes(base: &toml::Table, axes: &[Axis]) -> Result<(), String> {
     Ok(())
 }
 
+/// Whether a value [`set`] at `key` is rounded to an integer (a count, a
+/// round, a seed, `levels`).
+pub fn is_integer(key: &str) -> bool {
+    let last = key.rsplit('.').next().unwrap_or(key);
+    let name = last.split('[').next().unwrap_or(last);
+    INTEGER_FIELDS.contains(&name)
+}
+
+/// `key = value` for each of `keys` and its value in `at`, as messages
+/// name a point.
+pub fn point_name(keys: &[&str], at: &[f64]) -> String {
+    keys.iter()
+        .zip(at)
+        .map(|(key, v)| format!("{key} = {v}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The scenario `base` with each of `keys` set to its value in `at`,
+/// validated within `bounds` (`dir`, `positions` and `source_bytes` as
+/// [`sweep`] takes them): a grid point's scenario, and a value a critical
+/// search tries ([`crate::critical`]). A failure names the point.
+pub fn scenario_at(
+    base: &toml::Table,
+    (dir, positions): (Option<&Path>, Option<&str>),
+    keys: &[&str],
+    at: &[f64],
+    bounds: &Bounds,
+    source_bytes: usize,
+) -> Result<crate::Scenario, Stopped> {
+    let mut table = base.clone();
+    for (key, &value) in keys.iter().zip(at) {
+        set(&mut table, key, value)?;
+    }
+    parse_table(table, dir, bounds, source_bytes, positions)
+        .map_err(|e| Stopped::Input(format!("at {}: {e}", point_name(keys, at))))
+}
+
 fn run_point(
     base: &toml::Table,
     (dir, positions): (Option<&Path>, Option<&str>),
@@ -371,19 +409,9 @@ fn run_point(
     source_bytes: usize,
     audit: bool,
 ) -> Result<Point, Stopped> {
-    let mut table = base.clone();
-    for (axis, &value) in axes.iter().zip(&at) {
-        set(&mut table, &axis.key, value)?;
-    }
-    let describe = || {
-        axes.iter()
-            .zip(&at)
-            .map(|(a, v)| format!("{} = {v}", a.key))
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    let scenario = parse_table(table, dir, bounds, source_bytes, positions)
-        .map_err(|e| format!("at {}: {e}", describe()))?;
+    let keys: Vec<&str> = axes.iter().map(|a| a.key.as_str()).collect();
+    let describe = || point_name(&keys, &at);
+    let scenario = scenario_at(base, (dir, positions), &keys, &at, bounds, source_bytes)?;
     let figures = observe::figures(&scenario, audit).map_err(|e| match e {
         RunError::Audit(f) => Stopped::Audit(format!(
             "at {}: {}",
