@@ -5,6 +5,7 @@ use firesale_harness::artefacts::{self, create_dir};
 use firesale_harness::audit::{AuditFailure, Stopped};
 use firesale_harness::bounds::{Bounds, MAX_THREADS, RESULT_BYTES};
 use firesale_harness::compare::Compared;
+use firesale_harness::critical;
 use firesale_harness::montecarlo::{self, PathModel, Tail, LEVELS};
 use firesale_harness::observe::{observe_shown, RunError};
 use firesale_harness::plot::{self, Grid, Marker};
@@ -355,6 +356,42 @@ fn write_sweep(
             critical: &critical,
         },
     )
+}
+
+/// `firesale critical`: bisects `request` over the scenario; ends that do
+/// not straddle the crossing are bad input (exit code 2).
+pub fn critical(
+    arg: Option<&str>,
+    request: &critical::Request,
+    as_json: bool,
+    out: Option<&Path>,
+    budget: &Budget,
+) -> Outcome {
+    let source = source(arg)?;
+    let grid = request.grid().len() as u64;
+    let most = grid + u64::from(critical::MAX_ITERATIONS);
+    let reserved = sweep::reserved(most, source.text.len());
+    reserve(&format!("a search of up to {most} runs"), reserved, budget)?;
+    let bounds = budget.bounds(false, reserved, at_once(grid));
+    scenario_of(&source, &bounds)?;
+    let bar = progress::bar(grid, "critical");
+    let search = critical::run_source(&source, request, &bounds, &bar)?;
+    if let Some(warning) = search.warning() {
+        eprintln!("warning: {warning}");
+    }
+    let document = critical::document(&source.label, &search);
+    if as_json {
+        print_json(&document);
+    } else {
+        emit(&critical::summary(&source.label, &search));
+    }
+    if let Some(dir) = out {
+        create_dir(dir).map_err(Failure::Output)?;
+        artefacts::write(dir, "critical.json", &format!("{document:#}\n"))
+            .map_err(Failure::Output)?;
+        written(as_json, "critical.json", dir);
+    }
+    Ok(())
 }
 
 /// The shock-path model's flags.

@@ -6,6 +6,7 @@ pub mod audit;
 pub mod bounds;
 pub mod bundled;
 pub mod compare;
+pub mod critical;
 pub mod event_json;
 pub mod input;
 pub mod json;

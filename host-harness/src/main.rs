@@ -105,6 +105,31 @@ enum Command {
         #[arg(long)]
         audit: bool,
     },
+    /// Bisect one scenario value for the point where an outcome appears:
+    /// bad debt, insurance exhausted, or a broken market.
+    Critical {
+        /// A scenario file, or the name of a bundled scenario (default: `default`).
+        scenario: Option<String>,
+        /// KEY=LO:HI, such as `shocks[0].move_price=0.6:0.98`: the key (as
+        /// `sweep --vary` names it) and the range searched, LO below HI.
+        #[arg(long)]
+        vary: String,
+        /// The bracket's largest width at the end (in the key's units).
+        #[arg(long, allow_negative_numbers = true)]
+        tolerance: f64,
+        /// What is watched for: bad debt above the threshold, bad debt the
+        /// insurance fund did not cover above it, or a broken market.
+        #[arg(long, default_value = "bad-debt",
+              value_parser = clap::builder::PossibleValuesParser::new(firesale_harness::critical::Metric::NAMES))]
+        metric: String,
+        /// The measure crosses when above this (quote; default 0).
+        #[arg(long, allow_negative_numbers = true)]
+        threshold: Option<f64>,
+        #[command(flatten)]
+        parallel: Parallel,
+        #[command(flatten)]
+        output: Output,
+    },
     /// Draw random shock paths and report the distribution of bad debt.
     Montecarlo {
         /// A scenario file, or the name of a bundled scenario (default:
@@ -206,6 +231,27 @@ fn main() -> ExitCode {
                 audit,
                 budget,
             )
+        }),
+        Command::Critical {
+            scenario,
+            vary,
+            tolerance,
+            metric,
+            threshold,
+            parallel,
+            output,
+        } => commands::in_pool(parallel.threads, || {
+            firesale_harness::critical::Request::new(&vary, tolerance, &metric, threshold)
+                .map_err(commands::Failure::Input)
+                .and_then(|request| {
+                    commands::critical(
+                        scenario.as_deref(),
+                        &request,
+                        output.json,
+                        output.out.as_deref(),
+                        budget,
+                    )
+                })
         }),
         Command::Montecarlo {
             scenario,
