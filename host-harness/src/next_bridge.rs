@@ -4,15 +4,14 @@
 //! in 9, prices over exponent 12 (2,000 USDC an ETH is `2×10^12 / 10^12`
 //! quote base units a base unit); every amount rounds in the protocol's
 //! favour (a holding down, a debt up), a cap down. What the next engine
-//! does not run yet is refused by name: equilibrium settlement, auctions
-//! under a policy other than absorb or with keeper capital or notional
-//! caps.
+//! does not run yet is refused by name: auctions under a policy other than
+//! absorb or with keeper capital or notional caps.
 
 use firesale_core as kernel;
 use firesale_next::engine::{
     AssetConfig, AssetLimits, AuctionCurve, AuctionRule, Backstop, Breaker, Candidate, ConfigError,
     Containment, Deleveraging, Engine, EngineConfig, Event, EventSink, KeeperCapital, OracleRule,
-    RankNode, Report, Shock, ShockKind, Snap, Storage, Termination, Weights,
+    RankNode, Report, Settlement, Shock, ShockKind, Snap, Storage, Termination, Weights,
 };
 use firesale_next::num::{Price, Qty, Ratio, Value};
 use firesale_next::policy::Policy;
@@ -285,9 +284,6 @@ fn auction_rule(a: kernel::containment::AuctionRule) -> AuctionRule {
 /// The scenario's containment as the next engine runs it, with its limits
 /// per asset; what it does not run yet is refused.
 fn containment(l: &Limits) -> Result<(Containment<'static>, Vec<AssetLimits>), BridgeError> {
-    if l.settlement != kernel::Settlement::Sequential {
-        return Err(BridgeError::Unsupported("equilibrium settlement"));
-    }
     let capped = l.keepers.is_some()
         || l.rate_limit.max_notional_per_round.is_some()
         || l.per_asset
@@ -329,6 +325,10 @@ fn containment(l: &Limits) -> Result<(Containment<'static>, Vec<AssetLimits>), B
         backstop: l.backstop.map(|b| Backstop {
             below: ratio(b.below),
         }),
+        settlement: match l.settlement {
+            kernel::Settlement::Sequential => Settlement::Sequential,
+            kernel::Settlement::Equilibrium => Settlement::Equilibrium,
+        },
     };
     Ok((c, per_asset))
 }
@@ -680,6 +680,46 @@ mod tests {
         }
     }
 
+    /// The default market under equilibrium settlement: both engines
+    /// liquidate the same accounts each round, marked at clearing prices
+    /// within 10^-6 of each other.
+    #[test]
+    fn equilibrium_settlement_clears_alike_in_both_engines() {
+        let s = limited(|l| l.settlement = kernel::Settlement::Equilibrium);
+        let report = cascades_alike(s.clone());
+        assert!(report.liquidations > 100, "{report:?}");
+        #[derive(Default)]
+        struct Prices(Vec<f64>);
+        impl EventSink for Prices {
+            fn emit(&mut self, e: &Event) {
+                if let Event::Cleared { price, .. } = e {
+                    let per_unit =
+                        price.mantissa() as f64 / 10f64.powi(i32::from(price.exponent()));
+                    self.0.push(per_unit * 1e3);
+                }
+            }
+        }
+        impl kernel::event::EventSink for Prices {
+            fn emit(&mut self, e: &kernel::event::Event) {
+                if let kernel::event::Event::Cleared { price, .. } = e {
+                    self.0.push(price.to_f64());
+                }
+            }
+        }
+        let mut next = Prices::default();
+        NextRun::from_scenario(&s)
+            .unwrap()
+            .run_with(&mut next)
+            .unwrap();
+        let mut kernel_prices = Prices::default();
+        run_scenario(&s, &mut kernel_prices).unwrap();
+        assert!(!next.0.is_empty());
+        assert_eq!(next.0.len(), kernel_prices.0.len());
+        for (a, b) in next.0.iter().zip(&kernel_prices.0) {
+            assert!((a - b).abs() < 1e-6 * b, "{a} against {b}");
+        }
+    }
+
     /// The default market with its limits set by `set`.
     fn limited(set: impl FnOnce(&mut Limits)) -> Scenario {
         let mut s = crate::markets::default_lending();
@@ -793,11 +833,6 @@ mod tests {
         );
         s.limits.rate_limit.max_notional_per_round = Some(kernel::Value::from_f64(1e6));
         assert!(NextRun::from_scenario(&s).is_ok());
-        s.limits.settlement = kernel::Settlement::Equilibrium;
-        assert_eq!(
-            NextRun::from_scenario(&s).err(),
-            Some(BridgeError::Unsupported("equilibrium settlement"))
-        );
     }
 
     /// The perp-crash replay as bundled (ranked) at 1,375 accounts: both

@@ -68,6 +68,7 @@ impl PairStep {
             fee_share: Ratio::ZERO,
             dust: Qty(1_000_000),
             socialized: true,
+            clears_at_oracle: false,
             state: MarketState {
                 index: Index::ONE,
                 venue: None,

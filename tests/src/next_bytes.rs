@@ -11,7 +11,7 @@
 use crate::bytes::Reader;
 use firesale_next::engine::{
     AssetConfig, AssetLimits, AuctionCurve, AuctionRule, Backstop, Breaker, Containment,
-    Deleveraging, KeeperCapital, OracleRule, Shock, ShockKind, Weights,
+    Deleveraging, KeeperCapital, OracleRule, Settlement, Shock, ShockKind, Weights,
 };
 use firesale_next::num::{Price, Qty, Ratio, Value};
 use firesale_next::policy::Policy;
@@ -94,6 +94,7 @@ fn containment(r: &mut Reader<'_>, n: usize, lag: u8) -> (Containment<'static>, 
         oracle,
         per_asset: &[],
         backstop,
+        settlement: Settlement::Sequential,
     };
     (c, per_asset)
 }
@@ -283,10 +284,19 @@ pub fn market(data: &[u8]) -> Market {
 }
 
 impl Market {
-    /// The market under containment drawn from `r`, a third of the time.
+    /// The market under containment drawn from `r`, a third of the time;
+    /// else, a fifth of the time, under equilibrium settlement (plain: no
+    /// lag, cap or deleveraging, and no account short a risky asset).
     fn contained(mut self, r: &mut Reader<'_>) -> Self {
         if r.u8() % 3 == 2 {
             (self.containment, self.per_asset) = containment(r, self.assets.len(), self.lag);
+        } else if r.u8() % 5 == 4 {
+            self.containment.settlement = Settlement::Equilibrium;
+            (self.lag, self.max_accounts_per_round, self.deleveraging) = (0, 0, None);
+            let n = self.assets.len();
+            for row in self.balances.chunks_exact_mut(n) {
+                row.iter_mut().skip(1).for_each(|b| b.0 = b.0.max(0));
+            }
         }
         self
     }

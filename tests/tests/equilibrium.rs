@@ -4,11 +4,14 @@
 //! s(p) = (d − θ·p·w) / (p·(1 − w)), at most θ. The venue is exponential,
 //! P(Q) = p0·e^(−Q/D). The clearing price is the greatest p with
 //! p = P(Σ s(p)), which the test finds on its own, in floats, by scanning
-//! down from p0 and bisecting; the engine must land on it.
+//! down from p0 and bisecting; both engines must land on it (the next
+//! one, issue 21's, through the bridge).
 
 use firesale_core::{Event, Termination};
+use firesale_harness::next_bridge::NextRun;
 use firesale_harness::scenario_file::parse;
 use firesale_harness::Scenario;
+use firesale_next::engine::{Event as NextEvent, EventSink, Termination as NextEnd};
 use firesale_tests::{run_checked, Checked};
 
 const THETA: f64 = 10.0;
@@ -122,6 +125,81 @@ fn assert_uniform(run: &Checked, price: f64) {
     assert!(sales > 0);
 }
 
+/// The next engine's run of `s`: its clearing price in round 1 and the
+/// price of each of round 1's sales, in USDC an ETH (the bridge holds ETH
+/// in 9 decimals, USDC in 6), the accounts it liquidated, and its end.
+struct NextCleared {
+    price: f64,
+    sales: Vec<f64>,
+    liquidated: Vec<u32>,
+    end: NextEnd,
+}
+
+fn next_cleared(s: &Scenario) -> NextCleared {
+    #[derive(Default)]
+    struct Sink(Vec<NextEvent>);
+    impl EventSink for Sink {
+        fn emit(&mut self, e: &NextEvent) {
+            self.0.push(*e);
+        }
+    }
+    let mut sink = Sink::default();
+    let (end, _) = NextRun::from_scenario(s)
+        .unwrap()
+        .run_with(&mut sink)
+        .unwrap();
+    let usdc_an_eth = |quote: i64, eth: i64| (quote as f64 / 1e6) / (eth as f64 / 1e9);
+    let mut cleared = NextCleared {
+        price: f64::NAN,
+        sales: Vec::new(),
+        liquidated: Vec::new(),
+        end,
+    };
+    for e in &sink.0 {
+        match *e {
+            NextEvent::Cleared {
+                round: 1, price, ..
+            } => {
+                let per_unit = price.mantissa() as f64 / 10f64.powi(i32::from(price.exponent()));
+                cleared.price = per_unit * 1e3;
+            }
+            NextEvent::Liquidated {
+                round,
+                account,
+                last: Some(step),
+                ..
+            } => {
+                cleared.liquidated.push(account);
+                if round == 1 {
+                    cleared
+                        .sales
+                        .push(usdc_an_eth(step.proceeds.0, step.seized.0));
+                }
+            }
+            _ => {}
+        }
+    }
+    cleared
+}
+
+/// The next engine cleared round 1 at `want` within 10^-6 and paid every
+/// sale of it at its clearing price (within a base unit of the proceeds).
+fn assert_next_clears_at(next: &NextCleared, want: f64) {
+    assert!(
+        (next.price - want).abs() < 1e-6 * want,
+        "next engine {} vs closed form {want}",
+        next.price
+    );
+    assert!(!next.sales.is_empty());
+    for &each in &next.sales {
+        assert!(
+            (each - next.price).abs() < 1e-6 * next.price,
+            "a sale at {each}, not {}",
+            next.price
+        );
+    }
+}
+
 #[test]
 fn the_clearing_price_is_the_closed_form_fixed_point() {
     let groups = [(50, 750.0)];
@@ -140,6 +218,9 @@ fn the_clearing_price_is_the_closed_form_fixed_point() {
     );
     assert_uniform(&run, cleared);
     assert_eq!(run.termination, Termination::FixedPoint);
+    let next = next_cleared(&market(&groups));
+    assert_next_clears_at(&next, roots[0]);
+    assert_eq!(next.end, NextEnd::FixedPoint);
 }
 
 #[test]
@@ -165,6 +246,12 @@ fn of_two_equilibria_the_greatest_is_returned() {
     assert!(
         untouched,
         "the second group is never liquidated at the greatest equilibrium"
+    );
+    let next = next_cleared(&market(&groups));
+    assert_next_clears_at(&next, high);
+    assert!(
+        next.liquidated.iter().all(|&id| id < 50),
+        "the next engine leaves the second group alone too"
     );
 }
 

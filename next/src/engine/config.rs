@@ -166,6 +166,11 @@ pub enum ConfigError {
     /// heartbeat, a deviation of one or more), a backstop share outside
     /// (0, 1], or limits for more assets than there are.
     Containment,
+    /// Equilibrium settlement with what changes which sales happen when (an
+    /// oracle lag or a rule other than the spot price, a cap, keepers, a
+    /// breaker, an auction, the backstop, auto-deleveraging), or with an
+    /// account short a risky asset (a purchase would move its price up).
+    Settlement,
     /// Asset `asset`'s limits: a notional cap that is not positive, a
     /// breaker's move not positive, its window not in 1 to 15 rounds or no
     /// pause.

@@ -94,6 +94,20 @@ pub struct Containment<'c> {
     pub per_asset: &'c [AssetLimits],
     /// The backstop vault; `None` for none.
     pub backstop: Option<super::Backstop>,
+    /// How a round's liquidation sales are priced.
+    pub settlement: Settlement,
+}
+
+/// How a round's liquidation sales are priced.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Settlement {
+    /// Each sale trades when it runs, along its venue's curve.
+    #[default]
+    Sequential,
+    /// All of a round's sales clear at one price an asset, the greatest
+    /// fixed point of the price map ([`super::equilibrium`]).
+    Equilibrium,
 }
 
 impl Containment<'_> {
@@ -104,6 +118,7 @@ impl Containment<'_> {
         oracle: OracleRule::SPOT,
         per_asset: &[],
         backstop: None,
+        settlement: Settlement::Sequential,
     };
 
     /// Whether units are held to a gate: some cap, keepers, a breaker or a
@@ -122,8 +137,15 @@ impl Containment<'_> {
     pub fn validate(&self, assets: usize, lag: usize) -> Result<(), super::ConfigError> {
         use super::ConfigError::{AssetLimits as Asset, Containment as Bad};
         let plain = !self.gates() && self.oracle == OracleRule::SPOT;
-        if !super::CONTAINMENT_BUILT && !plain {
+        let equilibrium = self.settlement == Settlement::Equilibrium;
+        if !super::CONTAINMENT_BUILT && (!plain || equilibrium) {
             return Err(Bad);
+        }
+        // Equilibrium marks every account at the clearing price and sells
+        // only: what delays, redirects or prices sales otherwise does not
+        // apply to it.
+        if equilibrium && !(plain && lag == 0) {
+            return Err(super::ConfigError::Settlement);
         }
         let positive = |v: Option<Value>| v.is_none_or(Value::is_positive);
         let keepers_ok = self.keepers.is_none_or(|k| {

@@ -23,14 +23,15 @@
 //! round ([`queue`]), notional caps, keeper capital, the oracle rule and
 //! circuit breakers ([`limits`]), the backstop vault ([`backstop`]) and
 //! auto-deleveraging, pro rata ([`deleverage`]) and ranked ([`ranked`]),
-//! and Dutch auctions ([`auction`]). Equilibrium settlement is not carried
-//! over yet.
+//! Dutch auctions ([`auction`]) and equilibrium settlement
+//! ([`equilibrium`]).
 
 mod auction;
 mod audit;
 mod backstop;
 mod config;
 mod deleverage;
+pub mod equilibrium;
 mod limits;
 mod queue;
 mod rank;
@@ -44,7 +45,8 @@ pub use config::{
     AssetConfig, ConfigError, EngineConfig, Shock, ShockKind, Weights, MAX_LIABILITY_WEIGHT,
 };
 pub use deleverage::{Deleveraging, Side, Snap, ACC_BITS, MIN_DEBT_INDEX};
-pub use limits::{AssetLimits, Breaker, Containment, KeeperCapital, OracleRule};
+pub use equilibrium::MAX_EQUILIBRIUM_ITERATIONS;
+pub use limits::{AssetLimits, Breaker, Containment, KeeperCapital, OracleRule, Settlement};
 pub use queue::{Candidate, Sorting, CHUNK};
 pub use rank::RankNode;
 pub use watch::{BLOCK_IDS, RING};
@@ -293,6 +295,18 @@ pub enum Event {
         asset: u8,
         /// The first round liquidations may touch it again.
         resumes: u32,
+    },
+    /// A round's sales of an asset clear at one price (equilibrium
+    /// settlement): every account is marked at it this round.
+    Cleared {
+        /// The round.
+        round: u32,
+        /// The asset.
+        asset: u8,
+        /// The clearing price.
+        price: Price,
+        /// Applications of the price map it took.
+        iterations: u32,
     },
     /// A round ended.
     RoundEnded {
@@ -563,6 +577,7 @@ impl<'s, const A: usize, const N: usize> Engine<'s, A, N> {
             fee_share: fee_share(asset.liquidation_bonus, asset.protocol_fee).map_err(|_| bad)?,
             dust: asset.dust,
             socialized: true,
+            clears_at_oracle: venue.is_some() && self.equilibrium_on(),
             state: MarketState {
                 index: Index::ONE,
                 venue,
@@ -596,6 +611,7 @@ impl<'s, const A: usize, const N: usize> Engine<'s, A, N> {
         let columns = self.markets.iter_mut().zip(self.initial.iter_mut());
         // One asset's column at a time: a tight loop the compiler keeps in
         // registers, where a row at a time took 67 instructions an account.
+        let mut short = false;
         for (asset, (m, total)) in columns.enumerate() {
             let (mut sum, mut shares) = (0i128, 0i64);
             let mut overflow = false;
@@ -604,6 +620,7 @@ impl<'s, const A: usize, const N: usize> Engine<'s, A, N> {
                 sum = sum.wrapping_add(i128::from(b.0));
                 let (added, o) = shares.overflowing_add(b.0.max(0));
                 (shares, overflow) = (added, overflow | o);
+                short |= b.is_negative() && asset > 0;
             }
             match (overflow, m.state.deposit_shares.add(Qty(shares))) {
                 (false, Ok(deposits)) => m.state.deposit_shares = deposits,
@@ -614,7 +631,10 @@ impl<'s, const A: usize, const N: usize> Engine<'s, A, N> {
             }
             *total = sum;
         }
-        Ok(())
+        match short && self.equilibrium_on() {
+            true => Err(ConfigError::Settlement),
+            false => Ok(()),
+        }
     }
 
     /// Assets.
@@ -667,6 +687,13 @@ impl<'s, const A: usize, const N: usize> Engine<'s, A, N> {
     #[inline]
     fn pro_rata_on(&self) -> bool {
         DELEVERAGING_BUILT && self.deleveraging == Some(Deleveraging::ProRata)
+    }
+
+    /// Whether each round's sales clear at one price an asset (see
+    /// above).
+    #[inline]
+    fn equilibrium_on(&self) -> bool {
+        CONTAINMENT_BUILT && self.containment.settlement == Settlement::Equilibrium
     }
 
     /// Whether ranked auto-deleveraging runs (see above).
@@ -952,16 +979,12 @@ impl<'s, const A: usize, const N: usize> Engine<'s, A, N> {
             let history = (&*h, self.head, self.lag);
             let updated = limits::oracle_update(rule, history, (published, last), self.round);
             if let Some(mantissa) = updated.map_err(fault)? {
-                let oracle = price.with_mantissa(mantissa).map_err(fault)?;
-                let bonus = self.risks.get(asset).map(|c| c.liquidation_bonus);
-                if let Some(m) = self.markets.get_mut(asset) {
-                    m.oracle = oracle;
-                    m.discounted = oracle
-                        .discounted(bonus.unwrap_or_default())
-                        .map_err(fault)?;
-                }
+                self.publish(asset, price.with_mantissa(mantissa).map_err(fault)?)?;
             }
             self.refresh_terms(asset)?;
+        }
+        if self.equilibrium_on() {
+            self.clear(sink)?;
         }
         if self.gates() {
             self.trip_breakers(sink);
@@ -980,6 +1003,19 @@ impl<'s, const A: usize, const N: usize> Engine<'s, A, N> {
             self.due_phase()
         };
         sink.emit(&Event::RoundStarted { round: self.round });
+        Ok(())
+    }
+
+    /// Publishes `oracle` as asset `asset`'s oracle price (its terms are
+    /// refreshed apart).
+    fn publish(&mut self, asset: usize, oracle: Price) -> Result<(), Termination> {
+        let bonus = self.risks.get(asset).map(|c| c.liquidation_bonus);
+        if let Some(m) = self.markets.get_mut(asset) {
+            m.oracle = oracle;
+            m.discounted = oracle
+                .discounted(bonus.unwrap_or_default())
+                .map_err(Termination::Fault)?;
+        }
         Ok(())
     }
 
@@ -1432,6 +1468,10 @@ fn checked<'s, const A: usize>(
             || storage.snaps.len() == Storage::snap_slots(accounts, n))
         && (config.deleveraging != Some(Deleveraging::Ranked)
             || storage.ranks.len() == Storage::rank_slots(accounts));
+    let equilibrium = config.containment.settlement == Settlement::Equilibrium;
+    if equilibrium && (config.max_accounts_per_round != 0 || config.deleveraging.is_some()) {
+        return Err(ConfigError::Settlement);
+    }
     if config.deleveraging.is_some() && !DELEVERAGING_BUILT {
         return Err(ConfigError::Deleveraging);
     }
@@ -1525,6 +1565,8 @@ fn feed_venue<const N: usize>(d: &mut Digest, v: &Venue<N>) {
 mod auction_tests;
 #[cfg(test)]
 mod deleverage_tests;
+#[cfg(test)]
+mod equilibrium_tests;
 #[cfg(test)]
 mod ranked_tests;
 #[cfg(test)]

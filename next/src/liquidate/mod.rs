@@ -30,6 +30,7 @@ pub use step::Tiers;
 pub(crate) use waterfall::haircut;
 pub use waterfall::MIN_DEPOSIT_INDEX;
 
+use crate::account::Terms;
 use crate::ledger::Books;
 use crate::num::{ArithError, ArithResult, Index, Qty, Ratio, Round, Value, Weighted, RATIO_SCALE};
 use crate::policy::Policy;
@@ -53,6 +54,10 @@ pub struct Market<const N: usize = MAX_BOOK_LEVELS> {
     /// lowering the deposit index (else it is left unrecovered, for the
     /// engine's auto-deleveraging to take from the opposite side).
     pub socialized: bool,
+    /// Whether a sale of this asset is paid at the oracle price, the
+    /// round's clearing price under equilibrium settlement, the venue
+    /// keeping what its curve paid above it.
+    pub clears_at_oracle: bool,
     /// What a unit may change.
     pub state: MarketState<N>,
     /// The asset's books.
@@ -303,14 +308,11 @@ fn on_overlay<const A: usize, const N: usize, const G: usize>(
                 done.steps = done.steps.saturating_add(1);
                 done.last = Some(plan.stepped);
                 let masks = step::Limits::of(planned_gate.as_ref(), skip).masks;
-                if !goes_on(policy, plan, owes_and_holds(o.row(), masks)) {
+                if !goes_on(policy, plan.target_met, owes_and_holds(o.row(), masks)) {
                     break;
                 }
             }
-            Err(Idle::Dust) => {
-                let c = step::value_row::<G>(o.row(), tiers.maint, limits.masks)?.collateral;
-                skip |= c.map_or(0, |(c, _)| 1u32.checked_shl(c as u32).unwrap_or(0));
-            }
+            Err(Idle::Dust) => skip |= dust_bit::<G>(o.row(), tiers.maint, limits.masks)?,
             Err(why) => {
                 done.waiting = why == Idle::Waiting;
                 idle = why;
@@ -347,17 +349,75 @@ fn owes_and_holds(row: &[Qty], masks: step::Masks) -> (bool, bool) {
     (owes, holds)
 }
 
-/// Whether the policy takes another step after `plan`, given whether the
-/// row then owes and holds: a close-factor unit takes one; absorb goes on
-/// while a debt and collateral are left; to target, until liquidation-end
-/// health is restored.
-fn goes_on(policy: &Policy, plan: &step::StepPlan, (owes, holds): (bool, bool)) -> bool {
+/// The bit of the collateral a step on `row` picks (none: 0), marked as
+/// dust for the unit when the step is too small to beat rounding.
+fn dust_bit<const G: usize>(row: &[Qty], maint: &[Terms], masks: step::Masks) -> ArithResult<u32> {
+    let c = step::value_row::<G>(row, maint, masks)?.collateral;
+    Ok(c.map_or(0, |(c, _)| 1u32.checked_shl(c as u32).unwrap_or(0)))
+}
+
+/// Whether the policy takes another step after one that restored the
+/// target or not (`target_met`), given whether the row then owes and
+/// holds: a close-factor unit takes one; absorb goes on while a debt and
+/// collateral are left; to target, until liquidation-end health is
+/// restored.
+fn goes_on(policy: &Policy, target_met: bool, (owes, holds): (bool, bool)) -> bool {
     let more = owes && holds;
     match policy {
         Policy::CloseFactor { .. } => false,
         Policy::Absorb => more,
-        Policy::ToTarget => more && !plan.target_met,
+        Policy::ToTarget => more && !target_met,
     }
+}
+
+/// Adds to `sold` what the policy would sell of each risky asset if it
+/// liquidated the account whose stored balances are `row` at the markets'
+/// oracle prices now, without trading or writing anything: the unit's own
+/// sizing ([`step::size_step`]) and walk over pairs, on a copy of the row,
+/// with no gate. The demand side of equilibrium settlement
+/// (docs/equilibrium.md).
+pub fn planned_sales<const A: usize, const N: usize>(
+    row: &[Qty],
+    tiers: Tiers<'_>,
+    markets: &[Market<N>],
+    policy: &Policy,
+    sold: &mut [Qty],
+) -> Result<(), Fault> {
+    let n = markets.len();
+    if row.len() != n || n > A || sold.len() != n || tiers.maint.len() != n {
+        return Err(ArithError::Domain.into());
+    }
+    let mut copy = [Qty::ZERO; A];
+    copy.iter_mut().zip(row).for_each(|(c, b)| *c = *b);
+    let copy = copy.get_mut(..n).ok_or(ArithError::Domain)?;
+    let mut skip = 0u32;
+    let tries = n.saturating_mul(2).saturating_add(4);
+    for attempt in 0..tries {
+        let view = step::Direct {
+            row: copy,
+            markets,
+            insurance: Value::ZERO,
+        };
+        let limits = step::Limits::<0>::of(None, skip);
+        match step::size_step(&view, markets, tiers, policy, limits, attempt == 0)? {
+            Ok(s) => {
+                let (l, c) = s.pair;
+                for (asset, balance) in [l, c].into_iter().zip(s.balances) {
+                    *copy.get_mut(asset).ok_or(ArithError::Domain)? = balance;
+                }
+                if c != 0 {
+                    let total = sold.get_mut(c).ok_or(ArithError::Domain)?;
+                    *total = total.add(s.seize)?;
+                }
+                if !goes_on(policy, s.target_met, owes_and_holds(copy, limits.masks)) {
+                    break;
+                }
+            }
+            Err(Idle::Dust) => skip |= dust_bit::<0>(copy, tiers.maint, limits.masks)?,
+            Err(_) => break,
+        }
+    }
+    Ok(())
 }
 
 /// Whether a unit ends with its first step `plan` and writes nothing else:
@@ -368,7 +428,10 @@ fn ends_with(policy: &Policy, plan: &step::StepPlan) -> (bool, bool) {
     let owes = plan.others.0 || l.is_negative() || c.is_negative();
     let holds = plan.others.1 || l.is_positive() || c.is_positive();
     let bankrupt = owes && !holds;
-    (!bankrupt && !goes_on(policy, plan, (owes, holds)), owes)
+    (
+        !bankrupt && !goes_on(policy, plan.target_met, (owes, holds)),
+        owes,
+    )
 }
 
 /// The protocol's share of a sale's proceeds for a bonus and a fee share

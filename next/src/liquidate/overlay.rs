@@ -62,6 +62,10 @@ pub(super) struct QuoteFlows {
     pub cost: Value,
     /// The protocol's fee, from the keepers to the insurance fund.
     pub fee: Value,
+    /// What venues paid along their curves above the round's clearing
+    /// price, kept by them (equilibrium settlement): booked to the
+    /// arbitrage book.
+    pub surplus: Value,
 }
 
 impl QuoteFlows {
@@ -71,6 +75,7 @@ impl QuoteFlows {
         books.transfer(Book::Venue, Book::Keepers, quote(self.proceeds));
         books.transfer(Book::Keepers, Book::Venue, quote(self.cost));
         books.transfer(Book::Keepers, Book::Insurance, quote(self.fee));
+        books.transfer(Book::Venue, Book::Arbitrage, quote(self.surplus));
     }
 }
 
@@ -179,6 +184,7 @@ impl<const A: usize, const N: usize> Overlay<A, N> {
         self.quote.proceeds = self.quote.proceeds.add(quote.proceeds)?;
         self.quote.cost = self.quote.cost.add(quote.cost)?;
         self.quote.fee = self.quote.fee.add(quote.fee)?;
+        self.quote.surplus = self.quote.surplus.add(quote.surplus)?;
         self.insurance = plan.insurance;
         Ok(())
     }

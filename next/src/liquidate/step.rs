@@ -250,6 +250,9 @@ pub(super) struct StepPlan {
     pub shares: [Qty; 2],
     /// The insurance fund after the fee.
     pub insurance: Value,
+    /// What C's venue paid along its curve above the proceeds, which it
+    /// keeps (equilibrium settlement; zero otherwise).
+    pub surplus: Value,
     /// To target: whether the step restored liquidation-end health.
     pub target_met: bool,
     /// Whether the row owes, and whether it holds, anything besides the
@@ -282,6 +285,7 @@ impl StepPlan {
                 Value::ZERO
             },
             fee: s.fee,
+            surplus: self.surplus,
         };
         (seized, repaid, quote)
     }
@@ -341,23 +345,41 @@ fn trade<const N: usize>(
     }
 }
 
-/// Plans one pair step on `view` with collateral in `skip` passed over,
-/// into `out` (written only when the step is planned: a plan is large, and
-/// returned by value it was copied twice a unit).
+/// A pair step sized and checked, before it trades: all that the unit's
+/// plan and the equilibrium's demand ([`super::planned_sales`]) share.
+pub(super) struct Sized {
+    /// The liability repaid and the collateral seized.
+    pub pair: (usize, usize),
+    /// Units of L repaid.
+    pub repay: Qty,
+    /// Units of C seized.
+    pub seize: Qty,
+    /// L's and C's stored balances after.
+    pub balances: [Qty; 2],
+    /// Maintenance health before and after.
+    pub health: (Weighted, Weighted),
+    /// To target: whether the step restored liquidation-end health.
+    pub target_met: bool,
+    /// Whether the row owes, and whether it holds, anything besides the
+    /// pair.
+    pub others: (bool, bool),
+}
+
+/// Sizes one pair step on `view` under the policy, with what `limits`
+/// holds back passed over, and checks that it raises maintenance health.
 /// The unit's first step requires maintenance health below zero; later
 /// steps (absorb, to-target) go on while the policy wants more. Only a
 /// close-factor step asks whether to close in full, and a close-factor unit
 /// takes one step: the decision is made from the row the unit started with.
-#[inline(never)]
-pub(super) fn plan_step<const G: usize, const N: usize>(
+#[inline(always)]
+pub(super) fn size_step<const G: usize, const N: usize>(
     view: &impl View<N>,
     base: &[Market<N>],
     tiers: Tiers<'_>,
     policy: &Policy,
     limits: Limits<'_, G>,
     first: bool,
-    out: &mut StepPlan,
-) -> Result<Result<(), Idle>, Fault> {
+) -> Result<Result<Sized, Idle>, Fault> {
     let terms = tiers.maint;
     let row = view.row();
     let v = value_row::<G>(row, terms, limits.masks)?;
@@ -422,13 +444,52 @@ pub(super) fn plan_step<const G: usize, const N: usize>(
         let cut = room.is_some_and(|r| repay >= r);
         return Ok(Err(if cut { Idle::Waiting } else { Idle::Dust }));
     }
+    Ok(Ok(Sized {
+        pair: (l, c),
+        repay,
+        seize,
+        balances: [new_l, new_c],
+        health: (before, after),
+        target_met,
+        // The pair is one debt and one deposit.
+        others: (v.counts.0 > 1, v.counts.1 > 1),
+    }))
+}
+
+/// Plans one pair step on `view` ([`size_step`]) into `out` (written only
+/// when the step is planned: a plan is large, and returned by value it was
+/// copied twice a unit): the sale of the seizure into C's venue and the
+/// purchase of L in L's (a quote side is paid directly).
+#[inline(never)]
+pub(super) fn plan_step<const G: usize, const N: usize>(
+    view: &impl View<N>,
+    base: &[Market<N>],
+    tiers: Tiers<'_>,
+    policy: &Policy,
+    limits: Limits<'_, G>,
+    first: bool,
+    out: &mut StepPlan,
+) -> Result<Result<(), Idle>, Fault> {
+    let s = match size_step(view, base, tiers, policy, limits, first)? {
+        Ok(sized) => sized,
+        Err(idle) => return Ok(Err(idle)),
+    };
+    let (l, c) = s.pair;
+    let (sl, sc) = (view.state(l)?, view.state(c)?);
+    let row = view.row();
+    let (bl, bc) = (get(row, l)?, get(row, c)?);
     // C's side: the sale into its venue; L's: the purchase in its venue.
-    let (sale, proceeds) = trade(sc, c, seize)?;
-    let (purchase, paid) = trade(sl, l, repay.neg()?)?;
+    let (sale, along_curve) = trade(sc, c, s.seize)?;
+    let (purchase, paid) = trade(sl, l, s.repay.neg()?)?;
     let cost = paid.neg()?;
+    let mc = market(base, c)?;
+    let (proceeds, surplus) = match mc.clears_at_oracle {
+        true => at_clearing_price(s.seize, mc.oracle, along_curve)?,
+        false => (along_curve, Value::ZERO),
+    };
     let shares = [
-        shares_after(sl.deposit_shares, bl, new_l)?,
-        shares_after(sc.deposit_shares, bc, new_c)?,
+        shares_after(sl.deposit_shares, bl, s.balances[0])?,
+        shares_after(sc.deposit_shares, bc, s.balances[1])?,
     ];
     // The keepers pay the debt and the fee out of the proceeds.
     let fee = proceeds.scale(mc.fee_share, Round::Up)?;
@@ -436,22 +497,31 @@ pub(super) fn plan_step<const G: usize, const N: usize>(
         stepped: Stepped {
             liability: l,
             collateral: c,
-            repaid: repay,
-            seized: seize,
+            repaid: s.repay,
+            seized: s.seize,
             proceeds,
             cost,
             fee,
-            health: (before, after),
+            health: s.health,
         },
-        balances: [new_l, new_c],
+        balances: s.balances,
         trades: [purchase, sale],
         shares,
         insurance: view.insurance().add(fee)?,
-        target_met,
-        // The pair is one debt and one deposit.
-        others: (v.counts.0 > 1, v.counts.1 > 1),
+        surplus,
+        target_met: s.target_met,
+        others: s.others,
     };
     Ok(Ok(()))
+}
+
+/// A sale of `seized` paid at the round's clearing price `price`
+/// (equilibrium settlement), rounded down, and never more than the venue
+/// paid along its curve (`along_curve`), which keeps the rest: the
+/// keepers' proceeds and the venue's surplus.
+fn at_clearing_price(seized: Qty, price: Price, along_curve: Value) -> ArithResult<(Value, Value)> {
+    let proceeds = seized.value(price, Round::Down)?.min(along_curve);
+    Ok((proceeds, along_curve.sub(proceeds)?))
 }
 
 /// A to-target step's `(repay, seize, met)`: the repayment whose gain covers

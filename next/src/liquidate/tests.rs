@@ -84,6 +84,7 @@ fn quote_market() -> Market {
         fee_share: Ratio::ZERO,
         dust: Qty(1_000_000),
         socialized: true,
+        clears_at_oracle: false,
         state: MarketState {
             index: Index::ONE,
             venue: None,
@@ -127,6 +128,7 @@ fn eth_market(base_reserve: i64) -> Market {
         fee_share: fee_share(bonus, Ratio::from_bps(1_000)).unwrap(),
         dust,
         socialized: true,
+        clears_at_oracle: false,
         state: MarketState {
             index: Index::ONE,
             venue: Some(Venue::new(&config, oracle, dust).unwrap()),

@@ -332,7 +332,7 @@ mod next {
     use firesale_next::engine::{
         AssetConfig, AssetLimits, AuctionCurve, AuctionRule, Backstop, Breaker, Candidate,
         Containment, Deleveraging, Engine, EngineConfig, KeeperCapital, OracleRule, RankNode,
-        Shock, ShockKind, Snap, Storage, Weights,
+        Settlement, Shock, ShockKind, Snap, Storage, Weights,
     };
     use firesale_next::num::{Index, Price, Qty, Ratio, Value};
     use firesale_next::policy::Policy;
@@ -501,6 +501,10 @@ mod next {
                 },
                 per_asset: black_box(&limits),
                 backstop: Some(Backstop { below: ratio() }).filter(|_| int() != 0),
+                settlement: match black_box(int() % 2 == 0) {
+                    true => Settlement::Sequential,
+                    false => Settlement::Equilibrium,
+                },
             }),
         };
         let mut balances = [Qty::ZERO; ACCOUNTS * ASSETS];
