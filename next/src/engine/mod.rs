@@ -55,7 +55,8 @@ use crate::account::{health, Health, Terms};
 use crate::digest::Digest;
 use crate::ledger::{Book, ALL_BOOKS};
 use crate::liquidate::{
-    fee_share, liquidate_unit, Fault, Idle, Market, MarketState, Stepped, Tiers, Written,
+    fee_share, liquidate_unit, Fault, Idle, Market, MarketState, Moved, Record, Stepped, Tiers,
+    Written,
 };
 use crate::num::{mul_div, ArithError, Index, Price, Qty, Value, RATIO_SCALE};
 use crate::policy::Policy;
@@ -196,6 +197,14 @@ pub enum Event {
         steps: u32,
         /// The last of them.
         last: Option<Stepped>,
+    },
+    /// What a liquidation moved in one asset (emitted before its
+    /// [`Event::Liquidated`], one for each asset it touched).
+    Moved {
+        /// The account.
+        account: u32,
+        /// The record.
+        moved: Moved,
     },
     /// The backstop vault took an account over whole.
     BackstopTakeover {
@@ -1191,7 +1200,14 @@ impl<'s, const A: usize, const N: usize> Engine<'s, A, N> {
             &mut self.insurance,
             &self.policy,
             (CONTAINMENT_BUILT && self.gated).then_some(&mut self.limits.gate),
-            |w| {
+            |r| {
+                let w = match r {
+                    Record::Moved(moved) => {
+                        sink.emit(&Event::Moved { account: id, moved });
+                        return;
+                    }
+                    Record::Written(w) => w,
+                };
                 written |= 1u32.checked_shl(w.asset as u32).unwrap_or(0);
                 // (The constant first: the closure runs in a unit out of line,
                 // where `adl` is not known.)

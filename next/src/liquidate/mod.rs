@@ -159,6 +159,36 @@ pub struct Written {
     pub unrecovered: Qty,
 }
 
+/// What a unit moved in one asset, summed over its steps.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Moved {
+    /// The asset.
+    pub asset: usize,
+    /// Units seized from the account (sold into the venue; the quote, paid
+    /// to the keepers).
+    pub seized: Qty,
+    /// Units repaid to the account (bought from the venue; the quote, paid
+    /// by the keepers).
+    pub repaid: Qty,
+    /// Quote the asset's trades moved: the proceeds of its sale or the cost
+    /// of its purchase (for the quote itself, the amount paid).
+    pub traded: Value,
+    /// The protocol's fee on its sale.
+    pub fee: Value,
+}
+
+/// What a unit that wrote hands its caller, after it wrote: what it moved
+/// in each asset it touched, then each debt it wrote off. A caller that
+/// ignores the first (the engine without an event sink) pays nothing for
+/// it: its code is dropped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Record {
+    /// What the unit moved in one asset.
+    Moved(Moved),
+    /// One debt's way down the waterfall.
+    Written(Written),
+}
+
 /// What a unit did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Liquidated {
@@ -182,7 +212,8 @@ pub struct Liquidated {
 /// Liquidates the account whose stored balances are `row` (one per market),
 /// with its health `tiers`, under `policy`, over at most `A` assets. Writes
 /// the row, the markets it touched and the insurance fund only when it
-/// returns `Ok`, and only then hands each debt it wrote off to `written`;
+/// returns `Ok`, and only then hands what it moved and each debt it wrote
+/// off to `record`;
 /// `Ok(Err(_))` says why it did nothing. Under containment each step is
 /// held to `gate` ([`Gate`]), which the unit charges only when it writes.
 ///
@@ -201,7 +232,7 @@ pub fn liquidate_unit<const A: usize, const N: usize, const G: usize>(
     insurance: &mut Value,
     policy: &Policy,
     gate: Option<&mut Gate<G>>,
-    written: impl FnMut(Written),
+    mut record: impl FnMut(Record),
 ) -> Result<Result<Liquidated, Idle>, Fault> {
     if tiers.maint.len() != markets.len()
         || tiers.liq_end.len() != markets.len()
@@ -227,6 +258,9 @@ pub fn liquidate_unit<const A: usize, const N: usize, const G: usize>(
                 *g = charged(g, markets, &plan)?;
             }
             plan.write(row, markets, insurance);
+            plan.moved()
+                .into_iter()
+                .for_each(|m| record(Record::Moved(m)));
             return Ok(Ok(Liquidated {
                 steps: 1,
                 last: Some(plan.stepped),
@@ -242,7 +276,7 @@ pub fn liquidate_unit<const A: usize, const N: usize, const G: usize>(
         markets,
         insurance,
         policy,
-        (gate, written),
+        (gate, record),
         (first, &mut plan),
     )
 }
@@ -275,7 +309,7 @@ fn on_overlay<const A: usize, const N: usize, const G: usize>(
     markets: &mut [Market<N>],
     insurance: &mut Value,
     policy: &Policy,
-    (gate, written): (Option<&mut Gate<G>>, impl FnMut(Written)),
+    (gate, mut record): (Option<&mut Gate<G>>, impl FnMut(Record)),
     (first, plan): (Result<(), Idle>, &mut step::StepPlan),
 ) -> Result<Result<Liquidated, Idle>, Fault> {
     let base: &[Market<N>] = markets;
@@ -332,7 +366,8 @@ fn on_overlay<const A: usize, const N: usize, const G: usize>(
     if let (Some(g), Some(after)) = (gate, planned_gate) {
         *g = after;
     }
-    o.written().for_each(written);
+    o.moved().for_each(|m| record(Record::Moved(m)));
+    o.written().for_each(|w| record(Record::Written(w)));
     Ok(Ok(done))
 }
 
@@ -402,7 +437,7 @@ pub fn planned_sales<const A: usize, const N: usize>(
         match step::size_step(&view, markets, tiers, policy, limits, attempt == 0)? {
             Ok(s) => {
                 let (l, c) = s.pair;
-                for (asset, balance) in [l, c].into_iter().zip(s.balances) {
+                for (asset, balance) in [l, c].into_iter().zip(s.balances.1) {
                     *copy.get_mut(asset).ok_or(ArithError::Domain)? = balance;
                 }
                 if c != 0 {

@@ -16,7 +16,7 @@
 //! done.
 
 use super::step::{market, StepPlan, View};
-use super::{Market, MarketState, Written};
+use super::{Market, MarketState, Moved, Written};
 use crate::ledger::{Book, Books};
 use crate::num::{ArithError, ArithResult, Qty, Value};
 
@@ -36,6 +36,11 @@ pub(super) struct Flows {
     pub socialized: Qty,
     /// What the insurance fund paid for what it bought back, in quote.
     pub insurance_paid: Value,
+    /// Quote the asset's trades moved: its sales' proceeds, its purchases'
+    /// cost.
+    pub traded: Value,
+    /// The protocol's fee on its sales.
+    pub fee: Value,
 }
 
 impl Flows {
@@ -75,7 +80,9 @@ impl QuoteFlows {
         books.transfer(Book::Venue, Book::Keepers, quote(self.proceeds));
         books.transfer(Book::Keepers, Book::Venue, quote(self.cost));
         books.transfer(Book::Keepers, Book::Insurance, quote(self.fee));
-        books.transfer(Book::Venue, Book::Arbitrage, quote(self.surplus));
+        if crate::engine::CONTAINMENT_BUILT {
+            books.transfer(Book::Venue, Book::Arbitrage, quote(self.surplus));
+        }
     }
 }
 
@@ -171,20 +178,24 @@ impl<const A: usize, const N: usize> Overlay<A, N> {
     /// Adds a planned step to the plan (its trades were planned on this
     /// overlay's venues).
     pub fn write(&mut self, base: &[Market<N>], plan: &StepPlan) -> ArithResult<()> {
-        let s = &plan.stepped;
-        let (seized, repaid, quote) = plan.flows();
-        let sides = [(0, s.liability, repaid), (1, s.collateral, seized)];
-        for ((side, asset, flows), balance) in sides.into_iter().zip(plan.balances) {
-            self.set_balance(asset, balance)?;
-            let planned = self.plan(base, asset)?;
+        let quote = plan.flows().2;
+        let sides = plan.moved().into_iter().enumerate().zip(plan.balances);
+        for ((side, moved), balance) in sides {
+            self.set_balance(moved.asset, balance)?;
+            let planned = self.plan(base, moved.asset)?;
             plan.write_state(side, &mut planned.state);
-            planned.flows.seized = planned.flows.seized.add(flows.seized)?;
-            planned.flows.repaid = planned.flows.repaid.add(flows.repaid)?;
+            let f = &mut planned.flows;
+            f.seized = f.seized.add(moved.seized)?;
+            f.repaid = f.repaid.add(moved.repaid)?;
+            f.traded = f.traded.add(moved.traded)?;
+            f.fee = f.fee.add(moved.fee)?;
         }
         self.quote.proceeds = self.quote.proceeds.add(quote.proceeds)?;
         self.quote.cost = self.quote.cost.add(quote.cost)?;
         self.quote.fee = self.quote.fee.add(quote.fee)?;
-        self.quote.surplus = self.quote.surplus.add(quote.surplus)?;
+        if crate::engine::CONTAINMENT_BUILT {
+            self.quote.surplus = self.quote.surplus.add(quote.surplus)?;
+        }
         self.insurance = plan.insurance;
         Ok(())
     }
@@ -195,6 +206,21 @@ impl<const A: usize, const N: usize> Overlay<A, N> {
             overlay: self,
             base,
         }
+    }
+
+    /// What the plan moves in each asset its steps touched.
+    pub fn moved(&self) -> impl Iterator<Item = Moved> + '_ {
+        self.planned.iter().enumerate().filter_map(|(asset, p)| {
+            let f = p.as_ref()?.flows;
+            let touched = f.seized.is_positive() || f.repaid.is_positive();
+            touched.then_some(Moved {
+                asset,
+                seized: f.seized,
+                repaid: f.repaid,
+                traded: f.traded,
+                fee: f.fee,
+            })
+        })
     }
 
     /// The debts the plan writes off, one record an asset.

@@ -11,7 +11,7 @@
 //! unit only once the unit's whole plan has succeeded.
 
 use super::overlay::{Flows, QuoteFlows};
-use super::{Fault, Gate, Idle, Market, MarketState, Stepped};
+use super::{Fault, Gate, Idle, Market, MarketState, Moved, Stepped};
 use crate::account::{credit, debit, health_terms, term, Health, Terms};
 use crate::num::{ArithError, ArithResult, Qty, Ratio, Round, Value, Weighted, RATIO_SCALE};
 use crate::num::{Index, Price};
@@ -290,6 +290,26 @@ impl StepPlan {
         (seized, repaid, quote)
     }
 
+    /// What the step moved in its two assets, L's first.
+    pub fn moved(&self) -> [Moved; 2] {
+        let s = &self.stepped;
+        [
+            Moved {
+                asset: s.liability,
+                repaid: s.repaid,
+                traded: s.cost,
+                ..Moved::default()
+            },
+            Moved {
+                asset: s.collateral,
+                seized: s.seized,
+                traded: s.proceeds,
+                fee: s.fee,
+                ..Moved::default()
+            },
+        ]
+    }
+
     /// Writes side `side`'s trade and shares to the state they were planned
     /// on.
     pub fn write_state<const N: usize>(&self, side: usize, state: &mut MarketState<N>) {
@@ -354,8 +374,8 @@ pub(super) struct Sized {
     pub repay: Qty,
     /// Units of C seized.
     pub seize: Qty,
-    /// L's and C's stored balances after.
-    pub balances: [Qty; 2],
+    /// L's and C's stored balances before and after.
+    pub balances: ([Qty; 2], [Qty; 2]),
     /// Maintenance health before and after.
     pub health: (Weighted, Weighted),
     /// To target: whether the step restored liquidation-end health.
@@ -448,7 +468,7 @@ pub(super) fn size_step<const G: usize, const N: usize>(
         pair: (l, c),
         repay,
         seize,
-        balances: [new_l, new_c],
+        balances: ([bl, bc], [new_l, new_c]),
         health: (before, after),
         target_met,
         // The pair is one debt and one deposit.
@@ -476,20 +496,22 @@ pub(super) fn plan_step<const G: usize, const N: usize>(
     };
     let (l, c) = s.pair;
     let (sl, sc) = (view.state(l)?, view.state(c)?);
-    let row = view.row();
-    let (bl, bc) = (get(row, l)?, get(row, c)?);
+    let ([bl, bc], [new_l, new_c]) = s.balances;
     // C's side: the sale into its venue; L's: the purchase in its venue.
     let (sale, along_curve) = trade(sc, c, s.seize)?;
     let (purchase, paid) = trade(sl, l, s.repay.neg()?)?;
     let cost = paid.neg()?;
     let mc = market(base, c)?;
-    let (proceeds, surplus) = match mc.clears_at_oracle {
+    // (A build without containment has no equilibrium: the constant drops
+    // its code.)
+    let clears = crate::engine::CONTAINMENT_BUILT && mc.clears_at_oracle;
+    let (proceeds, surplus) = match clears {
         true => at_clearing_price(s.seize, mc.oracle, along_curve)?,
         false => (along_curve, Value::ZERO),
     };
     let shares = [
-        shares_after(sl.deposit_shares, bl, s.balances[0])?,
-        shares_after(sc.deposit_shares, bc, s.balances[1])?,
+        shares_after(sl.deposit_shares, bl, new_l)?,
+        shares_after(sc.deposit_shares, bc, new_c)?,
     ];
     // The keepers pay the debt and the fee out of the proceeds.
     let fee = proceeds.scale(mc.fee_share, Round::Up)?;
@@ -504,7 +526,7 @@ pub(super) fn plan_step<const G: usize, const N: usize>(
             fee,
             health: s.health,
         },
-        balances: s.balances,
+        balances: [new_l, new_c],
         trades: [purchase, sale],
         shares,
         insurance: view.insurance().add(fee)?,

@@ -27,13 +27,29 @@ fn run_unit<const A: usize>(
     policy: &Policy,
 ) -> Outcome<A> {
     let mut written = [None; A];
-    let record = |w: Written| written[w.asset] = Some(w);
+    let mut moved = [Moved::default(); A];
+    let before = *row;
+    let unit_index = markets.iter().all(|m| m.state.index == Index::ONE);
+    let record = |r: Record| match r {
+        Record::Written(w) => written[w.asset] = Some(w),
+        Record::Moved(m) => moved[m.asset] = m,
+    };
     let done = liquidate_unit::<A, MAX_BOOK_LEVELS, 0>(
         row, tiers, markets, insurance, policy, None, record,
     );
     done.map(|r| {
         r.map(|d| {
             assert_eq!(d.bankrupt, written.iter().any(Option::is_some));
+            // What the unit says it moved is what the row moved: repaid and
+            // written off in, seized out (at an index of one, balances are
+            // base units).
+            for (a, m) in moved.iter().enumerate().filter(|_| unit_index) {
+                let off = written[a].map_or(0, |w| w.written_off.0);
+                let change = row[a].0 - before[a].0;
+                assert_eq!(change, m.repaid.0 - m.seized.0 + off, "asset {a}: {m:?}");
+            }
+            let fees: i64 = moved.iter().map(|m| m.fee.0).sum();
+            assert!(d.last.is_none_or(|s| fees >= s.fee.0));
             // A unit that says it left nothing owed left nothing owed.
             assert!(!d.settled || row.iter().all(|b| !b.is_negative()));
             Done {
