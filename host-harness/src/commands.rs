@@ -490,7 +490,7 @@ pub fn montecarlo(
         write_montecarlo(dir, &losses, &tail, &document).map_err(Failure::Output)?;
         written(
             as_json,
-            "montecarlo.json, paths.csv, histogram.png, histogram.svg",
+            "montecarlo.json, paths.csv, histogram.png, histogram.svg, exceedance.png, exceedance.svg",
             dir,
         );
     }
@@ -510,25 +510,29 @@ fn write_montecarlo(
         let _ = writeln!(csv, "{i},{loss}");
     }
     artefacts::write(dir, "paths.csv", &csv)?;
+    let markers = [
+        ("VaR 95%", tail.var[0], false),
+        ("VaR 99%", tail.var[1], false),
+        ("ES 95%", tail.expected_shortfall[0], true),
+        ("ES 99%", tail.expected_shortfall[1], true),
+    ]
+    .map(|(name, at, dashed)| Marker { name, at, dashed });
     plot::histogram(
         &dir.join("histogram"),
-        "bad debt over Monte Carlo shock paths",
+        &format!("bad debt over {} Monte Carlo shock paths", losses.len()),
         sweep::BAD_DEBT,
         losses,
-        &[
-            Marker {
-                name: "VaR 95%",
-                at: tail.var[0],
-            },
-            Marker {
-                name: "VaR 99%",
-                at: tail.var[1],
-            },
-            Marker {
-                name: "ES 99%",
-                at: tail.expected_shortfall[1],
-            },
-        ],
+        &markers,
+    )?;
+    plot::exceedance(
+        &dir.join("exceedance"),
+        &format!(
+            "exceedance: share of {} paths whose bad debt is above x",
+            losses.len()
+        ),
+        sweep::BAD_DEBT,
+        losses,
+        &markers,
     )
 }
 
