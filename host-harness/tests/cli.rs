@@ -1294,3 +1294,129 @@ fn critical_refuses_bad_input_by_name() {
         );
     }
 }
+
+/// The text an SVG chart draws, its labels in order (plotters writes each
+/// `<text>` element's content on a line of its own).
+fn svg_text(path: &Path) -> String {
+    let svg = std::fs::read_to_string(path).unwrap();
+    svg.replace("&gt;", ">").replace("&lt;", "<")
+}
+
+#[test]
+fn the_heat_map_names_its_axes_writes_its_cells_and_greys_out_zero() {
+    use firesale_harness::plot::short;
+    let dir = scratch("heatmap-labels");
+    let (code, _, err) = firesale(&[
+        "sweep",
+        "--vary",
+        "shocks[0].move_price=0.95:0.75:3",
+        "--vary",
+        "assets[1].venue.base_reserve=10000:40000:2",
+        "--out",
+        dir.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let svg = svg_text(&dir.join("heatmap.svg"));
+    for label in [
+        "move price (ratio to the price before) · shocks[0].move_price",
+        "base reserve (units of the asset) · assets[1].venue.base_reserve",
+        "colour: bad debt (quote)",
+        "0 (none)",
+        "critical shock",
+    ] {
+        assert!(svg.contains(label), "`{label}` not in the heat map");
+    }
+    // Every cell's value is written in it (a 3 × 2 grid is small enough).
+    let doc: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("sweep.json")).unwrap()).unwrap();
+    let losses: Vec<f64> = doc["points"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| number(p, "bad_debt"))
+        .collect();
+    assert!(
+        losses.contains(&0.0) && losses.iter().any(|&l| l > 0.0),
+        "{losses:?}"
+    );
+    let cells: Vec<&str> = svg.lines().map(str::trim).collect();
+    for loss in &losses {
+        assert!(
+            cells.contains(&short(*loss).as_str()),
+            "{loss} not written in its cell"
+        );
+    }
+    // Zero is drawn in the neutral grey, which no loss above zero gets.
+    let zeros = losses.iter().filter(|&&l| l == 0.0).count();
+    // One grey cell per zero, and the legend's swatch.
+    assert_eq!(
+        svg.matches("fill=\"#DEDEDE\"").count(),
+        zeros + 1,
+        "{losses:?}"
+    );
+    assert_png(&dir.join("heatmap.png"));
+}
+
+#[test]
+fn montecarlo_draws_the_tail_on_log_axes_with_var_and_es_marked() {
+    use firesale_harness::plot::short;
+    let dir = scratch("montecarlo-tail");
+    let (code, out, err) = firesale(&[
+        "montecarlo",
+        "--paths",
+        "60",
+        "--seed",
+        "3",
+        "--json",
+        "--out",
+        dir.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let doc: Value = serde_json::from_str(&out).unwrap();
+    let tail = &doc["bad_debt"];
+    assert!(number(tail, "probability_of_loss") > 0.0, "{tail}");
+    let marks = [
+        format!("VaR 95% = {}", short(number(tail, "var_95"))),
+        format!("VaR 99% = {}", short(number(tail, "var_99"))),
+        format!("ES 95% = {}", short(number(tail, "expected_shortfall_95"))),
+        format!("ES 99% = {}", short(number(tail, "expected_shortfall_99"))),
+    ];
+    let histogram = svg_text(&dir.join("histogram.svg"));
+    assert!(
+        histogram.contains("paths (log scale)"),
+        "the count axis is logarithmic"
+    );
+    assert!(histogram.contains("bad debt (quote)"));
+    let exceedance = svg_text(&dir.join("exceedance.svg"));
+    for label in [
+        "P[loss > x], share of paths (log scale)",
+        "P[loss > x] over the paths",
+        "P = 5% (tail of the VaR at 95%)",
+        "bad debt (quote)",
+    ] {
+        assert!(
+            exceedance.contains(label),
+            "`{label}` not in the exceedance curve"
+        );
+    }
+    for mark in &marks {
+        assert!(
+            histogram.contains(mark.as_str()),
+            "`{mark}` not on the histogram"
+        );
+        assert!(
+            exceedance.contains(mark.as_str()),
+            "`{mark}` not on the exceedance curve"
+        );
+    }
+    // 60 paths: the probability axis reaches down to half a path's share.
+    let ticks: Vec<&str> = exceedance.lines().map(str::trim).collect();
+    assert!(
+        ticks.contains(&"1%") && ticks.contains(&"10%") && ticks.contains(&"100%"),
+        "the probability axis is ticked by decades"
+    );
+    for chart in ["histogram", "exceedance"] {
+        assert_png(&dir.join(format!("{chart}.png")));
+        assert_svg(&dir.join(format!("{chart}.svg")));
+    }
+}
