@@ -154,6 +154,11 @@ impl Request {
                 "--vary `{range}`: LO must be below HI (give the range as LO:HI, e.g. 0.6:0.98)"
             ));
         }
+        if !(hi - lo).is_finite() {
+            return Err(format!(
+                "--vary `{range}`: the range is wider than a float holds"
+            ));
+        }
         if sweep::is_integer(key) && lo.round() == hi.round() {
             return Err(format!(
                 "--vary `{range}`: `{key}` is an integer and both ends round to {}",
@@ -652,5 +657,6 @@ mod tests {
         assert!(bad("x=0:1", 0.1, "market-broken", Some(1.0)).contains("does not apply"));
         assert!(bad("x=0:1", 0.1, "bad-debt", Some(-1.0)).contains("--threshold"));
         assert!(bad("count=1.1:1.2", 0.1, "bad-debt", None).contains("integer"));
+        assert!(bad("x=-1e308:1e308", 0.1, "bad-debt", None).contains("wider"));
     }
 }

@@ -1420,3 +1420,78 @@ fn montecarlo_draws_the_tail_on_log_axes_with_var_and_es_marked() {
         assert_svg(&dir.join(format!("{chart}.svg")));
     }
 }
+
+/// The default scenario with its shock's ratio set to `ratio`, run by
+/// `run --json`.
+fn default_report_at(dir: &Path, ratio: f64) -> Value {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../scenarios/default.toml"
+    ))
+    .unwrap()
+    .replace("move_price = 0.8", &format!("move_price = {ratio}"));
+    let path = file(dir, &format!("at-{ratio}.toml"), &text);
+    json(&["run", &path, "--json"])
+}
+
+#[test]
+fn critical_finds_where_the_insurance_fund_stops_covering_bad_debt() {
+    let doc = json(&[
+        "critical",
+        "--vary",
+        "shocks[0].move_price=0.6:0.98",
+        "--tolerance",
+        "0.002",
+        "--metric",
+        "insurance-exhausted",
+        "--json",
+    ]);
+    let bracket = &doc["bracket"];
+    assert_eq!(bracket["lo"]["crossed"], true, "{bracket}");
+    assert_eq!(bracket["hi"]["crossed"], false, "{bracket}");
+    assert!(number(bracket, "width") <= 0.002, "{bracket}");
+    let dir = scratch("critical-insurance");
+    let uncovered = |report: &Value| -> f64 {
+        report["assets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| number(a, "written_off") - number(a, "covered"))
+            .sum()
+    };
+    let deeper = default_report_at(&dir, number(&bracket["lo"], "value"));
+    let milder = default_report_at(&dir, number(&bracket["hi"], "value"));
+    assert!(
+        uncovered(&deeper) > 0.0,
+        "the fund covered everything: {deeper}"
+    );
+    assert_eq!(uncovered(&milder), 0.0, "{milder}");
+    // The milder side still has bad debt: the fund covered it all.
+    assert!(number(&milder, "bad_debt") > 0.0, "{milder}");
+}
+
+#[test]
+fn a_one_axis_sweep_names_its_axis_and_writes_each_value() {
+    use firesale_harness::plot::short;
+    let dir = scratch("sweep-line-labels");
+    let (code, _, err) = firesale(&[
+        "sweep",
+        "--vary",
+        "shocks[0].move_price=0.95:0.7:4",
+        "--out",
+        dir.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let svg = svg_text(&dir.join("heatmap.svg"));
+    assert!(svg.contains("move price (ratio to the price before) · shocks[0].move_price"));
+    let doc: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("sweep.json")).unwrap()).unwrap();
+    let labels: Vec<&str> = svg.lines().map(str::trim).collect();
+    for p in doc["points"].as_array().unwrap() {
+        let value = short(number(p, "bad_debt"));
+        assert!(
+            labels.contains(&value.as_str()),
+            "{value} not written at its point"
+        );
+    }
+}
