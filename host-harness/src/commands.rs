@@ -375,7 +375,10 @@ pub fn critical(
     let bounds = budget.bounds(false, reserved, at_once(grid));
     scenario_of(&source, &bounds)?;
     let bar = progress::bar(grid, "critical");
-    let search = critical::run_source(&source, request, &bounds, &bar)?;
+    let search = critical::run_source(&source, request, &bounds, &bar);
+    // Cleared before any message, on success or not.
+    bar.finish_and_clear();
+    let search = search?;
     if let Some(warning) = search.warning() {
         eprintln!("warning: {warning}");
     }
