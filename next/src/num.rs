@@ -262,6 +262,9 @@ amount_type!(
     Value
 );
 
+/// Below this a price's mantissa is refined before a bonus discounts it.
+const COARSE_MANTISSA: u64 = 1_000_000_000;
+
 /// A price: `mantissa / 10^exponent` quote base units per asset base unit.
 /// The exponent is the asset's (its price decimals plus its decimals less
 /// the quote's), fixed for a run; only the mantissa moves.
@@ -296,11 +299,28 @@ impl Price {
         })
     }
     /// The price net of a bonus, `⌊price / (1 + bonus)⌋`: what a liquidator
-    /// pays per unit of collateral. `Domain` when it rounds to nothing.
+    /// pays per unit of collateral. A price of fewer than ten digits (the
+    /// quote's own is 1 over 10^0) is [refined](Self::refined) first, so
+    /// that the bonus is not lost to its rounding; the result may then have
+    /// a finer exponent than the price. `Domain` when it rounds to nothing.
     pub fn discounted(self, bonus: Ratio) -> ArithResult<Self> {
+        let price = match self.mantissa < COARSE_MANTISSA {
+            true => self.refined()?,
+            false => self,
+        };
         let one_plus = Ratio::ONE.add(bonus)?;
-        let m = mul_div(self.mantissa, RATIO_SCALE, one_plus.0, false)?;
-        self.with_mantissa(m.unsigned_abs())
+        let m = mul_div(price.mantissa, RATIO_SCALE, one_plus.0, false)?;
+        price.with_mantissa(m.unsigned_abs())
+    }
+    /// This price's mantissa over `other`'s exponent, which is at least
+    /// its own: `Overflow` past 64 bits.
+    pub fn mantissa_over(self, other: Price) -> ArithResult<u64> {
+        let up = other
+            .exponent
+            .checked_sub(self.exponent)
+            .ok_or(ArithError::Domain)?;
+        let scale = pow10(up).ok_or(ArithError::Domain)?;
+        self.mantissa.checked_mul(scale).ok_or(ArithError::Overflow)
     }
     /// The same price over the finest exponent (at most
     /// [`MAX_PRICE_EXPONENT`]) whose mantissa stays under 2^63 (an amount's
@@ -471,6 +491,29 @@ impl Weighted {
 
 #[cfg(test)]
 mod tests {
+
+    /// The quote's own price (1 over 10^0) discounted by a bonus is refined
+    /// first: seizing the quote with an 8% bonus pays 1/1.08, not nothing;
+    /// a bonus factor read off both prices is the bonus.
+    #[test]
+    fn a_coarse_price_is_refined_before_its_discount() {
+        let bonus = Ratio::from_bps(800);
+        let d = Price::ONE.discounted(bonus).unwrap();
+        assert_eq!(d.exponent(), 18);
+        assert_eq!(d.mantissa(), 925_925_925_925_925_925);
+        let one = Price::ONE.mantissa_over(d).unwrap();
+        assert_eq!(one, 1_000_000_000_000_000_000);
+        let factor = mul_div(one, RATIO_SCALE, d.mantissa(), true).unwrap();
+        // Rounded up, from a discounted price rounded down.
+        assert_eq!(factor, 1_080_000_001);
+        // A price of ten digits or more keeps its exponent.
+        let eth = Price::new(2_000_000_000_000, 12)
+            .unwrap()
+            .discounted(bonus)
+            .unwrap();
+        assert_eq!((eth.mantissa(), eth.exponent()), (1_851_851_851_851, 12));
+        assert_eq!(d.mantissa_over(Price::ONE), Err(ArithError::Domain));
+    }
     use super::*;
     use proptest::prelude::*;
 

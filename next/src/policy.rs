@@ -79,9 +79,11 @@ pub fn gain_per_value(
     collateral_price: Price,
     collateral_discounted: Price,
 ) -> ArithResult<Option<Ratio>> {
+    // The discounted price may be over a finer exponent (a coarse price is
+    // refined before its discount).
     let bonus_factor = Ratio(
         crate::num::mul_div(
-            collateral_price.mantissa(),
+            collateral_price.mantissa_over(collateral_discounted)?,
             crate::num::RATIO_SCALE,
             collateral_discounted.mantissa(),
             true,
