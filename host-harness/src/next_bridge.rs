@@ -31,6 +31,30 @@ const ASSETS: usize = 8;
 /// Most assets a bridged run holds, as the kernel.
 const MOST_ASSETS: usize = 16;
 
+/// What drives an engine of any size: [`NextRun::drive`].
+pub trait Drive {
+    /// What driving it returns.
+    type Output;
+    /// Drives `engine`.
+    fn drive<const A: usize, const N: usize>(self, engine: &mut Engine<'_, A, N>) -> Self::Output;
+}
+
+/// Quote base units as whole units of the quote.
+pub fn quote_units(base_units: i128) -> f64 {
+    base_units as f64 / 10f64.powi(QUOTE_DECIMALS)
+}
+
+/// Base units of asset `asset` as whole units of it.
+pub fn asset_units(asset: usize, base_units: i128) -> f64 {
+    base_units as f64 / 10f64.powi(decimals(asset))
+}
+
+/// A price of asset `asset` as quote a whole unit.
+pub fn price_units(asset: usize, p: Price) -> f64 {
+    let per_base_unit = p.mantissa() as f64 / 10f64.powi(i32::from(p.exponent()));
+    per_base_unit * 10f64.powi(decimals(asset) - QUOTE_DECIMALS)
+}
+
 /// Why a scenario cannot be bridged or run.
 #[derive(Debug, PartialEq)]
 pub enum BridgeError {
@@ -186,6 +210,20 @@ impl NextRun {
             (false, false) => self.run_in::<ASSETS, 0>(sink),
             (true, true) => self.run_in::<MOST_ASSETS, MAX_BOOK_LEVELS>(sink),
             (false, true) => self.run_in::<MOST_ASSETS, 0>(sink),
+        }
+    }
+
+    /// Hands the engine over the starting balances to `driver`, in an
+    /// engine sized as [`NextRun::run_with`] sizes it: for callers that
+    /// step it and read its state between units, whatever the scenario.
+    pub fn drive<D: Drive>(&mut self, driver: D) -> Result<D::Output, BridgeError> {
+        match (self.has_books(), self.assets.len() > ASSETS) {
+            (true, false) => self.with_engine_in::<ASSETS, MAX_BOOK_LEVELS, _>(|e| driver.drive(e)),
+            (false, false) => self.with_engine_in::<ASSETS, 0, _>(|e| driver.drive(e)),
+            (true, true) => {
+                self.with_engine_in::<MOST_ASSETS, MAX_BOOK_LEVELS, _>(|e| driver.drive(e))
+            }
+            (false, true) => self.with_engine_in::<MOST_ASSETS, 0, _>(|e| driver.drive(e)),
         }
     }
 

@@ -1,0 +1,435 @@
+//! A scenario run by the next engine (issue 21) and watched unit by unit:
+//! its report ([`RunReport`]) and per-round timeline, built from the
+//! engine's events and from its state between units (prices, books, the
+//! fund), with the audit after every unit when asked.
+//!
+//! Values are at the oracle of the moment, as the engine's units read it:
+//! a unit never changes an oracle, so the oracle read after a unit is the
+//! one its events were valued at.
+
+use crate::next_bridge::{asset_units, price_units, quote_units, Drive, NextRun};
+use crate::observe::{AssetRound, RoundRow};
+use crate::run_report::{AssetOutcome, Ended, RunReport};
+use firesale_next::engine::{AuditError, Engine, Event, EventSink, StepOutcome, Termination};
+use firesale_next::ledger::Book;
+use firesale_next::liquidate::Written;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// A watched next run.
+#[derive(Clone, Debug)]
+pub struct NextObserved {
+    /// The report.
+    pub report: RunReport,
+    /// One row per round.
+    pub timeline: Vec<RoundRow>,
+    /// The final state digest.
+    pub digest: u64,
+}
+
+/// A book that did not balance, and the round it was found in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NextAuditFailure {
+    /// The round.
+    pub round: u32,
+    /// What did not balance.
+    pub error: AuditError,
+}
+
+/// Runs `run` to its end, a unit at a time, auditing after every unit when
+/// `audit` is set, and hands each event to `sink` as it goes.
+pub fn observe_next(
+    run: &mut NextRun,
+    audit: bool,
+    sink: &mut dyn FnMut(&Event),
+) -> Result<Result<NextObserved, NextAuditFailure>, crate::next_bridge::BridgeError> {
+    run.drive(Watch { audit, sink })
+}
+
+struct Watch<'s> {
+    audit: bool,
+    sink: &'s mut dyn FnMut(&Event),
+}
+
+/// One step's events.
+#[derive(Default)]
+struct Pending(Vec<Event>);
+
+impl EventSink for Pending {
+    fn emit(&mut self, event: &Event) {
+        self.0.push(*event);
+    }
+}
+
+impl Drive for Watch<'_> {
+    type Output = Result<NextObserved, NextAuditFailure>;
+
+    fn drive<const A: usize, const N: usize>(self, e: &mut Engine<'_, A, N>) -> Self::Output {
+        let mut book = Bookkeeper::new(e);
+        let check = |e: &Engine<'_, A, N>| match self.audit {
+            true => e.audit().map_err(|error| NextAuditFailure {
+                round: e.round(),
+                error,
+            }),
+            false => Ok(()),
+        };
+        check(e)?;
+        let mut pending = Pending::default();
+        let end = loop {
+            let outcome = e.step(1, &mut pending);
+            if !pending.0.is_empty() {
+                check(e)?;
+            }
+            for event in pending.0.drain(..) {
+                book.record(e, &event);
+                (self.sink)(&event);
+            }
+            book.track_prices(e);
+            if let StepOutcome::Done(t) = outcome {
+                break t;
+            }
+        };
+        check(e)?;
+        Ok(book.finish(e, end))
+    }
+}
+
+/// The report and timeline as the events come.
+struct Bookkeeper {
+    report: RunReport,
+    timeline: Vec<RoundRow>,
+    liquidated: BTreeSet<u32>,
+    /// Each running auction's asset.
+    auctions: BTreeMap<u32, u8>,
+    /// The backstop vault's holdings per asset when last read.
+    vault: Vec<i128>,
+}
+
+impl Bookkeeper {
+    fn new<const A: usize, const N: usize>(e: &Engine<'_, A, N>) -> Self {
+        let assets = (0..e.asset_count())
+            .map(|a| {
+                let p = venue_price(e, a);
+                AssetOutcome {
+                    initial_price: p,
+                    final_price: p,
+                    min_price: p,
+                    max_price: p,
+                    deposit_index: 1.0,
+                    ..AssetOutcome::default()
+                }
+            })
+            .collect();
+        Self {
+            report: RunReport {
+                assets,
+                ..RunReport::default()
+            },
+            timeline: Vec::new(),
+            liquidated: BTreeSet::new(),
+            auctions: BTreeMap::new(),
+            vault: vec![0; e.asset_count()],
+        }
+    }
+
+    fn record<const A: usize, const N: usize>(&mut self, e: &Engine<'_, A, N>, event: &Event) {
+        let r = &mut self.report;
+        let row = self.timeline.last_mut();
+        match *event {
+            Event::RoundStarted { round } => {
+                let assets = (0..e.asset_count())
+                    .map(|a| AssetRound {
+                        open: venue_price(e, a),
+                        oracle: oracle_price(e, a),
+                        ..AssetRound::default()
+                    })
+                    .collect();
+                self.timeline.push(RoundRow {
+                    round,
+                    assets,
+                    ..RoundRow::default()
+                });
+            }
+            Event::Moved { account, moved } => {
+                self.liquidated.insert(account);
+                let (sold, bought) = (
+                    asset_units(moved.asset, moved.seized.0.into()),
+                    asset_units(moved.asset, moved.repaid.0.into()),
+                );
+                let (traded, fee) = (
+                    quote_units(moved.traded.0.into()),
+                    quote_units(moved.fee.0.into()),
+                );
+                r.fees += fee;
+                r.keeper_pnl += match moved.seized.is_positive() {
+                    true => traded - fee,
+                    false => -traded,
+                };
+                // The quote is not traded: repaying it is a transfer.
+                if moved.asset != 0 {
+                    if let Some(a) = r.assets.get_mut(moved.asset) {
+                        a.sold += sold;
+                        a.bought += bought;
+                    }
+                    if let Some(cell) = row.and_then(|row| row.assets.get_mut(moved.asset)) {
+                        cell.sold += sold;
+                        cell.bought += bought;
+                        cell.volume_quote += traded;
+                    }
+                }
+            }
+            Event::Liquidated { steps, .. } => {
+                r.liquidations += u64::from(steps);
+                if let Some(row) = row {
+                    row.liquidations += steps;
+                }
+            }
+            Event::WrittenOff { written, .. } => {
+                r.bankruptcies += 1;
+                self.write_off(e, &written);
+                if let Some(row) = self.timeline.last_mut() {
+                    row.bankruptcies += 1;
+                }
+            }
+            Event::BackstopTakeover {
+                account, equity, ..
+            } => {
+                self.liquidated.insert(account);
+                let equity = quote_units(equity.0.into());
+                r.backstopped += 1;
+                r.backstop_equity += equity;
+                r.backstop_negative_equity += equity.min(0.0);
+                if let Some(row) = row {
+                    row.backstopped += 1;
+                }
+                self.take_over(e);
+            }
+            Event::Deleveraged { asset, size, .. } => {
+                let a = usize::from(asset);
+                r.deleveraged += asset_units(a, size.0.into()) * oracle_price(e, a);
+            }
+            Event::AuctionStarted {
+                auction,
+                account,
+                asset,
+                ..
+            } => {
+                self.liquidated.insert(account);
+                self.auctions.insert(auction, asset);
+                if let Some(row) = row {
+                    row.liquidations += 1;
+                }
+            }
+            Event::AuctionTaken {
+                auction, qty, paid, ..
+            } => {
+                let asset = usize::from(self.auctions.get(&auction).copied().unwrap_or(0));
+                let sold = asset_units(asset, qty.0.into());
+                if let Some(a) = r.assets.get_mut(asset) {
+                    a.sold += sold;
+                }
+                if let Some(cell) = row.and_then(|row| row.assets.get_mut(asset)) {
+                    cell.sold += sold;
+                    cell.volume_quote += quote_units(paid.0.into());
+                }
+            }
+            Event::AuctionEnded { auction, .. } => {
+                self.auctions.remove(&auction);
+            }
+            Event::RoundEnded { .. } | Event::Finished(_) => self.close_round(e),
+            Event::Cleared { .. } | Event::AuctionReset { .. } | Event::BreakerTripped { .. } => {}
+        }
+    }
+
+    /// Books a debt's way down the waterfall, valued at its oracle.
+    fn write_off<const A: usize, const N: usize>(&mut self, e: &Engine<'_, A, N>, w: &Written) {
+        let asset = w.asset;
+        let price = oracle_price(e, asset);
+        let units = |q: firesale_next::num::Qty| asset_units(asset, q.0.into());
+        let r = &mut self.report;
+        r.bad_debt += units(w.written_off) * price;
+        r.insurance_used += quote_units(w.insurance_paid.0.into());
+        r.socialized += units(w.socialized) * price;
+        r.deleveraged += units(w.deleveraged) * price;
+        r.unrecovered += units(w.unrecovered) * price;
+        if let Some(a) = r.assets.get_mut(asset) {
+            a.written_off += units(w.written_off);
+            a.covered += units(w.covered);
+            a.socialized += units(w.socialized);
+            a.deleveraged += units(w.deleveraged);
+            a.unrecovered += units(w.unrecovered);
+        }
+    }
+
+    /// Books what the backstop vault just took over: the change of its
+    /// holdings, deposits and debts valued at the oracle.
+    fn take_over<const A: usize, const N: usize>(&mut self, e: &Engine<'_, A, N>) {
+        for (asset, (m, last)) in e.markets().iter().zip(self.vault.iter_mut()).enumerate() {
+            let now = m.books.balance(Book::Backstop);
+            let value = asset_units(asset, now - *last) * oracle_price(e, asset);
+            match value >= 0.0 {
+                true => self.report.backstop_assets += value,
+                false => self.report.backstop_liabilities -= value,
+            }
+            *last = now;
+        }
+    }
+
+    fn close_round<const A: usize, const N: usize>(&mut self, e: &Engine<'_, A, N>) {
+        let r = &self.report;
+        if let Some(row) = self.timeline.last_mut() {
+            for (a, cell) in row.assets.iter_mut().enumerate() {
+                cell.close = venue_price(e, a);
+            }
+            row.bad_debt = r.bad_debt;
+            row.socialized = r.socialized;
+            row.backstop_equity = r.backstop_equity;
+            row.insurance_fund = quote_units(e.insurance_fund().0.into());
+        }
+    }
+
+    /// Widens each asset's price range by its venue price now.
+    fn track_prices<const A: usize, const N: usize>(&mut self, e: &Engine<'_, A, N>) {
+        for (a, outcome) in self.report.assets.iter_mut().enumerate() {
+            let p = venue_price(e, a);
+            outcome.min_price = outcome.min_price.min(p);
+            outcome.max_price = outcome.max_price.max(p);
+        }
+    }
+
+    fn finish<const A: usize, const N: usize>(
+        mut self,
+        e: &Engine<'_, A, N>,
+        end: Termination,
+    ) -> NextObserved {
+        let counts = e.report();
+        let r = &mut self.report;
+        r.rounds = counts.rounds;
+        r.deferred = counts.deferred;
+        r.auctions = u32::try_from(counts.auctions).unwrap_or(u32::MAX);
+        r.zero_bid_takes = u32::try_from(counts.zero_bid_takes).unwrap_or(u32::MAX);
+        r.accounts_liquidated = u32::try_from(self.liquidated.len()).unwrap_or(u32::MAX);
+        r.insurance_fund = quote_units(e.insurance_fund().0.into());
+        let holdings: f64 = (0..e.asset_count())
+            .map(|a| {
+                let held = e.markets()[a].books.balance(Book::Backstop);
+                asset_units(a, held) * oracle_price(e, a)
+            })
+            .sum();
+        r.backstop_pnl = holdings - r.backstop_equity;
+        for (a, outcome) in r.assets.iter_mut().enumerate() {
+            outcome.final_price = venue_price(e, a);
+            outcome.deposit_index =
+                e.markets()[a].state.index.0 as f64 / firesale_next::num::INDEX_SCALE as f64;
+        }
+        r.ended = Some(ended(end));
+        NextObserved {
+            report: self.report,
+            timeline: self.timeline,
+            digest: e.digest(),
+        }
+    }
+}
+
+/// A next engine's ending in the harness's terms.
+pub fn ended(t: Termination) -> Ended {
+    match t {
+        Termination::FixedPoint => Ended::FixedPoint,
+        Termination::RoundCap => Ended::RoundCap,
+        Termination::MarketBroken { asset } => Ended::MarketBroken { asset },
+        Termination::Fault(e) => Ended::Failed(format!("an amount left its range ({e:?})")),
+    }
+}
+
+/// Asset `a`'s venue price (the quote's: 1), in quote a whole unit.
+fn venue_price<const A: usize, const N: usize>(e: &Engine<'_, A, N>, a: usize) -> f64 {
+    match e.markets().get(a).and_then(|m| m.state.venue.as_ref()) {
+        Some(v) => v.price().map_or(f64::NAN, |p| price_units(a, p)),
+        None => 1.0,
+    }
+}
+
+/// Asset `a`'s oracle price, in quote a whole unit.
+fn oracle_price<const A: usize, const N: usize>(e: &Engine<'_, A, N>, a: usize) -> f64 {
+    e.markets()
+        .get(a)
+        .map_or(f64::NAN, |m| price_units(a, m.oracle))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::observe::observe_with;
+
+    /// Relative closeness: the engines hold amounts in different units, so
+    /// their figures part by roundings.
+    fn close(a: f64, b: f64, what: &str) {
+        let tolerance = 1e-4 * a.abs().max(b.abs()).max(1.0);
+        assert!((a - b).abs() <= tolerance, "{what}: next {a}, kernel {b}");
+    }
+
+    /// Each bundled scenario the bridge carries, watched on both engines
+    /// (the next one audited after every unit): the next engine's report
+    /// and timeline, built from its events, say what the kernel's say.
+    /// Only the count of quiet rounds after the last liquidation parts
+    /// (on order books by many): each engine's venues come to rest at its
+    /// own resolution.
+    #[test]
+    fn the_next_engines_report_says_what_the_kernels_says() {
+        let (mut compared, mut bankrupt) = (0, 0);
+        for b in crate::bundled::ALL.iter() {
+            if matches!(b.name, "million" | "perp-crash-2025") {
+                continue;
+            }
+            let s = b.scenario().unwrap();
+            let Ok(mut run) = NextRun::from_scenario(&s) else {
+                continue;
+            };
+            let next = observe_next(&mut run, true, &mut |_| {}).unwrap().unwrap();
+            let kernel = observe_with(&s, None, false).unwrap();
+            let (n, k) = (&next.report, &kernel.outcome.report);
+            let name = b.name;
+            let last = |t: &[RoundRow]| t.iter().rposition(|r| r.liquidations > 0);
+            assert_eq!(last(&next.timeline), last(&kernel.timeline), "{name}");
+            assert_eq!(n.ended, Some(Ended::FixedPoint), "{name}");
+            assert_eq!(n.liquidations, k.liquidations, "{name}");
+            assert_eq!(n.accounts_liquidated, k.accounts_liquidated, "{name}");
+            assert_eq!(n.bankruptcies, k.bankruptcies, "{name}");
+            close(n.bad_debt, k.bad_debt.to_f64(), name);
+            close(n.insurance_used, k.insurance_used.to_f64(), name);
+            close(n.socialized, k.socialized.to_f64(), name);
+            close(n.unrecovered, k.unrecovered.to_f64(), name);
+            close(n.fees, k.fees.to_f64(), name);
+            close(n.keeper_pnl, k.keeper_pnl.to_f64(), name);
+            close(n.insurance_fund, k.insurance_fund.to_f64(), name);
+            for (a, (x, y)) in n.assets.iter().zip(k.assets()).enumerate() {
+                let what = format!("{name} asset {a}");
+                close(x.min_price, y.min_price.to_f64(), &what);
+                close(x.max_price, y.max_price.to_f64(), &what);
+                close(x.final_price, y.final_price.to_f64(), &what);
+                close(x.sold, y.sold.to_f64(), &what);
+                close(x.bought, y.bought.to_f64(), &what);
+                close(x.written_off, y.written_off.to_f64(), &what);
+                close(x.deposit_index, y.deposit_index.to_f64(), &what);
+            }
+            for (x, y) in next.timeline.iter().zip(&kernel.timeline) {
+                let what = format!("{name} round {}", x.round);
+                assert_eq!(x.liquidations, y.liquidations, "{what}");
+                assert_eq!(x.bankruptcies, y.bankruptcies, "{what}");
+                close(x.bad_debt, y.bad_debt, &what);
+                close(x.insurance_fund, y.insurance_fund, &what);
+                for (p, q) in x.assets.iter().zip(&y.assets) {
+                    close(p.sold, q.sold, &what);
+                    close(p.volume_quote, q.volume_quote, &what);
+                    close(p.close, q.close, &what);
+                    close(p.oracle, q.oracle, &what);
+                }
+            }
+            compared += 1;
+            bankrupt += usize::from(n.bad_debt > 0.0);
+        }
+        assert!(
+            compared >= 5 && bankrupt >= 3,
+            "{compared} compared, {bankrupt} with bad debt"
+        );
+    }
+}
