@@ -621,33 +621,33 @@ fn compare_table(base: &Scenario, runs: &[Compared]) -> String {
     }
     t.push('\n');
     for (p, _, o) in runs {
-        let r = &o.outcome.report;
+        let r = &o.report;
         let _ = write!(
             t,
             "{:<13}{:>14}{:>7}{:>8}{:>9}{:>13.0}{:>13.0}{:>13.0}{:>13.0}{:>13.0}{:>7}{:>7}{:>6}{:>9}",
             p.name,
-            json::termination_name(r.termination),
+            json::termination_name(r.ended.as_ref()),
             r.rounds,
             r.liquidations,
             r.accounts_liquidated,
-            r.bad_debt.to_f64(),
-            r.insurance_used.to_f64(),
-            r.socialized.to_f64(),
-            r.deleveraged.to_f64(),
-            r.unrecovered.to_f64(),
+            r.bad_debt,
+            r.insurance_used,
+            r.socialized,
+            r.deleveraged,
+            r.unrecovered,
             r.backstopped,
             r.auctions,
             r.zero_bid_takes,
             r.deferred,
         );
         let amplification = firesale_harness::observe::amplification(o);
-        for (a, asset) in r.assets().iter().enumerate().skip(1) {
+        for (a, asset) in r.assets.iter().enumerate().skip(1) {
             let amp = amplification
                 .get(a)
                 .copied()
                 .flatten()
                 .map_or("-".to_string(), |x| format!("{x:.2}"));
-            let _ = write!(t, "{:>12.2}{amp:>7}", asset.min_price.to_f64());
+            let _ = write!(t, "{:>12.2}{amp:>7}", asset.min_price);
         }
         t.push('\n');
     }
@@ -670,30 +670,30 @@ fn write_compare(
     }
     csv.push('\n');
     for (p, _, o) in runs {
-        let r = &o.outcome.report;
+        let r = &o.report;
         let _ = write!(
             csv,
             "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
             p.name,
-            json::termination_name(r.termination),
+            json::termination_name(r.ended.as_ref()),
             r.rounds,
             r.liquidations,
             r.accounts_liquidated,
-            r.bad_debt.to_f64(),
-            r.insurance_used.to_f64(),
-            r.socialized.to_f64(),
-            r.deleveraged.to_f64(),
-            r.unrecovered.to_f64(),
+            r.bad_debt,
+            r.insurance_used,
+            r.socialized,
+            r.deleveraged,
+            r.unrecovered,
             r.backstopped,
-            r.backstop_equity.to_f64(),
-            r.backstop_negative_equity.to_f64(),
-            r.backstop_pnl.to_f64(),
+            r.backstop_equity,
+            r.backstop_negative_equity,
+            r.backstop_pnl,
             r.auctions,
             r.zero_bid_takes,
             r.deferred
         );
-        for asset in r.assets().iter().skip(1) {
-            let _ = write!(csv, ",{}", asset.min_price.to_f64());
+        for asset in r.assets.iter().skip(1) {
+            let _ = write!(csv, ",{}", asset.min_price);
         }
         csv.push('\n');
     }
@@ -701,12 +701,7 @@ fn write_compare(
     let series: Vec<plot::Series<'_>> = runs
         .iter()
         .map(|(p, _, o)| {
-            let initial = o
-                .outcome
-                .report
-                .assets()
-                .get(1)
-                .map_or(0.0, |a| a.initial_price.to_f64());
+            let initial = o.report.assets.get(1).map_or(0.0, |a| a.initial_price);
             let mut points = vec![(0.0, initial)];
             points.extend(
                 o.timeline

@@ -10,10 +10,9 @@
 
 use crate::audit::Stopped;
 use crate::bounds::Bounds;
-use crate::run::run_scenario;
+use crate::run_report::{Ended, RunReport};
 use crate::source::Source;
 use crate::sweep::{self, Axis};
-use firesale_core::{Report, Termination};
 use indicatif::ProgressBar;
 use rayon::prelude::*;
 use std::path::Path;
@@ -68,23 +67,18 @@ impl Metric {
     }
 
     /// The number this metric reads from a run's report.
-    pub fn measure(self, report: &Report) -> f64 {
+    pub fn measure(self, report: &RunReport) -> f64 {
         match self {
-            Metric::BadDebt => report.bad_debt.to_f64(),
-            // Written off less covered, per asset in its units (exact in
-            // fixed point), valued at the final venue price.
+            Metric::BadDebt => report.bad_debt,
+            // Written off less covered, per asset in its units, valued at
+            // the final venue price.
             Metric::InsuranceExhausted => report
-                .assets()
+                .assets
                 .iter()
-                .map(|a| {
-                    a.written_off
-                        .sub(a.covered)
-                        .map_or(f64::INFINITY, |q| q.to_f64())
-                        * a.final_price.to_f64()
-                })
+                .map(|a| (a.written_off - a.covered) * a.final_price)
                 .sum(),
-            Metric::MarketBroken => match report.termination {
-                Some(Termination::MarketBroken { .. }) => 1.0,
+            Metric::MarketBroken => match report.ended {
+                Some(Ended::MarketBroken { .. }) => 1.0,
                 _ => 0.0,
             },
         }
@@ -431,19 +425,19 @@ fn evaluate(
 ) -> Result<Sample, Stopped> {
     let key = request.key.as_str();
     let scenario = sweep::scenario_at(base, (dir, None), &[key], &[value], bounds, source_bytes)?;
-    let outcome = run_scenario(&scenario, &mut ()).map_err(|e| {
+    let report = crate::observe::report_only(&scenario, false).map_err(|e| {
         Stopped::Input(format!(
             "at {}: {}",
             sweep::point_name(&[key], &[value]),
-            crate::preflight::describe(&e)
+            e.describe(&scenario)
         ))
     })?;
-    let measure = request.metric.measure(&outcome.report);
+    let measure = request.metric.measure(&report);
     Ok(Sample {
         value,
         measure,
         crossed: measure > request.threshold,
-        termination: crate::event_json::termination_name(Some(outcome.termination)),
+        termination: crate::event_json::termination_name(report.ended.as_ref()),
     })
 }
 

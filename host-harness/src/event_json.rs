@@ -1,47 +1,24 @@
 //! Events and endings as JSON: the event log's lines (`events.jsonl`) and
 //! the termination of `report.json` (fields documented in docs/report.md).
 
-use firesale_core::{Event, Termination};
+use crate::run_report::{kernel_ended, Ended};
+use firesale_core::Event;
 use serde_json::{json, Value};
 
-/// The kebab-case name of a termination.
-pub fn termination_name(t: Option<Termination>) -> &'static str {
-    match t {
-        Some(Termination::FixedPoint) => "fixed-point",
-        Some(Termination::RoundCap) => "round-cap",
-        Some(Termination::MarketBroken { .. }) => "market-broken",
-        Some(Termination::Failed(_)) => "failed",
-        None => "running",
-    }
+/// The kebab-case name of an ending (`running` for none yet).
+pub fn termination_name(ended: Option<&Ended>) -> &'static str {
+    ended.map_or("running", Ended::name)
 }
 
-/// A termination with its detail (the failing asset, account and shock).
-pub(crate) fn termination(t: Option<Termination>, names: &[String]) -> Value {
-    let detail = match t {
-        Some(Termination::MarketBroken { asset }) => json!({ "asset": asset }),
-        Some(Termination::Failed(e)) => {
-            let mut detail = json!({
-                "error": format!("{e:?}"),
-                "message": crate::preflight::describe_named(&e, names),
-            });
-            if let firesale_core::Error::Arithmetic {
-                round,
-                account,
-                asset,
-                shock,
-                ..
-            } = e
-            {
-                detail["round"] = json!(round);
-                detail["account"] = json!(account);
-                detail["asset"] = json!(asset);
-                detail["shock"] = json!(shock);
-            }
-            detail
-        }
+/// An ending with its detail (the broken market's asset, a failure's
+/// message).
+pub(crate) fn termination(ended: Option<&Ended>) -> Value {
+    let detail = match ended {
+        Some(Ended::MarketBroken { asset }) => json!({ "asset": asset }),
+        Some(Ended::Failed(message)) => json!({ "message": message }),
         _ => Value::Null,
     };
-    json!({ "reason": termination_name(t), "detail": detail })
+    json!({ "reason": termination_name(ended), "detail": detail })
 }
 
 /// One event as a JSON object with a `type` field.
@@ -172,7 +149,7 @@ pub fn event(e: &Event) -> Value {
             json!({ "type": "rolled-back", "round": round, "events": events })
         }
         Event::Finished { round, termination } => json!({
-            "type": "finished", "round": round, "termination": self::termination(Some(termination), &[]),
+            "type": "finished", "round": round, "termination": self::termination(Some(&kernel_ended(termination, &[]))),
         }),
     }
 }

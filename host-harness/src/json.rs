@@ -10,29 +10,29 @@ use serde_json::{json, Value};
 
 /// The report of a watched run.
 pub fn report(scenario: &Scenario, observed: &Observed) -> Value {
-    let r = &observed.outcome.report;
+    let r = &observed.report;
     let amplification = amplification(observed);
     let volumes = quote_volumes(observed);
     let assets: Vec<Value> = r
-        .assets()
+        .assets
         .iter()
         .enumerate()
         .map(|(i, a)| {
             json!({
                 "name": scenario.asset_name(i),
-                "initial_price": a.initial_price.to_f64(),
-                "final_price": a.final_price.to_f64(),
-                "min_price": a.min_price.to_f64(),
-                "max_price": a.max_price.to_f64(),
-                "sold": a.sold.to_f64(),
-                "bought": a.bought.to_f64(),
+                "initial_price": a.initial_price,
+                "final_price": a.final_price,
+                "min_price": a.min_price,
+                "max_price": a.max_price,
+                "sold": a.sold,
+                "bought": a.bought,
                 "volume_quote": volumes.get(i).copied().unwrap_or(0.0),
-                "written_off": a.written_off.to_f64(),
-                "covered": a.covered.to_f64(),
-                "socialized": a.socialized.to_f64(),
-                "deleveraged": a.deleveraged.to_f64(),
-                "unrecovered": a.unrecovered.to_f64(),
-                "deposit_index": a.deposit_index.to_f64(),
+                "written_off": a.written_off,
+                "covered": a.covered,
+                "socialized": a.socialized,
+                "deleveraged": a.deleveraged,
+                "unrecovered": a.unrecovered,
+                "deposit_index": a.deposit_index,
                 "amplification": amplification.get(i).copied().flatten(),
             })
         })
@@ -40,31 +40,31 @@ pub fn report(scenario: &Scenario, observed: &Observed) -> Value {
     json!({
         "scenario": scenario.name,
         "accounts": scenario.accounts(),
-        "termination": termination(r.termination, &scenario.asset_names),
+        "termination": termination(r.ended.as_ref()),
         "rounds": r.rounds,
         "liquidations": r.liquidations,
         "accounts_liquidated": r.accounts_liquidated,
         "bankruptcies": r.bankruptcies,
         "deferred": r.deferred,
         "backstopped": r.backstopped,
-        "backstop_assets": r.backstop_assets.to_f64(),
-        "backstop_liabilities": r.backstop_liabilities.to_f64(),
-        "backstop_equity": r.backstop_equity.to_f64(),
-        "backstop_negative_equity": r.backstop_negative_equity.to_f64(),
-        "backstop_pnl": r.backstop_pnl.to_f64(),
+        "backstop_assets": r.backstop_assets,
+        "backstop_liabilities": r.backstop_liabilities,
+        "backstop_equity": r.backstop_equity,
+        "backstop_negative_equity": r.backstop_negative_equity,
+        "backstop_pnl": r.backstop_pnl,
         "auctions": r.auctions,
         "zero_bid_takes": r.zero_bid_takes,
-        "deleveraged": r.deleveraged.to_f64(),
-        "bad_debt": r.bad_debt.to_f64(),
-        "insurance_used": r.insurance_used.to_f64(),
-        "insurance_fund_final": r.insurance_fund.to_f64(),
-        "socialized_loss": r.socialized.to_f64(),
-        "unrecovered": r.unrecovered.to_f64(),
-        "fees": r.fees.to_f64(),
-        "keeper_pnl": r.keeper_pnl.to_f64(),
+        "deleveraged": r.deleveraged,
+        "bad_debt": r.bad_debt,
+        "insurance_used": r.insurance_used,
+        "insurance_fund_final": r.insurance_fund,
+        "socialized_loss": r.socialized,
+        "unrecovered": r.unrecovered,
+        "fees": r.fees,
+        "keeper_pnl": r.keeper_pnl,
         "amplification": headline_amplification(observed),
         "assets": assets,
-        "digest": format!("{:016x}", observed.outcome.digest),
+        "digest": format!("{:016x}", observed.digest),
     })
 }
 

@@ -386,7 +386,7 @@ mod tests {
             };
             let next = observe_next(&mut run, true, &mut |_| {}).unwrap().unwrap();
             let kernel = observe_with(&s, None, false).unwrap();
-            let (n, k) = (&next.report, &kernel.outcome.report);
+            let (n, k) = (&next.report, &kernel.report);
             let name = b.name;
             let last = |t: &[RoundRow]| t.iter().rposition(|r| r.liquidations > 0);
             assert_eq!(last(&next.timeline), last(&kernel.timeline), "{name}");
@@ -394,22 +394,22 @@ mod tests {
             assert_eq!(n.liquidations, k.liquidations, "{name}");
             assert_eq!(n.accounts_liquidated, k.accounts_liquidated, "{name}");
             assert_eq!(n.bankruptcies, k.bankruptcies, "{name}");
-            close(n.bad_debt, k.bad_debt.to_f64(), name);
-            close(n.insurance_used, k.insurance_used.to_f64(), name);
-            close(n.socialized, k.socialized.to_f64(), name);
-            close(n.unrecovered, k.unrecovered.to_f64(), name);
-            close(n.fees, k.fees.to_f64(), name);
-            close(n.keeper_pnl, k.keeper_pnl.to_f64(), name);
-            close(n.insurance_fund, k.insurance_fund.to_f64(), name);
-            for (a, (x, y)) in n.assets.iter().zip(k.assets()).enumerate() {
+            close(n.bad_debt, k.bad_debt, name);
+            close(n.insurance_used, k.insurance_used, name);
+            close(n.socialized, k.socialized, name);
+            close(n.unrecovered, k.unrecovered, name);
+            close(n.fees, k.fees, name);
+            close(n.keeper_pnl, k.keeper_pnl, name);
+            close(n.insurance_fund, k.insurance_fund, name);
+            for (a, (x, y)) in n.assets.iter().zip(&k.assets).enumerate() {
                 let what = format!("{name} asset {a}");
-                close(x.min_price, y.min_price.to_f64(), &what);
-                close(x.max_price, y.max_price.to_f64(), &what);
-                close(x.final_price, y.final_price.to_f64(), &what);
-                close(x.sold, y.sold.to_f64(), &what);
-                close(x.bought, y.bought.to_f64(), &what);
-                close(x.written_off, y.written_off.to_f64(), &what);
-                close(x.deposit_index, y.deposit_index.to_f64(), &what);
+                close(x.min_price, y.min_price, &what);
+                close(x.max_price, y.max_price, &what);
+                close(x.final_price, y.final_price, &what);
+                close(x.sold, y.sold, &what);
+                close(x.bought, y.bought, &what);
+                close(x.written_off, y.written_off, &what);
+                close(x.deposit_index, y.deposit_index, &what);
             }
             for (x, y) in next.timeline.iter().zip(&kernel.timeline) {
                 let what = format!("{name} round {}", x.round);

@@ -3,8 +3,9 @@
 
 use crate::audit::{step_audited, AuditFailure};
 use crate::run::{by_capacity, engine_sized, run_scenario, widen, Buffers, Outcome};
+use crate::run_report::{from_kernel, Ended, RunReport};
 use crate::scenario::Scenario;
-use firesale_core::{Engine, Error, Event, EventSink, Report, StepOutcome};
+use firesale_core::{Engine, Error, Event, EventSink, StepOutcome};
 use std::io::Write;
 
 /// One asset in one round.
@@ -50,12 +51,14 @@ pub struct RoundRow {
 /// A watched run.
 #[derive(Clone, Debug)]
 pub struct Observed {
-    /// The run's outcome.
-    pub outcome: Outcome,
+    /// The run's report.
+    pub report: RunReport,
+    /// The final state digest.
+    pub digest: u64,
     /// One row per round.
     pub timeline: Vec<RoundRow>,
     /// The report of the same shocks on the same market with no accounts.
-    pub shock_only: Report,
+    pub shock_only: RunReport,
 }
 
 /// Buffers one step's events and writes each as a JSON line.
@@ -118,7 +121,7 @@ fn observe_sized<const A: usize>(
     audit: bool,
     progress: Option<&indicatif::ProgressBar>,
 ) -> Result<Observed, RunError> {
-    let shock_only = run_with(&scenario.without_accounts(), audit)?.report;
+    let shock_only = reported(scenario, &run_with(&scenario.without_accounts(), audit)?);
     let mut buffers = Buffers::new(scenario);
     let mut engine = engine_sized::<A>(scenario, &mut buffers).map_err(RunError::Invalid)?;
     let mut recorder = Recorder {
@@ -160,12 +163,11 @@ fn observe_sized<const A: usize>(
             break t;
         }
     };
+    let mut report = widen(engine.report());
+    report.termination = Some(termination);
     Ok(Observed {
-        outcome: Outcome {
-            report: widen(engine.report()),
-            termination,
-            digest: engine.digest(),
-        },
+        report: from_kernel(&report, &scenario.asset_names),
+        digest: engine.digest(),
         timeline,
         shock_only,
     })
@@ -180,6 +182,17 @@ pub enum RunError {
     Io(std::io::Error),
     /// `--audit` found a book that does not balance.
     Audit(AuditFailure),
+}
+
+impl RunError {
+    /// The error in words, naming `scenario`'s assets.
+    pub fn describe(&self, scenario: &Scenario) -> String {
+        match self {
+            RunError::Invalid(e) => crate::preflight::describe_named(e, &scenario.asset_names),
+            RunError::Io(e) => e.to_string(),
+            RunError::Audit(f) => f.message(|a| scenario.asset_name(a).to_string()),
+        }
+    }
 }
 
 /// Runs `scenario` to the end, audited after every unit that moved
@@ -305,23 +318,30 @@ fn record<const A: usize>(engine: &Engine<'_, A>, event: &Event, timeline: &mut 
 
 /// The largest relative price move of each asset in a report: the fall to
 /// the minimum or the rise to the maximum, whichever is larger.
-pub fn largest_moves(report: &Report) -> Vec<f64> {
+pub fn largest_moves(report: &RunReport) -> Vec<f64> {
     report
-        .assets()
+        .assets
         .iter()
         .map(|a| {
-            let initial = a.initial_price.to_f64();
-            let fall = initial - a.min_price.to_f64();
-            let rise = a.max_price.to_f64() - initial;
+            let initial = a.initial_price;
+            let fall = initial - a.min_price;
+            let rise = a.max_price - initial;
             fall.max(rise) / initial
         })
         .collect()
 }
 
+/// A kernel run's outcome in the harness's units.
+fn reported(scenario: &Scenario, outcome: &Outcome) -> RunReport {
+    let mut report = outcome.report;
+    report.termination = Some(outcome.termination);
+    from_kernel(&report, &scenario.asset_names)
+}
+
 /// Amplification per asset: the run's largest move divided by the move the
 /// shocks alone caused; `None` where the shocks alone moved nothing.
 pub fn amplification(observed: &Observed) -> Vec<Option<f64>> {
-    let run = largest_moves(&observed.outcome.report);
+    let run = largest_moves(&observed.report);
     let alone = largest_moves(&observed.shock_only);
     run.iter()
         .zip(alone)
@@ -358,23 +378,31 @@ pub struct Figures {
     pub digest: u64,
 }
 
+/// Runs `scenario` to its end (audited after every unit that moved
+/// anything when `audit` is set) and reports it, without a timeline or a
+/// baseline.
+pub fn report_only(scenario: &Scenario, audit: bool) -> Result<RunReport, RunError> {
+    Ok(reported(scenario, &run_with(scenario, audit)?))
+}
+
 /// Runs `scenario` and its shock-only baseline and keeps the figures;
 /// `audit`: with the conservation audit (`--audit`).
 pub fn figures(scenario: &Scenario, audit: bool) -> Result<Figures, RunError> {
     let outcome = run_with(scenario, audit)?;
-    let shock_only = run_with(&scenario.without_accounts(), audit)?.report;
+    let shock_only = reported(scenario, &run_with(&scenario.without_accounts(), audit)?);
     let observed = Observed {
-        outcome,
+        report: reported(scenario, &outcome),
+        digest: outcome.digest,
         timeline: Vec::new(),
         shock_only,
     };
-    let r = &observed.outcome.report;
+    let r = &observed.report;
     Ok(Figures {
-        bad_debt: r.bad_debt.to_f64(),
+        bad_debt: r.bad_debt,
         amplification: headline_amplification(&observed),
         liquidations: r.liquidations,
         rounds: r.rounds,
-        termination: crate::event_json::termination_name(r.termination),
-        digest: observed.outcome.digest,
+        termination: r.ended.as_ref().map_or("running", Ended::name),
+        digest: observed.digest,
     })
 }

@@ -98,9 +98,11 @@ where
     let panels = root.split_evenly((scenario.assets.len().saturating_sub(1).max(1), 1));
     let rounds = observed.timeline.len() as f64;
     for (panel, asset) in panels.iter().zip(1..scenario.assets.len()) {
-        let initial = observed.outcome.report.assets()[asset]
-            .initial_price
-            .to_f64();
+        let initial = observed
+            .report
+            .assets
+            .get(asset)
+            .map_or(f64::NAN, |a| a.initial_price);
         let mut price = vec![(0.0, initial)];
         let mut oracle = vec![(0.0, initial)];
         let mut volume = Vec::new();

@@ -112,3 +112,63 @@ pub struct RunReport {
     /// Why the run ended.
     pub ended: Option<Ended>,
 }
+
+/// The kernel's report (`firesale-core`) in the harness's units; `names`
+/// name the assets in a failure's message.
+pub fn from_kernel(r: &firesale_core::Report, names: &[String]) -> RunReport {
+    let ended = r.termination.map(|t| kernel_ended(t, names));
+    let assets = r
+        .assets()
+        .iter()
+        .map(|a| AssetOutcome {
+            initial_price: a.initial_price.to_f64(),
+            final_price: a.final_price.to_f64(),
+            min_price: a.min_price.to_f64(),
+            max_price: a.max_price.to_f64(),
+            sold: a.sold.to_f64(),
+            bought: a.bought.to_f64(),
+            written_off: a.written_off.to_f64(),
+            covered: a.covered.to_f64(),
+            socialized: a.socialized.to_f64(),
+            deleveraged: a.deleveraged.to_f64(),
+            unrecovered: a.unrecovered.to_f64(),
+            deposit_index: a.deposit_index.to_f64(),
+        })
+        .collect();
+    RunReport {
+        rounds: r.rounds,
+        liquidations: r.liquidations,
+        accounts_liquidated: r.accounts_liquidated,
+        bankruptcies: r.bankruptcies,
+        deferred: r.deferred,
+        backstopped: r.backstopped,
+        backstop_assets: r.backstop_assets.to_f64(),
+        backstop_liabilities: r.backstop_liabilities.to_f64(),
+        backstop_equity: r.backstop_equity.to_f64(),
+        backstop_negative_equity: r.backstop_negative_equity.to_f64(),
+        backstop_pnl: r.backstop_pnl.to_f64(),
+        auctions: r.auctions,
+        zero_bid_takes: r.zero_bid_takes,
+        deleveraged: r.deleveraged.to_f64(),
+        bad_debt: r.bad_debt.to_f64(),
+        insurance_used: r.insurance_used.to_f64(),
+        socialized: r.socialized.to_f64(),
+        unrecovered: r.unrecovered.to_f64(),
+        fees: r.fees.to_f64(),
+        keeper_pnl: r.keeper_pnl.to_f64(),
+        insurance_fund: r.insurance_fund.to_f64(),
+        assets,
+        ended,
+    }
+}
+
+/// The kernel's ending in the harness's terms.
+pub fn kernel_ended(t: firesale_core::Termination, names: &[String]) -> Ended {
+    use firesale_core::Termination;
+    match t {
+        Termination::FixedPoint => Ended::FixedPoint,
+        Termination::RoundCap => Ended::RoundCap,
+        Termination::MarketBroken { asset } => Ended::MarketBroken { asset },
+        Termination::Failed(e) => Ended::Failed(crate::preflight::describe_named(&e, names)),
+    }
+}

@@ -1,27 +1,20 @@
 //! The terminal summary of a report.
 
 use crate::observe::{amplification, Observed};
+use crate::run_report::Ended;
 use crate::scenario::Scenario;
-use firesale_core::Termination;
 use std::fmt::Write;
 
 /// A readable summary of a watched run, one fact a line.
 pub fn summary(scenario: &Scenario, observed: &Observed) -> String {
-    let (name, report, digest) = (
-        &scenario.name,
-        &observed.outcome.report,
-        observed.outcome.digest,
-    );
+    let (name, report, digest) = (&scenario.name, &observed.report, observed.digest);
     let amplification = amplification(observed);
     let mut s = String::new();
-    let end = match report.termination {
-        Some(Termination::FixedPoint) => "fixed point".to_string(),
-        Some(Termination::RoundCap) => "round cap".to_string(),
-        Some(Termination::MarketBroken { asset }) => format!("market broken (asset {asset})"),
-        Some(Termination::Failed(e)) => format!(
-            "failed: {}",
-            crate::preflight::describe_named(&e, &scenario.asset_names)
-        ),
+    let end = match &report.ended {
+        Some(Ended::FixedPoint) => "fixed point".to_string(),
+        Some(Ended::RoundCap) => "round cap".to_string(),
+        Some(Ended::MarketBroken { asset }) => format!("market broken (asset {asset})"),
+        Some(Ended::Failed(message)) => format!("failed: {message}"),
         None => "still running".to_string(),
     };
     let _ = writeln!(s, "scenario            {name}");
@@ -36,23 +29,22 @@ pub fn summary(scenario: &Scenario, observed: &Observed) -> String {
         report.liquidations, report.accounts_liquidated
     );
     let _ = writeln!(s, "bankruptcies        {}", report.bankruptcies);
-    let _ = writeln!(s, "bad debt            {:.2}", report.bad_debt.to_f64());
+    let _ = writeln!(s, "bad debt            {:.2}", report.bad_debt);
     let _ = writeln!(
         s,
         "  insurance used    {:.2} (fund now {:.2})",
-        report.insurance_used.to_f64(),
-        report.insurance_fund.to_f64()
+        report.insurance_used, report.insurance_fund
     );
-    let _ = writeln!(s, "  socialized        {:.2}", report.socialized.to_f64());
-    if report.deleveraged.is_positive() {
+    let _ = writeln!(s, "  socialized        {:.2}", report.socialized);
+    if report.deleveraged > 0.0 {
         let _ = writeln!(
             s,
             "  deleveraged       {:.2} (auto-deleveraging)",
-            report.deleveraged.to_f64()
+            report.deleveraged
         );
     }
-    let _ = writeln!(s, "  unrecovered       {:.2}", report.unrecovered.to_f64());
-    let _ = writeln!(s, "fees to insurance   {:.2}", report.fees.to_f64());
+    let _ = writeln!(s, "  unrecovered       {:.2}", report.unrecovered);
+    let _ = writeln!(s, "fees to insurance   {:.2}", report.fees);
     if report.auctions > 0 {
         let _ = writeln!(
             s,
@@ -64,44 +56,41 @@ pub fn summary(scenario: &Scenario, observed: &Observed) -> String {
         let _ = writeln!(
             s,
             "backstop vault      took {} accounts: assets {:.2}, liabilities {:.2}",
-            report.backstopped,
-            report.backstop_assets.to_f64(),
-            report.backstop_liabilities.to_f64()
+            report.backstopped, report.backstop_assets, report.backstop_liabilities
         );
         let _ = writeln!(
             s,
             "  equity absorbed   {:.2} (negative part {:.2})",
-            report.backstop_equity.to_f64(),
-            report.backstop_negative_equity.to_f64()
+            report.backstop_equity, report.backstop_negative_equity
         );
         let _ = writeln!(
             s,
             "  vault P&L         {:.2} (holdings at the final oracle less the equity)",
-            report.backstop_pnl.to_f64()
+            report.backstop_pnl
         );
     }
     if report.deferred > 0 {
         let _ = writeln!(s, "deferred            {} liquidations waited (rate limits, keeper capital, auction slots, halts, a stale oracle)", report.deferred);
     }
-    let _ = writeln!(s, "keeper P&L          {:.2}", report.keeper_pnl.to_f64());
-    for (i, a) in report.assets().iter().enumerate().skip(1) {
-        let initial = a.initial_price.to_f64();
-        let drop = percent('-', 1.0 - a.min_price.to_f64() / initial);
-        let rise = percent('+', a.max_price.to_f64() / initial - 1.0);
+    let _ = writeln!(s, "keeper P&L          {:.2}", report.keeper_pnl);
+    for (i, a) in report.assets.iter().enumerate().skip(1) {
+        let initial = a.initial_price;
+        let drop = percent('-', 1.0 - a.min_price / initial);
+        let rise = percent('+', a.max_price / initial - 1.0);
         let _ = writeln!(
             s,
             "{:<20}price {initial:.2} -> {:.2} (min {:.2} {drop}, max {:.2} {rise})",
             scenario.asset_name(i),
-            a.final_price.to_f64(),
-            a.min_price.to_f64(),
-            a.max_price.to_f64(),
+            a.final_price,
+            a.min_price,
+            a.max_price,
         );
         let _ = writeln!(
             s,
             "{:<20}sold {:.4}, bought {:.4}; amplification {}",
             "",
-            a.sold.to_f64(),
-            a.bought.to_f64(),
+            a.sold,
+            a.bought,
             amplification.get(i).copied().flatten().map_or(
                 "n/a (the shocks alone did not move it)".to_string(),
                 |x| format!("{x:.2}x")

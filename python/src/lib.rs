@@ -198,7 +198,7 @@ fn run<'py>(
     out.set_item("report", json::report(&s, &observed).to_string())?;
     out.set_item("summary", summary::summary(&s, &observed))?;
     out.set_item("timeline", timeline(py, &s, &observed)?)?;
-    out.set_item("digest", format!("{:016x}", observed.outcome.digest))?;
+    out.set_item("digest", format!("{:016x}", observed.digest))?;
     Ok(out)
 }
 
