@@ -345,7 +345,8 @@ impl<const A: usize, const N: usize> Engine<'_, A, N> {
             let mut after = venue;
             match after.sell(qty) {
                 Ok(proceeds) if proceeds >= paid => {
-                    self.take(&mut a, qty, paid, proceeds)?;
+                    let penalty = self.take(&mut a, qty, paid, proceeds)?;
+                    let venue_price = after.price()?;
                     if let Some(m) = self.markets.get_mut(asset) {
                         m.state.venue = Some(after);
                     }
@@ -354,6 +355,9 @@ impl<const A: usize, const N: usize> Engine<'_, A, N> {
                         auction: a.id,
                         qty,
                         paid,
+                        penalty,
+                        proceeds,
+                        venue_price,
                     });
                     break;
                 }
@@ -367,7 +371,14 @@ impl<const A: usize, const N: usize> Engine<'_, A, N> {
 
     /// Keepers pay `paid` for `qty` of the lot and sell it into the venue
     /// for `proceeds`: the debt first, then the penalty, to the fund.
-    fn take(&mut self, a: &mut Auction, qty: Qty, paid: Value, proceeds: Value) -> ArithResult<()> {
+    /// Returns the part that paid the penalty.
+    fn take(
+        &mut self,
+        a: &mut Auction,
+        qty: Qty,
+        paid: Value,
+        proceeds: Value,
+    ) -> ArithResult<Value> {
         let asset = usize::from(a.asset);
         let to_debt = paid.min(a.owed);
         let to_penalty = paid.sub(to_debt)?.min(a.penalty);
@@ -394,7 +405,7 @@ impl<const A: usize, const N: usize> Engine<'_, A, N> {
         if !to_debt.add(to_penalty)?.is_positive() {
             self.report.zero_bid_takes = self.report.zero_bid_takes.saturating_add(1);
         }
-        Ok(())
+        Ok(to_penalty)
     }
 
     /// Returns the lot left to its account, or books the debt not raised
@@ -434,6 +445,7 @@ impl<const A: usize, const N: usize> Engine<'_, A, N> {
             account: a.account,
             returned,
             shortfall,
+            covered,
         });
         Ok(())
     }

@@ -115,6 +115,12 @@ fn keepers_take_once_the_price_falls_below_what_the_venue_pays() {
                 auction: 0,
                 qty: Qty(taken),
                 paid: Value(1_582 * USDC_UNIT),
+                // The penalty's 13% of the debt, to the fund.
+                penalty: Value(182 * USDC_UNIT),
+                // What the pool paid for it: more than the keepers paid.
+                proceeds: Value(1_622_557_654),
+                // The sale's low, below the 2,000 the pool recovers to.
+                venue_price: Price::new(1_999_675_013_479, 12).unwrap(),
             },
             &Event::AuctionEnded {
                 round: 3,
@@ -122,6 +128,7 @@ fn keepers_take_once_the_price_falls_below_what_the_venue_pays() {
                 account: 0,
                 returned: Qty(ETH_UNIT - taken),
                 shortfall: Value::ZERO,
+                covered: Value::ZERO,
             },
         ]
     );

@@ -281,6 +281,12 @@ pub enum Event {
         qty: Qty,
         /// Quote paid for them (nothing at a price of zero).
         paid: Value,
+        /// The part of it that paid the penalty, to the insurance fund.
+        penalty: Value,
+        /// Quote the keepers sold them for in the venue.
+        proceeds: Value,
+        /// The venue's price after that sale (before the round's recovery).
+        venue_price: Price,
     },
     /// An auction ended.
     AuctionEnded {
@@ -294,6 +300,8 @@ pub enum Event {
         returned: Qty,
         /// Debt not raised: bad debt.
         shortfall: Value,
+        /// The part of it the insurance fund covered.
+        covered: Value,
     },
     /// An asset's circuit breaker tripped: liquidations touching it wait
     /// until round `resumes`.
