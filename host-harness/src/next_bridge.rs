@@ -5,7 +5,7 @@
 //! quote base units a base unit); every amount rounds in the protocol's
 //! favour (a holding down, a debt up), a cap down. What the next engine
 //! does not run yet is refused by name: auctions under a policy other than
-//! absorb or with keeper capital or notional caps.
+//! absorb or with notional caps.
 
 use firesale_core as kernel;
 use firesale_next::engine::{
@@ -322,15 +322,12 @@ fn auction_rule(a: kernel::containment::AuctionRule) -> AuctionRule {
 /// The scenario's containment as the next engine runs it, with its limits
 /// per asset; what it does not run yet is refused.
 fn containment(l: &Limits) -> Result<(Containment<'static>, Vec<AssetLimits>), BridgeError> {
-    let capped = l.keepers.is_some()
-        || l.rate_limit.max_notional_per_round.is_some()
+    let capped = l.rate_limit.max_notional_per_round.is_some()
         || l.per_asset
             .iter()
             .any(|a| a.max_notional_per_round.is_some());
     if capped && l.per_asset.iter().any(|a| a.auction.is_some()) {
-        return Err(BridgeError::Unsupported(
-            "auctions with keeper capital or notional caps",
-        ));
+        return Err(BridgeError::Unsupported("auctions with notional caps"));
     }
     let o = l.oracle;
     let per_asset = l
@@ -865,9 +862,7 @@ mod tests {
         auctioned.limits.rate_limit.max_notional_per_round = Some(kernel::Value::from_f64(1e6));
         assert_eq!(
             NextRun::from_scenario(&auctioned).err(),
-            Some(BridgeError::Unsupported(
-                "auctions with keeper capital or notional caps"
-            ))
+            Some(BridgeError::Unsupported("auctions with notional caps"))
         );
         s.limits.rate_limit.max_notional_per_round = Some(kernel::Value::from_f64(1e6));
         assert!(NextRun::from_scenario(&s).is_ok());

@@ -410,7 +410,7 @@ mod tests {
     /// own resolution.
     #[test]
     fn the_next_engines_report_says_what_the_kernels_says() {
-        let (mut compared, mut bankrupt) = (0, 0);
+        let (mut compared, mut bankrupt, mut zero_bids, mut taken_over) = (0, 0, 0, 0);
         let bundled = crate::bundled::ALL
             .iter()
             .filter(|b| !matches!(b.name, "million" | "perp-crash-2025"))
@@ -420,10 +420,7 @@ mod tests {
             .into_iter()
             .map(|p| (format!("default under {}", p.name), p.apply(&default)));
         for (name, s) in bundled.chain(presets) {
-            let Ok(mut run) = NextRun::from_scenario(&s) else {
-                eprintln!("{name}: not bridged");
-                continue;
-            };
+            let mut run = NextRun::from_scenario(&s).unwrap();
             let next = observe_next(&mut run, true, &mut |_| {}).unwrap().unwrap();
             let kernel = observe_with(&s, None, false).unwrap();
             let (n, k) = (&next.report, &kernel.report);
@@ -434,6 +431,15 @@ mod tests {
             assert_eq!(n.liquidations, k.liquidations, "{name}");
             assert_eq!(n.accounts_liquidated, k.accounts_liquidated, "{name}");
             assert_eq!(n.bankruptcies, k.bankruptcies, "{name}");
+            assert_eq!(n.deferred, k.deferred, "{name}");
+            assert_eq!(n.auctions, k.auctions, "{name}");
+            assert_eq!(n.zero_bid_takes, k.zero_bid_takes, "{name}");
+            assert_eq!(n.backstopped, k.backstopped, "{name}");
+            close(n.backstop_equity, k.backstop_equity, name);
+            close(n.backstop_assets, k.backstop_assets, name);
+            close(n.backstop_liabilities, k.backstop_liabilities, name);
+            close(n.backstop_pnl, k.backstop_pnl, name);
+            close(n.deleveraged, k.deleveraged, name);
             close(n.bad_debt, k.bad_debt, name);
             close(n.insurance_used, k.insurance_used, name);
             close(n.socialized, k.socialized, name);
@@ -464,13 +470,15 @@ mod tests {
                     close(p.oracle, q.oracle, &what);
                 }
             }
-            eprintln!("{name}: alike");
             compared += 1;
             bankrupt += usize::from(n.bad_debt > 0.0);
+            zero_bids += n.zero_bid_takes;
+            taken_over += n.backstopped;
         }
         assert!(
-            compared >= 10 && bankrupt >= 3,
-            "{compared} compared, {bankrupt} with bad debt"
+            compared >= 13 && bankrupt >= 3 && zero_bids > 0 && taken_over > 0,
+            "{compared} compared, {bankrupt} with bad debt, {zero_bids} zero bids, \
+             {taken_over} taken over"
         );
     }
 }

@@ -327,8 +327,11 @@ impl<const A: usize, const N: usize> Engine<'_, A, N> {
             m => Some(a.top.with_mantissa(m)?),
         };
         if let Some(p) = price {
-            // Keepers pay at most the tab.
+            // Keepers pay at most the tab, and only what they hold.
             qty = qty.min(tab.qty(p, Round::Up)?);
+            if let Some(capital) = self.limits.gate.keepers {
+                qty = qty.min(capital.max(Value::ZERO).qty(p, Round::Down)?);
+            }
         }
         let m = self.markets.get(asset).ok_or(ArithError::Domain)?;
         let Some(venue) = m.state.venue else {
@@ -388,7 +391,19 @@ impl<const A: usize, const N: usize> Engine<'_, A, N> {
             a.penalty.sub(to_penalty)?,
         );
         let insurance = self.insurance.add(to_penalty)?;
+        // Keepers pay out of their capital and get the proceeds back next
+        // round, as from a sale.
+        let gate = &self.limits.gate;
+        let keepers = match gate.keepers {
+            Some(k) => Some(k.sub(to_debt.add(to_penalty)?)?.max(Value::ZERO)),
+            None => None,
+        };
+        let returns = match keepers {
+            Some(_) => gate.returns.add(proceeds)?,
+            None => gate.returns,
+        };
         // Nothing can fail past here.
+        (self.limits.gate.keepers, self.limits.gate.returns) = (keepers, returns);
         if let Some(q) = self.markets.first_mut() {
             q.books
                 .transfer(Book::Keepers, Book::Auction, Qty(to_debt.0));

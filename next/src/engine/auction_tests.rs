@@ -138,6 +138,56 @@ fn keepers_take_once_the_price_falls_below_what_the_venue_pays() {
     assert_eq!(e.report().auctions, 1);
 }
 
+/// Keepers with 500 of capital, topped up by 100 a round up to 600, and
+/// the vault of the test above: a take is what their capital pays for at
+/// the auction's price, their capital falls by what they paid, and what
+/// they sold it for comes back the next round, so the auction raises its
+/// 1,582 over three rounds, each take at most the 600 of its round.
+#[test]
+fn keepers_take_only_what_their_capital_pays_for() {
+    let rows = vec![Qty(-1_400 * USDC_UNIT), Qty(ETH_UNIT), Qty(0), Qty(0)];
+    let assets = [usdc(), vault_eth(pool(10_000 * ETH_UNIT))];
+    let limits = limits(stairstep());
+    let mut cfg = auctioned(&assets, &limits, 1_000 * USDC_UNIT);
+    cfg.containment.keepers = Some(KeeperCapital {
+        initial: Value(500 * USDC_UNIT),
+        replenish_per_round: Value(100 * USDC_UNIT),
+        max: Value(600 * USDC_UNIT),
+    });
+    let mut run = Run::new(rows, 2);
+    let mut e = run.engine(&cfg);
+    let (_, events) = audited(&mut e);
+    let takes: Vec<(u32, Value)> = events
+        .iter()
+        .filter_map(|e| match *e {
+            Event::AuctionTaken { round, paid, .. } => Some((round, paid)),
+            _ => None,
+        })
+        .collect();
+    // Round 3 holds 600 (500 and two top-ups, capped); round 4 the
+    // proceeds of round 3's take and a top-up, capped again; round 5 takes
+    // the rest. (A take rounds its lot down: it pays up to a base unit
+    // less than the capital.)
+    let rounds: Vec<u32> = takes.iter().map(|t| t.0).collect();
+    assert_eq!(rounds, [3, 4, 5], "{takes:?}");
+    for &(_, paid) in &takes[..2] {
+        assert!(
+            (599 * USDC_UNIT..=600 * USDC_UNIT).contains(&paid.0),
+            "{takes:?}"
+        );
+    }
+    let raised: i64 = takes.iter().map(|(_, p)| p.0).sum();
+    assert_eq!(
+        raised,
+        1_582 * USDC_UNIT,
+        "the debt and the penalty: {takes:?}"
+    );
+    let ended = events
+        .iter()
+        .any(|e| matches!(e, Event::AuctionEnded { shortfall, .. } if *shortfall == Value::ZERO));
+    assert!(ended, "raised in full");
+}
+
 #[test]
 fn a_lot_no_keeper_can_sell_goes_for_nothing_and_leaves_bad_debt() {
     // A pool of a hundredth of an ETH pays almost nothing for a lot of one,
