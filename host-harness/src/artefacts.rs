@@ -41,12 +41,12 @@ pub fn write(dir: &Path, name: &str, text: &str) -> Result<(), String> {
 /// Why [`run_into`] failed.
 #[derive(Debug)]
 pub enum RunIntoError {
-    /// The kernel refused the scenario.
-    Invalid(firesale_core::Error),
+    /// The engine refused the scenario: why, in words.
+    Invalid(String),
     /// An artefact could not be written.
     Output(String),
-    /// `--audit` found a book that does not balance.
-    Audit(crate::audit::AuditFailure),
+    /// `--audit` found a book that does not balance: where, in words.
+    Audit(String),
 }
 
 /// Runs `scenario` and writes every artefact into `dir`; `audit`: with the

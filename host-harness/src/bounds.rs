@@ -141,13 +141,22 @@ impl Bounds {
 }
 
 /// The bytes a run of `accounts` accounts of `width` assets over at most
-/// `rounds` rounds may hold at its peak: the scenario's balances, a copy
-/// to run on and one more (a Monte Carlo path's or a sweep point's own
-/// scenario), the kernel's scratch and flags, and the timeline.
+/// `rounds` rounds may hold at its peak: the scenario's balances and one
+/// more copy (a Monte Carlo path's or a sweep point's own scenario), the
+/// engine's starting balances and those it runs on, its queue, watch
+/// lists and, at worst, auto-deleveraging's snapshots and ranks, the
+/// report's account marks, and the timeline.
 pub fn run_bytes(accounts: u64, width: u64, rounds: u64, timeline: bool) -> u64 {
-    let qty = size_of::<firesale_core::Qty>() as u64;
-    let candidate = size_of::<firesale_core::engine::Candidate>() as u64;
-    let per_account = 3 * width * qty + candidate + 1;
+    use firesale_next::engine::{Candidate, RankNode, Snap, Storage};
+    let scenario = size_of::<firesale_core::Qty>() as u64;
+    let engine = size_of::<firesale_next::num::Qty>() as u64;
+    let queue = Storage::queue_slots(1) as u64 * size_of::<Candidate>() as u64;
+    let lists = usize::try_from(accounts).map_or(u64::MAX, |a| {
+        (Storage::link_words(a) * size_of::<u32>()) as u64
+    });
+    let deleveraging =
+        width.saturating_sub(1) * size_of::<Snap>() as u64 + size_of::<RankNode>() as u64;
+    let per_account = 2 * width * scenario + 2 * width * engine + queue + deleveraging + 1;
     let per_round = if timeline {
         (size_of::<crate::observe::RoundRow>()
             + 16
@@ -157,6 +166,7 @@ pub fn run_bytes(accounts: u64, width: u64, rounds: u64, timeline: bool) -> u64 
     };
     accounts
         .saturating_mul(per_account)
+        .saturating_add(lists)
         .saturating_add(rounds.saturating_mul(per_round))
         .saturating_add(FIXED_BYTES)
 }

@@ -2,14 +2,13 @@
 
 use clap::ValueEnum;
 use firesale_harness::artefacts::{self, create_dir};
-use firesale_harness::audit::{AuditFailure, Stopped};
+use firesale_harness::audit::Stopped;
 use firesale_harness::bounds::{Bounds, MAX_THREADS, RESULT_BYTES};
 use firesale_harness::compare::Compared;
 use firesale_harness::critical;
 use firesale_harness::montecarlo::{self, PathModel, Tail, LEVELS};
 use firesale_harness::observe::{observe_shown, RunError};
 use firesale_harness::plot::{self, Grid, Marker};
-use firesale_harness::preflight::describe;
 use firesale_harness::source::Source;
 use firesale_harness::sweep::{self, Axis, Sweep};
 use firesale_harness::{bundled, json, presets, progress, summary::summary, Scenario};
@@ -126,23 +125,22 @@ pub fn run(
     if let Some(p) = chosen {
         scenario = p.apply(&scenario);
     }
-    let invalid = |e: &firesale_core::Error| {
+    let invalid = |e: &str| {
         let under = preset_name.map_or(String::new(), |p| format!(" under --preset {p}"));
-        Failure::Input(format!("the scenario is invalid{under}: {}", describe(e)))
+        Failure::Input(format!("the scenario is invalid{under}: {e}"))
     };
-    let audit_failed = |f: AuditFailure| Failure::Audit(f.report(&scenario));
     // Rounds and liquidations as the run goes, on a terminal only.
     let bar = progress::bar(u64::from(scenario.max_rounds), "run");
     let observed = match out {
         Some(dir) => artefacts::run_into(&scenario, dir, audit, &bar).map_err(|e| match e {
             artefacts::RunIntoError::Invalid(e) => invalid(&e),
             artefacts::RunIntoError::Output(m) => Failure::Output(m),
-            artefacts::RunIntoError::Audit(f) => audit_failed(f),
+            artefacts::RunIntoError::Audit(m) => Failure::Audit(m),
         })?,
         None => observe_shown(&scenario, None, audit, &bar).map_err(|e| match e {
             RunError::Invalid(e) => invalid(&e),
             RunError::Io(e) => Failure::Output(e.to_string()),
-            RunError::Audit(f) => audit_failed(f),
+            RunError::Audit(m) => Failure::Audit(m),
         })?,
     };
     bar.finish_and_clear();
@@ -556,21 +554,13 @@ pub fn compare(
     )?;
     let bar = progress::bar(chosen.len() as u64, "compare");
     let runs = firesale_harness::compare::run(&base, &chosen, &bar, audit).map_err(|failed| {
-        let (p, s, e) = *failed;
+        let (p, _, e) = *failed;
         match e {
-            RunError::Invalid(e) => Failure::Input(format!(
-                "{} under {}: {}",
-                source.label,
-                p.name,
-                describe(&e)
-            )),
+            RunError::Invalid(m) => {
+                Failure::Input(format!("{} under {}: {m}", source.label, p.name))
+            }
             RunError::Io(e) => Failure::Input(e.to_string()),
-            RunError::Audit(f) => Failure::Audit(format!(
-                "{} under {}: {}",
-                source.label,
-                p.name,
-                f.report(&s)
-            )),
+            RunError::Audit(m) => Failure::Audit(format!("{} under {}: {m}", source.label, p.name)),
         }
     })?;
     let document = firesale_harness::compare::document(&source.label, &runs);

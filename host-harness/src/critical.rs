@@ -429,7 +429,7 @@ fn evaluate(
         Stopped::Input(format!(
             "at {}: {}",
             sweep::point_name(&[key], &[value]),
-            e.describe(&scenario)
+            e.describe()
         ))
     })?;
     let measure = request.metric.measure(&report);

@@ -1,8 +1,10 @@
 //! Events and endings as JSON: the event log's lines (`events.jsonl`) and
 //! the termination of `report.json` (fields documented in docs/report.md).
 
-use crate::run_report::{kernel_ended, Ended};
-use firesale_core::Event;
+use crate::next_bridge::{asset_units, price_units, quote_units};
+use crate::run_report::Ended;
+use firesale_next::engine::Event;
+use firesale_next::num::{Qty, Value as Value_};
 use serde_json::{json, Value};
 
 /// The kebab-case name of an ending (`running` for none yet).
@@ -21,67 +23,75 @@ pub(crate) fn termination(ended: Option<&Ended>) -> Value {
     json!({ "reason": termination_name(ended), "detail": detail })
 }
 
-/// One event as a JSON object with a `type` field.
+/// One event as a JSON object with a `type` field: amounts in whole units
+/// of their asset, values in whole units of the quote, prices in quote a
+/// whole unit (docs/report.md, "events.jsonl").
 pub fn event(e: &Event) -> Value {
+    let qty = |asset: usize, q: Qty| asset_units(asset, q.0.into());
+    let quote = |v: Value_| quote_units(v.0.into());
     match *e {
         Event::RoundStarted { round } => json!({ "type": "round-started", "round": round }),
-        Event::ShockApplied { round, index } => {
-            json!({ "type": "shock-applied", "round": round, "index": index })
-        }
-        Event::Liquidation {
+        Event::Cleared {
             round,
-            account,
-            liability,
-            collateral,
-            repaid,
-            seized,
-            proceeds,
-            cost,
-            fee,
-        } => json!({
-            "type": "liquidation", "round": round, "account": account,
-            "liability": liability, "collateral": collateral,
-            "repaid": repaid.to_f64(), "seized": seized.to_f64(),
-            "proceeds": proceeds.to_f64(), "cost": cost.to_f64(), "fee": fee.to_f64(),
-        }),
-        Event::Bankruptcy {
-            round,
-            account,
             asset,
-            written_off,
-            covered,
-            insurance_paid,
-            socialized,
-            deleveraged,
-            unrecovered,
+            price,
+            iterations,
         } => json!({
-            "type": "bankruptcy", "round": round, "account": account, "asset": asset,
-            "written_off": written_off.to_f64(), "covered": covered.to_f64(),
-            "insurance_paid": insurance_paid.to_f64(), "socialized": socialized.to_f64(),
-            "deleveraged": deleveraged.to_f64(),
-            "unrecovered": unrecovered.to_f64(),
+            "type": "cleared", "round": round, "asset": asset,
+            "price": price_units(usize::from(asset), price), "iterations": iterations,
         }),
-        Event::RoundEnded {
+        Event::Moved { account, moved: m } => json!({
+            "type": "moved", "account": account, "asset": m.asset,
+            "seized": qty(m.asset, m.seized), "repaid": qty(m.asset, m.repaid),
+            "traded": quote(m.traded), "fee": quote(m.fee),
+        }),
+        Event::Liquidated {
             round,
-            liquidations,
-        } => json!({ "type": "round-ended", "round": round, "liquidations": liquidations }),
+            account,
+            steps,
+            last,
+        } => {
+            let mut line = json!({
+                "type": "liquidation", "round": round, "account": account, "steps": steps,
+            });
+            if let Some(s) = last {
+                line["last"] = json!({
+                    "liability": s.liability, "collateral": s.collateral,
+                    "repaid": qty(s.liability, s.repaid), "seized": qty(s.collateral, s.seized),
+                    "proceeds": quote(s.proceeds), "cost": quote(s.cost), "fee": quote(s.fee),
+                });
+            }
+            line
+        }
+        Event::WrittenOff {
+            account,
+            written: w,
+        } => json!({
+            "type": "written-off", "account": account, "asset": w.asset,
+            "written_off": qty(w.asset, w.written_off), "covered": qty(w.asset, w.covered),
+            "insurance_paid": quote(w.insurance_paid), "socialized": qty(w.asset, w.socialized),
+            "deleveraged": qty(w.asset, w.deleveraged), "unrecovered": qty(w.asset, w.unrecovered),
+        }),
         Event::BackstopTakeover {
             round,
             account,
             equity,
-        } => {
-            json!({ "type": "backstop-takeover", "round": round, "account": account, "equity": equity.to_f64() })
-        }
+        } => json!({
+            "type": "backstop-takeover", "round": round, "account": account,
+            "equity": quote(equity),
+        }),
         Event::Deleveraged {
             round,
             account,
-            counterparty,
             asset,
-            qty,
-            quote,
+            long,
+            size,
+            quote: paid,
+            counterparty,
         } => json!({
-            "type": "deleveraged", "round": round, "account": account, "counterparty": counterparty,
-            "asset": asset, "qty": qty.to_f64(), "quote": quote.to_f64(),
+            "type": "deleveraged", "round": round, "account": account, "asset": asset,
+            "long": long, "size": qty(usize::from(asset), size), "quote": quote(paid),
+            "counterparty": counterparty,
         }),
         Event::AuctionStarted {
             round,
@@ -93,50 +103,46 @@ pub fn event(e: &Event) -> Value {
             incentive,
             top,
         } => json!({
-            "type": "auction-started", "round": round, "auction": auction, "account": account, "asset": asset,
-            "lot": lot.to_f64(), "debt": debt.to_f64(), "incentive": incentive.to_f64(),
-            "top": top.to_f64(),
-        }),
-        Event::AuctionTaken {
-            round,
-            auction,
-            account,
-            asset,
-            qty,
-            paid,
-            price,
-        } => json!({
-            "type": "auction-taken", "round": round, "auction": auction, "account": account, "asset": asset,
-            "qty": qty.to_f64(), "paid": paid.to_f64(), "price": price.to_f64(),
+            "type": "auction-started", "round": round, "auction": auction, "account": account,
+            "asset": asset, "lot": qty(usize::from(asset), lot), "debt": quote(debt),
+            "incentive": quote(incentive), "top": price_units(usize::from(asset), top),
         }),
         Event::AuctionReset {
             round,
             auction,
-            account,
             asset,
             top,
-        } => {
-            json!({ "type": "auction-reset", "round": round, "auction": auction, "account": account, "asset": asset, "top": top.to_f64() })
-        }
+        } => json!({
+            "type": "auction-reset", "round": round, "auction": auction, "asset": asset,
+            "top": price_units(usize::from(asset), top),
+        }),
+        Event::AuctionTaken {
+            round,
+            auction,
+            asset,
+            qty: taken,
+            paid,
+            penalty,
+            proceeds,
+            venue_price,
+        } => json!({
+            "type": "auction-taken", "round": round, "auction": auction, "asset": asset,
+            "qty": qty(usize::from(asset), taken), "paid": quote(paid),
+            "penalty": quote(penalty), "proceeds": quote(proceeds),
+            "venue_price": price_units(usize::from(asset), venue_price),
+        }),
         Event::AuctionEnded {
             round,
             auction,
-            account,
             asset,
+            account,
             returned,
             shortfall,
+            covered,
         } => json!({
-            "type": "auction-ended", "round": round, "auction": auction, "account": account, "asset": asset,
-            "returned": returned.to_f64(), "shortfall": shortfall.to_f64(),
-        }),
-        Event::Cleared {
-            round,
-            asset,
-            price,
-            iterations,
-        } => json!({
-            "type": "cleared", "round": round, "asset": asset, "price": price.to_f64(),
-            "iterations": iterations,
+            "type": "auction-ended", "round": round, "auction": auction, "asset": asset,
+            "account": account, "returned": qty(usize::from(asset), returned),
+            "shortfall": quote(shortfall), "covered": quote(covered),
         }),
         Event::BreakerTripped {
             round,
@@ -145,11 +151,13 @@ pub fn event(e: &Event) -> Value {
         } => {
             json!({ "type": "breaker-tripped", "round": round, "asset": asset, "resumes": resumes })
         }
-        Event::RolledBack { round, events } => {
-            json!({ "type": "rolled-back", "round": round, "events": events })
-        }
-        Event::Finished { round, termination } => json!({
-            "type": "finished", "round": round, "termination": self::termination(Some(&kernel_ended(termination, &[]))),
+        Event::RoundEnded {
+            round,
+            liquidations,
+        } => json!({ "type": "round-ended", "round": round, "liquidations": liquidations }),
+        Event::Finished(t) => json!({
+            "type": "finished",
+            "termination": termination(Some(&crate::next_observe::ended(t))),
         }),
     }
 }

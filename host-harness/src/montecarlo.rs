@@ -255,13 +255,8 @@ fn run_path(
         ..scenario.clone()
     };
     observe::figures(&path, audit).map_err(|e| match e {
-        RunError::Audit(f) => Stopped::Audit(format!(
-            "path {index}: {}",
-            f.message(|a| path.asset_name(a).to_string())
-        )),
-        RunError::Invalid(e) => {
-            Stopped::Input(format!("path {index}: {}", crate::preflight::describe(&e)))
-        }
+        RunError::Audit(m) => Stopped::Audit(format!("path {index}: {m}")),
+        RunError::Invalid(m) => Stopped::Input(format!("path {index}: {m}")),
         RunError::Io(e) => Stopped::Input(format!("path {index}: {e}")),
     })
 }

@@ -13,7 +13,6 @@ use crate::run_report::{AssetOutcome, Ended, RunReport};
 use firesale_next::engine::{AuditError, Engine, Event, EventSink, StepOutcome, Termination};
 use firesale_next::ledger::Book;
 use firesale_next::liquidate::Written;
-use std::collections::{BTreeMap, BTreeSet};
 
 /// A watched next run.
 #[derive(Clone, Debug)]
@@ -33,6 +32,54 @@ pub struct NextAuditFailure {
     pub round: u32,
     /// What did not balance.
     pub error: AuditError,
+}
+
+impl NextAuditFailure {
+    /// In words, with the assets' `names`, as a user is told it: the audit
+    /// guards the engine, so a failure is a bug.
+    ///
+    /// `audit failed in round 3: asset ETH (1): the accounts hold 9 base units where the books say 10 (off by -1)`
+    pub fn report(&self, names: &[String]) -> String {
+        let when = match self.round {
+            0 => "before round 1".to_string(),
+            r => format!("in round {r}"),
+        };
+        let asset = |a: usize| match names.get(a) {
+            Some(name) => format!("asset {name} ({a})"),
+            None => format!("asset {a}"),
+        };
+        let what = match self.error {
+            AuditError::Unbalanced { asset: a } => {
+                format!("{}: its books do not sum to zero", asset(a))
+            }
+            AuditError::Venue { asset: a } => {
+                format!(
+                    "{}: the venue's book is not what the venue counts",
+                    asset(a)
+                )
+            }
+            AuditError::Insurance => "the insurance book is not the fund's change".to_string(),
+            AuditError::Accounts {
+                asset: a,
+                held,
+                booked,
+            } => format!(
+                "{}: the accounts hold {held} base units where the books say {booked} (off by {})",
+                asset(a),
+                held - booked
+            ),
+            AuditError::Shares { asset: a } => format!(
+                "{}: its deposit shares are not the sum of the deposits",
+                asset(a)
+            ),
+            AuditError::Side { asset: a } => format!(
+                "{}: its deleveraging side does not count its shorts",
+                asset(a)
+            ),
+            AuditError::Settlement => "a row could not be settled with the sides".to_string(),
+        };
+        format!("audit failed {when}: {what} (an engine bug: please report it with the scenario)")
+    }
 }
 
 /// Runs `run` to its end, a unit at a time, auditing after every unit when
@@ -76,14 +123,16 @@ impl Drive for Watch<'_> {
         let mut pending = Pending::default();
         let end = loop {
             let outcome = e.step(1, &mut pending);
+            // A unit that moves a price or a book emits an event; one that
+            // values an account does not.
             if !pending.0.is_empty() {
                 check(e)?;
+                book.track_prices(e);
             }
             for event in pending.0.drain(..) {
                 book.record(e, &event);
                 (self.sink)(&event);
             }
-            book.track_prices(e);
             if let StepOutcome::Done(t) = outcome {
                 break t;
             }
@@ -97,9 +146,8 @@ impl Drive for Watch<'_> {
 struct Bookkeeper {
     report: RunReport,
     timeline: Vec<RoundRow>,
-    liquidated: BTreeSet<u32>,
-    /// Each running auction's asset.
-    auctions: BTreeMap<u32, u8>,
+    /// Whether each account was liquidated, and how many were.
+    liquidated: (Vec<bool>, u32),
     /// The backstop vault's holdings per asset when last read.
     vault: Vec<i128>,
 }
@@ -125,8 +173,7 @@ impl Bookkeeper {
                 ..RunReport::default()
             },
             timeline: Vec::new(),
-            liquidated: BTreeSet::new(),
-            auctions: BTreeMap::new(),
+            liquidated: (vec![false; e.account_count()], 0),
             vault: vec![0; e.asset_count()],
         }
     }
@@ -150,7 +197,7 @@ impl Bookkeeper {
                 });
             }
             Event::Moved { account, moved } => {
-                self.liquidated.insert(account);
+                mark(&mut self.liquidated, account);
                 let (sold, bought) = (
                     asset_units(moved.asset, moved.seized.0.into()),
                     asset_units(moved.asset, moved.repaid.0.into()),
@@ -193,7 +240,7 @@ impl Bookkeeper {
             Event::BackstopTakeover {
                 account, equity, ..
             } => {
-                self.liquidated.insert(account);
+                mark(&mut self.liquidated, account);
                 let equity = quote_units(equity.0.into());
                 r.backstopped += 1;
                 r.backstop_equity += equity;
@@ -208,15 +255,10 @@ impl Bookkeeper {
                 r.deleveraged += asset_units(a, size.0.into()) * oracle_price(e, a);
             }
             Event::AuctionStarted {
-                auction,
-                account,
-                asset,
-                incentive,
-                ..
+                account, incentive, ..
             } => {
                 // Starting an auction is the liquidation's one step.
-                self.liquidated.insert(account);
-                self.auctions.insert(auction, asset);
+                mark(&mut self.liquidated, account);
                 r.keeper_pnl += quote_units(incentive.0.into());
                 r.liquidations += 1;
                 if let Some(row) = row {
@@ -224,7 +266,7 @@ impl Bookkeeper {
                 }
             }
             Event::AuctionTaken {
-                auction,
+                asset,
                 qty,
                 paid,
                 penalty,
@@ -232,7 +274,7 @@ impl Bookkeeper {
                 venue_price,
                 ..
             } => {
-                let asset = usize::from(self.auctions.get(&auction).copied().unwrap_or(0));
+                let asset = usize::from(asset);
                 // The take's low, before the round's end lets the venue
                 // recover.
                 if let Some(a) = r.assets.get_mut(asset) {
@@ -252,12 +294,8 @@ impl Bookkeeper {
                 }
             }
             Event::AuctionEnded {
-                auction,
-                shortfall,
-                covered,
-                ..
+                shortfall, covered, ..
             } => {
-                self.auctions.remove(&auction);
                 // Debt not raised is the quote's bad debt.
                 let (shortfall, covered) = (shortfall.0.max(0), covered.0);
                 let (lost, paid) = (quote_units(shortfall.into()), quote_units(covered.into()));
@@ -342,7 +380,7 @@ impl Bookkeeper {
         r.deferred = counts.deferred;
         r.auctions = u32::try_from(counts.auctions).unwrap_or(u32::MAX);
         r.zero_bid_takes = u32::try_from(counts.zero_bid_takes).unwrap_or(u32::MAX);
-        r.accounts_liquidated = u32::try_from(self.liquidated.len()).unwrap_or(u32::MAX);
+        r.accounts_liquidated = self.liquidated.1;
         r.insurance_fund = quote_units(e.insurance_fund().0.into());
         let holdings: f64 = (0..e.asset_count())
             .map(|a| {
@@ -362,6 +400,14 @@ impl Bookkeeper {
             timeline: self.timeline,
             digest: e.digest(),
         }
+    }
+}
+
+/// Marks `account` liquidated, counting it the first time.
+fn mark((seen, count): &mut (Vec<bool>, u32), account: u32) {
+    if let Some(s) = seen.get_mut(account as usize).filter(|s| !**s) {
+        *s = true;
+        *count += 1;
     }
 }
 

@@ -1,11 +1,13 @@
-//! A run watched round by round: the per-round timeline, the event log as
-//! JSON lines, and the shock-only baseline that amplification divides by.
+//! A run watched round by round, on the engine of issue 21 (`next/`,
+//! through [`crate::next_bridge`]): the report, the per-round timeline,
+//! the event log as JSON lines, and the shock-only baseline that
+//! amplification divides by.
 
-use crate::audit::{step_audited, AuditFailure};
-use crate::run::{by_capacity, engine_sized, run_scenario, widen, Buffers, Outcome};
-use crate::run_report::{from_kernel, Ended, RunReport};
+use crate::next_bridge::{BridgeError, NextRun};
+use crate::next_observe::{observe_next, NextObserved};
+use crate::run_report::{Ended, RunReport};
 use crate::scenario::Scenario;
-use firesale_core::{Engine, Error, Event, EventSink, StepOutcome};
+use firesale_next::engine::Event;
 use std::io::Write;
 
 /// One asset in one round.
@@ -61,28 +63,29 @@ pub struct Observed {
     pub shock_only: RunReport,
 }
 
-/// Buffers one step's events and writes each as a JSON line.
-struct Recorder<'w> {
-    pending: Vec<Event>,
-    log: Option<&'w mut dyn Write>,
-    log_error: Option<std::io::Error>,
+/// Why a watched run could not be made.
+#[derive(Debug)]
+pub enum RunError {
+    /// The engine refused the scenario: why, in words.
+    Invalid(String),
+    /// The event log could not be written.
+    Io(std::io::Error),
+    /// `--audit` found a book that does not balance: where, in words.
+    Audit(String),
 }
 
-impl EventSink for Recorder<'_> {
-    fn emit(&mut self, event: &Event) {
-        self.pending.push(*event);
-        if let (Some(log), None) = (self.log.as_mut(), &self.log_error) {
-            let line = crate::event_json::event(event).to_string();
-            if let Err(e) = writeln!(log, "{line}") {
-                self.log_error = Some(e);
-            }
+impl RunError {
+    /// The error in words.
+    pub fn describe(&self) -> String {
+        match self {
+            RunError::Invalid(m) | RunError::Audit(m) => m.clone(),
+            RunError::Io(e) => e.to_string(),
         }
     }
 }
 
 /// Runs `scenario` one unit at a time, building the timeline, and writes
-/// the events to `log` if one is given. The engine is sized to the
-/// scenario's assets, as in [`run_scenario`].
+/// the events to `log` if one is given.
 pub fn observe(scenario: &Scenario, log: Option<&mut dyn Write>) -> Result<Observed, RunError> {
     observe_with(scenario, log, false)
 }
@@ -95,10 +98,7 @@ pub fn observe_with(
     log: Option<&mut dyn Write>,
     audit: bool,
 ) -> Result<Observed, RunError> {
-    by_capacity!(
-        scenario.assets.len(),
-        observe_sized(scenario, log, audit, None)
-    )
+    watch(scenario, log, audit, None)
 }
 
 /// [`observe_with`], showing on `progress` the rounds done (its position)
@@ -109,211 +109,79 @@ pub fn observe_shown(
     audit: bool,
     progress: &indicatif::ProgressBar,
 ) -> Result<Observed, RunError> {
-    by_capacity!(
-        scenario.assets.len(),
-        observe_sized(scenario, log, audit, Some(progress))
-    )
+    watch(scenario, log, audit, Some(progress))
 }
 
-fn observe_sized<const A: usize>(
+fn watch(
     scenario: &Scenario,
-    log: Option<&mut dyn Write>,
+    mut log: Option<&mut dyn Write>,
     audit: bool,
     progress: Option<&indicatif::ProgressBar>,
 ) -> Result<Observed, RunError> {
-    let shock_only = reported(scenario, &run_with(&scenario.without_accounts(), audit)?);
-    let mut buffers = Buffers::new(scenario);
-    let mut engine = engine_sized::<A>(scenario, &mut buffers).map_err(RunError::Invalid)?;
-    let mut recorder = Recorder {
-        pending: Vec::new(),
-        log,
-        log_error: None,
-    };
-    let mut timeline: Vec<RoundRow> = Vec::new();
-    let check = |e: &Engine<'_, A>| match audit {
-        true => e.audit().map_err(|error| {
-            RunError::Audit(AuditFailure {
-                round: e.round(),
-                error,
-            })
-        }),
-        false => Ok(()),
-    };
-    check(&engine)?;
-    let termination = loop {
-        let outcome = engine.step(1, &mut recorder);
-        // Every unit that can move a book emits an event.
-        if !recorder.pending.is_empty() || matches!(outcome, StepOutcome::Done(_)) {
-            check(&engine)?;
-        }
-        for event in recorder.pending.drain(..) {
-            record(&engine, &event, &mut timeline);
-            if let (Some(bar), Event::RoundEnded { round, .. }) = (progress, &event) {
-                bar.set_position(u64::from(*round));
-                bar.set_message(format!(
-                    "run: {} liquidations",
-                    engine.report().liquidations
-                ));
+    let shock_only = report_only(&scenario.without_accounts(), audit)?;
+    let mut run = bridged(scenario)?;
+    let mut log_error = None;
+    let mut liquidations = 0u64;
+    let mut sink = |event: &Event| {
+        if let (Some(log), None) = (log.as_mut(), &log_error) {
+            let line = crate::event_json::event(event);
+            if let Err(e) = writeln!(log, "{line}") {
+                log_error = Some(e);
             }
         }
-        if let Some(e) = recorder.log_error.take() {
-            return Err(RunError::Io(e));
-        }
-        if let StepOutcome::Done(t) = outcome {
-            break t;
+        match *event {
+            Event::Liquidated { steps, .. } => liquidations += u64::from(steps),
+            Event::RoundEnded { round, .. } => {
+                if let Some(bar) = progress {
+                    bar.set_position(u64::from(round));
+                    bar.set_message(format!("run: {liquidations} liquidations"));
+                }
+            }
+            _ => {}
         }
     };
-    let mut report = widen(engine.report());
-    report.termination = Some(termination);
+    let watched = watched(scenario, &mut run, audit, &mut sink)?;
+    if let Some(e) = log_error {
+        return Err(RunError::Io(e));
+    }
     Ok(Observed {
-        report: from_kernel(&report, &scenario.asset_names),
-        digest: engine.digest(),
-        timeline,
+        report: watched.report,
+        digest: watched.digest,
+        timeline: watched.timeline,
         shock_only,
     })
 }
 
-/// Why a watched run could not be made.
-#[derive(Debug)]
-pub enum RunError {
-    /// The kernel refused the scenario.
-    Invalid(Error),
-    /// The event log could not be written.
-    Io(std::io::Error),
-    /// `--audit` found a book that does not balance.
-    Audit(AuditFailure),
+/// `scenario` as the engine runs it.
+fn bridged(scenario: &Scenario) -> Result<NextRun, RunError> {
+    NextRun::from_scenario(scenario).map_err(|e| RunError::Invalid(refusal(&e)))
 }
 
-impl RunError {
-    /// The error in words, naming `scenario`'s assets.
-    pub fn describe(&self, scenario: &Scenario) -> String {
-        match self {
-            RunError::Invalid(e) => crate::preflight::describe_named(e, &scenario.asset_names),
-            RunError::Io(e) => e.to_string(),
-            RunError::Audit(f) => f.message(|a| scenario.asset_name(a).to_string()),
-        }
+/// Why the engine refused a scenario, in words.
+fn refusal(e: &BridgeError) -> String {
+    match e {
+        BridgeError::Unsupported(what) => format!("the engine does not run {what}"),
+        BridgeError::Config(c) => format!("the engine refused its configuration ({c:?})"),
     }
 }
 
-/// Runs `scenario` to the end, audited after every unit that moved
-/// anything when `audit` is set.
-fn run_with(scenario: &Scenario, audit: bool) -> Result<Outcome, RunError> {
-    match audit {
-        false => run_scenario(scenario, &mut ()).map_err(RunError::Invalid),
-        true => by_capacity!(scenario.assets.len(), run_audited(scenario)),
-    }
+/// Runs `run` to its end, handing each event to `sink`.
+fn watched(
+    scenario: &Scenario,
+    run: &mut NextRun,
+    audit: bool,
+    sink: &mut dyn FnMut(&Event),
+) -> Result<NextObserved, RunError> {
+    observe_next(run, audit, sink)
+        .map_err(|e| RunError::Invalid(refusal(&e)))?
+        .map_err(|f| RunError::Audit(f.report(&scenario.asset_names)))
 }
 
-fn run_audited<const A: usize>(scenario: &Scenario) -> Result<Outcome, RunError> {
-    let mut buffers = Buffers::new(scenario);
-    let mut engine = engine_sized::<A>(scenario, &mut buffers).map_err(RunError::Invalid)?;
-    let termination = step_audited(&mut engine, &mut ()).map_err(RunError::Audit)?;
-    Ok(Outcome {
-        report: widen(engine.report()),
-        termination,
-        digest: engine.digest(),
-    })
-}
-
-fn venue_price<const A: usize>(engine: &Engine<'_, A>, asset: usize) -> f64 {
-    engine
-        .venue(asset)
-        .and_then(|v| v.price().ok())
-        .map_or(f64::NAN, |p| p.to_f64())
-}
-
-fn record<const A: usize>(engine: &Engine<'_, A>, event: &Event, timeline: &mut Vec<RoundRow>) {
-    match *event {
-        Event::RoundStarted { round } => {
-            let assets = (0..engine.asset_count())
-                .map(|a| AssetRound {
-                    open: venue_price(engine, a),
-                    oracle: engine.oracle_price(a).map_or(f64::NAN, |p| p.to_f64()),
-                    ..AssetRound::default()
-                })
-                .collect();
-            timeline.push(RoundRow {
-                round,
-                assets,
-                ..RoundRow::default()
-            });
-        }
-        Event::Liquidation {
-            liability,
-            collateral,
-            repaid,
-            seized,
-            proceeds,
-            cost,
-            ..
-        } => {
-            if let Some(row) = timeline.last_mut() {
-                row.liquidations += 1;
-                // The quote is not traded: repaying it is a transfer.
-                if let Some(a) = row
-                    .assets
-                    .get_mut(usize::from(collateral))
-                    .filter(|_| collateral != 0)
-                {
-                    a.sold += seized.to_f64();
-                    a.volume_quote += proceeds.to_f64();
-                }
-                if let Some(a) = row
-                    .assets
-                    .get_mut(usize::from(liability))
-                    .filter(|_| liability != 0)
-                {
-                    a.bought += repaid.to_f64();
-                    a.volume_quote += cost.to_f64();
-                }
-            }
-        }
-        Event::AuctionStarted { .. } => {
-            if let Some(row) = timeline.last_mut() {
-                row.liquidations += 1;
-            }
-        }
-        Event::AuctionTaken {
-            asset, qty, paid, ..
-        } => {
-            if let Some(a) = timeline
-                .last_mut()
-                .and_then(|row| row.assets.get_mut(usize::from(asset)))
-            {
-                a.sold += qty.to_f64();
-                a.volume_quote += paid.to_f64();
-            }
-        }
-        Event::Bankruptcy { .. } => {
-            if let Some(row) = timeline.last_mut() {
-                row.bankruptcies += 1;
-            }
-        }
-        Event::BackstopTakeover { .. } => {
-            if let Some(row) = timeline.last_mut() {
-                row.backstopped += 1;
-            }
-        }
-        Event::RoundEnded { .. } | Event::Finished { .. } => {
-            if let Some(row) = timeline.last_mut() {
-                for (a, cell) in row.assets.iter_mut().enumerate() {
-                    cell.close = venue_price(engine, a);
-                }
-                let report = engine.report();
-                row.bad_debt = report.bad_debt.to_f64();
-                row.socialized = report.socialized.to_f64();
-                row.backstop_equity = report.backstop_equity.to_f64();
-                row.insurance_fund = engine.insurance_fund().to_f64();
-            }
-        }
-        Event::ShockApplied { .. }
-        | Event::RolledBack { .. }
-        | Event::BreakerTripped { .. }
-        | Event::Deleveraged { .. }
-        | Event::AuctionReset { .. }
-        | Event::Cleared { .. }
-        | Event::AuctionEnded { .. } => {}
-    }
+/// Runs `scenario` to its end (audited after every unit that moved
+/// anything when `audit` is set) and reports it, without a baseline.
+pub fn report_only(scenario: &Scenario, audit: bool) -> Result<RunReport, RunError> {
+    let mut run = bridged(scenario)?;
+    Ok(watched(scenario, &mut run, audit, &mut |_| {})?.report)
 }
 
 /// The largest relative price move of each asset in a report: the fall to
@@ -329,13 +197,6 @@ pub fn largest_moves(report: &RunReport) -> Vec<f64> {
             fall.max(rise) / initial
         })
         .collect()
-}
-
-/// A kernel run's outcome in the harness's units.
-fn reported(scenario: &Scenario, outcome: &Outcome) -> RunReport {
-    let mut report = outcome.report;
-    report.termination = Some(outcome.termination);
-    from_kernel(&report, &scenario.asset_names)
 }
 
 /// Amplification per asset: the run's largest move divided by the move the
@@ -378,23 +239,16 @@ pub struct Figures {
     pub digest: u64,
 }
 
-/// Runs `scenario` to its end (audited after every unit that moved
-/// anything when `audit` is set) and reports it, without a timeline or a
-/// baseline.
-pub fn report_only(scenario: &Scenario, audit: bool) -> Result<RunReport, RunError> {
-    Ok(reported(scenario, &run_with(scenario, audit)?))
-}
-
 /// Runs `scenario` and its shock-only baseline and keeps the figures;
 /// `audit`: with the conservation audit (`--audit`).
 pub fn figures(scenario: &Scenario, audit: bool) -> Result<Figures, RunError> {
-    let outcome = run_with(scenario, audit)?;
-    let shock_only = reported(scenario, &run_with(&scenario.without_accounts(), audit)?);
+    let mut run = bridged(scenario)?;
+    let watched = watched(scenario, &mut run, audit, &mut |_| {})?;
     let observed = Observed {
-        report: reported(scenario, &outcome),
-        digest: outcome.digest,
+        report: watched.report,
+        digest: watched.digest,
         timeline: Vec::new(),
-        shock_only,
+        shock_only: report_only(&scenario.without_accounts(), audit)?,
     };
     let r = &observed.report;
     Ok(Figures {

@@ -142,7 +142,6 @@ macro_rules! by_capacity {
         }
     };
 }
-pub(crate) use by_capacity;
 
 /// Runs a scenario to the end, in an engine sized to its assets: the
 /// smallest capacity of 2, 4, 8 or 16 that holds them. The engine copies its

@@ -413,16 +413,8 @@ fn run_point(
     let describe = || point_name(&keys, &at);
     let scenario = scenario_at(base, (dir, positions), &keys, &at, bounds, source_bytes)?;
     let figures = observe::figures(&scenario, audit).map_err(|e| match e {
-        RunError::Audit(f) => Stopped::Audit(format!(
-            "at {}: {}",
-            describe(),
-            f.message(|a| scenario.asset_name(a).to_string())
-        )),
-        RunError::Invalid(e) => Stopped::Input(format!(
-            "at {}: {}",
-            describe(),
-            crate::preflight::describe(&e)
-        )),
+        RunError::Audit(m) => Stopped::Audit(format!("at {}: {m}", describe())),
+        RunError::Invalid(m) => Stopped::Input(format!("at {}: {m}", describe())),
         RunError::Io(e) => Stopped::Input(format!("at {}: {e}", describe())),
     })?;
     Ok(Point { at, figures })

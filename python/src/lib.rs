@@ -9,7 +9,6 @@ use firesale_harness::bounds::{self, Bounds, Budget, RESULT_BYTES};
 use firesale_harness::input::FileError;
 use firesale_harness::montecarlo::{self as paths_study, PathModel};
 use firesale_harness::observe::{observe_with, Observed, RunError};
-use firesale_harness::preflight::describe_named;
 use firesale_harness::presets as preset_table;
 use firesale_harness::source::Source;
 use firesale_harness::sweep::{self as grid, Axis};
@@ -105,14 +104,11 @@ fn one_run() -> Bounds {
 }
 
 /// A run's failure, raised.
-fn run_failed(scenario: &Scenario, e: RunError) -> PyErr {
+fn run_failed(e: RunError) -> PyErr {
     match e {
-        RunError::Invalid(e) => RunFailed::new_err(format!(
-            "the scenario is invalid: {}",
-            describe_named(&e, &scenario.asset_names)
-        )),
+        RunError::Invalid(m) => RunFailed::new_err(format!("the scenario is invalid: {m}")),
         RunError::Io(e) => RunFailed::new_err(e.to_string()),
-        RunError::Audit(f) => RunFailed::new_err(f.report(scenario)),
+        RunError::Audit(m) => RunFailed::new_err(m),
     }
 }
 
@@ -188,7 +184,7 @@ fn run<'py>(
             };
             observe_with(&s, sink, audit)
         })
-        .map_err(|e| run_failed(&s, e))?;
+        .map_err(run_failed)?;
     let out = PyDict::new(py);
     if events {
         let text = String::from_utf8(log)
@@ -356,8 +352,8 @@ fn compare<'py>(
             firesale_harness::compare::run(&base, &chosen, &bar, audit)
         })
         .map_err(|failed| {
-            let (p, s, e) = *failed;
-            let raised = run_failed(&s, e);
+            let (p, _, e) = *failed;
+            let raised = run_failed(e);
             let message = format!("under {}: {}", p.name, raised.value(py));
             match raised.is_instance_of::<RunFailed>(py) {
                 true => RunFailed::new_err(message),

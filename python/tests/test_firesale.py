@@ -210,7 +210,7 @@ def test_events_on_demand_are_the_clis_event_log(tmp_path):
     expected = [json.loads(l) for l in (tmp_path / "events.jsonl").read_text().splitlines() if l]
     report = firesale.run("default", events=True)
     assert report.events == expected
-    liquidations = sum(1 for e in report.events if e["type"] == "liquidation")
-    assert liquidations == report.summary["liquidations"] > 0
+    steps = sum(e["steps"] for e in report.events if e["type"] == "liquidation")
+    assert steps == report.summary["liquidations"] > 0
     with pytest.raises(ValueError, match="events=True"):
         firesale.run("default").events

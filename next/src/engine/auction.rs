@@ -316,6 +316,7 @@ impl<const A: usize, const N: usize> Engine<'_, A, N> {
             sink.emit(&Event::AuctionReset {
                 round: self.round,
                 auction: a.id,
+                asset: a.asset,
                 top: a.top,
             });
         }
@@ -356,6 +357,7 @@ impl<const A: usize, const N: usize> Engine<'_, A, N> {
                     sink.emit(&Event::AuctionTaken {
                         round: self.round,
                         auction: a.id,
+                        asset: a.asset,
                         qty,
                         paid,
                         penalty,
@@ -457,6 +459,7 @@ impl<const A: usize, const N: usize> Engine<'_, A, N> {
         sink.emit(&Event::AuctionEnded {
             round: self.round,
             auction: a.id,
+            asset: a.asset,
             account: a.account,
             returned,
             shortfall,

@@ -113,6 +113,7 @@ fn keepers_take_once_the_price_falls_below_what_the_venue_pays() {
             &Event::AuctionTaken {
                 round: 3,
                 auction: 0,
+                asset: 1,
                 qty: Qty(taken),
                 paid: Value(1_582 * USDC_UNIT),
                 // The penalty's 13% of the debt, to the fund.
@@ -125,6 +126,7 @@ fn keepers_take_once_the_price_falls_below_what_the_venue_pays() {
             &Event::AuctionEnded {
                 round: 3,
                 auction: 0,
+                asset: 1,
                 account: 0,
                 returned: Qty(ETH_UNIT - taken),
                 shortfall: Value::ZERO,

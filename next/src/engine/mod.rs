@@ -268,6 +268,8 @@ pub enum Event {
         round: u32,
         /// The auction.
         auction: u32,
+        /// The collateral on sale.
+        asset: u8,
         /// Its new start price.
         top: Price,
     },
@@ -277,6 +279,8 @@ pub enum Event {
         round: u32,
         /// The auction.
         auction: u32,
+        /// The collateral on sale.
+        asset: u8,
         /// Base units taken.
         qty: Qty,
         /// Quote paid for them (nothing at a price of zero).
@@ -294,6 +298,8 @@ pub enum Event {
         round: u32,
         /// The auction.
         auction: u32,
+        /// The collateral that was on sale.
+        asset: u8,
         /// The account liquidated.
         account: u32,
         /// Collateral returned to it.
