@@ -39,6 +39,14 @@ pub trait Drive {
     fn drive<const A: usize, const N: usize>(self, engine: &mut Engine<'_, A, N>) -> Self::Output;
 }
 
+/// Drives nothing: an engine that could be built.
+struct Built;
+
+impl Drive for Built {
+    type Output = ();
+    fn drive<const A: usize, const N: usize>(self, _: &mut Engine<'_, A, N>) {}
+}
+
 /// Quote base units as whole units of the quote.
 pub fn quote_units(base_units: i128) -> f64 {
     base_units as f64 / 10f64.powi(QUOTE_DECIMALS)
@@ -98,6 +106,14 @@ pub struct NextRun {
 }
 
 impl NextRun {
+    /// Whether the next engine runs `s`'s market (its assets, policy,
+    /// containment and shocks), without its accounts: a cheap check that
+    /// builds an engine over one empty account.
+    pub fn check(s: &Scenario) -> Result<(), BridgeError> {
+        let mut run = Self::from_scenario(&s.without_accounts())?;
+        run.drive(Built)
+    }
+
     /// Converts `s`.
     pub fn from_scenario(s: &Scenario) -> Result<Self, BridgeError> {
         let cap = s.limits.rate_limit.max_accounts_per_round;

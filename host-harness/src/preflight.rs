@@ -53,7 +53,51 @@ pub(crate) fn validate(s: &mut Scenario, segments: &[Segment]) -> Result<(), Fil
     built?;
     venues(s)?;
     let highest = shocks_alone(s)?;
-    healths(s, &highest, segments)
+    healths(s, &highest, segments)?;
+    // Last: the checks above name the key and the value where they can.
+    engine_runs(s)
+}
+
+/// Whether the engine the CLI runs (issue 21's, through the bridge) runs
+/// the market: what it does not run yet is named, under the key it comes
+/// from.
+fn engine_runs(s: &Scenario) -> Result<(), FileError> {
+    use crate::next_bridge::{BridgeError, NextRun};
+    use firesale_next::engine::ConfigError;
+    match NextRun::check(s) {
+        Ok(()) => Ok(()),
+        Err(BridgeError::Unsupported(what)) => {
+            let key = if what.contains("policy") {
+                "policy"
+            } else if what.contains("caps") {
+                "containment"
+            } else {
+                "assets"
+            };
+            Err(fail(key, format!("the engine does not run {what} yet")))
+        }
+        Err(BridgeError::Config(e)) => {
+            let named = |asset: u8| {
+                let i = usize::from(asset);
+                format!("assets[{i}] ({})", s.asset_name(i))
+            };
+            let (key, what) = match e {
+                ConfigError::Venue { asset } => (named(asset), "its venue's numbers"),
+                ConfigError::Price { asset } => (named(asset), "its price"),
+                ConfigError::Weights { asset } => (named(asset), "its weights"),
+                ConfigError::Incentive { asset } => (named(asset), "its bonus and fee"),
+                ConfigError::Dust { asset } => (named(asset), "its dust"),
+                ConfigError::AssetLimits { asset } => (named(asset), "its limits"),
+                ConfigError::Settlement => ("containment.settlement".into(), "its settlement"),
+                ConfigError::Policy => ("policy".into(), "its parameters"),
+                _ => ("assets".into(), "this market"),
+            };
+            Err(fail(
+                key,
+                format!("the engine cannot hold {what} in its base units ({e:?})"),
+            ))
+        }
+    }
 }
 
 /// Builds the engine over `storage`, and names the file's key for its

@@ -1514,9 +1514,15 @@ mod tests {
         .unwrap();
         assert_eq!(adl.limits.deleveraging, Some(AdlRanking::ProRata));
         assert_eq!(adl.limits.backstop.unwrap().below, Ratio::from_f64(0.5));
-        let auctioned = with(
-            "",
-            "auction = { buf = 1.2, curve = \"stairstep\", cut = 0.99, step_rounds = 2, tail_rounds = 30 }",
+        // Auctions act under absorb: the engine refuses them under another
+        // policy (`preflight::engine_runs`).
+        let auctioned = parse(
+            &example()
+                .replace("policy = \"to-target\"", "policy = \"absorb\"")
+                .replace(
+                    "name = \"ETH\"\n",
+                    "name = \"ETH\"\nauction = { buf = 1.2, curve = \"stairstep\", cut = 0.99, step_rounds = 2, tail_rounds = 30 }\n",
+                ),
         )
         .unwrap();
         let rule = auctioned.limits.per_asset[1].auction.unwrap();

@@ -1510,3 +1510,38 @@ fn a_one_axis_sweep_names_its_axis_and_writes_each_value() {
         );
     }
 }
+
+/// A market the engine does not run yet is refused by `check`, as by
+/// `run`, naming the key: auctions under a close factor.
+#[test]
+fn what_the_engine_does_not_run_is_refused_by_check() {
+    let dir = scratch("not-run");
+    let file = dir.join("close-factor-auction.toml");
+    std::fs::write(
+        &file,
+        r#"policy = "close-factor"
+[[assets]]
+name = "USDC"
+quote = true
+[[assets]]
+name = "ETH"
+price = 2000
+weights = { init = 0.8, liq_end = 0.8, maint = 0.8 }
+venue = { kind = "constant-product", base_reserve = 4000, fee = 0.003, resilience = 0.2 }
+auction = { buf = 1.2, curve = "linear", rounds = 6, tail_rounds = 10, penalty = 0.13 }
+[[accounts.list]]
+balances = { ETH = 1, USDC = -1500 }
+"#,
+    )
+    .unwrap();
+    for command in ["check", "run"] {
+        let (code, _, err) = firesale(&[command, file.to_str().unwrap()]);
+        assert_eq!(code, 2, "{command}: {err}");
+        assert!(
+            err.contains(
+                "policy: the engine does not run auctions under a policy other than absorb"
+            ),
+            "{command}: {err}"
+        );
+    }
+}
