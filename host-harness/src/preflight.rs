@@ -67,12 +67,9 @@ fn engine_runs(s: &Scenario) -> Result<(), FileError> {
     match NextRun::check(s) {
         Ok(()) => Ok(()),
         Err(BridgeError::Unsupported(what)) => {
-            let key = if what.contains("policy") {
-                "policy"
-            } else if what.contains("caps") {
-                "containment"
-            } else {
-                "assets"
+            let key = match what.contains("policy") {
+                true => "policy",
+                false => "assets",
             };
             Err(fail(key, format!("the engine does not run {what} yet")))
         }

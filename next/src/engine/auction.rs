@@ -174,9 +174,11 @@ impl<const A: usize, const N: usize> Engine<'_, A, N> {
     }
 
     /// Starts an auction for account `id` if its liquidation is one
-    /// ([`Engine::auctioned`]): its whole quote debt repaid by the auction
-    /// book, its collateral moved there whole. Writes nothing unless it
-    /// says [`Auctioned::Started`].
+    /// ([`Engine::auctioned`]): its quote debt repaid by the auction book
+    /// and its collateral moved there, whole, or in part as far as the
+    /// notional caps' room lets ([`Engine::start`]), charged to them.
+    /// Writes nothing unless it says [`Auctioned::Started`] or
+    /// [`Auctioned::Part`].
     #[inline(never)]
     pub(super) fn try_auction(
         &mut self,
@@ -197,14 +199,26 @@ impl<const A: usize, const N: usize> Engine<'_, A, N> {
         }
         let stored = row.get(asset).copied().unwrap_or(Qty::ZERO);
         let debt = row.first().copied().unwrap_or(Qty::ZERO);
-        let started = self.start(id, (asset, rule), stored, debt).map_err(fault)?;
+        // The notional caps' room bounds the debt an auction takes on
+        // (MakerDAO's `dart = min(art, room)`); none left, the account waits.
+        let room = self.limits.gate.cap_room(asset);
+        if room.is_some_and(|r| !r.is_positive()) {
+            return Ok(Auctioned::Full);
+        }
+        let started = self
+            .start(id, (asset, rule), (stored, debt), room)
+            .map_err(fault)?;
+        let mut gate = self.limits.gate;
+        gate.charge_caps(asset, started.auction.owed)
+            .map_err(fault)?;
         // Nothing can fail past here.
+        self.limits.gate = gate;
         if let Some(r) = self.balances.get_mut(range) {
             if let Some(q) = r.first_mut() {
-                *q = Qty::ZERO;
+                *q = started.left.0;
             }
             if let Some(c) = r.get_mut(asset) {
-                *c = Qty::ZERO;
+                *c = started.left.1;
             }
         }
         let (auction, incentive) = (started.auction, started.incentive);
@@ -235,29 +249,49 @@ impl<const A: usize, const N: usize> Engine<'_, A, N> {
             incentive,
             top: auction.top,
         });
-        Ok(Auctioned::Started)
+        match started.left.1.is_positive() {
+            true => Ok(Auctioned::Part),
+            false => Ok(Auctioned::Started),
+        }
     }
 
-    /// Plans account `id`'s auction of `stored` (deposit shares) of
-    /// `asset` under `rule` for the quote `debt` (negative), writing
-    /// nothing.
+    /// Plans account `id`'s auction of its `stored` deposit shares of
+    /// `asset` under `rule` for its quote `debt` (negative), at most `room`
+    /// of it: the whole vault, or the part of its collateral in proportion
+    /// to the debt taken on, rounded down (MakerDAO's `dink = ink × dart /
+    /// art`). Writes nothing.
     fn start(
         &self,
         id: u32,
         (asset, rule): (usize, AuctionRule),
-        stored: Qty,
-        debt: Qty,
+        (stored, debt): (Qty, Qty),
+        room: Option<Value>,
     ) -> ArithResult<Started> {
         let m = self.markets.get(asset).ok_or(ArithError::Domain)?;
-        let lot = stored.held(m.state.index)?;
-        let owed = Value(debt.neg()?.0);
+        let held = stored.held(m.state.index)?;
+        let whole = Value(debt.neg()?.0);
+        let owed = room.map_or(whole, |r| r.min(whole));
+        let (lot, left) = match owed < whole {
+            false => (held, (Qty::ZERO, Qty::ZERO)),
+            true => {
+                let part = crate::num::mul_div(
+                    held.0.unsigned_abs(),
+                    owed.0.unsigned_abs(),
+                    whole.0.unsigned_abs(),
+                    false,
+                )?;
+                let lot = Qty(part);
+                let kept = crate::account::debit(stored, lot, m.state.index)?;
+                (lot, (debt.add(Qty(owed.0))?, kept))
+            }
+        };
         let penalty = owed.scale(rule.penalty, Round::Up)?;
         let tab = owed.add(penalty)?;
         let incentive = rule
             .tip
             .add(tab.scale(rule.chip, Round::Down)?)?
             .min(self.insurance.max(Value::ZERO));
-        let shares = m.state.deposit_shares.sub(stored)?;
+        let shares = crate::liquidate::shares_after(m.state.deposit_shares, stored, left.1)?;
         let auction = Auction {
             id: u32::try_from(self.report.auctions).map_err(|_| ArithError::Overflow)?,
             account: id,
@@ -272,6 +306,7 @@ impl<const A: usize, const N: usize> Engine<'_, A, N> {
             auction,
             incentive,
             shares,
+            left,
         })
     }
 
@@ -476,7 +511,11 @@ pub(super) enum Auctioned {
     No,
     /// An auction started.
     Started,
-    /// It is, but every slot is taken: it waits.
+    /// An auction started on the part of the debt the notional caps left
+    /// room for: the rest waits.
+    Part,
+    /// It is, but every slot is taken or the notional caps' room is spent:
+    /// it waits.
     Full,
 }
 
@@ -486,6 +525,9 @@ struct Started {
     incentive: Value,
     /// The collateral's deposit shares after the lot leaves.
     shares: Qty,
+    /// The row's quote balance and stored collateral after: zero both for
+    /// a whole vault.
+    left: (Qty, Qty),
 }
 
 #[cfg(test)]

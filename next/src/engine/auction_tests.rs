@@ -190,6 +190,53 @@ fn keepers_take_only_what_their_capital_pays_for() {
     assert!(ended, "raised in full");
 }
 
+/// A notional cap of 700 a round on the vault of the tests above (1 ETH
+/// owing 1,400): round 1's auction takes on 700 of the debt and half the
+/// ETH, in proportion, and the vault waits; round 2's takes on the rest.
+#[test]
+fn a_notional_cap_auctions_a_vault_in_parts() {
+    let rows = vec![Qty(-1_400 * USDC_UNIT), Qty(ETH_UNIT), Qty(0), Qty(0)];
+    let assets = [usdc(), vault_eth(pool(10_000 * ETH_UNIT))];
+    let limits = limits(stairstep());
+    let mut cfg = auctioned(&assets, &limits, 1_000 * USDC_UNIT);
+    cfg.containment.max_notional_per_round = Some(Value(700 * USDC_UNIT));
+    let mut run = Run::new(rows, 2);
+    let mut e = run.engine(&cfg);
+    let mut log = Log::default();
+    // Round 1, to its end.
+    while !log
+        .0
+        .iter()
+        .any(|ev| matches!(ev, Event::RoundEnded { .. }))
+    {
+        e.step(1, &mut log);
+        e.audit().unwrap();
+    }
+    let started = |log: &Log| -> Vec<(u32, Qty, Value)> {
+        log.0
+            .iter()
+            .filter_map(|ev| match *ev {
+                Event::AuctionStarted {
+                    round, lot, debt, ..
+                } => Some((round, lot, debt)),
+                _ => None,
+            })
+            .collect()
+    };
+    assert_eq!(
+        started(&log),
+        [(1, Qty(ETH_UNIT / 2), Value(700 * USDC_UNIT))]
+    );
+    assert_eq!(
+        e.row(0).unwrap(),
+        [Qty(-700 * USDC_UNIT), Qty(ETH_UNIT / 2)]
+    );
+    assert_eq!(e.report().deferred, 1, "the rest waits");
+    let (_, events) = audited(&mut e);
+    let later: Vec<_> = started(&Log(events)).into_iter().take(1).collect();
+    assert_eq!(later, [(2, Qty(ETH_UNIT / 2), Value(700 * USDC_UNIT))]);
+}
+
 #[test]
 fn a_lot_no_keeper_can_sell_goes_for_nothing_and_leaves_bad_debt() {
     // A pool of a hundredth of an ETH pays almost nothing for a lot of one,

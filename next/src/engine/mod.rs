@@ -1181,7 +1181,7 @@ impl<'s, const A: usize, const N: usize> Engine<'s, A, N> {
             match self.try_auction(id, sink)? {
                 auction::Auctioned::No => {}
                 auction::Auctioned::Started => return self.rewatch(id),
-                auction::Auctioned::Full => {
+                auction::Auctioned::Part | auction::Auctioned::Full => {
                     self.defer();
                     return self.rewatch(id);
                 }

@@ -72,22 +72,42 @@ impl<const A: usize> Gate<A> {
     /// Charges a step seizing `collateral` that repaid `repaid` of debt
     /// value and left the keepers `returns` (its proceeds less the fee).
     pub fn charge(&mut self, collateral: usize, repaid: Value, returns: Value) -> ArithResult<()> {
-        let spend = |room: &mut Option<Value>| -> ArithResult<()> {
-            if let Some(r) = room.as_mut() {
-                *r = r.sub(repaid)?.max(Value::ZERO);
-            }
-            Ok(())
-        };
-        spend(&mut self.notional)?;
-        spend(&mut self.keepers)?;
-        if let Some(room) = self.per_asset.get_mut(collateral) {
-            spend(room)?;
-        }
+        self.charge_caps(collateral, repaid)?;
+        spend(&mut self.keepers, repaid)?;
         if self.keepers.is_some() {
             self.returns = self.returns.add(returns)?;
         }
         Ok(())
     }
+
+    /// The debt value the notional caps still let a round put into
+    /// `collateral`'s auctions: keepers pay when they take, not before.
+    pub fn cap_room(&self, collateral: usize) -> Option<Value> {
+        let asset = self.per_asset.get(collateral).copied().flatten();
+        [self.notional, asset]
+            .into_iter()
+            .flatten()
+            .min()
+            .map(|r| r.max(Value::ZERO))
+    }
+
+    /// Charges `repaid` of debt value seizing `collateral` to the notional
+    /// caps only (an auction's start: MakerDAO's `Hole` and `hole`).
+    pub fn charge_caps(&mut self, collateral: usize, repaid: Value) -> ArithResult<()> {
+        spend(&mut self.notional, repaid)?;
+        if let Some(room) = self.per_asset.get_mut(collateral) {
+            spend(room, repaid)?;
+        }
+        Ok(())
+    }
+}
+
+/// Takes `amount` from `room`, if there is one, down to zero.
+fn spend(room: &mut Option<Value>, amount: Value) -> ArithResult<()> {
+    if let Some(r) = room.as_mut() {
+        *r = r.sub(amount)?.max(Value::ZERO);
+    }
+    Ok(())
 }
 
 #[cfg(test)]
