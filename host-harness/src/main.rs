@@ -20,9 +20,10 @@ struct Cli {
     #[arg(long, global = true, value_name = "SIZE", value_parser = parse_size)]
     max_memory: Option<u64>,
     /// The largest max_rounds a scenario may set, and so the latest round
-    /// a shock may be scheduled in (default 100,000). The engine runs every
-    /// round; an empty one costs about two microseconds and a row of the
-    /// timeline.
+    /// a shock may be scheduled in (default 100,000). The engine skips the
+    /// quiet rounds before a shock, except under containment whose state
+    /// moves with the rounds (a gate, an oracle rule, equilibrium
+    /// settlement), where it runs every one.
     #[arg(
         long,
         global = true,

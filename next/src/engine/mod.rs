@@ -451,6 +451,8 @@ pub struct Engine<'s, const A: usize, const N: usize = MAX_BOOK_LEVELS> {
     containment: Containment<'s>,
     /// Whether units are held to the round's gate ([`Containment::gates`]).
     gated: bool,
+    /// Whether quiet rounds before a shock are skipped.
+    skip_empty: bool,
     limits: Limits<A>,
 }
 
@@ -514,6 +516,7 @@ impl<'s, const A: usize, const N: usize> Engine<'s, A, N> {
             auctions: heapless::Vec::new(),
             containment: config.containment,
             gated: CONTAINMENT_BUILT && config.containment.gates(),
+            skip_empty: true,
             limits: limits::LimitState::new(&config.containment),
         }
     }
@@ -1319,7 +1322,7 @@ impl<'s, const A: usize, const N: usize> Engine<'s, A, N> {
         if CONTAINMENT_BUILT && self.auctions_running() {
             self.run_auctions(sink)?;
         }
-        let mut stationary = true;
+        let (mut stationary, mut at_rest) = (true, true);
         for asset in 0..self.markets.len() {
             let Some(venue) = self
                 .markets
@@ -1329,7 +1332,9 @@ impl<'s, const A: usize, const N: usize> Engine<'s, A, N> {
                 continue;
             };
             let a = u8::try_from(asset).unwrap_or(u8::MAX);
+            let before = *venue;
             let fill = venue.recover().map_err(|e| venue_termination(a, e))?;
+            at_rest &= *venue == before;
             let price = venue.price().map_err(Termination::Fault)?;
             if fill != Fill::default() {
                 self.book_fill(asset, Book::Arbitrage, fill);
@@ -1352,14 +1357,71 @@ impl<'s, const A: usize, const N: usize> Engine<'s, A, N> {
         // A halt still to run, or accounts that waited, act later.
         let waiting =
             self.limits.round_deferred > 0 || self.halt_pending() || self.auctions_running();
-        if self.round_liquidations == 0 && !shocks_left && stationary && !waiting {
+        let quiet = self.round_liquidations == 0 && stationary && !waiting;
+        if quiet && !shocks_left {
             return Err(Termination::FixedPoint);
+        }
+        if quiet && at_rest && self.skips_empty_rounds() {
+            self.skip_empty_rounds();
         }
         if self.round >= self.max_rounds {
             return Err(Termination::RoundCap);
         }
         self.phase = Phase::BeginRound;
         Ok(())
+    }
+
+    /// Whether quiet rounds may be skipped: on (see
+    /// [`Engine::set_skip_empty_rounds`]), and no state moves with the
+    /// rounds (a gate's keepers, caps, breakers or staleness guard, an
+    /// oracle rule other than the spot price, equilibrium settlement).
+    fn skips_empty_rounds(&self) -> bool {
+        self.skip_empty
+            && !self.gates()
+            && self.containment.oracle == OracleRule::SPOT
+            && !self.equilibrium_on()
+    }
+
+    /// After a round that liquidated nothing, whose venues are at rest
+    /// (recovery changed no state) and whose oracles read the settled
+    /// prices, with nothing waiting, every round up to the next shock
+    /// would do the same: the round moves to the one before the next
+    /// shock's (at most the round cap), and the price history gets the
+    /// entries those rounds would have written. The state and digest are
+    /// those of running them one by one; only their `RoundStarted` and
+    /// `RoundEnded` are not emitted.
+    fn skip_empty_rounds(&mut self) {
+        let next = self.shocks.get(self.next_shock).map(|s| s.round);
+        let target = next
+            .map_or(self.max_rounds, |r| r.saturating_sub(1))
+            .min(self.max_rounds);
+        let Some(skipped) = target.checked_sub(self.round).filter(|&k| k > 0) else {
+            return;
+        };
+        let written = (skipped as usize).min(HISTORY);
+        for h in self.history.iter_mut() {
+            let price = h.get(self.head).copied().unwrap_or(0);
+            for k in 1..=written {
+                if let Some(slot) = h.get_mut((self.head + k) % HISTORY) {
+                    *slot = price;
+                }
+            }
+        }
+        self.head = (self.head + skipped as usize % HISTORY) % HISTORY;
+        // The spot rule publishes every round.
+        for published in self.limits.published.iter_mut() {
+            if *published == self.round {
+                *published = target;
+            }
+        }
+        self.round = target;
+        self.report.rounds = target;
+    }
+
+    /// Whether quiet rounds before a shock are skipped (on by default):
+    /// off runs them one by one, for tests that compare the two.
+    pub fn set_skip_empty_rounds(&mut self, on: bool) {
+        self.skip_empty = on;
     }
 
     /// The state digest: every number a run's result rests on, fed as

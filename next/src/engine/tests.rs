@@ -691,3 +691,63 @@ fn a_cap_on_accounts_a_round_defers_the_rest_in_order() {
     assert_eq!(events, uncapped);
     assert_eq!(digest, capped_run(0).0);
 }
+
+/// Shocks at rounds 1, 400 and 5,000 on the pool market: with quiet rounds
+/// skipped the run ends at the same fixed point, state and digest, with
+/// the same events but the skipped rounds' starts and ends, whatever the
+/// budgets; without, it runs every round.
+#[test]
+fn skipped_quiet_rounds_change_nothing_but_their_events() {
+    let assets = [usdc(), eth(pool(1_000_000_000_000))];
+    let shocks: Vec<Shock> = [1, 400, 5_000]
+        .into_iter()
+        .map(|round| Shock {
+            round,
+            asset: 1,
+            kind: ShockKind::MovePrice(Ratio::from_bps(9_000)),
+        })
+        .collect();
+    let mut cfg = config(&assets, &shocks, aave());
+    cfg.max_rounds = 20_000;
+    // The oracle reads the price history two rounds back: the skipped
+    // rounds' entries matter.
+    cfg.oracle_lag_rounds = 2;
+    let run = |skip: bool, budgets: &[u32]| {
+        let mut run = Run::new(balances(300, 5), 2);
+        let mut e = run.engine(&cfg);
+        e.set_skip_empty_rounds(skip);
+        let (digest, events, end) = step_by(&mut e, budgets);
+        (digest, events, end, *e.report())
+    };
+    let every = run(false, &[u32::MAX]);
+    let skipped = run(true, &[u32::MAX]);
+    let stepped = run(true, &[1, 5, 2]);
+    assert_eq!(every.2, Termination::FixedPoint);
+    assert_eq!(
+        (skipped.0, skipped.2, skipped.3),
+        (every.0, every.2, every.3)
+    );
+    assert_eq!(stepped.1, skipped.1, "budgets change no event");
+    assert_eq!(stepped.0, skipped.0);
+    let rounds = |events: &[Event]| {
+        events
+            .iter()
+            .filter(|e| matches!(e, Event::RoundStarted { .. }))
+            .count()
+    };
+    let not_rounds = |events: &[Event]| -> Vec<Event> {
+        events
+            .iter()
+            .filter(|e| !matches!(e, Event::RoundStarted { .. } | Event::RoundEnded { .. }))
+            .copied()
+            .collect()
+    };
+    assert_eq!(not_rounds(&skipped.1), not_rounds(&every.1));
+    assert!(rounds(&every.1) >= 5_000, "{}", rounds(&every.1));
+    assert!(
+        rounds(&skipped.1) < 1_000,
+        "{} rounds run",
+        rounds(&skipped.1)
+    );
+    assert!(every.3.liquidations > 20, "{:?}", every.3);
+}
