@@ -1402,12 +1402,12 @@ impl<'s, const A: usize, const N: usize> Engine<'s, A, N> {
         for h in self.history.iter_mut() {
             let price = h.get(self.head).copied().unwrap_or(0);
             for k in 1..=written {
-                if let Some(slot) = h.get_mut((self.head + k) % HISTORY) {
+                if let Some(slot) = h.get_mut(self.head.saturating_add(k) % HISTORY) {
                     *slot = price;
                 }
             }
         }
-        self.head = (self.head + skipped as usize % HISTORY) % HISTORY;
+        self.head = self.head.saturating_add(skipped as usize % HISTORY) % HISTORY;
         // The spot rule publishes every round.
         for published in self.limits.published.iter_mut() {
             if *published == self.round {
