@@ -36,9 +36,11 @@ pub fn event(e: &Event) -> Value {
             asset,
             price,
             iterations,
+            converged,
         } => json!({
             "type": "cleared", "round": round, "asset": asset,
             "price": price_units(usize::from(asset), price), "iterations": iterations,
+            "converged": converged,
         }),
         Event::Moved { account, moved: m } => json!({
             "type": "moved", "account": account, "asset": m.asset,

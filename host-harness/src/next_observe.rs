@@ -13,6 +13,7 @@ use crate::run_report::{AssetOutcome, Ended, RunReport};
 use firesale_next::engine::{AuditError, Engine, Event, EventSink, StepOutcome, Termination};
 use firesale_next::ledger::Book;
 use firesale_next::liquidate::Written;
+use firesale_next::num::ArithError;
 
 /// A watched next run.
 #[derive(Clone, Debug)]
@@ -83,17 +84,23 @@ impl NextAuditFailure {
 }
 
 /// Runs `run` to its end, a unit at a time, auditing after every unit when
-/// `audit` is set, and hands each event to `sink` as it goes.
+/// `audit` is set, keeping the per-round timeline when `timeline` is, and
+/// hands each event to `sink` as it goes.
 pub fn observe_next(
     run: &mut NextRun,
-    audit: bool,
+    (audit, timeline): (bool, bool),
     sink: &mut dyn FnMut(&Event),
 ) -> Result<Result<NextObserved, NextAuditFailure>, crate::next_bridge::BridgeError> {
-    run.drive(Watch { audit, sink })
+    run.drive(Watch {
+        audit,
+        timeline,
+        sink,
+    })
 }
 
 struct Watch<'s> {
     audit: bool,
+    timeline: bool,
     sink: &'s mut dyn FnMut(&Event),
 }
 
@@ -111,7 +118,7 @@ impl Drive for Watch<'_> {
     type Output = Result<NextObserved, NextAuditFailure>;
 
     fn drive<const A: usize, const N: usize>(self, e: &mut Engine<'_, A, N>) -> Self::Output {
-        let mut book = Bookkeeper::new(e);
+        let mut book = Bookkeeper::new(e, self.timeline);
         let check = |e: &Engine<'_, A, N>| match self.audit {
             true => e.audit().map_err(|error| NextAuditFailure {
                 round: e.round(),
@@ -146,6 +153,8 @@ impl Drive for Watch<'_> {
 struct Bookkeeper {
     report: RunReport,
     timeline: Vec<RoundRow>,
+    /// Whether to keep the timeline (a sweep point or a path does not).
+    keep_timeline: bool,
     /// Whether each account was liquidated, and how many were.
     liquidated: (Vec<bool>, u32),
     /// The backstop vault's holdings per asset when last read.
@@ -153,7 +162,7 @@ struct Bookkeeper {
 }
 
 impl Bookkeeper {
-    fn new<const A: usize, const N: usize>(e: &Engine<'_, A, N>) -> Self {
+    fn new<const A: usize, const N: usize>(e: &Engine<'_, A, N>, timeline: bool) -> Self {
         let assets = (0..e.asset_count())
             .map(|a| {
                 let p = venue_price(e, a);
@@ -173,6 +182,7 @@ impl Bookkeeper {
                 ..RunReport::default()
             },
             timeline: Vec::new(),
+            keep_timeline: timeline,
             liquidated: (vec![false; e.account_count()], 0),
             vault: vec![0; e.asset_count()],
         }
@@ -182,7 +192,7 @@ impl Bookkeeper {
         let r = &mut self.report;
         let row = self.timeline.last_mut();
         match *event {
-            Event::RoundStarted { round } => {
+            Event::RoundStarted { round } if self.keep_timeline => {
                 let assets = (0..e.asset_count())
                     .map(|a| AssetRound {
                         open: venue_price(e, a),
@@ -309,7 +319,10 @@ impl Bookkeeper {
                 }
             }
             Event::RoundEnded { .. } | Event::Finished(_) => self.close_round(e),
-            Event::Cleared { .. } | Event::AuctionReset { .. } | Event::BreakerTripped { .. } => {}
+            Event::RoundStarted { .. }
+            | Event::Cleared { .. }
+            | Event::AuctionReset { .. }
+            | Event::BreakerTripped { .. } => {}
         }
     }
 
@@ -417,7 +430,12 @@ pub fn ended(t: Termination) -> Ended {
         Termination::FixedPoint => Ended::FixedPoint,
         Termination::RoundCap => Ended::RoundCap,
         Termination::MarketBroken { asset } => Ended::MarketBroken { asset },
-        Termination::Fault(e) => Ended::Failed(format!("an amount left its range ({e:?})")),
+        Termination::Fault(ArithError::Overflow) => Ended::Failed(
+            "an amount's exact value did not fit its 64 bits: the scenario's amounts are too large for the engine's base units".into(),
+        ),
+        Termination::Fault(ArithError::Domain) => Ended::Failed(
+            "a division by zero or a parameter outside its domain in the engine".into(),
+        ),
     }
 }
 
@@ -457,6 +475,10 @@ mod tests {
     #[test]
     fn the_next_engines_report_says_what_the_kernels_says() {
         let (mut compared, mut bankrupt, mut zero_bids, mut taken_over) = (0, 0, 0, 0);
+        // Not `million` (10^6 accounts audited after every unit is minutes),
+        // nor the perp-crash replay at full size, where the engines part by
+        // an insurance rounding (0.012 USDC) and so close different
+        // positions later: the bridge's tests compare it at 1,375 accounts.
         let bundled = crate::bundled::ALL
             .iter()
             .filter(|b| !matches!(b.name, "million" | "perp-crash-2025"))
@@ -467,7 +489,9 @@ mod tests {
             .map(|p| (format!("default under {}", p.name), p.apply(&default)));
         for (name, s) in bundled.chain(presets) {
             let mut run = NextRun::from_scenario(&s).unwrap();
-            let next = observe_next(&mut run, true, &mut |_| {}).unwrap().unwrap();
+            let next = observe_next(&mut run, (true, true), &mut |_| {})
+                .unwrap()
+                .unwrap();
             let kernel = observe_with(&s, None, false).unwrap();
             let (n, k) = (&next.report, &kernel.report);
             let name = name.as_str();

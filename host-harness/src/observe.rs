@@ -140,7 +140,7 @@ fn watch(
             _ => {}
         }
     };
-    let watched = watched(scenario, &mut run, audit, &mut sink)?;
+    let watched = watched(scenario, &mut run, (audit, true), &mut sink)?;
     if let Some(e) = log_error {
         return Err(RunError::Io(e));
     }
@@ -165,14 +165,15 @@ fn refusal(e: &BridgeError) -> String {
     }
 }
 
-/// Runs `run` to its end, handing each event to `sink`.
+/// Runs `run` to its end (audited, with a timeline, as `flags` say),
+/// handing each event to `sink`.
 fn watched(
     scenario: &Scenario,
     run: &mut NextRun,
-    audit: bool,
+    flags: (bool, bool),
     sink: &mut dyn FnMut(&Event),
 ) -> Result<NextObserved, RunError> {
-    observe_next(run, audit, sink)
+    observe_next(run, flags, sink)
         .map_err(|e| RunError::Invalid(refusal(&e)))?
         .map_err(|f| RunError::Audit(f.report(&scenario.asset_names)))
 }
@@ -181,7 +182,7 @@ fn watched(
 /// anything when `audit` is set) and reports it, without a baseline.
 pub fn report_only(scenario: &Scenario, audit: bool) -> Result<RunReport, RunError> {
     let mut run = bridged(scenario)?;
-    Ok(watched(scenario, &mut run, audit, &mut |_| {})?.report)
+    Ok(watched(scenario, &mut run, (audit, false), &mut |_| {})?.report)
 }
 
 /// The largest relative price move of each asset in a report: the fall to
@@ -243,7 +244,7 @@ pub struct Figures {
 /// `audit`: with the conservation audit (`--audit`).
 pub fn figures(scenario: &Scenario, audit: bool) -> Result<Figures, RunError> {
     let mut run = bridged(scenario)?;
-    let watched = watched(scenario, &mut run, audit, &mut |_| {})?;
+    let watched = watched(scenario, &mut run, (audit, false), &mut |_| {})?;
     let observed = Observed {
         report: watched.report,
         digest: watched.digest,

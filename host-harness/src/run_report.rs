@@ -15,7 +15,8 @@ pub enum Ended {
         /// The asset.
         asset: u8,
     },
-    /// An amount left its range; the message says which and where.
+    /// The engine's arithmetic failed; the message says how (and, from
+    /// the kernel, where).
     Failed(String),
 }
 

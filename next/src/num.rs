@@ -267,7 +267,8 @@ const COARSE_MANTISSA: u64 = 1_000_000_000;
 
 /// A price: `mantissa / 10^exponent` quote base units per asset base unit.
 /// The exponent is the asset's (its price decimals plus its decimals less
-/// the quote's), fixed for a run; only the mantissa moves.
+/// the quote's), fixed for a run; only the mantissa moves. (A discounted
+/// price may be over a finer one: [`Price::discounted`].)
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Price {
@@ -491,6 +492,8 @@ impl Weighted {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+    use proptest::prelude::*;
 
     /// The quote's own price (1 over 10^0) discounted by a bonus is refined
     /// first: seizing the quote with an 8% bonus pays 1/1.08, not nothing;
@@ -514,8 +517,6 @@ mod tests {
         assert_eq!((eth.mantissa(), eth.exponent()), (1_851_851_851_851, 12));
         assert_eq!(d.mantissa_over(Price::ONE), Err(ArithError::Domain));
     }
-    use super::*;
-    use proptest::prelude::*;
 
     /// The exact rational `n / d` rounded as asked, by a route that shares
     /// nothing with `div_round`: Euclidean division on `i128`.

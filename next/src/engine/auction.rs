@@ -363,10 +363,16 @@ impl<const A: usize, const N: usize> Engine<'_, A, N> {
             m => Some(a.top.with_mantissa(m)?),
         };
         if let Some(p) = price {
-            // Keepers pay at most the tab, and only what they hold.
-            qty = qty.min(tab.qty(p, Round::Up)?);
-            if let Some(capital) = self.limits.gate.keepers {
-                qty = qty.min(capital.max(Value::ZERO).qty(p, Round::Down)?);
+            // Keepers pay at most the tab, and only what they hold. A bound
+            // past an amount's range (a low price) is no bound: the lot is
+            // smaller.
+            let capital = self.limits.gate.keepers.map(|k| k.max(Value::ZERO));
+            let bounds = [
+                tab.qty(p, Round::Up).ok(),
+                capital.and_then(|k| k.qty(p, Round::Down).ok()),
+            ];
+            for bound in bounds.into_iter().flatten() {
+                qty = qty.min(bound);
             }
         }
         let m = self.markets.get(asset).ok_or(ArithError::Domain)?;

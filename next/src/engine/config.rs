@@ -169,7 +169,9 @@ pub enum ConfigError {
     /// Equilibrium settlement with what changes which sales happen when (an
     /// oracle lag or a rule other than the spot price, a cap, keepers, a
     /// breaker, an auction, the backstop, auto-deleveraging), or with an
-    /// account short a risky asset (a purchase would move its price up).
+    /// account short a risky asset (a purchase would move its price up) or
+    /// holding deposits in two assets (it would switch the collateral it
+    /// sells as prices move): the price map would not be monotone.
     Settlement,
     /// Asset `asset`'s limits: a notional cap that is not positive, a
     /// breaker's move not positive, its window not in 1 to 15 rounds or no

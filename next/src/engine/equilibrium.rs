@@ -15,7 +15,9 @@
 //! along its curve, keeps the difference (booked to the arbitrage book).
 //!
 //! Each application values every account: O(iterations × accounts) a
-//! round, a model for analysis rather than for a chain.
+//! round, a model for analysis rather than for a chain. The map is
+//! monotone only over rows that hold one deposit asset and are short no
+//! risky asset: the engine refuses others under equilibrium settlement.
 
 use super::{venue_termination, Engine, Event, EventSink, Termination};
 use crate::liquidate::{planned_sales, Fault, Tiers};
@@ -28,10 +30,19 @@ pub const MAX_EQUILIBRIUM_ITERATIONS: u32 = 200;
 /// `mantissa / 2^TOLERANCE_SHIFT`, rounded up.
 const TOLERANCE_SHIFT: u32 = 40;
 
+/// How a round's clearing went.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Cleared {
+    /// Applications of the price map.
+    pub iterations: u32,
+    /// Whether the iteration stopped by itself, not at the cap.
+    pub converged: bool,
+}
+
 impl<const A: usize, const N: usize> Engine<'_, A, N> {
     /// Finds this round's clearing prices and marks the round at them.
     #[inline(never)]
-    pub(super) fn clear(&mut self, sink: &mut impl EventSink) -> Result<(), Termination> {
+    pub(super) fn clear(&mut self) -> Result<Cleared, Termination> {
         let fault = Termination::Fault;
         let n = self.markets.len();
         let mut prices = [Price::ONE; A];
@@ -40,7 +51,7 @@ impl<const A: usize, const N: usize> Engine<'_, A, N> {
                 *p = v.price().map_err(fault)?;
             }
         }
-        let mut iterations = 0u32;
+        let (mut iterations, mut converged) = (0u32, false);
         while iterations < MAX_EQUILIBRIUM_ITERATIONS {
             iterations = iterations.saturating_add(1);
             self.mark(&prices)?;
@@ -61,19 +72,28 @@ impl<const A: usize, const N: usize> Engine<'_, A, N> {
                 *p = after;
             }
             if !moved {
+                converged = true;
                 break;
             }
         }
         self.mark(&prices)?;
-        for (asset, price) in prices.iter().enumerate().take(n).skip(1) {
+        Ok(Cleared {
+            iterations,
+            converged,
+        })
+    }
+
+    /// Tells `sink` each asset's clearing price: its oracle this round.
+    pub(super) fn report_cleared(&self, c: Cleared, sink: &mut impl EventSink) {
+        for (asset, m) in self.markets.iter().enumerate().skip(1) {
             sink.emit(&Event::Cleared {
                 round: self.round,
                 asset: u8::try_from(asset).unwrap_or(u8::MAX),
-                price: *price,
-                iterations,
+                price: m.oracle,
+                iterations: c.iterations,
+                converged: c.converged,
             });
         }
-        Ok(())
     }
 
     /// Publishes `prices` as the oracle prices of the risky assets.

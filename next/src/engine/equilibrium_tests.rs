@@ -67,7 +67,12 @@ fn a_round_clears_at_a_fixed_point_and_every_sale_is_paid_at_it() {
         let done = e.step(1, &mut log);
         for ev in &log.0[before..] {
             match *ev {
-                Event::Cleared { price, .. } => cleared = Some(price),
+                Event::Cleared {
+                    price, converged, ..
+                } => {
+                    assert!(converged, "round {rounds} hit the iteration cap");
+                    cleared = Some(price)
+                }
                 Event::Liquidated {
                     last: Some(s),
                     steps: 1,
@@ -165,6 +170,10 @@ fn what_equilibrium_cannot_settle_is_refused() {
     let short = std::vec![Qty(4_000_000_000), Qty(-1_000_000_000), Qty(0), Qty(0)];
     let short = [&rows[..2], &short[..2]].concat();
     assert_eq!(refused(&plain, short), Some(ConfigError::Settlement));
+    // Deposits in two assets (1,000 USDC and 1 ETH): as ETH falls, the
+    // account would switch to selling its USDC first.
+    let two = [&rows[..2], &[Qty(1_000_000_000), Qty(1_000_000_000)][..]].concat();
+    assert_eq!(refused(&plain, two), Some(ConfigError::Settlement));
     let mut capped = plain;
     capped.max_accounts_per_round = 1;
     assert_eq!(

@@ -31,7 +31,7 @@ mod audit;
 mod backstop;
 mod config;
 mod deleverage;
-pub mod equilibrium;
+mod equilibrium;
 mod limits;
 mod queue;
 mod rank;
@@ -45,7 +45,7 @@ pub use config::{
     AssetConfig, ConfigError, EngineConfig, Shock, ShockKind, Weights, MAX_LIABILITY_WEIGHT,
 };
 pub use deleverage::{Deleveraging, Side, Snap, ACC_BITS, MIN_DEBT_INDEX};
-pub use equilibrium::MAX_EQUILIBRIUM_ITERATIONS;
+pub use equilibrium::{Cleared, MAX_EQUILIBRIUM_ITERATIONS};
 pub use limits::{AssetLimits, Breaker, Containment, KeeperCapital, OracleRule, Settlement};
 pub use queue::{Candidate, Sorting, CHUNK};
 pub use rank::RankNode;
@@ -320,7 +320,8 @@ pub enum Event {
         resumes: u32,
     },
     /// A round's sales of an asset clear at one price (equilibrium
-    /// settlement): every account is marked at it this round.
+    /// settlement): every account is marked at it this round. Emitted just
+    /// after the round's [`Event::RoundStarted`].
     Cleared {
         /// The round.
         round: u32,
@@ -330,6 +331,9 @@ pub enum Event {
         price: Price,
         /// Applications of the price map it took.
         iterations: u32,
+        /// Whether the iteration stopped by itself, not at
+        /// [`MAX_EQUILIBRIUM_ITERATIONS`].
+        converged: bool,
     },
     /// A round ended.
     RoundEnded {
@@ -637,7 +641,6 @@ impl<'s, const A: usize, const N: usize> Engine<'s, A, N> {
         let columns = self.markets.iter_mut().zip(self.initial.iter_mut());
         // One asset's column at a time: a tight loop the compiler keeps in
         // registers, where a row at a time took 67 instructions an account.
-        let mut short = false;
         for (asset, (m, total)) in columns.enumerate() {
             let (mut sum, mut shares) = (0i128, 0i64);
             let mut overflow = false;
@@ -646,7 +649,6 @@ impl<'s, const A: usize, const N: usize> Engine<'s, A, N> {
                 sum = sum.wrapping_add(i128::from(b.0));
                 let (added, o) = shares.overflowing_add(b.0.max(0));
                 (shares, overflow) = (added, overflow | o);
-                short |= b.is_negative() && asset > 0;
             }
             match (overflow, m.state.deposit_shares.add(Qty(shares))) {
                 (false, Ok(deposits)) => m.state.deposit_shares = deposits,
@@ -657,10 +659,25 @@ impl<'s, const A: usize, const N: usize> Engine<'s, A, N> {
             }
             *total = sum;
         }
-        match short && self.equilibrium_on() {
+        match self.equilibrium_on() && !self.rows_settle_at_equilibrium() {
             true => Err(ConfigError::Settlement),
             false => Ok(()),
         }
+    }
+
+    /// Whether every row is one equilibrium settlement can price: no short
+    /// in a risky asset (a purchase would push its price up) and deposits
+    /// in one asset at most (one that holds two would switch the
+    /// collateral it sells as their prices move, and sell less of a
+    /// falling asset): the demand for each asset then only grows as its
+    /// price falls, and the price map is monotone.
+    fn rows_settle_at_equilibrium(&self) -> bool {
+        let n = self.markets.len().max(1);
+        self.balances.chunks_exact(n).all(|row| {
+            let short = row.iter().skip(1).any(|b| b.is_negative());
+            let deposits = row.iter().filter(|b| b.is_positive()).count();
+            !short && deposits <= 1
+        })
     }
 
     /// Assets.
@@ -1009,9 +1026,10 @@ impl<'s, const A: usize, const N: usize> Engine<'s, A, N> {
             }
             self.refresh_terms(asset)?;
         }
-        if self.equilibrium_on() {
-            self.clear(sink)?;
-        }
+        let cleared = match self.equilibrium_on() {
+            true => Some(self.clear()?),
+            false => None,
+        };
         if self.gates() {
             self.trip_breakers(sink);
             self.open_gate().map_err(fault)?;
@@ -1029,6 +1047,9 @@ impl<'s, const A: usize, const N: usize> Engine<'s, A, N> {
             self.due_phase()
         };
         sink.emit(&Event::RoundStarted { round: self.round });
+        if let Some(cleared) = cleared {
+            self.report_cleared(cleared, sink);
+        }
         Ok(())
     }
 

@@ -28,11 +28,16 @@ fn run_unit<const A: usize>(
 ) -> Outcome<A> {
     let mut written = [None; A];
     let mut moved = [Moved::default(); A];
+    let mut records = [0u32; A];
     let before = *row;
+    let fund = *insurance;
     let unit_index = markets.iter().all(|m| m.state.index == Index::ONE);
     let record = |r: Record| match r {
         Record::Written(w) => written[w.asset] = Some(w),
-        Record::Moved(m) => moved[m.asset] = m,
+        Record::Moved(m) => {
+            records[m.asset] += 1;
+            moved[m.asset] = m;
+        }
     };
     let done = liquidate_unit::<A, MAX_BOOK_LEVELS, 0>(
         row, tiers, markets, insurance, policy, None, record,
@@ -48,8 +53,14 @@ fn run_unit<const A: usize>(
                 let change = row[a].0 - before[a].0;
                 assert_eq!(change, m.repaid.0 - m.seized.0 + off, "asset {a}: {m:?}");
             }
+            assert!(
+                records.iter().all(|&n| n <= 1),
+                "one record an asset: {records:?}"
+            );
+            // The fund gained the fees and paid for what it bought back.
             let fees: i64 = moved.iter().map(|m| m.fee.0).sum();
-            assert!(d.last.is_none_or(|s| fees >= s.fee.0));
+            let paid: i64 = written.iter().flatten().map(|w| w.insurance_paid.0).sum();
+            assert_eq!(insurance.0 - fund.0, fees - paid);
             // A unit that says it left nothing owed left nothing owed.
             assert!(!d.settled || row.iter().all(|b| !b.is_negative()));
             Done {
