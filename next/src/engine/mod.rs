@@ -1353,9 +1353,10 @@ impl<'s, const A: usize, const N: usize> Engine<'s, A, N> {
                 continue;
             };
             let a = u8::try_from(asset).unwrap_or(u8::MAX);
-            let before = *venue;
-            let fill = venue.recover().map_err(|e| venue_termination(a, e))?;
-            at_rest &= *venue == before;
+            let (fill, moved) = venue
+                .recover_or_rest()
+                .map_err(|e| venue_termination(a, e))?;
+            at_rest &= !moved;
             let price = venue.price().map_err(Termination::Fault)?;
             if fill != Fill::default() {
                 self.book_fill(asset, Book::Arbitrage, fill);
@@ -1397,46 +1398,34 @@ impl<'s, const A: usize, const N: usize> Engine<'s, A, N> {
     /// rounds (a gate's keepers, caps, breakers or staleness guard, an
     /// oracle rule other than the spot price, equilibrium settlement).
     fn skips_empty_rounds(&self) -> bool {
-        self.skip_empty
-            && !self.gates()
-            && self.containment.oracle == OracleRule::SPOT
-            && !self.equilibrium_on()
+        // A build without containment runs none of these (its configuration
+        // is refused): the constant drops the tests.
+        let moving = CONTAINMENT_BUILT
+            && (self.gated
+                || self.containment.oracle != OracleRule::SPOT
+                || self.containment.settlement == Settlement::Equilibrium);
+        self.skip_empty && !moving
     }
 
     /// After a round that liquidated nothing, whose venues are at rest
     /// (recovery changed no state) and whose oracles read the settled
     /// prices, with nothing waiting, every round up to the next shock
     /// would do the same: the round moves to the one before the next
-    /// shock's (at most the round cap), and the price history gets the
-    /// entries those rounds would have written. The state and digest are
-    /// those of running them one by one; only their `RoundStarted` and
-    /// `RoundEnded` are not emitted.
+    /// shock's (at most the round cap). The price history stays as it is:
+    /// the window every later oracle reads (the lag and the average)
+    /// already holds the settled prices, and nothing else reads it when
+    /// rounds are skipped (breakers are a gate). The state and digest are
+    /// those of running the rounds one by one; only their `RoundStarted`
+    /// and `RoundEnded` are not emitted.
     fn skip_empty_rounds(&mut self) {
         let next = self.shocks.get(self.next_shock).map(|s| s.round);
         let target = next
             .map_or(self.max_rounds, |r| r.saturating_sub(1))
             .min(self.max_rounds);
-        let Some(skipped) = target.checked_sub(self.round).filter(|&k| k > 0) else {
-            return;
-        };
-        let written = (skipped as usize).min(HISTORY);
-        for h in self.history.iter_mut() {
-            let price = h.get(self.head).copied().unwrap_or(0);
-            for k in 1..=written {
-                if let Some(slot) = h.get_mut(self.head.saturating_add(k) % HISTORY) {
-                    *slot = price;
-                }
-            }
+        if target > self.round {
+            self.round = target;
+            self.report.rounds = target;
         }
-        self.head = self.head.saturating_add(skipped as usize % HISTORY) % HISTORY;
-        // The spot rule publishes every round.
-        for published in self.limits.published.iter_mut() {
-            if *published == self.round {
-                *published = target;
-            }
-        }
-        self.round = target;
-        self.report.rounds = target;
     }
 
     /// Whether quiet rounds before a shock are skipped (on by default):

@@ -208,12 +208,13 @@ impl<const N: usize> Ladder<N> {
     /// One round of refill: each level regains `⌈ρ·gap⌉` (so a gap closes
     /// in finitely many rounds while `ρ > 0`), and a gap left below
     /// `settle_below` closes at once. Cannot fail: every level stays in
-    /// `[0, depth]`.
-    pub fn recover(&mut self, settle_below: Qty) {
+    /// `[0, depth]`. Returns whether a level changed.
+    pub fn recover(&mut self, settle_below: Qty) -> bool {
         let depth = u64::try_from(self.depth.0).unwrap_or(0);
         let resilience = u128::from(self.resilience.0.min(RATIO_SCALE));
         let settle = u64::try_from(settle_below.0).unwrap_or(0);
-        let refill = |left: &mut Qty| {
+        let mut moved = false;
+        let mut refill = |left: &mut Qty| {
             let have = u64::try_from(left.0).unwrap_or(0).min(depth);
             let gap = depth.wrapping_sub(have);
             // gap·ρ < 2^63·2^30: no wrap; rounded up, at most the gap.
@@ -231,10 +232,13 @@ impl<const N: usize> Ladder<N> {
                 have.wrapping_add(gained)
             };
             // now <= depth <= i64::MAX.
-            *left = Qty(i64::try_from(now).unwrap_or(i64::MAX));
+            let now = Qty(i64::try_from(now).unwrap_or(i64::MAX));
+            moved |= *left != now;
+            *left = now;
         };
-        self.side_mut(Side::Bid).iter_mut().for_each(refill);
-        self.side_mut(Side::Ask).iter_mut().for_each(refill);
+        self.side_mut(Side::Bid).iter_mut().for_each(&mut refill);
+        self.side_mut(Side::Ask).iter_mut().for_each(&mut refill);
+        moved
     }
 
     /// The reference after a shock moves the mid from `now` to `target`:

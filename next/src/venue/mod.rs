@@ -466,12 +466,20 @@ impl<const N: usize> Venue<N> {
     /// (pools only; the others' recovery is impact decaying, with no
     /// trade), which the running totals count. On error nothing changes.
     pub fn recover(&mut self) -> Result<Fill, VenueError> {
+        self.recover_or_rest().map(|(fill, _)| fill)
+    }
+
+    /// [`Venue::recover`], and whether it changed the venue's state (a
+    /// venue at rest stays so until something trades in it).
+    pub fn recover_or_rest(&mut self) -> Result<(Fill, bool), VenueError> {
         let settle_below = self.settle_below;
         match &mut self.mechanism {
-            Mechanism::Quote => Ok(Fill::default()),
+            Mechanism::Quote => Ok((Fill::default(), false)),
             Mechanism::Curve(c) => {
-                c.outstanding = c.recovered(settle_below)?;
-                Ok(Fill::default())
+                let next = c.recovered(settle_below)?;
+                let moved = next != c.outstanding;
+                c.outstanding = next;
+                Ok((Fill::default(), moved))
             }
             Mechanism::Pool(p) => {
                 let (next, fill) = p.recovered(self.exponent, settle_below)?;
@@ -480,15 +488,15 @@ impl<const N: usize> Venue<N> {
                     quote_out: self.quote_out,
                 }
                 .add(fill)?;
+                // Without a trade only the outside price can have moved.
+                let moved =
+                    fill != Fill::default() || next.reference_mantissa != p.reference_mantissa;
                 *p = next;
                 self.base_in = totals.base_in;
                 self.quote_out = totals.quote_out;
-                Ok(fill)
+                Ok((fill, moved))
             }
-            Mechanism::Book(b) => {
-                b.recover(settle_below);
-                Ok(Fill::default())
-            }
+            Mechanism::Book(b) => Ok((Fill::default(), b.recover(settle_below))),
         }
     }
 
