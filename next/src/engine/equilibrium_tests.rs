@@ -73,13 +73,14 @@ fn a_round_clears_at_a_fixed_point_and_every_sale_is_paid_at_it() {
                     assert!(converged, "round {rounds} hit the iteration cap");
                     cleared = Some(price)
                 }
-                Event::Liquidated {
-                    last: Some(s),
-                    steps: 1,
-                    ..
-                } => {
+                // Every unit's sale of ETH, one step or several: each step
+                // paid ⌊seized × p*⌋, so the unit at most a base unit a
+                // step (at most 8 for two assets) under the whole's.
+                Event::Moved { moved, .. } if moved.asset == 1 && moved.seized.is_positive() => {
                     let p = cleared.expect("a clearing price before any sale");
-                    assert_eq!(s.proceeds, s.seized.value(p, Round::Down).unwrap());
+                    let whole = moved.seized.value(p, Round::Down).unwrap();
+                    let under = whole.0 - moved.traded.0;
+                    assert!((0..8).contains(&under), "{moved:?} at {p:?}");
                     sales += 1;
                 }
                 Event::RoundEnded { liquidations, .. } if liquidations > 0 => {
