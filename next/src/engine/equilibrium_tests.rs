@@ -201,3 +201,88 @@ fn what_equilibrium_cannot_settle_is_refused() {
     });
     assert_eq!(refused(&kept, rows), Some(ConfigError::Settlement));
 }
+
+/// Two risky assets, each account holding one of them against USDC: the
+/// map is monotone asset by asset, and each round clears both at prices
+/// their own sales bring their venues to.
+#[test]
+fn two_assets_clear_each_at_its_own_fixed_point() {
+    let btc = AssetConfig {
+        price: Price::new(40_000_000_000_000, 12).unwrap(),
+        ..eth(VenueConfig::Exponential {
+            depth: Qty(300_000_000_000),
+            resilience: Ratio::ZERO,
+            floor: Price::new(1_000_000_000, 12).unwrap(),
+        })
+    };
+    let assets = [usdc(), eth(shallow()), btc];
+    let shocks = [
+        Shock {
+            round: 1,
+            asset: 1,
+            kind: ShockKind::MovePrice(Ratio::from_bps(8_800)),
+        },
+        Shock {
+            round: 1,
+            asset: 2,
+            kind: ShockKind::MovePrice(Ratio::from_bps(9_000)),
+        },
+    ];
+    // Half hold ETH, half BTC (worth 20 ETH), each owing 60-80% of it.
+    let mut rows = Vec::new();
+    for (k, pair) in longs(600, 11).chunks_exact(2).enumerate() {
+        let (debt, held) = (pair[0], pair[1]);
+        match k % 2 {
+            0 => rows.extend([debt, held, Qty(0)]),
+            _ => rows.extend([debt, Qty(0), Qty(held.0 / 20)]),
+        }
+    }
+    let mut run = Run::new(rows, 3);
+    let cfg = equilibrium(&assets, &shocks);
+    let mut e = run.engine(&cfg);
+    let mut log = Log::default();
+    let mut cleared = [None::<Price>; 3];
+    let mut checked = 0;
+    loop {
+        let before = log.0.len();
+        let done = e.step(1, &mut log);
+        for ev in &log.0[before..] {
+            match *ev {
+                Event::Cleared {
+                    asset,
+                    price,
+                    converged,
+                    ..
+                } => {
+                    assert!(converged);
+                    cleared[usize::from(asset)] = Some(price);
+                }
+                Event::RoundEnded { liquidations, .. } if liquidations > 0 => {
+                    for (a, p) in cleared.iter().enumerate().skip(1) {
+                        let p = p.unwrap().mantissa();
+                        let venue = e.markets()[a].state.venue.unwrap().price().unwrap();
+                        assert!(p.abs_diff(venue.mantissa()) <= p >> 30, "asset {a}");
+                    }
+                    checked += 1;
+                }
+                _ => {}
+            }
+        }
+        if let StepOutcome::Done(_) = done {
+            break;
+        }
+    }
+    e.audit().unwrap();
+    let sold = |a: usize| {
+        log.0
+            .iter()
+            .filter(|ev| matches!(ev, Event::Moved { moved, .. } if moved.asset == a))
+            .count()
+    };
+    assert!(
+        checked >= 1 && sold(1) > 20 && sold(2) > 20,
+        "{checked}, {}, {}",
+        sold(1),
+        sold(2)
+    );
+}
