@@ -1,147 +1,70 @@
-//! `--audit`: the kernel's conservation audit (`Engine::audit`) after every
+//! `--audit`: the engine's conservation audit (`Engine::audit`) after every
 //! unit of work that moved anything, so that a user can check the engine's
 //! books on their own scenarios (docs/report.md, "`--audit`").
 //!
-//! A run is stepped one unit at a time; after each unit that emitted an
-//! event (every unit that can move a balance or a book does: a round's
-//! start and end, a liquidation, a takeover, an auction) and once more at
-//! the end, every book of every asset is checked. Units that only evaluate
-//! health write no book. An audit costs a pass over the accounts.
+//! A run is stepped one unit at a time (`next_observe`); after each unit
+//! that emitted an event (every unit that can move a balance or a book
+//! does: a round's start and end, a liquidation, a takeover, an auction)
+//! and once more at the end, every book of every asset is checked. Units
+//! that only value an account write no book. An audit costs a pass over
+//! the accounts.
 
-use firesale_core::engine::AuditError;
-use firesale_core::ledger::Book;
-use firesale_core::{Engine, Event, EventSink, StepOutcome, Termination};
+use firesale_next::engine::AuditError;
 
-/// A book that did not balance, and when.
+/// A book that did not balance, and the round it was found in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct AuditFailure {
-    /// The round in which the unit ran (0: before round 1).
+    /// The round.
     pub round: u32,
-    /// What the kernel's audit found.
+    /// What did not balance.
     pub error: AuditError,
 }
 
 impl AuditFailure {
-    /// [`AuditFailure::message`] with the scenario's asset names, as a
-    /// user is told it: the audit guards the kernel, so a failure is a bug.
-    pub fn report(&self, scenario: &crate::scenario::Scenario) -> String {
-        format!(
-            "{} (a kernel bug: please report it with the scenario)",
-            self.message(|a| scenario.asset_name(a).to_string())
-        )
-    }
-
-    /// The message, naming the round, the asset, the book and by how much
-    /// (`asset_name` gives an asset's name):
+    /// In words, with the assets' `names`, as a user is told it: the audit
+    /// guards the engine, so a failure is a bug.
     ///
-    /// `audit failed in round 3: asset ETH (1), book Venue: booked 10, found 9.5 (off by -0.5)`
-    pub fn message(&self, asset_name: impl Fn(usize) -> String) -> String {
+    /// `audit failed in round 3: asset ETH (1): the accounts hold 9 base units where the books say 10 (off by -1)`
+    pub fn report(&self, names: &[String]) -> String {
         let when = match self.round {
             0 => "before round 1".to_string(),
             r => format!("in round {r}"),
         };
-        let asset = self
-            .error
-            .asset()
-            .map(|a| format!("asset {} ({a})", asset_name(usize::from(a))));
-        let book = match self.error.book() {
-            Some(b) => format!("book {}", book_name(b)),
-            None => match self.error {
-                AuditError::BooksUnbalanced { .. } => "all books".to_string(),
-                AuditError::ReportBehind { .. } => "the report's deposit index".to_string(),
-                _ => String::new(),
-            },
+        let asset = |a: usize| match names.get(a) {
+            Some(name) => format!("asset {name} ({a})"),
+            None => format!("asset {a}"),
         };
-        let (booked, found) = match self.error {
-            AuditError::BooksUnbalanced { sum, .. } => {
-                let what = format!("the books sum to {sum}, not 0 (off by {sum})");
-                return format!("audit failed {when}: {}, {book}: {what}", or_none(asset));
-            }
-            AuditError::AccountsMismatch { booked, held, .. }
-            | AuditError::SharesMismatch { booked, held, .. }
-            | AuditError::VenueMismatch { booked, held, .. }
-            | AuditError::BadDebtMismatch { booked, held, .. } => (booked.0, held.0),
-            AuditError::KeepersHoldInventory { held, .. } => (firesale_core::num::Fx::ZERO, held.0),
-            AuditError::Insurance { booked, held } => (booked.0, held.0),
-            AuditError::ReportBehind { booked, held, .. } => (booked.0, held.0),
-            AuditError::Overflow => {
-                return format!("audit failed {when}: the audit's own arithmetic overflowed");
-            }
-        };
-        let off = found
-            .checked_sub(booked)
-            .map_or("overflow".into(), |d| d.to_string());
         let what = match self.error {
-            AuditError::SharesMismatch { .. } => "deposit shares booked",
-            AuditError::KeepersHoldInventory { .. } => "keepers should hold",
-            _ => "booked",
+            AuditError::Unbalanced { asset: a } => {
+                format!("{}: its books do not sum to zero", asset(a))
+            }
+            AuditError::Venue { asset: a } => {
+                format!(
+                    "{}: the venue's book is not what the venue counts",
+                    asset(a)
+                )
+            }
+            AuditError::Insurance => "the insurance book is not the fund's change".to_string(),
+            AuditError::Accounts {
+                asset: a,
+                held,
+                booked,
+            } => format!(
+                "{}: the accounts hold {held} base units where the books say {booked} (off by {})",
+                asset(a),
+                held - booked
+            ),
+            AuditError::Shares { asset: a } => format!(
+                "{}: its deposit shares are not the sum of the deposits",
+                asset(a)
+            ),
+            AuditError::Side { asset: a } => format!(
+                "{}: its deleveraging side does not count its shorts",
+                asset(a)
+            ),
+            AuditError::Settlement => "a row could not be settled with the sides".to_string(),
         };
-        format!(
-            "audit failed {when}: {}, {book}: {what} {booked}, found {found} (off by {off})",
-            or_none(asset)
-        )
-    }
-}
-
-fn or_none(asset: Option<String>) -> String {
-    asset.unwrap_or_else(|| "no asset".into())
-}
-
-/// A book's name as the kernel's `Book` spells it.
-pub fn book_name(book: Book) -> &'static str {
-    match book {
-        Book::Accounts => "Accounts",
-        Book::Venue => "Venue",
-        Book::Keepers => "Keepers",
-        Book::Insurance => "Insurance",
-        Book::BadDebt => "BadDebt",
-        Book::Exogenous => "Exogenous",
-        Book::Arbitrage => "Arbitrage",
-        Book::Backstop => "Backstop",
-        Book::Auction => "Auction",
-    }
-}
-
-/// Passes events on and counts them.
-struct Counting<'s> {
-    inner: &'s mut dyn EventSink,
-    events: u64,
-}
-
-impl EventSink for Counting<'_> {
-    fn emit(&mut self, event: &Event) {
-        self.events += 1;
-        self.inner.emit(event);
-    }
-}
-
-/// Steps `engine` one unit at a time and audits after every unit that
-/// emitted an event, then at the end. `after_unit` sees the engine after
-/// each unit (a timeline reads it).
-pub fn step_audited<const A: usize>(
-    engine: &mut Engine<'_, A>,
-    sink: &mut dyn EventSink,
-) -> Result<Termination, AuditFailure> {
-    let check = |e: &Engine<'_, A>| {
-        e.audit().map_err(|error| AuditFailure {
-            round: e.round(),
-            error,
-        })
-    };
-    check(engine)?;
-    loop {
-        let mut counting = Counting {
-            inner: &mut *sink,
-            events: 0,
-        };
-        let outcome = engine.step(1, &mut counting);
-        if counting.events > 0 {
-            check(engine)?;
-        }
-        if let StepOutcome::Done(t) = outcome {
-            check(engine)?;
-            return Ok(t);
-        }
+        format!("audit failed {when}: {what} (an engine bug: please report it with the scenario)")
     }
 }
 
@@ -163,60 +86,38 @@ impl From<String> for Stopped {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use firesale_core::{Qty, Value};
 
-    fn name(a: usize) -> String {
-        ["USDC", "ETH"][a].to_string()
-    }
-
-    /// The message names the round, the asset, the book and by how much,
-    /// as docs/report.md shows.
+    /// The message names the round, the asset and what did not match, as
+    /// docs/report.md shows.
     #[test]
-    fn the_message_names_round_asset_book_and_amount() {
-        let venue = AuditFailure {
+    fn the_message_names_round_asset_and_amount() {
+        let names = ["USDC".to_string(), "ETH".to_string()];
+        let accounts = AuditFailure {
             round: 3,
-            error: AuditError::VenueMismatch {
+            error: AuditError::Accounts {
                 asset: 1,
-                booked: Qty::from_int(10),
-                held: Qty::from_f64(9.5),
+                held: 9,
+                booked: 10,
             },
         };
         assert_eq!(
-            venue.message(name),
-            "audit failed in round 3: asset ETH (1), book Venue: booked 10, found 9.5 (off by -0.5)"
+            accounts.report(&names),
+            "audit failed in round 3: asset ETH (1): the accounts hold 9 base units where the books say 10 (off by -1) (an engine bug: please report it with the scenario)"
         );
-        let sum = AuditFailure {
+        let unbalanced = AuditFailure {
             round: 0,
-            error: AuditError::BooksUnbalanced {
-                asset: 0,
-                sum: Qty::from_int(2),
-            },
+            error: AuditError::Unbalanced { asset: 0 },
         };
         assert_eq!(
-            sum.message(name),
-            "audit failed before round 1: asset USDC (0), all books: the books sum to 2, not 0 (off by 2)"
+            unbalanced.report(&names),
+            "audit failed before round 1: asset USDC (0): its books do not sum to zero (an engine bug: please report it with the scenario)"
         );
         let insurance = AuditFailure {
             round: 12,
-            error: AuditError::Insurance {
-                booked: Value::from_int(-5),
-                held: Value::from_int(-7),
-            },
+            error: AuditError::Insurance,
         };
-        assert_eq!(
-            insurance.message(name),
-            "audit failed in round 12: asset USDC (0), book Insurance: booked -5, found -7 (off by -2)"
-        );
-        let keepers = AuditFailure {
-            round: 4,
-            error: AuditError::KeepersHoldInventory {
-                asset: 1,
-                held: Qty::from_int(1),
-            },
-        };
-        assert_eq!(
-            keepers.message(name),
-            "audit failed in round 4: asset ETH (1), book Keepers: keepers should hold 0, found 1 (off by 1)"
-        );
+        assert!(insurance
+            .report(&names)
+            .starts_with("audit failed in round 12: the insurance book is not the fund's change"));
     }
 }
