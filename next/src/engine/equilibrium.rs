@@ -19,8 +19,8 @@
 //! monotone only over rows that hold one deposit asset and are short no
 //! risky asset: the engine refuses others under equilibrium settlement.
 
-use super::{venue_termination, Engine, Event, EventSink, Termination};
-use crate::liquidate::{planned_sales, Fault, Tiers};
+use super::{fault_termination, venue_termination, Engine, Event, EventSink, Termination};
+use crate::liquidate::{planned_sales, Tiers};
 use crate::num::{ArithError, Price, Qty};
 
 /// Most applications of the price map in one round.
@@ -118,14 +118,8 @@ impl<const A: usize, const N: usize> Engine<'_, A, N> {
             .get_mut(..n)
             .ok_or(Termination::Fault(ArithError::Domain))?;
         for row in self.balances.chunks_exact(n.max(1)) {
-            planned_sales::<A, N>(row, tiers, &self.markets, &self.policy, totals).map_err(
-                |f| match f {
-                    Fault::VenueExhausted { asset } => Termination::MarketBroken {
-                        asset: u8::try_from(asset).unwrap_or(u8::MAX),
-                    },
-                    Fault::Arith(e) => Termination::Fault(e),
-                },
-            )?;
+            planned_sales::<A, N>(row, tiers, &self.markets, &self.policy, totals)
+                .map_err(fault_termination)?;
         }
         Ok(sold)
     }

@@ -1306,11 +1306,7 @@ impl<'s, const A: usize, const N: usize> Engine<'s, A, N> {
             }
             Ok(Err(Idle::Waiting)) => self.defer(),
             Ok(Err(_idle)) => {}
-            Err(Fault::VenueExhausted { asset }) => {
-                let asset = u8::try_from(asset).unwrap_or(u8::MAX);
-                return Err(Termination::MarketBroken { asset });
-            }
-            Err(Fault::Arith(e)) => return Err(Termination::Fault(e)),
+            Err(f) => return Err(fault_termination(f)),
         }
         if ranked {
             self.note_written(id).map_err(Termination::Fault)?;
@@ -1632,6 +1628,16 @@ fn sorting_word(s: Sorting) -> u64 {
         Sorting::Sorted => (0, 0, 0),
     };
     (tag << 62) | (u64::from(pass) << 48) | (at as u64) << 20
+}
+
+/// How a unit's fault ends the run.
+fn fault_termination(f: Fault) -> Termination {
+    match f {
+        Fault::VenueExhausted { asset } => Termination::MarketBroken {
+            asset: u8::try_from(asset).unwrap_or(u8::MAX),
+        },
+        Fault::Arith(e) => Termination::Fault(e),
+    }
 }
 
 fn venue_termination(asset: u8, e: VenueError) -> Termination {
