@@ -436,17 +436,10 @@ impl<const A: usize, const N: usize> Engine<'_, A, N> {
         let insurance = self.insurance.add(to_penalty)?;
         // Keepers pay out of their capital and get the proceeds back next
         // round, as from a sale.
-        let gate = &self.limits.gate;
-        let keepers = match gate.keepers {
-            Some(k) => Some(k.sub(to_debt.add(to_penalty)?)?.max(Value::ZERO)),
-            None => None,
-        };
-        let returns = match keepers {
-            Some(_) => gate.returns.add(proceeds)?,
-            None => gate.returns,
-        };
+        let mut gate = self.limits.gate;
+        gate.charge_keepers(to_debt.add(to_penalty)?, proceeds)?;
         // Nothing can fail past here.
-        (self.limits.gate.keepers, self.limits.gate.returns) = (keepers, returns);
+        self.limits.gate = gate;
         if let Some(q) = self.markets.first_mut() {
             q.books
                 .transfer(Book::Keepers, Book::Auction, Qty(to_debt.0));

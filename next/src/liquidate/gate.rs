@@ -73,7 +73,14 @@ impl<const A: usize> Gate<A> {
     /// value and left the keepers `returns` (its proceeds less the fee).
     pub fn charge(&mut self, collateral: usize, repaid: Value, returns: Value) -> ArithResult<()> {
         self.charge_caps(collateral, repaid)?;
-        spend(&mut self.keepers, repaid)?;
+        self.charge_keepers(repaid, returns)
+    }
+
+    /// Charges the keepers `paid` out of their capital, and owes them
+    /// `returns` next round (what they sold for): a step's, or an auction
+    /// take's.
+    pub fn charge_keepers(&mut self, paid: Value, returns: Value) -> ArithResult<()> {
+        spend(&mut self.keepers, paid)?;
         if self.keepers.is_some() {
             self.returns = self.returns.add(returns)?;
         }
