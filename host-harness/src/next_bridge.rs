@@ -31,6 +31,15 @@ const ASSETS: usize = 8;
 /// Most assets a bridged run holds, as the kernel.
 const MOST_ASSETS: usize = 16;
 
+impl std::fmt::Display for BridgeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            BridgeError::Unsupported(what) => write!(f, "the engine does not run {what} yet"),
+            BridgeError::Config(e) => write!(f, "the engine refused its configuration ({e:?})"),
+        }
+    }
+}
+
 /// What drives an engine of any size: [`NextRun::drive`].
 pub trait Drive {
     /// What driving it returns.

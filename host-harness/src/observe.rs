@@ -3,7 +3,7 @@
 //! the event log as JSON lines, and the shock-only baseline that
 //! amplification divides by.
 
-use crate::next_bridge::{BridgeError, NextRun};
+use crate::next_bridge::NextRun;
 use crate::next_observe::{observe_next, NextObserved};
 use crate::run_report::{Ended, RunReport};
 use crate::scenario::Scenario;
@@ -154,15 +154,7 @@ fn watch(
 
 /// `scenario` as the engine runs it.
 fn bridged(scenario: &Scenario) -> Result<NextRun, RunError> {
-    NextRun::from_scenario(scenario).map_err(|e| RunError::Invalid(refusal(&e)))
-}
-
-/// Why the engine refused a scenario, in words.
-fn refusal(e: &BridgeError) -> String {
-    match e {
-        BridgeError::Unsupported(what) => format!("the engine does not run {what}"),
-        BridgeError::Config(c) => format!("the engine refused its configuration ({c:?})"),
-    }
+    NextRun::from_scenario(scenario).map_err(|e| RunError::Invalid(e.to_string()))
 }
 
 /// Runs `run` to its end (audited, with a timeline, as `flags` say),
@@ -174,7 +166,7 @@ fn watched(
     sink: &mut dyn FnMut(&Event),
 ) -> Result<NextObserved, RunError> {
     observe_next(run, flags, sink)
-        .map_err(|e| RunError::Invalid(refusal(&e)))?
+        .map_err(|e| RunError::Invalid(e.to_string()))?
         .map_err(|f| RunError::Audit(f.report(&scenario.asset_names)))
 }
 

@@ -66,12 +66,12 @@ fn engine_runs(s: &Scenario) -> Result<(), FileError> {
     use firesale_next::engine::ConfigError;
     match NextRun::check(s) {
         Ok(()) => Ok(()),
-        Err(BridgeError::Unsupported(what)) => {
+        Err(e @ BridgeError::Unsupported(what)) => {
             let key = match what.contains("policy") {
                 true => "policy",
                 false => "assets",
             };
-            Err(fail(key, format!("the engine does not run {what} yet")))
+            Err(fail(key, e.to_string()))
         }
         Err(BridgeError::Config(e)) => {
             let named = |asset: u8| {
