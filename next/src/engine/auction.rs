@@ -202,7 +202,12 @@ impl<const A: usize, const N: usize> Engine<'_, A, N> {
         // The notional caps' room bounds the debt an auction takes on
         // (MakerDAO's `dart = min(art, room)`); none left, the account waits.
         let room = self.limits.gate.cap_room(asset);
-        if room.is_some_and(|r| !r.is_positive()) {
+        let whole = Value(debt.0.saturating_neg());
+        // Stopgap: a part-vault start under pro-rata deleveraging breaks the
+        // audit's quote accounts (fuzz/pending): such a vault waits for room
+        // for all of its debt.
+        let part = room.is_some_and(|r| r < whole);
+        if room.is_some_and(|r| !r.is_positive()) || (part && self.pro_rata_on()) {
             return Ok(Auctioned::Full);
         }
         let started = self
